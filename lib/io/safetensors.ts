@@ -1,0 +1,688 @@
+// safetensors read/write, browser-safe (Uint8Array + DataView, no Node built-ins).
+//
+// File layout: an 8-byte little-endian u64 N, then N bytes of UTF-8 JSON (the header,
+// padded with spaces), then the data section. The header maps each tensor name to
+// {dtype, shape, data_offsets: [begin, end]} (byte offsets into the data section) and
+// may hold "__metadata__", a string -> string map. Data is little-endian, row-major.
+//
+// Reading validates like the reference library does (tensors tile the data section
+// exactly: no overlap, no gap, nothing trailing) and treats the file as hostile: every
+// length is checked against the bytes actually present before anything is decoded or
+// allocated, so a bad file gives an Error that names the tensor or the header problem.
+
+import type { Mat } from '../mat/mat.js';
+
+/** Element types this module reads and writes. Values are always exposed as float64. */
+export type DType =
+  | 'F64' | 'F32' | 'F16' | 'BF16'
+  | 'I64' | 'I32' | 'I16' | 'I8'
+  | 'U64' | 'U32' | 'U16' | 'U8'
+  | 'BOOL';
+
+/** Bytes per element of each dtype. */
+export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2,
+  I64: 8, I32: 4, I16: 2, I8: 1,
+  U64: 8, U32: 4, U16: 2, U8: 1,
+  BOOL: 1,
+};
+
+// The reference writer orders tensors by this dtype rank (descending), then by name.
+// It is the order of the reference library's dtype enum; reproducing it makes our output
+// byte-identical to files that library writes from the same tensors and metadata.
+const DTYPE_RANK: Readonly<Record<DType, number>> = {
+  BOOL: 0, U8: 1, I8: 2, I16: 5, U16: 6, F16: 7, BF16: 8,
+  I32: 9, U32: 10, F32: 11, F64: 12, I64: 13, U64: 14,
+};
+
+// Dtypes of the format that we recognise but do not decode (so the error says so).
+const KNOWN_UNSUPPORTED = new Set(['F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
+
+/** A decoded tensor: row-major values as float64, whatever the stored dtype. */
+export interface Tensor {
+  dtype: DType;
+  shape: number[];
+  data: Float64Array;
+  /** For I64 / U64 only: the exact stored integers (data holds them as float64). */
+  bigints?: BigInt64Array | BigUint64Array;
+}
+
+/** A tensor to write: data has product(shape) elements, converted to dtype on write. */
+export interface TensorInput {
+  dtype: DType;
+  shape: readonly number[];
+  /** Numbers for every dtype; bigints are accepted for I64 / U64. */
+  data: ArrayLike<number> | ArrayLike<bigint>;
+}
+
+/** Where one tensor lives, as read from the header. */
+export interface TensorInfo {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** [begin, end) byte offsets relative to the start of the data section. */
+  dataOffsets: [number, number];
+}
+
+export interface SafetensorsHeader {
+  /** Tensors in data order (by offset). */
+  tensors: TensorInfo[];
+  metadata: Record<string, string>;
+  /** Byte offset of the data section in the file: 8 + header length. */
+  dataStart: number;
+}
+
+export interface ReadOptions {
+  /**
+   * I64 / U64 values beyond +-(2^53 - 1) have no exact float64: 'throw' (default) fails
+   * naming the tensor; 'round' keeps the nearest float64 (exact values stay in `bigints`).
+   */
+  unsafeIntegers?: 'throw' | 'round';
+  /** Largest header accepted, in bytes. Default 100 000 000, as the reference library. */
+  maxHeaderBytes?: number;
+}
+
+/** The reference library's limit on the header size. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const METADATA_KEY = '__metadata__';
+const TWO_POW_32 = 4294967296;
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+function fail(message: string): never {
+  throw new Error(`safetensors: ${message}`);
+}
+
+function clip(text: string, max = 120): string {
+  return text.length <= max ? text : `${text.slice(0, max)}...(${text.length} chars)`;
+}
+
+/** A tensor name quoted for a message, shortened if huge. */
+function quote(name: string): string {
+  return JSON.stringify(clip(name));
+}
+
+function tensorFail(name: string, message: string): never {
+  fail(`tensor ${quote(name)}: ${message}`);
+}
+
+/** A short description of an untrusted JSON value (never recursive, never huge). */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `the string ${quote(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) {
+    if (value.length <= 8 && value.every((v) => typeof v === 'number')) return `[${value.join(', ')}]`;
+    return `an array of length ${value.length}`;
+  }
+  if (typeof value === 'object') return 'an object';
+  return typeof value;
+}
+
+function shapeText(shape: readonly number[]): string {
+  return shape.length <= 16 ? `[${shape.join(',')}]` : `[${shape.slice(0, 16).join(',')},...] (${shape.length} dims)`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasOwn(object: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(object, key);
+}
+
+/** Defines key on a plain object even when key is "__proto__". */
+function putOwn(object: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && hasOwn(DTYPE_SIZE, value);
+}
+
+// ---------------------------------------------------------------------------------------
+// UTF-8 (by hand, so lib/ needs no TextEncoder/TextDecoder)
+
+/** Strict UTF-8 decode (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */
+function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
+  const parts: string[] = [];
+  const units = new Uint16Array(8192);
+  let count = 0;
+  let i = start;
+  const bad = (at: number): never =>
+    fail(`header is not valid UTF-8 (byte 0x${bytes[at].toString(16).padStart(2, '0')} at header offset ${at - start})`);
+  const cont = (at: number, lo = 0x80, hi = 0xbf): number => {
+    if (at >= end) fail(`header is not valid UTF-8 (sequence cut off at header offset ${at - start})`);
+    const b = bytes[at];
+    if (b < lo || b > hi) bad(at);
+    return b & 0x3f;
+  };
+  while (i < end) {
+    if (count > units.length - 2) {
+      parts.push(String.fromCharCode.apply(null, units.subarray(0, count) as unknown as number[]));
+      count = 0;
+    }
+    const b0 = bytes[i];
+    if (b0 < 0x80) {
+      units[count++] = b0;
+      i += 1;
+    } else if (b0 >= 0xc2 && b0 <= 0xdf) {
+      units[count++] = ((b0 & 0x1f) << 6) | cont(i + 1);
+      i += 2;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+      const lo = b0 === 0xe0 ? 0xa0 : 0x80;
+      const hi = b0 === 0xed ? 0x9f : 0xbf;
+      units[count++] = ((b0 & 0x0f) << 12) | (cont(i + 1, lo, hi) << 6) | cont(i + 2);
+      i += 3;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      const lo = b0 === 0xf0 ? 0x90 : 0x80;
+      const hi = b0 === 0xf4 ? 0x8f : 0xbf;
+      const cp = ((b0 & 0x07) << 18) | (cont(i + 1, lo, hi) << 12) | (cont(i + 2) << 6) | cont(i + 3);
+      const v = cp - 0x10000;
+      units[count++] = 0xd800 + (v >> 10);
+      units[count++] = 0xdc00 + (v & 0x3ff);
+      i += 4;
+    } else {
+      bad(i);
+    }
+  }
+  parts.push(String.fromCharCode.apply(null, units.subarray(0, count) as unknown as number[]));
+  return parts.join('');
+}
+
+/** UTF-8 encode; a lone surrogate becomes U+FFFD. */
+function encodeUtf8(text: string): Uint8Array {
+  const out = new Uint8Array(text.length * 3);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    let cp = text.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (cp <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+      } else {
+        cp = 0xfffd;
+      }
+    }
+    if (cp < 0x80) {
+      out[n++] = cp;
+    } else if (cp < 0x800) {
+      out[n++] = 0xc0 | (cp >> 6);
+      out[n++] = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+      out[n++] = 0xe0 | (cp >> 12);
+      out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[n++] = 0x80 | (cp & 0x3f);
+    } else {
+      out[n++] = 0xf0 | (cp >> 18);
+      out[n++] = 0x80 | ((cp >> 12) & 0x3f);
+      out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[n++] = 0x80 | (cp & 0x3f);
+    }
+  }
+  return out.subarray(0, n);
+}
+
+/** Orders strings by their UTF-8 bytes, as the reference (Rust) writer does. */
+function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = encodeUtf8(a);
+  const y = encodeUtf8(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+// ---------------------------------------------------------------------------------------
+// Small floats (F16, BF16): exact decode, round-to-nearest-even encode from float64
+
+const scratch = new DataView(new ArrayBuffer(8));
+
+/** 2^k exactly, for integer k in [-1022, 1023]. */
+function pow2(k: number): number {
+  scratch.setUint32(0, (k + 1023) << 20, false);
+  scratch.setUint32(4, 0, false);
+  return scratch.getFloat64(0, false);
+}
+
+/** floor(log2(a)) for a normal, positive, finite float64 a (read from its exponent bits). */
+function exponentOf(a: number): number {
+  scratch.setFloat64(0, a, false);
+  return ((scratch.getUint32(0, false) >>> 20) & 0x7ff) - 1023;
+}
+
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** Bits of the IEEE-style binary float with expBits/mantBits nearest to x (ties to even). */
+function encodeSmallFloat(x: number, expBits: number, mantBits: number): number {
+  const bias = (1 << (expBits - 1)) - 1;
+  const expMask = (1 << expBits) - 1;
+  const signBit = 1 << (expBits + mantBits);
+  if (Number.isNaN(x)) return (expMask << mantBits) | (1 << (mantBits - 1));
+  const sign = x < 0 || Object.is(x, -0) ? signBit : 0;
+  const a = Math.abs(x);
+  const inf = sign | (expMask << mantBits);
+  if (a === Infinity) return inf;
+  const minExp = 1 - bias;
+  if (a < pow2(minExp)) {
+    // Subnormal (or zero): a multiple of 2^(minExp - mantBits); 2^mantBits rounds up to the
+    // smallest normal, whose bits are exactly that integer.
+    return sign | roundHalfEven(a * pow2(mantBits - minExp));
+  }
+  let e = exponentOf(a);
+  let m = roundHalfEven((a * pow2(-e) - 1) * (1 << mantBits));
+  if (m === 1 << mantBits) {
+    m = 0;
+    e += 1;
+  }
+  if (e > bias) return inf;
+  return sign | ((e + bias) << mantBits) | m;
+}
+
+function decodeSmallFloat(bits: number, expBits: number, mantBits: number): number {
+  const bias = (1 << (expBits - 1)) - 1;
+  const expMask = (1 << expBits) - 1;
+  const sign = bits & (1 << (expBits + mantBits)) ? -1 : 1;
+  const e = (bits >> mantBits) & expMask;
+  const m = bits & ((1 << mantBits) - 1);
+  if (e === expMask) return m === 0 ? sign * Infinity : NaN;
+  if (e === 0) return sign * m * pow2(1 - bias - mantBits);
+  return sign * (1 + m * pow2(-mantBits)) * pow2(e - bias);
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+function readU64Length(view: DataView): number {
+  const lo = view.getUint32(0, true);
+  const hi = view.getUint32(4, true);
+  // Exact as long as hi < 2^21; anything bigger is far beyond any limit anyway.
+  return hi >= 0x200000 ? Infinity : hi * TWO_POW_32 + lo;
+}
+
+/** Number of elements of shape, or a clear error if it is not a list of sizes. */
+function checkShape(name: string, shape: unknown): number[] {
+  if (!Array.isArray(shape)) tensorFail(name, `shape is ${describe(shape)}, not an array of sizes`);
+  const dims: number[] = [];
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      tensorFail(name, `shape entry ${i} is ${describe(d)}, not a non-negative integer`);
+    }
+    dims.push(d + 0); // + 0 turns -0 into 0
+  }
+  return dims;
+}
+
+/** product(shape), or an error when it has no exact float64 (more than 2^53 elements). */
+function elementCount(name: string, shape: readonly number[]): number {
+  if (shape.includes(0)) return 0;
+  let count = 1;
+  for (const d of shape) {
+    count *= d;
+    if (count > Number.MAX_SAFE_INTEGER) tensorFail(name, `shape ${shapeText(shape)} has more than 2^53 elements`);
+  }
+  return count;
+}
+
+function checkOffsets(name: string, offsets: unknown, dataLength: number): [number, number] {
+  if (!Array.isArray(offsets) || offsets.length !== 2) {
+    tensorFail(name, `data_offsets is ${describe(offsets)}, not a pair [begin, end]`);
+  }
+  const [begin, end] = offsets as unknown[];
+  for (const v of [begin, end]) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      tensorFail(name, `data_offsets [${describe(begin)}, ${describe(end)}] are not non-negative integers`);
+    }
+  }
+  const b = (begin as number) + 0;
+  const e = (end as number) + 0;
+  if (b > e) tensorFail(name, `data_offsets [${b}, ${e}] are reversed (begin > end)`);
+  if (e > dataLength) {
+    tensorFail(name, `data_offsets [${b}, ${e}] run past the end of the data section (${dataLength} bytes)`);
+  }
+  return [b, e];
+}
+
+function checkMetadata(value: unknown): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (value === undefined || value === null) return metadata;
+  if (!isPlainObject(value)) fail(`header ${METADATA_KEY} is ${describe(value)}, not an object of strings`);
+  for (const key of Object.keys(value)) {
+    const v = value[key];
+    if (typeof v !== 'string') fail(`header ${METADATA_KEY} key ${quote(key)} is ${describe(v)}, not a string`);
+    putOwn(metadata, key, v);
+  }
+  return metadata;
+}
+
+/**
+ * Parses and validates the header without decoding any tensor data.
+ * Throws an Error naming the tensor or the header problem on any malformed input.
+ */
+export function readSafetensorsHeader(bytes: Uint8Array, options: ReadOptions = {}): SafetensorsHeader {
+  const maxHeader = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
+  if (!(bytes instanceof Uint8Array)) fail('input is not a Uint8Array');
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = readU64Length(view);
+  if (headerLength > maxHeader) {
+    fail(`header length ${headerLength === Infinity ? '>= 2^53' : headerLength} exceeds the limit of ${maxHeader} bytes`);
+  }
+  if (headerLength > bytes.length - 8) {
+    fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes, at most ${bytes.length - 8} for the header)`);
+  }
+  if (headerLength === 0) fail('header is empty (length 0)');
+  const dataStart = 8 + headerLength;
+  if (bytes[8] !== 0x7b) fail(`header does not start with '{' (first byte 0x${bytes[8].toString(16).padStart(2, '0')})`);
+  const text = decodeUtf8(bytes, 8, dataStart);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    fail(`header is not valid JSON (${clip(err instanceof Error ? err.message : String(err), 200)})`);
+  }
+  if (!isPlainObject(json)) fail(`header is ${describe(json)}, not a JSON object`);
+
+  const dataLength = bytes.length - dataStart;
+  const metadata = checkMetadata(json[METADATA_KEY]);
+  const tensors: TensorInfo[] = [];
+  for (const name of Object.keys(json)) {
+    if (name === METADATA_KEY) continue;
+    const entry = json[name];
+    if (!isPlainObject(entry)) tensorFail(name, `entry is ${describe(entry)}, not an object`);
+    for (const field of ['dtype', 'shape', 'data_offsets']) {
+      if (!hasOwn(entry, field)) tensorFail(name, `entry has no ${field}`);
+    }
+    const dtype = entry.dtype;
+    if (!isDType(dtype)) {
+      if (typeof dtype === 'string' && KNOWN_UNSUPPORTED.has(dtype)) tensorFail(name, `dtype ${dtype} is not supported`);
+      tensorFail(name, `unknown dtype ${describe(dtype)}`);
+    }
+    const shape = checkShape(name, entry.shape);
+    const dataOffsets = checkOffsets(name, entry.data_offsets, dataLength);
+    const count = elementCount(name, shape);
+    const held = dataOffsets[1] - dataOffsets[0];
+    const needed = count * DTYPE_SIZE[dtype];
+    if (held !== needed) {
+      tensorFail(name, `data_offsets [${dataOffsets[0]}, ${dataOffsets[1]}] hold ${held} bytes but shape ${shapeText(shape)} of ${dtype} needs ${needed}`);
+    }
+    tensors.push({ name, dtype, shape, dataOffsets });
+  }
+
+  // The tensors must tile the data section: sorted by offsets, each begins where the
+  // previous one ends, and the last one ends at the end of the file.
+  tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let covered = 0;
+  let previous: TensorInfo | undefined;
+  for (const t of tensors) {
+    const [begin, end] = t.dataOffsets;
+    if (begin < covered && previous) {
+      tensorFail(t.name, `data_offsets [${begin}, ${end}] overlap tensor ${quote(previous.name)} at [${previous.dataOffsets[0]}, ${previous.dataOffsets[1]}]`);
+    }
+    if (begin > covered) {
+      tensorFail(t.name, `data_offsets [${begin}, ${end}] leave bytes [${covered}, ${begin}) of the data section unused (tensors must be contiguous)`);
+    }
+    covered = end;
+    previous = t;
+  }
+  if (covered !== dataLength) {
+    fail(`data section has ${dataLength} bytes but the tensors cover only ${covered} (trailing bytes)`);
+  }
+  return { tensors, metadata, dataStart };
+}
+
+/** Decodes one tensor of a validated header into float64 values. */
+export function decodeTensor(bytes: Uint8Array, header: SafetensorsHeader, info: TensorInfo, options: ReadOptions = {}): Tensor {
+  const { name, dtype, shape } = info;
+  const begin = header.dataStart + info.dataOffsets[0];
+  const end = header.dataStart + info.dataOffsets[1];
+  if (begin < header.dataStart || end > bytes.length || begin > end) {
+    tensorFail(name, `data_offsets [${info.dataOffsets[0]}, ${info.dataOffsets[1]}] are outside the file`);
+  }
+  const size = DTYPE_SIZE[dtype];
+  const count = (end - begin) / size;
+  if (count !== elementCount(name, shape)) tensorFail(name, `byte count ${end - begin} does not match shape ${shapeText(shape)} of ${dtype}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + begin, end - begin);
+  const data = new Float64Array(count);
+  const tensor: Tensor = { dtype, shape: shape.slice(), data };
+  switch (dtype) {
+    case 'F64':
+      for (let i = 0; i < count; i++) data[i] = view.getFloat64(i * 8, true);
+      break;
+    case 'F32':
+      for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < count; i++) data[i] = decodeSmallFloat(view.getUint16(i * 2, true), 5, 10);
+      break;
+    case 'BF16':
+      for (let i = 0; i < count; i++) data[i] = decodeSmallFloat(view.getUint16(i * 2, true), 8, 7);
+      break;
+    case 'I32':
+      for (let i = 0; i < count; i++) data[i] = view.getInt32(i * 4, true);
+      break;
+    case 'U32':
+      for (let i = 0; i < count; i++) data[i] = view.getUint32(i * 4, true);
+      break;
+    case 'I16':
+      for (let i = 0; i < count; i++) data[i] = view.getInt16(i * 2, true);
+      break;
+    case 'U16':
+      for (let i = 0; i < count; i++) data[i] = view.getUint16(i * 2, true);
+      break;
+    case 'I8':
+      for (let i = 0; i < count; i++) data[i] = view.getInt8(i);
+      break;
+    case 'U8':
+      for (let i = 0; i < count; i++) data[i] = view.getUint8(i);
+      break;
+    case 'BOOL':
+      for (let i = 0; i < count; i++) {
+        const b = view.getUint8(i);
+        if (b > 1) tensorFail(name, `BOOL element ${i} is the byte ${b}, not 0 or 1`);
+        data[i] = b;
+      }
+      break;
+    case 'I64':
+    case 'U64': {
+      const signed = dtype === 'I64';
+      const exact = signed ? new BigInt64Array(count) : new BigUint64Array(count);
+      const strict = (options.unsafeIntegers ?? 'throw') === 'throw';
+      for (let i = 0; i < count; i++) {
+        const v = signed ? view.getBigInt64(i * 8, true) : view.getBigUint64(i * 8, true);
+        exact[i] = v;
+        const x = Number(v);
+        if (strict && !Number.isSafeInteger(x)) {
+          tensorFail(name, `${dtype} element ${i} is ${v}, beyond +-(2^53-1) where float64 is exact (read with unsafeIntegers: 'round' to accept rounding)`);
+        }
+        data[i] = x;
+      }
+      tensor.bigints = exact;
+      break;
+    }
+  }
+  return tensor;
+}
+
+/**
+ * Reads a whole safetensors file. Values are decoded to float64 (I64/U64 also kept exact
+ * in `bigints`). Throws an Error naming the tensor or header problem on malformed input.
+ */
+export function readSafetensors(bytes: Uint8Array, options: ReadOptions = {}): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  const header = readSafetensorsHeader(bytes, options);
+  const tensors = new Map<string, Tensor>();
+  for (const info of header.tensors) tensors.set(info.name, decodeTensor(bytes, header, info, options));
+  return { tensors, metadata: header.metadata };
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+const INT_RANGE: Partial<Record<DType, [number, number]>> = {
+  I32: [-2147483648, 2147483647], U32: [0, 4294967295],
+  I16: [-32768, 32767], U16: [0, 65535],
+  I8: [-128, 127], U8: [0, 255], BOOL: [0, 1],
+};
+const I64_MIN = -(BigInt(1) << BigInt(63));
+const I64_MAX = (BigInt(1) << BigInt(63)) - BigInt(1);
+const U64_MAX = (BigInt(1) << BigInt(64)) - BigInt(1);
+
+function bigFromValue(name: string, dtype: 'I64' | 'U64', v: unknown, i: number): bigint {
+  let big: bigint;
+  if (typeof v === 'bigint') {
+    big = v;
+  } else if (typeof v === 'number' && Number.isInteger(v)) {
+    big = BigInt(v);
+  } else {
+    tensorFail(name, `element ${i} is ${typeof v === 'number' ? v : typeof v}, not an integer for ${dtype}`);
+  }
+  const [lo, hi] = dtype === 'I64' ? [I64_MIN, I64_MAX] : [BigInt(0), U64_MAX];
+  if (big < lo || big > hi) tensorFail(name, `element ${i} is ${big}, out of range for ${dtype}`);
+  return big;
+}
+
+function writeTensorData(view: DataView, at: number, name: string, t: TensorInput, count: number): void {
+  const { dtype } = t;
+  const data = t.data as ArrayLike<unknown>;
+  if (dtype === 'I64' || dtype === 'U64') {
+    for (let i = 0; i < count; i++) {
+      const big = bigFromValue(name, dtype, data[i], i);
+      if (dtype === 'I64') view.setBigInt64(at + i * 8, big, true);
+      else view.setBigUint64(at + i * 8, big, true);
+    }
+    return;
+  }
+  const range = INT_RANGE[dtype];
+  for (let i = 0; i < count; i++) {
+    const v = data[i];
+    if (typeof v !== 'number') tensorFail(name, `element ${i} is a ${typeof v}, not a number (bigints only for I64/U64)`);
+    if (range && (!Number.isInteger(v) || v < range[0] || v > range[1])) {
+      tensorFail(name, `element ${i} is ${v}, not an integer in [${range[0]}, ${range[1]}] for ${dtype}`);
+    }
+    switch (dtype) {
+      case 'F64': view.setFloat64(at + i * 8, v, true); break;
+      case 'F32': view.setFloat32(at + i * 4, v, true); break;
+      case 'F16': view.setUint16(at + i * 2, encodeSmallFloat(v, 5, 10), true); break;
+      case 'BF16': view.setUint16(at + i * 2, encodeSmallFloat(v, 8, 7), true); break;
+      case 'I32': view.setInt32(at + i * 4, v, true); break;
+      case 'U32': view.setUint32(at + i * 4, v, true); break;
+      case 'I16': view.setInt16(at + i * 2, v, true); break;
+      case 'U16': view.setUint16(at + i * 2, v, true); break;
+      case 'I8': view.setInt8(at + i, v); break;
+      case 'U8': case 'BOOL': view.setUint8(at + i, v); break;
+    }
+  }
+}
+
+/**
+ * Serialises tensors (and optional string metadata) to safetensors bytes, laid out as the
+ * reference writer does: by dtype (widest alignment first), then by name; header padded
+ * with spaces so the data section starts 8-byte aligned; little-endian.
+ */
+export function writeSafetensors(
+  tensors: Record<string, TensorInput> | Map<string, TensorInput>,
+  metadata?: Record<string, string> | Map<string, string>,
+): Uint8Array {
+  const entries: [string, TensorInput][] = tensors instanceof Map
+    ? [...tensors.entries()]
+    : Object.keys(tensors).map((k) => [k, tensors[k]] as [string, TensorInput]);
+
+  const planned: { name: string; input: TensorInput; shape: number[]; count: number; bytes: number }[] = [];
+  for (const [name, input] of entries) {
+    if (typeof name !== 'string') fail(`tensor name ${describe(name)} is not a string`);
+    if (name === METADATA_KEY) tensorFail(name, 'this name is reserved for the metadata');
+    if (!isPlainObject(input)) tensorFail(name, `is ${describe(input)}, not {dtype, shape, data}`);
+    if (!isDType(input.dtype)) tensorFail(name, `unknown dtype ${describe(input.dtype)}`);
+    const shape = checkShape(name, input.shape);
+    const count = elementCount(name, shape);
+    const data = input.data as ArrayLike<unknown> | undefined;
+    if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
+      tensorFail(name, 'data is not an array-like of numbers');
+    }
+    if (data.length !== count) {
+      tensorFail(name, `data has ${data.length} elements but shape ${shapeText(shape)} needs ${count}`);
+    }
+    planned.push({ name, input, shape, count, bytes: count * DTYPE_SIZE[input.dtype] });
+  }
+  planned.sort((a, b) => DTYPE_RANK[b.input.dtype] - DTYPE_RANK[a.input.dtype] || compareUtf8(a.name, b.name));
+
+  const parts: string[] = [];
+  if (metadata !== undefined) {
+    const pairs: [string, unknown][] = metadata instanceof Map
+      ? [...metadata.entries()]
+      : Object.keys(metadata).map((k) => [k, (metadata as Record<string, unknown>)[k]] as [string, unknown]);
+    const fields: string[] = [];
+    for (const [key, value] of pairs) {
+      if (typeof key !== 'string') fail(`metadata key ${describe(key)} is not a string`);
+      if (typeof value !== 'string') fail(`metadata key ${quote(key)} is ${describe(value)}, not a string`);
+      fields.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
+    }
+    parts.push(`"${METADATA_KEY}":{${fields.join(',')}}`);
+  }
+  let offset = 0;
+  for (const p of planned) {
+    parts.push(`${JSON.stringify(p.name)}:{"dtype":"${p.input.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${offset},${offset + p.bytes}]}`);
+    offset += p.bytes;
+  }
+  const json = encodeUtf8(`{${parts.join(',')}}`);
+  const headerLength = json.length + ((8 - (json.length % 8)) % 8);
+  if (headerLength > MAX_HEADER_BYTES) fail(`header would be ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit of readers`);
+
+  const out = new Uint8Array(8 + headerLength + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLength % TWO_POW_32, true);
+  view.setUint32(4, Math.floor(headerLength / TWO_POW_32), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLength);
+  let at = 8 + headerLength;
+  for (const p of planned) {
+    writeTensorData(view, at, p.name, p.input, p.count);
+    at += p.bytes;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Mat conversion
+
+/**
+ * The tensor as a Mat sharing its storage: 0-D -> 1x1, 1-D [n] -> 1 x n, and N-D
+ * [a, b, ..., c] -> (a*b*...) x c (leading dims collapsed into rows).
+ */
+export function tensorToMat(t: Tensor): Mat {
+  const shape = t.shape;
+  const cols = shape.length === 0 ? 1 : shape[shape.length - 1];
+  let rows = 1;
+  for (let i = 0; i < shape.length - 1; i++) rows *= shape[i];
+  if (rows * cols !== t.data.length) {
+    fail(`tensorToMat: shape ${shapeText(shape)} needs ${rows * cols} values but data has ${t.data.length}`);
+  }
+  return { rows, cols, data: t.data, offset: 0 };
+}
+
+/**
+ * A tensor holding a copy of m's values; shape defaults to [rows, cols] and may be any
+ * shape with rows*cols elements. dtype is the type it will be written as (values stay float64).
+ */
+export function matToTensor(m: Mat, shape?: readonly number[], dtype: DType = 'F64'): Tensor {
+  const size = m.rows * m.cols;
+  if (shape !== undefined && !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    fail(`matToTensor: shape ${describe(shape)} is not a list of non-negative integers`);
+  }
+  const dims = shape === undefined ? [m.rows, m.cols] : shape.map((d) => d + 0);
+  let count = 1;
+  for (const d of dims) count *= d;
+  if (count !== size) fail(`matToTensor: shape ${shapeText(dims)} has ${count} elements but the matrix is ${m.rows}x${m.cols}`);
+  if (!isDType(dtype)) fail(`matToTensor: unknown dtype ${describe(dtype)}`);
+  return { dtype, shape: dims, data: m.data.slice(m.offset, m.offset + size) };
+}

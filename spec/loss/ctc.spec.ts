@@ -8,9 +8,10 @@ import {
   type CtcOptions,
 } from '../../lib/loss/ctc.js';
 import { matFrom } from '../../lib/mat/mat.js';
+import { readSafetensors, type Tensor } from '../../lib/io/safetensors.js';
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: a tiny seeded generator, a minimal safetensors reader (F64/F32/I64, little-endian).
+// Helpers: a tiny seeded generator.
 
 function seeded(seed: number): () => number {
   let state = seed >>> 0;
@@ -21,33 +22,6 @@ function seeded(seed: number): () => number {
     z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
     return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-interface Tensor { dtype: string; shape: number[]; data: Float64Array }
-
-function readSafetensorsLocal(bytes: Uint8Array): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
-  const base = 8 + headerLength;
-  const tensors = new Map<string, Tensor>();
-  let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = entry as Record<string, string>; continue; }
-    const { dtype, shape, data_offsets: [begin, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const size = dtype === 'F32' ? 4 : 8;
-    const count = (end - begin) / size;
-    const data = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const at = base + begin + i * size;
-      data[i] = dtype === 'F64' ? view.getFloat64(at, true)
-        : dtype === 'F32' ? view.getFloat32(at, true)
-        : dtype === 'I64' ? Number(view.getBigInt64(at, true))
-        : NaN;
-    }
-    tensors.set(name, { dtype, shape, data });
-  }
-  return { tensors, metadata };
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -101,7 +75,7 @@ test('golden: the ctc_* files are present', () => {
 
 for (const file of goldenFiles) {
   test(`golden ${file}: loss, grad/log_probs, grad/logits (padded, concatenated and nested targets)`, () => {
-    const { tensors, metadata } = readSafetensorsLocal(readFileSync(join(goldenDir, file)));
+    const { tensors, metadata } = readSafetensors(new Uint8Array(readFileSync(join(goldenDir, file))));
     const t = (name: string): Tensor => {
       const v = tensors.get(name);
       if (!v) throw new Error(`${file}: no tensor ${name}`);

@@ -252,9 +252,10 @@ function logAdd(a: number, b: number): number {
 
 /** log(exp(a) + exp(b) + exp(c)) without overflow. */
 function logAdd3(a: number, b: number, c: number): number {
-  const m = a > b ? (a > c ? a : c) : (b > c ? b : c);
-  if (m === -Infinity) return -Infinity;
-  return m + Math.log(Math.exp(a - m) + Math.exp(b - m) + Math.exp(c - m));
+  // the largest term contributes exp(0) = 1, so only the other two need an exp
+  if (a >= b && a >= c) return a === -Infinity ? a : a + Math.log1p(Math.exp(b - a) + Math.exp(c - a));
+  if (b >= c) return b + Math.log1p(Math.exp(a - b) + Math.exp(c - b));
+  return c + Math.log1p(Math.exp(a - c) + Math.exp(b - c));
 }
 
 /**

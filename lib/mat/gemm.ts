@@ -1,26 +1,454 @@
+// Dense matrix products on row-major Float64Array storage:
+//   gemm: out = alpha * op(a) * op(b) + beta * out,  op(x) = x or xᵀ
+//   gemv: out = alpha * op(a) * x    + beta * out
+//
+// The large-matrix path follows the packed GotoBLAS structure: op(b) is
+// copied into panels NR columns wide, op(a) into panels MR rows tall, each
+// laid out so that one step along the shared dimension reads MR (resp. NR)
+// consecutive numbers. A 4x4 micro-kernel then keeps its 16 partial sums in
+// local variables for a whole depth block and touches `out` once per tile.
+// Skinny products (one side only a few rows/columns wide, e.g. batch-1 RNN
+// steps) skip packing, since every element of the large operand is used only
+// a handful of times; tiny products use a plain triple loop.
+//
+// beta === 0 means "overwrite": whatever is in `out` (garbage, NaN) is never
+// read. `out` must not share storage with `a`, `b` or `x`.
+// Scratch buffers are module-level and only ever grow, so steady-state calls
+// allocate nothing.
+
 import type { Mat } from './mat.js';
 
-// PLACEHOLDER naive kernel: out = alpha * op(a) * op(b) + beta * out,
-// op(x) = x or its transpose. To be replaced by the register-blocked kernel.
+/** Running count of floating-point operations done by gemm and gemv (2*m*n*k per gemm). */
+export const flopCounter = { count: 0 };
+
+const MR = 4; // micro-tile rows
+const NR = 4; // micro-tile columns
+const KC = 256; // depth block: a KC x NR panel of b stays in L1
+const MC = 128; // rows of op(a) packed at once: MC x KC stays in L2
+const NC = 1024; // columns of op(b) packed at once
+
+// Below these, packing costs more than it saves.
+const SKINNY = 5; // m or n at most this: unpacked dot / axpy path
+const TINY_FLOPS = 4096; // m*n*k at most this: plain triple loop
+
+let packedA = new Float64Array(MC * KC);
+let packedB = new Float64Array(KC * NR * 16);
+let vecX = new Float64Array(256);
+let vecY = new Float64Array(256);
+const edgeTile = new Float64Array(MR * NR);
+
+function growPackedA(size: number): Float64Array {
+  if (packedA.length < size) packedA = new Float64Array(Math.max(size, packedA.length * 2));
+  return packedA;
+}
+function growPackedB(size: number): Float64Array {
+  if (packedB.length < size) packedB = new Float64Array(Math.max(size, packedB.length * 2));
+  return packedB;
+}
+function growVecX(size: number): Float64Array {
+  if (vecX.length < size) vecX = new Float64Array(Math.max(size, vecX.length * 2));
+  return vecX;
+}
+function growVecY(size: number): Float64Array {
+  if (vecY.length < size) vecY = new Float64Array(Math.max(size, vecY.length * 2));
+  return vecY;
+}
+
+function describe(m: Mat): string {
+  return `${m.rows}x${m.cols}`;
+}
+
+function checkMat(op: string, name: string, m: Mat): void {
+  const { rows, cols, offset, data } = m;
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
+    throw new Error(`${op}: ${name} has shape ${rows}x${cols}, not a pair of non-negative integers`);
+  }
+  if (!(data instanceof Float64Array)) {
+    throw new Error(`${op}: ${name} (${rows}x${cols}) does not hold a Float64Array`);
+  }
+  if (!Number.isInteger(offset) || offset < 0 || offset + rows * cols > data.length) {
+    throw new Error(`${op}: ${name} ${rows}x${cols} at offset ${offset} does not fit in ${data.length} elements`);
+  }
+}
+
+function checkScalar(op: string, name: string, v: number): void {
+  if (typeof v !== 'number') throw new Error(`${op}: ${name} must be a number, got ${typeof v}`);
+}
+
+/** out = alpha * op(a) * op(b) + beta * out, with op(x) = transX ? xᵀ : x. */
 export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, alpha = 1, beta = 0): void {
+  checkMat('gemm', 'out', out);
+  checkMat('gemm', 'a', a);
+  checkMat('gemm', 'b', b);
+  checkScalar('gemm', 'alpha', alpha);
+  checkScalar('gemm', 'beta', beta);
   const m = transA ? a.cols : a.rows;
   const k = transA ? a.rows : a.cols;
   const kb = transB ? b.cols : b.rows;
   const n = transB ? b.rows : b.cols;
-  if (k !== kb || out.rows !== m || out.cols !== n) {
-    throw new Error(`gemm: op(a) ${m}x${k} times op(b) ${kb}x${n} into out ${out.rows}x${out.cols}`);
+  const opA = `a ${describe(a)}${transA ? ' transposed' : ''}`;
+  const opB = `b ${describe(b)}${transB ? ' transposed' : ''}`;
+  if (k !== kb) {
+    throw new Error(
+      `gemm: ${transA ? 'a.rows' : 'a.cols'} ${k} != ${transB ? 'b.cols' : 'b.rows'} ${kb} (${opA}, ${opB})`,
+    );
   }
-  const ad = a.data, bd = b.data, od = out.data;
+  if (out.rows !== m || out.cols !== n) {
+    throw new Error(`gemm: out is ${describe(out)} but ${opA} times ${opB} is ${m}x${n}`);
+  }
+  flopCounter.count += 2 * m * n * k;
+  if (m === 0 || n === 0) return;
+  const od = out.data;
+  const oo = out.offset;
+  if (k === 0 || alpha === 0) {
+    scaleBlock(od, oo, m * n, beta);
+    return;
+  }
+  const ad = a.data;
+  const ao = a.offset;
+  const lda = a.cols;
+  const bd = b.data;
+  const bo = b.offset;
+  const ldb = b.cols;
+  // op(a)[i][p] = ad[ao + i*sai + p*sap], op(b)[p][j] = bd[bo + p*sbp + j*sbj]
+  const sai = transA ? 1 : lda;
+  const sap = transA ? lda : 1;
+  const sbp = transB ? 1 : ldb;
+  const sbj = transB ? ldb : 1;
+
+  if (m * n * k <= TINY_FLOPS) {
+    gemmPlain(m, n, k, ad, ao, sai, sap, bd, bo, sbp, sbj, od, oo, alpha, beta);
+  } else if (m <= SKINNY) {
+    // each row of out is a vector-matrix product with op(b)
+    for (let i = 0; i < m; i++) {
+      const x = gatherScaled(k, ad, ao + i * sai, sap, alpha);
+      if (transB) rowsDot(n, k, bd, bo, ldb, x, od, oo + i * n, 1, beta);
+      else rowsAxpy(k, n, bd, bo, ldb, x, od, oo + i * n, beta);
+    }
+  } else if (n <= SKINNY) {
+    // each column of out is a matrix-vector product with op(a)
+    for (let j = 0; j < n; j++) {
+      const x = gatherScaled(k, bd, bo + j * sbj, sbp, alpha);
+      if (!transA) {
+        rowsDot(m, k, ad, ao, lda, x, od, oo + j, n, beta);
+      } else {
+        const y = growVecY(m);
+        rowsAxpy(k, m, ad, ao, lda, x, y, 0, 0);
+        if (beta === 0) {
+          for (let i = 0; i < m; i++) od[oo + i * n + j] = y[i];
+        } else {
+          for (let i = 0; i < m; i++) od[oo + i * n + j] = y[i] + beta * od[oo + i * n + j];
+        }
+      }
+    }
+  } else {
+    gemmPacked(m, n, k, ad, ao, sai, sap, bd, bo, sbp, sbj, od, oo, alpha, beta);
+  }
+}
+
+/** out = alpha * op(a) * x + beta * out, where x and out are row or column vectors. */
+export function gemv(out: Mat, a: Mat, x: Mat, transA = false, alpha = 1, beta = 0): void {
+  checkMat('gemv', 'out', out);
+  checkMat('gemv', 'a', a);
+  checkMat('gemv', 'x', x);
+  checkScalar('gemv', 'alpha', alpha);
+  checkScalar('gemv', 'beta', beta);
+  const m = transA ? a.cols : a.rows;
+  const k = transA ? a.rows : a.cols;
+  const opA = `a ${describe(a)}${transA ? ' transposed' : ''}`;
+  if (x.rows !== 1 && x.cols !== 1) {
+    throw new Error(`gemv: x is ${describe(x)}, not a row or column vector (${opA})`);
+  }
+  if (out.rows !== 1 && out.cols !== 1) {
+    throw new Error(`gemv: out is ${describe(out)}, not a row or column vector (${opA})`);
+  }
+  const xLen = x.rows * x.cols;
+  const outLen = out.rows * out.cols;
+  if (xLen !== k) {
+    throw new Error(`gemv: ${transA ? 'a.rows' : 'a.cols'} ${k} != length ${xLen} of x ${describe(x)} (${opA})`);
+  }
+  if (outLen !== m) {
+    throw new Error(`gemv: out ${describe(out)} has length ${outLen} but ${opA} times x gives ${m}`);
+  }
+  flopCounter.count += 2 * m * k;
+  if (m === 0) return;
+  const od = out.data;
+  const oo = out.offset;
+  if (k === 0 || alpha === 0) {
+    scaleBlock(od, oo, m, beta);
+    return;
+  }
+  const xs = gatherScaled(k, x.data, x.offset, 1, alpha);
+  if (transA) rowsAxpy(a.rows, a.cols, a.data, a.offset, a.cols, xs, od, oo, beta);
+  else rowsDot(a.rows, a.cols, a.data, a.offset, a.cols, xs, od, oo, 1, beta);
+}
+
+// out[0..len) = beta * out, never reading out when beta is 0.
+function scaleBlock(od: Float64Array, oo: number, len: number, beta: number): void {
+  if (beta === 0) od.fill(0, oo, oo + len);
+  else if (beta !== 1) for (let i = oo; i < oo + len; i++) od[i] *= beta;
+}
+
+// Copies alpha * src[so + p*stride], p < len, into the contiguous scratch vector.
+function gatherScaled(len: number, src: Float64Array, so: number, stride: number, alpha: number): Float64Array {
+  const x = growVecX(len);
+  for (let p = 0; p < len; p++) x[p] = alpha * src[so + p * stride];
+  return x;
+}
+
+function gemmPlain(
+  m: number, n: number, k: number,
+  ad: Float64Array, ao: number, sai: number, sap: number,
+  bd: Float64Array, bo: number, sbp: number, sbj: number,
+  od: Float64Array, oo: number, alpha: number, beta: number,
+): void {
   for (let i = 0; i < m; i++) {
+    const ai = ao + i * sai;
+    const oi = oo + i * n;
     for (let j = 0; j < n; j++) {
       let s = 0;
+      let pa = ai;
+      let pb = bo + j * sbj;
       for (let p = 0; p < k; p++) {
-        const av = transA ? ad[a.offset + p * a.cols + i] : ad[a.offset + i * a.cols + p];
-        const bv = transB ? bd[b.offset + j * b.cols + p] : bd[b.offset + p * b.cols + j];
-        s += av * bv;
+        s += ad[pa] * bd[pb];
+        pa += sap;
+        pb += sbp;
       }
-      const o = out.offset + i * n + j;
-      od[o] = beta === 0 ? alpha * s : alpha * s + beta * od[o];
+      od[oi + j] = beta === 0 ? alpha * s : alpha * s + beta * od[oi + j];
+    }
+  }
+}
+
+// y[yo + i*ys] = sum_p A[ao + i*lda + p] * x[p] + beta * y[yo + i*ys], for i < rows.
+// Four rows share each load of x.
+function rowsDot(
+  rows: number, k: number, A: Float64Array, ao: number, lda: number,
+  x: Float64Array, y: Float64Array, yo: number, ys: number, beta: number,
+): void {
+  let i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const r0 = ao + i * lda;
+    const r1 = r0 + lda;
+    const r2 = r1 + lda;
+    const r3 = r2 + lda;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let p = 0; p < k; p++) {
+      const xv = x[p];
+      s0 += A[(r0 + p) | 0] * xv;
+      s1 += A[(r1 + p) | 0] * xv;
+      s2 += A[(r2 + p) | 0] * xv;
+      s3 += A[(r3 + p) | 0] * xv;
+    }
+    const y0 = yo + i * ys;
+    const y1 = y0 + ys;
+    const y2 = y1 + ys;
+    const y3 = y2 + ys;
+    if (beta === 0) {
+      y[y0] = s0; y[y1] = s1; y[y2] = s2; y[y3] = s3;
+    } else {
+      y[y0] = s0 + beta * y[y0];
+      y[y1] = s1 + beta * y[y1];
+      y[y2] = s2 + beta * y[y2];
+      y[y3] = s3 + beta * y[y3];
+    }
+  }
+  for (; i < rows; i++) {
+    const r0 = ao + i * lda;
+    let s0 = 0;
+    for (let p = 0; p < k; p++) s0 += A[(r0 + p) | 0] * x[p];
+    const y0 = yo + i * ys;
+    y[y0] = beta === 0 ? s0 : s0 + beta * y[y0];
+  }
+}
+
+// y[yo + j] = sum_p x[p] * A[ao + p*lda + j] + beta * y[yo + j], for j < cols.
+// Four rows of A are folded into y per sweep, so y is read and written k/4 times.
+function rowsAxpy(
+  k: number, cols: number, A: Float64Array, ao: number, lda: number,
+  x: Float64Array, y: Float64Array, yo: number, beta: number,
+): void {
+  const ye = yo + cols;
+  let p = 0;
+  // The first sweep assigns (beta = 0) or scales the old value in.
+  if (k >= 4) {
+    const x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+    const r0 = ao - yo;
+    const r1 = r0 + lda;
+    const r2 = r1 + lda;
+    const r3 = r2 + lda;
+    if (beta === 0) {
+      for (let j = yo; j < ye; j++) {
+        y[j] = x0 * A[(r0 + j) | 0] + x1 * A[(r1 + j) | 0] + x2 * A[(r2 + j) | 0] + x3 * A[(r3 + j) | 0];
+      }
+    } else {
+      for (let j = yo; j < ye; j++) {
+        y[j] = beta * y[j] + x0 * A[(r0 + j) | 0] + x1 * A[(r1 + j) | 0] + x2 * A[(r2 + j) | 0] + x3 * A[(r3 + j) | 0];
+      }
+    }
+    p = 4;
+  } else {
+    scaleBlock(y, yo, cols, beta);
+  }
+  for (; p + 4 <= k; p += 4) {
+    const x0 = x[p], x1 = x[p + 1], x2 = x[p + 2], x3 = x[p + 3];
+    const r0 = ao + p * lda - yo;
+    const r1 = r0 + lda;
+    const r2 = r1 + lda;
+    const r3 = r2 + lda;
+    for (let j = yo; j < ye; j++) {
+      y[j] += x0 * A[(r0 + j) | 0] + x1 * A[(r1 + j) | 0] + x2 * A[(r2 + j) | 0] + x3 * A[(r3 + j) | 0];
+    }
+  }
+  for (; p < k; p++) {
+    const x0 = x[p];
+    const r0 = ao + p * lda - yo;
+    for (let j = yo; j < ye; j++) y[j] += x0 * A[(r0 + j) | 0];
+  }
+}
+
+// Packs rows [i0, i0+count) x depth [p0, p0+kc) of the operand
+// element(i, p) = src[so + i*si + p*sp] into panels of 4 rows, each panel
+// stored depth-major (4 consecutive numbers per depth step), zero-padded.
+function packPanels(
+  dst: Float64Array, src: Float64Array, so: number, si: number, sp: number,
+  i0: number, count: number, p0: number, kc: number,
+): void {
+  let d = 0;
+  for (let i = 0; i < count; i += 4) {
+    const h = Math.min(4, count - i);
+    const base = so + (i0 + i) * si + p0 * sp;
+    if (h === 4 && sp === 1) {
+      // rows contiguous along depth: stream the four rows side by side
+      const s0 = base, s1 = s0 + si, s2 = s1 + si, s3 = s2 + si;
+      for (let p = 0; p < kc; p++) {
+        dst[d] = src[s0 + p];
+        dst[d + 1] = src[s1 + p];
+        dst[d + 2] = src[s2 + p];
+        dst[d + 3] = src[s3 + p];
+        d += 4;
+      }
+    } else if (h === 4 && si === 1) {
+      // four consecutive numbers per depth step
+      let s = base;
+      for (let p = 0; p < kc; p++) {
+        dst[d] = src[s];
+        dst[d + 1] = src[s + 1];
+        dst[d + 2] = src[s + 2];
+        dst[d + 3] = src[s + 3];
+        d += 4;
+        s += sp;
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        const s = base + p * sp;
+        for (let r = 0; r < 4; r++) dst[d + r] = r < h ? src[s + r * si] : 0;
+        d += 4;
+      }
+    }
+  }
+}
+
+// Splits len into ceil(len / max) nearly equal blocks, each a multiple of `unit` where possible.
+function blockSize(len: number, max: number, unit: number): number {
+  const blocks = Math.ceil(len / max);
+  const size = Math.ceil(len / blocks);
+  return Math.min(max, Math.ceil(size / unit) * unit);
+}
+
+function gemmPacked(
+  m: number, n: number, k: number,
+  ad: Float64Array, ao: number, sai: number, sap: number,
+  bd: Float64Array, bo: number, sbp: number, sbj: number,
+  od: Float64Array, oo: number, alpha: number, beta: number,
+): void {
+  const ncMax = blockSize(n, NC, NR);
+  const kcMax = blockSize(k, KC, 1);
+  const mcMax = blockSize(m, MC, MR);
+  const pb = growPackedB(Math.ceil(ncMax / NR) * NR * kcMax);
+  const pa = growPackedA(Math.ceil(mcMax / MR) * MR * kcMax);
+  for (let jc = 0; jc < n; jc += ncMax) {
+    const nc = Math.min(ncMax, n - jc);
+    for (let pc = 0; pc < k; pc += kcMax) {
+      const kc = Math.min(kcMax, k - pc);
+      const bet = pc === 0 ? beta : 1;
+      // panel of op(b): "rows" are columns j, stride sbj; depth stride sbp
+      packPanels(pb, bd, bo, sbj, sbp, jc, nc, pc, kc);
+      for (let ic = 0; ic < m; ic += mcMax) {
+        const mc = Math.min(mcMax, m - ic);
+        packPanels(pa, ad, ao, sai, sap, ic, mc, pc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = Math.min(NR, nc - jr);
+          const bOff = jr * kc;
+          const oCol = oo + jc + jr;
+          for (let ir = 0; ir < mc; ir += MR) {
+            microKernel(kc, pa, ir * kc, pb, bOff, od, oCol + (ic + ir) * n, n, Math.min(MR, mc - ir), cols, alpha, bet);
+          }
+        }
+      }
+    }
+  }
+}
+
+// One 4x4 tile of out: alpha * (packed A panel)(packed B panel) + beta * out,
+// written only for the top-left rows x cols corner.
+function microKernel(
+  kc: number, A: Float64Array, ai: number, B: Float64Array, bi: number,
+  od: Float64Array, oi: number, ldo: number, rows: number, cols: number, alpha: number, beta: number,
+): void {
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  for (let p = 0; p < kc; p++) {
+    const b0 = B[bi], b1 = B[(bi + 1) | 0], b2 = B[(bi + 2) | 0], b3 = B[(bi + 3) | 0];
+    let av = A[ai];
+    c00 += av * b0; c01 += av * b1; c02 += av * b2; c03 += av * b3;
+    av = A[(ai + 1) | 0];
+    c10 += av * b0; c11 += av * b1; c12 += av * b2; c13 += av * b3;
+    av = A[(ai + 2) | 0];
+    c20 += av * b0; c21 += av * b1; c22 += av * b2; c23 += av * b3;
+    av = A[(ai + 3) | 0];
+    c30 += av * b0; c31 += av * b1; c32 += av * b2; c33 += av * b3;
+    ai = (ai + 4) | 0;
+    bi = (bi + 4) | 0;
+  }
+  if (rows === 4 && cols === 4) {
+    const o1 = oi + ldo, o2 = o1 + ldo, o3 = o2 + ldo;
+    if (beta === 0) {
+      od[oi] = alpha * c00; od[oi + 1] = alpha * c01; od[oi + 2] = alpha * c02; od[oi + 3] = alpha * c03;
+      od[o1] = alpha * c10; od[o1 + 1] = alpha * c11; od[o1 + 2] = alpha * c12; od[o1 + 3] = alpha * c13;
+      od[o2] = alpha * c20; od[o2 + 1] = alpha * c21; od[o2 + 2] = alpha * c22; od[o2 + 3] = alpha * c23;
+      od[o3] = alpha * c30; od[o3 + 1] = alpha * c31; od[o3 + 2] = alpha * c32; od[o3 + 3] = alpha * c33;
+    } else {
+      od[oi] = alpha * c00 + beta * od[oi];
+      od[oi + 1] = alpha * c01 + beta * od[oi + 1];
+      od[oi + 2] = alpha * c02 + beta * od[oi + 2];
+      od[oi + 3] = alpha * c03 + beta * od[oi + 3];
+      od[o1] = alpha * c10 + beta * od[o1];
+      od[o1 + 1] = alpha * c11 + beta * od[o1 + 1];
+      od[o1 + 2] = alpha * c12 + beta * od[o1 + 2];
+      od[o1 + 3] = alpha * c13 + beta * od[o1 + 3];
+      od[o2] = alpha * c20 + beta * od[o2];
+      od[o2 + 1] = alpha * c21 + beta * od[o2 + 1];
+      od[o2 + 2] = alpha * c22 + beta * od[o2 + 2];
+      od[o2 + 3] = alpha * c23 + beta * od[o2 + 3];
+      od[o3] = alpha * c30 + beta * od[o3];
+      od[o3 + 1] = alpha * c31 + beta * od[o3 + 1];
+      od[o3 + 2] = alpha * c32 + beta * od[o3 + 2];
+      od[o3 + 3] = alpha * c33 + beta * od[o3 + 3];
+    }
+    return;
+  }
+  const t = edgeTile;
+  t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03;
+  t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
+  t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23;
+  t[12] = c30; t[13] = c31; t[14] = c32; t[15] = c33;
+  for (let r = 0; r < rows; r++) {
+    const o = oi + r * ldo;
+    for (let c = 0; c < cols; c++) {
+      const v = alpha * t[r * 4 + c];
+      od[o + c] = beta === 0 ? v : v + beta * od[o + c];
     }
   }
 }

@@ -1,0 +1,284 @@
+// The Graph is the one set of ops a cell is written against. The same calls
+// run in one of three modes:
+//   'eval'    — values only;
+//   'reverse' — values plus a tape, walked backwards by backward() (BPTT);
+//   'forward' — values plus a bundle of K tangent directions per value (RTRL).
+//
+// Nodes live in an arena: reset() rewinds it, and the next run of the same
+// computation reuses every node, value, tangent and gradient buffer in order,
+// so a steady-state step allocates no Float64Array.
+import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { flopCounter } from '../mat/gemm.js';
+import { type PrimAttrs, type PrimName, primitives } from './primitives.js';
+import type { Tangent } from './tangent.js';
+
+export type Mode = 'eval' | 'reverse' | 'forward';
+
+export interface Var {
+  /** The primal value. For a leaf, the caller's matrix (not copied). */
+  readonly value: Mat;
+  /** Forward mode: this value's tangent bundle (null: zero). */
+  readonly tangent: Tangent | null;
+  /** Reverse mode, after backward(): d output / d this value (null: not needed). */
+  readonly grad: Mat | null;
+  /** Reverse mode: whether a cotangent flows back into this value. */
+  readonly requiresGrad: boolean;
+}
+
+interface Node extends Var {
+  value: Mat;
+  tangent: Tangent | null;
+  grad: Mat | null;
+  requiresGrad: boolean;
+  op: PrimName | null;
+  inputs: Node[];
+  attrs: unknown;
+  owned: boolean; // value buffer belongs to the arena
+  tangentData: Float64Array | null;
+  denseTangent: Tangent | null;
+  gradBuffer: Mat | null;
+  graph: Graph;
+}
+
+export interface LeafOptions {
+  /** Reverse mode: compute the gradient with respect to this leaf. */
+  requiresGrad?: boolean;
+  /** Forward mode: the leaf's tangent bundle (null or absent: zero). */
+  tangent?: Tangent | null;
+}
+
+export class Graph {
+  readonly mode: Mode;
+  /** Number of tangent directions carried in forward mode (0 otherwise). */
+  readonly directions: number;
+  private readonly nodes: Node[] = [];
+  private cursor = 0;
+  private inputScratch: Mat[] = [];
+  private tangentScratch: (Tangent | null)[] = [];
+
+  constructor(mode: Mode, directions = 0) {
+    if (mode !== 'eval' && mode !== 'reverse' && mode !== 'forward') {
+      throw new Error(`Graph: mode must be 'eval', 'reverse' or 'forward', got ${String(mode)}`);
+    }
+    if (mode === 'forward' && (!Number.isInteger(directions) || directions < 1)) {
+      throw new Error(`Graph: forward mode needs a positive integer number of directions, got ${directions}`);
+    }
+    this.mode = mode;
+    this.directions = mode === 'forward' ? directions : 0;
+  }
+
+  /** Rewinds the arena: the next computation reuses this one's buffers. Old Vars become invalid. */
+  reset(): void {
+    this.cursor = 0;
+  }
+
+  /** Number of nodes recorded since the last reset. */
+  get size(): number {
+    return this.cursor;
+  }
+
+  /** Bytes held by values recorded since the last reset (the tape's activations in reverse mode). */
+  recordedBytes(): number {
+    let bytes = 0;
+    for (let i = 0; i < this.cursor; i++) {
+      const n = this.nodes[i];
+      if (n.owned) bytes += 8 * n.value.rows * n.value.cols;
+    }
+    return bytes;
+  }
+
+  /** Bytes of every buffer the arena holds (values, tangents, gradients). */
+  arenaBytes(): number {
+    let bytes = 0;
+    for (const n of this.nodes) {
+      if (n.owned) bytes += 8 * n.value.rows * n.value.cols;
+      if (n.tangentData) bytes += 8 * n.tangentData.length;
+      if (n.gradBuffer) bytes += 8 * n.gradBuffer.rows * n.gradBuffer.cols;
+    }
+    return bytes;
+  }
+
+  private nextNode(): Node {
+    let node = this.nodes[this.cursor];
+    if (node === undefined) {
+      node = {
+        value: EMPTY, tangent: null, grad: null, requiresGrad: false, op: null, inputs: [], attrs: null,
+        owned: false, tangentData: null, denseTangent: null, gradBuffer: null, graph: this,
+      };
+      this.nodes.push(node);
+    }
+    this.cursor++;
+    node.grad = null;
+    return node;
+  }
+
+  /** A leaf: an input, a parameter or a state carried in from outside. */
+  leaf(value: Mat, options: LeafOptions = {}): Var {
+    const node = this.nextNode();
+    node.value = value;
+    node.owned = false;
+    node.op = null;
+    node.inputs.length = 0;
+    node.attrs = null;
+    node.requiresGrad = this.mode === 'reverse' && options.requiresGrad === true;
+    node.tangent = this.mode === 'forward' ? (options.tangent ?? null) : null;
+    return node;
+  }
+
+  /** A constant: a leaf that is never differentiated. */
+  constant(value: Mat): Var {
+    return this.leaf(value);
+  }
+
+  /** Applies a primitive, recording it in reverse mode and pushing tangents in forward mode. */
+  apply<N extends PrimName>(op: N, inputs: readonly Var[], attrs: PrimAttrs[N]): Var {
+    const rules = primitives[op];
+    if (rules.arity !== 'variadic' && inputs.length !== rules.arity) {
+      throw new Error(`${op}: takes ${rules.arity} inputs, got ${inputs.length}`);
+    }
+    const xs = this.inputScratch;
+    xs.length = inputs.length;
+    for (let i = 0; i < inputs.length; i++) {
+      const v = inputs[i] as Node;
+      if (v.graph !== this) throw new Error(`${op}: input ${i} belongs to another graph`);
+      xs[i] = v.value;
+    }
+    const [rows, cols] = rules.shape(xs, attrs);
+    const node = this.nextNode();
+    if (!node.owned || node.value.rows !== rows || node.value.cols !== cols) {
+      node.value = mat(rows, cols);
+      node.owned = true;
+      node.tangentData = null;
+      node.gradBuffer = null;
+    }
+    node.op = op;
+    node.attrs = attrs;
+    node.inputs.length = inputs.length;
+    let requiresGrad = false;
+    for (let i = 0; i < inputs.length; i++) {
+      const v = inputs[i] as Node;
+      node.inputs[i] = v;
+      if (v.requiresGrad) requiresGrad = true;
+    }
+    node.requiresGrad = requiresGrad;
+    rules.eval(xs, node.value, attrs);
+    const outSize = rows * cols;
+    flopCounter.count += outSize;
+    node.tangent = null;
+    if (this.mode === 'forward') {
+      const dxs = this.tangentScratch;
+      dxs.length = inputs.length;
+      let any = false;
+      for (let i = 0; i < inputs.length; i++) {
+        dxs[i] = (inputs[i] as Node).tangent;
+        if (dxs[i] !== null) any = true;
+      }
+      if (any) {
+        const K = this.directions;
+        if (node.tangentData === null || node.tangentData.length !== outSize * K) {
+          node.tangentData = new Float64Array(outSize * K);
+          node.denseTangent = { kind: 'dense', data: node.tangentData, offset: 0 };
+        } else {
+          node.tangentData.fill(0);
+        }
+        rules.jvp(xs, node.value, dxs, node.tangentData, K, attrs);
+        flopCounter.count += 2 * outSize * K;
+        node.tangent = node.denseTangent;
+      }
+    }
+    return node;
+  }
+
+  /**
+   * Reverse mode: seeds d output / d output with each cotangent (a 1x1 output
+   * needs none: 1 is implied) and walks the tape backwards. Gradients then sit
+   * in .grad of every Var that requires one.
+   */
+  backward(outputs: Var | readonly Var[], cotangents?: Mat | readonly (Mat | null)[]): void {
+    if (this.mode !== 'reverse') throw new Error(`backward: the graph is in '${this.mode}' mode, not 'reverse'`);
+    const outs = (Array.isArray(outputs) ? outputs : [outputs]) as Node[];
+    const cots = cotangents === undefined ? null : (Array.isArray(cotangents) ? cotangents : [cotangents]) as (Mat | null)[];
+    if (cots !== null && cots.length !== outs.length) {
+      throw new Error(`backward: ${outs.length} outputs but ${cots.length} cotangents`);
+    }
+    for (let i = 0; i < this.cursor; i++) {
+      const n = this.nodes[i];
+      if (!n.requiresGrad) { n.grad = null; continue; }
+      const { rows, cols } = n.value;
+      if (n.gradBuffer === null || n.gradBuffer.rows !== rows || n.gradBuffer.cols !== cols) n.gradBuffer = mat(rows, cols);
+      else n.gradBuffer.data.fill(0);
+      n.grad = n.gradBuffer;
+    }
+    for (let i = 0; i < outs.length; i++) {
+      const out = outs[i];
+      if (out.graph !== this) throw new Error(`backward: output ${i} belongs to another graph`);
+      if (!out.requiresGrad) continue;
+      const g = out.grad!;
+      const cot = cots === null ? null : cots[i];
+      if (cot === null) {
+        if (out.value.rows !== 1 || out.value.cols !== 1) {
+          throw new Error(`backward: output ${i} is ${shapeOf(out.value)}; a cotangent is needed unless it is 1x1`);
+        }
+        g.data[0] += 1;
+      } else {
+        if (cot.rows !== g.rows || cot.cols !== g.cols) {
+          throw new Error(`backward: cotangent ${i} is ${shapeOf(cot)} but output ${i} is ${shapeOf(g)}`);
+        }
+        const n = g.rows * g.cols;
+        for (let j = 0; j < n; j++) g.data[j] += cot.data[cot.offset + j];
+      }
+    }
+    const xs = this.inputScratch;
+    const gxs: (Mat | null)[] = [];
+    for (let i = this.cursor - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (n.op === null || !n.requiresGrad) continue;
+      xs.length = n.inputs.length;
+      gxs.length = n.inputs.length;
+      for (let j = 0; j < n.inputs.length; j++) {
+        xs[j] = n.inputs[j].value;
+        gxs[j] = n.inputs[j].requiresGrad ? n.inputs[j].grad : null;
+      }
+      primitives[n.op].vjp(xs, n.value, n.grad!, gxs, n.attrs as never);
+      flopCounter.count += 2 * n.value.rows * n.value.cols;
+    }
+  }
+
+  // ---- the ops, as methods (thin names over apply) ----
+  add(a: Var, b: Var): Var { return this.apply('add', [a, b], null); }
+  sub(a: Var, b: Var): Var { return this.apply('sub', [a, b], null); }
+  mul(a: Var, b: Var): Var { return this.apply('mul', [a, b], null); }
+  /** scale · a + shift */
+  affine(a: Var, scale: number, shift = 0): Var { return this.apply('affine', [a], { scale, shift }); }
+  scale(a: Var, s: number): Var { return this.apply('affine', [a], { scale: s, shift: 0 }); }
+  /** 1 - a */
+  oneMinus(a: Var): Var { return this.apply('affine', [a], { scale: -1, shift: 1 }); }
+  /** a + row broadcast over the rows of a (a bias). */
+  addRow(a: Var, row: Var): Var { return this.apply('addRow', [a, row], null); }
+  mulRow(a: Var, row: Var): Var { return this.apply('mulRow', [a, row], null); }
+  mulColumn(a: Var, column: Var): Var { return this.apply('mulColumn', [a, column], null); }
+  matmul(a: Var, b: Var, transA = false, transB = false): Var {
+    return this.apply('matmul', [a, b], { transA, transB });
+  }
+  /** x·Wᵀ (+ bias): PyTorch's Linear with W stored out x in. */
+  linear(x: Var, weight: Var, bias: Var | null = null): Var {
+    const y = this.apply('matmul', [x, weight], { transA: false, transB: true });
+    return bias === null ? y : this.addRow(y, bias);
+  }
+  tanh(a: Var): Var { return this.apply('tanh', [a], null); }
+  sigmoid(a: Var): Var { return this.apply('sigmoid', [a], null); }
+  relu(a: Var): Var { return this.apply('relu', [a], null); }
+  exp(a: Var): Var { return this.apply('exp', [a], null); }
+  log(a: Var): Var { return this.apply('log', [a], null); }
+  softplus(a: Var): Var { return this.apply('softplus', [a], null); }
+  sliceCols(a: Var, start: number, count: number): Var { return this.apply('sliceCols', [a], { start, count }); }
+  concatCols(parts: readonly Var[]): Var { return this.apply('concatCols', parts, null); }
+  sliceRows(a: Var, start: number, count: number): Var { return this.apply('sliceRows', [a], { start, count }); }
+  concatRows(parts: readonly Var[]): Var { return this.apply('concatRows', parts, null); }
+  sum(a: Var): Var { return this.apply('sum', [a], null); }
+  dot(a: Var, b: Var): Var { return this.apply('dot', [a, b], null); }
+  logSoftmax(a: Var): Var { return this.apply('logSoftmax', [a], null); }
+  softmax(a: Var): Var { return this.apply('softmax', [a], null); }
+}
+
+const EMPTY: Mat = { rows: 0, cols: 0, data: new Float64Array(0), offset: 0 };

@@ -1,0 +1,54 @@
+// A recurrent cell: state_t, output_t = step(params, state_{t-1}, x_t), written
+// once against the Graph's ops. It never knows whether it runs for values,
+// for BPTT (reverse mode) or for RTRL (forward mode).
+import type { Graph, Var } from '../ad/graph.js';
+import type { Mat } from '../mat/mat.js';
+import type { Rng } from '../mat/rng.js';
+import type { ParamSpec } from './params.js';
+
+export interface StepResult {
+  /** The new state, one Var per entry of stateSizes (batch x size each). */
+  state: Var[];
+  /** What the cell emits this step (batch x outputSize). */
+  output: Var;
+}
+
+export interface Cell {
+  readonly kind: string;
+  readonly inputSize: number;
+  /** Sizes of the state vectors: [H] for Elman and GRU, [H, H] (h, c) for LSTM, [O] for Jordan. */
+  readonly stateSizes: readonly number[];
+  readonly stateNames: readonly string[];
+  readonly outputSize: number;
+  /** Parameters in theta order. */
+  readonly paramSpecs: readonly ParamSpec[];
+  /** One step: params in the order of paramSpecs, state in the order of stateSizes, x is batch x inputSize. */
+  step(g: Graph, params: readonly Var[], state: readonly Var[], x: Var): StepResult;
+  /** Fills freshly created parameters with this cell's default initialisation. */
+  init(params: readonly Mat[], rng: Rng): void;
+}
+
+export type Activation = 'tanh' | 'relu' | 'sigmoid' | 'identity';
+
+export function activate(g: Graph, a: Var, f: Activation): Var {
+  switch (f) {
+    case 'tanh': return g.tanh(a);
+    case 'relu': return g.relu(a);
+    case 'sigmoid': return g.sigmoid(a);
+    case 'identity': return a;
+  }
+}
+
+export function checkActivation(op: string, f: unknown, allowed: readonly Activation[]): Activation {
+  if (!allowed.includes(f as Activation)) {
+    throw new Error(`${op}: activation ${JSON.stringify(f)} is not one of ${allowed.join(', ')}`);
+  }
+  return f as Activation;
+}
+
+export function checkSize(op: string, name: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,50 @@
+// Jordan's network: the state fed back is the previous output, not the hidden layer.
+//   h_t = f(x_t W_ihᵀ + b_ih + y_{t-1} W_hyᵀ + b_hh)
+//   y_t = g(h_t W_hoᵀ + b_ho)
+import type { Graph, Var } from '../ad/graph.js';
+import type { Mat } from '../mat/mat.js';
+import type { Rng } from '../mat/rng.js';
+import { uniformInit } from '../mat/init.js';
+import { type Activation, type Cell, activate, checkActivation, checkSize } from './cell.js';
+
+export interface JordanOptions {
+  inputSize: number;
+  hiddenSize: number;
+  outputSize: number;
+  activation?: 'tanh' | 'relu' | 'sigmoid';
+  /** g (default tanh, so that the fed-back output stays bounded). */
+  outputActivation?: Activation;
+}
+
+export function jordan(options: JordanOptions): Cell {
+  const op = 'jordan';
+  const inputSize = checkSize(op, 'inputSize', options.inputSize);
+  const hiddenSize = checkSize(op, 'hiddenSize', options.hiddenSize);
+  const outputSize = checkSize(op, 'outputSize', options.outputSize);
+  const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid']);
+  const outputActivation = checkActivation(op, options.outputActivation ?? 'tanh', ['tanh', 'relu', 'sigmoid', 'identity']);
+  return {
+    kind: 'jordan',
+    inputSize,
+    stateSizes: [outputSize],
+    stateNames: ['y'],
+    outputSize,
+    paramSpecs: [
+      { name: 'weight_ih', rows: hiddenSize, cols: inputSize },
+      { name: 'weight_hy', rows: hiddenSize, cols: outputSize },
+      { name: 'bias_ih', rows: 1, cols: hiddenSize },
+      { name: 'bias_hh', rows: 1, cols: hiddenSize },
+      { name: 'weight_ho', rows: outputSize, cols: hiddenSize },
+      { name: 'bias_ho', rows: 1, cols: outputSize },
+    ],
+    step(g: Graph, [wIh, wHy, bIh, bHh, wHo, bHo]: readonly Var[], [yPrev]: readonly Var[], x: Var) {
+      const h = activate(g, g.add(g.linear(x, wIh, bIh), g.linear(yPrev, wHy, bHh)), activation);
+      const y = activate(g, g.linear(h, wHo, bHo), outputActivation);
+      return { state: [y], output: y };
+    },
+    init(mats: readonly Mat[], rng: Rng) {
+      const bound = 1 / Math.sqrt(hiddenSize);
+      for (const m of mats) uniformInit(m, rng, -bound, bound);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// A cell's parameters live in one flat Float64Array theta, each named matrix a
+// view into it. theta is what RTRL differentiates (its P directions), what an
+// optimiser updates and what a checkpoint saves; the views are what cells use.
+import { type Mat, matFrom } from '../mat/mat.js';
+
+export interface ParamSpec {
+  /** PyTorch-style name without the layer suffix: weight_ih, weight_hh, bias_ih, ... */
+  readonly name: string;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export interface Params {
+  readonly specs: readonly ParamSpec[];
+  /** All parameters, row-major, concatenated in the order of specs. */
+  readonly theta: Float64Array;
+  /** Views into theta, in the order of specs. */
+  readonly mats: readonly Mat[];
+  /** Offset of each parameter in theta. */
+  readonly offsets: readonly number[];
+}
+
+export function createParams(specs: readonly ParamSpec[], theta?: Float64Array): Params {
+  const offsets: number[] = [];
+  let total = 0;
+  const names = new Set<string>();
+  for (const s of specs) {
+    if (names.has(s.name)) throw new Error(`createParams: parameter "${s.name}" appears twice`);
+    names.add(s.name);
+    if (!Number.isInteger(s.rows) || !Number.isInteger(s.cols) || s.rows < 1 || s.cols < 1) {
+      throw new Error(`createParams: parameter "${s.name}" has shape ${s.rows}x${s.cols}`);
+    }
+    offsets.push(total);
+    total += s.rows * s.cols;
+  }
+  if (theta !== undefined && theta.length !== total) {
+    throw new Error(`createParams: theta has ${theta.length} numbers but the parameters need ${total}`);
+  }
+  const data = theta ?? new Float64Array(total);
+  const mats = specs.map((s, i) => matFrom(s.rows, s.cols, data, offsets[i]));
+  return { specs, theta: data, mats, offsets };
+}
+
+export function paramIndex(params: Params, name: string): number {
+  const i = params.specs.findIndex((s) => s.name === name);
+  if (i < 0) throw new Error(`params: no parameter named "${name}" (have ${params.specs.map((s) => s.name).join(', ')})`);
+  return i;
+}
+
+export function param(params: Params, name: string): Mat {
+  return params.mats[paramIndex(params, name)];
+}
+
+export function hasParam(params: Params, name: string): boolean {
+  return params.specs.some((s) => s.name === name);
+}
+
+/** A copy with its own theta. */
+export function cloneParams(params: Params): Params {
+  return createParams(params.specs, params.theta.slice());
+}

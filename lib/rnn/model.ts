@@ -1,0 +1,98 @@
+// A recurrent model: one cell, its parameters, and how the state starts.
+import type { Graph, Var } from '../ad/graph.js';
+import type { Cell } from '../cells/cell.js';
+import { type Params, type ParamSpec, createParams } from '../cells/params.js';
+import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { Rng } from '../mat/rng.js';
+
+/**
+ * How h_0 is chosen: 'zero'; a fixed value per state vector (1 x size, shared
+ * by the batch, or batch x size); or 'learned', a parameter per state vector
+ * (init_h, init_c ...) whose gradient both modes compute.
+ */
+export type InitialState = 'zero' | 'learned' | readonly Mat[];
+
+export interface RecurrentModel {
+  readonly cell: Cell;
+  /** The cell's parameters, then the learned initial state (if any), in one theta. */
+  readonly params: Params;
+  readonly initialState: InitialState;
+  /** How many leading entries of params.mats belong to the cell. */
+  readonly cellParamCount: number;
+}
+
+export interface ModelOptions {
+  initialState?: InitialState;
+  /** Seed of the initialisation (default 0). Ignored when theta is given. */
+  seed?: number;
+  /** Existing parameters (row-major, in the order of params.specs). */
+  theta?: Float64Array;
+}
+
+export function createModel(cell: Cell, options: ModelOptions = {}): RecurrentModel {
+  const initialState = options.initialState ?? 'zero';
+  const specs: ParamSpec[] = [...cell.paramSpecs];
+  if (initialState === 'learned') {
+    cell.stateSizes.forEach((size, i) => specs.push({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size }));
+  } else if (initialState !== 'zero') {
+    if (!Array.isArray(initialState) || initialState.length !== cell.stateSizes.length) {
+      throw new Error(`createModel: a fixed initial state needs ${cell.stateSizes.length} matrices (${cell.stateNames.join(', ')})`);
+    }
+    initialState.forEach((m, i) => {
+      if (m.cols !== cell.stateSizes[i]) {
+        throw new Error(`createModel: initial ${cell.stateNames[i]} is ${shapeOf(m)}, needs ${cell.stateSizes[i]} columns`);
+      }
+    });
+  }
+  const params = createParams(specs, options.theta);
+  if (options.theta === undefined) {
+    cell.init(params.mats.slice(0, cell.paramSpecs.length), new Rng(options.seed ?? 0));
+  }
+  return { cell, params, initialState, cellParamCount: cell.paramSpecs.length };
+}
+
+/**
+ * The Vars of h_0 for a batch, built inside graph g from the model's rule.
+ * `fixed` overrides the model's rule with explicit values (batch x size each).
+ * paramVars are the model's parameter leaves in g (needed for 'learned').
+ */
+export function initialStateVars(
+  g: Graph, model: RecurrentModel, batch: number, paramVars: readonly Var[],
+  fixed: readonly Mat[] | null, requiresGrad: boolean,
+): Var[] {
+  const { cell } = model;
+  const source = fixed ?? model.initialState;
+  return cell.stateSizes.map((size, i) => {
+    if (source === 'zero') return g.constant(zeros(batch, size));
+    if (source === 'learned') {
+      return g.addRow(g.constant(zeros(batch, size)), paramVars[model.cellParamCount + i]);
+    }
+    const m = source[i];
+    if (m.rows === batch) return g.leaf(m, { requiresGrad });
+    if (m.rows === 1) return g.addRow(g.constant(zeros(batch, size)), g.leaf(m, { requiresGrad }));
+    throw new Error(`initial state ${cell.stateNames[i]}: ${shapeOf(m)} fits neither 1x${size} nor batch ${batch}x${size}`);
+  });
+}
+
+// Shared zero matrices by shape: read-only inputs, never written.
+const zeroCache = new Map<string, Mat>();
+function zeros(rows: number, cols: number): Mat {
+  const key = `${rows}x${cols}`;
+  let z = zeroCache.get(key);
+  if (z === undefined) {
+    z = mat(rows, cols);
+    zeroCache.set(key, z);
+  }
+  return z;
+}
+
+export function checkSequence(op: string, model: RecurrentModel, xs: Mat, batch: number): number {
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`${op}: batch must be a positive integer, got ${batch}`);
+  if (xs.cols !== model.cell.inputSize) {
+    throw new Error(`${op}: input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`);
+  }
+  if (xs.rows % batch !== 0) {
+    throw new Error(`${op}: input has ${xs.rows} rows, not a multiple of batch ${batch} (rows are time-major: step t is rows [t*batch, (t+1)*batch))`);
+  }
+  return xs.rows / batch;
+}

@@ -1,0 +1,140 @@
+// Real-time recurrent learning: the same cell run in forward mode with P
+// tangent directions (P = number of parameters). The state carries its
+// sensitivity S_t = d state_t / d theta ((batch·size) x P per state vector):
+//   S_t = (d step / d state) · S_{t-1} + (d step / d theta)
+// The first term is the step's JVP applied to S_{t-1} (one gemm of the
+// recurrent Jacobian with S_{t-1}); the second comes from parameter leaves
+// with seed tangents, scattered in O(n·P). After each step the gradient of the
+// loss so far is exact, and memory does not grow with the sequence length.
+import { Graph, type Var } from '../ad/graph.js';
+import { seedTangent, denseTangent } from '../ad/tangent.js';
+import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { type RecurrentModel, initialStateVars } from './model.js';
+import type { SequenceLoss } from './loss-spec.js';
+
+export interface RtrlOptions {
+  /** Independent sequences advanced together (default 1). */
+  batch?: number;
+}
+
+export class Rtrl {
+  readonly model: RecurrentModel;
+  readonly batch: number;
+  /** P, the number of tangent directions (parameters). */
+  readonly directions: number;
+  /** d (loss so far) / d theta, laid out like model.params.theta. */
+  readonly grad: Float64Array;
+  /** Loss accumulated since the last reset. */
+  loss = 0;
+  /** Steps taken since the last reset. */
+  steps = 0;
+  private readonly graph: Graph;
+  /** The current state, one batch x size matrix per state vector. */
+  readonly state: Mat[];
+  /** The sensitivities S_t, one (batch·size) x P matrix per state vector. */
+  readonly sensitivity: Mat[];
+  private started = false;
+  private fixedInitial: readonly Mat[] | null = null;
+  private readonly seeds;
+  private readonly output: Mat;
+
+  constructor(model: RecurrentModel, options: RtrlOptions = {}) {
+    const batch = options.batch ?? 1;
+    if (!Number.isInteger(batch) || batch < 1) throw new Error(`rtrl: batch must be a positive integer, got ${batch}`);
+    this.model = model;
+    this.batch = batch;
+    this.directions = model.params.theta.length;
+    this.graph = new Graph('forward', this.directions);
+    this.grad = new Float64Array(this.directions);
+    this.state = model.cell.stateSizes.map((size) => mat(batch, size));
+    this.sensitivity = model.cell.stateSizes.map((size) => mat(batch * size, this.directions));
+    this.seeds = model.params.offsets.map((offset) => seedTangent(offset));
+    this.output = mat(batch, model.cell.outputSize);
+  }
+
+  /** Bytes of the sensitivity matrices: what RTRL keeps alive for its gradient. */
+  sensitivityBytes(): number {
+    return this.sensitivity.reduce((bytes, s) => bytes + 8 * s.rows * s.cols, 0);
+  }
+
+  /** Bytes of every buffer this learner holds, scratch of the step included. */
+  totalBytes(): number {
+    return this.sensitivityBytes() + this.graph.arenaBytes() + 8 * this.grad.length;
+  }
+
+  /** Starts a new sequence: the state from the model's rule (or `initialState`), S_0 from it, loss and gradient zero. */
+  reset(initialState?: readonly Mat[]): void {
+    this.fixedInitial = initialState ?? null;
+    this.started = false;
+    this.grad.fill(0);
+    this.loss = 0;
+    this.steps = 0;
+  }
+
+  /** Zeroes the accumulated gradient and loss but keeps the state and S (online learning). */
+  zeroGrad(): void {
+    this.grad.fill(0);
+    this.loss = 0;
+  }
+
+  /**
+   * Advances one step on input x (batch x inputSize); adds the step's loss term
+   * (and, with `last`, the final-state term) to loss and its gradient to grad.
+   * Returns the step's output (a buffer reused by the next step).
+   */
+  step(x: Mat, loss: SequenceLoss = {}, last = false): Mat {
+    const { model, graph: g, batch } = this;
+    const { cell, params } = model;
+    if (x.rows !== batch || x.cols !== cell.inputSize) {
+      throw new Error(`rtrl: input is ${shapeOf(x)}, needs batch ${batch} x ${cell.inputSize}`);
+    }
+    g.reset();
+    const paramVars = params.mats.map((m, i) => g.leaf(m, { tangent: this.seeds[i] }));
+    const cellParams = paramVars.length === model.cellParamCount ? paramVars : paramVars.slice(0, model.cellParamCount);
+    const state: Var[] = this.started
+      ? this.state.map((m, i) => g.leaf(m, { tangent: denseTangent(this.sensitivity[i].data) }))
+      : initialStateVars(g, model, batch, paramVars, this.fixedInitial, false);
+    const result = cell.step(g, cellParams, state, g.leaf(x));
+    const term = loss.step?.(g, this.steps, result.output, result.state) ?? null;
+    if (term !== null) this.accumulate(term);
+    if (last) {
+      const finalTerm = loss.final?.(g, result.state) ?? null;
+      if (finalTerm !== null) this.accumulate(finalTerm);
+    }
+    // Carry the new state and its sensitivity out of the arena, which the next step reuses.
+    for (let i = 0; i < this.state.length; i++) {
+      const v = result.state[i], n = v.value.rows * v.value.cols;
+      this.state[i].data.set(v.value.data.subarray(v.value.offset, v.value.offset + n));
+      const S = this.sensitivity[i].data, t = v.tangent;
+      if (t === null) S.fill(0);
+      else if (t.kind === 'dense') S.set(t.data.subarray(t.offset, t.offset + n * this.directions));
+      else { S.fill(0); for (let e = 0; e < n; e++) S[e * this.directions + t.start + e] = 1; }
+    }
+    const out = result.output.value;
+    this.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
+    this.started = true;
+    this.steps++;
+    return this.output;
+  }
+
+  private accumulate(term: Var): void {
+    if (term.value.rows !== 1 || term.value.cols !== 1) throw new Error(`rtrl: a loss term must be 1x1, got ${shapeOf(term.value)}`);
+    this.loss += term.value.data[term.value.offset];
+    const t = term.tangent;
+    if (t === null) return;
+    const P = this.directions;
+    if (t.kind === 'seed') { this.grad[t.start] += 1; return; }
+    for (let k = 0; k < P; k++) this.grad[k] += t.data[t.offset + k];
+  }
+
+  /** Runs a whole sequence (time-major rows) from a reset and returns the loss; the gradient is in grad. */
+  run(xs: Mat, loss: SequenceLoss, initialState?: readonly Mat[]): number {
+    if (xs.rows % this.batch !== 0) throw new Error(`rtrl: input has ${xs.rows} rows, not a multiple of batch ${this.batch}`);
+    const steps = xs.rows / this.batch;
+    this.reset(initialState);
+    for (let t = 0; t < steps; t++) {
+      this.step({ rows: this.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * this.batch * xs.cols }, loss, t === steps - 1);
+    }
+    return this.loss;
+  }
+}

@@ -1,0 +1,84 @@
+// Checks loopgrad against the golden files PyTorch wrote (../shared/golden).
+//   npm run golden -- [dir or files...]
+// Prints, per file, the largest relative error of every tensor it checks, then
+// "N passed, M failed, K unsupported"; exits 1 when any file fails.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve, basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { readSafetensors, type Tensor } from '../lib/io/safetensors.js';
+import { checkRnnFile, checkRtrlFile, checkCtcFile, type Comparison, Unsupported } from './golden-kinds.js';
+
+export interface FileReport {
+  file: string;
+  status: 'passed' | 'failed' | 'unsupported';
+  comparisons: Comparison[];
+  note?: string;
+}
+
+export function checkGoldenFile(path: string): FileReport {
+  const file = basename(path);
+  let tensors: Map<string, Tensor>, metadata: Record<string, string>;
+  try {
+    ({ tensors, metadata } = readSafetensors(new Uint8Array(readFileSync(path))));
+  } catch (e) {
+    return { file, status: 'failed', comparisons: [], note: (e as Error).message };
+  }
+  const tolerance = metadata.dtype === 'float32' || [...tensors.values()].some((t) => t.dtype === 'F32') ? 1e-4 : 1e-9;
+  try {
+    let comparisons: Comparison[];
+    switch (metadata.kind) {
+      case 'rnn': comparisons = checkRnnFile(tensors, metadata); break;
+      case 'rtrl': comparisons = checkRtrlFile(tensors, metadata); break;
+      case 'ctc': comparisons = checkCtcFile(tensors, metadata); break;
+      default: throw new Unsupported(`kind "${metadata.kind}" is not supported yet`);
+    }
+    const failed = comparisons.some((c) => !(c.relError <= tolerance));
+    return { file, status: failed ? 'failed' : 'passed', comparisons: comparisons.map((c) => ({ ...c, tolerance })) };
+  } catch (e) {
+    if (e instanceof Unsupported) return { file, status: 'unsupported', comparisons: [], note: e.message };
+    return { file, status: 'failed', comparisons: [], note: (e as Error).message };
+  }
+}
+
+export function goldenFiles(targets: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const target of targets) {
+    if (statSync(target).isDirectory()) {
+      for (const f of readdirSync(target).sort()) if (f.endsWith('.safetensors')) files.push(join(target, f));
+    } else {
+      files.push(target);
+    }
+  }
+  return files;
+}
+
+export function formatReport(r: FileReport): string {
+  const lines = [`${r.status.toUpperCase().padEnd(11)} ${r.file}${r.note ? `  (${r.note})` : ''}`];
+  for (const c of r.comparisons) {
+    lines.push(`    ${c.name.padEnd(28)} max rel error ${c.relError.toExponential(2)}${c.relError <= (c.tolerance ?? 0) ? '' : '  > tolerance'}`);
+  }
+  return lines.join('\n');
+}
+
+function main(argv: string[]): number {
+  const targets = argv.length > 0 ? argv : [resolve(process.cwd(), '../shared/golden')];
+  let files: string[];
+  try {
+    files = goldenFiles(targets);
+  } catch (e) {
+    console.error(`golden: ${(e as Error).message}`);
+    return 2;
+  }
+  const counts = { passed: 0, failed: 0, unsupported: 0 };
+  for (const f of files) {
+    const report = checkGoldenFile(f);
+    counts[report.status]++;
+    console.log(formatReport(report));
+  }
+  console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.unsupported} unsupported`);
+  return counts.failed > 0 ? 1 : 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -1,0 +1,135 @@
+// Table-driven over every primitive: reverse mode against central finite
+// differences, forward mode against reverse mode by the dot-product identity,
+// and seed tangents (RTRL's parameter leaves) against explicit identity tangents.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { primitives, type PrimName, type PrimAttrs } from '../../lib/ad/primitives.js';
+import { Graph, type Var } from '../../lib/ad/graph.js';
+import { gradCheck } from '../../lib/ad/api.js';
+import { seedTangent, denseTangent } from '../../lib/ad/tangent.js';
+import { type Mat, mat } from '../../lib/mat/mat.js';
+import { Rng } from '../../lib/mat/rng.js';
+
+interface Case<N extends PrimName> {
+  op: N;
+  label: string;
+  shapes: [number, number][];
+  attrs: PrimAttrs[N];
+  /** Keeps inputs where the function is smooth (log needs x > 0, relu avoids 0). */
+  positive?: boolean;
+}
+
+const cases: Case<PrimName>[] = [
+  { op: 'add', label: 'add', shapes: [[3, 4], [3, 4]], attrs: null },
+  { op: 'sub', label: 'sub', shapes: [[2, 5], [2, 5]], attrs: null },
+  { op: 'mul', label: 'mul', shapes: [[4, 3], [4, 3]], attrs: null },
+  { op: 'affine', label: 'affine', shapes: [[3, 3]], attrs: { scale: -1.5, shift: 0.25 } },
+  { op: 'addRow', label: 'addRow', shapes: [[4, 3], [1, 3]], attrs: null },
+  { op: 'mulRow', label: 'mulRow', shapes: [[4, 3], [1, 3]], attrs: null },
+  { op: 'mulColumn', label: 'mulColumn', shapes: [[4, 3], [4, 1]], attrs: null },
+  { op: 'matmul', label: 'matmul a·b', shapes: [[3, 4], [4, 5]], attrs: { transA: false, transB: false } },
+  { op: 'matmul', label: 'matmul aᵀ·b', shapes: [[4, 3], [4, 5]], attrs: { transA: true, transB: false } },
+  { op: 'matmul', label: 'matmul a·bᵀ', shapes: [[3, 4], [5, 4]], attrs: { transA: false, transB: true } },
+  { op: 'matmul', label: 'matmul aᵀ·bᵀ', shapes: [[4, 3], [5, 4]], attrs: { transA: true, transB: true } },
+  { op: 'matmul', label: 'matmul row·bᵀ', shapes: [[1, 4], [6, 4]], attrs: { transA: false, transB: true } },
+  { op: 'tanh', label: 'tanh', shapes: [[3, 4]], attrs: null },
+  { op: 'sigmoid', label: 'sigmoid', shapes: [[3, 4]], attrs: null },
+  { op: 'relu', label: 'relu', shapes: [[3, 4]], attrs: null },
+  { op: 'exp', label: 'exp', shapes: [[2, 3]], attrs: null },
+  { op: 'log', label: 'log', shapes: [[2, 3]], attrs: null, positive: true },
+  { op: 'softplus', label: 'softplus', shapes: [[2, 3]], attrs: null },
+  { op: 'sliceCols', label: 'sliceCols', shapes: [[3, 6]], attrs: { start: 2, count: 3 } },
+  { op: 'concatCols', label: 'concatCols', shapes: [[3, 2], [3, 4], [3, 1]], attrs: null },
+  { op: 'sliceRows', label: 'sliceRows', shapes: [[5, 3]], attrs: { start: 1, count: 3 } },
+  { op: 'concatRows', label: 'concatRows', shapes: [[2, 3], [1, 3]], attrs: null },
+  { op: 'sum', label: 'sum', shapes: [[3, 4]], attrs: null },
+  { op: 'dot', label: 'dot', shapes: [[3, 4], [3, 4]], attrs: null },
+  { op: 'logSoftmax', label: 'logSoftmax', shapes: [[3, 5]], attrs: null },
+  { op: 'softmax', label: 'softmax', shapes: [[3, 5]], attrs: null },
+];
+
+function randomInputs(c: Case<PrimName>, rng: Rng): Mat[] {
+  return c.shapes.map(([r, k]) => {
+    const m = mat(r, k);
+    for (let i = 0; i < r * k; i++) {
+      let v = rng.normal(0, 1);
+      if (c.positive) v = 0.5 + Math.abs(v);
+      else if (c.op === 'relu' && Math.abs(v) < 0.05) v += 0.1; // stay off the kink
+      m.data[i] = v;
+    }
+    return m;
+  });
+}
+
+const apply = (c: Case<PrimName>) => (g: Graph, xs: Var[]) => g.apply(c.op, xs, c.attrs as never);
+
+test('every primitive has a row in the table', () => {
+  const covered = new Set(cases.map((c) => c.op));
+  for (const name of Object.keys(primitives)) assert.ok(covered.has(name as PrimName), `primitive ${name} is not tested`);
+});
+
+for (const c of cases) {
+  test(`${c.label}: reverse mode = finite differences, forward = reverse (dot-product identity)`, () => {
+    const rng = new Rng(7);
+    const report = gradCheck(apply(c), randomInputs(c, rng), { seed: 3, epsilon: 1e-6, tolerance: 1e-7, directions: 4 });
+    assert.ok(report.finiteDifferenceError < 1e-7, `${c.label}: ${report.worst}`);
+    assert.ok(report.dotProductError < 1e-12, `${c.label}: dot-product identity off by ${report.dotProductError}`);
+    assert.ok(report.ok);
+  });
+
+  test(`${c.label}: a seed tangent equals the identity tangent it stands for`, () => {
+    const rng = new Rng(11);
+    const inputs = randomInputs(c, rng);
+    for (let which = 0; which < inputs.length; which++) {
+      const n = inputs[which].rows * inputs[which].cols;
+      const start = 2, K = start + n + 3;
+      const identity = new Float64Array(n * K);
+      for (let e = 0; e < n; e++) identity[e * K + start + e] = 1;
+      const other = inputs.map((m) => { const t = new Float64Array(m.rows * m.cols * K); for (let i = 0; i < t.length; i++) t[i] = rng.normal(0, 1); return t; });
+      const run = (seeded: boolean) => {
+        const g = new Graph('forward', K);
+        const vars = inputs.map((m, i) => g.leaf(m, {
+          tangent: i === which ? (seeded ? seedTangent(start) : denseTangent(identity)) : denseTangent(other[i]),
+        }));
+        const y = apply(c)(g, vars);
+        const t = y.tangent!;
+        assert.ok(t.kind === 'dense');
+        return t.kind === 'dense' ? Array.from(t.data.subarray(0, y.value.rows * y.value.cols * K)) : [];
+      };
+      const seeded = run(true), dense = run(false);
+      for (let i = 0; i < dense.length; i++) {
+        assert.ok(Math.abs(seeded[i] - dense[i]) <= 1e-13 * (1 + Math.abs(dense[i])), `${c.label} input ${which}: entry ${i} ${seeded[i]} vs ${dense[i]}`);
+      }
+    }
+  });
+}
+
+test('bad shapes throw errors that name the op and the shapes', () => {
+  const g = new Graph('eval');
+  const a = g.leaf(mat(2, 3)), b = g.leaf(mat(4, 5));
+  assert.throws(() => g.add(a, b), /add: shapes 2x3 and 4x5 differ/);
+  assert.throws(() => g.matmul(a, b), /matmul: a is 2x3 and b is 4x5/);
+  assert.throws(() => g.addRow(a, b), /addRow: row vector 4x5 does not broadcast over 2x3/);
+  assert.throws(() => g.sliceCols(a, 2, 2), /sliceCols: columns \[2, 4\) out of range for 2x3/);
+  assert.throws(() => mat(-1, 2), /mat: shape -1x2/);
+  assert.throws(() => mat(NaN, 2), /mat: shape NaNx2/);
+  assert.throws(() => new Graph('forward', 0), /forward mode needs a positive integer number of directions/);
+});
+
+test('zero tangents cost nothing: ops on untangented values carry no tangent', () => {
+  const g = new Graph('forward', 1000);
+  const a = g.leaf(mat(3, 3)), b = g.leaf(mat(3, 3), { tangent: seedTangent(0) });
+  assert.is(g.tanh(g.add(a, a)).tangent, null);
+  assert.ok(g.add(a, b).tangent !== null);
+});
+
+test('the arena reuses buffers when the same computation runs again', () => {
+  const g = new Graph('reverse');
+  const x = mat(2, 2);
+  const run = () => { g.reset(); const v = g.leaf(x, { requiresGrad: true }); return g.sum(g.tanh(v)); };
+  const first = run().value.data;
+  const second = run().value.data;
+  assert.is(first, second);
+});
+
+test.run();

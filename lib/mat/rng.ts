@@ -27,18 +27,17 @@ function mix32(z: number): number {
 
 const LN2_HI = 6.93147180369123816490e-1; // upper bits of ln 2, exact times small integers
 const LN2_LO = 1.90821492927058770002e-10; // ln 2 - LN2_HI
-const SQRT_HALF = Math.SQRT1_2;
 
 // Natural logarithm of a positive finite x from basic arithmetic only
 // (about 1 ulp): x = f * 2^e with f in [sqrt(1/2), sqrt(2)), and
 // ln f = 2 atanh(t) = 2 (t + t^3/3 + t^5/5 + ...), t = (f - 1) / (f + 1), |t| < 0.172.
 function portableLog(x: number): number {
+  if (!(x > 0) || x === Infinity) return x === 0 ? -Infinity : x === Infinity ? Infinity : NaN;
   let e = 0;
   let f = x;
   while (f >= 2) { f *= 0.5; e++; }
   while (f < 1) { f *= 2; e--; }
-  if (f >= Math.SQRT2) { f *= 0.5; e++; }
-  else if (f < SQRT_HALF) { f *= 2; e--; } // unreachable for f in [1, 2), kept for clarity
+  if (f >= Math.SQRT2) { f *= 0.5; e++; } // now f in [sqrt(1/2), sqrt(2))
   const t = (f - 1) / (f + 1);
   const t2 = t * t;
   // t2 < 0.0295, so terms beyond t^25 are below 1e-19 relative

@@ -1,0 +1,28 @@
+// loopgrad bench <case>: the benchmarks under bench/, one name each.
+import { type Command, UsageError, parseArgs, usageLines } from './args.js';
+
+const flags = { json: { kind: 'boolean', help: 'print one JSON object instead of a table' } } as const;
+
+const cases: Record<string, { summary: string; run: (json: boolean) => Promise<unknown> | unknown }> = {
+  kernels: {
+    summary: 'GFLOP/s of gemm and gemv at square and RNN shapes',
+    run: async (json) => (await import('../bench/kernels.js')).benchKernels({ json }),
+  },
+  ctc: {
+    summary: 'CTC loss + gradient time, and its growth in T·S',
+    run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),
+  },
+};
+
+export const benchCommand: Command = {
+  summary: 'run a benchmark: ' + Object.keys(cases).join(', '),
+  usage: `usage: loopgrad bench <${Object.keys(cases).join('|')}> [--json]\n\n${Object.entries(cases).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n')}\n\noptions:\n${usageLines(flags)}`,
+  async run(argv) {
+    const { flags: parsed, positional } = parseArgs(argv, flags);
+    if (positional.length !== 1) throw new UsageError(positional.length === 0 ? 'which benchmark? name one' : `one benchmark at a time, got ${positional.join(' ')}`);
+    const c = cases[positional[0]];
+    if (c === undefined) throw new UsageError(`unknown benchmark "${positional[0]}"`);
+    await c.run(parsed.get('json') === true);
+    return 0;
+  },
+};

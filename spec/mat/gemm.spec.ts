@@ -1,0 +1,200 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type Mat, mat, matFrom } from '../../lib/mat/mat.js';
+import { gemm, gemv, flopCounter } from '../../lib/mat/gemm.js';
+import { Rng } from '../../lib/mat/rng.js';
+
+// Relative to the size of the terms summed: gemm sums in another order than the naive loop.
+const TOL = 1e-13;
+
+const rng = new Rng(20240611);
+
+function random(rows: number, cols: number): Mat {
+  const m = mat(rows, cols);
+  rng.fillUniform(m, -1, 1);
+  return m;
+}
+
+// out = alpha * op(a) op(b) + beta * out, the obvious way; also returns sum |terms| per element.
+function naive(out: Mat, a: Mat, b: Mat, transA: boolean, transB: boolean, alpha: number, beta: number): Float64Array {
+  const m = transA ? a.cols : a.rows;
+  const k = transA ? a.rows : a.cols;
+  const n = transB ? b.rows : b.cols;
+  const scale = new Float64Array(m * n);
+  const at = (i: number, p: number) => (transA ? a.data[a.offset + p * a.cols + i] : a.data[a.offset + i * a.cols + p]);
+  const bt = (p: number, j: number) => (transB ? b.data[b.offset + j * b.cols + p] : b.data[b.offset + p * b.cols + j]);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      let abs = 0;
+      for (let p = 0; p < k; p++) {
+        s += at(i, p) * bt(p, j);
+        abs += Math.abs(at(i, p) * bt(p, j));
+      }
+      const o = out.offset + i * n + j;
+      const old = beta === 0 ? 0 : beta * out.data[o];
+      out.data[o] = alpha * s + old;
+      scale[i * n + j] = Math.abs(alpha) * abs + Math.abs(old) + 1;
+    }
+  }
+  return scale;
+}
+
+function assertClose(got: Mat, want: Mat, scale: Float64Array, label: string): void {
+  assert.is(got.rows, want.rows, `${label}: rows`);
+  assert.is(got.cols, want.cols, `${label}: cols`);
+  for (let e = 0; e < got.rows * got.cols; e++) {
+    const g = got.data[got.offset + e];
+    const w = want.data[want.offset + e];
+    if (!(Math.abs(g - w) <= TOL * scale[e])) {
+      assert.unreachable(`${label}: element ${e} is ${g}, want ${w}`);
+    }
+  }
+}
+
+function copyOf(m: Mat): Mat {
+  return { rows: m.rows, cols: m.cols, data: m.data.slice(), offset: m.offset };
+}
+
+// [m, k, n]: op(a) is m x k, op(b) is k x n. Covers the tiny, skinny and packed paths
+// and every edge remainder of the 4x4 tiles.
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1], [1, 17, 1], [1, 9, 40], [40, 9, 1], [1, 128, 37], [37, 128, 1],
+  [7, 13, 5], [5, 13, 7], [2, 64, 70], [70, 64, 3], [5, 40, 50], [6, 40, 50], [50, 40, 6],
+  [65, 33, 129], [129, 33, 65], [17, 300, 23], [4, 4, 4], [16, 16, 16], [1, 0, 3], [3, 0, 2],
+];
+const TRANSPOSES: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+const SCALARS: [number, number][] = [[1, 0], [0.75, 0], [-1.5, 1], [0.5, -2]];
+
+for (const [transA, transB] of TRANSPOSES) {
+  const tag = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+  test(`gemm ${tag} matches the naive triple loop on odd shapes, with alpha and beta`, () => {
+    for (const [m, k, n] of SHAPES) {
+      for (const [alpha, beta] of SCALARS) {
+        const a = transA ? random(k, m) : random(m, k);
+        const b = transB ? random(n, k) : random(k, n);
+        const out = random(m, n);
+        const want = copyOf(out);
+        const scale = naive(want, a, b, transA, transB, alpha, beta);
+        gemm(out, a, b, transA, transB, alpha, beta);
+        assertClose(out, want, scale, `${tag} ${m}x${k}x${n} alpha ${alpha} beta ${beta}`);
+      }
+    }
+  });
+
+  test(`gemm ${tag} reads and writes views at non-zero offsets, leaving the rest alone`, () => {
+    for (const [m, k, n] of [[7, 13, 5], [65, 33, 129], [1, 50, 9], [9, 50, 1]] as [number, number, number][]) {
+      const view = (rows: number, cols: number, offset: number): Mat => {
+        const data = new Float64Array(offset + rows * cols + 11);
+        for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-1, 1);
+        return matFrom(rows, cols, data, offset);
+      };
+      const a = transA ? view(k, m, 3) : view(m, k, 3);
+      const b = transB ? view(n, k, 8) : view(k, n, 8);
+      const out = view(m, n, 5);
+      const before = out.data.slice();
+      const want = copyOf(out);
+      const scale = naive(want, a, b, transA, transB, 2, 0.5);
+      gemm(out, a, b, transA, transB, 2, 0.5);
+      assertClose(out, want, scale, `${tag} view ${m}x${k}x${n}`);
+      for (let i = 0; i < out.data.length; i++) {
+        if (i < out.offset || i >= out.offset + m * n) assert.is(out.data[i], before[i], `element ${i} outside out`);
+      }
+    }
+  });
+
+  test(`gemm ${tag} with beta = 0 ignores NaN and garbage in out`, () => {
+    for (const [m, k, n] of SHAPES) {
+      const a = transA ? random(k, m) : random(m, k);
+      const b = transB ? random(n, k) : random(k, n);
+      const out = mat(m, n);
+      out.data.fill(NaN);
+      if (out.data.length > 1) out.data[1] = Infinity;
+      const want = mat(m, n);
+      const scale = naive(want, a, b, transA, transB, 1.25, 0);
+      gemm(out, a, b, transA, transB, 1.25, 0);
+      assertClose(out, want, scale, `${tag} NaN ${m}x${k}x${n}`);
+    }
+  });
+}
+
+test('gemm: alpha = 0 scales out by beta only', () => {
+  const a = random(9, 9), b = random(9, 9), out = random(9, 9);
+  const want = copyOf(out);
+  for (let i = 0; i < 81; i++) want.data[i] *= 3;
+  gemm(out, a, b, false, false, 0, 3);
+  assert.equal(Array.from(out.data), Array.from(want.data));
+});
+
+test('gemm: large product (blocked along every dimension) matches the naive loop', () => {
+  const a = random(140, 520);
+  const b = random(520, 1030);
+  const out = random(140, 1030);
+  const want = copyOf(out);
+  // check a sample of rows only, to keep the naive reference cheap
+  gemm(out, a, b, false, false, 1, 1);
+  for (const i of [0, 1, 63, 127, 128, 139]) {
+    for (const j of [0, 3, 511, 1023, 1024, 1029]) {
+      let s = 0, abs = 0;
+      for (let p = 0; p < 520; p++) {
+        s += a.data[i * 520 + p] * b.data[p * 1030 + j];
+        abs += Math.abs(a.data[i * 520 + p] * b.data[p * 1030 + j]);
+      }
+      const w = s + want.data[i * 1030 + j];
+      assert.ok(Math.abs(out.data[i * 1030 + j] - w) <= TOL * (abs + 2), `(${i}, ${j})`);
+    }
+  }
+});
+
+test('gemm: shape errors name the operation and the shapes', () => {
+  assert.throws(() => gemm(mat(3, 2), mat(3, 5), mat(4, 2)), /gemm: a\.cols 5 != b\.rows 4.*3x5.*4x2/);
+  assert.throws(() => gemm(mat(5, 2), mat(3, 5), mat(4, 2), true), /gemm: a\.rows 3 != b\.rows 4/);
+  assert.throws(() => gemm(mat(3, 4), mat(3, 5), mat(4, 2), false, true), /gemm: a\.cols 5 != b\.cols 2/);
+  assert.throws(() => gemm(mat(3, 3), mat(3, 5), mat(5, 2)), /gemm: out is 3x3 but .* is 3x2/);
+  const bad = { rows: 2, cols: 3, data: new Float64Array(5), offset: 0 };
+  assert.throws(() => gemm(mat(2, 2), bad, mat(3, 2)), /gemm: a 2x3 at offset 0 does not fit in 5/);
+  assert.throws(() => gemm(mat(2, 2), { rows: NaN, cols: 3, data: new Float64Array(6), offset: 0 }, mat(3, 2)), /gemm: a has shape NaNx3/);
+});
+
+test('gemm and gemv add their flop counts', () => {
+  const before = flopCounter.count;
+  gemm(mat(3, 4), mat(3, 5), mat(5, 4));
+  assert.is(flopCounter.count - before, 2 * 3 * 4 * 5);
+  gemv(mat(3, 1), mat(3, 5), mat(5, 1));
+  assert.is(flopCounter.count - before, 2 * 3 * 4 * 5 + 2 * 3 * 5);
+});
+
+test('gemv matches gemm for both orientations, column or row vectors, alpha and beta', () => {
+  for (const [rows, cols] of [[1, 1], [1, 7], [7, 1], [5, 3], [512, 128], [33, 65]] as [number, number][]) {
+    for (const transA of [false, true]) {
+      const a = random(rows, cols);
+      const len = transA ? rows : cols;
+      const outLen = transA ? cols : rows;
+      for (const [alpha, beta] of SCALARS) {
+        const x = random(len, 1);
+        const out = random(1, outLen); // row vector out, column vector x
+        const want = copyOf(out);
+        const wantCol: Mat = { rows: outLen, cols: 1, data: want.data, offset: 0 };
+        const scale = naive(wantCol, a, x, transA, false, alpha, beta);
+        gemv(out, a, x, transA, alpha, beta);
+        assertClose({ rows: outLen, cols: 1, data: out.data, offset: 0 }, wantCol, scale, `gemv ${rows}x${cols} ${transA}`);
+      }
+      const x = random(1, len);
+      const out = mat(outLen, 1);
+      out.data.fill(NaN);
+      const want = mat(outLen, 1);
+      const scale = naive(want, a, { rows: len, cols: 1, data: x.data, offset: 0 }, transA, false, 1, 0);
+      gemv(out, a, x, transA);
+      assertClose(out, want, scale, `gemv NaN ${rows}x${cols} ${transA}`);
+    }
+  }
+});
+
+test('gemv: shape errors name the operation and the shapes', () => {
+  assert.throws(() => gemv(mat(3, 1), mat(3, 5), mat(4, 1)), /gemv: a\.cols 5 != length 4 of x 4x1/);
+  assert.throws(() => gemv(mat(5, 1), mat(3, 5), mat(4, 1), true), /gemv: a\.rows 3 != length 4/);
+  assert.throws(() => gemv(mat(4, 1), mat(3, 5), mat(5, 1)), /gemv: out 4x1 has length 4 but a 3x5 times x gives 3/);
+  assert.throws(() => gemv(mat(3, 1), mat(3, 4), mat(2, 2)), /gemv: x is 2x2, not a row or column vector/);
+});
+
+test.run();

@@ -1,0 +1,193 @@
+// The master test: for every cell, RTRL (forward mode) and BPTT (reverse mode)
+// give the same gradient to float64 precision, and both match finite differences.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type Mat, mat, rowsView } from '../../lib/mat/mat.js';
+import { Rng } from '../../lib/mat/rng.js';
+import type { Cell } from '../../lib/cells/cell.js';
+import { elman } from '../../lib/cells/elman.js';
+import { jordan } from '../../lib/cells/jordan.js';
+import { lstm } from '../../lib/cells/lstm.js';
+import { gru } from '../../lib/cells/gru.js';
+import { createModel, type InitialState, type RecurrentModel } from '../../lib/rnn/model.js';
+import { Bptt } from '../../lib/rnn/bptt.js';
+import { Rtrl } from '../../lib/rnn/rtrl.js';
+import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
+import { Graph } from '../../lib/ad/graph.js';
+
+const rng = new Rng(2024);
+const size = (lo: number, hi: number) => lo + rng.int(hi - lo + 1);
+
+const cellMakers: [string, (inputSize: number, hiddenSize: number) => Cell][] = [
+  ['elman tanh', (i, h) => elman({ inputSize: i, hiddenSize: h })],
+  ['elman relu + output layer', (i, h) => elman({ inputSize: i, hiddenSize: h, activation: 'relu', outputSize: 2, outputActivation: 'tanh' })],
+  ['elman sigmoid, no bias', (i, h) => elman({ inputSize: i, hiddenSize: h, activation: 'sigmoid', bias: false })],
+  ['jordan', (i, h) => jordan({ inputSize: i, hiddenSize: h, outputSize: 3 })],
+  ['lstm', (i, h) => lstm({ inputSize: i, hiddenSize: h })],
+  ['lstm peephole + forget bias', (i, h) => lstm({ inputSize: i, hiddenSize: h, peephole: true, forgetBias: 1 })],
+  ['gru', (i, h) => gru({ inputSize: i, hiddenSize: h })],
+];
+
+function randomMat(rows: number, cols: number, scale = 1): Mat {
+  const m = mat(rows, cols);
+  rng.fillNormal(m, 0, scale);
+  return m;
+}
+
+/** Squared error of every step's output against a random target: a loss at every step. */
+function everyStepLoss(targets: Mat, batch: number): SequenceLoss {
+  return {
+    step: (g, t, out) => {
+      const diff = g.sub(out, g.constant(rowsView(targets, t * batch, batch)));
+      return g.dot(diff, diff);
+    },
+  };
+}
+
+/** A loss on the final state only: Σ_i dot(tanh(state_i), G_i). */
+function finalOnlyLoss(cotangents: Mat[]): SequenceLoss {
+  return {
+    final: (g, state) => {
+      let total = null;
+      for (let i = 0; i < state.length; i++) {
+        const term = g.dot(g.tanh(state[i]), g.constant(cotangents[i]));
+        total = total === null ? term : g.add(total, term);
+      }
+      return total;
+    },
+  };
+}
+
+function relError(a: Float64Array, b: Float64Array): number {
+  let scale = 0, diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]), Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+function lossOnly(model: RecurrentModel, xs: Mat, loss: SequenceLoss, batch: number): number {
+  return new Bptt(model).run(xs, loss, { batch }).loss;
+}
+
+function finiteDifferenceError(model: RecurrentModel, xs: Mat, loss: SequenceLoss, batch: number, grad: Float64Array, picks: number): number {
+  const theta = model.params.theta, eps = 1e-6;
+  let worst = 0;
+  for (let n = 0; n < picks; n++) {
+    const i = rng.int(theta.length), saved = theta[i];
+    theta[i] = saved + eps;
+    const plus = lossOnly(model, xs, loss, batch);
+    theta[i] = saved - eps;
+    const minus = lossOnly(model, xs, loss, batch);
+    theta[i] = saved;
+    const fd = (plus - minus) / (2 * eps);
+    worst = Math.max(worst, Math.abs(fd - grad[i]) / Math.max(1, Math.abs(fd)));
+  }
+  return worst;
+}
+
+const initialStates: [string, (cell: Cell, batch: number) => InitialState][] = [
+  ['zero h0', () => 'zero'],
+  ['fixed h0', (cell, batch) => cell.stateSizes.map((s) => randomMat(batch, s, 0.5))],
+  ['learned h0', () => 'learned'],
+];
+
+for (const [name, makeCell] of cellMakers) {
+  for (const [initName, makeInitial] of initialStates) {
+    for (const lossKind of ['loss at every step', 'loss at the end only'] as const) {
+      test(`${name}, ${initName}, ${lossKind}: RTRL = BPTT < 1e-10, both = finite differences`, () => {
+        const inputSize = size(1, 4), hiddenSize = size(2, 5), steps = size(3, 9), batch = size(1, 3);
+        const cell = makeCell(inputSize, hiddenSize);
+        const model = createModel(cell, { initialState: makeInitial(cell, batch), seed: rng.int(1000) });
+        if (model.initialState === 'learned') {
+          for (let i = model.params.offsets[model.cellParamCount]; i < model.params.theta.length; i++) model.params.theta[i] = rng.normal(0, 0.5);
+        }
+        const xs = randomMat(steps * batch, inputSize);
+        const loss = lossKind === 'loss at every step'
+          ? everyStepLoss(randomMat(steps * batch, cell.outputSize), batch)
+          : finalOnlyLoss(cell.stateSizes.map((s) => randomMat(batch, s)));
+        const viaBptt = new Bptt(model).run(xs, loss, { batch });
+        const rtrl = new Rtrl(model, { batch });
+        const rtrlLoss = rtrl.run(xs, loss);
+        assert.ok(Math.abs(rtrlLoss - viaBptt.loss) <= 1e-12 * Math.max(1, Math.abs(viaBptt.loss)), `losses ${rtrlLoss} vs ${viaBptt.loss}`);
+        const err = relError(rtrl.grad, viaBptt.grad);
+        assert.ok(err < 1e-10, `RTRL vs BPTT relative error ${err}`);
+        assert.ok(viaBptt.grad.some((v) => v !== 0), 'the gradient is not identically zero');
+        const fd = finiteDifferenceError(model, xs, loss, batch, viaBptt.grad, 12);
+        assert.ok(fd < 1e-6, `finite differences off by ${fd}`);
+      });
+    }
+  }
+}
+
+test('RTRL is exact online: after every step its gradient equals BPTT over the prefix', () => {
+  const cell = lstm({ inputSize: 3, hiddenSize: 4 });
+  const model = createModel(cell, { seed: 5 });
+  const steps = 7;
+  const xs = randomMat(steps, 3), targets = randomMat(steps, 4);
+  const loss = everyStepLoss(targets, 1);
+  const rtrl = new Rtrl(model);
+  rtrl.reset();
+  for (let t = 0; t < steps; t++) {
+    rtrl.step(rowsView(xs, t, 1), loss);
+    const prefix = new Bptt(model).run(rowsView(xs, 0, t + 1), loss);
+    assert.ok(relError(rtrl.grad, prefix.grad) < 1e-10, `step ${t}`);
+  }
+});
+
+test('RTRL memory does not grow with the sequence length', () => {
+  const model = createModel(gru({ inputSize: 2, hiddenSize: 5 }), { seed: 1 });
+  const rtrl = new Rtrl(model);
+  const loss = everyStepLoss(randomMat(60, 5), 1);
+  rtrl.run(randomMat(5, 2), loss);
+  const after5 = rtrl.totalBytes();
+  rtrl.run(randomMat(60, 2), loss);
+  assert.is(rtrl.totalBytes(), after5);
+  assert.is(rtrl.sensitivityBytes(), 8 * 5 * model.params.theta.length);
+});
+
+test('BPTT gives gradients for the inputs and the initial state (finite differences)', () => {
+  const cell = elman({ inputSize: 2, hiddenSize: 3 });
+  const model = createModel(cell, { seed: 3 });
+  const batch = 2, steps = 4;
+  const xs = randomMat(steps * batch, 2), h0 = randomMat(1, 3, 0.5);
+  const loss = everyStepLoss(randomMat(steps * batch, 3), batch);
+  const run = () => new Bptt(model).run(xs, loss, { batch, initialState: [h0], inputGrad: true });
+  const result = run();
+  const eps = 1e-6;
+  for (const [m, g] of [[xs, result.inputGrad!], [h0, result.initialStateGrad![0]]] as const) {
+    for (let i = 0; i < m.data.length; i++) {
+      const saved = m.data[i];
+      m.data[i] = saved + eps; const plus = run().loss;
+      m.data[i] = saved - eps; const minus = run().loss;
+      m.data[i] = saved;
+      const fd = (plus - minus) / (2 * eps);
+      assert.ok(Math.abs(fd - g.data[i]) < 1e-6 * Math.max(1, Math.abs(fd)), `element ${i}: ${fd} vs ${g.data[i]}`);
+    }
+  }
+});
+
+test('an RTRL step allocates no new buffers once warm (the arena is reused)', () => {
+  const model = createModel(lstm({ inputSize: 2, hiddenSize: 3 }), { seed: 9 });
+  const rtrl = new Rtrl(model);
+  const loss = everyStepLoss(randomMat(20, 3), 1);
+  rtrl.run(randomMat(3, 2), loss);
+  const before = rtrl.totalBytes();
+  rtrl.run(randomMat(20, 2), loss);
+  assert.is(rtrl.totalBytes(), before);
+});
+
+test('bad input: wrong feature count, batch mismatch and non-1x1 losses are clear errors', () => {
+  const model = createModel(elman({ inputSize: 3, hiddenSize: 2 }));
+  assert.throws(() => new Bptt(model).run(mat(4, 2), {}), /bptt: input is 4x2 but the cell takes 3 features per step/);
+  assert.throws(() => new Bptt(model).run(mat(5, 3), {}, { batch: 2 }), /not a multiple of batch 2/);
+  assert.throws(() => new Rtrl(model).step(mat(1, 2)), /rtrl: input is 1x2, needs batch 1 x 3/);
+  assert.throws(() => new Rtrl(model).run(mat(2, 3), { step: (_g, _t, out) => out }), /a loss term must be 1x1/);
+  assert.throws(() => elman({ inputSize: 0, hiddenSize: 2 }), /elman: inputSize must be an integer >= 1, got 0/);
+  assert.throws(() => lstm({ inputSize: 2, hiddenSize: 2.5 }), /lstm: hiddenSize must be an integer >= 1, got 2.5/);
+  assert.throws(() => createModel(lstm({ inputSize: 2, hiddenSize: 2 }), { initialState: [mat(1, 2)] }), /needs 2 matrices/);
+  void Graph;
+});
+
+test.run();

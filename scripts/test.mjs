@@ -1,0 +1,27 @@
+// npm test: a clean type-check and compile of everything into build/, then
+// every uvu suite under build/spec, ending with one "N passed, M failed" line.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = (name) => `${root}node_modules/.bin/${name}`;
+const pattern = process.argv[2] ?? '';
+
+rmSync(`${root}build`, { recursive: true, force: true });
+const tsc = spawnSync(bin('tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.error('type-check failed');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+const uvu = spawnSync(bin('uvu'), ['build/spec', `${pattern}.*\\.spec\\.js$`], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28 });
+process.stdout.write(uvu.stdout);
+process.stderr.write(uvu.stderr);
+const plain = uvu.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+const failed = uvu.status === 0 ? total - passed - skipped : Math.max(1, total - passed - skipped);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(uvu.status === 0 && total > 0 ? 0 : 1);

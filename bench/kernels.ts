@@ -73,7 +73,8 @@ function measure(c: Case): number {
 
 /**
  * Times gemm at 64^3 ... 512^3, the RNN shapes [32x128]x[128x512] and [1x128]x[128x512],
- * gemv 512x128, and the transposed products of the backward pass. Prints an aligned table,
+ * gemv 512x128, the transposed products of the backward pass, and an RTRL sensitivity update
+ * (recurrent Jacobian times S, n = 64, 8192 parameters). Prints an aligned table,
  * or one JSON object {"results": [{name, m, k, n, gflops}, ...]} when json is set.
  */
 export function benchKernels(opts: { json: boolean }): KernelBenchRow[] {
@@ -91,6 +92,7 @@ export function benchKernels(opts: { json: boolean }): KernelBenchRow[] {
     gemmCase('gemm [32x512]^T x[32x128] (dW)', 512, 32, 128, true, false, rng),
     gemmCase('gemm [32x128]x[512x128]^T (NT)', 32, 128, 512, false, true, rng),
     gemmCase('gemm [1x128]x[512x128]^T (NT)', 1, 128, 512, false, true, rng),
+    gemmCase('gemm [64x64]x[64x8192] (RTRL)', 64, 64, 8192, false, false, rng),
   ];
   const results: KernelBenchRow[] = cases.map((c) => ({
     name: c.name, m: c.m, k: c.k, n: c.n, gflops: Math.round(measure(c) * 1000) / 1000,

@@ -1,0 +1,268 @@
+// First-order optimisers over one flat parameter vector. Every model keeps all
+// its parameters in one Float64Array theta and every gradient is laid out the
+// same way, so an optimiser is a few loops over two arrays plus its own
+// per-parameter buffers. Update rules (g the gradient, t = 1, 2, ... the update
+// count, lr_t from the schedule), following PyTorch's conventions:
+//   sgd:      b = μ b + g;  θ -= lr (g + μ b) with Nesterov, θ -= lr b without (μ = 0: θ -= lr g)
+//   adam:     m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;  θ -= lr (m / (1-β1^t)) / (√(v / (1-β2^t)) + ε)
+//   adamw:    θ -= lr λ θ (decoupled decay, masked), then the Adam step
+//   rmsprop:  v = α v + (1-α) g²;  b = μ b + g / (√v + ε);  θ -= lr b   (μ = 0: θ -= lr g / (√v + ε))
+//   adagrad:  s = s + g²;  θ -= lr g / (√s + ε)
+// The whole state (hyperparameters, update count, buffers) saves to a plain
+// JSON-able object and loads back into an optimiser that continues exactly.
+import { type Schedule, checkSchedule, scheduledRate } from './schedule.js';
+
+export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
+export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'];
+
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  /** Base learning rate (>= 0). */
+  lr: number;
+  /** sgd and rmsprop: momentum μ in [0, 1) (default 0). */
+  momentum?: number;
+  /** sgd: Nesterov momentum (default false; needs momentum > 0). */
+  nesterov?: boolean;
+  /** adam, adamw: β1 (default 0.9). */
+  beta1?: number;
+  /** adam, adamw: β2 (default 0.999). */
+  beta2?: number;
+  /** rmsprop: smoothing α of the squared gradient (default 0.99). */
+  alpha?: number;
+  /** adam, adamw, rmsprop (default 1e-8); adagrad (default 1e-10). */
+  eps?: number;
+  /** adamw: decoupled weight decay λ (default 0.01). */
+  weightDecay?: number;
+  /** adagrad: starting value of the accumulator (default 0). */
+  initialAccumulator?: number;
+  /** Learning-rate schedule (default none: constant lr). */
+  schedule?: Schedule | null;
+}
+
+/** Everything an optimiser needs to continue exactly where it stopped; JSON-able. */
+export interface OptimizerState {
+  format: 'loopgrad-optimizer';
+  version: 1;
+  config: OptimizerConfig;
+  /** Updates made so far. */
+  steps: number;
+  /** Per-parameter buffers by name (m, v, momentum, square, sum), as plain number arrays. */
+  buffers: Record<string, number[]>;
+}
+
+function checkNumber(kind: string, name: string, value: unknown, lo: number, hi: number, loOpen: boolean, hiOpen: boolean): number {
+  const v = value as number;
+  const ok = typeof value === 'number' && Number.isFinite(v)
+    && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
+  if (!ok) {
+    const range = `${loOpen ? '(' : '['}${lo}, ${hi === Infinity ? '∞' : hi}${hiOpen ? ')' : ']'}`;
+    throw new Error(`${kind}: ${name} must be a number in ${range}, got ${JSON.stringify(value)}`);
+  }
+  return v;
+}
+
+/** Fills in defaults and validates; throws an Error naming the bad option. */
+export function normalizeOptimizerConfig(config: OptimizerConfig): Required<Omit<OptimizerConfig, 'schedule'>> & { schedule: Schedule | null } {
+  if (config === null || typeof config !== 'object') throw new Error(`optimizer: expected a config object, got ${JSON.stringify(config)}`);
+  const kind = config.kind;
+  if (!OPTIMIZER_KINDS.includes(kind)) throw new Error(`optimizer: unknown kind ${JSON.stringify(kind)} (${OPTIMIZER_KINDS.join(', ')})`);
+  const lr = checkNumber(kind, 'lr', config.lr, 0, Infinity, false, true);
+  const momentum = checkNumber(kind, 'momentum', config.momentum ?? 0, 0, 1, false, true);
+  const nesterov = config.nesterov ?? false;
+  if (typeof nesterov !== 'boolean') throw new Error(`${kind}: nesterov must be true or false, got ${JSON.stringify(nesterov)}`);
+  if (nesterov && momentum === 0) throw new Error(`${kind}: nesterov needs momentum > 0`);
+  if ((momentum !== 0 || nesterov) && kind !== 'sgd' && kind !== 'rmsprop') {
+    throw new Error(`${kind}: momentum/nesterov apply to sgd and rmsprop only`);
+  }
+  if (nesterov && kind !== 'sgd') throw new Error(`${kind}: nesterov applies to sgd only`);
+  const beta1 = checkNumber(kind, 'beta1', config.beta1 ?? 0.9, 0, 1, false, true);
+  const beta2 = checkNumber(kind, 'beta2', config.beta2 ?? 0.999, 0, 1, false, true);
+  const alpha = checkNumber(kind, 'alpha', config.alpha ?? 0.99, 0, 1, false, true);
+  const eps = checkNumber(kind, 'eps', config.eps ?? (kind === 'adagrad' ? 1e-10 : 1e-8), 0, Infinity, false, true);
+  const weightDecay = checkNumber(kind, 'weightDecay', config.weightDecay ?? (kind === 'adamw' ? 0.01 : 0), 0, Infinity, false, true);
+  if (weightDecay !== 0 && kind !== 'adamw') {
+    throw new Error(`${kind}: weightDecay is AdamW's decoupled decay; use an L2 penalty (applyPenalty) with ${kind}`);
+  }
+  const initialAccumulator = checkNumber(kind, 'initialAccumulator', config.initialAccumulator ?? 0, 0, Infinity, false, true);
+  const schedule = config.schedule == null ? null : checkSchedule(config.schedule);
+  return { kind, lr, momentum, nesterov, beta1, beta2, alpha, eps, weightDecay, initialAccumulator, schedule };
+}
+
+/** Which buffers each kind keeps. */
+function bufferNames(c: { kind: OptimizerKind; momentum: number }): string[] {
+  switch (c.kind) {
+    case 'sgd': return c.momentum > 0 ? ['momentum'] : [];
+    case 'adam': case 'adamw': return ['m', 'v'];
+    case 'rmsprop': return c.momentum > 0 ? ['square', 'momentum'] : ['square'];
+    case 'adagrad': return ['sum'];
+  }
+}
+
+export class Optimizer {
+  readonly config: Readonly<ReturnType<typeof normalizeOptimizerConfig>>;
+  /** Updates made so far. */
+  steps = 0;
+  /**
+   * AdamW only: 1 where the decoupled decay applies, 0 where it does not
+   * (e.g. biases); null decays everything. Not part of the saved state.
+   */
+  decayMask: Float64Array | null = null;
+  private buffers = new Map<string, Float64Array>();
+  private size = -1;
+
+  constructor(config: OptimizerConfig) {
+    this.config = normalizeOptimizerConfig(config);
+  }
+
+  get kind(): OptimizerKind { return this.config.kind; }
+
+  /** The rate the next update will use. */
+  learningRate(): number {
+    return scheduledRate(this.config.schedule, this.config.lr, this.steps);
+  }
+
+  private buffer(name: string): Float64Array {
+    return this.buffers.get(name)!;
+  }
+
+  private ensure(size: number): void {
+    if (this.size === size) return;
+    if (this.size >= 0) throw new Error(`${this.kind}: theta has ${size} numbers but this optimiser's state is for ${this.size}`);
+    this.size = size;
+    for (const name of bufferNames(this.config)) {
+      const b = new Float64Array(size);
+      if (name === 'sum' && this.config.initialAccumulator !== 0) b.fill(this.config.initialAccumulator);
+      this.buffers.set(name, b);
+    }
+  }
+
+  /** One update of theta in place from grad (same length). */
+  step(theta: Float64Array, grad: Float64Array): void {
+    if (theta.length !== grad.length) {
+      throw new Error(`${this.kind}.step: theta has ${theta.length} numbers but grad has ${grad.length}`);
+    }
+    if (this.decayMask !== null && this.decayMask.length !== theta.length) {
+      throw new Error(`${this.kind}.step: decayMask has ${this.decayMask.length} numbers but theta has ${theta.length}`);
+    }
+    this.ensure(theta.length);
+    const c = this.config;
+    const lr = this.learningRate();
+    const n = theta.length;
+    switch (c.kind) {
+      case 'sgd': {
+        if (c.momentum === 0) {
+          for (let i = 0; i < n; i++) theta[i] -= lr * grad[i];
+          break;
+        }
+        const b = this.buffer('momentum'), mu = c.momentum;
+        if (c.nesterov) {
+          for (let i = 0; i < n; i++) { b[i] = mu * b[i] + grad[i]; theta[i] -= lr * (grad[i] + mu * b[i]); }
+        } else {
+          for (let i = 0; i < n; i++) { b[i] = mu * b[i] + grad[i]; theta[i] -= lr * b[i]; }
+        }
+        break;
+      }
+      case 'adam': case 'adamw': {
+        if (c.kind === 'adamw' && c.weightDecay !== 0) {
+          const shrink = lr * c.weightDecay, mask = this.decayMask;
+          if (mask === null) for (let i = 0; i < n; i++) theta[i] -= shrink * theta[i];
+          else for (let i = 0; i < n; i++) theta[i] -= shrink * mask[i] * theta[i];
+        }
+        const m = this.buffer('m'), v = this.buffer('v');
+        const { beta1, beta2, eps } = c;
+        const t = this.steps + 1;
+        const c1 = 1 / (1 - Math.pow(beta1, t)), c2 = 1 / (1 - Math.pow(beta2, t));
+        for (let i = 0; i < n; i++) {
+          const g = grad[i];
+          m[i] = beta1 * m[i] + (1 - beta1) * g;
+          v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+          theta[i] -= (lr * m[i] * c1) / (Math.sqrt(v[i] * c2) + eps);
+        }
+        break;
+      }
+      case 'rmsprop': {
+        const s = this.buffer('square'), { alpha, eps, momentum } = c;
+        if (momentum === 0) {
+          for (let i = 0; i < n; i++) {
+            const g = grad[i];
+            s[i] = alpha * s[i] + (1 - alpha) * g * g;
+            theta[i] -= (lr * g) / (Math.sqrt(s[i]) + eps);
+          }
+        } else {
+          const b = this.buffer('momentum');
+          for (let i = 0; i < n; i++) {
+            const g = grad[i];
+            s[i] = alpha * s[i] + (1 - alpha) * g * g;
+            b[i] = momentum * b[i] + g / (Math.sqrt(s[i]) + eps);
+            theta[i] -= lr * b[i];
+          }
+        }
+        break;
+      }
+      case 'adagrad': {
+        const s = this.buffer('sum'), eps = c.eps;
+        for (let i = 0; i < n; i++) {
+          const g = grad[i];
+          s[i] += g * g;
+          theta[i] -= (lr * g) / (Math.sqrt(s[i]) + eps);
+        }
+        break;
+      }
+    }
+    this.steps++;
+  }
+
+  /** A plain JSON-able snapshot of everything needed to continue (deep copy). */
+  saveState(): OptimizerState {
+    const buffers: Record<string, number[]> = {};
+    for (const [name, b] of this.buffers) buffers[name] = Array.from(b);
+    const { schedule, ...rest } = this.config;
+    const config: OptimizerConfig = schedule === null ? { ...rest } : { ...rest, schedule: JSON.parse(JSON.stringify(schedule)) as Schedule };
+    return { format: 'loopgrad-optimizer', version: 1, config, steps: this.steps, buffers };
+  }
+
+  /** Restores a snapshot taken by saveState (from this or an equal optimiser). */
+  loadState(state: OptimizerState): void {
+    const restored = Optimizer.fromState(state);
+    if (JSON.stringify(restored.config) !== JSON.stringify(this.config)) {
+      throw new Error(`${this.kind}.loadState: the saved state is for ${JSON.stringify(restored.config)}, not ${JSON.stringify(this.config)}`);
+    }
+    this.steps = restored.steps;
+    this.buffers = restored.buffers;
+    this.size = restored.size;
+  }
+
+  /** A new optimiser that continues from a snapshot. */
+  static fromState(state: OptimizerState): Optimizer {
+    if (state === null || typeof state !== 'object' || state.format !== 'loopgrad-optimizer') {
+      throw new Error('Optimizer.fromState: not a loopgrad optimiser state (format field missing)');
+    }
+    if (state.version !== 1) throw new Error(`Optimizer.fromState: unsupported version ${JSON.stringify(state.version)}`);
+    const opt = new Optimizer(state.config);
+    if (!Number.isInteger(state.steps) || state.steps < 0) throw new Error(`Optimizer.fromState: steps must be an integer >= 0, got ${JSON.stringify(state.steps)}`);
+    opt.steps = state.steps;
+    const names = bufferNames(opt.config);
+    const saved = state.buffers ?? {};
+    const savedNames = Object.keys(saved);
+    if (savedNames.length === 0) return opt; // saved before the first update
+    if (savedNames.length !== names.length || !names.every((n) => Array.isArray(saved[n]))) {
+      throw new Error(`Optimizer.fromState: ${opt.kind} keeps buffers [${names.join(', ')}] but the state has [${savedNames.join(', ')}]`);
+    }
+    const size = saved[names[0]].length;
+    for (const name of names) {
+      const arr = saved[name];
+      if (arr.length !== size) throw new Error(`Optimizer.fromState: buffer ${name} has ${arr.length} numbers, ${names[0]} has ${size}`);
+      const b = Float64Array.from(arr);
+      for (let i = 0; i < b.length; i++) {
+        if (!Number.isFinite(b[i])) throw new Error(`Optimizer.fromState: buffer ${name}[${i}] is ${String(arr[i])}, not a finite number`);
+      }
+      opt.buffers.set(name, b);
+    }
+    opt.size = size;
+    return opt;
+  }
+}
+
+export function createOptimizer(config: OptimizerConfig): Optimizer {
+  return new Optimizer(config);
+}

@@ -25,7 +25,7 @@ const MR = 4; // micro-tile rows
 const NR = 4; // micro-tile columns
 const KC = 256; // depth block: a KC x NR panel of b stays in L1
 const MC = 128; // rows of op(a) packed at once: MC x KC stays in L2
-const NC = 1024; // columns of op(b) packed at once
+const NC = 256; // columns of op(b) packed at once (larger was slower for wide products)
 
 // Below these, packing costs more than it saves.
 const SKINNY = 5; // m or n at most this: unpacked dot / axpy path

@@ -1,14 +1,14 @@
 // How each kind of golden file is reproduced with loopgrad.
 import type { Tensor } from '../lib/io/safetensors.js';
 import { loadPytorchParams } from '../lib/io/pytorch.js';
+import { fromPytorchStates, loadPytorchNetwork, pytorchNetworkNames, pytorchRnn, pytorchStates } from '../lib/io/pytorch-multilayer.js';
 import { type Mat, matFrom, rowsView } from '../lib/mat/mat.js';
-import type { Cell } from '../lib/cells/cell.js';
 import { elman } from '../lib/cells/elman.js';
 import { lstm } from '../lib/cells/lstm.js';
 import { gru } from '../lib/cells/gru.js';
 import { createModel } from '../lib/rnn/model.js';
-import { Bptt } from '../lib/rnn/bptt.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
+import { SequenceBptt } from '../lib/rnn/stacked.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { ctcLoss, ctcLossGradLogProbs, ctcLossGradLogits } from '../lib/loss/ctc.js';
 
@@ -49,20 +49,6 @@ function asMat(t: Tensor): Mat {
   return matFrom(t.data.length / cols, cols, t.data);
 }
 
-function rnnCell(metadata: Record<string, string>): Cell {
-  const inputSize = Number(metadata.input_size), hiddenSize = Number(metadata.hidden_size);
-  const bias = metadata.bias !== 'false';
-  switch (metadata.module) {
-    case 'RNN': {
-      const activation = (metadata.nonlinearity ?? 'tanh') as 'tanh' | 'relu';
-      return elman({ inputSize, hiddenSize, activation, bias });
-    }
-    case 'LSTM': return lstm({ inputSize, hiddenSize, bias });
-    case 'GRU': return gru({ inputSize, hiddenSize, bias });
-    default: throw new Unsupported(`module "${metadata.module}"`);
-  }
-}
-
 /** Upstream G as a loss: Σ_t dot(output_t, G_t) + Σ_i dot(final state_i, G_i). */
 function upstreamLoss(output: Mat | null, finals: (Mat | null)[], batch: number): SequenceLoss {
   return {
@@ -81,35 +67,44 @@ function upstreamLoss(output: Mat | null, finals: (Mat | null)[], batch: number)
 }
 
 export function checkRnnFile(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): Comparison[] {
-  if (metadata.num_layers !== '1') throw new Unsupported(`${metadata.num_layers} layers`);
-  if (metadata.bidirectional === 'true') throw new Unsupported('bidirectional');
-  if (metadata.packed === 'true') throw new Unsupported('packed sequences');
   if (metadata.batch_first === 'true') throw new Unsupported('batch_first');
-  const cell = rnnCell(metadata);
+  if (!['RNN', 'LSTM', 'GRU'].includes(metadata.module)) throw new Unsupported(`module "${metadata.module}"`);
+  const numLayers = Number(metadata.num_layers ?? '1');
+  const bidirectional = metadata.bidirectional === 'true';
+  const cell = pytorchRnn({
+    module: metadata.module as 'RNN' | 'LSTM' | 'GRU',
+    inputSize: Number(metadata.input_size),
+    hiddenSize: Number(metadata.hidden_size),
+    numLayers,
+    bidirectional,
+    bias: metadata.bias !== 'false',
+    nonlinearity: (metadata.nonlinearity ?? 'tanh') as 'tanh' | 'relu',
+  });
   const batch = Number(metadata.batch);
   const isLstm = metadata.module === 'LSTM';
   const model = createModel(cell);
-  loadPytorchParams(model.params, tensors, { prefix: 'param/' });
+  loadPytorchNetwork(model.params, cell, tensors, 'param/');
   const xs = asMat(need(tensors, 'input/x'));
-  const initial = [asMat(need(tensors, 'input/h0'))];
-  if (isLstm) initial.push(asMat(need(tensors, 'input/c0')));
-  const finals = [asMat(need(tensors, 'upstream/h_n'))];
-  if (isLstm) finals.push(asMat(need(tensors, 'upstream/c_n')));
+  const initial = fromPytorchStates(cell, batch, asMat(need(tensors, 'input/h0')), isLstm ? asMat(need(tensors, 'input/c0')) : null);
+  const finals = fromPytorchStates(cell, batch, asMat(need(tensors, 'upstream/h_n')), isLstm ? asMat(need(tensors, 'upstream/c_n')) : null);
+  const lengths = metadata.packed === 'true' ? need(tensors, 'input/lengths').data : null;
+  if (metadata.packed === 'true' && lengths === null) throw new Error('packed file without input/lengths');
   const loss = upstreamLoss(asMat(need(tensors, 'upstream/output')), finals, batch);
-  const result = new Bptt(model).run(xs, loss, { batch, initialState: initial, inputGrad: true });
+  const result = new SequenceBptt(model).run(xs, loss, { batch, initialState: initial, inputGrad: true, lengths });
+  const finalStates = pytorchStates(cell, result.finalState);
+  const initialGrads = pytorchStates(cell, result.initialStateGrad!);
   const out: Comparison[] = [
     compare('expected/output', result.outputs.data, need(tensors, 'expected/output')),
-    compare('expected/h_n', result.finalState[0].data, need(tensors, 'expected/h_n')),
+    compare('expected/h_n', finalStates.h.data, need(tensors, 'expected/h_n')),
   ];
-  if (isLstm) out.push(compare('expected/c_n', result.finalState[1].data, need(tensors, 'expected/c_n')));
-  model.params.specs.forEach((spec, i) => {
-    const n = spec.rows * spec.cols;
-    const name = `grad/${spec.name}_l0`;
-    out.push(compare(name, result.grad.subarray(model.params.offsets[i], model.params.offsets[i] + n), need(tensors, name)));
+  if (isLstm) out.push(compare('expected/c_n', finalStates.c!.data, need(tensors, 'expected/c_n')));
+  pytorchNetworkNames(cell).forEach((name, i) => {
+    const n = model.params.specs[i].rows * model.params.specs[i].cols;
+    out.push(compare(`grad/${name}`, result.grad.subarray(model.params.offsets[i], model.params.offsets[i] + n), need(tensors, `grad/${name}`)));
   });
   out.push(compare('grad/x', result.inputGrad!.data, need(tensors, 'grad/x')));
-  out.push(compare('grad/h0', result.initialStateGrad![0].data, need(tensors, 'grad/h0')));
-  if (isLstm) out.push(compare('grad/c0', result.initialStateGrad![1].data, need(tensors, 'grad/c0')));
+  out.push(compare('grad/h0', initialGrads.h.data, need(tensors, 'grad/h0')));
+  if (isLstm) out.push(compare('grad/c0', initialGrads.c!.data, need(tensors, 'grad/c0')));
   return out;
 }
 

@@ -1,0 +1,290 @@
+// Deep (stacked) recurrent networks. Layer l reads the outputs of layer l-1
+// (optionally through dropout); the network's output is the top layer's.
+//
+// A stack is itself a Cell: its state is every layer's state vectors in
+// order (h_l0, c_l0, h_l1, c_l1, ...), its parameters every layer's in one
+// theta, named as PyTorch names them (weight_ih_l0, ..., weight_hh_l1_reverse).
+// So a causal stack runs unchanged under Bptt and Rtrl. Layers may be
+// bidirectional (lib/rnn/bidirectional.ts); such a stack cannot be stepped
+// (step() throws, and with it RTRL) and is run over whole sequences by
+// runStacked / SequenceBptt, which also handle variable-length batches.
+import { Graph, type Var } from '../ad/graph.js';
+import type { Cell, StepResult } from '../cells/cell.js';
+import type { ParamSpec } from '../cells/params.js';
+import { type Mat, clone, mat, matFrom, rowsView, shapeOf } from '../mat/mat.js';
+import { Rng } from '../mat/rng.js';
+import { type BidirectionalLayer, bidirectionalStepError, isBidirectional, runBidirectional } from './bidirectional.js';
+import type { BpttOptions, BpttResult } from './bptt.js';
+import type { SequenceLoss } from './loss-spec.js';
+import { type RecurrentModel, checkSequence, initialStateVars } from './model.js';
+import { LengthMasks, type ScanResult, scanCell } from './packed.js';
+
+export interface StackedOptions {
+  /** Dropout probability on the outputs of every layer but the last (default 0). */
+  dropout?: number;
+  /** Seed of the dropout masks (default 0). */
+  seed?: number;
+}
+
+export interface StackedCell extends Cell {
+  readonly kind: 'stacked';
+  readonly layers: readonly Cell[];
+  /** Index in paramSpecs where layer l's parameters start (length layers + 1). */
+  readonly paramStarts: readonly number[];
+  /** Index in stateSizes where layer l's state vectors start (length layers + 1). */
+  readonly stateStarts: readonly number[];
+  readonly dropout: number;
+  /** Dropout is applied only while training is true (default true). */
+  training: boolean;
+  /** Rewinds the dropout mask stream to its seed (or to a new one): the next run sees the same masks. */
+  resetDropout(seed?: number): void;
+  /** x times the next dropout mask of the stream (x itself when not training or dropout is 0). */
+  applyDropout(g: Graph, x: Var): Var;
+  /** Whether some layer is bidirectional (then step() throws). */
+  readonly bidirectional: boolean;
+}
+
+export function isStacked(cell: Cell): cell is StackedCell {
+  return cell.kind === 'stacked' && 'layers' in cell;
+}
+
+/** PyTorch's name of a layer's parameter: weight_ih -> weight_ih_l1, weight_ih_reverse -> weight_ih_l1_reverse. */
+export function layerParamName(name: string, layer: number): string {
+  const suffix = '_reverse';
+  return name.endsWith(suffix) ? `${name.slice(0, -suffix.length)}_l${layer}${suffix}` : `${name}_l${layer}`;
+}
+
+/**
+ * Inverted dropout with a seeded stream of masks: each call draws a fresh
+ * mask (0, or 1/(1-p) with probability 1-p, per element) and multiplies by
+ * it as a constant, so both differentiation modes see the same function.
+ */
+class DropoutStream {
+  readonly p: number;
+  private seed: number;
+  private rng: Rng;
+  private buffer = new Float64Array(0);
+
+  constructor(p: number, seed: number) {
+    this.p = p;
+    this.seed = seed;
+    this.rng = new Rng(seed);
+  }
+
+  reset(seed?: number): void {
+    if (seed !== undefined) this.seed = seed;
+    this.rng = new Rng(this.seed);
+  }
+
+  apply(g: Graph, x: Var): Var {
+    const { rows, cols } = x.value;
+    const n = rows * cols;
+    if (this.buffer.length < n) this.buffer = new Float64Array(Math.max(n, 2 * this.buffer.length));
+    const buf = this.buffer, p = this.p, scale = 1 / (1 - p), rng = this.rng;
+    for (let i = 0; i < n; i++) buf[i] = rng.uniform() < p ? 0 : scale;
+    // The scale op copies the mask into the graph's arena, so this buffer can be reused at once.
+    const mask = g.scale(g.constant(matFrom(rows, cols, buf)), 1);
+    return g.mul(x, mask);
+  }
+}
+
+/** A deep network of layers (plain cells or bidirectional layers), bottom first. */
+export function stacked(layers: readonly Cell[], options: StackedOptions = {}): StackedCell {
+  if (layers === undefined || layers === null || layers.length === 0) throw new Error('stacked: needs at least one layer');
+  const p = options.dropout ?? 0;
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`stacked: dropout must be in [0, 1), got ${String(p)}`);
+  const seed = options.seed ?? 0;
+  layers.forEach((layer, l) => {
+    if (isStacked(layer)) throw new Error(`stacked: layer ${l} is itself a stack; pass its layers instead`);
+    if (l > 0 && layer.inputSize !== layers[l - 1].outputSize) {
+      throw new Error(`stacked: layer ${l} (${layer.kind}) takes ${layer.inputSize} inputs but layer ${l - 1} (${layers[l - 1].kind}) emits ${layers[l - 1].outputSize}`);
+    }
+  });
+  const paramSpecs: ParamSpec[] = [], stateSizes: number[] = [], stateNames: string[] = [];
+  const paramStarts: number[] = [0], stateStarts: number[] = [0];
+  layers.forEach((layer, l) => {
+    for (const s of layer.paramSpecs) paramSpecs.push({ name: layerParamName(s.name, l), rows: s.rows, cols: s.cols });
+    layer.stateSizes.forEach((size, i) => { stateSizes.push(size); stateNames.push(layerParamName(layer.stateNames[i], l)); });
+    paramStarts.push(paramSpecs.length);
+    stateStarts.push(stateSizes.length);
+  });
+  const dropout = p > 0 ? new DropoutStream(p, seed) : null;
+  const anyBidirectional = layers.some(isBidirectional);
+  const cell: StackedCell = {
+    kind: 'stacked',
+    layers: layers.slice(),
+    paramStarts,
+    stateStarts,
+    dropout: p,
+    training: true,
+    bidirectional: anyBidirectional,
+    inputSize: layers[0].inputSize,
+    stateSizes,
+    stateNames,
+    outputSize: layers[layers.length - 1].outputSize,
+    paramSpecs,
+    resetDropout(newSeed?: number) {
+      dropout?.reset(newSeed);
+    },
+    applyDropout(g: Graph, x: Var): Var {
+      return dropout !== null && cell.training ? dropout.apply(g, x) : x;
+    },
+    step(g: Graph, params: readonly Var[], state: readonly Var[], x: Var): StepResult {
+      const next: Var[] = [];
+      let input = x;
+      for (let l = 0; l < layers.length; l++) {
+        const layer = layers[l];
+        if (isBidirectional(layer)) throw bidirectionalStepError(`stacked (layer ${l})`);
+        if (l > 0) input = cell.applyDropout(g, input);
+        const r = layer.step(g, params.slice(paramStarts[l], paramStarts[l + 1]), state.slice(stateStarts[l], stateStarts[l + 1]), input);
+        for (const s of r.state) next.push(s);
+        input = r.output;
+      }
+      return { state: next, output: input };
+    },
+    init(mats: readonly Mat[], rng: Rng) {
+      layers.forEach((layer, l) => layer.init(mats.slice(paramStarts[l], paramStarts[l + 1]), rng));
+    },
+  };
+  return cell;
+}
+
+export interface RunOptions {
+  /** Variable-length batch: lengths per sequence, as masks (see lib/rnn/packed.ts). */
+  masks?: LengthMasks | null;
+}
+
+/**
+ * Runs any cell over a whole sequence on g: a stack layer by layer (each
+ * layer over all steps before the next), a bidirectional layer in both
+ * directions, a plain cell by scanning. params are the cell's parameter Vars
+ * (paramSpecs order), xs one batch x inputSize Var per step, initial one Var
+ * per state vector. states[t] holds every layer's state at position t.
+ */
+export function runStacked(
+  g: Graph, cell: Cell, params: readonly Var[], xs: readonly Var[], initial: readonly Var[],
+  options: RunOptions = {},
+): ScanResult {
+  const masks = options.masks ?? null;
+  if (xs.length === 0) throw new Error(`runStacked: the sequence is empty (${cell.kind})`);
+  if (params.length !== cell.paramSpecs.length) {
+    throw new Error(`runStacked: ${cell.kind} has ${cell.paramSpecs.length} parameters, ${params.length} given`);
+  }
+  if (initial.length !== cell.stateSizes.length) {
+    throw new Error(`runStacked: ${cell.kind} has ${cell.stateSizes.length} state vectors, ${initial.length} given`);
+  }
+  if (!isStacked(cell)) return runLayer(g, cell, params, xs, initial, masks);
+  const { layers, paramStarts, stateStarts } = cell;
+  const steps = xs.length;
+  const states: Var[][] = Array.from({ length: steps }, () => []);
+  const final: Var[] = [];
+  let inputs: readonly Var[] = xs;
+  let outputs: Var[] = [];
+  for (let l = 0; l < layers.length; l++) {
+    if (l > 0) inputs = inputs.map((v) => cell.applyDropout(g, v));
+    const r = runLayer(g, layers[l], params.slice(paramStarts[l], paramStarts[l + 1]), inputs,
+      initial.slice(stateStarts[l], stateStarts[l + 1]), masks);
+    for (let t = 0; t < steps; t++) for (const s of r.states[t]) states[t].push(s);
+    for (const s of r.final) final.push(s);
+    outputs = r.outputs;
+    inputs = outputs;
+  }
+  return { outputs, states, final };
+}
+
+function runLayer(g: Graph, layer: Cell, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: LengthMasks | null): ScanResult {
+  if (isBidirectional(layer)) return runBidirectional(g, layer as BidirectionalLayer, params, xs, initial, masks);
+  return scanCell(g, layer, params, xs, initial, { masks });
+}
+
+export interface SequenceBpttOptions extends BpttOptions {
+  /** Length of each sequence of the batch (packed semantics); absent or null: all run every step. */
+  lengths?: ArrayLike<number> | null;
+}
+
+/**
+ * BPTT over whole sequences for any model: stacks, bidirectional layers,
+ * variable-length batches. The result is laid out as Bptt's (grad like
+ * model.params.theta; finalState in the cell's stateSizes order). loss.step
+ * receives the network's output at t and every layer's state at position t.
+ * Repeated runs of the same shapes reuse the graph's buffers.
+ */
+export class SequenceBptt {
+  readonly model: RecurrentModel;
+  readonly graph = new Graph('reverse');
+  private masks: LengthMasks | null = null;
+
+  constructor(model: RecurrentModel) {
+    this.model = model;
+  }
+
+  run(xs: Mat, loss: SequenceLoss, options: SequenceBpttOptions = {}): BpttResult {
+    const { model, graph: g } = this;
+    const { cell, params } = model;
+    const batch = options.batch ?? 1;
+    const steps = checkSequence('sequenceBptt', model, xs, batch);
+    if (steps === 0) throw new Error(`sequenceBptt: the sequence is empty (input ${shapeOf(xs)})`);
+    let masks: LengthMasks | null = null;
+    if (options.lengths !== undefined && options.lengths !== null) {
+      if (this.masks === null || !this.masks.matches(options.lengths, steps)) this.masks = new LengthMasks(options.lengths, steps);
+      if (this.masks.batch !== batch) throw new Error(`sequenceBptt: ${this.masks.batch} lengths for a batch of ${batch}`);
+      masks = this.masks.allFull ? null : this.masks;
+    }
+    g.reset();
+    const paramVars = params.mats.map((m) => g.leaf(m, { requiresGrad: true }));
+    const cellParams = paramVars.slice(0, model.cellParamCount);
+    const fixed = options.initialState ?? null;
+    const initial = initialStateVars(g, model, batch, paramVars, fixed, fixed !== null);
+    const inputs: Var[] = [];
+    for (let t = 0; t < steps; t++) inputs.push(g.leaf(rowsView(xs, t * batch, batch), { requiresGrad: options.inputGrad === true }));
+    const run = runStacked(g, cell, cellParams, inputs, initial, { masks });
+    const outSize = cell.outputSize;
+    const outputs = mat(steps * batch, outSize);
+    const terms: Var[] = [];
+    for (let t = 0; t < steps; t++) {
+      const o = run.outputs[t].value;
+      outputs.data.set(o.data.subarray(o.offset, o.offset + batch * outSize), t * batch * outSize);
+      const term = loss.step?.(g, t, run.outputs[t], run.states[t]) ?? null;
+      if (term !== null) terms.push(term);
+    }
+    const finalTerm = loss.final?.(g, run.final) ?? null;
+    if (finalTerm !== null) terms.push(finalTerm);
+    const finalState = run.final.map((v) => clone(v.value));
+    const grad = new Float64Array(params.theta.length);
+    const tapeBytes = g.recordedBytes();
+    if (terms.length === 0) {
+      return { loss: 0, grad, outputs, finalState, inputGrad: options.inputGrad ? mat(xs.rows, xs.cols) : null, initialStateGrad: null, tapeBytes };
+    }
+    let total = terms[0];
+    for (let i = 1; i < terms.length; i++) total = g.add(total, terms[i]);
+    g.backward(total);
+    paramVars.forEach((v, i) => {
+      if (v.grad !== null) grad.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + v.grad.rows * v.grad.cols), params.offsets[i]);
+    });
+    let inputGrad: Mat | null = null;
+    if (options.inputGrad) {
+      inputGrad = mat(xs.rows, xs.cols);
+      const width = batch * xs.cols;
+      inputs.forEach((v, t) => { if (v.grad) inputGrad!.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + width), t * width); });
+    }
+    const initialStateGrad = fixed === null ? null : initial.map((v, i) => initialGrad(v, fixed[i], batch));
+    return { loss: total.value.data[total.value.offset], grad, outputs, finalState, inputGrad, initialStateGrad, tapeBytes };
+  }
+}
+
+// d loss / d an explicit initial state: the leaf's gradient (batch x size), or
+// summed over the batch when a 1 x size row was broadcast through addRow.
+function initialGrad(v: Var, m: Mat, batch: number): Mat {
+  if (m.rows === batch) return v.grad === null ? mat(m.rows, m.cols) : clone(v.grad);
+  const out = mat(m.rows, m.cols);
+  if (v.grad === null) return out;
+  for (let r = 0; r < v.grad.rows; r++) {
+    for (let c = 0; c < m.cols; c++) out.data[c] += v.grad.data[v.grad.offset + r * m.cols + c];
+  }
+  return out;
+}
+
+/** One-shot SequenceBptt. */
+export function sequenceBptt(model: RecurrentModel, xs: Mat, loss: SequenceLoss, options: SequenceBpttOptions = {}): BpttResult {
+  return new SequenceBptt(model).run(xs, loss, options);
+}

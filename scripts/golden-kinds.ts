@@ -9,6 +9,7 @@ import { gru } from '../lib/cells/gru.js';
 import { createModel } from '../lib/rnn/model.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
 import { SequenceBptt } from '../lib/rnn/stacked.js';
+import { createLayerParams, gridBptt, mdScan, mdTanh } from '../lib/rnn/mdrnn.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { ctcLoss, ctcLossGradLogProbs, ctcLossGradLogits } from '../lib/loss/ctc.js';
 
@@ -171,4 +172,37 @@ export function checkCtcFile(tensors: ReadonlyMap<string, Tensor>, metadata: Rec
     compare('grad/log_probs', gLogProbs.grad, need(tensors, 'grad/log_probs')),
     compare('grad/logits', gLogits.grad, need(tensors, 'grad/logits')),
   ];
+}
+
+/** kind "mdrnn": a 2-D tanh MDRNN scanned from the top-left corner, loss sum(output * upstream). */
+export function checkMdrnnFile(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): Comparison[] {
+  if ((metadata.dims ?? '2') !== '2') throw new Unsupported(`${metadata.dims} dimensions`);
+  const x = need(tensors, 'input/x');
+  if (x.shape.length !== 3) throw new Error(`input/x has shape [${x.shape.join(', ')}], expected (rows, cols, input)`);
+  const [height, width, inputSize] = x.shape;
+  const W = need(tensors, 'param/W');
+  const hiddenSize = W.shape[0];
+  const cell = mdTanh({ inputSize, hiddenSize, bias: tensors.has('param/b') });
+  const layer = mdScan(cell, 'top-left');
+  const params = createLayerParams(layer);
+  cell.paramSpecs.forEach((spec, i) => {
+    const t = need(tensors, `param/${spec.name}`);
+    if (t.data.length !== spec.rows * spec.cols) throw new Error(`param/${spec.name} has shape [${t.shape.join(', ')}], expected ${spec.rows}x${spec.cols}`);
+    params.theta.set(t.data, params.offsets[i]);
+  });
+  const upstream = asMat(need(tensors, 'upstream/output'));
+  const result = gridBptt(layer, params, asMat(x), { height, width }, (g, out) => {
+    let total = null;
+    for (let p = 0; p < out.cells.length; p++) {
+      const term = g.dot(out.cells[p], g.constant(rowsView(upstream, p, 1)));
+      total = total === null ? term : g.add(total, term);
+    }
+    return total!;
+  }, { inputGrad: true });
+  const out: Comparison[] = [compare('expected/output', result.outputs.data, need(tensors, 'expected/output'))];
+  cell.paramSpecs.forEach((spec, i) => {
+    out.push(compare(`grad/${spec.name}`, result.grad.subarray(params.offsets[i], params.offsets[i] + spec.rows * spec.cols), need(tensors, `grad/${spec.name}`)));
+  });
+  out.push(compare('grad/x', result.inputGrad!.data, need(tensors, 'grad/x')));
+  return out;
 }

@@ -1,0 +1,671 @@
+// The measuring engine behind `loopgrad compare`: BPTT and RTRL on the same
+// cell, the same parameters and the same data, over a grid of hidden sizes and
+// sequence lengths. For every (method, hidden, steps) it records the median
+// wall time of one sequence (forward + gradient), the flops the engine counted
+// itself (flopCounter), the bytes the method keeps alive for its gradient
+// (BPTT: the tape's activations; RTRL: the sensitivity matrices S), the
+// process heap, and how far the two methods' gradients are apart. Then it
+// fits power laws on log-log data and sets them beside the theory.
+//
+// Node-only (it reads process.memoryUsage and may force a GC); lib/ stays clean.
+
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { Graph } from '../lib/ad/graph.js';
+import type { Cell } from '../lib/cells/cell.js';
+import { elman } from '../lib/cells/elman.js';
+import { gru } from '../lib/cells/gru.js';
+import { jordan } from '../lib/cells/jordan.js';
+import { lstm } from '../lib/cells/lstm.js';
+import { flopCounter } from '../lib/mat/gemm.js';
+import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
+import { Rng } from '../lib/mat/rng.js';
+import { Bptt } from '../lib/rnn/bptt.js';
+import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
+import { type RecurrentModel, createModel } from '../lib/rnn/model.js';
+import { Rtrl } from '../lib/rnn/rtrl.js';
+import { type Panel, type ReferenceLine, type Series, renderSvg } from './svg.js';
+
+export const cellKinds = ['elman', 'jordan', 'lstm', 'gru'] as const;
+export type CellKind = (typeof cellKinds)[number];
+export const methodNames = ['bptt', 'rtrl'] as const;
+export type Method = (typeof methodNames)[number];
+
+export interface CompareConfig {
+  cell: CellKind;
+  methods: Method[];
+  /** Hidden sizes n (ascending, distinct). */
+  hidden: number[];
+  /** Sequence lengths T (ascending, distinct). */
+  steps: number[];
+  input: number;
+  batch: number;
+  /** Timed samples per row; the median is reported. */
+  repeats: number;
+  seed: number;
+  /** Refuse configurations estimated to need more than this (bytes). */
+  memoryLimitBytes: number;
+  /** Run even over the limit. */
+  allowLarge: boolean;
+}
+
+export const defaultCompareConfig: Readonly<CompareConfig> = Object.freeze<CompareConfig>({
+  cell: 'elman',
+  methods: ['bptt', 'rtrl'],
+  hidden: [8, 16, 32, 64],
+  steps: [25, 50, 100, 200],
+  input: 8,
+  batch: 1,
+  repeats: 3,
+  seed: 1,
+  memoryLimitBytes: 2 * 1024 ** 3,
+  allowLarge: false,
+});
+
+export interface CompareRow {
+  method: Method;
+  cell: CellKind;
+  hidden: number;
+  steps: number;
+  /** P, the number of parameters. */
+  params: number;
+  /** Median wall time of one sequence: forward pass and gradient. */
+  msPerSequence: number;
+  msPerStep: number;
+  /** Floating-point operations of one sequence, counted by the engine (flopCounter). */
+  flops: number;
+  /** Bytes kept alive for the gradient: BPTT's tape activations, RTRL's sensitivities S. */
+  stateBytes: number;
+  /** Peak process heap seen during the row: V8 heapUsed + ArrayBuffer backing stores. */
+  heapBytes: number;
+  /** max |g_this - g_other| / max(|g_this|∞, |g_other|∞) against the other method (null if none ran). */
+  gradRelDiff: number | null;
+}
+
+export interface ExponentFit {
+  /** Least-squares slope on log-log data (null: fewer than two distinct sizes). */
+  measured: number | null;
+  theory: number;
+}
+
+export interface MethodFits {
+  timeVsHidden: ExponentFit;
+  timeVsSteps: ExponentFit;
+  memoryVsHidden: ExponentFit;
+  memoryVsSteps: ExponentFit;
+}
+
+export interface CompareResult {
+  config: CompareConfig & { params: Record<number, number>; heapMeasure: string; timeMeasure: string; loss: string };
+  rows: CompareRow[];
+  fits: Partial<Record<Method, MethodFits>>;
+}
+
+/**
+ * Theoretical exponents of time per sequence and of the gradient memory.
+ * RTRL: T·n⁴ time (n²·P per step, P ~ n²), n·P ~ n³ memory, flat in T.
+ * BPTT: T·n² time, T·n memory.
+ */
+export const theory: Readonly<Record<Method, Readonly<Record<keyof MethodFits, number>>>> = {
+  bptt: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 1, memoryVsSteps: 1 },
+  rtrl: { timeVsHidden: 4, timeVsSteps: 1, memoryVsHidden: 3, memoryVsSteps: 0 },
+};
+
+/** The cell a compare run uses: no output layer (Jordan: output size = hidden size). */
+export function makeCell(kind: CellKind, inputSize: number, hiddenSize: number): Cell {
+  switch (kind) {
+    case 'elman': return elman({ inputSize, hiddenSize });
+    case 'jordan': return jordan({ inputSize, hiddenSize, outputSize: hiddenSize });
+    case 'lstm': return lstm({ inputSize, hiddenSize });
+    case 'gru': return gru({ inputSize, hiddenSize });
+  }
+  throw new Error(`compare: unknown cell ${JSON.stringify(kind)} (use ${cellKinds.join(', ')})`);
+}
+
+function paramCount(cell: Cell): number {
+  return cell.paramSpecs.reduce((n, s) => n + s.rows * s.cols, 0);
+}
+
+// ---------------------------------------------------------------- fitting
+
+/**
+ * Least squares: the coefficients c minimising Σ_i (Σ_j X[i][j] c_j - y_i)².
+ * Normal equations solved by Gaussian elimination with partial pivoting; meant for a few unknowns.
+ */
+export function leastSquares(X: readonly (readonly number[])[], y: readonly number[]): number[] {
+  if (X.length !== y.length) throw new Error(`leastSquares: ${X.length} rows of X but ${y.length} values of y`);
+  if (X.length === 0) throw new Error('leastSquares: no data');
+  const k = X[0].length;
+  if (X.length < k) throw new Error(`leastSquares: ${X.length} points cannot determine ${k} unknowns`);
+  const A = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
+  for (let i = 0; i < X.length; i++) {
+    if (X[i].length !== k) throw new Error(`leastSquares: row ${i} of X has ${X[i].length} entries, not ${k}`);
+    for (let r = 0; r < k; r++) {
+      for (let c = 0; c < k; c++) A[r][c] += X[i][r] * X[i][c];
+      A[r][k] += X[i][r] * y[i];
+    }
+  }
+  for (let col = 0; col < k; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < k; r++) if (Math.abs(A[r][col]) > Math.abs(A[pivot][col])) pivot = r;
+    if (Math.abs(A[pivot][col]) < 1e-12) throw new Error('leastSquares: the columns of X are linearly dependent');
+    [A[col], A[pivot]] = [A[pivot], A[col]];
+    for (let r = 0; r < k; r++) {
+      if (r === col) continue;
+      const f = A[r][col] / A[col][col];
+      for (let c = col; c <= k; c++) A[r][c] -= f * A[col][c];
+    }
+  }
+  return A.map((row, i) => row[k] / row[i]);
+}
+
+/** Fits y = coefficient · x^exponent by least squares on (log x, log y); r2 is that fit's R². */
+export function fitPowerLaw(xs: readonly number[], ys: readonly number[]): { exponent: number; coefficient: number; r2: number } {
+  if (xs.length !== ys.length) throw new Error(`fitPowerLaw: ${xs.length} x values but ${ys.length} y values`);
+  for (let i = 0; i < xs.length; i++) {
+    if (!(xs[i] > 0) || !(ys[i] > 0)) throw new Error(`fitPowerLaw: point ${i} (${xs[i]}, ${ys[i]}) is not positive`);
+  }
+  if (new Set(xs).size < 2) throw new Error('fitPowerLaw: needs at least two distinct x values');
+  const lx = xs.map(Math.log), ly = ys.map(Math.log);
+  const [exponent, intercept] = leastSquares(lx.map((v) => [v, 1]), ly);
+  const mean = ly.reduce((a, b) => a + b, 0) / ly.length;
+  let ssRes = 0, ssTot = 0;
+  for (let i = 0; i < lx.length; i++) {
+    ssRes += (ly[i] - (exponent * lx[i] + intercept)) ** 2;
+    ssTot += (ly[i] - mean) ** 2;
+  }
+  return { exponent, coefficient: Math.exp(intercept), r2: ssTot === 0 ? 1 : 1 - ssRes / ssTot };
+}
+
+/**
+ * Fits log y = a·log hidden + b·log steps + c jointly over all rows, so both
+ * exponents use every measurement. A variable with a single value drops out (null).
+ */
+export function fitScaling<R extends Pick<CompareRow, 'hidden' | 'steps'>>(rows: readonly R[], value: (row: R) => number): { hidden: number | null; steps: number | null } {
+  const useHidden = new Set(rows.map((r) => r.hidden)).size > 1;
+  const useSteps = new Set(rows.map((r) => r.steps)).size > 1;
+  if (!useHidden && !useSteps) return { hidden: null, steps: null };
+  const X: number[][] = [], y: number[] = [];
+  for (const r of rows) {
+    const v = value(r);
+    if (!(v > 0)) continue;
+    const features: number[] = [];
+    if (useHidden) features.push(Math.log(r.hidden));
+    if (useSteps) features.push(Math.log(r.steps));
+    features.push(1);
+    X.push(features);
+    y.push(Math.log(v));
+  }
+  if (X.length < X[0]?.length) return { hidden: null, steps: null };
+  const c = leastSquares(X, y);
+  return { hidden: useHidden ? c[0] : null, steps: useSteps ? c[useHidden ? 1 : 0] : null };
+}
+
+export function methodFits(method: Method, rows: readonly CompareRow[]): MethodFits {
+  const mine = rows.filter((r) => r.method === method);
+  const time = fitScaling(mine, (r) => r.msPerSequence);
+  const memory = fitScaling(mine, (r) => r.stateBytes);
+  const th = theory[method];
+  return {
+    timeVsHidden: { measured: time.hidden, theory: th.timeVsHidden },
+    timeVsSteps: { measured: time.steps, theory: th.timeVsSteps },
+    memoryVsHidden: { measured: memory.hidden, theory: th.memoryVsHidden },
+    memoryVsSteps: { measured: memory.steps, theory: th.memoryVsSteps },
+  };
+}
+
+/** max_i |a_i - b_i| / max(max_i |a_i|, max_i |b_i|): the gradients' difference relative to their size (0 when both are 0). */
+export function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`relativeDifference: lengths ${a.length} and ${b.length} differ`);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= diff)) diff = d; // also catches NaN
+    const m = Math.max(Math.abs(a[i]), Math.abs(b[i]));
+    if (m > scale) scale = m;
+  }
+  if (Number.isNaN(diff)) return NaN;
+  return diff === 0 ? 0 : diff / scale;
+}
+
+// ---------------------------------------------------------------- planning
+
+export interface PlanEntry {
+  method: Method;
+  hidden: number;
+  steps: number;
+  params: number;
+  /** Bytes the method keeps for its gradient (BPTT's tape, RTRL's S), estimated before running. */
+  stateBytes: number;
+  /** Everything the run is expected to hold: parameters and gradients, the tape or S plus forward-mode tangents. */
+  totalBytes: number;
+  /** Relative cost, for the progress bar (about one unit per multiply-add). */
+  cost: number;
+}
+
+/** Elements of the values one step (plus its loss term) records, found by running the cell once in 'eval' mode. */
+function stepValueElements(cell: Cell, batch: number): number {
+  const model = createModel(cell, { seed: 0 });
+  const g = new Graph('eval');
+  const params = model.params.mats.map((m) => g.leaf(m));
+  const state = cell.stateSizes.map((size) => g.constant(mat(batch, size)));
+  const result = cell.step(g, params, state, g.constant(mat(batch, cell.inputSize)));
+  const target = g.constant(mat(batch, cell.outputSize));
+  const d = g.sub(result.output, target);
+  g.dot(d, d);
+  return g.recordedBytes() / 8;
+}
+
+// Rows of the recurrent weight: the gemm with S_{t-1} is (gateRows·n) x n times n x P.
+const gateRows: Record<CellKind, number> = { elman: 1, jordan: 1, gru: 3, lstm: 4 };
+
+/**
+ * Estimates, before anything big is allocated, what every row of the grid needs.
+ * RTRL: S = 8·batch·Σ state sizes·P bytes, and forward mode gives every value of a
+ * step a P-wide tangent (8·P bytes per element). BPTT: T steps of values on the tape,
+ * about as much again for their gradients.
+ */
+export function planCompare(config: CompareConfig): PlanEntry[] {
+  const plan: PlanEntry[] = [];
+  for (const hidden of config.hidden) {
+    const cell = makeCell(config.cell, config.input, hidden);
+    const P = paramCount(cell);
+    const stateElements = config.batch * cell.stateSizes.reduce((a, b) => a + b, 0);
+    // Parameters alone too large to allocate: estimate without running the cell.
+    const paramBytes = 8 * P * 3;
+    const perStep = paramBytes > config.memoryLimitBytes ? stateElements * 8 : stepValueElements(cell, config.batch);
+    for (const steps of config.steps) {
+      for (const method of config.methods) {
+        if (method === 'rtrl') {
+          const sBytes = 8 * stateElements * P;
+          const tangents = 8 * perStep * P;
+          const gemm = 2 * gateRows[config.cell] * hidden * hidden * P * config.batch;
+          plan.push({ method, hidden, steps, params: P, stateBytes: sBytes, totalBytes: paramBytes + sBytes + tangents, cost: steps * (gemm + 3 * perStep * P) });
+        } else {
+          const tape = 8 * perStep * steps;
+          plan.push({ method, hidden, steps, params: P, stateBytes: tape, totalBytes: paramBytes + 2 * tape, cost: steps * (6 * P * config.batch + 6 * perStep) });
+        }
+      }
+    }
+  }
+  return plan;
+}
+
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return String(bytes);
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return u === 0 ? `${v} B` : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
+}
+
+/** Rows of the plan over the memory limit, as one message each (empty: all fit). */
+export function overLimit(config: CompareConfig, plan: readonly PlanEntry[] = planCompare(config)): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const e of plan) {
+    if (e.totalBytes <= config.memoryLimitBytes) continue;
+    const key = `${e.method}/${e.hidden}`;
+    if (e.method === 'rtrl' && seen.has(key)) continue; // RTRL's need does not depend on T
+    seen.add(key);
+    const what = e.method === 'rtrl'
+      ? `sensitivities ${formatBytes(e.stateBytes)} plus forward-mode tangents, P = ${e.params}`
+      : `tape ${formatBytes(e.stateBytes)} over ${e.steps} steps`;
+    out.push(`${e.method} at hidden ${e.hidden}${e.method === 'bptt' ? `, steps ${e.steps}` : ''} would need about ${formatBytes(e.totalBytes)} (${what}), over the ${formatBytes(config.memoryLimitBytes)} limit`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- measuring
+
+let forcedGc: (() => void) | null | undefined;
+/** A full garbage collection, so that one row's leftovers do not count in the next row's heap. */
+function collectGarbage(): void {
+  if (forcedGc === undefined) {
+    try {
+      const existing = (globalThis as { gc?: () => void }).gc;
+      if (typeof existing === 'function') forcedGc = existing;
+      else {
+        setFlagsFromString('--expose-gc');
+        const gc = runInNewContext('gc') as unknown;
+        forcedGc = typeof gc === 'function' ? (gc as () => void) : null;
+      }
+    } catch {
+      forcedGc = null;
+    }
+  }
+  forcedGc?.();
+}
+
+function heapNow(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+const MIN_SAMPLE_MS = 20; // a timed sample repeats the sequence until it lasts at least this long
+
+function median(values: number[]): number {
+  const s = values.slice().sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+interface Timing { ms: number; heap: number }
+
+/** Median ms of `run` over `repeats` samples (each >= MIN_SAMPLE_MS), with the heap sampled after every sample. */
+function time(run: () => void, warmMs: number, repeats: number, heap: { peak: number }): Timing {
+  const perSample = Math.max(1, Math.min(10000, Math.ceil(MIN_SAMPLE_MS / Math.max(warmMs, 1e-3))));
+  const samples: number[] = [];
+  for (let s = 0; s < repeats; s++) {
+    const start = performance.now();
+    for (let r = 0; r < perSample; r++) run();
+    samples.push((performance.now() - start) / perSample);
+    heap.peak = Math.max(heap.peak, heapNow());
+  }
+  return { ms: median(samples), heap: heap.peak };
+}
+
+/** The sequence, targets and loss shared by both methods at one (hidden, steps). */
+interface Problem {
+  model: RecurrentModel;
+  xs: Mat;
+  loss: SequenceLoss;
+}
+
+function makeProblem(config: CompareConfig, hidden: number, steps: number): Problem {
+  const cell = makeCell(config.cell, config.input, hidden);
+  // Same seed for every (hidden, steps) pair: the parameters depend on the sizes only.
+  const model = createModel(cell, { seed: config.seed * 1000003 + hidden });
+  const rng = new Rng(config.seed * 7919 + hidden * 131 + steps);
+  const xs = mat(steps * config.batch, config.input);
+  rng.fillUniform(xs, -1, 1);
+  const targets = mat(steps * config.batch, cell.outputSize);
+  rng.fillUniform(targets, -0.5, 0.5);
+  const views = Array.from({ length: steps }, (_, t) => rowsView(targets, t * config.batch, config.batch));
+  const scale = 0.5 / (steps * config.batch);
+  // Mean squared error to a random target at every step: (1/2TB) Σ_t |y_t - target_t|².
+  const loss: SequenceLoss = {
+    step(g, t, output) {
+      const d = g.sub(output, g.constant(views[t]));
+      return g.scale(g.dot(d, d), scale);
+    },
+  };
+  return { model, xs, loss };
+}
+
+interface MethodRun { row: CompareRow; grad: Float64Array }
+
+function runMethod(method: Method, config: CompareConfig, problem: Problem, hidden: number, steps: number): MethodRun {
+  const { model, xs, loss } = problem;
+  const heap = { peak: 0 };
+  collectGarbage();
+  let run: () => void;
+  let grad: () => Float64Array;
+  let stateBytes: () => number;
+  if (method === 'bptt') {
+    const learner = new Bptt(model);
+    let last: ReturnType<Bptt['run']> | null = null;
+    run = () => { last = learner.run(xs, loss, { batch: config.batch }); };
+    grad = () => last!.grad.slice();
+    stateBytes = () => last!.tapeBytes;
+  } else {
+    const learner = new Rtrl(model, { batch: config.batch });
+    run = () => { learner.run(xs, loss); };
+    grad = () => learner.grad.slice();
+    stateBytes = () => learner.sensitivityBytes();
+  }
+  // Warm-up run: the gradient for the cross-check, the flop count, and a first timing.
+  const flops0 = flopCounter.count;
+  const start = performance.now();
+  run();
+  const warmMs = performance.now() - start;
+  const flops = flopCounter.count - flops0;
+  heap.peak = heapNow();
+  const g = grad();
+  const timing = time(run, warmMs, config.repeats, heap);
+  return {
+    grad: g,
+    row: {
+      method, cell: config.cell, hidden, steps, params: model.params.theta.length,
+      msPerSequence: timing.ms, msPerStep: timing.ms / steps, flops,
+      stateBytes: stateBytes(), heapBytes: timing.heap, gradRelDiff: null,
+    },
+  };
+}
+
+const WARMUP_MS = 150;
+
+/** Lets the JIT compile the cell, the graph and the kernels on the smallest problem before anything is timed. */
+function warmUp(config: CompareConfig): void {
+  const problem = makeProblem(config, config.hidden[0], Math.min(config.steps[0], 20));
+  for (const method of config.methods) {
+    const run = method === 'bptt'
+      ? ((b) => () => { b.run(problem.xs, problem.loss, { batch: config.batch }); })(new Bptt(problem.model))
+      : ((r) => () => { r.run(problem.xs, problem.loss); })(new Rtrl(problem.model, { batch: config.batch }));
+    const end = performance.now() + WARMUP_MS;
+    let runs = 0;
+    while (runs < 3 || performance.now() < end) { run(); runs++; if (runs >= 1000) break; }
+  }
+}
+
+export interface CompareHooks {
+  /** Called before each run with a short description. */
+  onStart?(what: string): void;
+  /** Called after each row with the plan's cost of that row (its share of the whole). */
+  onRow?(row: CompareRow, cost: number): void;
+}
+
+export function validateConfig(config: CompareConfig): void {
+  if (!cellKinds.includes(config.cell)) throw new Error(`compare: unknown cell ${JSON.stringify(config.cell)} (use ${cellKinds.join(', ')})`);
+  if (config.methods.length === 0) throw new Error('compare: no methods given');
+  for (const m of config.methods) if (!methodNames.includes(m)) throw new Error(`compare: unknown method ${JSON.stringify(m)} (use ${methodNames.join(', ')})`);
+  const positive = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`compare: ${name} must be a positive integer, got ${v}`);
+  };
+  if (config.hidden.length === 0 || config.steps.length === 0) throw new Error('compare: needs at least one hidden size and one sequence length');
+  config.hidden.forEach((v) => positive('hidden size', v));
+  config.steps.forEach((v) => positive('steps', v));
+  positive('input', config.input);
+  positive('batch', config.batch);
+  positive('repeats', config.repeats);
+  if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed >= 2 ** 32) {
+    throw new Error(`compare: seed must be an integer in [0, 2^32), got ${config.seed}`);
+  }
+}
+
+/** Runs the whole grid. Throws if the plan is over the memory limit and allowLarge is not set. */
+export function runCompare(config: CompareConfig, hooks: CompareHooks = {}): CompareResult {
+  validateConfig(config);
+  const plan = planCompare(config);
+  const over = overLimit(config, plan);
+  if (over.length > 0 && !config.allowLarge) throw new Error(`compare: ${over[0]}; choose smaller sizes or allow it explicitly`);
+  const costOf = new Map(plan.map((e) => [`${e.method}/${e.hidden}/${e.steps}`, e.cost]));
+  const rows: CompareRow[] = [];
+  const params: Record<number, number> = {};
+  warmUp(config);
+  for (const hidden of config.hidden) {
+    for (const steps of config.steps) {
+      const problem = makeProblem(config, hidden, steps);
+      params[hidden] = problem.model.params.theta.length;
+      const runs = new Map<Method, MethodRun>();
+      for (const method of config.methods) {
+        hooks.onStart?.(`${method} n=${hidden} T=${steps}`);
+        runs.set(method, runMethod(method, config, problem, hidden, steps));
+      }
+      // Cross-check the gradients. RTRL alone is checked against an untimed BPTT run (BPTT is cheap).
+      const bptt = runs.get('bptt'), rtrl = runs.get('rtrl');
+      if (bptt && rtrl) {
+        const d = relativeDifference(bptt.grad, rtrl.grad);
+        bptt.row.gradRelDiff = d;
+        rtrl.row.gradRelDiff = d;
+      } else if (rtrl) {
+        const reference = new Bptt(problem.model).run(problem.xs, problem.loss, { batch: config.batch }).grad;
+        rtrl.row.gradRelDiff = relativeDifference(reference, rtrl.grad);
+      }
+      for (const method of config.methods) {
+        const row = runs.get(method)!.row;
+        rows.push(row);
+        hooks.onRow?.(row, (costOf.get(`${method}/${hidden}/${steps}`) ?? 0) * (config.repeats + 1));
+      }
+    }
+  }
+  rows.sort((a, b) => config.methods.indexOf(a.method) - config.methods.indexOf(b.method) || a.hidden - b.hidden || a.steps - b.steps);
+  const fits: Partial<Record<Method, MethodFits>> = {};
+  for (const m of config.methods) fits[m] = methodFits(m, rows);
+  return {
+    config: {
+      ...config,
+      params,
+      loss: 'mean squared error to a random target at every step',
+      timeMeasure: `median of ${config.repeats} samples (each >= ${MIN_SAMPLE_MS} ms, whole sequences) after one warm-up run; forward pass and gradient`,
+      heapMeasure: `process.memoryUsage() heapUsed + arrayBuffers, peak of samples after each run of a row, full GC before each row${forcedGc ? '' : ' (GC not available: includes garbage)'}`,
+    },
+    rows,
+    fits,
+  };
+}
+
+/** Total plan cost times the runs per row, for a progress bar. */
+export function planCost(config: CompareConfig, plan: readonly PlanEntry[] = planCompare(config)): number {
+  return plan.reduce((a, e) => a + e.cost, 0) * (config.repeats + 1);
+}
+
+// ---------------------------------------------------------------- reporting
+
+function fmtMs(ms: number): string {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 10) return ms.toFixed(1);
+  if (ms >= 0.1) return ms.toFixed(3);
+  return ms.toPrecision(2);
+}
+
+function fmtFlops(f: number): string {
+  if (f >= 1e9) return `${(f / 1e9).toFixed(2)} G`;
+  if (f >= 1e6) return `${(f / 1e6).toFixed(2)} M`;
+  if (f >= 1e3) return `${(f / 1e3).toFixed(1)} k`;
+  return String(f);
+}
+
+/** Two decimals, without a "-0.00". */
+function fixed2(v: number): string {
+  const t = v.toFixed(2);
+  return t === '-0.00' ? '0.00' : t;
+}
+
+function fmtExp(v: number | null): string {
+  return v === null ? '   -' : fixed2(v).padStart(5);
+}
+
+/**
+ * Where RTRL's flat memory beats BPTT's growing tape: for each hidden size with both
+ * methods, the sequence length at which BPTT's tape would equal RTRL's S, and how
+ * much slower RTRL is per step there.
+ */
+export function crossovers(rows: readonly CompareRow[]): { hidden: number; steps: number; slowdown: number }[] {
+  const out: { hidden: number; steps: number; slowdown: number }[] = [];
+  for (const hidden of [...new Set(rows.map((r) => r.hidden))].sort((a, b) => a - b)) {
+    const b = rows.filter((r) => r.method === 'bptt' && r.hidden === hidden);
+    const r = rows.filter((x) => x.method === 'rtrl' && x.hidden === hidden);
+    if (b.length === 0 || r.length === 0) continue;
+    const tapePerStep = median(b.map((x) => x.stateBytes / x.steps));
+    const sBytes = median(r.map((x) => x.stateBytes));
+    const slowdown = median(r.map((x) => x.msPerStep)) / median(b.map((x) => x.msPerStep));
+    out.push({ hidden, steps: sBytes / tapePerStep, slowdown });
+  }
+  return out;
+}
+
+/** The human-readable report: the table, the fitted exponents beside the theory, the crossover. */
+export function formatReport(result: CompareResult): string {
+  const { config, rows, fits } = result;
+  const lines: string[] = [];
+  lines.push(`loopgrad compare: ${config.cell}, input ${config.input}, batch ${config.batch}, ${config.repeats} repeats, seed ${config.seed}`);
+  lines.push('');
+  const head = ['method', 'hidden', 'steps', 'params', 'ms/seq', 'ms/step', 'flops', 'GFLOP/s', 'grad memory', 'peak heap', 'grad rel diff'];
+  const table = rows.map((r) => [
+    r.method, String(r.hidden), String(r.steps), String(r.params), fmtMs(r.msPerSequence), fmtMs(r.msPerStep),
+    fmtFlops(r.flops), (r.flops / (r.msPerSequence * 1e6)).toFixed(2), formatBytes(r.stateBytes), formatBytes(r.heapBytes),
+    r.gradRelDiff === null ? '-' : r.gradRelDiff.toExponential(1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  lines.push(line(head));
+  let previous = '';
+  for (const [i, row] of table.entries()) {
+    if (previous !== '' && rows[i].method !== previous) lines.push('');
+    previous = rows[i].method;
+    lines.push(line(row));
+  }
+  lines.push('');
+  lines.push('scaling exponents, least squares on log-log data (measured, theory in brackets):');
+  lines.push(`  ${'method'.padEnd(6)}  time~hidden  time~steps  memory~hidden  memory~steps  flops~hidden`);
+  for (const m of config.methods) {
+    const f = fits[m];
+    if (!f) continue;
+    const cell = (e: ExponentFit, w: number) => `${fmtExp(e.measured)} (${e.theory})`.padStart(w);
+    // Counted flops follow the algorithm without the per-op overhead that dominates small sizes.
+    const flops = fitScaling(rows.filter((r) => r.method === m), (r) => r.flops).hidden;
+    lines.push(`  ${m.padEnd(6)}  ${cell(f.timeVsHidden, 11)}  ${cell(f.timeVsSteps, 10)}  ${cell(f.memoryVsHidden, 13)}  ${cell(f.memoryVsSteps, 12)}  ${cell({ measured: flops, theory: f.timeVsHidden.theory }, 12)}`);
+  }
+  const cross = crossovers(rows);
+  if (cross.length > 0) {
+    lines.push('');
+    lines.push('where RTRL\'s flat memory pays off (BPTT\'s tape would exceed RTRL\'s S beyond T steps):');
+    for (const c of cross) {
+      lines.push(`  hidden ${String(c.hidden).padStart(4)}: T > ${Math.ceil(c.steps)} steps; RTRL is ${c.slowdown.toFixed(0)}x slower per step`);
+    }
+  }
+  lines.push('');
+  lines.push('time: forward + gradient of one sequence; grad memory: BPTT tape activations / RTRL sensitivities S;');
+  lines.push('peak heap: V8 heapUsed + ArrayBuffers of the whole process; grad rel diff: max|g_bptt - g_rtrl| / max|g|.');
+  return lines.join('\n');
+}
+
+function superscript(n: number): string {
+  const digits = '⁰¹²³⁴⁵⁶⁷⁸⁹';
+  return Number.isInteger(n) && n >= 0 ? String(n).split('').map((c) => digits[Number(c)]).join('') : `^${n}`;
+}
+
+const methodColour: Record<Method, string> = { bptt: '#1f77b4', rtrl: '#d62728' };
+
+/** The scaling plot: log-log panels of time and memory against hidden size and steps, with the theoretical slopes. */
+export function compareSvg(result: CompareResult, caption?: string): string {
+  const { config, rows, fits } = result;
+  const maxSteps = Math.max(...config.steps), maxHidden = Math.max(...config.hidden);
+  type Metric = 'msPerSequence' | 'stateBytes';
+  const panel = (metric: Metric, against: 'hidden' | 'steps'): Panel => {
+    const series: Series[] = [];
+    const references: ReferenceLine[] = [];
+    for (const m of config.methods) {
+      const pts = rows
+        .filter((r) => r.method === m && (against === 'hidden' ? r.steps === maxSteps : r.hidden === maxHidden))
+        .map((r) => ({ x: against === 'hidden' ? r.hidden : r.steps, y: r[metric] }))
+        .sort((a, b) => a.x - b.x);
+      const key = metric === 'msPerSequence' ? (against === 'hidden' ? 'timeVsHidden' : 'timeVsSteps') : (against === 'hidden' ? 'memoryVsHidden' : 'memoryVsSteps');
+      const fit = fits[m]?.[key];
+      const measured = fit?.measured;
+      series.push({ label: `${m}${measured === null || measured === undefined ? '' : ` (fit slope ${fixed2(measured)})`}`, points: pts, color: methodColour[m] });
+      if (pts.length > 0 && fit) {
+        const variable = against === 'hidden' ? 'n' : 'T';
+        references.push({
+          kind: 'power', slope: fit.theory, anchor: pts[pts.length - 1], color: methodColour[m],
+          label: `${m} theory: ${fit.theory === 0 ? 'flat' : fit.theory === 1 ? variable : variable + superscript(fit.theory)}`,
+        });
+      }
+    }
+    const what = metric === 'msPerSequence' ? 'time per sequence' : 'memory for the gradient';
+    return {
+      title: `${what} vs ${against === 'hidden' ? `hidden size (T = ${maxSteps})` : `steps (n = ${maxHidden})`}`,
+      xLabel: against === 'hidden' ? 'hidden size n' : 'sequence length T',
+      yLabel: metric === 'msPerSequence' ? 'ms per sequence' : 'bytes (tape / S)',
+      series, references,
+      xTicks: against === 'hidden' ? config.hidden : config.steps,
+    };
+  };
+  return renderSvg({
+    title: `BPTT vs RTRL: ${config.cell}, input ${config.input}, batch ${config.batch}`,
+    caption: caption ?? `loopgrad compare --cell ${config.cell} --hidden ${config.hidden.join(',')} --steps ${config.steps.join(',')}; dashed: theoretical slopes through the last point`,
+    panels: [panel('msPerSequence', 'hidden'), panel('msPerSequence', 'steps'), panel('stateBytes', 'hidden'), panel('stateBytes', 'steps')],
+    columns: 2,
+  });
+}

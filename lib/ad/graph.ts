@@ -9,7 +9,7 @@
 // so a steady-state step allocates no Float64Array.
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
 import { flopCounter } from '../mat/gemm.js';
-import { type PrimAttrs, type PrimName, primitives } from './primitives.js';
+import { type DenseTangent, type PrimAttrs, type PrimName, primitives } from './primitives.js';
 import type { Tangent } from './tangent.js';
 
 export type Mode = 'eval' | 'reverse' | 'forward';
@@ -175,13 +175,20 @@ export class Graph {
       }
       if (any) {
         const K = this.directions;
+        let fresh = false;
         if (node.tangentData === null || node.tangentData.length !== outSize * K) {
           node.tangentData = new Float64Array(outSize * K);
           node.denseTangent = { kind: 'dense', data: node.tangentData, offset: 0 };
-        } else {
-          node.tangentData.fill(0);
+          fresh = true;
         }
-        rules.jvp(xs, node.value, dxs, node.tangentData, K, attrs);
+        let allDense = rules.jvpAssign !== undefined;
+        for (let i = 0; allDense && i < dxs.length; i++) if (dxs[i]?.kind !== 'dense') allDense = false;
+        if (allDense) {
+          rules.jvpAssign!(xs, node.value, dxs as DenseTangent[], node.tangentData, K, attrs);
+        } else {
+          if (!fresh) node.tangentData.fill(0);
+          rules.jvp(xs, node.value, dxs, node.tangentData, K, attrs);
+        }
         flopCounter.count += 2 * outSize * K;
         node.tangent = node.denseTangent;
       }
@@ -262,8 +269,14 @@ export class Graph {
   }
   /** x·Wᵀ (+ bias): PyTorch's Linear with W stored out x in. */
   linear(x: Var, weight: Var, bias: Var | null = null): Var {
-    const y = this.apply('matmul', [x, weight], { transA: false, transB: true });
-    return bias === null ? y : this.addRow(y, bias);
+    return this.apply('linear', bias === null ? [x, weight] : [x, weight, bias], { pairs: 1 });
+  }
+  /** Σ_i x_i·W_iᵀ + Σ_j b_j in one node: e.g. x·W_ihᵀ + h·W_hhᵀ + b_ih + b_hh. */
+  linearSum(pairs: readonly (readonly [Var, Var])[], biases: readonly (Var | null)[] = []): Var {
+    const inputs: Var[] = [];
+    for (const [x, w] of pairs) inputs.push(x, w);
+    for (const b of biases) if (b !== null) inputs.push(b);
+    return this.apply('linear', inputs, { pairs: pairs.length });
   }
   tanh(a: Var): Var { return this.apply('tanh', [a], null); }
   sigmoid(a: Var): Var { return this.apply('sigmoid', [a], null); }

@@ -20,6 +20,7 @@ export interface PrimAttrs {
   mulRow: null;
   mulColumn: null;
   matmul: { transA: boolean; transB: boolean };
+  linear: { pairs: number };
   tanh: null;
   sigmoid: null;
   relu: null;
@@ -44,7 +45,14 @@ export interface Rules<A> {
   eval(x: readonly Mat[], y: Mat, attrs: A): void;
   jvp(x: readonly Mat[], y: Mat, dx: readonly (Tangent | null)[], dy: Float64Array, K: number, attrs: A): void;
   vjp(x: readonly Mat[], y: Mat, gy: Mat, gx: readonly (Mat | null)[], attrs: A): void;
+  /**
+   * Optional fast path of jvp for when every input tangent is dense: ASSIGNS dy
+   * (which arrives holding garbage), saving the zero-fill and a pass over it.
+   */
+  jvpAssign?(x: readonly Mat[], y: Mat, dx: readonly DenseTangent[], dy: Float64Array, K: number, attrs: A): void;
 }
+
+export type DenseTangent = Extract<Tangent, { kind: 'dense' }>;
 
 export type PrimitiveTable = { readonly [N in PrimName]: Rules<PrimAttrs[N]> };
 
@@ -88,6 +96,15 @@ function accGrad(gx: Mat, gy: Mat, coef: Float64Array | null, coefOffset: number
   else for (let i = 0; i < n; i++) g[go + i] += scale * coef[coefOffset + i] * d[o + i];
 }
 
+/** dy[e, :] = coef[e] · t[tElem + e, :] for e < count: assigns every entry it covers. */
+function assignScaled(dy: Float64Array, yElem: number, K: number, t: DenseTangent, tElem: number, count: number, coef: Float64Array): void {
+  const td = t.data;
+  for (let e = 0; e < count; e++) {
+    const c = coef[e], yo = (yElem + e) * K, to = t.offset + (tElem + e) * K;
+    for (let j = 0; j < K; j++) dy[yo + j] = c * td[to + j];
+  }
+}
+
 /** An element-wise unary primitive from the derivative f'(x) written as coefficients. */
 function unary(
   name: string,
@@ -102,6 +119,11 @@ function unary(
       const coef = coefBuffer(size(y));
       derivative(x, y, coef);
       accScaled(dy, 0, K, dx!, 0, size(y), coef, 0);
+    },
+    jvpAssign: ([x], y, [dx], dy, K) => {
+      const n = size(y), coef = coefBuffer(n);
+      derivative(x, y, coef);
+      assignScaled(dy, 0, K, dx, 0, n, coef);
     },
     vjp: ([x], y, gy, [gx]) => {
       if (gx === null) return;
@@ -121,6 +143,10 @@ export const primitives: PrimitiveTable = {
     jvp: (_x, y, [da, db], dy, K) => {
       if (da) accScaled(dy, 0, K, da, 0, size(y), null, 0);
       if (db) accScaled(dy, 0, K, db, 0, size(y), null, 0);
+    },
+    jvpAssign: (_x, y, [da, db], dy, K) => {
+      const n = size(y) * K, a = da.data, ao = da.offset, b = db.data, bo = db.offset;
+      for (let i = 0; i < n; i++) dy[i] = a[ao + i] + b[bo + i];
     },
     vjp: (_x, _y, gy, [ga, gb]) => {
       if (ga) accGrad(ga, gy, null, 0);
@@ -149,6 +175,14 @@ export const primitives: PrimitiveTable = {
     jvp: ([a, b], y, [da, db], dy, K) => {
       if (da) accScaled(dy, 0, K, da, 0, size(y), b.data, b.offset);
       if (db) accScaled(dy, 0, K, db, 0, size(y), a.data, a.offset);
+    },
+    jvpAssign: ([a, b], y, [da, db], dy, K) => {
+      const n = size(y), ad = a.data, bd = b.data, ta = da.data, tb = db.data;
+      for (let e = 0; e < n; e++) {
+        const ca = bd[b.offset + e], cb = ad[a.offset + e];
+        const o = e * K, oa = da.offset + o, ob = db.offset + o;
+        for (let j = 0; j < K; j++) dy[o + j] = ca * ta[oa + j] + cb * tb[ob + j];
+      }
     },
     vjp: ([a, b], _y, gy, [ga, gb]) => {
       if (ga) accGrad(ga, gy, b.data, b.offset);
@@ -268,6 +302,52 @@ export const primitives: PrimitiveTable = {
       }
     },
   },
+  // y = Σ_i x_i·W_iᵀ + Σ_j b_j (inputs x_1, W_1, ..., x_m, W_m, then bias rows b_j): the fused
+  // affine map of every gate pre-activation. dy = Σ_i (dx_i·W_iᵀ + x_i·dW_iᵀ) + Σ_j db_j;
+  // gx_i += gy·W_i, gW_i += gyᵀ·x_i, gb_j += Σ_rows gy.
+  linear: {
+    arity: 'variadic',
+    shape: (x, { pairs }) => {
+      if (!Number.isInteger(pairs) || pairs < 1 || x.length < 2 * pairs) {
+        throw new Error(`linear: needs ${pairs} (x, W) pairs before the biases, got ${x.length} inputs`);
+      }
+      const rows = x[0].rows, cols = x[1].rows;
+      for (let i = 0; i < pairs; i++) {
+        const xi = x[2 * i], w = x[2 * i + 1];
+        if (xi.rows !== rows || w.rows !== cols || xi.cols !== w.cols) {
+          throw new Error(`linear: pair ${i} has x ${shapeOf(xi)} and W ${shapeOf(w)}; needs x ${rows}xk and W ${cols}xk`);
+        }
+      }
+      for (let j = 2 * pairs; j < x.length; j++) {
+        if (x[j].rows !== 1 || x[j].cols !== cols) throw new Error(`linear: bias ${j - 2 * pairs} is ${shapeOf(x[j])}, needs 1x${cols}`);
+      }
+      return [rows, cols];
+    },
+    eval: (x, y, { pairs }) => {
+      for (let i = 0; i < pairs; i++) gemm(y, x[2 * i], x[2 * i + 1], false, true, 1, i === 0 ? 0 : 1);
+      for (let j = 2 * pairs; j < x.length; j++) k.addRow(y, y, x[j]);
+    },
+    jvp: (x, y, dx, dy, K, { pairs }) => {
+      const M = y.rows, N = y.cols;
+      for (let i = 0; i < pairs; i++) {
+        const xi = x[2 * i], w = x[2 * i + 1], dxi = dx[2 * i], dw = dx[2 * i + 1];
+        if (dxi) matmulTangentA(xi, w, dxi, dy, K, M, N, xi.cols, false, true);
+        if (dw) matmulTangentB(xi, w, dw, dy, K, M, N, xi.cols, false, true);
+      }
+      for (let j = 2 * pairs; j < x.length; j++) {
+        const db = dx[j];
+        if (db) for (let r = 0; r < M; r++) accScaled(dy, r * N, K, db, 0, N, null, 0);
+      }
+    },
+    vjp: (x, _y, gy, gx, { pairs }) => {
+      for (let i = 0; i < pairs; i++) {
+        const gxi = gx[2 * i], gw = gx[2 * i + 1];
+        if (gxi) gemm(gxi, gy, x[2 * i + 1], false, false, 1, 1);
+        if (gw) gemm(gw, gy, x[2 * i], true, false, 1, 1);
+      }
+      for (let j = 2 * pairs; j < x.length; j++) if (gx[j]) k.sumRows(gx[j]!, gy, 1, 1);
+    },
+  },
   // y = tanh x;  dy = (1 - y²) dx
   tanh: unary('tanh', k.tanh, (_x, y, c) => {
     const n = size(y), d = y.data, o = y.offset;
@@ -315,6 +395,12 @@ export const primitives: PrimitiveTable = {
     },
     jvp: ([a], y, [da], dy, K, { start, count }) => {
       for (let r = 0; r < y.rows; r++) accScaled(dy, r * count, K, da!, r * a.cols + start, count, null, 0);
+    },
+    jvpAssign: ([a], y, [da], dy, K, { start, count }) => {
+      for (let r = 0; r < y.rows; r++) {
+        const src = da.offset + (r * a.cols + start) * K;
+        dy.set(da.data.subarray(src, src + count * K), r * count * K);
+      }
     },
     vjp: ([a], _y, gy, [ga], { start, count }) => {
       if (!ga) return;
@@ -380,6 +466,10 @@ export const primitives: PrimitiveTable = {
       y.data.set(a.data.subarray(src, src + count * a.cols), y.offset);
     },
     jvp: ([a], y, [da], dy, K, { start }) => accScaled(dy, 0, K, da!, start * a.cols, size(y), null, 0),
+    jvpAssign: ([a], y, [da], dy, K, { start }) => {
+      const src = da.offset + start * a.cols * K;
+      dy.set(da.data.subarray(src, src + size(y) * K), 0);
+    },
     vjp: ([a], _y, gy, [ga], { start }) => {
       if (!ga) return;
       const n = size(gy), go = ga.offset + start * a.cols;

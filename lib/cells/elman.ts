@@ -49,7 +49,7 @@ export function elman(options: ElmanOptions): Cell {
     step(g: Graph, params: readonly Var[], [h]: readonly Var[], x: Var) {
       const [wIh, wHh] = params;
       const bIh = bias ? params[2] : null, bHh = bias ? params[3] : null;
-      const pre = g.add(g.linear(x, wIh, bIh), g.linear(h, wHh, bHh));
+      const pre = g.linearSum([[x, wIh], [h, wHh]], [bIh, bHh]);
       const hNew = activate(g, pre, activation);
       if (outputSize === 0) return { state: [hNew], output: hNew };
       const wHo = params[bias ? 4 : 2], bHo = bias ? params[5] : null;

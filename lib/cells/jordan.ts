@@ -38,7 +38,7 @@ export function jordan(options: JordanOptions): Cell {
       { name: 'bias_ho', rows: 1, cols: outputSize },
     ],
     step(g: Graph, [wIh, wHy, bIh, bHh, wHo, bHo]: readonly Var[], [yPrev]: readonly Var[], x: Var) {
-      const h = activate(g, g.add(g.linear(x, wIh, bIh), g.linear(yPrev, wHy, bHh)), activation);
+      const h = activate(g, g.linearSum([[x, wIh], [yPrev, wHy]], [bIh, bHh]), activation);
       const y = activate(g, g.linear(h, wHo, bHo), outputActivation);
       return { state: [y], output: y };
     },

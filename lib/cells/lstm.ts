@@ -46,7 +46,7 @@ export function lstm(options: LstmOptions): Cell {
     step(g: Graph, params: readonly Var[], [h, c]: readonly Var[], x: Var) {
       const [wIh, wHh] = params;
       const bIh = bias ? params[2] : null, bHh = bias ? params[3] : null;
-      const gates = g.add(g.linear(x, wIh, bIh), g.linear(h, wHh, bHh));
+      const gates = g.linearSum([[x, wIh], [h, wHh]], [bIh, bHh]);
       let iPre = g.sliceCols(gates, 0, H), fPre = g.sliceCols(gates, H, H);
       let oPre = g.sliceCols(gates, 3 * H, H);
       const p = bias ? 4 : 2;

@@ -32,6 +32,8 @@ const cases: Case<PrimName>[] = [
   { op: 'matmul', label: 'matmul a·bᵀ', shapes: [[3, 4], [5, 4]], attrs: { transA: false, transB: true } },
   { op: 'matmul', label: 'matmul aᵀ·bᵀ', shapes: [[4, 3], [5, 4]], attrs: { transA: true, transB: true } },
   { op: 'matmul', label: 'matmul row·bᵀ', shapes: [[1, 4], [6, 4]], attrs: { transA: false, transB: true } },
+  { op: 'linear', label: 'linear x·Wᵀ', shapes: [[3, 4], [5, 4]], attrs: { pairs: 1 } },
+  { op: 'linear', label: 'linear x·W1ᵀ + h·W2ᵀ + b1 + b2', shapes: [[2, 3], [4, 3], [2, 5], [4, 5], [1, 4], [1, 4]], attrs: { pairs: 2 } },
   { op: 'tanh', label: 'tanh', shapes: [[3, 4]], attrs: null },
   { op: 'sigmoid', label: 'sigmoid', shapes: [[3, 4]], attrs: null },
   { op: 'relu', label: 'relu', shapes: [[3, 4]], attrs: null },

@@ -29,7 +29,38 @@ import { type Panel, type ReferenceLine, type Series, renderSvg } from './svg.js
 export const cellKinds = ['elman', 'jordan', 'lstm', 'gru'] as const;
 export type CellKind = (typeof cellKinds)[number];
 export const methodNames = ['bptt', 'rtrl'] as const;
-export type Method = (typeof methodNames)[number];
+/** 'bptt', 'rtrl', or 'tbptt:K' (truncated BPTT with k1 = k2 = K, when lib/rnn/tbptt.ts is there). */
+export type Method = (typeof methodNames)[number] | `tbptt:${number}`;
+export type MethodKind = 'bptt' | 'rtrl' | 'tbptt';
+
+/** The family of a method name and its truncation length (tbptt only); throws on anything else. */
+export function parseMethod(name: string): { kind: MethodKind; k: number } {
+  if (name === 'bptt' || name === 'rtrl') return { kind: name, k: 0 };
+  const m = /^tbptt:([0-9]+)$/.exec(name);
+  if (m !== null && Number(m[1]) >= 1 && Number.isSafeInteger(Number(m[1]))) return { kind: 'tbptt', k: Number(m[1]) };
+  throw new Error(`compare: unknown method ${JSON.stringify(name)} (use bptt, rtrl or tbptt:K with K >= 1)`);
+}
+
+/** What compare needs of truncated BPTT (lib/rnn/tbptt.ts): a learner per model, run over one sequence window by window. */
+export interface TbpttLearner {
+  run(xs: Mat, loss: SequenceLoss, onWindow: (window: { grad: Float64Array }) => void): void;
+}
+export type TbpttConstructor = new (model: RecurrentModel, options: { k1: number; k2?: number; batch?: number }) => TbpttLearner;
+
+/**
+ * Loads truncated BPTT if this build has it (it is optional while it is being built), or null.
+ * The module path is computed so that the build does not depend on the file existing.
+ */
+export async function loadTbptt(): Promise<TbpttConstructor | null> {
+  const path = ['..', 'lib', 'rnn', 'tbptt.js'].join('/');
+  try {
+    const mod = (await import(path)) as { Tbptt?: unknown };
+    return typeof mod.Tbptt === 'function' && typeof (mod.Tbptt as { prototype?: { run?: unknown } }).prototype?.run === 'function'
+      ? (mod.Tbptt as TbpttConstructor) : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface CompareConfig {
   cell: CellKind;
@@ -106,9 +137,11 @@ export interface CompareResult {
  * RTRL: T·n⁴ time (n²·P per step, P ~ n²), n·P ~ n³ memory, flat in T.
  * BPTT: T·n² time, T·n memory.
  */
-export const theory: Readonly<Record<Method, Readonly<Record<keyof MethodFits, number>>>> = {
+export const theory: Readonly<Record<MethodKind, Readonly<Record<keyof MethodFits, number>>>> = {
   bptt: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 1, memoryVsSteps: 1 },
   rtrl: { timeVsHidden: 4, timeVsSteps: 1, memoryVsHidden: 3, memoryVsSteps: 0 },
+  // Truncated BPTT(K): BPTT's work per step, a tape of K steps whatever T is.
+  tbptt: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 1, memoryVsSteps: 0 },
 };
 
 /** The cell a compare run uses: no output layer (Jordan: output size = hidden size). */
@@ -205,7 +238,7 @@ export function methodFits(method: Method, rows: readonly CompareRow[]): MethodF
   const mine = rows.filter((r) => r.method === method);
   const time = fitScaling(mine, (r) => r.msPerSequence);
   const memory = fitScaling(mine, (r) => r.stateBytes);
-  const th = theory[method];
+  const th = theory[parseMethod(method).kind];
   return {
     timeVsHidden: { measured: time.hidden, theory: th.timeVsHidden },
     timeVsSteps: { measured: time.steps, theory: th.timeVsSteps },
@@ -276,13 +309,14 @@ export function planCompare(config: CompareConfig): PlanEntry[] {
     const perStep = paramBytes > config.memoryLimitBytes ? stateElements * 8 : stepValueElements(cell, config.batch);
     for (const steps of config.steps) {
       for (const method of config.methods) {
-        if (method === 'rtrl') {
+        const { kind, k } = parseMethod(method);
+        if (kind === 'rtrl') {
           const sBytes = 8 * stateElements * P;
           const tangents = 8 * perStep * P;
           const gemm = 2 * gateRows[config.cell] * hidden * hidden * P * config.batch;
           plan.push({ method, hidden, steps, params: P, stateBytes: sBytes, totalBytes: paramBytes + sBytes + tangents, cost: steps * (gemm + 3 * perStep * P) });
         } else {
-          const tape = 8 * perStep * steps;
+          const tape = 8 * perStep * (kind === 'tbptt' ? Math.min(k, steps) : steps);
           plan.push({ method, hidden, steps, params: P, stateBytes: tape, totalBytes: paramBytes + 2 * tape, cost: steps * (6 * P * config.batch + 6 * perStep) });
         }
       }
@@ -395,40 +429,79 @@ function makeProblem(config: CompareConfig, hidden: number, steps: number): Prob
 
 interface MethodRun { row: CompareRow; grad: Float64Array }
 
-function runMethod(method: Method, config: CompareConfig, problem: Problem, hidden: number, steps: number): MethodRun {
+interface Runner {
+  /** One whole sequence: forward pass and gradient. */
+  run(): void;
+  /** A copy of the gradient of the last run. */
+  grad(): Float64Array;
+  /** Bytes kept for the gradient in the last run. */
+  stateBytes(): number;
+}
+
+/** Reads a Tbptt learner's tape size: its tapeBytes() if it has one, else its graph's recorded bytes. */
+function tbpttTapeBytes(learner: TbpttLearner): number {
+  const probe = learner as unknown as { tapeBytes?: () => number; graph?: { recordedBytes?: () => number } };
+  if (typeof probe.tapeBytes === 'function') return probe.tapeBytes();
+  if (typeof probe.graph?.recordedBytes === 'function') return probe.graph.recordedBytes();
+  return NaN;
+}
+
+function makeRunner(method: Method, config: CompareConfig, problem: Problem, tbptt: TbpttConstructor | null | undefined): Runner {
   const { model, xs, loss } = problem;
-  const heap = { peak: 0 };
-  collectGarbage();
-  let run: () => void;
-  let grad: () => Float64Array;
-  let stateBytes: () => number;
-  if (method === 'bptt') {
+  const { kind, k } = parseMethod(method);
+  if (kind === 'bptt') {
     const learner = new Bptt(model);
     let last: ReturnType<Bptt['run']> | null = null;
-    run = () => { last = learner.run(xs, loss, { batch: config.batch }); };
-    grad = () => last!.grad.slice();
-    stateBytes = () => last!.tapeBytes;
-  } else {
-    const learner = new Rtrl(model, { batch: config.batch });
-    run = () => { learner.run(xs, loss); };
-    grad = () => learner.grad.slice();
-    stateBytes = () => learner.sensitivityBytes();
+    return {
+      run: () => { last = learner.run(xs, loss, { batch: config.batch }); },
+      grad: () => last!.grad.slice(),
+      stateBytes: () => last!.tapeBytes,
+    };
   }
+  if (kind === 'rtrl') {
+    const learner = new Rtrl(model, { batch: config.batch });
+    return {
+      run: () => { learner.run(xs, loss); },
+      grad: () => learner.grad.slice(),
+      stateBytes: () => learner.sensitivityBytes(),
+    };
+  }
+  if (!tbptt) throw new Error(`compare: ${method}: truncated BPTT is not available in this build`);
+  const learner = new tbptt(model, { k1: k, k2: k, batch: config.batch });
+  const total = new Float64Array(model.params.theta.length);
+  let tape = 0;
+  // The gradient of the whole sequence's loss, truncated: the sum of the windows' gradients.
+  const onWindow = (w: { grad: Float64Array }) => {
+    for (let i = 0; i < total.length; i++) total[i] += w.grad[i];
+    const bytes = tbpttTapeBytes(learner);
+    if (!(bytes <= tape)) tape = bytes;
+  };
+  return {
+    run: () => { total.fill(0); tape = 0; learner.run(xs, loss, onWindow); },
+    grad: () => total.slice(),
+    stateBytes: () => tape,
+  };
+}
+
+function runMethod(method: Method, config: CompareConfig, problem: Problem, hidden: number, steps: number, tbptt: TbpttConstructor | null | undefined): MethodRun {
+  const heap = { peak: 0 };
+  collectGarbage();
+  const runner = makeRunner(method, config, problem, tbptt);
   // Warm-up run: the gradient for the cross-check, the flop count, and a first timing.
   const flops0 = flopCounter.count;
   const start = performance.now();
-  run();
+  runner.run();
   const warmMs = performance.now() - start;
   const flops = flopCounter.count - flops0;
   heap.peak = heapNow();
-  const g = grad();
-  const timing = time(run, warmMs, config.repeats, heap);
+  const g = runner.grad();
+  const timing = time(runner.run, warmMs, config.repeats, heap);
   return {
     grad: g,
     row: {
-      method, cell: config.cell, hidden, steps, params: model.params.theta.length,
+      method, cell: config.cell, hidden, steps, params: problem.model.params.theta.length,
       msPerSequence: timing.ms, msPerStep: timing.ms / steps, flops,
-      stateBytes: stateBytes(), heapBytes: timing.heap, gradRelDiff: null,
+      stateBytes: runner.stateBytes(), heapBytes: timing.heap, gradRelDiff: null,
     },
   };
 }
@@ -436,29 +509,30 @@ function runMethod(method: Method, config: CompareConfig, problem: Problem, hidd
 const WARMUP_MS = 150;
 
 /** Lets the JIT compile the cell, the graph and the kernels on the smallest problem before anything is timed. */
-function warmUp(config: CompareConfig): void {
+function warmUp(config: CompareConfig, tbptt: TbpttConstructor | null | undefined): void {
   const problem = makeProblem(config, config.hidden[0], Math.min(config.steps[0], 20));
   for (const method of config.methods) {
-    const run = method === 'bptt'
-      ? ((b) => () => { b.run(problem.xs, problem.loss, { batch: config.batch }); })(new Bptt(problem.model))
-      : ((r) => () => { r.run(problem.xs, problem.loss); })(new Rtrl(problem.model, { batch: config.batch }));
+    const runner = makeRunner(method, config, problem, tbptt);
     const end = performance.now() + WARMUP_MS;
     let runs = 0;
-    while (runs < 3 || performance.now() < end) { run(); runs++; if (runs >= 1000) break; }
+    while (runs < 3 || performance.now() < end) { runner.run(); runs++; if (runs >= 1000) break; }
   }
 }
 
-export interface CompareHooks {
+export interface CompareOptions {
   /** Called before each run with a short description. */
   onStart?(what: string): void;
   /** Called after each row with the plan's cost of that row (its share of the whole). */
   onRow?(row: CompareRow, cost: number): void;
+  /** Truncated BPTT, needed for tbptt:K methods (see loadTbptt). */
+  tbptt?: TbpttConstructor | null;
 }
 
 export function validateConfig(config: CompareConfig): void {
   if (!cellKinds.includes(config.cell)) throw new Error(`compare: unknown cell ${JSON.stringify(config.cell)} (use ${cellKinds.join(', ')})`);
   if (config.methods.length === 0) throw new Error('compare: no methods given');
-  for (const m of config.methods) if (!methodNames.includes(m)) throw new Error(`compare: unknown method ${JSON.stringify(m)} (use ${methodNames.join(', ')})`);
+  for (const m of config.methods) parseMethod(m);
+  if (new Set(config.methods).size !== config.methods.length) throw new Error(`compare: methods ${config.methods.join(',')} repeat one`);
   const positive = (name: string, v: number) => {
     if (!Number.isInteger(v) || v < 1) throw new Error(`compare: ${name} must be a positive integer, got ${v}`);
   };
@@ -474,15 +548,18 @@ export function validateConfig(config: CompareConfig): void {
 }
 
 /** Runs the whole grid. Throws if the plan is over the memory limit and allowLarge is not set. */
-export function runCompare(config: CompareConfig, hooks: CompareHooks = {}): CompareResult {
+export function runCompare(config: CompareConfig, hooks: CompareOptions = {}): CompareResult {
   validateConfig(config);
+  const tbptt = hooks.tbptt;
+  const missing = config.methods.find((m) => parseMethod(m).kind === 'tbptt' && !tbptt);
+  if (missing !== undefined) throw new Error(`compare: ${missing}: truncated BPTT is not available in this build`);
   const plan = planCompare(config);
   const over = overLimit(config, plan);
   if (over.length > 0 && !config.allowLarge) throw new Error(`compare: ${over[0]}; choose smaller sizes or allow it explicitly`);
   const costOf = new Map(plan.map((e) => [`${e.method}/${e.hidden}/${e.steps}`, e.cost]));
   const rows: CompareRow[] = [];
   const params: Record<number, number> = {};
-  warmUp(config);
+  warmUp(config, tbptt);
   for (const hidden of config.hidden) {
     for (const steps of config.steps) {
       const problem = makeProblem(config, hidden, steps);
@@ -490,18 +567,17 @@ export function runCompare(config: CompareConfig, hooks: CompareHooks = {}): Com
       const runs = new Map<Method, MethodRun>();
       for (const method of config.methods) {
         hooks.onStart?.(`${method} n=${hidden} T=${steps}`);
-        runs.set(method, runMethod(method, config, problem, hidden, steps));
+        runs.set(method, runMethod(method, config, problem, hidden, steps, tbptt));
       }
-      // Cross-check the gradients. RTRL alone is checked against an untimed BPTT run (BPTT is cheap).
-      const bptt = runs.get('bptt'), rtrl = runs.get('rtrl');
-      if (bptt && rtrl) {
-        const d = relativeDifference(bptt.grad, rtrl.grad);
-        bptt.row.gradRelDiff = d;
-        rtrl.row.gradRelDiff = d;
-      } else if (rtrl) {
-        const reference = new Bptt(problem.model).run(problem.xs, problem.loss, { batch: config.batch }).grad;
-        rtrl.row.gradRelDiff = relativeDifference(reference, rtrl.grad);
+      // Cross-check the gradients against full BPTT's (an untimed run when bptt is not among the methods;
+      // BPTT is cheap). RTRL must agree to rounding; tbptt:K shows what the truncation loses.
+      const bptt = runs.get('bptt');
+      const reference = bptt?.grad ?? (runs.size > 0 ? new Bptt(problem.model).run(problem.xs, problem.loss, { batch: config.batch }).grad : null);
+      for (const [method, run] of runs) {
+        if (method !== 'bptt' && reference !== null) run.row.gradRelDiff = relativeDifference(reference, run.grad);
       }
+      const rtrl = runs.get('rtrl');
+      if (bptt && rtrl) bptt.row.gradRelDiff = rtrl.row.gradRelDiff;
       for (const method of config.methods) {
         const row = runs.get(method)!.row;
         rows.push(row);
@@ -598,14 +674,15 @@ export function formatReport(result: CompareResult): string {
   }
   lines.push('');
   lines.push('scaling exponents, least squares on log-log data (measured, theory in brackets):');
-  lines.push(`  ${'method'.padEnd(6)}  time~hidden  time~steps  memory~hidden  memory~steps  flops~hidden`);
+  const mw = Math.max(6, ...config.methods.map((m) => m.length));
+  lines.push(`  ${'method'.padEnd(mw)}  time~hidden  time~steps  memory~hidden  memory~steps  flops~hidden`);
   for (const m of config.methods) {
     const f = fits[m];
     if (!f) continue;
     const cell = (e: ExponentFit, w: number) => `${fmtExp(e.measured)} (${e.theory})`.padStart(w);
     // Counted flops follow the algorithm without the per-op overhead that dominates small sizes.
     const flops = fitScaling(rows.filter((r) => r.method === m), (r) => r.flops).hidden;
-    lines.push(`  ${m.padEnd(6)}  ${cell(f.timeVsHidden, 11)}  ${cell(f.timeVsSteps, 10)}  ${cell(f.memoryVsHidden, 13)}  ${cell(f.memoryVsSteps, 12)}  ${cell({ measured: flops, theory: f.timeVsHidden.theory }, 12)}`);
+    lines.push(`  ${m.padEnd(mw)}  ${cell(f.timeVsHidden, 11)}  ${cell(f.timeVsSteps, 10)}  ${cell(f.memoryVsHidden, 13)}  ${cell(f.memoryVsSteps, 12)}  ${cell({ measured: flops, theory: f.timeVsHidden.theory }, 12)}`);
   }
   const cross = crossovers(rows);
   if (cross.length > 0) {
@@ -617,7 +694,8 @@ export function formatReport(result: CompareResult): string {
   }
   lines.push('');
   lines.push('time: forward + gradient of one sequence; grad memory: BPTT tape activations / RTRL sensitivities S;');
-  lines.push('peak heap: V8 heapUsed + ArrayBuffers of the whole process; grad rel diff: max|g_bptt - g_rtrl| / max|g|.');
+  lines.push('peak heap: V8 heapUsed + ArrayBuffers of the whole process, sampled after each run;');
+  lines.push('grad rel diff: max|g - g_bptt| / max(|g|, |g_bptt|) against full BPTT (bptt rows: against RTRL).');
   return lines.join('\n');
 }
 
@@ -626,7 +704,13 @@ function superscript(n: number): string {
   return Number.isInteger(n) && n >= 0 ? String(n).split('').map((c) => digits[Number(c)]).join('') : `^${n}`;
 }
 
-const methodColour: Record<Method, string> = { bptt: '#1f77b4', rtrl: '#d62728' };
+const kindColour: Record<MethodKind, readonly string[]> = { bptt: ['#1f77b4'], rtrl: ['#d62728'], tbptt: ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'] };
+function methodColour(methods: readonly Method[], m: Method): string {
+  const kind = parseMethod(m).kind;
+  const same = methods.filter((x) => parseMethod(x).kind === kind);
+  const colours = kindColour[kind];
+  return colours[same.indexOf(m) % colours.length];
+}
 
 /** The scaling plot: log-log panels of time and memory against hidden size and steps, with the theoretical slopes. */
 export function compareSvg(result: CompareResult, caption?: string): string {
@@ -644,11 +728,11 @@ export function compareSvg(result: CompareResult, caption?: string): string {
       const key = metric === 'msPerSequence' ? (against === 'hidden' ? 'timeVsHidden' : 'timeVsSteps') : (against === 'hidden' ? 'memoryVsHidden' : 'memoryVsSteps');
       const fit = fits[m]?.[key];
       const measured = fit?.measured;
-      series.push({ label: `${m}${measured === null || measured === undefined ? '' : ` (fit slope ${fixed2(measured)})`}`, points: pts, color: methodColour[m] });
+      series.push({ label: `${m}${measured === null || measured === undefined ? '' : ` (fit slope ${fixed2(measured)})`}`, points: pts, color: methodColour(config.methods, m) });
       if (pts.length > 0 && fit) {
         const variable = against === 'hidden' ? 'n' : 'T';
         references.push({
-          kind: 'power', slope: fit.theory, anchor: pts[pts.length - 1], color: methodColour[m],
+          kind: 'power', slope: fit.theory, anchor: pts[pts.length - 1], color: methodColour(config.methods, m),
           label: `${m} theory: ${fit.theory === 0 ? 'flat' : fit.theory === 1 ? variable : variable + superscript(fit.theory)}`,
         });
       }

@@ -3,8 +3,8 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, UsageError, parseArgs, usageLines } from './args.js';
 import {
-  type CellKind, type CompareConfig, type Method, cellKinds, compareSvg, defaultCompareConfig,
-  formatReport, methodNames, overLimit, planCompare, planCost, runCompare,
+  type CellKind, type CompareConfig, type Method, type TbpttConstructor, cellKinds, compareSvg, defaultCompareConfig,
+  formatReport, loadTbptt, methodNames, overLimit, planCompare, planCost, runCompare,
 } from '../bench/compare.js';
 import { createProgress } from '../bench/progress.js';
 
@@ -42,16 +42,22 @@ function ascending(values: readonly number[]): number[] {
   return [...new Set(values)].sort((a, b) => a - b);
 }
 
-/** Turns parsed flags into a config; bad combinations become UsageErrors. */
-export function configFromArgs(argv: readonly string[]): { config: CompareConfig; json: boolean; svg: string | null; quiet: boolean } {
+/**
+ * Turns parsed flags into a config; bad combinations become UsageErrors.
+ * `tbptt` is truncated BPTT when this build has it: without it, tbptt:K is refused.
+ */
+export function configFromArgs(argv: readonly string[], tbptt: TbpttConstructor | null): { config: CompareConfig; json: boolean; svg: string | null; quiet: boolean } {
   const { flags: parsed, positional } = parseArgs(argv, flags);
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   const methods: Method[] = [];
   for (const m of (parsed.get('method') as string[] | undefined) ?? d.methods) {
     if (m.startsWith('tbptt:')) {
       const k = m.slice('tbptt:'.length);
-      if (!/^[0-9]+$/.test(k) || Number(k) < 1) throw new UsageError(`--method: "${m}" needs a positive integer truncation length K, as in tbptt:20`);
-      throw new UsageError(`--method: "${m}": truncated BPTT is not available yet (lib/rnn/tbptt.ts does not exist); use bptt or rtrl`);
+      if (!/^[0-9]+$/.test(k) || Number(k) < 1 || Number(k) > 1e7) throw new UsageError(`--method: "${m}" needs a positive integer truncation length K, as in tbptt:20`);
+      if (tbptt === null) throw new UsageError(`--method: "${m}": truncated BPTT is not available in this build yet; use bptt or rtrl`);
+      const name = `tbptt:${Number(k)}` as Method;
+      if (!methods.includes(name)) methods.push(name);
+      continue;
     }
     if (m === '') throw new UsageError('--method: empty method name');
     if (!methods.includes(m as Method)) methods.push(m as Method);
@@ -80,8 +86,9 @@ export function configFromArgs(argv: readonly string[]): { config: CompareConfig
 export const compareCommand: Command = {
   summary: 'time and memory of BPTT vs RTRL over hidden sizes and sequence lengths',
   usage,
-  run(argv) {
-    const { config, json, svg, quiet } = configFromArgs(argv);
+  async run(argv) {
+    const tbptt = await loadTbptt();
+    const { config, json, svg, quiet } = configFromArgs(argv, tbptt);
     const plan = planCompare(config);
     const over = overLimit(config, plan);
     if (over.length > 0 && !config.allowLarge) {
@@ -93,6 +100,7 @@ export const compareCommand: Command = {
       result = runCompare(config, {
         onStart: (what) => progress.note(what),
         onRow: (_row, cost) => progress.advance(cost),
+        tbptt,
       });
     } finally {
       progress.done();

@@ -1,0 +1,348 @@
+#!/usr/bin/env node
+// loopgrad in a real browser. Serves the built bundles and the demo on
+// localhost, starts Debian's headless Chromium through playwright-core and checks:
+//   1. the bundle loads as an ES module and as the IIFE global `loopgrad`;
+//   2. a seeded training run (scripts/seeded-run.mjs) gives the same losses and
+//      parameters, to the last bit, in Chromium and in Node;
+//   3. the demo page trains: its loss falls within a few seconds, the page keeps
+//      ticking (timer and animation-frame heartbeats, prompt evaluation round
+//      trips), the BPTT/RTRL switch reports each method's cost, and bad input
+//      shows a message;
+//   4. a screenshot of the demo is written to a PNG file.
+// Needs the bundles (node scripts/bundle.mjs), /usr/bin/chromium and playwright-core.
+//
+// Check 2 runs twice. With portable exp/log/tanh (scripts/portable-math.mjs) the
+// runs must be bit-identical. With each engine's own Math they are compared
+// too; a difference is a WARN (not a failure) when the engines' Math.exp/log/
+// tanh themselves differ, as V8 11 (Node 20) and Chromium 156's V8 do, unless
+// --strict-math makes it a failure.
+//
+// usage: node scripts/browser-test.mjs [--screenshot FILE] [--train-seconds S] [--chromium PATH] [--keep-profile] [--strict-math]
+import { createServer } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, normalize, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { seededRun } from './seeded-run.mjs';
+import { mathFingerprint, withPortableMath } from './portable-math.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const USAGE = 'usage: node scripts/browser-test.mjs [--screenshot FILE] [--train-seconds S] [--chromium PATH] [--keep-profile] [--strict-math]';
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
+
+function parseOptions(argv) {
+  const options = { screenshot: 'build/browser-test/demo.png', trainSeconds: 4, chromium: '/usr/bin/chromium', keepProfile: false, strictMath: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) usageError(`${flag} needs a value`);
+      return argv[++i];
+    };
+    switch (flag) {
+      case '--screenshot': options.screenshot = value(); break;
+      case '--train-seconds': {
+        const v = value();
+        options.trainSeconds = Number(v);
+        if (!(options.trainSeconds >= 1 && options.trainSeconds <= 60)) usageError(`--train-seconds must be a number from 1 to 60, got ${JSON.stringify(v)}`);
+        break;
+      }
+      case '--chromium': options.chromium = value(); break;
+      case '--keep-profile': options.keepProfile = true; break;
+      case '--strict-math': options.strictMath = true; break;
+      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
+      default: usageError(`unknown argument ${JSON.stringify(flag)}`);
+    }
+  }
+  return options;
+}
+
+function usageError(message) {
+  console.error(`browser-test: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------
+// A static server for the repository's built files, plus two generated pages.
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.txt': 'text/plain; charset=utf-8',
+};
+const SERVED = ['dist/browser/', 'docs/demo/', 'scripts/seeded-run.mjs', 'scripts/portable-math.mjs'];
+
+// Both pages run the seeded routine twice: with the engine's own Math, and
+// with portable elementary functions (scripts/portable-math.mjs) in its place.
+const RUN_BOTH = `
+  const { seededRun } = await import('/scripts/seeded-run.mjs');
+  const { withPortableMath, mathFingerprint } = await import('/scripts/portable-math.mjs');
+  const t0 = performance.now();
+  const run = seededRun(lg);
+  const ms = performance.now() - t0;
+  const portable = withPortableMath(() => seededRun(lg));
+  const result = { exports: Object.keys(lg).sort(), run, ms, portable: portable.result, engineFunctionsUsed: portable.engineFunctionsUsed, fingerprint: mathFingerprint() };`;
+
+const TEST_PAGES = {
+  '/__test/esm.html': `<!doctype html><meta charset="utf-8"><title>esm</title><link rel="icon" href="data:,">
+<script type="module">
+try {
+  const lg = await import('/dist/browser/loopgrad.min.mjs');
+  ${RUN_BOTH}
+  window.__result = result;
+} catch (err) { window.__result = { error: String(err && err.stack || err) }; }
+</script>`,
+  '/__test/iife.html': `<!doctype html><meta charset="utf-8"><title>iife</title><link rel="icon" href="data:,">
+<script src="/dist/browser/loopgrad.min.js"></script>
+<script type="module">
+try {
+  const lg = window.loopgrad;
+  if (typeof lg !== 'object' || lg === null) throw new Error('the IIFE bundle defined no global loopgrad');
+  ${RUN_BOTH}
+  window.__result = { ...result, isGlobal: true };
+} catch (err) { window.__result = { error: String(err && err.stack || err) }; }
+</script>`,
+};
+
+function startServer() {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const send = (status, type, body) => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (TEST_PAGES[url.pathname]) return send(200, MIME['.html'], TEST_PAGES[url.pathname]);
+    let path;
+    try {
+      path = normalize(decodeURIComponent(url.pathname)).replace(/^[/\\]+/, '');
+    } catch {
+      return send(400, MIME['.txt'], 'bad path');
+    }
+    if (path.endsWith('/') || path === 'docs/demo') path = join(path, 'index.html');
+    const rel = path.split(sep).join('/');
+    if (rel.split('/').includes('..') || !SERVED.some((p) => rel === p || rel.startsWith(p))) return send(404, MIME['.txt'], 'not served');
+    const file = join(root, rel);
+    if (!existsSync(file) || !statSync(file).isFile()) return send(404, MIME['.txt'], `missing ${rel}`);
+    send(200, MIME[extname(file)] ?? 'application/octet-stream', readFileSync(file));
+  });
+  return new Promise((resolveServer, reject) => {
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => resolveServer(server));
+  });
+}
+
+// ---------------------------------------------------------------------------
+
+const results = [];
+/** status: true (ok), false (fail) or 'warn' (reported, does not fail the run). */
+function check(name, status, detail) {
+  results.push({ name, status, detail });
+  const label = status === 'warn' ? 'WARN' : status ? 'ok  ' : 'FAIL';
+  console.log(`${label}  ${name}${detail ? ` — ${detail}` : ''}`);
+}
+
+/** Compares two seeded runs: {identical, detail}. */
+function compareRuns(reference, other) {
+  if (other === null || other === undefined) return { identical: false, detail: 'no result' };
+  let first = -1, maxRelative = 0, differing = 0;
+  const n = Math.max(reference.bits.length, other.bits.length);
+  for (let i = 0; i < n; i++) {
+    if (reference.bits[i] === other.bits[i]) continue;
+    differing++;
+    if (first < 0) first = i;
+    const a = reference.losses[i], b = other.losses[i];
+    maxRelative = Math.max(maxRelative, Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300));
+  }
+  const hashesEqual = JSON.stringify(reference.hashes) === JSON.stringify(other.hashes);
+  if (first < 0 && hashesEqual) {
+    return { identical: true, detail: `${reference.bits.length} losses and 3 final thetas bit-identical (theta FNV-1a ${Object.values(reference.hashes).join(' ')})` };
+  }
+  const where = first < 0
+    ? 'all losses equal'
+    : `${differing} of ${n} losses differ, first at #${first}: ${reference.losses[first]} (0x${reference.bits[first]}) vs ${other.losses[first]} (0x${other.bits[first]}), max relative difference ${maxRelative.toExponential(1)}`;
+  return { identical: false, detail: `${where}; final thetas ${hashesEqual ? 'equal' : 'differ'}` };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  const esmBundle = join(root, 'dist/browser/loopgrad.min.mjs');
+  for (const file of [esmBundle, join(root, 'dist/browser/loopgrad.min.js')]) {
+    if (!existsSync(file)) {
+      console.error(`browser-test: ${relative(root, file)} is missing: build the bundles first (node scripts/bundle.mjs)`);
+      process.exit(1);
+    }
+  }
+  if (!existsSync(options.chromium)) {
+    console.error(`browser-test: no Chromium at ${options.chromium}: install it (apt-get install -y chromium) or pass --chromium PATH`);
+    process.exit(1);
+  }
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch {
+    console.error('browser-test: playwright-core is not installed (it is a devDependency: npm install)');
+    process.exit(1);
+  }
+
+  // Node's side of check 2: the same routine on the ESM bundle and on tsc's output.
+  const nodeBundle = await import(pathToFileURL(esmBundle).href);
+  const nodeExports = Object.keys(nodeBundle).sort();
+  const reference = seededRun(nodeBundle);
+  const { result: portableReference, engineFunctionsUsed: nodeEngineUsed } = withPortableMath(() => seededRun(nodeBundle));
+  const nodeFingerprint = mathFingerprint();
+  const tscEntry = ['dist/lib/index.js', 'build/lib/index.js'].map((p) => join(root, p)).find((p) => existsSync(p));
+  if (tscEntry !== undefined) {
+    const { identical, detail } = compareRuns(reference, seededRun(await import(pathToFileURL(tscEntry).href)));
+    check(`node: ESM bundle = tsc output (${relative(root, tscEntry)}), seeded run`, identical, detail);
+  } else {
+    console.log('note  no tsc output (dist/lib or build/lib) to compare the bundle with in Node');
+  }
+
+  const server = await startServer();
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const profile = mkdtempSync(join(tmpdir(), 'loopgrad-chromium-'));
+  let context = null;
+  const pageErrors = [];
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: options.chromium,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      viewport: { width: 1200, height: 1000 },
+      timeout: 60_000,
+    });
+    const version = context.browser()?.version() ?? '(version unknown)';
+    console.log(`info  Chromium ${version}; Node ${process.version} (V8 ${process.versions.v8}); serving ${base}`);
+    const page = context.pages()[0] ?? await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+    page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(`${page.url()}: console.error ${msg.text()}`); });
+
+    // 1 + 2: the bundle as ESM and as the IIFE global, each running the seeded routine
+    for (const [label, path] of [['ESM', '/__test/esm.html'], ['IIFE', '/__test/iife.html']]) {
+      await page.goto(base + path);
+      await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 60_000 });
+      const result = await page.evaluate(() => window.__result);
+      if (result.error) {
+        check(`chromium: ${label} bundle loads`, false, result.error.split('\n')[0]);
+        continue;
+      }
+      const sameExports = JSON.stringify(result.exports) === JSON.stringify(nodeExports);
+      const detail = label === 'IIFE' ? `window.loopgrad is ${result.isGlobal ? 'an object' : 'missing'}, ` : '';
+      check(`chromium: ${label} bundle loads`, (label !== 'IIFE' || result.isGlobal) && sameExports && result.exports.includes('Rtrl'),
+        `${detail}${result.exports.length} exports${sameExports ? ', same as in Node' : `, differ from Node's ${nodeExports.length}`}`);
+      const portable = compareRuns(portableReference, result.portable);
+      const engineUsed = [...new Set([...nodeEngineUsed, ...result.engineFunctionsUsed])];
+      check(`chromium ${label} = node: seeded run, portable exp/log/tanh`, portable.identical && engineUsed.length === 0,
+        portable.detail + (engineUsed.length ? `; engine functions still used: ${engineUsed.join(', ')}` : ''));
+      const own = compareRuns(reference, result.run);
+      const mathDiffers = JSON.stringify(result.fingerprint) !== JSON.stringify(nodeFingerprint);
+      const ownStatus = own.identical ? true : mathDiffers && !options.strictMath ? 'warn' : false;
+      const why = own.identical ? '' : mathDiffers
+        ? `; the engines' own Math differs (exp/log/tanh fingerprints node ${JSON.stringify(nodeFingerprint)} vs chromium ${JSON.stringify(result.fingerprint)})`
+        : '; the engines agree on Math.exp/log/tanh, so this is not their libm';
+      check(`chromium ${label} = node: seeded run, each engine's own Math (${result.ms.toFixed(0)} ms in Chromium)`, ownStatus, own.detail + why);
+    }
+
+    // 3: the demo trains, stays responsive, switches method, reports mistakes
+    await page.goto(`${base}/docs/demo/index.html`);
+    await page.waitForFunction(() => window.loopgradDemo !== undefined, null, { timeout: 30_000 });
+    await page.click('#start');
+    await page.waitForFunction(() => window.loopgradDemo.history.length > 0 || window.loopgradDemo.messages.length > 0, null, { timeout: 30_000 });
+    const before = await page.evaluate(() => ({ frames: window.loopgradDemo.frames, ticks: window.loopgradDemo.ticks, t: performance.now() }));
+    const roundTrips = [];
+    const until = Date.now() + options.trainSeconds * 1000;
+    while (Date.now() < until) {
+      const t0 = Date.now();
+      await page.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+      roundTrips.push(Date.now() - t0);
+      await sleep(100);
+    }
+    const demo = await page.evaluate(() => {
+      const d = window.loopgradDemo;
+      return { state: d.state, history: d.history, messages: d.messages, samples: d.samples.length, frames: d.frames, ticks: d.ticks, maxGapMs: d.maxGapMs, t: performance.now() };
+    });
+    const losses = demo.history.filter((h) => h.method === 'bptt').map((h) => h.lossBits);
+    const k = Math.max(1, Math.min(5, Math.floor(losses.length / 4)));
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const first = losses.length > 0 ? mean(losses.slice(0, k)) : NaN;
+    const last = losses.length > 0 ? mean(losses.slice(-k)) : NaN;
+    check('demo: BPTT loss falls', demo.messages.length === 0 && losses.length >= 8 && last < 0.8 * first,
+      `${losses.length} reports in ${options.trainSeconds} s, ${first.toFixed(3)} -> ${last.toFixed(3)} bits/char (mean of first/last ${k})${demo.messages.length ? `; message: ${demo.messages[0]}` : ''}`);
+    const seconds = (demo.t - before.t) / 1000;
+    const ticks = demo.ticks - before.ticks, frames = demo.frames - before.frames;
+    const worstTrip = Math.max(...roundTrips);
+    check('demo: page stays responsive while training', ticks >= seconds * 20 * 0.5 && frames > 0 && demo.maxGapMs < 1000 && worstTrip < 1000,
+      `${ticks} timer ticks (50 ms timer) and ${frames} animation frames in ${seconds.toFixed(1)} s; longest timer gap ${demo.maxGapMs.toFixed(0)} ms; evaluation round trips max ${worstTrip} ms over ${roundTrips.length}`);
+    check('demo: sampled text appears', demo.samples > 0, `${demo.samples} samples`);
+
+    // the screenshot, with BPTT's curve and samples on it
+    const shot = resolve(root, options.screenshot);
+    mkdirSync(dirname(shot), { recursive: true });
+
+    // switch to RTRL while training and wait for its costs
+    await page.check('input[name="method"][value="rtrl"]');
+    await page.waitForFunction(() => (window.loopgradDemo.stats?.rtrl?.chars ?? 0) >= 3, null, { timeout: 60_000 });
+    await sleep(1000);
+    const stats = await page.evaluate(() => ({ stats: window.loopgradDemo.stats, method: window.loopgradDemo.method, rtrlReports: window.loopgradDemo.history.filter((h) => h.method === 'rtrl').length }));
+    const { bptt, rtrl } = stats.stats;
+    check('demo: the BPTT/RTRL switch reports each method\'s time and memory',
+      stats.method === 'rtrl' && stats.rtrlReports > 0 && rtrl.msPerChar > 0 && rtrl.gradientBytes > 0 && bptt.msPerChar > 0 && bptt.gradientBytes > 0,
+      `BPTT ${bptt.msPerChar.toFixed(3)} ms/char, tape ${(bptt.gradientBytes / 1024).toFixed(0)} KB; RTRL ${rtrl.msPerChar.toFixed(1)} ms/char, sensitivity ${(rtrl.gradientBytes / 1048576).toFixed(1)} MB, all ${(rtrl.totalBytes / 1048576).toFixed(1)} MB`);
+    await page.screenshot({ path: shot, fullPage: true });
+    const png = readFileSync(shot);
+    check('screenshot written', png.length > 1000 && png.subarray(1, 4).toString() === 'PNG', `${relative(root, shot)} (${png.length} bytes)`);
+
+    // mistakes: empty text, then a size RTRL cannot afford; each must show a message, not freeze
+    const mistakes = [
+      { name: 'empty text', text: '', hidden: '32', method: 'bptt', expect: /no text/i },
+      { name: 'one repeated character', text: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', hidden: '32', method: 'bptt', expect: /single character/ },
+      { name: 'RTRL too large', text: null, hidden: '512', method: 'rtrl', expect: /RTRL .*(MB|GFLOP)/ },
+      { name: 'hidden size not a number', text: null, hidden: 'lots', method: 'bptt', expect: /Hidden size/ },
+    ];
+    const originalText = await page.inputValue('#text');
+    for (const m of mistakes) {
+      await page.evaluate(() => { window.loopgradDemo.messages.length = 0; });
+      await page.fill('#text', m.text ?? originalText);
+      await page.evaluate((hidden) => { document.getElementById('hidden').type = 'text'; document.getElementById('hidden').value = hidden; }, m.hidden);
+      await page.check(`input[name="method"][value="${m.method}"]`);
+      const t0 = Date.now();
+      await page.click('#start');
+      await page.waitForFunction(() => window.loopgradDemo.messages.length > 0, null, { timeout: 10_000 }).catch(() => {});
+      const shown = await page.evaluate(() => ({ text: document.getElementById('message').textContent, visible: !document.getElementById('message').hidden }));
+      check(`demo: ${m.name} shows a message`, shown.visible && m.expect.test(shown.text), `${Date.now() - t0} ms: "${shown.text}"`);
+    }
+    check('no page errors', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
+  } catch (err) {
+    check('browser session', false, err instanceof Error ? err.message.split('\n')[0] : String(err));
+  } finally {
+    if (context !== null) await context.close().catch(() => {});
+    server.close();
+    if (!options.keepProfile) rmSync(profile, { recursive: true, force: true });
+  }
+  const failed = results.filter((r) => r.status === false);
+  const warned = results.filter((r) => r.status === 'warn');
+  const warnText = warned.length ? ` (${warned.length} warning${warned.length > 1 ? 's' : ''})` : '';
+  console.log(failed.length === 0 ? `browser-test: ${results.length - warned.length} of ${results.length} checks passed${warnText}` : `browser-test: ${failed.length} of ${results.length} checks failed${warnText}`);
+  process.exit(failed.length === 0 ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(`browser-test: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// loopgrad as another project consumes it. Packs the package with `npm pack`,
+// installs the tarball into a fresh temporary TypeScript project, type-checks a
+// small program against the shipped declarations under both "moduleResolution":
+// "node16" and "bundler" (one deliberately wrong call sits under
+// // @ts-expect-error, so the check fails if the declarations stop catching it),
+// then compiles and runs the program: it builds an LSTM, trains it a few steps
+// with BPTT and with RTRL, saves its weights to a safetensors file with PyTorch
+// names, reloads them into a fresh model and checks the outputs are identical.
+//
+// Needs the compiled package (npm run build: dist/lib/index.js and .d.ts).
+// The temporary project uses this checkout's TypeScript and @types/node, so no
+// network is needed.
+//
+// usage: node scripts/consumer-test.mjs [--keep]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const USAGE = 'usage: node scripts/consumer-test.mjs [--keep]';
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
+
+const args = process.argv.slice(2);
+for (const a of args) {
+  if (a === '-h' || a === '--help') { console.log(USAGE); process.exit(0); }
+  if (a !== '--keep') { console.error(`consumer-test: unknown argument ${JSON.stringify(a)}\n${USAGE}`); process.exit(2); }
+}
+const keep = args.includes('--keep');
+
+function fail(message) {
+  console.error(`consumer-test: ${message}`);
+  process.exit(1);
+}
+
+function run(command, commandArgs, cwd, label) {
+  try {
+    return execFileSync(command, commandArgs, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+  } catch (err) {
+    const out = `${err.stdout ?? ''}${err.stderr ?? ''}`.trim();
+    fail(`${label} failed (exit ${err.status ?? '?'}):\n${out}`);
+  }
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const s = statSync(path);
+    newest = Math.max(newest, s.isDirectory() ? newestMtime(path) : s.mtimeMs);
+  }
+  return newest;
+}
+
+// The consumer's program. It uses the public entry only.
+const PROGRAM = `import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  Bptt, Rtrl, Rng, createModel, loadPytorchParams, lstm, mat, pytorchStateDict, readSafetensors,
+  rowsView, writeSafetensors, type Mat, type RecurrentModel, type SequenceLoss,
+} from 'loopgrad';
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new Error('consumer: ' + message);
+}
+
+const inputSize = 3, hiddenSize = 5, batch = 2, steps = 6;
+const rng = new Rng(2024);
+const xs: Mat = mat(steps * batch, inputSize);
+const targets: Mat = mat(steps * batch, hiddenSize);
+rng.fillNormal(xs);
+rng.fillUniform(targets, -0.5, 0.5);
+
+// 0.5 * squared error of the output against the target at every step
+const loss: SequenceLoss = {
+  step(g, t, output) {
+    const diff = g.sub(output, g.constant(rowsView(targets, t * batch, batch)));
+    return g.scale(g.dot(diff, diff), 0.5);
+  },
+};
+
+// The declarations must reject a wrong argument type; at run time the cell rejects it too.
+let rejected = '';
+try {
+  // @ts-expect-error hiddenSize is a number, not a string
+  lstm({ inputSize, hiddenSize: 'five' });
+} catch (err) {
+  rejected = (err as Error).message;
+}
+check(/lstm: hiddenSize/.test(rejected), 'lstm() accepted hiddenSize "five": ' + rejected);
+
+const model: RecurrentModel = createModel(lstm({ inputSize, hiddenSize, forgetBias: 1 }), { seed: 7 });
+const theta = model.params.theta;
+const sgd = (grad: Float64Array, lr: number): void => {
+  for (let i = 0; i < theta.length; i++) theta[i] -= lr * grad[i];
+};
+
+// BPTT: a few full-batch SGD steps
+const bptt = new Bptt(model);
+const bpttLosses: number[] = [];
+for (let i = 0; i < 5; i++) {
+  const result = bptt.run(xs, loss, { batch });
+  bpttLosses.push(result.loss);
+  sgd(result.grad, 0.1);
+}
+check(bpttLosses[4] < bpttLosses[0], 'BPTT loss did not fall: ' + bpttLosses.join(' '));
+
+// RTRL: the same gradient as BPTT, then a few steps of its own
+const rtrl = new Rtrl(model, { batch });
+const rtrlLoss = rtrl.run(xs, loss);
+const reference = bptt.run(xs, loss, { batch });
+let maxDiff = 0;
+for (let i = 0; i < theta.length; i++) maxDiff = Math.max(maxDiff, Math.abs(rtrl.grad[i] - reference.grad[i]));
+check(Math.abs(rtrlLoss - reference.loss) < 1e-12 && maxDiff < 1e-10, 'RTRL and BPTT disagree: max |grad difference| ' + maxDiff);
+const rtrlLosses: number[] = [];
+for (let i = 0; i < 5; i++) {
+  rtrlLosses.push(rtrl.run(xs, loss));
+  sgd(rtrl.grad, 0.1);
+}
+check(rtrlLosses[4] < rtrlLosses[0], 'RTRL loss did not fall: ' + rtrlLosses.join(' '));
+
+// Save with PyTorch names, reload into a fresh model with other weights, compare outputs.
+const file = process.argv[2] ?? 'lstm.safetensors';
+writeFileSync(file, writeSafetensors(pytorchStateDict(model.params), { format: 'pt' }));
+const { tensors, metadata } = readSafetensors(new Uint8Array(readFileSync(file)));
+check(metadata.format === 'pt', 'metadata lost: ' + JSON.stringify(metadata));
+check(tensors.has('weight_ih_l0') && tensors.has('bias_hh_l0'), 'PyTorch names missing: ' + [...tensors.keys()].join(', '));
+const reloaded = createModel(lstm({ inputSize, hiddenSize, forgetBias: 1 }), { seed: 99 });
+loadPytorchParams(reloaded.params, tensors);
+const before = new Bptt(model).run(xs, loss, { batch });
+const after = new Bptt(reloaded).run(xs, loss, { batch });
+let identical = before.loss === after.loss && before.outputs.data.length === after.outputs.data.length;
+for (let i = 0; i < before.outputs.data.length; i++) identical &&= before.outputs.data[i] === after.outputs.data[i];
+for (let i = 0; i < theta.length; i++) identical &&= theta[i] === reloaded.params.theta[i];
+check(identical, 'the reloaded model gives different outputs');
+
+console.log('consumer: OK: LSTM with ' + theta.length + ' parameters; BPTT loss ' + bpttLosses[0].toFixed(4) + ' -> ' + bpttLosses[4].toFixed(4)
+  + '; RTRL = BPTT gradient to ' + maxDiff.toExponential(1) + '; RTRL loss ' + rtrlLosses[0].toFixed(4) + ' -> ' + rtrlLosses[4].toFixed(4)
+  + '; reloaded from ' + file + ' (' + tensors.size + ' tensors): outputs bit-identical');
+`;
+
+function tsconfig(module, moduleResolution, extra = {}) {
+  return JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022', module, moduleResolution, strict: true, skipLibCheck: false,
+      types: ['node'], typeRoots: [join(root, 'node_modules/@types')],
+      rootDir: 'src', outDir: 'out', ...extra,
+    },
+    include: ['src'],
+  }, null, 2);
+}
+
+function main() {
+  if (!existsSync(tsc)) fail(`no TypeScript at ${relative(root, tsc)}: run npm install in ${root}`);
+  if (!existsSync(join(root, 'node_modules/@types/node'))) fail('no @types/node in node_modules: run npm install');
+  for (const f of ['dist/lib/index.js', 'dist/lib/index.d.ts']) {
+    if (!existsSync(join(root, f))) fail(`${f} is missing: run npm run build first`);
+  }
+  if (newestMtime(join(root, 'lib')) > statSync(join(root, 'dist/lib/index.js')).mtimeMs) {
+    console.log('consumer-test: note: lib/ has sources newer than dist/lib/index.js; the package holds the last build');
+  }
+
+  const work = mkdtempSync(join(tmpdir(), 'loopgrad-consumer-'));
+  try {
+    // 1. pack (the build already ran; --ignore-scripts keeps pack from rebuilding)
+    const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], root, 'npm pack'));
+    const info = packed[0];
+    const tarball = join(work, info.filename);
+    const paths = info.files.map((f) => f.path);
+    const missing = ['package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts'].filter((p) => !paths.includes(p));
+    if (missing.length > 0) fail(`the tarball lacks ${missing.join(', ')}`);
+    const strays = paths.filter((p) => /^(spec|build|node_modules)\//.test(p));
+    if (strays.length > 0) fail(`the tarball ships files it should not: ${strays.slice(0, 5).join(', ')}`);
+    console.log(`consumer-test: packed ${info.filename}: ${info.entryCount} files, ${(info.size / 1000).toFixed(1)} kB packed, ${(info.unpackedSize / 1000).toFixed(1)} kB unpacked`);
+
+    // 2. a fresh project that depends on the tarball
+    const project = join(work, 'project');
+    mkdirSync(join(project, 'src'), { recursive: true });
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'loopgrad-consumer', version: '0.0.0', private: true, type: 'module' }, null, 2));
+    writeFileSync(join(project, 'src/main.ts'), PROGRAM);
+    writeFileSync(join(project, 'tsconfig.json'), tsconfig('node16', 'node16'));
+    writeFileSync(join(project, 'tsconfig.bundler.json'), tsconfig('esnext', 'bundler', { noEmit: true }));
+    run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--offline', tarball], project, 'npm install of the tarball');
+    if (!existsSync(join(project, 'node_modules/loopgrad/dist/lib/index.d.ts'))) fail('the installed package has no dist/lib/index.d.ts');
+
+    // 3. type-check against the shipped declarations, both resolutions
+    run(process.execPath, [tsc, '-p', 'tsconfig.bundler.json'], project, 'tsc with "moduleResolution": "bundler"');
+    console.log('consumer-test: type-checks with "moduleResolution": "bundler" (the @ts-expect-error call is rejected)');
+    run(process.execPath, [tsc, '-p', 'tsconfig.json'], project, 'tsc with "moduleResolution": "node16"');
+    console.log('consumer-test: type-checks and compiles with "moduleResolution": "node16"');
+
+    // 4. run it
+    const output = run(process.execPath, ['out/main.js', join(work, 'lstm.safetensors')], project, 'the consumer program');
+    process.stdout.write(output);
+    if (!output.includes('consumer: OK')) fail('the consumer program did not report OK');
+    console.log('consumer-test: passed');
+  } finally {
+    if (keep) console.log(`consumer-test: kept ${work}`);
+    else rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main();

@@ -1,0 +1,83 @@
+// Shared helpers of the sequence-architecture specs (stacked, bidirectional,
+// packed, tdnn, narx, mdrnn, subsampling): random data, losses, finite
+// differences, relative errors. Tolerances live here.
+import { type Mat, mat, rowsView } from '../../lib/mat/mat.js';
+import type { Rng } from '../../lib/mat/rng.js';
+import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
+
+/** RTRL vs BPTT: relative to the gradient's largest magnitude. */
+export const MODES_TOL = 1e-10;
+/** Central finite differences with step FD_EPS. */
+export const FD_EPS = 1e-6;
+export const FD_TOL = 1e-6;
+/** Two float64 computations of the same thing by different op orders. */
+export const SAME_TOL = 1e-12;
+
+export function randomMat(rng: Rng, rows: number, cols: number, scale = 1): Mat {
+  const m = mat(rows, cols);
+  rng.fillNormal(m, 0, scale);
+  return m;
+}
+
+/** max |a - b| / max |b| (max |a - b| when b is all zero). */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`relErr: lengths ${a.length} and ${b.length}`);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+/** Σ_t <output_t, G_t> (+ Σ_i <tanh(final_i), F_i> when finals are given): touches every output and state. */
+export function dotLoss(upstream: Mat, batch: number, finals: Mat[] | null = null): SequenceLoss {
+  return {
+    step: (g, t, out) => g.dot(out, g.constant(rowsView(upstream, t * batch, batch))),
+    final: finals === null ? undefined : (g, state) => {
+      let total = null;
+      for (let i = 0; i < state.length; i++) {
+        const term = g.dot(g.tanh(state[i]), g.constant(finals[i]));
+        total = total === null ? term : g.add(total, term);
+      }
+      return total;
+    },
+  };
+}
+
+/** Squared error of every step's output against targets. */
+export function squaredLoss(targets: Mat, batch: number): SequenceLoss {
+  return {
+    step: (g, t, out) => {
+      const d = g.sub(out, g.constant(rowsView(targets, t * batch, batch)));
+      return g.dot(d, d);
+    },
+  };
+}
+
+/**
+ * Compares grad[i] with central differences of f for the given indices of
+ * theta (restored afterwards). Returns the worst |fd - ad| / max(1, |fd|, |ad|).
+ */
+export function fdError(f: () => number, theta: Float64Array, grad: ArrayLike<number>, indices: readonly number[], eps = FD_EPS): { error: number; worst: string } {
+  let error = 0, worst = '';
+  for (const i of indices) {
+    const saved = theta[i];
+    theta[i] = saved + eps;
+    const plus = f();
+    theta[i] = saved - eps;
+    const minus = f();
+    theta[i] = saved;
+    const fd = (plus - minus) / (2 * eps);
+    const e = Math.abs(fd - grad[i]) / Math.max(1, Math.abs(fd), Math.abs(grad[i]));
+    if (!(e <= error)) { error = e; worst = `theta[${i}]: fd ${fd}, ad ${grad[i]}`; }
+  }
+  return { error, worst };
+}
+
+/** `count` distinct indices in [0, n), always including 0 and n-1. */
+export function someIndices(rng: Rng, n: number, count: number): number[] {
+  const set = new Set<number>([0, n - 1]);
+  while (set.size < Math.min(count, n)) set.add(rng.int(n));
+  return [...set];
+}

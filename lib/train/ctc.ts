@@ -1,0 +1,161 @@
+// Training a bidirectional LSTM with CTC on the generated speech-like task:
+// frames -> BiLSTM -> per-frame class scores -> CTC loss (log space) -> BPTT
+// through the whole network -> Adam. Held-out quality is the label error rate
+// of best-path (greedy) and prefix-beam-search decoding.
+import { Graph, type Var } from '../ad/graph.js';
+import { lstm } from '../cells/lstm.js';
+import { dense } from '../cells/dense.js';
+import { type Mat, mat, rowsView } from '../mat/mat.js';
+import { logSoftmaxRows } from '../mat/elementwise.js';
+import { Rng } from '../mat/rng.js';
+import { bidirectional } from '../rnn/bidirectional.js';
+import { stacked, runStacked, SequenceBptt } from '../rnn/stacked.js';
+import { LengthMasks } from '../rnn/packed.js';
+import { type RecurrentModel, createModel, initialStateVars } from '../rnn/model.js';
+import type { SequenceLoss } from '../rnn/loss-spec.js';
+import { createOptimizer } from '../optim/optimizer.js';
+import { clipGlobalNorm, allFinite } from '../optim/clip.js';
+import { ctcGreedyDecode, ctcPrefixBeamSearch } from '../loss/ctc-decode.js';
+import { labelErrorRate } from '../loss/edit-distance.js';
+import { type SpeechBatch, type SpeechTask, type SpeechTaskOptions, speechTask } from '../tasks/speech.js';
+
+export interface CtcTrainConfig {
+  /** Hidden units per direction (default 24). */
+  hidden?: number;
+  /** Bidirectional LSTM layers (default 1). */
+  layers?: number;
+  /** Sequences per batch (default 16). */
+  batch?: number;
+  /** Parameter updates (default 600). */
+  iterations?: number;
+  /** Adam's learning rate (default 0.01). */
+  lr?: number;
+  /** Global-norm clipping threshold (default 5). */
+  clip?: number;
+  /** Held-out sequences (default 200). */
+  heldOut?: number;
+  /** Beam width of the held-out prefix beam search (default 8; 0 skips it). */
+  beamWidth?: number;
+  seed?: number;
+  task?: SpeechTaskOptions;
+}
+
+export interface CtcTrainReport {
+  config: Required<Omit<CtcTrainConfig, 'task'>> & { task: SpeechTaskOptions };
+  params: number;
+  /** Mean CTC loss per target label, per update. */
+  curve: { step: number; loss: number }[];
+  heldOut: { greedyLabelErrorRate: number; beamLabelErrorRate: number | null; sequences: number };
+  seconds: number;
+  model: RecurrentModel;
+}
+
+export interface CtcTrainHooks {
+  onProgress?(step: number, total: number, loss: number): void;
+}
+
+function positiveInt(name: string, value: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min) throw new Error(`trainCtc: ${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) throw new Error(`trainCtc: ${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+/** A BiLSTM (layers deep) with a linear readout of classes scores per frame. */
+export function ctcNetwork(task: SpeechTask, hidden: number, layers: number, seed: number): RecurrentModel {
+  const cells = [];
+  let inputSize = task.features;
+  for (let l = 0; l < layers; l++) {
+    cells.push(bidirectional(lstm({ inputSize, hiddenSize: hidden, forgetBias: 1 })));
+    inputSize = 2 * hidden;
+  }
+  cells.push(dense({ inputSize, outputSize: task.classes }));
+  return createModel(stacked(cells), { seed });
+}
+
+/** The CTC loss of a batch as a SequenceLoss: it collects every frame's scores and scores them at the last step. */
+export function ctcSequenceLoss(batch: SpeechBatch, classes: number): SequenceLoss {
+  const frames: Var[] = [];
+  return {
+    step: (g, t, output) => {
+      if (t === 0) frames.length = 0;
+      frames.push(output);
+      if (t < batch.steps - 1) return null;
+      return g.ctcLoss(g.concatRows(frames), {
+        T: batch.steps, N: batch.batch, C: classes, targets: batch.targets,
+        inputLengths: batch.lengths, targetLengths: batch.targets.map((t) => t.length), reduction: 'mean',
+      });
+    },
+  };
+}
+
+/** Per-frame log-probabilities ((steps·batch) x classes, time-major) of a batch. */
+export function ctcLogProbs(model: RecurrentModel, batch: SpeechBatch): Mat {
+  const g = new Graph('eval');
+  const paramVars = model.params.mats.map((m) => g.leaf(m));
+  const xs: Var[] = [];
+  for (let t = 0; t < batch.steps; t++) xs.push(g.leaf(rowsView(batch.xs, t * batch.batch, batch.batch)));
+  const initial = initialStateVars(g, model, batch.batch, paramVars, null, false);
+  const masks = new LengthMasks(batch.lengths, batch.steps);
+  const run = runStacked(g, model.cell, paramVars.slice(0, model.cellParamCount), xs, initial, { masks: masks.allFull ? null : masks });
+  const C = model.cell.outputSize;
+  const out = mat(batch.steps * batch.batch, C);
+  run.outputs.forEach((v, t) => out.data.set(v.value.data.subarray(v.value.offset, v.value.offset + batch.batch * C), t * batch.batch * C));
+  logSoftmaxRows(out, out);
+  return out;
+}
+
+/** Greedy and beam label error rates of the model on a batch. */
+export function ctcEvaluate(model: RecurrentModel, batch: SpeechBatch, beamWidth: number): { greedy: number; beam: number | null } {
+  const logProbs = ctcLogProbs(model, batch);
+  const options = { T: batch.steps, N: batch.batch, C: model.cell.outputSize, inputLengths: batch.lengths };
+  const greedy = labelErrorRate(ctcGreedyDecode(logProbs, options).map((p) => p.labels), batch.targets);
+  if (beamWidth <= 0) return { greedy, beam: null };
+  const beams = ctcPrefixBeamSearch(logProbs, { ...options, beamWidth });
+  const beam = labelErrorRate(beams.map((h) => h[0]?.labels ?? []), batch.targets);
+  return { greedy, beam };
+}
+
+export function trainCtc(config: CtcTrainConfig = {}, hooks: CtcTrainHooks = {}): CtcTrainReport {
+  const hidden = positiveInt('hidden', config.hidden ?? 24);
+  const layers = positiveInt('layers', config.layers ?? 1);
+  const batchSize = positiveInt('batch', config.batch ?? 16);
+  const iterations = positiveInt('iterations', config.iterations ?? 600, 0);
+  const lr = positive('lr', config.lr ?? 0.01);
+  const clip = positive('clip', config.clip ?? 5);
+  const heldOutSize = positiveInt('heldOut', config.heldOut ?? 200);
+  const beamWidth = positiveInt('beamWidth', config.beamWidth ?? 8, 0);
+  const seed = config.seed ?? 1;
+  const taskOptions = config.task ?? {};
+  const task = speechTask(taskOptions);
+  const model = ctcNetwork(task, hidden, layers, seed);
+  const optimizer = createOptimizer({ kind: 'adam', lr });
+  const bptt = new SequenceBptt(model);
+  const rng = new Rng(seed + 1);
+  const curve: { step: number; loss: number }[] = [];
+  const started = Date.now();
+  for (let step = 0; step < iterations; step++) {
+    const batch = task.batch(batchSize, rng);
+    const result = bptt.run(batch.xs, ctcSequenceLoss(batch, task.classes), { batch: batchSize, lengths: batch.lengths });
+    if (!Number.isFinite(result.loss) || !allFinite(result.grad)) {
+      throw new Error(`trainCtc: step ${step}: loss ${result.loss} or its gradient is not finite; parameters left as after step ${step - 1}`);
+    }
+    clipGlobalNorm(result.grad, clip);
+    optimizer.step(model.params.theta, result.grad);
+    curve.push({ step, loss: result.loss });
+    hooks.onProgress?.(step + 1, iterations, result.loss);
+  }
+  const heldOut = task.batch(heldOutSize, new Rng(seed + 1_000_003));
+  const quality = ctcEvaluate(model, heldOut, beamWidth);
+  return {
+    config: { hidden, layers, batch: batchSize, iterations, lr, clip, heldOut: heldOutSize, beamWidth, seed, task: taskOptions },
+    params: model.params.theta.length,
+    curve,
+    heldOut: { greedyLabelErrorRate: quality.greedy, beamLabelErrorRate: quality.beam, sequences: heldOutSize },
+    seconds: (Date.now() - started) / 1000,
+    model,
+  };
+}

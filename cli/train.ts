@@ -1,2 +1,217 @@
-import type { Command } from './args.js';
-export const trainCommand: Command = { summary: '(not built yet)', usage: 'usage: loopgrad train', run: () => { console.error('loopgrad train: not built yet'); return 1; } };
+// loopgrad train <task>: trains a recurrent network on one of the classic
+// generated tasks and reports the training curve and the held-out metric.
+import { writeFileSync } from 'node:fs';
+import { type Command, type FlagSpec, type Parsed, UsageError, parseArgs, usageLines } from './args.js';
+import { renderSvg, type Series } from '../bench/svg.js';
+import { createProgress } from '../bench/progress.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
+import { CELL_KINDS, type CellKind, type TaskRunConfig, type TaskRunReport, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
+import { TASK_NAMES, createTask } from '../lib/tasks/registry.js';
+
+const specs: Record<string, FlagSpec> = {
+  cell: { kind: 'string', help: 'elman | lstm | gru (default lstm)', choices: CELL_KINDS },
+  hidden: { kind: 'int', help: 'hidden units (default 32)', min: 1 },
+  activation: { kind: 'string', help: 'elman non-linearity: tanh | relu | sigmoid (default tanh; relu with --init identity)', choices: ['tanh', 'relu', 'sigmoid'] },
+  init: { kind: 'string', help: 'recurrent weights: default | normal:G | xavier[:G] | he[:G] | orthogonal[:G] | identity[:S] (IRNN)' },
+  'forget-bias': { kind: 'number', help: 'lstm forget-gate bias at init (default 1)' },
+  'learn-h0': { kind: 'boolean', help: 'learn the initial state' },
+  method: { kind: 'string', help: 'bptt | tbptt:K | tbptt:K1:K2 | rtrl (default bptt)' },
+  steps: { kind: 'int', help: 'sequence length (copy: the delay); default per task', min: 1 },
+  optimizer: { kind: 'string', help: `${OPTIMIZER_KINDS.join(' | ')} (default adam)`, choices: OPTIMIZER_KINDS },
+  lr: { kind: 'number', help: 'learning rate (default 0.001)', min: 0 },
+  momentum: { kind: 'number', help: 'sgd / rmsprop momentum', min: 0 },
+  nesterov: { kind: 'boolean', help: 'sgd: Nesterov momentum' },
+  'weight-decay': { kind: 'number', help: "adamw's decoupled weight decay", min: 0 },
+  schedule: { kind: 'string', help: 'constant | step:EVERY:GAMMA | exp:GAMMA | cosine:TOTAL[:MINLR], optionally +warmup:N' },
+  l1: { kind: 'number', help: 'L1 penalty on the weights', min: 0 },
+  l2: { kind: 'number', help: 'L2 penalty on the weights', min: 0 },
+  clip: { kind: 'number', help: 'clip the gradient global norm to this (> 0)' },
+  'clip-value': { kind: 'number', help: 'clip each gradient entry to ± this (> 0)' },
+  batch: { kind: 'int', help: 'sequences per batch (default 32)', min: 1 },
+  iterations: { kind: 'int', help: 'batches to train on, fresh each time (default 1000)', min: 1 },
+  'train-size': { kind: 'int', help: 'a fixed training set of this many sequences ...', min: 1 },
+  epochs: { kind: 'int', help: '... visited this many times (default 1)', min: 1 },
+  seed: { kind: 'int', help: 'seed of the initialisation and training data (default 0)' },
+  'held-out': { kind: 'int', help: 'held-out sequences (default 1000)', min: 1 },
+  'eval-every': { kind: 'int', help: 'evaluate the held-out metric every N iterations', min: 1 },
+  'stop-when-solved': { kind: 'boolean', help: "stop once the held-out metric reaches the task's solved level" },
+  patience: { kind: 'int', help: 'early stopping: evaluations without improvement', min: 1 },
+  save: { kind: 'string', help: 'checkpoint directory to save to (at the end, and every --save-every)' },
+  'save-every': { kind: 'int', help: 'save a checkpoint every N iterations', min: 1 },
+  load: { kind: 'string', help: 'checkpoint directory to start from (weights and optimiser state)' },
+  svg: { kind: 'string', help: 'write the learning curve to this SVG file' },
+  json: { kind: 'boolean', help: 'print one JSON object {config, curve, heldOut}' },
+  quiet: { kind: 'boolean', help: 'no progress bar, no summary' },
+};
+
+const usage = [
+  'usage: loopgrad train <task> [options]',
+  '',
+  `tasks: ${TASK_NAMES.join(', ')}`,
+  '',
+  'options:',
+  usageLines(specs),
+  '',
+  'example: loopgrad train adding --steps 100 --cell lstm --hidden 32 --method bptt --lr 0.003 --iterations 3000 --svg curve.svg',
+].join('\n');
+
+function flag<T>(parsed: Parsed, name: string): T | undefined {
+  return parsed.flags.get(name) as T | undefined;
+}
+
+/** The run config a command line asks for; every bad value is a UsageError naming its option. */
+export function configFromArgs(argv: readonly string[]): { config: TaskRunConfig; parsed: Parsed } {
+  const parsed = parseArgs(argv, specs);
+  if (parsed.positional.length !== 1) {
+    throw new UsageError(parsed.positional.length === 0 ? 'which task? (one of ' + TASK_NAMES.join(', ') + ')' : `one task expected, got ${parsed.positional.join(' ')}`);
+  }
+  const task = parsed.positional[0];
+  if (!(TASK_NAMES as readonly string[]).includes(task)) throw new UsageError(`unknown task "${task}" (one of ${TASK_NAMES.join(', ')})`);
+  for (const name of ['clip', 'clip-value']) {
+    const v = flag<number>(parsed, name);
+    if (v !== undefined && !(v > 0)) throw new UsageError(`--${name}: ${v} is not positive`);
+  }
+  const config: TaskRunConfig = {
+    task,
+    steps: flag<number>(parsed, 'steps'),
+    cell: (flag<string>(parsed, 'cell') ?? 'lstm') as CellKind,
+    hidden: flag<number>(parsed, 'hidden') ?? 32,
+    activation: flag<'tanh' | 'relu' | 'sigmoid'>(parsed, 'activation'),
+    init: flag<string>(parsed, 'init'),
+    forgetBias: flag<number>(parsed, 'forget-bias'),
+    learnInitialState: flag<boolean>(parsed, 'learn-h0'),
+    method: flag<string>(parsed, 'method'),
+    optimizer: flag<Optimizer['kind']>(parsed, 'optimizer'),
+    lr: flag<number>(parsed, 'lr') ?? 0.001,
+    momentum: flag<number>(parsed, 'momentum'),
+    nesterov: flag<boolean>(parsed, 'nesterov'),
+    weightDecay: flag<number>(parsed, 'weight-decay'),
+    schedule: flag<string>(parsed, 'schedule'),
+    l1: flag<number>(parsed, 'l1'),
+    l2: flag<number>(parsed, 'l2'),
+    clip: flag<number>(parsed, 'clip'),
+    clipValue: flag<number>(parsed, 'clip-value'),
+    batch: flag<number>(parsed, 'batch') ?? 32,
+    trainSize: flag<number>(parsed, 'train-size'),
+    epochs: flag<number>(parsed, 'epochs'),
+    seed: flag<number>(parsed, 'seed'),
+    heldOut: flag<number>(parsed, 'held-out'),
+    evalEvery: flag<number>(parsed, 'eval-every'),
+    stopWhenSolved: flag<boolean>(parsed, 'stop-when-solved'),
+    patience: flag<number>(parsed, 'patience'),
+  };
+  if (config.trainSize === undefined) config.iterations = flag<number>(parsed, 'iterations') ?? 1000;
+  else if (parsed.flags.has('iterations')) throw new UsageError('--iterations cannot be combined with --train-size/--epochs');
+  if (config.epochs !== undefined && config.trainSize === undefined) throw new UsageError('--epochs needs --train-size (a fixed training set)');
+  // Drop absent options so the library sees only what was given.
+  for (const key of Object.keys(config) as (keyof TaskRunConfig)[]) if (config[key] === undefined) delete config[key];
+  try {
+    normalizeRunConfig(config);
+    createTask(config.task, config.steps);
+  } catch (e) {
+    throw new UsageError(cliMessage((e as Error).message));
+  }
+  if (parsed.flags.has('save-every') && !parsed.flags.has('save')) throw new UsageError('--save-every needs --save DIR');
+  return { config, parsed };
+}
+
+/** Library messages name options in camelCase; the CLI user typed kebab-case flags. */
+function cliMessage(message: string): string {
+  const names: Record<string, string> = {
+    clipValue: 'clip-value', weightDecay: 'weight-decay', forgetBias: 'forget-bias', trainSize: 'train-size', heldOut: 'held-out', evalEvery: 'eval-every',
+  };
+  return message.replace(/^trainTask: (\w+)/, (_, name: string) => `--${names[name] ?? name}`);
+}
+
+function curveSvg(report: TaskRunReport, command: string): string {
+  // Average the noisy per-batch loss into at most 200 buckets.
+  const curve = report.curve;
+  const bucket = Math.max(1, Math.ceil(curve.length / 200));
+  const smooth: { x: number; y: number }[] = [];
+  for (let i = 0; i < curve.length; i += bucket) {
+    const part = curve.slice(i, i + bucket);
+    const mean = part.reduce((s, p) => s + p.loss, 0) / part.length;
+    if (mean > 0 && Number.isFinite(mean)) smooth.push({ x: part[part.length - 1].step, y: mean });
+  }
+  const held: Series = { label: `held-out ${report.heldOut.metric}`, points: report.evaluations.filter((e) => Number.isFinite(e.value)).map((e) => ({ x: e.step, y: e.value })) };
+  const trainSeries: Series = { label: `training loss (mean of ${bucket})`, points: smooth, markers: false };
+  const metricIsLoss = report.heldOut.metric === 'mse';
+  const panels = metricIsLoss
+    ? [{ title: 'loss', xLabel: 'iteration', yLabel: 'mse', xScale: 'linear' as const, yScale: 'log' as const, series: [trainSeries, held], references: [{ kind: 'horizontal' as const, y: report.baseline, label: 'baseline' }] }]
+    : [
+      { title: 'training loss', xLabel: 'iteration', yLabel: 'loss', xScale: 'linear' as const, yScale: 'log' as const, series: [trainSeries] },
+      { title: `held-out ${report.heldOut.metric}`, xLabel: 'iteration', yLabel: report.heldOut.metric, xScale: 'linear' as const, yScale: 'linear' as const, series: [held], references: [{ kind: 'horizontal' as const, y: report.baseline, label: 'baseline' }], yRange: [0, 1] as const },
+    ];
+  const c = report.config;
+  return renderSvg({ title: `${String(c.task)}: ${String(c.cell)} ${String(c.hidden)}, ${String(c.method)}`, caption: command, panels });
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const { config, parsed } = configFromArgs(argv);
+  const json = flag<boolean>(parsed, 'json') === true;
+  const quiet = flag<boolean>(parsed, 'quiet') === true || json;
+  const saveDir = flag<string>(parsed, 'save');
+  const saveEvery = flag<number>(parsed, 'save-every');
+  const loadDir = flag<string>(parsed, 'load');
+  if (loadDir !== undefined && !hasCheckpoint(loadDir)) throw new UsageError(`--load: no checkpoint in ${loadDir}`);
+  const total = config.iterations ?? Math.ceil(config.trainSize! / config.batch) * (config.epochs ?? 1);
+  const progress = createProgress({ total, label: `train ${config.task}`, quiet });
+  const started = Date.now();
+  let last = '';
+  let report: TaskRunReport;
+  try {
+    report = trainTask(config, {
+      prepare(model, optimizer) {
+        if (loadDir === undefined) return;
+        const loaded = loadCheckpoint(loadDir, model.params);
+        // Same optimiser kind: continue its buffers and step count under this run's hyperparameters.
+        if (loaded.optimizer !== null && Optimizer.fromState(loaded.optimizer).kind === optimizer.kind) {
+          optimizer.loadState({ ...loaded.optimizer, config: optimizer.saveState().config });
+        }
+      },
+      onProgress(p, model, optimizer) {
+        if (p.heldOut !== undefined) last = `held-out ${p.heldOut.toPrecision(4)}`;
+        progress.advance(1, `loss ${p.loss.toPrecision(4)}${last ? ', ' + last : ''}`);
+        if (saveDir !== undefined && saveEvery !== undefined && p.iteration % saveEvery === 0) {
+          saveCheckpoint(saveDir, { params: model.params, optimizer: optimizer.saveState(), meta: { config, iteration: p.iteration } });
+        }
+      },
+    });
+  } finally {
+    progress.done();
+  }
+  const wallMs = Date.now() - started;
+  if (saveDir !== undefined) {
+    saveCheckpoint(saveDir, {
+      params: report.model.params, optimizer: report.optimizer.saveState(),
+      meta: { config, iteration: report.result.iterations, heldOut: report.heldOut, report: report.config },
+    });
+  }
+  const command = `loopgrad train ${argv.join(' ')}`;
+  if (flag<string>(parsed, 'svg') !== undefined) writeFileSync(flag<string>(parsed, 'svg')!, curveSvg(report, command));
+  if (json) {
+    console.log(JSON.stringify({ config: report.config, curve: report.curve, heldOut: report.heldOut }));
+  } else if (flag<boolean>(parsed, 'quiet') !== true) {
+    const r = report.result;
+    const tail = report.curve.slice(-Math.max(1, Math.ceil(report.curve.length / 20)));
+    const trainLoss = tail.reduce((s, p) => s + p.loss, 0) / Math.max(1, tail.length);
+    console.log(`${command}`);
+    console.log(`  ${report.parameters} parameters, ${r.iterations} iterations, ${r.updates} updates, ${(wallMs / 1000).toFixed(1)} s`);
+    console.log(`  training loss (last ${tail.length} batches): ${trainLoss.toPrecision(4)}`);
+    console.log(`  held-out ${report.heldOut.metric}: ${report.heldOut.value.toPrecision(4)} (baseline ${report.baseline.toPrecision(3)}; ${report.solved ? 'solved' : 'not solved'})`);
+    for (const [name, value] of Object.entries(report.extra)) console.log(`  held-out ${name}: ${value.toPrecision(4)}`);
+    console.log(`  ${r.stop.message}`);
+  }
+  if (report.result.guard !== null) {
+    console.error(`loopgrad train: ${report.result.guard.message}`);
+    return 1;
+  }
+  return 0;
+}
+
+export const trainCommand: Command = {
+  summary: 'train a recurrent network on a generated task (adding, copy, reber, temporal-order, parity)',
+  usage,
+  run,
+};

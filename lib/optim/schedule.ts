@@ -40,7 +40,7 @@ export function checkSchedule(schedule: Schedule): Schedule {
       need(s.minLr === undefined || (Number.isFinite(s.minLr) && s.minLr >= 0), `schedule cosine: minLr must be a number >= 0, got ${JSON.stringify(s.minLr)}`);
       break;
     default:
-      throw new Error(`schedule: unknown kind ${JSON.stringify(s.kind)} (constant, step, exponential, cosine)`);
+      throw new Error(`schedule: unknown kind ${JSON.stringify((s as { kind?: unknown }).kind)} (constant, step, exponential, cosine)`);
   }
   return schedule;
 }

@@ -1,0 +1,51 @@
+// A cell with a linear readout on top: y_t = h_t W_outᵀ + b_out, where h_t is
+// what the inner cell emits. LSTM and GRU emit their hidden state; a task
+// needs a fixed number of outputs (logits or values), so the trainer wraps
+// every cell this way. The readout's parameters join theta after the cell's,
+// so BPTT and RTRL differentiate them like any other parameter.
+import type { Graph, Var } from '../ad/graph.js';
+import type { Cell } from '../cells/cell.js';
+import { checkSize } from '../cells/cell.js';
+import type { ParamSpec } from '../cells/params.js';
+import type { Mat } from '../mat/mat.js';
+import type { Rng } from '../mat/rng.js';
+import { uniformInit } from '../mat/init.js';
+
+export interface ReadoutCell extends Cell {
+  /** The wrapped cell. */
+  readonly inner: Cell;
+}
+
+export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
+  checkSize('withReadout', 'outputSize', outputSize);
+  const innerCount = inner.paramSpecs.length;
+  for (const s of inner.paramSpecs) {
+    if (s.name === 'weight_out' || s.name === 'bias_out') throw new Error(`withReadout: the ${inner.kind} cell already has a parameter named ${s.name}`);
+  }
+  const specs: ParamSpec[] = [
+    ...inner.paramSpecs,
+    { name: 'weight_out', rows: outputSize, cols: inner.outputSize },
+    { name: 'bias_out', rows: 1, cols: outputSize },
+  ];
+  return {
+    kind: inner.kind,
+    inner,
+    inputSize: inner.inputSize,
+    stateSizes: inner.stateSizes,
+    stateNames: inner.stateNames,
+    outputSize,
+    paramSpecs: specs,
+    step(g: Graph, params: readonly Var[], state: readonly Var[], x: Var) {
+      // Cells read their parameters by position, so the readout's two at the end go unseen.
+      const result = inner.step(g, params, state, x);
+      return { state: result.state, output: g.linear(result.output, params[innerCount], params[innerCount + 1]) };
+    },
+    init(mats: readonly Mat[], rng: Rng) {
+      inner.init(mats.slice(0, innerCount), rng);
+      // PyTorch's Linear default: U(±1/√fan_in) for weight and bias.
+      const bound = 1 / Math.sqrt(inner.outputSize);
+      uniformInit(mats[innerCount], rng, -bound, bound);
+      uniformInit(mats[innerCount + 1], rng, -bound, bound);
+    },
+  };
+}

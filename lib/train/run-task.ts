@@ -1,0 +1,268 @@
+// Training a model on one of the classic tasks from a plain config: what
+// `loopgrad train` runs and what the documented results can be rerun with.
+// Everything is seeded: --seed fixes the initialisation and the training
+// batches; the held-out set comes from its own fixed seed, so runs with
+// different seeds are scored on the same sequences.
+import type { Cell } from '../cells/cell.js';
+import { elman } from '../cells/elman.js';
+import { gru } from '../cells/gru.js';
+import { lstm } from '../cells/lstm.js';
+import { Rng } from '../mat/rng.js';
+import { createModel, type RecurrentModel } from '../rnn/model.js';
+import { sequenceLoss } from '../loss/losses.js';
+import { OPTIMIZER_KINDS, type OptimizerConfig, type OptimizerKind, Optimizer } from '../optim/optimizer.js';
+import { parseSchedule } from '../optim/schedule.js';
+import { weightMask } from '../optim/clip.js';
+import { type Task, type TaskBatch, isSolved } from '../tasks/task.js';
+import { createTask } from '../tasks/registry.js';
+import { applyInit, formatInit, parseInit } from './init.js';
+import { withReadout } from './readout.js';
+import { Forward } from './forward.js';
+import { type Progress, type TrainResult, type TrainMethod, formatMethod, parseMethod, train } from './trainer.js';
+
+export const CELL_KINDS = ['elman', 'lstm', 'gru'] as const;
+export type CellKind = (typeof CELL_KINDS)[number];
+
+export interface TaskRunConfig {
+  task: string;
+  /** Sequence length (copy: the delay); default per task. */
+  steps?: number;
+  cell: CellKind;
+  hidden: number;
+  /** Elman's non-linearity (default tanh; identity init defaults it to relu). */
+  activation?: 'tanh' | 'relu' | 'sigmoid';
+  /** Recurrent-weight initialisation (see init.ts), default "default". */
+  init?: string;
+  /** LSTM forget-gate bias at initialisation (default 1). */
+  forgetBias?: number;
+  /** Learn the initial state (default false: zero). */
+  learnInitialState?: boolean;
+  /** bptt, tbptt:K, tbptt:K1:K2 or rtrl (default bptt). */
+  method?: string;
+  optimizer?: OptimizerKind;
+  lr: number;
+  momentum?: number;
+  nesterov?: boolean;
+  /** AdamW's decoupled weight decay. */
+  weightDecay?: number;
+  /** CLI form of a schedule (see schedule.ts). */
+  schedule?: string;
+  /** L1 / L2 penalties on the weights (biases spared). */
+  l1?: number;
+  l2?: number;
+  /** Clip the gradient's global norm. */
+  clip?: number;
+  /** Clip each gradient entry. */
+  clipValue?: number;
+  /** Sequences per batch. */
+  batch: number;
+  /** Batches to train on (fresh ones each time unless trainSize is set). */
+  iterations?: number;
+  /** A fixed training set of this many sequences, visited `epochs` times in shuffled batches. */
+  trainSize?: number;
+  epochs?: number;
+  seed?: number;
+  /** Held-out sequences (default 1000). */
+  heldOut?: number;
+  /** Seed of the held-out set (default 20240601, independent of seed). */
+  heldOutSeed?: number;
+  /** Evaluate every this many iterations (default 20 times per run). */
+  evalEvery?: number;
+  /** Stop once the held-out metric reaches the task's solved level (default false). */
+  stopWhenSolved?: boolean;
+  /** Early stopping after this many evaluations without improvement. */
+  patience?: number;
+}
+
+export interface TaskRunReport {
+  config: Record<string, unknown>;
+  curve: { step: number; loss: number }[];
+  heldOut: { metric: string; value: number };
+  extra: Record<string, number>;
+  evaluations: { step: number; value: number }[];
+  solved: boolean;
+  baseline: number;
+  parameters: number;
+  result: TrainResult;
+  model: RecurrentModel;
+  optimizer: Optimizer;
+}
+
+function fail(option: string, message: string): never {
+  throw new Error(`trainTask: ${option} ${message}`);
+}
+
+function positiveInt(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(option, `must be an integer >= 1, got ${JSON.stringify(value)}`);
+  return value as number;
+}
+
+function nonNegative(option: string, value: number | undefined): void {
+  if (value !== undefined && !(Number.isFinite(value) && value >= 0)) fail(option, `must be a number >= 0, got ${value}`);
+}
+
+/** The cell a config asks for, with a linear readout sized for the task. */
+export function buildCell(config: TaskRunConfig, task: Task): Cell {
+  const hiddenSize = positiveInt('hidden', config.hidden);
+  const init = parseInit(config.init ?? 'default');
+  let inner: Cell;
+  switch (config.cell) {
+    case 'elman':
+      inner = elman({ inputSize: task.inputSize, hiddenSize, activation: config.activation ?? (init.kind === 'identity' ? 'relu' : 'tanh') });
+      break;
+    case 'lstm':
+      if (config.activation !== undefined) fail('activation', `applies to elman only, not ${config.cell}`);
+      inner = lstm({ inputSize: task.inputSize, hiddenSize, forgetBias: config.forgetBias ?? 1 });
+      break;
+    case 'gru':
+      if (config.activation !== undefined) fail('activation', `applies to elman only, not ${config.cell}`);
+      inner = gru({ inputSize: task.inputSize, hiddenSize });
+      break;
+    default:
+      fail('cell', `${JSON.stringify(config.cell)} is not one of ${CELL_KINDS.join(', ')}`);
+  }
+  if (config.forgetBias !== undefined && config.cell !== 'lstm') fail('forgetBias', `applies to lstm only, not ${config.cell}`);
+  return withReadout(inner, task.outputSize);
+}
+
+/** Validates a config and fills in the defaults; throws an Error naming the bad option. */
+export function normalizeRunConfig(config: TaskRunConfig): Required<Pick<TaskRunConfig, 'method' | 'optimizer' | 'seed' | 'heldOut' | 'init'>> & TaskRunConfig {
+  if (!(Number.isFinite(config.lr) && config.lr >= 0)) fail('lr', `must be a number >= 0, got ${config.lr}`);
+  positiveInt('batch', config.batch);
+  if (config.clip !== undefined && !(Number.isFinite(config.clip) && config.clip > 0)) fail('clip', `must be a positive number, got ${config.clip}`);
+  if (config.clipValue !== undefined && !(Number.isFinite(config.clipValue) && config.clipValue > 0)) fail('clipValue', `must be a positive number, got ${config.clipValue}`);
+  nonNegative('l1', config.l1);
+  nonNegative('l2', config.l2);
+  nonNegative('weightDecay', config.weightDecay);
+  const optimizer = config.optimizer ?? 'adam';
+  if (!OPTIMIZER_KINDS.includes(optimizer)) fail('optimizer', `${JSON.stringify(optimizer)} is not one of ${OPTIMIZER_KINDS.join(', ')}`);
+  if (config.trainSize !== undefined) {
+    positiveInt('trainSize', config.trainSize);
+    positiveInt('epochs', config.epochs ?? 1);
+    if (config.iterations !== undefined) fail('iterations', 'cannot be combined with trainSize/epochs (those set the number of batches)');
+  } else {
+    if (config.epochs !== undefined) fail('epochs', 'needs trainSize (a fixed training set to make epochs over)');
+    positiveInt('iterations', config.iterations);
+  }
+  if (config.steps !== undefined) positiveInt('steps', config.steps);
+  const heldOut = config.heldOut ?? 1000;
+  positiveInt('heldOut', heldOut);
+  if (config.evalEvery !== undefined) positiveInt('evalEvery', config.evalEvery);
+  if (config.patience !== undefined) positiveInt('patience', config.patience);
+  const seed = config.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) fail('seed', `must be an integer, got ${seed}`);
+  const method = config.method ?? 'bptt';
+  parseMethod(method);
+  const init = config.init ?? 'default';
+  parseInit(init);
+  if (config.schedule !== undefined) parseSchedule(config.schedule);
+  return { ...config, method, optimizer, seed, heldOut, init };
+}
+
+/** The held-out batch of a task (one batch of `size` sequences from a fixed seed). */
+export function heldOutBatch(task: Task, size: number, seed = 20240601): TaskBatch {
+  return task.batch(new Rng(seed), size);
+}
+
+export interface TaskRunHooks {
+  /** Runs once the model and optimiser exist, before training (e.g. to load a checkpoint into them). */
+  prepare?: (model: RecurrentModel, optimizer: Optimizer) => void;
+  /** After every iteration; return 'stop' to end training. */
+  onProgress?: (progress: Progress, model: RecurrentModel, optimizer: Optimizer) => void | 'stop';
+}
+
+export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): TaskRunReport {
+  const c = normalizeRunConfig(config);
+  const task = createTask(c.task, c.steps);
+  const cell = buildCell(c, task);
+  const model = createModel(cell, { seed: c.seed, initialState: c.learnInitialState ? 'learned' : 'zero' });
+  const init = parseInit(c.init);
+  // createModel drew the cell's default init from Rng(seed); the scheme and the data get their own streams.
+  const root = new Rng(c.seed);
+  const initRng = root.fork(), dataRng = root.fork();
+  applyInit(model.params, init, initRng);
+  const method: TrainMethod = parseMethod(c.method);
+  const optConfig: OptimizerConfig = { kind: c.optimizer, lr: c.lr };
+  if (c.momentum !== undefined) optConfig.momentum = c.momentum;
+  if (c.nesterov !== undefined) optConfig.nesterov = c.nesterov;
+  if (c.weightDecay !== undefined) optConfig.weightDecay = c.weightDecay;
+  if (c.schedule !== undefined) optConfig.schedule = parseSchedule(c.schedule);
+  const optimizer = new Optimizer(optConfig);
+  const mask = weightMask(model.params);
+  if (c.optimizer === 'adamw') optimizer.decayMask = mask;
+
+  // Training data: fresh batches, or a fixed pool visited in shuffled epochs.
+  let iterations: number;
+  let nextBatch: (i: number) => TaskBatch;
+  if (c.trainSize !== undefined) {
+    const perEpoch = Math.ceil(c.trainSize / c.batch);
+    const pool: TaskBatch[] = [];
+    for (let i = 0; i < perEpoch; i++) pool.push(task.batch(dataRng, Math.min(c.batch, c.trainSize - i * c.batch)));
+    const order = pool.map((_, i) => i);
+    iterations = perEpoch * (c.epochs ?? 1);
+    nextBatch = (i) => {
+      if (i % perEpoch === 0) dataRng.shuffle(order);
+      return pool[order[i % perEpoch]];
+    };
+  } else {
+    iterations = c.iterations!;
+    nextBatch = () => task.batch(dataRng, c.batch);
+  }
+
+  hooks.prepare?.(model, optimizer);
+  const held = heldOutBatch(task, c.heldOut, c.heldOutSeed);
+  const forward = new Forward(model);
+  const evaluate = (): number => task.score(held, forward.run(held.xs, held.batch));
+
+  const result = train(model, {
+    method,
+    optimizer,
+    iterations,
+    next: (i) => {
+      const b = nextBatch(i);
+      return { xs: b.xs, batch: b.batch, loss: sequenceLoss(b) };
+    },
+    clipNorm: c.clip,
+    clipValue: c.clipValue,
+    penalty: c.l1 || c.l2 ? { l1: c.l1, l2: c.l2, mask } : undefined,
+    evaluate,
+    evalEvery: c.evalEvery,
+    higherIsBetter: task.metric.higherIsBetter,
+    target: c.stopWhenSolved ? task.metric.solved : undefined,
+    earlyStopping: c.patience !== undefined ? { patience: c.patience } : undefined,
+    onProgress: hooks.onProgress === undefined ? undefined : (p) => hooks.onProgress!(p, model, optimizer),
+  });
+
+  const outputs = forward.run(held.xs, held.batch);
+  const value = task.score(held, outputs);
+  const extra = task.extraScores?.(held, outputs) ?? {};
+  const reportConfig: Record<string, unknown> = {
+    task: task.name, ...task.options, cell: c.cell, hidden: c.hidden,
+    ...(c.cell === 'elman' ? { activation: c.activation ?? (init.kind === 'identity' ? 'relu' : 'tanh') } : {}),
+    ...(c.cell === 'lstm' ? { forgetBias: c.forgetBias ?? 1 } : {}),
+    init: formatInit(init), initialState: c.learnInitialState ? 'learned' : 'zero',
+    method: formatMethod(method), optimizer: c.optimizer, lr: c.lr,
+    ...(c.momentum !== undefined ? { momentum: c.momentum } : {}),
+    ...(c.nesterov ? { nesterov: true } : {}),
+    ...(c.weightDecay !== undefined ? { weightDecay: c.weightDecay } : {}),
+    ...(c.schedule !== undefined ? { schedule: c.schedule } : {}),
+    ...(c.l1 ? { l1: c.l1 } : {}), ...(c.l2 ? { l2: c.l2 } : {}),
+    ...(c.clip !== undefined ? { clip: c.clip } : {}), ...(c.clipValue !== undefined ? { clipValue: c.clipValue } : {}),
+    batch: c.batch, iterations,
+    ...(c.trainSize !== undefined ? { trainSize: c.trainSize, epochs: c.epochs ?? 1 } : {}),
+    seed: c.seed, heldOut: c.heldOut, parameters: model.params.theta.length,
+  };
+  return {
+    config: reportConfig,
+    curve: result.curve,
+    heldOut: { metric: task.metric.name, value },
+    extra,
+    evaluations: result.evaluations,
+    solved: isSolved(task.metric, value),
+    baseline: task.metric.baseline,
+    parameters: model.params.theta.length,
+    result,
+    model,
+    optimizer,
+  };
+}

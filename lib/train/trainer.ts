@@ -1,0 +1,322 @@
+// Training loops. One loop, three ways to get a gradient:
+//   bptt      full backpropagation through time over each mini-batch, one update per batch;
+//   tbptt     truncated BPTT(k1, k2) through each batch, one update every k1 steps;
+//   rtrl      real-time recurrent learning, one update at every step that has a loss term.
+// Around the gradient: L1/L2 penalties, clipping (by value, then by global
+// norm), the optimiser step, periodic held-out evaluation, early stopping, a
+// progress callback, and a guard that stops on a NaN or infinite loss,
+// gradient or parameter, puts back the last parameters whose loss and
+// gradient were finite, and says what happened.
+import type { Mat } from '../mat/mat.js';
+import type { RecurrentModel } from '../rnn/model.js';
+import type { SequenceLoss } from '../rnn/loss-spec.js';
+import { Bptt } from '../rnn/bptt.js';
+import { Tbptt } from '../rnn/tbptt.js';
+import { Rtrl } from '../rnn/rtrl.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
+
+export type TrainMethod =
+  | { readonly kind: 'bptt' }
+  | { readonly kind: 'tbptt'; readonly k1: number; readonly k2: number }
+  | { readonly kind: 'rtrl' };
+
+/** Parses `bptt`, `rtrl`, `tbptt:K` (k1 = k2 = K) or `tbptt:K1:K2`. */
+export function parseMethod(text: string): TrainMethod {
+  if (text === 'bptt' || text === 'rtrl') return { kind: text };
+  const m = /^tbptt:(\d+)(?::(\d+))?$/.exec(text);
+  if (m !== null) {
+    const k1 = Number(m[1]), k2 = m[2] === undefined ? k1 : Number(m[2]);
+    if (k1 < 1 || k2 < k1) throw new Error(`method: "${text}" needs 1 <= k1 <= k2`);
+    return { kind: 'tbptt', k1, k2 };
+  }
+  throw new Error(`method: "${text}" is not bptt, rtrl, tbptt:K or tbptt:K1:K2`);
+}
+
+export function formatMethod(method: TrainMethod): string {
+  if (method.kind !== 'tbptt') return method.kind;
+  return method.k1 === method.k2 ? `tbptt:${method.k1}` : `tbptt:${method.k1}:${method.k2}`;
+}
+
+/** One mini-batch: time-major inputs and the loss over them. */
+export interface TrainBatch {
+  xs: Mat;
+  batch: number;
+  loss: SequenceLoss;
+}
+
+export interface Progress {
+  /** Batches done (1-based). */
+  iteration: number;
+  iterations: number;
+  /** Optimiser updates so far. */
+  updates: number;
+  /** Training loss of this batch (without penalties). */
+  loss: number;
+  /** Global norm of the last gradient, before clipping. */
+  gradNorm: number;
+  /** Learning rate of the last update. */
+  lr: number;
+  /** Held-out metric, when it was evaluated at this iteration. */
+  heldOut?: number;
+  elapsedMs: number;
+}
+
+export interface GuardReport {
+  /** Batch (1-based) in which the problem appeared. */
+  iteration: number;
+  /** Updates made before it. */
+  update: number;
+  what: 'loss' | 'gradient' | 'parameters';
+  /** The offending value (the loss, the gradient norm, or the first bad parameter). */
+  value: number;
+  /** A sentence for the user. */
+  message: string;
+}
+
+export type StopReason = 'completed' | 'target' | 'early-stopping' | 'callback' | 'guard';
+
+export interface EarlyStopping {
+  /** Evaluations without an improvement before stopping. */
+  patience: number;
+  /** Smallest change that counts as an improvement (default 0). */
+  minDelta?: number;
+  /** Put back the parameters of the best evaluation when stopping (default true). */
+  restoreBest?: boolean;
+}
+
+export interface TrainOptions {
+  method: TrainMethod;
+  optimizer: Optimizer;
+  /** Number of batches to train on. */
+  iterations: number;
+  /** The batch for iteration i (0-based). */
+  next: (iteration: number) => TrainBatch;
+  /** Clip the gradient's global norm to this (> 0). */
+  clipNorm?: number;
+  /** Clip every gradient entry to ±this (> 0). */
+  clipValue?: number;
+  /** L1/L2 penalties added to the loss. */
+  penalty?: Penalty;
+  /** The held-out metric of the current parameters. */
+  evaluate?: () => number;
+  /** Evaluate every this many iterations (default: 20 times per run) and after the last. */
+  evalEvery?: number;
+  /** Whether a larger held-out metric is better (default false: an error). */
+  higherIsBetter?: boolean;
+  /** Stop once the held-out metric reaches this value. */
+  target?: number;
+  earlyStopping?: EarlyStopping;
+  /** Called after every iteration; return 'stop' to end training. */
+  onProgress?: (progress: Progress) => void | 'stop';
+  /** Stop on non-finite loss, gradient or parameters and restore the last good ones (default true). */
+  guard?: boolean;
+}
+
+export interface TrainResult {
+  /** Training loss per iteration. */
+  curve: { step: number; loss: number }[];
+  /** Held-out metric per evaluation. */
+  evaluations: { step: number; value: number }[];
+  iterations: number;
+  updates: number;
+  stop: { reason: StopReason; message: string };
+  guard: GuardReport | null;
+  best: { step: number; value: number } | null;
+  elapsedMs: number;
+}
+
+class GuardTripped extends Error {}
+
+function checkPositive(name: string, value: number | undefined): void {
+  if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+    throw new Error(`train: ${name} must be a positive number, got ${value}`);
+  }
+}
+
+function describeMethod(method: TrainMethod): void {
+  if (method === null || typeof method !== 'object') throw new Error(`train: method must be an object, got ${JSON.stringify(method)}`);
+  if (method.kind === 'tbptt') {
+    if (!Number.isInteger(method.k1) || method.k1 < 1 || !Number.isInteger(method.k2) || method.k2 < method.k1) {
+      throw new Error(`train: method tbptt needs integers 1 <= k1 <= k2, got k1 ${method.k1}, k2 ${method.k2}`);
+    }
+  } else if (method.kind !== 'bptt' && method.kind !== 'rtrl') {
+    throw new Error(`train: unknown method ${JSON.stringify((method as { kind?: unknown }).kind)} (bptt, tbptt, rtrl)`);
+  }
+}
+
+export function train(model: RecurrentModel, options: TrainOptions): TrainResult {
+  const { method, optimizer } = options;
+  describeMethod(method);
+  if (!Number.isInteger(options.iterations) || options.iterations < 0) {
+    throw new Error(`train: iterations must be an integer >= 0, got ${options.iterations}`);
+  }
+  checkPositive('clipNorm', options.clipNorm);
+  checkPositive('clipValue', options.clipValue);
+  if (options.penalty) checkPenalty(options.penalty);
+  const evalEvery = options.evalEvery ?? Math.max(1, Math.ceil(options.iterations / 20));
+  if (!Number.isInteger(evalEvery) || evalEvery < 1) throw new Error(`train: evalEvery must be an integer >= 1, got ${evalEvery}`);
+  const early = options.earlyStopping;
+  if (early !== undefined) {
+    if (!Number.isInteger(early.patience) || early.patience < 1) throw new Error(`train: earlyStopping.patience must be an integer >= 1, got ${early.patience}`);
+    if (early.minDelta !== undefined && !(early.minDelta >= 0)) throw new Error(`train: earlyStopping.minDelta must be >= 0, got ${early.minDelta}`);
+    if (options.evaluate === undefined) throw new Error('train: earlyStopping needs an evaluate function');
+  }
+  if (options.target !== undefined && options.evaluate === undefined) throw new Error('train: target needs an evaluate function');
+  const guardOn = options.guard ?? true;
+  const higher = options.higherIsBetter ?? false;
+
+  const theta = model.params.theta;
+  const lastGood = theta.slice();
+  let bestTheta: Float64Array | null = null;
+  const started = Date.now();
+  const curve: TrainResult['curve'] = [];
+  const evaluations: TrainResult['evaluations'] = [];
+  let updates = 0, gradNorm = 0, lr = optimizer.learningRate();
+  let guard: GuardReport | null = null;
+  let best: TrainResult['best'] = null;
+  let sinceBest = 0;
+  let iteration = 0;
+
+  const trip = (what: GuardReport['what'], value: number, detail: string): never => {
+    theta.set(lastGood);
+    const message = `training stopped in batch ${iteration + 1} (after ${updates} updates): ${detail}; `
+      + `parameters restored to the last ones with a finite loss and gradient`
+      + (what === 'parameters' ? ' (the optimiser state saw the bad step and was not restored)' : '');
+    guard = { iteration: iteration + 1, update: updates, what, value, message };
+    throw new GuardTripped(message);
+  };
+
+  const update = (grad: Float64Array, loss: number): void => {
+    if (guardOn && !Number.isFinite(loss)) trip('loss', loss, `the loss is ${loss}`);
+    if (options.penalty) applyPenalty(theta, grad, options.penalty);
+    gradNorm = globalNorm(grad);
+    if (guardOn && !Number.isFinite(gradNorm)) trip('gradient', gradNorm, `the gradient norm is ${gradNorm}`);
+    if (options.clipValue !== undefined) clipValue(grad, options.clipValue);
+    if (options.clipNorm !== undefined) clipGlobalNorm(grad, options.clipNorm);
+    if (guardOn) lastGood.set(theta);
+    lr = optimizer.learningRate();
+    optimizer.step(theta, grad);
+    updates++;
+    if (guardOn && !allFinite(theta)) {
+      let bad = 0;
+      while (Number.isFinite(theta[bad])) bad++;
+      trip('parameters', theta[bad], `parameter ${bad} became ${theta[bad]} after the update`);
+    }
+  };
+
+  // Gradient engines, made once and reused across batches of the same size.
+  let bptt: Bptt | null = null;
+  const tbptts = new Map<number, Tbptt>();
+  const rtrls = new Map<number, Rtrl>();
+
+  const runBatch = (b: TrainBatch): number => {
+    switch (method.kind) {
+      case 'bptt': {
+        bptt ??= new Bptt(model);
+        const r = bptt.run(b.xs, b.loss, { batch: b.batch });
+        update(r.grad, r.loss);
+        return r.loss;
+      }
+      case 'tbptt': {
+        let engine = tbptts.get(b.batch);
+        if (engine === undefined) {
+          engine = new Tbptt(model, { k1: method.k1, k2: method.k2, batch: b.batch });
+          tbptts.set(b.batch, engine);
+        }
+        let total = 0;
+        engine.run(b.xs, b.loss, (w) => {
+          total += w.loss;
+          if (w.hasLoss) update(w.grad, w.loss);
+        });
+        return total;
+      }
+      case 'rtrl': {
+        let engine = rtrls.get(b.batch);
+        if (engine === undefined) {
+          engine = new Rtrl(model, { batch: b.batch });
+          rtrls.set(b.batch, engine);
+        }
+        const steps = b.xs.rows / b.batch;
+        if (!Number.isInteger(steps)) throw new Error(`train: input has ${b.xs.rows} rows, not a multiple of batch ${b.batch}`);
+        let produced = false;
+        const inner = b.loss;
+        const loss: SequenceLoss = {
+          step: inner.step === undefined ? undefined : (g, t, output, state) => {
+            const term = inner.step!(g, t, output, state);
+            if (term !== null) produced = true;
+            return term;
+          },
+          final: inner.final === undefined ? undefined : (g, state) => {
+            const term = inner.final!(g, state);
+            if (term !== null) produced = true;
+            return term;
+          },
+        };
+        engine.reset();
+        let total = 0;
+        const width = b.batch * b.xs.cols;
+        for (let t = 0; t < steps; t++) {
+          produced = false;
+          engine.step({ rows: b.batch, cols: b.xs.cols, data: b.xs.data, offset: b.xs.offset + t * width }, loss, t === steps - 1);
+          if (produced) {
+            total += engine.loss;
+            update(engine.grad, engine.loss);
+            engine.zeroGrad();
+          }
+        }
+        return total;
+      }
+    }
+  };
+
+  let stop: TrainResult['stop'] = { reason: 'completed', message: `completed ${options.iterations} iterations` };
+  for (iteration = 0; iteration < options.iterations; iteration++) {
+    const b = options.next(iteration);
+    let loss: number;
+    try {
+      loss = runBatch(b);
+    } catch (e) {
+      if (e instanceof GuardTripped) { stop = { reason: 'guard', message: e.message }; break; }
+      throw e;
+    }
+    curve.push({ step: iteration + 1, loss });
+    let heldOut: number | undefined;
+    if (options.evaluate && ((iteration + 1) % evalEvery === 0 || iteration + 1 === options.iterations)) {
+      heldOut = options.evaluate();
+      evaluations.push({ step: iteration + 1, value: heldOut });
+      const minDelta = early?.minDelta ?? 0;
+      const improved = best === null || (higher ? heldOut > best.value + minDelta : heldOut < best.value - minDelta);
+      if (improved) {
+        best = { step: iteration + 1, value: heldOut };
+        sinceBest = 0;
+        if (early && (early.restoreBest ?? true)) bestTheta = theta.slice();
+      } else {
+        sinceBest++;
+      }
+    }
+    const verdict = options.onProgress?.({
+      iteration: iteration + 1, iterations: options.iterations, updates, loss, gradNorm, lr, heldOut, elapsedMs: Date.now() - started,
+    });
+    if (heldOut !== undefined && options.target !== undefined && (higher ? heldOut >= options.target : heldOut <= options.target)) {
+      stop = { reason: 'target', message: `held-out metric ${heldOut} reached the target ${options.target} after ${iteration + 1} iterations` };
+      iteration++;
+      break;
+    }
+    if (early && sinceBest >= early.patience) {
+      if (bestTheta !== null) theta.set(bestTheta);
+      stop = {
+        reason: 'early-stopping',
+        message: `no improvement in ${early.patience} evaluations; best ${best!.value} after ${best!.step} iterations${bestTheta !== null ? ' (parameters restored)' : ''}`,
+      };
+      iteration++;
+      break;
+    }
+    if (verdict === 'stop') {
+      stop = { reason: 'callback', message: `stopped by the progress callback after ${iteration + 1} iterations` };
+      iteration++;
+      break;
+    }
+  }
+  return { curve, evaluations, iterations: Math.min(iteration, options.iterations), updates, stop, guard, best, elapsedMs: Date.now() - started };
+}

@@ -85,7 +85,7 @@ export function checkConfig(config) {
 /** Whether `method` fits the memory and time limits for this size; a message if not. */
 export function checkMethodFits(method, kind, hidden, vocabSize, seqLength) {
   const cost = estimateCost(kind, hidden, vocabSize, seqLength);
-  const mb = (bytes) => `${(bytes / 1048576).toFixed(0)} MB`;
+  const mb = (bytes) => (bytes >= 1073741824 ? `${(bytes / 1073741824).toFixed(1)} GB` : `${(bytes / 1048576).toFixed(0)} MB`);
   if (method === 'rtrl') {
     if (cost.rtrlBytes > LIMITS.maxBytes) {
       return `RTRL for this ${kind.toUpperCase()} (hidden ${hidden}, ${cost.parameters.toLocaleString('en')} parameters) would need about ${mb(cost.rtrlBytes)}, over the demo's ${mb(LIMITS.maxBytes)}: lower the hidden size or use BPTT.`;

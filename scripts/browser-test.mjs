@@ -19,7 +19,7 @@
 //
 // usage: node scripts/browser-test.mjs [--screenshot FILE] [--train-seconds S] [--chromium PATH] [--keep-profile] [--strict-math]
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -177,6 +177,16 @@ function compareRuns(reference, other) {
   return { identical: false, detail: `${where}; final thetas ${hashesEqual ? 'equal' : 'differ'}` };
 }
 
+function newestMtime(dir) {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const s = statSync(path);
+    newest = Math.max(newest, s.isDirectory() ? newestMtime(path) : s.mtimeMs);
+  }
+  return newest;
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
@@ -206,12 +216,15 @@ async function main() {
   const reference = seededRun(nodeBundle);
   const { result: portableReference, engineFunctionsUsed: nodeEngineUsed } = withPortableMath(() => seededRun(nodeBundle));
   const nodeFingerprint = mathFingerprint();
-  const tscEntry = ['dist/lib/index.js', 'build/lib/index.js'].map((p) => join(root, p)).find((p) => existsSync(p));
+  // tsc's output, if one is at least as new as every source under lib/ (a stale one would differ for no fault of the bundle)
+  const newestSource = newestMtime(join(root, 'lib'));
+  const tscEntry = ['dist/lib/index.js', 'build/lib/index.js'].map((p) => join(root, p))
+    .find((p) => existsSync(p) && statSync(p).mtimeMs >= newestSource);
   if (tscEntry !== undefined) {
     const { identical, detail } = compareRuns(reference, seededRun(await import(pathToFileURL(tscEntry).href)));
     check(`node: ESM bundle = tsc output (${relative(root, tscEntry)}), seeded run`, identical, detail);
   } else {
-    console.log('note  no tsc output (dist/lib or build/lib) to compare the bundle with in Node');
+    console.log('note  no tsc output (dist/lib or build/lib) newer than lib/ to compare the bundle with in Node');
   }
 
   const server = await startServer();

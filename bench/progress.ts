@@ -58,7 +58,7 @@ export function createProgress(options: ProgressOptions): Progress {
     const elapsed = now - start;
     const eta = fraction > 0.02 ? clock((elapsed * (1 - fraction)) / fraction) : '?';
     const head = `${label ? label + ' ' : ''}[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ${clock(elapsed)} elapsed, ${eta} left`;
-    const columns = stream.columns ?? 100;
+    const columns = stream.columns > 20 ? stream.columns : 100;
     let line = text ? `${head}  ${text}` : head;
     if (line.length > columns - 1) line = line.slice(0, Math.max(0, columns - 1));
     stream.write(`\r${line}\x1b[K`);

@@ -12,7 +12,7 @@ const d = defaultCompareConfig;
 
 const flags = {
   cell: { kind: 'string', help: `recurrent cell: ${cellKinds.join('|')} (default ${d.cell})`, choices: cellKinds },
-  method: { kind: 'list', help: `methods, comma-separated: bptt,rtrl (tbptt:K once truncated BPTT exists; default ${d.methods.join(',')})`, choices: [...methodNames, 'tbptt:'] },
+  method: { kind: 'list', help: `methods, comma-separated: bptt, rtrl, tbptt:K (truncated BPTT, k1 = k2 = K) (default ${d.methods.join(',')})`, choices: [...methodNames, 'tbptt:'] },
   hidden: { kind: 'ints', help: `hidden sizes (default ${d.hidden.join(',')})`, min: 1 },
   steps: { kind: 'ints', help: `sequence lengths (default ${d.steps.join(',')})`, min: 1 },
   input: { kind: 'int', help: `input features per step (default ${d.input})`, min: 1 },

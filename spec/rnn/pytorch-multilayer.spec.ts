@@ -1,0 +1,81 @@
+// PyTorch multi-layer / bidirectional import and export, and the golden
+// files for deep, bidirectional, packed and 2-D networks.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  fromPytorchStates, loadPytorchNetwork, pytorchNetworkNames, pytorchNetworkStateDict, pytorchRnn, pytorchStates,
+} from '../../lib/io/pytorch-multilayer.js';
+import { readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
+import { lstm } from '../../lib/cells/lstm.js';
+import { Rng } from '../../lib/mat/rng.js';
+import { bidirectional } from '../../lib/rnn/bidirectional.js';
+import { createModel } from '../../lib/rnn/model.js';
+import { checkMdrnnFile, checkRnnFile } from '../../scripts/golden-kinds.js';
+import { randomMat } from './arch-util.js';
+
+const rng = new Rng(1212);
+const here = dirname(fileURLToPath(import.meta.url));
+const goldenDir = process.env.LOOPGRAD_GOLDEN ?? resolve(here, '../../../../shared/golden');
+
+test('pytorchRnn: the module PyTorch builds, with its parameter names', () => {
+  const cell = pytorchRnn({ module: 'GRU', inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true });
+  assert.equal(pytorchNetworkNames(cell, 'rnn.'), [
+    'rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_ih_l0', 'rnn.bias_hh_l0',
+    'rnn.weight_ih_l0_reverse', 'rnn.weight_hh_l0_reverse', 'rnn.bias_ih_l0_reverse', 'rnn.bias_hh_l0_reverse',
+    'rnn.weight_ih_l1', 'rnn.weight_hh_l1', 'rnn.bias_ih_l1', 'rnn.bias_hh_l1',
+    'rnn.weight_ih_l1_reverse', 'rnn.weight_hh_l1_reverse', 'rnn.bias_ih_l1_reverse', 'rnn.bias_hh_l1_reverse',
+  ]);
+  assert.equal(cell.paramSpecs[8], { name: 'weight_ih_l1', rows: 15, cols: 10 });
+  assert.is(cell.outputSize, 10);
+  // A lone bidirectional layer gets layer 0's names too.
+  assert.equal(pytorchNetworkNames(bidirectional(lstm({ inputSize: 2, hiddenSize: 2 })))[4], 'weight_ih_l0_reverse');
+  assert.throws(() => pytorchRnn({ module: 'LSTM', inputSize: 2, hiddenSize: 2, numLayers: 0 }), /numLayers must be a positive integer, got 0/);
+});
+
+test('pytorch-multilayer: a state dict survives safetensors and loads back; missing or misshapen tensors are named', () => {
+  const cell = pytorchRnn({ module: 'LSTM', inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: true });
+  const model = createModel(cell, { seed: 4 });
+  const bytes = writeSafetensors(pytorchNetworkStateDict(model.params, cell, 'lstm.'));
+  const { tensors } = readSafetensors(bytes);
+  assert.equal(tensors.get('lstm.bias_hh_l1_reverse')!.shape, [12]);
+  const copy = createModel(cell, { seed: 99 });
+  loadPytorchNetwork(copy.params, cell, tensors, 'lstm.');
+  assert.equal(Array.from(copy.params.theta), Array.from(model.params.theta));
+  tensors.delete('lstm.weight_hh_l1');
+  assert.throws(() => loadPytorchNetwork(copy.params, cell, tensors, 'lstm.'), /tensor "lstm.weight_hh_l1" is missing \(needed for weight_hh_l1, 12x3\)/);
+  tensors.set('lstm.weight_hh_l1', { dtype: 'F64', shape: [3, 12], data: new Float64Array(36) });
+  assert.throws(() => loadPytorchNetwork(copy.params, cell, tensors, 'lstm.'), /"lstm.weight_hh_l1" has shape \[3, 12\] but weight_hh_l1 needs \[12, 3\]/);
+});
+
+test('pytorch-multilayer: (layers·directions, batch, hidden) states <-> loopgrad state lists', () => {
+  const cell = pytorchRnn({ module: 'LSTM', inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: true });
+  const batch = 2;
+  const h = randomMat(rng, 4 * batch, 3), c = randomMat(rng, 4 * batch, 3);
+  const states = fromPytorchStates(cell, batch, h, c);
+  assert.equal(cell.stateNames, ['h_l0', 'c_l0', 'h_l0_reverse', 'c_l0_reverse', 'h_l1', 'c_l1', 'h_l1_reverse', 'c_l1_reverse']);
+  // slot 1 (layer 0, reverse) of h is state 2.
+  assert.equal(Array.from(states[2].data), Array.from(h.data.subarray(6, 12)));
+  assert.equal(Array.from(states[7].data), Array.from(c.data.subarray(18, 24)));
+  const back = pytorchStates(cell, states);
+  assert.equal(Array.from(back.h.data), Array.from(h.data));
+  assert.equal(Array.from(back.c!.data), Array.from(c.data));
+  assert.throws(() => fromPytorchStates(cell, batch, h), /has a cell state c but no c was given/);
+  assert.throws(() => fromPytorchStates(cell, 3, h, c), /h is 8x3, needs 12x3/);
+});
+
+const newGolden = ['rnn_relu_2l', 'lstm_2l_bi', 'gru_2l_bi', 'lstm_bi_packed', 'mdrnn_2d'];
+for (const name of newGolden) {
+  const path = resolve(goldenDir, `${name}.safetensors`);
+  test(`golden ${name}: forward, final states and every gradient within 1e-9`, () => {
+    assert.ok(existsSync(path), `missing ${path}`);
+    const { tensors, metadata } = readSafetensors(new Uint8Array(readFileSync(path)));
+    const comparisons = metadata.kind === 'mdrnn' ? checkMdrnnFile(tensors, metadata) : checkRnnFile(tensors, metadata);
+    assert.ok(comparisons.length >= 6);
+    for (const c of comparisons) assert.ok(c.relError <= 1e-9, `${c.name}: ${c.relError}`);
+  });
+}
+
+test.run();

@@ -1,2 +1,199 @@
-import type { Command } from './args.js';
-export const diagnoseCommand: Command = { summary: '(not built yet)', usage: 'usage: loopgrad diagnose', run: () => { console.error('loopgrad diagnose: not built yet'); return 1; } };
+// loopgrad diagnose: how gradients vanish or explode with the lag, for a cell,
+// its sizes and an initialisation (or a trained checkpoint).
+import { writeFileSync } from 'node:fs';
+import { type Command, type FlagSpec, type Parsed, UsageError, parseArgs, usageLines } from './args.js';
+import { renderSvg, type Series } from '../bench/svg.js';
+import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
+import type { Cell } from '../lib/cells/cell.js';
+import { elman } from '../lib/cells/elman.js';
+import { gru } from '../lib/cells/gru.js';
+import { lstm } from '../lib/cells/lstm.js';
+import { Rng } from '../lib/mat/rng.js';
+import { type Mat, mat } from '../lib/mat/mat.js';
+import { createModel, type RecurrentModel } from '../lib/rnn/model.js';
+import { type BlockSpectrum, type GradientFlowReport, gradientFlow, recurrentSpectrum } from '../lib/rnn/diagnose.js';
+import { applyInit, formatInit, parseInit } from '../lib/train/init.js';
+import { type TaskRunConfig, buildCell } from '../lib/train/run-task.js';
+import { createTask } from '../lib/tasks/registry.js';
+
+const specs: Record<string, FlagSpec> = {
+  cell: { kind: 'string', help: 'elman | lstm | gru (default elman)', choices: ['elman', 'lstm', 'gru'] },
+  activation: { kind: 'string', help: 'elman non-linearity: tanh | relu | sigmoid (default tanh; relu with identity init)', choices: ['tanh', 'relu', 'sigmoid'] },
+  init: { kind: 'string', help: 'default | normal:G | xavier[:G] | he[:G] | orthogonal[:G] | identity[:S]' },
+  'forget-bias': { kind: 'number', help: 'lstm forget-gate bias (default 1)' },
+  hidden: { kind: 'int', help: 'hidden units (default 32)', min: 1 },
+  input: { kind: 'int', help: 'input features (default 4)', min: 1 },
+  steps: { kind: 'int', help: 'T, the longest lag (default 100)', min: 1 },
+  'input-std': { kind: 'number', help: 'standard deviation of the random inputs (default 1)', min: 0 },
+  seed: { kind: 'int', help: 'seed of the weights and inputs (default 0)' },
+  load: { kind: 'string', help: 'diagnose the trained model of a `loopgrad train --save` checkpoint' },
+  svg: { kind: 'string', help: 'plot the norms against the lag into this SVG file' },
+  json: { kind: 'boolean', help: 'print one JSON object' },
+};
+
+const usage = [
+  'usage: loopgrad diagnose [CASE ...] [options]',
+  '',
+  'Reports ‖∂s_T/∂s_k‖ and ‖∂L/∂s_k‖ against the lag T - k (s: the whole state, L: a loss at',
+  'step T) and the spectral radius of the recurrent weights. Without CASEs, one case from the',
+  'options; each CASE is CELL[/ACTIVATION][@INIT], e.g.',
+  '  loopgrad diagnose elman/tanh@normal:0.5 elman/tanh@normal:3 elman/relu@identity lstm@default --svg flow.svg',
+  '',
+  'options:',
+  usageLines(specs),
+].join('\n');
+
+interface CaseSpec {
+  label: string;
+  cell: 'elman' | 'lstm' | 'gru';
+  activation?: 'tanh' | 'relu' | 'sigmoid';
+  init: string;
+}
+
+function parseCase(text: string): CaseSpec {
+  const m = /^(elman|lstm|gru)(?:\/(tanh|relu|sigmoid))?(?:@(.+))?$/.exec(text);
+  if (m === null) throw new UsageError(`case "${text}" is not CELL[/ACTIVATION][@INIT] (CELL: elman, lstm, gru)`);
+  const cell = m[1] as CaseSpec['cell'];
+  if (m[2] !== undefined && cell !== 'elman') throw new UsageError(`case "${text}": an activation applies to elman only`);
+  return { label: text, cell, activation: m[2] as CaseSpec['activation'], init: m[3] ?? 'default' };
+}
+
+function makeCell(c: CaseSpec, inputSize: number, hiddenSize: number, forgetBias: number): Cell {
+  const initKind = parseInit(c.init).kind;
+  switch (c.cell) {
+    case 'elman': return elman({ inputSize, hiddenSize, activation: c.activation ?? (initKind === 'identity' ? 'relu' : 'tanh') });
+    case 'lstm': return lstm({ inputSize, hiddenSize, forgetBias });
+    case 'gru': return gru({ inputSize, hiddenSize });
+  }
+}
+
+interface CaseResult {
+  label: string;
+  parameters: number;
+  spectrum: BlockSpectrum[];
+  flow: GradientFlowReport;
+}
+
+function flag<T>(parsed: Parsed, name: string): T | undefined {
+  return parsed.flags.get(name) as T | undefined;
+}
+
+function fmt(v: number): string {
+  return Number.isFinite(v) ? v.toExponential(2) : String(v);
+}
+
+function plot(results: CaseResult[], command: string): string {
+  const series = (pick: (f: GradientFlowReport) => number[]): Series[] => results.map((r) => ({
+    label: r.label,
+    markers: false,
+    // A log axis cannot show 0 or Infinity: those lags are left out.
+    points: pick(r.flow).map((y, lag) => ({ x: lag, y })).filter((p) => p.y > 0 && Number.isFinite(p.y)),
+  }));
+  return renderSvg({
+    title: 'gradient flow against the lag',
+    caption: command,
+    panels: [
+      { title: '‖∂s_T / ∂s_k‖₂', xLabel: 'lag T - k', yLabel: 'spectral norm', xScale: 'linear', yScale: 'log', series: series((f) => f.jacobianNorm), references: [{ kind: 'horizontal', y: 1 }] },
+      { title: '‖∂L / ∂s_k‖₂ (loss at step T)', xLabel: 'lag T - k', yLabel: 'norm', xScale: 'linear', yScale: 'log', series: series((f) => f.lossGradNorm) },
+    ],
+  });
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const parsed = parseArgs(argv, specs);
+  const hidden = flag<number>(parsed, 'hidden') ?? 32;
+  const inputSize = flag<number>(parsed, 'input') ?? 4;
+  const steps = flag<number>(parsed, 'steps') ?? 100;
+  const seed = flag<number>(parsed, 'seed') ?? 0;
+  const inputStd = flag<number>(parsed, 'input-std') ?? 1;
+  const forgetBias = flag<number>(parsed, 'forget-bias') ?? 1;
+  const loadDir = flag<string>(parsed, 'load');
+  const models: { label: string; model: RecurrentModel; inputs: Mat | null }[] = [];
+  if (loadDir !== undefined) {
+    if (parsed.positional.length > 0) throw new UsageError('--load diagnoses the saved model; it takes no CASE');
+    for (const name of ['cell', 'activation', 'init', 'hidden', 'input', 'forget-bias']) {
+      if (parsed.flags.has(name)) throw new UsageError(`--${name} cannot be combined with --load (the checkpoint fixes the model)`);
+    }
+    let meta: Record<string, unknown>;
+    try { meta = readCheckpointMeta(loadDir); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
+    const config = meta.config as TaskRunConfig | undefined;
+    if (config === undefined) throw new UsageError(`--load: the checkpoint in ${loadDir} has no training config`);
+    const task = createTask(config.task, config.steps);
+    // The readout is irrelevant to the state's Jacobian: diagnose the inner cell with the trained weights.
+    const withReadout = createModel(buildCell(config, task), { initialState: config.learnInitialState ? 'learned' : 'zero' });
+    loadCheckpoint(loadDir, withReadout.params);
+    // Drive it with one sequence of its own task, as long as --steps (whole sequences, concatenated).
+    const rng = new Rng(seed);
+    const inputs = mat(steps, task.inputSize);
+    for (let t = 0; t < steps;) {
+      const xs = task.batch(rng, 1).xs;
+      const n = Math.min(xs.rows, steps - t);
+      inputs.data.set(xs.data.subarray(0, n * task.inputSize), t * task.inputSize);
+      t += n;
+    }
+    models.push({ label: `${config.cell} trained on ${task.name} (${loadDir})`, model: withReadout, inputs });
+  } else {
+    const cases = parsed.positional.length > 0
+      ? parsed.positional.map(parseCase)
+      : [{
+        label: `${flag<string>(parsed, 'cell') ?? 'elman'}${flag<string>(parsed, 'activation') ? '/' + flag<string>(parsed, 'activation') : ''}@${flag<string>(parsed, 'init') ?? 'default'}`,
+        cell: (flag<string>(parsed, 'cell') ?? 'elman') as CaseSpec['cell'],
+        activation: flag<CaseSpec['activation']>(parsed, 'activation'),
+        init: flag<string>(parsed, 'init') ?? 'default',
+      }];
+    if (parsed.positional.length > 0 && (parsed.flags.has('cell') || parsed.flags.has('activation') || parsed.flags.has('init'))) {
+      throw new UsageError('give the cell, activation and init either as CASEs or as --cell/--activation/--init, not both');
+    }
+    for (const c of cases) {
+      if (c.activation !== undefined && c.cell !== 'elman') throw new UsageError('--activation applies to elman only');
+      let model: RecurrentModel;
+      try {
+        const scheme = parseInit(c.init);
+        model = createModel(makeCell(c, inputSize, hidden, forgetBias), { seed });
+        applyInit(model.params, scheme, new Rng(seed).fork());
+        if (c.label.endsWith('@default') && c.init === 'default') c.label = c.label.slice(0, -'@default'.length) + '@' + formatInit(scheme);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      models.push({ label: c.label, model, inputs: null });
+    }
+  }
+
+  const results: CaseResult[] = models.map(({ label, model, inputs }) => ({
+    label,
+    parameters: model.params.theta.length,
+    spectrum: recurrentSpectrum(model.params, model.cell.kind),
+    flow: gradientFlow(model, inputs === null ? { steps, seed, inputStd } : { steps, seed, inputs }),
+  }));
+
+  const command = `loopgrad diagnose ${argv.join(' ')}`;
+  const svg = flag<string>(parsed, 'svg');
+  if (svg !== undefined) writeFileSync(svg, plot(results, command));
+  if (flag<boolean>(parsed, 'json')) {
+    console.log(JSON.stringify({
+      config: { hidden, input: inputSize, steps, seed, inputStd, forgetBias, ...(loadDir !== undefined ? { load: loadDir } : {}) },
+      cases: results.map((r) => ({
+        label: r.label, parameters: r.parameters, spectrum: r.spectrum, factorPerStep: r.flow.factorPerStep,
+        lags: r.flow.lags, jacobianNorm: r.flow.jacobianNorm, lossGradNorm: r.flow.lossGradNorm,
+      })),
+    }));
+    return 0;
+  }
+  const shown = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter((l) => l <= steps);
+  if (!shown.includes(steps)) shown.push(steps);
+  console.log(command);
+  for (const r of results) {
+    console.log(`\n${r.label}: ${r.flow.stateSize} state numbers, ${r.parameters} parameters`);
+    console.log(`  recurrent weights: ${r.spectrum.map((b) => `${b.block} ρ=${b.radius.toFixed(3)} ‖·‖₂=${b.norm.toFixed(3)}`).join(', ')}`);
+    console.log(`  per-step factor of ‖∂s_T/∂s_k‖ over ${steps} steps: ${r.flow.factorPerStep.toFixed(4)}`);
+    console.log(`  ${'lag'.padStart(6)}  ${'‖∂s_T/∂s_k‖'.padStart(12)}  ${'‖∂L/∂s_k‖'.padStart(12)}`);
+    for (const lag of shown) console.log(`  ${String(lag).padStart(6)}  ${fmt(r.flow.jacobianNorm[lag]).padStart(12)}  ${fmt(r.flow.lossGradNorm[lag]).padStart(12)}`);
+  }
+  return 0;
+}
+
+export const diagnoseCommand: Command = {
+  summary: 'gradient norms against the lag and spectral radius of the recurrent weights (vanishing/exploding gradients)',
+  usage,
+  run,
+};

@@ -25,6 +25,8 @@ export interface GradientFlowOptions {
   seed?: number;
   /** Standard deviation of the N(0, σ²) inputs (default 1). */
   inputStd?: number;
+  /** Inputs to use instead of random ones: steps x inputSize (one sequence). */
+  inputs?: Mat;
 }
 
 export interface GradientFlowReport {
@@ -35,9 +37,12 @@ export interface GradientFlowReport {
   lags: number[];
   /** ‖∂s_T/∂s_{T-lag}‖₂ per lag (1 at lag 0). */
   jacobianNorm: number[];
-  /** ‖∂L/∂s_{T-lag}‖₂ per lag. */
+  /** ‖∂L/∂s_{T-lag}‖₂ per lag (0 at lag 0: the loss reads y_T, computed inside step T). */
   lossGradNorm: number[];
-  /** Geometric-mean factor per step of the Jacobian norm: (norm at lag T)^(1/T). */
+  /**
+   * Growth factor per step of the Jacobian norm: exp of the least-squares slope of
+   * log ‖∂s_T/∂s_k‖ against the lag (lags with a zero or non-finite norm left out).
+   */
   factorPerStep: number;
 }
 
@@ -56,6 +61,10 @@ export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions
   const N = sizes.reduce((a, b) => a + b, 0);
   const rows = N + 1;
   const rng = new Rng(options.seed ?? 0);
+  const given = options.inputs ?? null;
+  if (given !== null && (given.rows !== T || given.cols !== cell.inputSize)) {
+    throw new Error(`${op}: inputs are ${shapeOf(given)}, need ${T}x${cell.inputSize} (steps x inputSize)`);
+  }
   const g = new Graph('reverse');
   const paramVars = params.mats.map((m) => g.leaf(m, { requiresGrad: true }));
   const cellParams = paramVars.slice(0, model.cellParamCount);
@@ -75,11 +84,15 @@ export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions
   let output: Var | null = null;
   const xRow = new Float64Array(cell.inputSize);
   for (let t = 0; t < T; t++) {
-    for (let j = 0; j < xRow.length; j++) xRow[j] = inputStd * rng.normal();
+    for (let j = 0; j < xRow.length; j++) {
+      xRow[j] = given === null ? inputStd * rng.normal() : given.data[given.offset + t * given.cols + j];
+    }
     const x = mat(rows, cell.inputSize);
     for (let r = 0; r < rows; r++) x.data.set(xRow, r * cell.inputSize);
     const result = cell.step(g, cellParams, state, g.leaf(x));
-    state = result.state;
+    // Copy the new state into fresh nodes: their adjoints are derivatives with respect to the state
+    // as the next step's input, with h and c independent (inside the step, LSTM's h depends on c).
+    state = result.state.map((v) => g.affine(v, 1, 0));
     output = result.output;
     history.push(state);
   }
@@ -116,15 +129,26 @@ export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions
     jacobianNorm.push(spectralNormOf(jac, N, N));
     lossGradNorm.push(Math.sqrt(lossSq));
   }
-  const last = jacobianNorm[T];
   return {
     steps: T,
     stateSize: N,
     lags: jacobianNorm.map((_, i) => i),
     jacobianNorm,
     lossGradNorm,
-    factorPerStep: last > 0 ? Math.pow(last, 1 / T) : 0,
+    factorPerStep: growthFactor(jacobianNorm),
   };
+}
+
+function growthFactor(norms: readonly number[]): number {
+  let n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  norms.forEach((v, lag) => {
+    if (!(v > 0 && Number.isFinite(v))) return;
+    const y = Math.log(v);
+    n++; sx += lag; sy += y; sxx += lag * lag; sxy += lag * y;
+  });
+  if (n < 2) return NaN;
+  const slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  return Math.exp(slope);
 }
 
 /** Largest singular value of a rows x cols row-major matrix, by power iteration on AᵀA. */

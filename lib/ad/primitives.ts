@@ -10,6 +10,7 @@ import { gemm } from '../mat/gemm.js';
 import * as k from '../mat/elementwise.js';
 import { type Tangent, accScaled, accWeightedSum } from './tangent.js';
 import { type CtcOptions, ctcLossFromLogits, ctcLossGradLogits } from '../loss/ctc.js';
+import * as pm from '../mat/math.js';
 
 /** Attributes of each primitive (null when it has none). */
 export interface PrimAttrs {
@@ -547,7 +548,7 @@ export const primitives: PrimitiveTable = {
     jvp: (_x, y, [da], dy, K) => {
       const cols = y.cols, p = coefBuffer(cols), w = rowBuffer(K);
       for (let r = 0; r < y.rows; r++) {
-        for (let c = 0; c < cols; c++) p[c] = Math.exp(y.data[y.offset + r * cols + c]);
+        for (let c = 0; c < cols; c++) p[c] = pm.exp(y.data[y.offset + r * cols + c]);
         w.fill(0, 0, K);
         accWeightedSum(w, 0, K, da!, r * cols, cols, p, 0);
         accScaled(dy, r * cols, K, da!, r * cols, cols, null, 0);
@@ -565,7 +566,7 @@ export const primitives: PrimitiveTable = {
         for (let c = 0; c < cols; c++) total += gy.data[gy.offset + r * cols + c];
         for (let c = 0; c < cols; c++) {
           const i = r * cols + c;
-          ga.data[ga.offset + i] += gy.data[gy.offset + i] - Math.exp(y.data[y.offset + i]) * total;
+          ga.data[ga.offset + i] += gy.data[gy.offset + i] - pm.exp(y.data[y.offset + i]) * total;
         }
       }
     },

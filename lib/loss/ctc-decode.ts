@@ -5,6 +5,7 @@
 // element (t, n, c) at offset + (t * N + n) * C + c, or a Mat with rows T * N and cols C.
 
 import type { Mat } from '../mat/mat.js';
+import * as pm from '../mat/math.js';
 
 export interface CtcDecodeOptions {
   readonly T: number;
@@ -185,7 +186,7 @@ function labelsOf(node: PrefixNode): number[] {
 function logAdd(a: number, b: number): number {
   if (a === -Infinity) return b;
   if (b === -Infinity) return a;
-  return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
+  return a > b ? a + pm.log1p(pm.exp(b - a)) : b + pm.log1p(pm.exp(a - b));
 }
 
 function byScore(a: PrefixNode, b: PrefixNode): number {

@@ -20,6 +20,7 @@
 // log_softmax whenever the input is normalised, since gamma_t sums to 1 over k.
 
 import type { Mat } from '../mat/mat.js';
+import * as pm from '../mat/math.js';
 
 export type CtcReduction = 'none' | 'sum' | 'mean';
 
@@ -247,15 +248,15 @@ function reduce(b: Batch, losses: Float64Array): number {
 function logAdd(a: number, b: number): number {
   if (a === -Infinity) return b;
   if (b === -Infinity) return a;
-  return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
+  return a > b ? a + pm.log1p(pm.exp(b - a)) : b + pm.log1p(pm.exp(a - b));
 }
 
 /** log(exp(a) + exp(b) + exp(c)) without overflow. */
 function logAdd3(a: number, b: number, c: number): number {
   // the largest term contributes exp(0) = 1, so only the other two need an exp
-  if (a >= b && a >= c) return a === -Infinity ? a : a + Math.log1p(Math.exp(b - a) + Math.exp(c - a));
-  if (b >= c) return b + Math.log1p(Math.exp(a - b) + Math.exp(c - b));
-  return c + Math.log1p(Math.exp(a - c) + Math.exp(b - c));
+  if (a >= b && a >= c) return a === -Infinity ? a : a + pm.log1p(pm.exp(b - a) + pm.exp(c - a));
+  if (b >= c) return b + pm.log1p(pm.exp(a - b) + pm.exp(c - b));
+  return c + pm.log1p(pm.exp(a - c) + pm.exp(b - c));
 }
 
 /**
@@ -351,14 +352,14 @@ function backwardItem(
       const k = (s & 1) === 0 ? blank : labels[start + (s >> 1)];
       const bt = beta[cur + s];
       const v = alpha[arow + s] + bt - logP;
-      if (v > -Infinity) gamma[k] += Math.exp(v);
+      if (v > -Infinity) gamma[k] += pm.exp(v);
       if (bt > -Infinity) emitBeta[s] = y[frame + k] + bt;
     }
     const o = outBase + t * stride;
     if (accumulate) {
-      for (let k = 0; k < C; k++) out[o + k] += w * (softmaxScale * Math.exp(y[frame + k]) - gamma[k]);
+      for (let k = 0; k < C; k++) out[o + k] += w * (softmaxScale * pm.exp(y[frame + k]) - gamma[k]);
     } else {
-      for (let k = 0; k < C; k++) out[o + k] = w * (softmaxScale * Math.exp(y[frame + k]) - gamma[k]);
+      for (let k = 0; k < C; k++) out[o + k] = w * (softmaxScale * pm.exp(y[frame + k]) - gamma[k]);
     }
   }
 }
@@ -468,14 +469,14 @@ export function logSoftmaxRows(z: Float64Array, zOffset: number, rows: number, C
     if (m === -Infinity || m === Infinity) {
       // all -inf (or +inf present): no finite shift; let the arithmetic produce NaN/-inf honestly
       let s = 0;
-      for (let k = 0; k < C; k++) s += Math.exp(z[i + k]);
-      const ls = Math.log(s);
+      for (let k = 0; k < C; k++) s += pm.exp(z[i + k]);
+      const ls = pm.log(s);
       for (let k = 0; k < C; k++) out[o + k] = z[i + k] - ls;
       continue;
     }
     let s = 0;
-    for (let k = 0; k < C; k++) s += Math.exp(z[i + k] - m);
-    const shift = m + Math.log(s);
+    for (let k = 0; k < C; k++) s += pm.exp(z[i + k] - m);
+    const shift = m + pm.log(s);
     for (let k = 0; k < C; k++) out[o + k] = z[i + k] - shift;
   }
 }

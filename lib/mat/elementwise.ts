@@ -2,6 +2,7 @@
 // caller-supplied `out` (which may alias an input) and allocates nothing.
 // Shapes are checked once per call, never per element.
 import { type Mat, assertSameShape, shapeOf } from './mat.js';
+import * as pm from './math.js';
 
 function size(m: Mat): number {
   return m.rows * m.cols;
@@ -154,15 +155,11 @@ export function norm2(a: Mat): number {
 export function tanh(out: Mat, a: Mat): void {
   assertSameShape('tanh', out, a);
   const n = size(a), o = out.data, ad = a.data, oo = out.offset, ao = a.offset;
-  for (let i = 0; i < n; i++) o[oo + i] = Math.tanh(ad[ao + i]);
+  for (let i = 0; i < n; i++) o[oo + i] = pm.tanh(ad[ao + i]);
 }
 
 /** Logistic sigmoid 1/(1+e^-x), written so that neither branch overflows. */
-export function sigmoidScalar(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
+export const sigmoidScalar = pm.sigmoid;
 
 /** out = σ(a) */
 export function sigmoid(out: Mat, a: Mat): void {
@@ -171,9 +168,9 @@ export function sigmoid(out: Mat, a: Mat): void {
   for (let i = 0; i < n; i++) {
     const x = ad[ao + i];
     if (x >= 0) {
-      o[oo + i] = 1 / (1 + Math.exp(-x));
+      o[oo + i] = 1 / (1 + pm.exp(-x));
     } else {
-      const e = Math.exp(x);
+      const e = pm.exp(x);
       o[oo + i] = e / (1 + e);
     }
   }
@@ -193,20 +190,18 @@ export function relu(out: Mat, a: Mat): void {
 export function exp(out: Mat, a: Mat): void {
   assertSameShape('exp', out, a);
   const n = size(a), o = out.data, ad = a.data, oo = out.offset, ao = a.offset;
-  for (let i = 0; i < n; i++) o[oo + i] = Math.exp(ad[ao + i]);
+  for (let i = 0; i < n; i++) o[oo + i] = pm.exp(ad[ao + i]);
 }
 
 /** out = ln a */
 export function log(out: Mat, a: Mat): void {
   assertSameShape('log', out, a);
   const n = size(a), o = out.data, ad = a.data, oo = out.offset, ao = a.offset;
-  for (let i = 0; i < n; i++) o[oo + i] = Math.log(ad[ao + i]);
+  for (let i = 0; i < n; i++) o[oo + i] = pm.log(ad[ao + i]);
 }
 
 /** ln(1 + e^x) without overflow: max(x, 0) + ln(1 + e^-|x|). */
-export function softplusScalar(x: number): number {
-  return (x > 0 ? x : 0) + Math.log1p(Math.exp(-Math.abs(x)));
-}
+export const softplusScalar = pm.softplus;
 
 /** out = softplus(a) */
 export function softplus(out: Mat, a: Mat): void {
@@ -214,7 +209,7 @@ export function softplus(out: Mat, a: Mat): void {
   const n = size(a), o = out.data, ad = a.data, oo = out.offset, ao = a.offset;
   for (let i = 0; i < n; i++) {
     const x = ad[ao + i];
-    o[oo + i] = (x > 0 ? x : 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    o[oo + i] = (x > 0 ? x : 0) + pm.log1p(pm.exp(-Math.abs(x)));
   }
 }
 
@@ -227,8 +222,8 @@ export function logSoftmaxRows(out: Mat, a: Mat): void {
     let max = -Infinity;
     for (let c = 0; c < cols; c++) if (ad[ao + c] > max) max = ad[ao + c];
     let s = 0;
-    for (let c = 0; c < cols; c++) s += Math.exp(ad[ao + c] - max);
-    const lse = max + Math.log(s);
+    for (let c = 0; c < cols; c++) s += pm.exp(ad[ao + c] - max);
+    const lse = max + pm.log(s);
     for (let c = 0; c < cols; c++) o[oo + c] = ad[ao + c] - lse;
   }
 }
@@ -243,7 +238,7 @@ export function softmaxRows(out: Mat, a: Mat): void {
     for (let c = 0; c < cols; c++) if (ad[ao + c] > max) max = ad[ao + c];
     let s = 0;
     for (let c = 0; c < cols; c++) {
-      const e = Math.exp(ad[ao + c] - max);
+      const e = pm.exp(ad[ao + c] - max);
       o[oo + c] = e;
       s += e;
     }

@@ -8,6 +8,10 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
     summary: 'GFLOP/s of gemm and gemv at square and RNN shapes',
     run: async (json) => (await import('../bench/kernels.js')).benchKernels({ json }),
   },
+  bilstm: {
+    summary: '2-layer bidirectional LSTM, batch 32, 50 steps: forward + backward + SGD, GFLOP/s',
+    run: async (json) => (await import('../bench/bilstm.js')).benchBilstm({ json }),
+  },
   ctc: {
     summary: 'CTC loss + gradient time, and its growth in T·S',
     run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),

@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readSafetensors, type Tensor } from '../lib/io/safetensors.js';
-import { checkRnnFile, checkRtrlFile, checkCtcFile, type Comparison, Unsupported } from './golden-kinds.js';
+import { checkRnnFile, checkRtrlFile, checkCtcFile, checkMdrnnFile, type Comparison, Unsupported } from './golden-kinds.js';
 
 export interface FileReport {
   file: string;
@@ -30,6 +30,7 @@ export function checkGoldenFile(path: string): FileReport {
       case 'rnn': comparisons = checkRnnFile(tensors, metadata); break;
       case 'rtrl': comparisons = checkRtrlFile(tensors, metadata); break;
       case 'ctc': comparisons = checkCtcFile(tensors, metadata); break;
+      case 'mdrnn': comparisons = checkMdrnnFile(tensors, metadata); break;
       default: throw new Unsupported(`kind "${metadata.kind}" is not supported yet`);
     }
     const failed = comparisons.some((c) => !(c.relError <= tolerance));

@@ -12,6 +12,7 @@ const dir = resolve(process.cwd(), '../shared/golden');
 const mustPass = [
   'rnn_tanh_1l', 'rnn_tanh_nobias', 'lstm_1l', 'lstm_1l_f32', 'gru_1l', 'lstm_long',
   'rtrl_elman', 'rtrl_lstm', 'rtrl_gru',
+  'rnn_relu_2l', 'lstm_2l_bi', 'gru_2l_bi', 'lstm_bi_packed', 'mdrnn_2d',
   'ctc_basic', 'ctc_blank_last', 'ctc_empty_target', 'ctc_impossible', 'ctc_impossible_zero_inf', 'ctc_long', 'ctc_repeats_minimal',
 ];
 

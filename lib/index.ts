@@ -35,3 +35,21 @@ export { editDistance, labelErrorRate } from './loss/edit-distance.js';
 // Files
 export { readSafetensors, writeSafetensors, tensorToMat, matToTensor, type Tensor, type DType } from './io/safetensors.js';
 export { loadPytorchParams, pytorchStateDict, pytorchName, type PytorchNaming } from './io/pytorch.js';
+
+// Architectures: deep, bidirectional, variable-length, delay lines, grids, subsampling
+export { dense, type DenseOptions } from './cells/dense.js';
+export { stacked, SequenceBptt, sequenceBptt, runStacked, isStacked, layerParamName, type StackedCell, type StackedOptions, type SequenceBpttOptions } from './rnn/stacked.js';
+export { bidirectional, runBidirectional, isBidirectional, type BidirectionalLayer } from './rnn/bidirectional.js';
+export { LengthMasks, checkLengths, scanCell, type ScanResult } from './rnn/packed.js';
+export { tdnn, type TdnnOptions } from './cells/tdnn.js';
+export { narx, teacherInputs, narxState, runClosedLoop, type NarxCell, type NarxOptions } from './cells/narx.js';
+export { mdTanh, mdLstm, mdScan, mdFourWay, gridStack, scanGrid, gridBptt, gridForward, gridLeaves, createLayerParams, CORNERS, type MdCell, type Grid, type GridLayer, type Corner } from './rnn/mdrnn.js';
+export { subsample, gridSubsample, hierarchy, recurrentLayer, sequenceLayerBptt, type SequenceLayer } from './rnn/subsampling.js';
+export { pytorchRnn, loadPytorchNetwork, pytorchNetworkStateDict, pytorchNetworkNames, fromPytorchStates, pytorchStates } from './io/pytorch-multilayer.js';
+
+// Portable elementary functions (the same bits in every engine)
+export * as math from './mat/math.js';
+
+// CTC end to end
+export { speechTask, type SpeechTask, type SpeechTaskOptions, type SpeechBatch } from './tasks/speech.js';
+export { trainCtc, ctcNetwork, ctcSequenceLoss, ctcLogProbs, ctcEvaluate, type CtcTrainConfig, type CtcTrainReport } from './train/ctc.js';

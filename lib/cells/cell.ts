@@ -24,6 +24,11 @@ export interface Cell {
   readonly paramSpecs: readonly ParamSpec[];
   /** One step: params in the order of paramSpecs, state in the order of stateSizes, x is batch x inputSize. */
   step(g: Graph, params: readonly Var[], state: readonly Var[], x: Var): StepResult;
+  /**
+   * False when an output depends on future inputs (a bidirectional layer): such a
+   * cell cannot be stepped online, so RTRL refuses it up front. Absent means causal.
+   */
+  readonly causal?: boolean;
   /** Fills freshly created parameters with this cell's default initialisation. */
   init(params: readonly Mat[], rng: Rng): void;
 }

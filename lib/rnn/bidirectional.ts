@@ -47,6 +47,7 @@ export function bidirectional(forward: Cell, backward: Cell = forward): Bidirect
   const fwdCount = forward.paramSpecs.length;
   return {
     kind: 'bidirectional',
+    causal: false,
     forward,
     backward,
     inputSize: forward.inputSize,

@@ -41,6 +41,9 @@ export class Rtrl {
   constructor(model: RecurrentModel, options: RtrlOptions = {}) {
     const batch = options.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`rtrl: batch must be a positive integer, got ${batch}`);
+    if (model.cell.causal === false) {
+      throw new Error(`rtrl: the ${model.cell.kind} model reads the future of the sequence (a bidirectional layer), so it cannot be trained online; use SequenceBptt`);
+    }
     this.model = model;
     this.batch = batch;
     this.directions = model.params.theta.length;

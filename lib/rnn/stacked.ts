@@ -118,6 +118,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
     dropout: p,
     training: true,
     bidirectional: anyBidirectional,
+    causal: !anyBidirectional,
     inputSize: layers[0].inputSize,
     stateSizes,
     stateNames,

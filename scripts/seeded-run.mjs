@@ -69,7 +69,7 @@ export function seededRun(lg) {
     const loss = {
       step(g, t, output) {
         // target: a delayed copy of the input's first feature, squashed
-        target.data[0] = Math.tanh(t >= 2 ? xs.data[(t - 2) * 2] : 0);
+        target.data[0] = lg.math.tanh(t >= 2 ? xs.data[(t - 2) * 2] : 0);
         target.data[1] = 0.25;
         target.data[2] = -0.25;
         const diff = g.sub(output, g.constant(target));

@@ -746,10 +746,28 @@ export function compareSvg(result: CompareResult, caption?: string): string {
       xTicks: against === 'hidden' ? config.hidden : config.steps,
     };
   };
+  const panels = [panel('msPerSequence', 'hidden'), panel('msPerSequence', 'steps'), panel('stateBytes', 'hidden'), panel('stateBytes', 'steps')];
+  // With both methods and several hidden sizes: the crossover in memory and the price in time.
+  const cross = crossovers(rows);
+  if (cross.length > 1) {
+    const last = cross[cross.length - 1];
+    const ticks = cross.map((c) => c.hidden);
+    panels.push({
+      title: 'RTRL keeps less than BPTT beyond T* steps',
+      xLabel: 'hidden size n', yLabel: 'T* (steps)', xTicks: ticks,
+      series: [{ label: 'T* = S bytes / tape bytes per step', points: cross.map((c) => ({ x: c.hidden, y: c.steps })), color: '#9467bd' }],
+      references: [{ kind: 'power', slope: 2, anchor: { x: last.hidden, y: last.steps }, label: 'theory: n² (n·P / n)', color: '#9467bd' }],
+    }, {
+      title: 'and is this much slower per step',
+      xLabel: 'hidden size n', yLabel: 'RTRL time / BPTT time', xTicks: ticks,
+      series: [{ label: 'measured ratio per step', points: cross.map((c) => ({ x: c.hidden, y: c.slowdown })), color: '#8c564b' }],
+      references: [{ kind: 'power', slope: 2, anchor: { x: last.hidden, y: last.slowdown }, label: 'theory: n² (n⁴ / n²)', color: '#8c564b' }],
+    });
+  }
   return renderSvg({
     title: `BPTT vs RTRL: ${config.cell}, input ${config.input}, batch ${config.batch}`,
     caption: caption ?? `loopgrad compare --cell ${config.cell} --hidden ${config.hidden.join(',')} --steps ${config.steps.join(',')}; dashed: theoretical slopes through the last point`,
-    panels: [panel('msPerSequence', 'hidden'), panel('msPerSequence', 'steps'), panel('stateBytes', 'hidden'), panel('stateBytes', 'steps')],
+    panels,
     columns: 2,
   });
 }

@@ -73,13 +73,13 @@ export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
 }
 
-/** Compact number for tick labels: 1e-3 .. 1e5 plainly, otherwise as a power of ten or with an exponent. */
+/** Compact number for tick labels: 1e-3 .. 1e6 plainly, otherwise as a power of ten or with an exponent. */
 export function formatTick(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
   const e = Math.round(Math.log10(a));
-  if ((a >= 1e5 || a < 1e-3) && Math.abs(a - 10 ** e) <= 1e-9 * a) return `${v < 0 ? '-' : ''}1e${e}`;
-  if (a >= 1e5 || a < 1e-3) return v.toExponential(1).replace('e+', 'e');
+  if ((a >= 1e6 || a < 1e-3) && Math.abs(a - 10 ** e) <= 1e-9 * a) return `${v < 0 ? '-' : ''}1e${e}`;
+  if (a >= 1e6 || a < 1e-3) return v.toExponential(1).replace('e+', 'e');
   return String(Number(v.toPrecision(4)));
 }
 
@@ -183,6 +183,23 @@ function num(v: number): string {
   return (Math.round(v * 10) / 10).toString();
 }
 
+interface LegendItem { label: string; color: string; dash: string | undefined; marker: boolean }
+type Corner = 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right';
+
+/** Data points and samples along the lines between them, in pixels (to see what a legend would hide). */
+function dataPixels(panel: Panel, x: Axis, y: Axis): (readonly [number, number])[] {
+  const pixels: (readonly [number, number])[] = [];
+  for (const s of panel.series) {
+    const pts = s.points.filter((p) => usable(x.scale, p.x) && usable(y.scale, p.y)).slice().sort((a, b) => a.x - b.x)
+      .map((p) => [toPixel(x, p.x), toPixel(y, p.y)] as const);
+    pts.forEach(([px, py], j) => {
+      pixels.push([px, py]);
+      if (j + 1 < pts.length) for (let f = 1; f < 8; f++) pixels.push([px + ((pts[j + 1][0] - px) * f) / 8, py + ((pts[j + 1][1] - py) * f) / 8]);
+    });
+  }
+  return pixels;
+}
+
 function renderPanel(panel: Panel, left: number, top: number, width: number, height: number, colourStart: number): string {
   const xScale = panel.xScale ?? 'log', yScale = panel.yScale ?? 'log';
   const xs: number[] = [], ys: number[] = [];
@@ -197,12 +214,49 @@ function renderPanel(panel: Panel, left: number, top: number, width: number, hei
   const plotTop = top + MARGIN.top, plotBottom = top + height - MARGIN.bottom;
   const xAxis: Axis = { scale: xScale, lo: xlo, hi: xhi, p0: plotLeft, p1: plotRight };
   const yAxis: Axis = { scale: yScale, lo: ylo, hi: yhi, p0: plotBottom, p1: plotTop };
+
+  // The legend: references first, then series, in the order given.
+  const legend: LegendItem[] = [];
+  for (const r of panel.references ?? []) {
+    if (r.label !== undefined) legend.push({ label: r.label, color: r.color ?? '#888', dash: r.dash ?? '5 4', marker: false });
+  }
+  panel.series.forEach((s, i) => {
+    legend.push({ label: s.label, color: s.color ?? palette[(colourStart + i) % palette.length], dash: s.dash, marker: s.markers ?? true });
+  });
+  const placement = panel.legend ?? 'auto';
+  const boxWidth = legend.length === 0 ? 0 : 30 + 5.6 * Math.max(...legend.map((item) => item.label.length)), boxHeight = 8 + 14 * legend.length;
+  const cornerAt = (c: Corner): [number, number] => [
+    c.endsWith('left') ? plotLeft + 4 : plotRight - 4 - boxWidth,
+    c.startsWith('top') ? plotTop + 4 : plotBottom - 4 - boxHeight,
+  ];
+  let corner: Corner = placement === 'auto' || placement === 'none' ? 'top-left' : placement;
+  if (placement === 'auto' && legend.length > 0) {
+    const covered = (c: Corner) => {
+      const [bx, by] = cornerAt(c);
+      return dataPixels(panel, xAxis, yAxis).filter(([px, py]) => px >= bx - 4 && px <= bx + boxWidth + 4 && py >= by - 4 && py <= by + boxHeight + 4).length;
+    };
+    const corners: Corner[] = ['top-left', 'top-right', 'bottom-right', 'bottom-left'];
+    const counts = corners.map(covered);
+    const best = Math.min(...counts);
+    corner = corners[counts.indexOf(best)];
+    if (best > 0 && panel.yRange === undefined) {
+      // No free corner: raise the top of the y axis so that the data stay below the legend.
+      const plotHeight = plotBottom - plotTop, free = plotHeight - boxHeight - 10;
+      if (free > plotHeight * 0.4) {
+        const stretch = plotHeight / free;
+        if (yScale === 'log') yAxis.hi = 10 ** (Math.log10(ylo) + (Math.log10(yhi) - Math.log10(ylo)) * stretch);
+        else yAxis.hi = ylo + (yhi - ylo) * stretch;
+        corner = 'top-left';
+      }
+    }
+  }
+
   const parts: string[] = [];
   parts.push(`<text x="${num((plotLeft + plotRight) / 2)}" y="${num(top + 18)}" text-anchor="middle" font-size="13" font-weight="bold" ${FONT}>${escapeXml(panel.title)}</text>`);
   parts.push(`<rect x="${num(plotLeft)}" y="${num(plotTop)}" width="${num(plotRight - plotLeft)}" height="${num(plotBottom - plotTop)}" fill="#fff" stroke="#444" stroke-width="1"/>`);
   const inside = (axis: Axis, t: number) => usable(axis.scale, t) && t >= axis.lo && t <= axis.hi;
-  const xTicks = panel.xTicks ? panel.xTicks.filter((t) => inside(xAxis, t)) : ticks(xScale, xlo, xhi);
-  const yTicks = panel.yTicks ? panel.yTicks.filter((t) => inside(yAxis, t)) : ticks(yScale, ylo, yhi);
+  const xTicks = panel.xTicks ? panel.xTicks.filter((t) => inside(xAxis, t)) : ticks(xScale, xAxis.lo, xAxis.hi);
+  const yTicks = panel.yTicks ? panel.yTicks.filter((t) => inside(yAxis, t)) : ticks(yScale, yAxis.lo, yAxis.hi);
   for (const t of xTicks) {
     const px = num(toPixel(xAxis, t));
     parts.push(`<line x1="${px}" y1="${num(plotTop)}" x2="${px}" y2="${num(plotBottom)}" stroke="#e4e4e4" stroke-width="1"/>`);
@@ -217,15 +271,10 @@ function renderPanel(panel: Panel, left: number, top: number, width: number, hei
   const yMid = (plotTop + plotBottom) / 2, yLabelX = left + 14;
   parts.push(`<text x="${num(yLabelX)}" y="${num(yMid)}" text-anchor="middle" font-size="11" transform="rotate(-90 ${num(yLabelX)} ${num(yMid)})" ${FONT}>${escapeXml(panel.yLabel)}${yScale === 'log' ? ' (log)' : ''}</text>`);
   // Reference lines under the data.
-  const legend: { label: string; color: string; dash: string | undefined; marker: boolean }[] = [];
   for (const r of panel.references ?? []) {
     const seg = referenceSegment(r, xAxis, yAxis);
-    const color = r.color ?? '#888';
-    const dash = r.dash ?? '5 4';
-    if (seg !== null) {
-      parts.push(`<line x1="${num(seg[0])}" y1="${num(seg[1])}" x2="${num(seg[2])}" y2="${num(seg[3])}" stroke="${escapeXml(color)}" stroke-width="1.2" stroke-dasharray="${escapeXml(dash)}" opacity="0.8"/>`);
-    }
-    if (r.label !== undefined) legend.push({ label: r.label, color, dash, marker: false });
+    if (seg === null) continue;
+    parts.push(`<line x1="${num(seg[0])}" y1="${num(seg[1])}" x2="${num(seg[2])}" y2="${num(seg[3])}" stroke="${escapeXml(r.color ?? '#888')}" stroke-width="1.2" stroke-dasharray="${escapeXml(r.dash ?? '5 4')}" opacity="0.8"/>`);
   }
   panel.series.forEach((s, i) => {
     const color = s.color ?? palette[(colourStart + i) % palette.length];
@@ -237,38 +286,9 @@ function renderPanel(panel: Panel, left: number, top: number, width: number, hei
     if (s.markers ?? true) {
       for (const p of pts) parts.push(`<circle cx="${num(toPixel(xAxis, p.x))}" cy="${num(toPixel(yAxis, p.y))}" r="3" fill="${escapeXml(color)}"/>`);
     }
-    legend.push({ label: s.label, color, dash: s.dash, marker: s.markers ?? true });
   });
-  // Legend in the corner of the plot area that covers the fewest data points.
-  const placement = panel.legend ?? 'auto';
   if (placement === 'none' || legend.length === 0) return parts.join('\n');
-  const boxWidth = 30 + 6 * Math.max(...legend.map((item) => item.label.length)), boxHeight = 8 + 14 * legend.length;
-  const corners = {
-    'top-left': [plotLeft + 4, plotTop + 4],
-    'top-right': [plotRight - 4 - boxWidth, plotTop + 4],
-    'bottom-left': [plotLeft + 4, plotBottom - 4 - boxHeight],
-    'bottom-right': [plotRight - 4 - boxWidth, plotBottom - 4 - boxHeight],
-  } as const;
-  let corner: keyof typeof corners = 'top-left';
-  if (placement === 'auto') {
-    let best = Infinity;
-    // The points, and samples along the lines between them, in pixels.
-    const pixels: (readonly [number, number])[] = [];
-    for (const s of panel.series) {
-      const pts = s.points.filter((p) => usable(xScale, p.x) && usable(yScale, p.y)).slice().sort((a, b) => a.x - b.x)
-        .map((p) => [toPixel(xAxis, p.x), toPixel(yAxis, p.y)] as const);
-      pts.forEach(([px, py], j) => {
-        pixels.push([px, py]);
-        if (j + 1 < pts.length) for (let f = 1; f < 8; f++) pixels.push([px + (pts[j + 1][0] - px) * f / 8, py + (pts[j + 1][1] - py) * f / 8]);
-      });
-    }
-    for (const name of Object.keys(corners) as (keyof typeof corners)[]) {
-      const [bx, by] = corners[name];
-      const hidden = pixels.filter(([px, py]) => px >= bx - 4 && px <= bx + boxWidth + 4 && py >= by - 4 && py <= by + boxHeight + 4).length;
-      if (hidden < best) { best = hidden; corner = name; }
-    }
-  } else corner = placement;
-  const [boxX, boxY] = corners[corner];
+  const [boxX, boxY] = cornerAt(corner);
   parts.push(`<rect x="${num(boxX)}" y="${num(boxY)}" width="${num(boxWidth)}" height="${num(boxHeight)}" fill="#fff" fill-opacity="0.85" stroke="#ccc" stroke-width="0.5"/>`);
   legend.forEach((item, i) => {
     const ly = boxY + 11 + i * 14, lx = boxX + 4;

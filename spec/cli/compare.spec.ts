@@ -121,7 +121,7 @@ test('runCompare: the plan predicts RTRL\'s sensitivity bytes exactly, and refus
   assert.throws(() => runCompare(tiny({ methods: ['tbptt:4'] }), { tbptt: null }), /not available/);
 });
 
-test('compareSvg: four log-log panels with reference lines', () => {
+test('compareSvg: log-log panels with reference lines, and the crossover panels', () => {
   const result = runCompare(tiny({ hidden: [2, 4], steps: [3, 6] }));
   const svg = compareSvg(result);
   assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));
@@ -129,7 +129,11 @@ test('compareSvg: four log-log panels with reference lines', () => {
   assert.match(svg, /rtrl theory: n⁴/);
   assert.match(svg, /bptt theory: T/);
   assert.match(svg, /rtrl theory: flat/);
-  assert.is((svg.match(/<circle/g) ?? []).length, 4 * 2 * 2 + 4 * 2, 'two points per series, two series per panel, plus legend markers');
+  assert.match(svg, /RTRL keeps less than BPTT beyond T\* steps/);
+  // Four panels of two series of two points (plus a legend marker each), two panels of one series.
+  assert.is((svg.match(/<circle/g) ?? []).length, 4 * (2 * 2 + 2) + 2 * (2 + 1));
+  const oneMethod = compareSvg(runCompare(tiny({ methods: ['bptt'], hidden: [2, 4], steps: [3] })));
+  assert.not.match(oneMethod, /T\* steps/, 'no crossover without RTRL');
 });
 
 // ---------------------------------------------------------------- svg and progress

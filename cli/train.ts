@@ -171,7 +171,13 @@ async function run(argv: readonly string[]): Promise<number> {
         }
       },
       onProgress(p, model, optimizer) {
-        if (p.heldOut !== undefined) last = `held-out ${p.heldOut.toPrecision(4)}`;
+        if (p.heldOut !== undefined) {
+          last = `held-out ${p.heldOut.toPrecision(4)}`;
+          // No bar to show it (stderr is not a terminal): log each evaluation as a line instead.
+          if (!progress.active && !quiet) {
+            console.error(`iteration ${p.iteration}/${p.iterations}: loss ${p.loss.toPrecision(4)}, ${last}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          }
+        }
         progress.advance(1, `loss ${p.loss.toPrecision(4)}${last ? ', ' + last : ''}`);
         if (saveDir !== undefined && saveEvery !== undefined && p.iteration % saveEvery === 0) {
           saveCheckpoint(saveDir, { params: model.params, optimizer: optimizer.saveState(), meta: { config, iteration: p.iteration } });

@@ -127,6 +127,16 @@ export function buildCell(config: TaskRunConfig, task: Task): Cell {
 
 /** Validates a config and fills in the defaults; throws an Error naming the bad option. */
 export function normalizeRunConfig(config: TaskRunConfig): Required<Pick<TaskRunConfig, 'method' | 'optimizer' | 'seed' | 'heldOut' | 'init'>> & TaskRunConfig {
+  if (!(CELL_KINDS as readonly string[]).includes(config.cell)) fail('cell', `${JSON.stringify(config.cell)} is not one of ${CELL_KINDS.join(', ')}`);
+  positiveInt('hidden', config.hidden);
+  if (config.activation !== undefined) {
+    if (config.cell !== 'elman') fail('activation', `applies to elman only, not ${config.cell}`);
+    if (!['tanh', 'relu', 'sigmoid'].includes(config.activation)) fail('activation', `${JSON.stringify(config.activation)} is not one of tanh, relu, sigmoid`);
+  }
+  if (config.forgetBias !== undefined) {
+    if (config.cell !== 'lstm') fail('forgetBias', `applies to lstm only, not ${config.cell}`);
+    if (!Number.isFinite(config.forgetBias)) fail('forgetBias', `must be a finite number, got ${config.forgetBias}`);
+  }
   if (!(Number.isFinite(config.lr) && config.lr >= 0)) fail('lr', `must be a number >= 0, got ${config.lr}`);
   positiveInt('batch', config.batch);
   if (config.clip !== undefined && !(Number.isFinite(config.clip) && config.clip > 0)) fail('clip', `must be a positive number, got ${config.clip}`);

@@ -1,0 +1,162 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../../cli/checkpoint.js';
+import { createParams } from '../../lib/cells/params.js';
+import { Optimizer } from '../../lib/optim/optimizer.js';
+
+const cli = fileURLToPath(new URL('../../cli/loopgrad.js', import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, LOOPGRAD_DEBUG: '' } });
+const tiny = ['--steps', '5', '--cell', 'elman', '--hidden', '3', '--iterations', '4', '--batch', '4', '--held-out', '10'];
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'loopgrad-train-'));
+  dirs.push(d);
+  return d;
+};
+
+test('train --json prints exactly {config, curve, heldOut}', () => {
+  const r = run('train', 'adding', ...tiny, '--json');
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(Object.keys(out), ['config', 'curve', 'heldOut']);
+  assert.is(out.curve.length, 4);
+  for (const [i, p] of out.curve.entries()) {
+    assert.equal(Object.keys(p), ['step', 'loss']);
+    assert.is(p.step, i + 1);
+    assert.type(p.loss, 'number');
+  }
+  assert.equal(Object.keys(out.heldOut), ['metric', 'value']);
+  assert.is(out.heldOut.metric, 'mse');
+  assert.type(out.heldOut.value, 'number');
+  assert.is(out.config.task, 'adding');
+  assert.is(out.config.cell, 'elman');
+  assert.is(out.config.method, 'bptt');
+  assert.is(r.stderr, '');
+});
+
+test('train: bad hyperparameters, unknown tasks and options exit 2 with one line and the usage, no stack trace', () => {
+  const cases: [string[], RegExp][] = [
+    [['adding', '--lr', '-1'], /--lr: -1 is below the minimum 0/],
+    [['adding', '--clip', '0'], /--clip: 0 is not positive/],
+    [['adding', '--clip-value', '-3'], /--clip-value: -3 is not positive/],
+    [['addition'], /unknown task "addition"/],
+    [['adding', '--frobnicate'], /unknown option --frobnicate/],
+    [['adding', '--method', 'tbptt:0'], /method: "tbptt:0"/],
+    [['adding', '--init', 'glorot'], /init: unknown scheme "glorot"/],
+    [['adding', '--schedule', 'exp:-2'], /gamma must be a positive number/],
+    [['adding', '--cell', 'lstm', '--activation', 'relu'], /--activation applies to elman only/],
+    [['adding', '--epochs', '3'], /--epochs needs --train-size/],
+    [[], /which task/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run('train', ...args);
+    assert.is(r.status, 2, `${args.join(' ')}: status ${r.status}`);
+    const lines = r.stderr.split('\n');
+    assert.match(lines[0], /^loopgrad train: /);
+    assert.match(lines[0], message);
+    assert.match(lines[1], /^usage: loopgrad train/);
+    assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.is(r.stdout, '');
+  }
+});
+
+test('train --svg writes the learning curve; --save and --load round-trip a checkpoint', () => {
+  const dir = tempDir();
+  const svg = join(dir, 'curve.svg');
+  const ckpt = join(dir, 'ckpt');
+  const first = run('train', 'parity', ...tiny, '--svg', svg, '--save', ckpt, '--quiet');
+  assert.is(first.status, 0, first.stderr);
+  assert.match(readFileSync(svg, 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.ok(hasCheckpoint(ckpt));
+  assert.equal(readdirSync(ckpt).sort(), ['checkpoint.json', 'optimizer-000001.json', 'weights-000001.safetensors']);
+  const second = run('train', 'parity', ...tiny, '--load', ckpt, '--save', ckpt, '--json');
+  assert.is(second.status, 0, second.stderr);
+  assert.equal(readdirSync(ckpt).sort(), ['checkpoint.json', 'optimizer-000002.json', 'weights-000002.safetensors']);
+  const missing = run('train', 'parity', ...tiny, '--load', join(dir, 'nowhere'));
+  assert.is(missing.status, 2);
+  assert.match(missing.stderr, /--load: no checkpoint/);
+});
+
+test('diagnose: cases, JSON and errors', () => {
+  const r = run('diagnose', 'elman/tanh@normal:0.5', 'lstm', '--steps', '10', '--hidden', '4', '--json');
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.cases.length, 2);
+  assert.is(out.cases[0].jacobianNorm.length, 11);
+  assert.ok(Math.abs(out.cases[0].jacobianNorm[0] - 1) < 1e-12);
+  assert.ok(out.cases[0].jacobianNorm[10] < 1e-2);
+  assert.equal(out.cases[1].spectrum.map((b: { block: string }) => b.block), ['i', 'f', 'g', 'o']);
+  const text = run('diagnose', '--cell', 'elman', '--activation', 'relu', '--init', 'identity', '--steps', '5', '--hidden', '3');
+  assert.is(text.status, 0, text.stderr);
+  assert.match(text.stdout, /elman\/relu@identity: 3 state numbers/);
+  for (const [args, message] of [[['lstm/tanh'], /activation applies to elman only/], [['rnn@identity'], /is not CELL/], [['--init', 'wide'], /unknown scheme "wide"/]] as [string[], RegExp][]) {
+    const bad = run('diagnose', ...args);
+    assert.is(bad.status, 2, args.join(' '));
+    assert.match(bad.stderr.split('\n')[0], message);
+  }
+});
+
+function params(values: number[]) {
+  const p = createParams([{ name: 'weight_hh', rows: 2, cols: 2 }, { name: 'bias_hh', rows: 1, cols: 2 }]);
+  p.theta.set(values);
+  return p;
+}
+
+test('checkpoints: weights and optimiser state round-trip exactly', () => {
+  const dir = join(tempDir(), 'c');
+  const p = params([0.1, -0.2, Math.PI, 1e-300, 5, -6]);
+  const opt = new Optimizer({ kind: 'adam', lr: 0.01 });
+  opt.step(p.theta, Float64Array.from([1, 2, 3, 4, 5, 6]));
+  saveCheckpoint(dir, { params: p, optimizer: opt.saveState(), meta: { iteration: 7 } });
+  const q = params([0, 0, 0, 0, 0, 0]);
+  const loaded = loadCheckpoint(dir, q);
+  assert.equal(Array.from(q.theta), Array.from(p.theta));
+  assert.equal(loaded.optimizer, opt.saveState());
+  assert.equal(loaded.meta, { iteration: 7 });
+  assert.is(loaded.generation, 1);
+});
+
+test('an interrupted save leaves the previous checkpoint intact; the next save cleans up', () => {
+  const dir = join(tempDir(), 'c');
+  saveCheckpoint(dir, { params: params([1, 2, 3, 4, 5, 6]), meta: { n: 1 } });
+  // Crash after the new data files are on disk, before the pointer moves.
+  assert.throws(() => saveCheckpoint(dir, { params: params([9, 9, 9, 9, 9, 9]), meta: { n: 2 } }, { beforeCommit: () => { throw new Error('power cut'); } }), /power cut/);
+  // A crash in the middle of writing a file leaves only a temporary.
+  writeFileSync(join(dir, 'weights-000003.safetensors.tmp-1-2-3'), 'half a file');
+  const q = params([0, 0, 0, 0, 0, 0]);
+  const loaded = loadCheckpoint(dir, q);
+  assert.equal(Array.from(q.theta), [1, 2, 3, 4, 5, 6]);
+  assert.equal(loaded.meta, { n: 1 });
+  const gen = saveCheckpoint(dir, { params: params([7, 7, 7, 7, 7, 7]), meta: { n: 3 } });
+  assert.is(gen, 2);
+  assert.equal(readdirSync(dir).sort(), ['checkpoint.json', 'optimizer-000002.json', 'weights-000002.safetensors']);
+  loadCheckpoint(dir, q);
+  assert.equal(Array.from(q.theta), [7, 7, 7, 7, 7, 7]);
+});
+
+test('a checkpoint whose files do not match its pointer is refused', () => {
+  const dir = join(tempDir(), 'c');
+  saveCheckpoint(dir, { params: params([1, 2, 3, 4, 5, 6]) });
+  const pointer = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8'));
+  writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ ...pointer, generation: 5 }));
+  assert.throws(() => loadCheckpoint(dir, params([0, 0, 0, 0, 0, 0])), /is generation 1, the pointer says 5/);
+  writeFileSync(join(dir, 'checkpoint.json'), '{"format": "loopgrad-checkpoint", ');
+  assert.throws(() => loadCheckpoint(dir, params([0, 0, 0, 0, 0, 0])), /is not valid JSON/);
+  assert.throws(() => loadCheckpoint(join(dir, 'none'), params([0, 0, 0, 0, 0, 0])), /no checkpoint.json/);
+  const other = createParams([{ name: 'weight_hh', rows: 3, cols: 2 }, { name: 'bias_hh', rows: 1, cols: 2 }]);
+  writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(pointer));
+  assert.throws(() => loadCheckpoint(dir, other), /has shape \[2, 2\] but the model needs \[3, 2\]/);
+});
+
+test('clean up', () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  assert.ok(dirs.every((d) => !existsSync(d)));
+});
+
+test.run();

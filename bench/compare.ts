@@ -368,6 +368,8 @@ function collectGarbage(): void {
       forcedGc = null;
     }
   }
+  // Twice: ArrayBuffer backing stores freed by the first collection are returned by the second.
+  forcedGc?.();
   forcedGc?.();
 }
 
@@ -510,7 +512,8 @@ const WARMUP_MS = 150;
 
 /** Lets the JIT compile the cell, the graph and the kernels on the smallest problem before anything is timed. */
 function warmUp(config: CompareConfig, tbptt: TbpttConstructor | null | undefined): void {
-  const problem = makeProblem(config, config.hidden[0], Math.min(config.steps[0], 20));
+  // Small sizes: the JIT needs the code paths, not the work (and a big warm-up would linger in the heap).
+  const problem = makeProblem(config, Math.min(config.hidden[0], 8), Math.min(config.steps[0], 20));
   for (const method of config.methods) {
     const runner = makeRunner(method, config, problem, tbptt);
     const end = performance.now() + WARMUP_MS;

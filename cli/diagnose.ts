@@ -36,8 +36,8 @@ const usage = [
   '',
   'Reports ‖∂s_T/∂s_k‖ and ‖∂L/∂s_k‖ against the lag T - k (s: the whole state, L: a loss at',
   'step T) and the spectral radius of the recurrent weights. Without CASEs, one case from the',
-  'options; each CASE is CELL[/ACTIVATION][@INIT], e.g.',
-  '  loopgrad diagnose elman/tanh@normal:0.5 elman/tanh@normal:3 elman/relu@identity lstm@default --svg flow.svg',
+  'options; each CASE is CELL[/ACTIVATION][@INIT] (lstm/forget:B for a forget-gate bias B), e.g.',
+  '  loopgrad diagnose elman/tanh@normal:0.5 elman/tanh@normal:3 elman/relu@identity lstm/forget:2 --svg flow.svg',
   '',
   'options:',
   usageLines(specs),
@@ -47,22 +47,31 @@ interface CaseSpec {
   label: string;
   cell: 'elman' | 'lstm' | 'gru';
   activation?: 'tanh' | 'relu' | 'sigmoid';
+  /** lstm only; default: --forget-bias. */
+  forgetBias?: number;
   init: string;
 }
 
 function parseCase(text: string): CaseSpec {
-  const m = /^(elman|lstm|gru)(?:\/(tanh|relu|sigmoid))?(?:@(.+))?$/.exec(text);
-  if (m === null) throw new UsageError(`case "${text}" is not CELL[/ACTIVATION][@INIT] (CELL: elman, lstm, gru)`);
+  const m = /^(elman|lstm|gru)(?:\/(tanh|relu|sigmoid|forget:[-+0-9.e]+))?(?:@(.+))?$/.exec(text);
+  if (m === null) throw new UsageError(`case "${text}" is not CELL[/ACTIVATION][@INIT] (CELL: elman, lstm, gru; lstm/forget:B sets the forget bias)`);
   const cell = m[1] as CaseSpec['cell'];
-  if (m[2] !== undefined && cell !== 'elman') throw new UsageError(`case "${text}": an activation applies to elman only`);
-  return { label: text, cell, activation: m[2] as CaseSpec['activation'], init: m[3] ?? 'default' };
+  const option = m[2];
+  if (option !== undefined && option.startsWith('forget:')) {
+    if (cell !== 'lstm') throw new UsageError(`case "${text}": a forget bias applies to lstm only`);
+    const forgetBias = Number(option.slice('forget:'.length));
+    if (!Number.isFinite(forgetBias)) throw new UsageError(`case "${text}": the forget bias is not a number`);
+    return { label: text, cell, forgetBias, init: m[3] ?? 'default' };
+  }
+  if (option !== undefined && cell !== 'elman') throw new UsageError(`case "${text}": an activation applies to elman only`);
+  return { label: text, cell, activation: option as CaseSpec['activation'], init: m[3] ?? 'default' };
 }
 
 function makeCell(c: CaseSpec, inputSize: number, hiddenSize: number, forgetBias: number): Cell {
   const initKind = parseInit(c.init).kind;
   switch (c.cell) {
     case 'elman': return elman({ inputSize, hiddenSize, activation: c.activation ?? (initKind === 'identity' ? 'relu' : 'tanh') });
-    case 'lstm': return lstm({ inputSize, hiddenSize, forgetBias });
+    case 'lstm': return lstm({ inputSize, hiddenSize, forgetBias: c.forgetBias ?? forgetBias });
     case 'gru': return gru({ inputSize, hiddenSize });
   }
 }
@@ -89,12 +98,18 @@ function plot(results: CaseResult[], command: string): string {
     // A log axis cannot show 0 or Infinity: those lags are left out.
     points: pick(r.flow).map((y, lag) => ({ x: lag, y })).filter((p) => p.y > 0 && Number.isFinite(p.y)),
   }));
+  // Fit the log axis to the data (one decade of room each side).
+  const range = (pick: (f: GradientFlowReport) => number[]): [number, number] => {
+    const all = results.flatMap((r) => pick(r.flow)).filter((v) => v > 0 && Number.isFinite(v));
+    const lo = Math.min(...all), hi = Math.max(...all);
+    return all.length === 0 ? [1e-3, 10] : [lo / 10, hi * 10];
+  };
   return renderSvg({
     title: 'gradient flow against the lag',
     caption: command,
     panels: [
-      { title: '‖∂s_T / ∂s_k‖₂', xLabel: 'lag T - k', yLabel: 'spectral norm', xScale: 'linear', yScale: 'log', series: series((f) => f.jacobianNorm), references: [{ kind: 'horizontal', y: 1 }] },
-      { title: '‖∂L / ∂s_k‖₂ (loss at step T)', xLabel: 'lag T - k', yLabel: 'norm', xScale: 'linear', yScale: 'log', series: series((f) => f.lossGradNorm) },
+      { title: '‖∂s_T / ∂s_k‖₂', xLabel: 'lag T - k', yLabel: 'spectral norm', xScale: 'linear', yScale: 'log', series: series((f) => f.jacobianNorm), references: [{ kind: 'horizontal', y: 1 }], yRange: range((f) => f.jacobianNorm) },
+      { title: '‖∂L / ∂s_k‖₂ (loss at step T)', xLabel: 'lag T - k', yLabel: 'norm', xScale: 'linear', yScale: 'log', series: series((f) => f.lossGradNorm), yRange: range((f) => f.lossGradNorm) },
     ],
   });
 }

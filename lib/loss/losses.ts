@@ -13,6 +13,7 @@
 import type { Graph, Var } from '../ad/graph.js';
 import { type Mat, rowsView, shapeOf } from '../mat/mat.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
+import * as pm from '../mat/math.js';
 
 export type LossKind = 'mse' | 'softmax-ce' | 'bce';
 export const LOSS_KINDS: readonly LossKind[] = ['mse', 'softmax-ce', 'bce'];
@@ -178,15 +179,15 @@ export function lossValue(kind: LossKind, outputs: Mat, targets: Mat, mask: Mat 
     } else if (kind === 'bce') {
       for (let j = 0; j < cols; j++) {
         const z = y[yo + j];
-        rowLoss += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - t[to + j] * z;
+        rowLoss += (z > 0 ? z + pm.log1p(pm.exp(-z)) : pm.log1p(pm.exp(z))) - t[to + j] * z;
       }
       count += w * cols;
     } else if (kind === 'softmax-ce') {
       let max = -Infinity;
       for (let j = 0; j < cols; j++) max = Math.max(max, y[yo + j]);
       let sum = 0;
-      for (let j = 0; j < cols; j++) sum += Math.exp(y[yo + j] - max);
-      const logZ = max + Math.log(sum);
+      for (let j = 0; j < cols; j++) sum += pm.exp(y[yo + j] - max);
+      const logZ = max + pm.log(sum);
       for (let j = 0; j < cols; j++) rowLoss -= t[to + j] * (y[yo + j] - logZ);
       count += w;
     } else {

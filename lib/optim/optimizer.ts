@@ -11,6 +11,7 @@
 // The whole state (hyperparameters, update count, buffers) saves to a plain
 // JSON-able object and loads back into an optimiser that continues exactly.
 import { type Schedule, checkSchedule, scheduledRate } from './schedule.js';
+import * as pm from '../mat/math.js';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'];
@@ -171,7 +172,7 @@ export class Optimizer {
         const m = this.buffer('m'), v = this.buffer('v');
         const { beta1, beta2, eps } = c;
         const t = this.steps + 1;
-        const c1 = 1 / (1 - Math.pow(beta1, t)), c2 = 1 / (1 - Math.pow(beta2, t));
+        const c1 = 1 / (1 - pm.pow(beta1, t)), c2 = 1 / (1 - pm.pow(beta2, t));
         for (let i = 0; i < n; i++) {
           const g = grad[i];
           m[i] = beta1 * m[i] + (1 - beta1) * g;

@@ -9,6 +9,8 @@
 // climbs lr·1/warmup, lr·2/warmup, ..., lr, and the decay above then counts
 // its steps from the end of the warm-up.
 
+import * as pm from '../mat/math.js';
+
 export type Schedule =
   | { readonly kind: 'constant'; readonly warmup?: number }
   | { readonly kind: 'step'; readonly every: number; readonly gamma: number; readonly warmup?: number }
@@ -53,12 +55,12 @@ export function scheduledRate(schedule: Schedule | null, lr: number, step: numbe
   const t = step - warmup;
   switch (schedule.kind) {
     case 'constant': return lr;
-    case 'step': return lr * Math.pow(schedule.gamma, Math.floor(t / schedule.every));
-    case 'exponential': return lr * Math.pow(schedule.gamma, t);
+    case 'step': return lr * pm.pow(schedule.gamma, Math.floor(t / schedule.every));
+    case 'exponential': return lr * pm.pow(schedule.gamma, t);
     case 'cosine': {
       const minLr = schedule.minLr ?? 0;
       const progress = Math.min(t, schedule.total) / schedule.total;
-      return minLr + ((lr - minLr) * (1 + Math.cos(Math.PI * progress))) / 2;
+      return minLr + ((lr - minLr) * (1 + pm.cos(Math.PI * progress))) / 2;
     }
   }
 }

@@ -17,6 +17,7 @@ import { type Mat, mat, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import type { Params } from '../cells/params.js';
 import type { RecurrentModel } from './model.js';
+import * as pm from '../mat/math.js';
 
 export interface GradientFlowOptions {
   /** T, the number of steps (>= 1). */
@@ -143,12 +144,12 @@ function growthFactor(norms: readonly number[]): number {
   let n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
   norms.forEach((v, lag) => {
     if (!(v > 0 && Number.isFinite(v))) return;
-    const y = Math.log(v);
+    const y = pm.log(v);
     n++; sx += lag; sy += y; sxx += lag * lag; sxy += lag * y;
   });
   if (n < 2) return NaN;
   const slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-  return Math.exp(slope);
+  return pm.exp(slope);
 }
 
 /** Largest singular value of a rows x cols row-major matrix, by power iteration on AᵀA. */
@@ -214,10 +215,10 @@ export function spectralRadius(m: Mat, options: { iterations?: number; seed?: nu
     }
     if (grown === 0) return 0;
     // Average the growth over the second half, after the start vector's other components faded.
-    if (it >= iterations / 2) { logSum += 0.5 * Math.log(grown); counted++; }
+    if (it >= iterations / 2) { logSum += 0.5 * pm.log(grown); counted++; }
     const tmp = v; v = w; w = tmp;
   }
-  return Math.exp(logSum / counted);
+  return pm.exp(logSum / counted);
 }
 
 export interface BlockSpectrum {

@@ -12,6 +12,10 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
     summary: '2-layer bidirectional LSTM, batch 32, 50 steps: forward + backward + SGD, GFLOP/s',
     run: async (json) => (await import('../bench/bilstm.js')).benchBilstm({ json }),
   },
+  'rtrl-step': {
+    summary: 'RTRL step vs its recurrent gemm; BPTT forward+backward vs forward (Elman, LSTM, GRU)',
+    run: async (json) => (await import('../bench/rtrl-step.js')).benchRtrlStep({ json }),
+  },
   ctc: {
     summary: 'CTC loss + gradient time, and its growth in T·S',
     run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),

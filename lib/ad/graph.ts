@@ -174,7 +174,10 @@ export class Graph {
         dxs[i] = (inputs[i] as Node).tangent;
         if (dxs[i] !== null) any = true;
       }
-      if (any) {
+      const view = any && rules.jvpView !== undefined ? rules.jvpView(xs, dxs, this.directions, attrs) : null;
+      if (view !== null) {
+        node.tangent = view;
+      } else if (any) {
         const K = this.directions;
         let fresh = false;
         if (node.tangentData === null || node.tangentData.length !== outSize * K) {

@@ -53,6 +53,11 @@ export interface Rules<A> {
    * (which arrives holding garbage), saving the zero-fill and a pass over it.
    */
   jvpAssign?(x: readonly Mat[], y: Mat, dx: readonly DenseTangent[], dy: Float64Array, K: number, attrs: A): void;
+  /**
+   * Optional: when the output's tangent is a contiguous block of an input's, return it as a
+   * view (no copy), or null to fall back to jvp. Used by slices of contiguous element ranges.
+   */
+  jvpView?(x: readonly Mat[], dx: readonly (Tangent | null)[], K: number, attrs: A): Tangent | null;
 }
 
 export type DenseTangent = Extract<Tangent, { kind: 'dense' }>;
@@ -97,6 +102,13 @@ function accGrad(gx: Mat, gy: Mat, coef: Float64Array | null, coefOffset: number
   const n = size(gy), g = gx.data, go = gx.offset, d = gy.data, o = gy.offset;
   if (coef === null) for (let i = 0; i < n; i++) g[go + i] += scale * d[o + i];
   else for (let i = 0; i < n; i++) g[go + i] += scale * coef[coefOffset + i] * d[o + i];
+}
+
+/** The tangent of elements [first, ...) of a value whose tangent is t: a view, never a copy. */
+function shiftTangent(t: Tangent, first: number, K: number): Tangent {
+  return t.kind === 'seed'
+    ? { kind: 'seed', start: t.start + first }
+    : { kind: 'dense', data: t.data, offset: t.offset + first * K };
 }
 
 /** dy[e, :] = coef[e] · t[tElem + e, :] for e < count: assigns every entry it covers. */
@@ -399,6 +411,8 @@ export const primitives: PrimitiveTable = {
     jvp: ([a], y, [da], dy, K, { start, count }) => {
       for (let r = 0; r < y.rows; r++) accScaled(dy, r * count, K, da!, r * a.cols + start, count, null, 0);
     },
+    // One row: columns [start, start+count) are elements [start, start+count), a contiguous block.
+    jvpView: ([a], [da], K, { start }) => (a.rows === 1 && da ? shiftTangent(da, start, K) : null),
     jvpAssign: ([a], y, [da], dy, K, { start, count }) => {
       for (let r = 0; r < y.rows; r++) {
         const src = da.offset + (r * a.cols + start) * K;
@@ -469,6 +483,8 @@ export const primitives: PrimitiveTable = {
       y.data.set(a.data.subarray(src, src + count * a.cols), y.offset);
     },
     jvp: ([a], y, [da], dy, K, { start }) => accScaled(dy, 0, K, da!, start * a.cols, size(y), null, 0),
+    // Rows [start, start+count) are a contiguous block of elements.
+    jvpView: ([a], [da], K, { start }) => (da ? shiftTangent(da, start * a.cols, K) : null),
     jvpAssign: ([a], y, [da], dy, K, { start }) => {
       const src = da.offset + start * a.cols * K;
       dy.set(da.data.subarray(src, src + size(y) * K), 0);

@@ -75,6 +75,34 @@ function checkScalar(op: string, name: string, v: number): void {
   if (typeof v !== 'number') throw new Error(`${op}: ${name} must be a number, got ${typeof v}`);
 }
 
+// out[i, :] = beta·out[i, :] + Σ_p (alpha·op(a)[i, p])·op(b)[p, :] for k ≤ SKINNY. op(b)'s k
+// rows are first copied contiguous (k·n numbers) unless they already are.
+function rankUpdate(
+  m: number, n: number, k: number,
+  ad: Float64Array, ao: number, sai: number, sap: number,
+  bd: Float64Array, bo: number, sbp: number, sbj: number,
+  od: Float64Array, oo: number, alpha: number, beta: number,
+): void {
+  let rows = bd, base = bo, stride = sbp;
+  if (sbj !== 1) {
+    rows = growVecX(k * n);
+    for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) rows[p * n + j] = bd[bo + p * sbp + j * sbj];
+    base = 0;
+    stride = n;
+  }
+  for (let i = 0; i < m; i++) {
+    const o = oo + i * n;
+    if (beta === 0) for (let j = 0; j < n; j++) od[o + j] = 0;
+    else if (beta !== 1) for (let j = 0; j < n; j++) od[o + j] *= beta;
+    for (let p = 0; p < k; p++) {
+      const c = alpha * ad[ao + i * sai + p * sap];
+      if (c === 0) continue;
+      const r = base + p * stride;
+      for (let j = 0; j < n; j++) od[o + j] += c * rows[r + j];
+    }
+  }
+}
+
 /** out = alpha * op(a) * op(b) + beta * out, with op(x) = transX ? xᵀ : x. */
 export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, alpha = 1, beta = 0): void {
   checkMat('gemm', 'out', out);
@@ -116,7 +144,11 @@ export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, a
   const sbp = transB ? 1 : ldb;
   const sbj = transB ? ldb : 1;
 
-  if (m * n * k <= TINY_FLOPS) {
+  if (k <= SKINNY && m * n >= 64) {
+    // A rank-k update (k small: e.g. a weight gradient gyᵀ·x at batch 1): each row of out
+    // is beta·row + Σ_p alpha·op(a)[i,p]·op(b)[p,:], streamed over contiguous rows of op(b).
+    rankUpdate(m, n, k, ad, ao, sai, sap, bd, bo, sbp, sbj, od, oo, alpha, beta);
+  } else if (m * n * k <= TINY_FLOPS) {
     gemmPlain(m, n, k, ad, ao, sai, sap, bd, bo, sbp, sbj, od, oo, alpha, beta);
   } else if (m <= SKINNY) {
     // each row of out is a vector-matrix product with op(b)

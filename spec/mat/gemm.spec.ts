@@ -62,6 +62,8 @@ const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 17, 1], [1, 9, 40], [40, 9, 1], [1, 128, 37], [37, 128, 1],
   [7, 13, 5], [5, 13, 7], [2, 64, 70], [70, 64, 3], [5, 40, 50], [6, 40, 50], [50, 40, 6],
   [65, 33, 129], [129, 33, 65], [17, 300, 23], [4, 4, 4], [16, 16, 16], [1, 0, 3], [3, 0, 2],
+  // rank-k updates (weight gradients at batch 1..5)
+  [64, 1, 64], [33, 1, 70], [70, 2, 9], [12, 5, 40], [9, 3, 9],
 ];
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
 const SCALARS: [number, number][] = [[1, 0], [0.75, 0], [-1.5, 1], [0.5, -2]];

@@ -86,7 +86,7 @@ const MIME = {
   '.png': 'image/png',
   '.txt': 'text/plain; charset=utf-8',
 };
-const SERVED = ['dist/browser/', 'docs/demo/', 'scripts/seeded-run.mjs', 'scripts/portable-math.mjs'];
+const SERVED = ['dist/browser/', 'dist/lib/mat/math.js', 'docs/demo/', 'scripts/seeded-run.mjs', 'scripts/portable-math.mjs'];
 
 // Both pages run the seeded routine twice: with the engine's own Math, and
 // with portable elementary functions (scripts/portable-math.mjs) in its place.

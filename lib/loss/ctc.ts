@@ -19,8 +19,9 @@
 // The torch form is what PyTorch returns for log_probs; it equals the gradient through
 // log_softmax whenever the input is normalised, since gamma_t sums to 1 over k.
 
-import type { Mat } from '../mat/mat.js';
+import { type Mat, matFrom } from '../mat/mat.js';
 import * as pm from '../mat/math.js';
+import { logSoftmaxRows as logSoftmaxMat } from '../mat/elementwise.js';
 
 export type CtcReduction = 'none' | 'sum' | 'mean';
 
@@ -457,28 +458,11 @@ export function ctcLossGradLogProbs(
 }
 
 /**
- * Writes log_softmax over the class axis of (rows, C) scores into out (offset 0):
- * out[r, k] = z[r, k] - max_r - log sum_j exp(z[r, j] - max_r).
+ * Writes log_softmax over the class axis of (rows, C) scores into out (offset 0): the
+ * shared stable kernel of lib/mat/elementwise.ts, on views of the two arrays.
  */
 export function logSoftmaxRows(z: Float64Array, zOffset: number, rows: number, C: number, out: Float64Array): void {
-  for (let r = 0; r < rows; r++) {
-    const i = zOffset + r * C;
-    const o = r * C;
-    let m = -Infinity;
-    for (let k = 0; k < C; k++) if (z[i + k] > m) m = z[i + k];
-    if (m === -Infinity || m === Infinity) {
-      // all -inf (or +inf present): no finite shift; let the arithmetic produce NaN/-inf honestly
-      let s = 0;
-      for (let k = 0; k < C; k++) s += pm.exp(z[i + k]);
-      const ls = pm.log(s);
-      for (let k = 0; k < C; k++) out[o + k] = z[i + k] - ls;
-      continue;
-    }
-    let s = 0;
-    for (let k = 0; k < C; k++) s += pm.exp(z[i + k] - m);
-    const shift = m + pm.log(s);
-    for (let k = 0; k < C; k++) out[o + k] = z[i + k] - shift;
-  }
+  logSoftmaxMat(matFrom(rows, C, out), matFrom(rows, C, z, zOffset));
 }
 
 /**

@@ -79,7 +79,7 @@ export function normalizeOptimizerConfig(config: OptimizerConfig): Required<Omit
   const beta1 = checkNumber(kind, 'beta1', config.beta1 ?? 0.9, 0, 1, false, true);
   const beta2 = checkNumber(kind, 'beta2', config.beta2 ?? 0.999, 0, 1, false, true);
   const alpha = checkNumber(kind, 'alpha', config.alpha ?? 0.99, 0, 1, false, true);
-  const eps = checkNumber(kind, 'eps', config.eps ?? (kind === 'adagrad' ? 1e-10 : 1e-8), 0, Infinity, false, true);
+  const eps = checkNumber(kind, 'eps', config.eps ?? (kind === 'adagrad' ? 1e-10 : 1e-8), 0, Infinity, true, true);
   const weightDecay = checkNumber(kind, 'weightDecay', config.weightDecay ?? (kind === 'adamw' ? 0.01 : 0), 0, Infinity, false, true);
   if (weightDecay !== 0 && kind !== 'adamw') {
     throw new Error(`${kind}: weightDecay is AdamW's decoupled decay; use an L2 penalty (applyPenalty) with ${kind}`);

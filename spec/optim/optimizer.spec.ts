@@ -117,6 +117,7 @@ test('bad hyperparameters throw Errors naming the option', () => {
   assert.throws(() => new Optimizer({ kind: 'sgd', lr: 0.1, nesterov: true }), /nesterov needs momentum/);
   assert.throws(() => new Optimizer({ kind: 'sgd', lr: 0.1, momentum: 1 }), /momentum must be a number in \[0, 1\)/);
   assert.throws(() => new Optimizer({ kind: 'adam', lr: 0.1, beta2: 1.5 }), /beta2/);
+  assert.throws(() => new Optimizer({ kind: 'rmsprop', lr: 0.1, eps: 0 }), /rmsprop: eps must be a number in \(0, ∞\), got 0/);
   assert.throws(() => new Optimizer({ kind: 'adam', lr: 0.1, weightDecay: 0.1 }), /use an L2 penalty/);
   assert.throws(() => new Optimizer({ kind: 'adam', lr: 0.1, momentum: 0.9 }), /momentum\/nesterov apply to sgd and rmsprop/);
   assert.throws(() => new Optimizer({ kind: 'lbfgs' as never, lr: 0.1 }), /unknown kind "lbfgs"/);

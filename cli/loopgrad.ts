@@ -31,8 +31,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = await load();
+  // `train ctc` has options of its own.
+  const usage = name === 'train' && rest[0] === 'ctc' ? (await import('./train-ctc.js')).trainCtcUsage : command.usage;
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(command.usage);
+    console.log(usage);
     return 0;
   }
   try {
@@ -40,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`loopgrad ${name}: ${e.message}`);
-      console.error(command.usage);
+      console.error(usage);
       return 2;
     }
     if (e instanceof Error && process.env.LOOPGRAD_DEBUG !== '1') {

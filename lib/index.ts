@@ -53,3 +53,25 @@ export * as math from './mat/math.js';
 // CTC end to end
 export { speechTask, type SpeechTask, type SpeechTaskOptions, type SpeechBatch } from './tasks/speech.js';
 export { trainCtc, ctcNetwork, ctcSequenceLoss, ctcLogProbs, ctcEvaluate, type CtcTrainConfig, type CtcTrainReport } from './train/ctc.js';
+
+// Training: losses, optimisers, schedules, clipping, truncated BPTT, loops, diagnosis
+export { mseLoss, softmaxCrossEntropy, binaryCrossEntropy, stepLoss, sequenceLoss, lossValue, targetCount, LOSS_KINDS, type LossKind, type StepLossOptions, type SequenceTargets } from './loss/losses.js';
+export { Optimizer, createOptimizer, normalizeOptimizerConfig, OPTIMIZER_KINDS, type OptimizerKind, type OptimizerConfig, type OptimizerState } from './optim/optimizer.js';
+export { type Schedule, scheduledRate, parseSchedule, checkSchedule } from './optim/schedule.js';
+export { clipGlobalNorm, clipValue, globalNorm, allFinite, applyPenalty, checkPenalty, weightMask, type Penalty } from './optim/clip.js';
+export { Tbptt, type TbpttOptions, type TbpttWindow, type TbpttCallback } from './rnn/tbptt.js';
+export { gradientFlow, spectralRadius, spectralNorm, recurrentSpectrum, type GradientFlowOptions, type GradientFlowReport, type BlockSpectrum } from './rnn/diagnose.js';
+export { withReadout, type ReadoutCell } from './train/readout.js';
+export { applyInit, parseInit, formatInit, recurrentBlocks, INIT_KINDS, type InitScheme } from './train/init.js';
+export { Forward, forward } from './train/forward.js';
+export { train, parseMethod, formatMethod, type TrainMethod, type TrainBatch, type TrainOptions, type TrainResult, type Progress, type GuardReport, type StopReason, type EarlyStopping } from './train/trainer.js';
+export { trainTask, buildCell, normalizeRunConfig, heldOutBatch, CELL_KINDS, type TaskRunConfig, type TaskRunReport, type TaskRunHooks, type CellKind } from './train/run-task.js';
+
+// The classic tasks (generated, seeded)
+export { type Task, type TaskBatch, type TaskMetric, isSolved } from './tasks/task.js';
+export { addingTask, type AddingOptions } from './tasks/adding.js';
+export { copyTask, type CopyOptions } from './tasks/copy.js';
+export { reberTask, reberString, reberText, REBER_SYMBOLS, type ReberOptions, type ReberString } from './tasks/reber.js';
+export { temporalOrderTask, temporalOrderWindows, TEMPORAL_ORDER_SYMBOLS, TEMPORAL_ORDER_CLASSES, type TemporalOrderOptions } from './tasks/temporal-order.js';
+export { parityTask, type ParityOptions } from './tasks/parity.js';
+export { createTask, TASK_NAMES, DEFAULT_STEPS, type TaskName } from './tasks/registry.js';

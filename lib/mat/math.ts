@@ -29,39 +29,50 @@ function scaleByPow2(x: number, k: number): number {
 const INV = new Float64Array(30);
 for (let n = 1; n < 30; n++) INV[n] = 1 / n;
 
-/** e^x: x = k·ln2 + r, |r| ≤ ln2/2; e^r by its Taylor series to degree 14 (Horner); times 2^k. */
+// 1/n! for the Taylor polynomial of e^r (each computed once, the same in every engine).
+const INV_FACT = new Float64Array(15);
+INV_FACT[0] = 1;
+for (let n = 1; n < 15; n++) INV_FACT[n] = INV_FACT[n - 1] / n;
+
+/** e^x: x = k·ln2 + r, |r| ≤ ln2/2; e^r by its Taylor polynomial of degree 14 (Horner); times 2^k. */
 export function exp(x: number): number {
   if (x !== x) return NaN;
   if (x > EXP_MAX) return Infinity;
   if (x < EXP_MIN) return 0;
   const k = Math.round(x * INV_LN2);
   const r = (x - k * LN2_HI) - k * LN2_LO;
-  let sum = 1;
-  for (let n = 14; n >= 1; n--) sum = 1 + r * INV[n] * sum;
-  return scaleByPow2(sum, k);
+  let sum = INV_FACT[14];
+  for (let n = 13; n >= 0; n--) sum = sum * r + INV_FACT[n];
+  return k === 0 ? sum : scaleByPow2(sum, k);
 }
+
+// The bits of a double, read through a typed-array alias (the platform's byte order,
+// detected once): the exponent field of x, exactly, without a loop.
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0; // little-endian: high word second
 
 /**
  * ln x: x = f·2^e with f in [√½, √2); ln f = 2·atanh(t), t = (f−1)/(f+1), by its
  * odd series in t (|t| < 0.172, so 14 terms leave < 1e-19 relative).
- * The exponent e is read by halving/doubling into range (exact), not from bits.
  */
 export function log(x: number): number {
   if (x !== x || x < 0) return NaN;
   if (x === 0) return -Infinity;
   if (x === Infinity) return Infinity;
   let f = x, e = 0;
-  if (f < 2.2250738585072014e-308) { f *= 18014398509481984; e = -54; } // subnormal: scale by 2^54 first
-  // Binary search for the exponent with exact scalings by powers of two.
-  if (f >= 2) {
-    let step = 512;
-    while (step >= 1) { if (f >= POW2[1022 + step]) { f *= POW2[1022 - step]; e += step; } step >>= 1; }
-  } else if (f < 1) {
-    let step = 512;
-    while (step >= 1) { if (f < POW2[1022 - step + 1]) { f *= POW2[1022 + step]; e -= step; } step >>= 1; }
+  if (x >= Math.SQRT1_2 && x < 2 * Math.SQRT2) {
+    // The common case near 1 (every log1p of a probability): at most one exact halving.
+    if (x >= Math.SQRT2) { f = x * 0.5; e = 1; }
+  } else {
+    if (f < 2.2250738585072014e-308) { f *= 18014398509481984; e = -54; } // subnormal: scale by 2^54 first
+    F64[0] = f;
+    const hi = U32[HI];
+    e += ((hi >>> 20) & 0x7ff) - 1023;
+    U32[HI] = (hi & 0x000fffff) | 0x3ff00000; // the same mantissa with exponent 0: f in [1, 2)
+    f = F64[0];
+    if (f >= Math.SQRT2) { f *= 0.5; e++; }
   }
-  // now f in [1, 2)
-  if (f >= Math.SQRT2) { f *= 0.5; e++; }
   const t = (f - 1) / (f + 1), t2 = t * t;
   let series = INV[27];
   for (let n = 25; n >= 1; n -= 2) series = INV[n] + t2 * series;

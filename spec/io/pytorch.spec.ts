@@ -1,0 +1,46 @@
+// PyTorch state-dict names: weights saved by PyTorch load by name, a state dict
+// round-trips, and one that does not fit the model is refused, naming the tensor.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
+import { loadPytorchParams, pytorchStateDict, pytorchName } from '../../lib/io/pytorch.js';
+import { createModel } from '../../lib/rnn/model.js';
+import { lstm } from '../../lib/cells/lstm.js';
+import { gru } from '../../lib/cells/gru.js';
+
+const golden = resolve(process.cwd(), '../shared/golden');
+
+test('names follow PyTorch: layer and direction suffixes, optional prefix', () => {
+  assert.is(pytorchName('weight_ih'), 'weight_ih_l0');
+  assert.is(pytorchName('bias_hh', { layer: 2, reverse: true }), 'bias_hh_l2_reverse');
+  assert.is(pytorchName('weight_hh', { prefix: 'param/' }), 'param/weight_hh_l0');
+});
+
+test("PyTorch's LSTM weights load by name, and the state dict round-trips through safetensors", () => {
+  const { tensors } = readSafetensors(new Uint8Array(readFileSync(resolve(golden, 'lstm_1l.safetensors'))));
+  const model = createModel(lstm({ inputSize: 5, hiddenSize: 4 }));
+  loadPytorchParams(model.params, tensors, { prefix: 'param/' });
+  const w = tensors.get('param/weight_hh_l0')!;
+  assert.equal(Array.from(model.params.mats[1].data.subarray(model.params.offsets[1], model.params.offsets[1] + 64)), Array.from(w.data));
+  const bytes = writeSafetensors(pytorchStateDict(model.params));
+  const again = createModel(lstm({ inputSize: 5, hiddenSize: 4 }), { seed: 99 });
+  loadPytorchParams(again.params, readSafetensors(bytes).tensors);
+  assert.equal(Array.from(again.params.theta), Array.from(model.params.theta));
+  assert.equal(readSafetensors(bytes).tensors.get('bias_ih_l0')!.shape, [16]);
+});
+
+test('a state dict that does not fit the model is an error naming the tensor', () => {
+  const { tensors } = readSafetensors(new Uint8Array(readFileSync(resolve(golden, 'gru_1l.safetensors'))));
+  const tooBig = createModel(gru({ inputSize: 5, hiddenSize: 5 }));
+  assert.throws(() => loadPytorchParams(tooBig.params, tensors, { prefix: 'param/' }),
+    /tensor "param\/weight_ih_l0" has shape \[12, 5\] but the model needs \[15, 5\]/);
+  const model = createModel(gru({ inputSize: 5, hiddenSize: 4 }));
+  assert.throws(() => loadPytorchParams(model.params, tensors, { prefix: 'param/', layer: 1 }),
+    /tensor "param\/weight_ih_l1" is missing/);
+  const lstmModel = createModel(lstm({ inputSize: 5, hiddenSize: 4 }));
+  assert.throws(() => loadPytorchParams(lstmModel.params, tensors, { prefix: 'param/' }), /weight_ih_l0" has shape \[12, 5\] but the model needs \[16, 5\]/);
+});
+
+test.run();

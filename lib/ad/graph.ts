@@ -35,6 +35,7 @@ interface Node extends Var {
   inputs: Node[];
   attrs: unknown;
   owned: boolean; // value buffer belongs to the arena
+  epoch: number; // the graph's reset count when this node was last written
   tangentData: Float64Array | null;
   denseTangent: Tangent | null;
   gradBuffer: Mat | null;
@@ -54,6 +55,8 @@ export class Graph {
   readonly directions: number;
   private readonly nodes: Node[] = [];
   private cursor = 0;
+  /** Counts resets: a Var from an earlier epoch no longer holds what it held. */
+  private epoch = 0;
   private inputScratch: Mat[] = [];
   private tangentScratch: (Tangent | null)[] = [];
 
@@ -71,6 +74,7 @@ export class Graph {
   /** Rewinds the arena: the next computation reuses this one's buffers. Old Vars become invalid. */
   reset(): void {
     this.cursor = 0;
+    this.epoch++;
   }
 
   /** Number of nodes recorded since the last reset. */
@@ -104,12 +108,13 @@ export class Graph {
     if (node === undefined) {
       node = {
         value: EMPTY, tangent: null, grad: null, requiresGrad: false, op: null, inputs: [], attrs: null,
-        owned: false, tangentData: null, denseTangent: null, gradBuffer: null, graph: this,
+        owned: false, epoch: 0, tangentData: null, denseTangent: null, gradBuffer: null, graph: this,
       };
       this.nodes.push(node);
     }
     this.cursor++;
     node.grad = null;
+    node.epoch = this.epoch;
     return node;
   }
 
@@ -122,8 +127,21 @@ export class Graph {
     node.inputs.length = 0;
     node.attrs = null;
     node.requiresGrad = this.mode === 'reverse' && options.requiresGrad === true;
-    node.tangent = this.mode === 'forward' ? (options.tangent ?? null) : null;
+    const tangent = this.mode === 'forward' ? (options.tangent ?? null) : null;
+    if (tangent !== null) this.checkLeafTangent(value, tangent);
+    node.tangent = tangent;
     return node;
+  }
+
+  private checkLeafTangent(value: Mat, t: Tangent): void {
+    const n = value.rows * value.cols, K = this.directions;
+    if (t.kind === 'seed') {
+      if (!Number.isInteger(t.start) || t.start < 0 || t.start + n > K) {
+        throw new Error(`leaf: a seed tangent at direction ${t.start} for ${shapeOf(value)} (${n} elements) does not fit in ${K} directions`);
+      }
+    } else if (!Number.isInteger(t.offset) || t.offset < 0 || t.offset + n * K > t.data.length) {
+      throw new Error(`leaf: a dense tangent for ${shapeOf(value)} needs ${n} x ${K} numbers from offset ${t.offset}, but holds ${t.data.length}`);
+    }
   }
 
   /** A constant: a leaf that is never differentiated. */
@@ -142,6 +160,7 @@ export class Graph {
     for (let i = 0; i < inputs.length; i++) {
       const v = inputs[i] as Node;
       if (v.graph !== this) throw new Error(`${op}: input ${i} belongs to another graph`);
+      if (v.epoch !== this.epoch) throw new Error(`${op}: input ${i} was made before the graph's last reset(), and its buffer has been reused`);
       xs[i] = v.value;
     }
     const [rows, cols] = rules.shape(xs, attrs);
@@ -223,6 +242,7 @@ export class Graph {
     for (let i = 0; i < outs.length; i++) {
       const out = outs[i];
       if (out.graph !== this) throw new Error(`backward: output ${i} belongs to another graph`);
+      if (out.epoch !== this.epoch) throw new Error(`backward: output ${i} was made before the graph's last reset()`);
       if (!out.requiresGrad) continue;
       const g = out.grad!;
       const cot = cots === null ? null : cots[i];

@@ -94,5 +94,7 @@ export function checkSequence(op: string, model: RecurrentModel, xs: Mat, batch:
   if (xs.rows % batch !== 0) {
     throw new Error(`${op}: input has ${xs.rows} rows, not a multiple of batch ${batch} (rows are time-major: step t is rows [t*batch, (t+1)*batch))`);
   }
-  return xs.rows / batch;
+  const steps = xs.rows / batch;
+  if (steps === 0) throw new Error(`${op}: the sequence is empty (input ${shapeOf(xs)})`);
+  return steps;
 }

@@ -15,7 +15,14 @@ import type { SequenceLoss } from './loss-spec.js';
 export interface RtrlOptions {
   /** Independent sequences advanced together (default 1). */
   batch?: number;
+  /**
+   * Refuse a model whose sensitivities (two sets of (batch·state) x P numbers: the current
+   * S and the next) would take more bytes than this. Default 2 GiB.
+   */
+  maxSensitivityBytes?: number;
 }
+
+const DEFAULT_MAX_SENSITIVITY_BYTES = 2 ** 31;
 
 export class Rtrl {
   readonly model: RecurrentModel;
@@ -29,10 +36,13 @@ export class Rtrl {
   /** Steps taken since the last reset. */
   steps = 0;
   private readonly graph: Graph;
-  /** The current state, one batch x size matrix per state vector. */
-  readonly state: Mat[];
-  /** The sensitivities S_t, one (batch·size) x P matrix per state vector. */
-  readonly sensitivity: Mat[];
+  // Two sets of state and sensitivity buffers: a step reads one and writes the other, so a
+  // cell whose new state is (a view of) an old state vector is carried over correctly.
+  private readonly states: [Mat[], Mat[]];
+  private readonly sensitivities: [Mat[], Mat[]];
+  private current = 0;
+  private readonly paramVars: Var[] = [];
+  private readonly stateVars: Var[] = [];
   private started = false;
   private fixedInitial: readonly Mat[] | null = null;
   private readonly seeds;
@@ -49,20 +59,38 @@ export class Rtrl {
     this.directions = model.params.theta.length;
     this.graph = new Graph('forward', this.directions);
     this.grad = new Float64Array(this.directions);
-    this.state = model.cell.stateSizes.map((size) => mat(batch, size));
-    this.sensitivity = model.cell.stateSizes.map((size) => mat(batch * size, this.directions));
+    const stateNumbers = batch * model.cell.stateSizes.reduce((a, b) => a + b, 0);
+    const bytes = 2 * 8 * stateNumbers * this.directions;
+    const limit = options.maxSensitivityBytes ?? DEFAULT_MAX_SENSITIVITY_BYTES;
+    if (bytes > limit) {
+      throw new Error(`rtrl: the sensitivities of ${batch} x ${stateNumbers / batch} state numbers over P = ${this.directions} parameters need ${(bytes / 2 ** 20).toFixed(0)} MiB, over the limit of ${(limit / 2 ** 20).toFixed(0)} MiB (raise maxSensitivityBytes, or use BPTT)`);
+    }
+    const makeStates = () => model.cell.stateSizes.map((size) => mat(batch, size));
+    const makeSensitivities = () => model.cell.stateSizes.map((size) => mat(batch * size, this.directions));
+    this.states = [makeStates(), makeStates()];
+    this.sensitivities = [makeSensitivities(), makeSensitivities()];
     this.seeds = model.params.offsets.map((offset) => seedTangent(offset));
     this.output = mat(batch, model.cell.outputSize);
   }
 
-  /** Bytes of the sensitivity matrices: what RTRL keeps alive for its gradient. */
+  /** The current state, one batch x size matrix per state vector (overwritten by the step after next). */
+  get state(): readonly Mat[] {
+    return this.states[this.current];
+  }
+
+  /** The sensitivities S_t, one (batch·size) x P matrix per state vector. */
+  get sensitivity(): readonly Mat[] {
+    return this.sensitivities[this.current];
+  }
+
+  /** Bytes of the sensitivity matrices S_t: what RTRL keeps alive for its gradient. */
   sensitivityBytes(): number {
     return this.sensitivity.reduce((bytes, s) => bytes + 8 * s.rows * s.cols, 0);
   }
 
   /** Bytes of every buffer this learner holds, scratch of the step included. */
   totalBytes(): number {
-    return this.sensitivityBytes() + this.graph.arenaBytes() + 8 * this.grad.length;
+    return 2 * this.sensitivityBytes() + this.graph.arenaBytes() + 8 * this.grad.length;
   }
 
   /** Starts a new sequence: the state from the model's rule (or `initialState`), S_0 from it, loss and gradient zero. */
@@ -92,27 +120,38 @@ export class Rtrl {
       throw new Error(`rtrl: input is ${shapeOf(x)}, needs batch ${batch} x ${cell.inputSize}`);
     }
     g.reset();
-    const paramVars = params.mats.map((m, i) => g.leaf(m, { tangent: this.seeds[i] }));
+    const paramVars = this.paramVars, stateVars = this.stateVars;
+    paramVars.length = 0;
+    for (let i = 0; i < params.mats.length; i++) paramVars.push(g.leaf(params.mats[i], { tangent: this.seeds[i] }));
     const cellParams = paramVars.length === model.cellParamCount ? paramVars : paramVars.slice(0, model.cellParamCount);
-    const state: Var[] = this.started
-      ? this.state.map((m, i) => g.leaf(m, { tangent: denseTangent(this.sensitivity[i].data) }))
-      : initialStateVars(g, model, batch, paramVars, this.fixedInitial, false);
-    const result = cell.step(g, cellParams, state, g.leaf(x));
+    const from = this.current, to = 1 - from;
+    stateVars.length = 0;
+    if (this.started) {
+      for (let i = 0; i < this.states[from].length; i++) {
+        stateVars.push(g.leaf(this.states[from][i], { tangent: denseTangent(this.sensitivities[from][i].data) }));
+      }
+    } else {
+      for (const v of initialStateVars(g, model, batch, paramVars, this.fixedInitial, false)) stateVars.push(v);
+    }
+    const result = cell.step(g, cellParams, stateVars, g.leaf(x));
     const term = loss.step?.(g, this.steps, result.output, result.state) ?? null;
     if (term !== null) this.accumulate(term);
     if (last) {
       const finalTerm = loss.final?.(g, result.state) ?? null;
       if (finalTerm !== null) this.accumulate(finalTerm);
     }
-    // Carry the new state and its sensitivity out of the arena, which the next step reuses.
-    for (let i = 0; i < this.state.length; i++) {
+    // Carry the new state and its sensitivity out of the arena (which the next step reuses)
+    // into the other buffer set: a new state may be, or view, an old one, which stays intact.
+    const P = this.directions;
+    for (let i = 0; i < result.state.length; i++) {
       const v = result.state[i], n = v.value.rows * v.value.cols;
-      this.state[i].data.set(v.value.data.subarray(v.value.offset, v.value.offset + n));
-      const S = this.sensitivity[i].data, t = v.tangent;
+      this.states[to][i].data.set(v.value.data.subarray(v.value.offset, v.value.offset + n));
+      const S = this.sensitivities[to][i].data, t = v.tangent;
       if (t === null) S.fill(0);
-      else if (t.kind === 'dense') S.set(t.data.subarray(t.offset, t.offset + n * this.directions));
-      else { S.fill(0); for (let e = 0; e < n; e++) S[e * this.directions + t.start + e] = 1; }
+      else if (t.kind === 'dense') S.set(t.data.subarray(t.offset, t.offset + n * P));
+      else { S.fill(0); for (let e = 0; e < n; e++) S[e * P + t.start + e] = 1; }
     }
+    this.current = to;
     const out = result.output.value;
     this.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
     this.started = true;
@@ -134,6 +173,7 @@ export class Rtrl {
   run(xs: Mat, loss: SequenceLoss, initialState?: readonly Mat[]): number {
     if (xs.rows % this.batch !== 0) throw new Error(`rtrl: input has ${xs.rows} rows, not a multiple of batch ${this.batch}`);
     const steps = xs.rows / this.batch;
+    if (steps === 0) throw new Error(`rtrl: the sequence is empty (input ${shapeOf(xs)})`);
     this.reset(initialState);
     for (let t = 0; t < steps; t++) {
       this.step({ rows: this.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * this.batch * xs.cols }, loss, t === steps - 1);

@@ -127,11 +127,26 @@ test('slices of contiguous elements are views of the input tangent, not copies',
   const a = g.leaf(mat(2, 4), { tangent: denseTangent(data) });
   const rows = g.sliceRows(a, 1, 1).tangent!;
   assert.ok(rows.kind === 'dense' && rows.data === data && rows.offset === 4 * K);
-  const row = g.leaf(mat(1, 4), { tangent: seedTangent(10) });
-  const cols = g.sliceCols(row, 2, 2).tangent!;
+  const h = new Graph('forward', 16);
+  const row = h.leaf(mat(1, 4), { tangent: seedTangent(10) });
+  const cols = h.sliceCols(row, 2, 2).tangent!;
   assert.ok(cols.kind === 'seed' && cols.start === 12);
   const wide = g.sliceCols(a, 1, 2).tangent!; // two rows: not contiguous, so a copy
   assert.ok(wide.kind === 'dense' && wide.data !== data);
+});
+
+test('leaf tangents that do not fit the graph are refused; stale Vars after reset() are refused', () => {
+  const g = new Graph('forward', 5);
+  assert.throws(() => g.leaf(mat(2, 2), { tangent: seedTangent(2) }), /leaf: a seed tangent at direction 2 for 2x2 \(4 elements\) does not fit in 5 directions/);
+  assert.throws(() => g.leaf(mat(2, 2), { tangent: denseTangent(new Float64Array(19)) }), /leaf: a dense tangent for 2x2 needs 4 x 5 numbers from offset 0, but holds 19/);
+  // The arena hands out its node objects again in order, so a stale Var whose slot has not
+  // been reached yet is caught (one already reused is indistinguishable from the new Var).
+  const r = new Graph('reverse');
+  r.leaf(mat(1, 1), { requiresGrad: true });
+  const old = r.leaf(mat(1, 1), { requiresGrad: true });
+  r.reset();
+  const fresh = r.leaf(mat(1, 1), { requiresGrad: true });
+  assert.throws(() => r.add(old, fresh), /add: input 0 was made before the graph's last reset\(\)/);
 });
 
 test('zero tangents cost nothing: ops on untangented values carry no tangent', () => {

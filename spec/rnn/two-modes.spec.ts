@@ -136,6 +136,33 @@ test('RTRL is exact online: after every step its gradient equals BPTT over the p
   }
 });
 
+test('RTRL carries a state passed through unchanged (new b is the old a) exactly as BPTT', () => {
+  // A two-stage delay line: a' = tanh(x·Wᵀ + a·Uᵀ + b·Vᵀ), b' = a (the old Var itself), output b'.
+  const delay: Cell = {
+    kind: 'delay', inputSize: 2, stateSizes: [3, 3], stateNames: ['a', 'b'], outputSize: 3,
+    paramSpecs: [{ name: 'W', rows: 3, cols: 2 }, { name: 'U', rows: 3, cols: 3 }, { name: 'V', rows: 3, cols: 3 }],
+    step: (g, [W, U, V], [a, b], x) => {
+      const aNew = g.tanh(g.linearSum([[x, W], [a, U], [b, V]]));
+      return { state: [aNew, a], output: a };
+    },
+    init: (mats, r) => { for (const m of mats) r.fillNormal(m, 0, 0.6); },
+  };
+  const model = createModel(delay, { seed: 4, initialState: 'learned' });
+  for (let i = model.params.offsets[3]; i < model.params.theta.length; i++) model.params.theta[i] = rng.normal(0, 0.5);
+  const xs = randomMat(6, 2), loss = everyStepLoss(randomMat(6, 3), 1);
+  const viaBptt = new Bptt(model).run(xs, loss);
+  const rtrl = new Rtrl(model);
+  assert.ok(Math.abs(rtrl.run(xs, loss) - viaBptt.loss) < 1e-12);
+  assert.ok(relError(rtrl.grad, viaBptt.grad) < 1e-10, `RTRL vs BPTT ${relError(rtrl.grad, viaBptt.grad)}`);
+});
+
+test('RTRL refuses a model whose sensitivities would not fit the memory limit', () => {
+  const model = createModel(lstm({ inputSize: 4, hiddenSize: 8 }));
+  assert.throws(() => new Rtrl(model, { maxSensitivityBytes: 1e5 }), /rtrl: the sensitivities of 1 x 16 state numbers over P = 448 parameters need 0 MiB, over the limit of 0 MiB/);
+  assert.throws(() => new Bptt(model).run(mat(0, 4), {}), /bptt: the sequence is empty/);
+  assert.throws(() => new Rtrl(model).run(mat(0, 4), {}), /rtrl: the sequence is empty/);
+});
+
 test('RTRL memory does not grow with the sequence length', () => {
   const model = createModel(gru({ inputSize: 2, hiddenSize: 5 }), { seed: 1 });
   const rtrl = new Rtrl(model);

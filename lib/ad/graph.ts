@@ -288,6 +288,8 @@ export class Graph {
   addRow(a: Var, row: Var): Var { return this.apply('addRow', [a, row], null); }
   mulRow(a: Var, row: Var): Var { return this.apply('mulRow', [a, row], null); }
   mulColumn(a: Var, column: Var): Var { return this.apply('mulColumn', [a, column], null); }
+  /** Row r of a where mask[r] ≠ 0, else row r of b (mask: rows x 1, not differentiated). */
+  selectRows(mask: Var, a: Var, b: Var): Var { return this.apply('selectRows', [a, b, mask], null); }
   matmul(a: Var, b: Var, transA = false, transB = false): Var {
     return this.apply('matmul', [a, b], { transA, transB });
   }

@@ -21,6 +21,7 @@ export interface PrimAttrs {
   addRow: null;
   mulRow: null;
   mulColumn: null;
+  selectRows: null;
   matmul: { transA: boolean; transB: boolean };
   linear: { pairs: number };
   tanh: null;
@@ -286,6 +287,40 @@ export const primitives: PrimitiveTable = {
           acc += g * a.data[a.offset + r * cols + c];
         }
         if (gcol) gcol.data[gcol.offset + r] += acc;
+      }
+    },
+  },
+  // y[r,:] = mask[r] ≠ 0 ? a[r,:] : b[r,:] (mask a rows x 1 column, piecewise constant: no
+  // derivative). Unlike mask·a + (1-mask)·b it never mixes in the other side, so a NaN or Inf
+  // in an unselected row (padding) cannot leak through 0·NaN. dy, ga, gb route row by row.
+  selectRows: {
+    arity: 3,
+    shape: ([a, b, mask]) => {
+      if (a.rows !== b.rows || a.cols !== b.cols) throw new Error(`selectRows: shapes ${shapeOf(a)} and ${shapeOf(b)} differ`);
+      if (mask.cols !== 1 || mask.rows !== a.rows) throw new Error(`selectRows: mask ${shapeOf(mask)} must be ${a.rows}x1`);
+      return [a.rows, a.cols];
+    },
+    eval: ([a, b, mask], y) => {
+      const cols = a.cols;
+      for (let r = 0; r < a.rows; r++) {
+        const src = mask.data[mask.offset + r] !== 0 ? a : b, o = src.offset + r * cols;
+        y.data.set(src.data.subarray(o, o + cols), y.offset + r * cols);
+      }
+    },
+    jvp: ([, , mask], y, [da, db], dy, K) => {
+      const cols = y.cols;
+      for (let r = 0; r < y.rows; r++) {
+        const t = mask.data[mask.offset + r] !== 0 ? da : db;
+        if (t) accScaled(dy, r * cols, K, t, r * cols, cols, null, 0);
+      }
+    },
+    vjp: ([, , mask], _y, gy, [ga, gb]) => {
+      const cols = gy.cols;
+      for (let r = 0; r < gy.rows; r++) {
+        const g = mask.data[mask.offset + r] !== 0 ? ga : gb;
+        if (!g) continue;
+        const go = g.offset + r * cols, yo = gy.offset + r * cols;
+        for (let c = 0; c < cols; c++) g.data[go + c] += gy.data[yo + c];
       }
     },
   },

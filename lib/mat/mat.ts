@@ -111,3 +111,18 @@ export function toArray(m: Mat): number[][] {
   }
   return out;
 }
+
+// One read-only zero matrix per shape, shared: a constant input for graphs (an initial
+// state, padding). Nothing may write into it; the graph never writes into its inputs.
+const zeroMatrices = new Map<string, Mat>();
+
+/** A shared, read-only rows x cols zero matrix. */
+export function sharedZeros(rows: number, cols: number): Mat {
+  const key = `${rows}x${cols}`;
+  let z = zeroMatrices.get(key);
+  if (z === undefined) {
+    z = mat(rows, cols);
+    zeroMatrices.set(key, z);
+  }
+  return z;
+}

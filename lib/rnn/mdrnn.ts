@@ -17,9 +17,8 @@ import { Graph, type Var } from '../ad/graph.js';
 import { checkSize } from '../cells/cell.js';
 import { type Params, type ParamSpec, createParams } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
-import { type Mat, clone, mat, rowsView, shapeOf } from '../mat/mat.js';
+import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { zerosOf } from './packed.js';
 
 /** The state vectors of a grid position, one Var (batch x size) per entry of stateSizes. */
 export interface MdStepResult {
@@ -175,7 +174,7 @@ export function scanGrid(g: Graph, cell: MdCell, params: readonly Var[], input: 
   if (params.length !== cell.paramSpecs.length) throw new Error(`scanGrid: ${cell.kind} has ${cell.paramSpecs.length} parameters, ${params.length} given`);
   const { height, width, cells } = input;
   const fromBottom = corner.startsWith('bottom'), fromRight = corner.endsWith('right');
-  const zero = cell.stateSizes.map((size) => g.constant(zerosOf(batch, size)));
+  const zero = cell.stateSizes.map((size) => g.constant(sharedZeros(batch, size)));
   const states: Var[][] = new Array<Var[]>(height * width);
   const outputs: Var[] = new Array<Var>(height * width);
   for (let a = 0; a < height; a++) {

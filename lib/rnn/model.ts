@@ -2,7 +2,7 @@
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell } from '../cells/cell.js';
 import { type Params, type ParamSpec, createParams } from '../cells/params.js';
-import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { type Mat, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 
 /**
@@ -63,27 +63,15 @@ export function initialStateVars(
   const { cell } = model;
   const source = fixed ?? model.initialState;
   return cell.stateSizes.map((size, i) => {
-    if (source === 'zero') return g.constant(zeros(batch, size));
+    if (source === 'zero') return g.constant(sharedZeros(batch, size));
     if (source === 'learned') {
-      return g.addRow(g.constant(zeros(batch, size)), paramVars[model.cellParamCount + i]);
+      return g.addRow(g.constant(sharedZeros(batch, size)), paramVars[model.cellParamCount + i]);
     }
     const m = source[i];
     if (m.rows === batch) return g.leaf(m, { requiresGrad });
-    if (m.rows === 1) return g.addRow(g.constant(zeros(batch, size)), g.leaf(m, { requiresGrad }));
+    if (m.rows === 1) return g.addRow(g.constant(sharedZeros(batch, size)), g.leaf(m, { requiresGrad }));
     throw new Error(`initial state ${cell.stateNames[i]}: ${shapeOf(m)} fits neither 1x${size} nor batch ${batch}x${size}`);
   });
-}
-
-// Shared zero matrices by shape: read-only inputs, never written.
-const zeroCache = new Map<string, Mat>();
-function zeros(rows: number, cols: number): Mat {
-  const key = `${rows}x${cols}`;
-  let z = zeroCache.get(key);
-  if (z === undefined) {
-    z = mat(rows, cols);
-    zeroCache.set(key, z);
-  }
-  return z;
 }
 
 export function checkSequence(op: string, model: RecurrentModel, xs: Mat, batch: number): number {

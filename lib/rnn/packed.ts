@@ -5,13 +5,14 @@
 //     state at its own last step;
 //   - scanned backwards, it starts at its own last step L-1 from the initial state.
 // All of it is one rule on the graph: with keep_t the 0/1 column of active rows,
-//   state_t = keep_t ⊙ step(state_{t-1}, x_t) + (1 - keep_t) ⊙ state_{t-1}
-//   out_t   = keep_t ⊙ output_t
-// (two mulColumn per state vector), so both differentiation modes apply and
-// nothing is differentiated by hand.
+//   state_t = keep_t ? step(state_{t-1}, x̃_t) : state_{t-1}      (row by row)
+//   out_t   = keep_t ? output_t : 0,     x̃_t = keep_t ? x_t : 0
+// (selectRows, which picks rows and never multiplies, so padding holding NaN or
+// Inf cannot leak), so both differentiation modes apply and nothing is
+// differentiated by hand.
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell } from '../cells/cell.js';
-import { type Mat, mat } from '../mat/mat.js';
+import { type Mat, mat, sharedZeros } from '../mat/mat.js';
 
 /** Checks a batch's lengths: one integer in [1, steps] per sequence. Returns them as numbers. */
 export function checkLengths(op: string, lengths: ArrayLike<number>, batch: number, steps: number): number[] {
@@ -31,7 +32,7 @@ export function checkLengths(op: string, lengths: ArrayLike<number>, batch: numb
 
 /**
  * The per-step 0/1 columns of a variable-length batch: keep[t][b] = 1 when
- * sequence b is active at step t (t < lengths[b]), drop = 1 - keep.
+ * sequence b is active at step t (t < lengths[b]).
  * Steps where every sequence is active need no mask at all (full[t]).
  */
 export class LengthMasks {
@@ -40,7 +41,6 @@ export class LengthMasks {
   readonly lengths: readonly number[];
   /** batch x 1 per step. */
   readonly keep: readonly Mat[];
-  readonly drop: readonly Mat[];
   /** Every sequence active at step t. */
   readonly full: readonly boolean[];
   /** No sequence active at step t. */
@@ -53,23 +53,20 @@ export class LengthMasks {
     this.lengths = checkLengths('LengthMasks', lengths, batch, steps);
     this.batch = batch;
     this.steps = steps;
-    const keep: Mat[] = [], drop: Mat[] = [], full: boolean[] = [], empty: boolean[] = [];
+    const keep: Mat[] = [], full: boolean[] = [], empty: boolean[] = [];
     for (let t = 0; t < steps; t++) {
-      const k = mat(batch, 1), d = mat(batch, 1);
+      const k = mat(batch, 1);
       let active = 0;
       for (let b = 0; b < batch; b++) {
         const on = t < this.lengths[b];
         k.data[b] = on ? 1 : 0;
-        d.data[b] = on ? 0 : 1;
         if (on) active++;
       }
       keep.push(k);
-      drop.push(d);
       full.push(active === batch);
       empty.push(active === 0);
     }
     this.keep = keep;
-    this.drop = drop;
     this.full = full;
     this.empty = empty;
   }
@@ -103,18 +100,6 @@ export interface ScanResult {
   final: Var[];
 }
 
-// Shared zero matrices by shape: read-only, never written.
-const zeroCache = new Map<string, Mat>();
-export function zerosOf(rows: number, cols: number): Mat {
-  const key = `${rows}x${cols}`;
-  let z = zeroCache.get(key);
-  if (z === undefined) {
-    z = mat(rows, cols);
-    zeroCache.set(key, z);
-  }
-  return z;
-}
-
 /**
  * Runs `cell` over xs (one batch x inputSize Var per step) from `initial`,
  * recording every step on g. Works in every graph mode.
@@ -140,19 +125,23 @@ export function scanCell(
     const x = xs[t];
     if (masks !== null && masks.empty[t]) {
       // Nobody is active: the state carries over and the output is zero.
-      outputs[t] = g.constant(zerosOf(x.value.rows, cell.outputSize));
+      outputs[t] = g.constant(sharedZeros(x.value.rows, cell.outputSize));
       states[t] = state;
       continue;
     }
-    const result = cell.step(g, params, state, x);
     if (masks === null || masks.full[t]) {
+      const result = cell.step(g, params, state, x);
       outputs[t] = result.output;
       state = result.state;
     } else {
-      const keep = g.constant(masks.keep[t]), drop = g.constant(masks.drop[t]);
-      outputs[t] = g.mulColumn(result.output, keep);
+      // Rows past their sequence's end read zeros instead of their padding (which may hold
+      // anything, NaN included), and select, never multiply, so nothing leaks from them.
+      const keep = g.constant(masks.keep[t]);
+      const xActive = g.selectRows(keep, x, g.constant(sharedZeros(x.value.rows, x.value.cols)));
+      const result = cell.step(g, params, state, xActive);
+      outputs[t] = g.selectRows(keep, result.output, g.constant(sharedZeros(x.value.rows, cell.outputSize)));
       const old = state;
-      state = result.state.map((s, k) => g.add(g.mulColumn(s, keep), g.mulColumn(old[k], drop)));
+      state = result.state.map((s, k) => g.selectRows(keep, s, old[k]));
     }
     states[t] = state;
   }

@@ -13,10 +13,9 @@ import { Graph, type Var } from '../ad/graph.js';
 import { type Activation, type Cell, activate, checkActivation, checkSize } from '../cells/cell.js';
 import type { Params, ParamSpec } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
-import { type Mat, mat, rowsView, shapeOf } from '../mat/mat.js';
+import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import type { GridLayer } from './mdrnn.js';
-import { zerosOf } from './packed.js';
 import { runStacked } from './stacked.js';
 
 /** Maps a sequence (one batch x inputSize Var per step) to a sequence, maybe shorter. */
@@ -42,7 +41,7 @@ export function recurrentLayer(cell: Cell): SequenceLayer {
     run(g, params, xs) {
       if (xs.length === 0) throw new Error(`recurrentLayer (${cell.kind}): the sequence is empty`);
       const batch = xs[0].value.rows;
-      const initial = cell.stateSizes.map((size) => g.constant(zerosOf(batch, size)));
+      const initial = cell.stateSizes.map((size) => g.constant(sharedZeros(batch, size)));
       return runStacked(g, cell, params, xs, initial).outputs;
     },
     outputSteps: (steps) => steps,
@@ -93,7 +92,7 @@ export function subsample(options: SubsampleOptions): SequenceLayer {
         if (x.value.cols !== inputSize || x.value.rows !== batch) throw new Error(`subsample: step ${t} is ${shapeOf(x.value)}, needs ${batch}x${inputSize}`);
       });
       const out: Var[] = [];
-      const pad = g.constant(zerosOf(batch, inputSize));
+      const pad = g.constant(sharedZeros(batch, inputSize));
       for (let start = 0; start < xs.length; start += window) {
         const parts: Var[] = [];
         for (let k = 0; k < window; k++) parts.push(start + k < xs.length ? xs[start + k] : pad);
@@ -218,7 +217,7 @@ export function gridSubsample(options: GridSubsampleOptions): GridLayer {
         if (v.value.cols !== inputSize || v.value.rows !== batch) throw new Error(`gridSubsample: a cell is ${shapeOf(v.value)}, needs ${batch}x${inputSize}`);
       }
       const outH = Math.ceil(height / wh), outW = Math.ceil(width / ww);
-      const pad = g.constant(zerosOf(batch, inputSize));
+      const pad = g.constant(sharedZeros(batch, inputSize));
       const out: Var[] = [];
       for (let bi = 0; bi < outH; bi++) {
         for (let bj = 0; bj < outW; bj++) {

@@ -17,6 +17,8 @@ interface Case<N extends PrimName> {
   attrs: PrimAttrs[N];
   /** Keeps inputs where the function is smooth (log needs x > 0, relu avoids 0). */
   positive?: boolean;
+  /** Adjusts the random inputs (e.g. a 0/1 mask). */
+  prepare?: (inputs: Mat[]) => void;
 }
 
 const cases: Case<PrimName>[] = [
@@ -27,6 +29,7 @@ const cases: Case<PrimName>[] = [
   { op: 'addRow', label: 'addRow', shapes: [[4, 3], [1, 3]], attrs: null },
   { op: 'mulRow', label: 'mulRow', shapes: [[4, 3], [1, 3]], attrs: null },
   { op: 'mulColumn', label: 'mulColumn', shapes: [[4, 3], [4, 1]], attrs: null },
+  { op: 'selectRows', label: 'selectRows', shapes: [[4, 3], [4, 3], [4, 1]], attrs: null, prepare: ([, , mask]) => { mask.data.set([1, 0, 0, 1]); } },
   { op: 'matmul', label: 'matmul a·b', shapes: [[3, 4], [4, 5]], attrs: { transA: false, transB: false } },
   { op: 'matmul', label: 'matmul aᵀ·b', shapes: [[4, 3], [4, 5]], attrs: { transA: true, transB: false } },
   { op: 'matmul', label: 'matmul a·bᵀ', shapes: [[3, 4], [5, 4]], attrs: { transA: false, transB: true } },
@@ -53,7 +56,7 @@ const cases: Case<PrimName>[] = [
 ];
 
 function randomInputs(c: Case<PrimName>, rng: Rng): Mat[] {
-  return c.shapes.map(([r, k]) => {
+  const inputs = c.shapes.map(([r, k]) => {
     const m = mat(r, k);
     for (let i = 0; i < r * k; i++) {
       let v = rng.normal(0, 1);
@@ -63,6 +66,8 @@ function randomInputs(c: Case<PrimName>, rng: Rng): Mat[] {
     }
     return m;
   });
+  c.prepare?.(inputs);
+  return inputs;
 }
 
 const apply = (c: Case<PrimName>) => (g: Graph, xs: Var[]) => g.apply(c.op, xs, c.attrs as never);

@@ -1,6 +1,8 @@
 // A small, strict command-line parser shared by every subcommand: unknown
 // flags, missing values and malformed numbers become a UsageError, which the
 // CLI prints as one line plus the usage, with exit status 2 and no stack trace.
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 export class UsageError extends Error {}
 
@@ -12,8 +14,10 @@ export interface FlagSpec {
   help: string;
   /** Lower bound for int/number/ints (inclusive). */
   min?: number;
-  /** Allowed values for string/list. */
+  /** Allowed values for string/list; a choice ending in ':' admits any value with that prefix. */
   choices?: readonly string[];
+  /** How the choices read in an error message (default: the choices joined by ', '). */
+  choicesText?: string;
 }
 
 export type ParsedValue = boolean | string | number | number[] | string[];
@@ -23,13 +27,25 @@ export interface Parsed {
   positional: string[];
 }
 
+// Plain decimals only: no hex, octal, binary, Infinity or blanks that Number() would take.
+const INTEGER = /^[+-]?[0-9]+$/;
+// A number may have a fraction and an exponent (1e-3 is a common way to write a learning rate).
+const DECIMAL = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
 function parseNumber(flag: string, text: string, integer: boolean, min: number | undefined): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+  if (!(integer ? INTEGER : DECIMAL).test(text)) {
     throw new UsageError(`--${flag}: "${text}" is not ${integer ? 'an integer' : 'a number'}`);
+  }
+  const value = Number(text);
+  if (integer ? !Number.isSafeInteger(value) : !Number.isFinite(value)) {
+    throw new UsageError(`--${flag}: "${text}" is out of range`);
   }
   if (min !== undefined && value < min) throw new UsageError(`--${flag}: ${value} is below the minimum ${min}`);
   return value;
+}
+
+function choicesText(spec: FlagSpec): string {
+  return spec.choicesText ?? spec.choices!.join(', ');
 }
 
 export function parseArgs(argv: readonly string[], specs: Readonly<Record<string, FlagSpec>>): Parsed {
@@ -50,24 +66,26 @@ export function parseArgs(argv: readonly string[], specs: Readonly<Record<string
     let text: string;
     if (eq >= 0) text = arg.slice(eq + 1);
     else {
-      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      // `--svg --json` must not write a file named "--json": a value given as the
+      // next word may not look like an option (write --svg=--json to mean it).
+      if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw new UsageError(`--${name} needs a value`);
       text = argv[++i];
     }
     switch (spec.kind) {
       case 'string':
         if (spec.choices && !spec.choices.includes(text)) {
-          throw new UsageError(`--${name}: "${text}" is not one of ${spec.choices.join(', ')}`);
+          throw new UsageError(`--${name}: "${text}" is not one of ${choicesText(spec)}`);
         }
         flags.set(name, text);
         break;
       case 'int': flags.set(name, parseNumber(name, text, true, spec.min)); break;
       case 'number': flags.set(name, parseNumber(name, text, false, spec.min)); break;
-      case 'ints': flags.set(name, text.split(',').map((t) => parseNumber(name, t, true, spec.min))); break;
+      case 'ints': flags.set(name, text.split(',').map((t) => parseNumber(name, t.trim(), true, spec.min))); break;
       case 'list': {
         const items = text.split(',').map((t) => t.trim());
         for (const item of items) {
           if (spec.choices && !spec.choices.some((c) => item === c || (c.endsWith(':') && item.startsWith(c)))) {
-            throw new UsageError(`--${name}: "${item}" is not one of ${spec.choices.join(', ')}`);
+            throw new UsageError(`--${name}: "${item}" is not one of ${choicesText(spec)}`);
           }
         }
         flags.set(name, items);
@@ -76,6 +94,52 @@ export function parseArgs(argv: readonly string[], specs: Readonly<Record<string
     }
   }
   return { flags, positional };
+}
+
+function writableDirectory(flag: string, dir: string): void {
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--${flag}: ${dir} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new UsageError(`--${flag}: cannot write in directory ${dir}`);
+  }
+}
+
+/**
+ * Checks, before any work is done, that the file named by --flag can be
+ * written: its directory exists and is writable, and the path is not a
+ * directory or a read-only file. Throws a UsageError naming the flag.
+ */
+export function checkWritableFile(flag: string, path: string): void {
+  if (path.trim() === '') throw new UsageError(`--${flag} needs a file name`);
+  const full = resolve(path);
+  const dir = dirname(full);
+  if (!existsSync(dir)) throw new UsageError(`--${flag}: directory ${dirname(path)} does not exist`);
+  writableDirectory(flag, dir);
+  if (existsSync(full)) {
+    if (statSync(full).isDirectory()) throw new UsageError(`--${flag}: ${path} is a directory`);
+    try {
+      accessSync(full, constants.W_OK);
+    } catch {
+      throw new UsageError(`--${flag}: ${path} is not writable`);
+    }
+  }
+}
+
+/**
+ * Checks that --flag names a directory files can be written into: an existing
+ * writable directory, or one that can be created (its nearest existing
+ * ancestor is a writable directory). Throws a UsageError naming the flag.
+ */
+export function checkWritableDirectory(flag: string, path: string): void {
+  if (path.trim() === '') throw new UsageError(`--${flag} needs a directory name`);
+  let dir = resolve(path);
+  while (!existsSync(dir)) {
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  writableDirectory(flag, dir === resolve(path) ? path : dir);
 }
 
 export function usageLines(specs: Readonly<Record<string, FlagSpec>>): string {

@@ -20,6 +20,9 @@ import type { OptimizerState } from '../lib/optim/optimizer.js';
 
 const POINTER = 'checkpoint.json';
 const FORMAT = 'loopgrad-checkpoint';
+/** The data file names fileNames() generates: the generation, zero-padded to at least 6 digits. */
+const WEIGHTS_NAME = /^weights-[0-9]{6,}\.safetensors$/;
+const OPTIMIZER_NAME = /^optimizer-[0-9]{6,}\.json$/;
 
 export interface CheckpointData {
   params: Params;
@@ -97,6 +100,14 @@ function readPointer(dir: string): Pointer | null {
     || !Number.isInteger(pointer.generation) || typeof pointer.weights !== 'string' || typeof pointer.optimizer !== 'string') {
     throw new Error(`checkpoint: ${path} is not a loopgrad checkpoint pointer`);
   }
+  // The pointer's file names are joined to dir: accept only the names saveCheckpoint
+  // writes, so a crafted pointer cannot reach outside the directory ("../../x").
+  if (!WEIGHTS_NAME.test(pointer.weights)) {
+    throw new Error(`checkpoint: ${path} names weights file ${JSON.stringify(pointer.weights)}, not weights-NNNNNN.safetensors`);
+  }
+  if (!OPTIMIZER_NAME.test(pointer.optimizer)) {
+    throw new Error(`checkpoint: ${path} names optimiser file ${JSON.stringify(pointer.optimizer)}, not optimizer-NNNNNN.json`);
+  }
   return pointer;
 }
 
@@ -124,7 +135,7 @@ export function saveCheckpoint(dir: string, data: CheckpointData, options: SaveO
   writeFileAtomic(join(dir, POINTER), JSON.stringify(pointer, null, 1) + '\n');
   // The new generation is current: older data files and stray temporaries can go.
   for (const name of readdirSync(dir)) {
-    const stale = (/^(weights|optimizer)-\d+\.(safetensors|json)$/.test(name) && name !== names.weights && name !== names.optimizer)
+    const stale = ((WEIGHTS_NAME.test(name) || OPTIMIZER_NAME.test(name)) && name !== names.weights && name !== names.optimizer)
       || /\.tmp-\d+-\d+-\d+$/.test(name);
     if (stale) {
       try { unlinkSync(join(dir, name)); } catch { /* another process may have removed it */ }

@@ -1,7 +1,7 @@
 // loopgrad compare: BPTT and RTRL side by side on the same cell and data,
 // with their time and memory over a grid of hidden sizes and sequence lengths.
 import { writeFileSync } from 'node:fs';
-import { type Command, UsageError, parseArgs, usageLines } from './args.js';
+import { type Command, type FlagSpec, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
 import {
   type CellKind, type CompareConfig, type Method, type TbpttConstructor, cellKinds, compareSvg, defaultCompareConfig,
   formatReport, loadTbptt, methodNames, overLimit, planCompare, planCost, runCompare,
@@ -12,7 +12,10 @@ const d = defaultCompareConfig;
 
 const flags = {
   cell: { kind: 'string', help: `recurrent cell: ${cellKinds.join('|')} (default ${d.cell})`, choices: cellKinds },
-  method: { kind: 'list', help: `methods, comma-separated: bptt, rtrl, tbptt:K (truncated BPTT, k1 = k2 = K) (default ${d.methods.join(',')})`, choices: [...methodNames, 'tbptt:'] },
+  method: {
+    kind: 'list', help: `methods, comma-separated: bptt, rtrl, tbptt:K (truncated BPTT, k1 = k2 = K) (default ${d.methods.join(',')})`,
+    choices: [...methodNames, 'tbptt:'], choicesText: [...methodNames, 'tbptt:K'].join(', '),
+  },
   hidden: { kind: 'ints', help: `hidden sizes (default ${d.hidden.join(',')})`, min: 1 },
   steps: { kind: 'ints', help: `sequence lengths (default ${d.steps.join(',')})`, min: 1 },
   input: { kind: 'int', help: `input features per step (default ${d.input})`, min: 1 },
@@ -23,7 +26,7 @@ const flags = {
   svg: { kind: 'string', help: 'also write the log-log scaling plot to this SVG file' },
   quiet: { kind: 'boolean', help: 'no progress bar' },
   'allow-large': { kind: 'boolean', help: `run even when a row is estimated to need more than ${d.memoryLimitBytes / 1024 ** 3} GiB` },
-} as const;
+} as const satisfies Record<string, FlagSpec>;
 
 const usage = `usage: loopgrad compare [options]
 
@@ -53,6 +56,10 @@ export function configFromArgs(argv: readonly string[], tbptt: TbpttConstructor 
   for (const m of (parsed.get('method') as string[] | undefined) ?? d.methods) {
     if (m.startsWith('tbptt:')) {
       const k = m.slice('tbptt:'.length);
+      // lib/rnn/tbptt.ts has TBPTT(k1, k2), but the bench times only k1 = k2 = K (bench/compare.ts's methods).
+      if (/^[0-9]+:[0-9]+$/.test(k)) {
+        throw new UsageError(`--method: "${m}": compare runs truncated BPTT with k1 = k2 = K only (tbptt:K); tbptt:K1:K2 is for loopgrad train`);
+      }
       if (!/^[0-9]+$/.test(k) || Number(k) < 1 || Number(k) > 1e7) throw new UsageError(`--method: "${m}" needs a positive integer truncation length K, as in tbptt:20`);
       if (tbptt === null) throw new UsageError(`--method: "${m}": truncated BPTT is not available in this build yet; use bptt or rtrl`);
       const name = `tbptt:${Number(k)}` as Method;
@@ -63,7 +70,7 @@ export function configFromArgs(argv: readonly string[], tbptt: TbpttConstructor 
     if (!methods.includes(m as Method)) methods.push(m as Method);
   }
   const svg = (parsed.get('svg') as string | undefined) ?? null;
-  if (svg !== null && svg.trim() === '') throw new UsageError('--svg needs a file name');
+  if (svg !== null) checkWritableFile('svg', svg);
   const seed = (parsed.get('seed') as number | undefined) ?? d.seed;
   if (seed >= 2 ** 32) throw new UsageError(`--seed: ${seed} is above the maximum ${2 ** 32 - 1}`);
   const config: CompareConfig = {

@@ -1,7 +1,7 @@
 // loopgrad diagnose: how gradients vanish or explode with the lag, for a cell,
 // its sizes and an initialisation (or a trained checkpoint).
 import { writeFileSync } from 'node:fs';
-import { type Command, type FlagSpec, type Parsed, UsageError, parseArgs, usageLines } from './args.js';
+import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
 import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
 import type { Cell } from '../lib/cells/cell.js';
@@ -123,6 +123,8 @@ async function run(argv: readonly string[]): Promise<number> {
   const inputStd = flag<number>(parsed, 'input-std') ?? 1;
   const forgetBias = flag<number>(parsed, 'forget-bias') ?? 1;
   const loadDir = flag<string>(parsed, 'load');
+  const svg = flag<string>(parsed, 'svg');
+  if (svg !== undefined) checkWritableFile('svg', svg);
   const models: { label: string; model: RecurrentModel; inputs: Mat | null }[] = [];
   if (loadDir !== undefined) {
     if (parsed.positional.length > 0) throw new UsageError('--load diagnoses the saved model; it takes no CASE');
@@ -182,8 +184,13 @@ async function run(argv: readonly string[]): Promise<number> {
   }));
 
   const command = `loopgrad diagnose ${argv.join(' ')}`;
-  const svg = flag<string>(parsed, 'svg');
-  if (svg !== undefined) writeFileSync(svg, plot(results, command));
+  if (svg !== undefined) {
+    try {
+      writeFileSync(svg, plot(results, command));
+    } catch (e) {
+      throw new Error(`cannot write --svg ${svg}: ${(e as Error).message}`);
+    }
+  }
   if (flag<boolean>(parsed, 'json')) {
     console.log(JSON.stringify({
       config: { hidden, input: inputSize, steps, seed, inputStd, forgetBias, ...(loadDir !== undefined ? { load: loadDir } : {}) },

@@ -2,7 +2,7 @@
 // generated speech-like task; prints a progress bar, a final report, and
 // optionally the learning curve as SVG or everything as JSON.
 import { writeFileSync } from 'node:fs';
-import { type FlagSpec, UsageError, parseArgs, usageLines } from './args.js';
+import { type FlagSpec, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
 import { trainCtc } from '../lib/train/ctc.js';
 import { createProgress } from '../bench/progress.js';
 import { renderSvg } from '../bench/svg.js';
@@ -33,6 +33,14 @@ the alignment is never given). Reports the held-out label error rate.
 options:
 ${usageLines(flags)}`;
 
+function writeSvg(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    throw new Error(`cannot write --svg ${path}: ${(e as Error).message}`);
+  }
+}
+
 export async function runTrainCtc(argv: readonly string[]): Promise<number> {
   const { flags: f, positional } = parseArgs(argv, flags);
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
@@ -41,6 +49,8 @@ export async function runTrainCtc(argv: readonly string[]): Promise<number> {
   if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr must be positive, got ${lr}`);
   if (clip !== undefined && !(clip > 0)) throw new UsageError(`--clip must be positive, got ${clip}`);
   if (noise !== undefined && !(noise >= 0)) throw new UsageError(`--noise must be >= 0, got ${noise}`);
+  const svg = f.get('svg') as string | undefined;
+  if (svg !== undefined) checkWritableFile('svg', svg);
   const json = f.get('json') === true;
   const iterations = num('iterations') ?? 600;
   const progress = createProgress({ total: iterations, label: 'train ctc', quiet: f.get('quiet') === true || json });
@@ -54,9 +64,8 @@ export async function runTrainCtc(argv: readonly string[]): Promise<number> {
   } finally {
     progress.done();
   }
-  const svg = f.get('svg') as string | undefined;
   if (svg !== undefined) {
-    writeFileSync(svg, renderSvg({
+    writeSvg(svg, renderSvg({
       title: 'CTC training of a bidirectional LSTM',
       caption: `loopgrad train ctc ${argv.join(' ')}`.trim(),
       panels: [{

@@ -1,7 +1,7 @@
 // loopgrad train <task>: trains a recurrent network on one of the classic
 // generated tasks and reports the training curve and the held-out metric.
 import { writeFileSync } from 'node:fs';
-import { type Command, type FlagSpec, type Parsed, UsageError, parseArgs, usageLines } from './args.js';
+import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableDirectory, checkWritableFile, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
 import { createProgress } from '../bench/progress.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -19,7 +19,7 @@ const specs: Record<string, FlagSpec> = {
   method: { kind: 'string', help: 'bptt | tbptt:K | tbptt:K1:K2 | rtrl (default bptt)' },
   steps: { kind: 'int', help: 'sequence length (copy: the delay); default per task', min: 1 },
   optimizer: { kind: 'string', help: `${OPTIMIZER_KINDS.join(' | ')} (default adam)`, choices: OPTIMIZER_KINDS },
-  lr: { kind: 'number', help: 'learning rate (default 0.001)', min: 0 },
+  lr: { kind: 'number', help: 'learning rate (> 0; default 0.001)' },
   momentum: { kind: 'number', help: 'sgd / rmsprop momentum', min: 0 },
   nesterov: { kind: 'boolean', help: 'sgd: Nesterov momentum' },
   'weight-decay': { kind: 'number', help: "adamw's decoupled weight decay", min: 0 },
@@ -68,7 +68,7 @@ export function configFromArgs(argv: readonly string[]): { config: TaskRunConfig
   }
   const task = parsed.positional[0];
   if (!(TASK_NAMES as readonly string[]).includes(task)) throw new UsageError(`unknown task "${task}" (one of ${TASK_NAMES.join(', ')})`);
-  for (const name of ['clip', 'clip-value']) {
+  for (const name of ['lr', 'clip', 'clip-value']) {
     const v = flag<number>(parsed, name);
     if (v !== undefined && !(v > 0)) throw new UsageError(`--${name}: ${v} is not positive`);
   }
@@ -154,7 +154,27 @@ async function run(argv: readonly string[]): Promise<number> {
   const saveDir = flag<string>(parsed, 'save');
   const saveEvery = flag<number>(parsed, 'save-every');
   const loadDir = flag<string>(parsed, 'load');
-  if (loadDir !== undefined && !hasCheckpoint(loadDir)) throw new UsageError(`--load: no checkpoint in ${loadDir}`);
+  const svg = flag<string>(parsed, 'svg');
+  // Refuse an output that cannot be written now, not after the whole run.
+  if (svg !== undefined) checkWritableFile('svg', svg);
+  if (saveDir !== undefined) {
+    checkWritableDirectory('save', saveDir);
+    // A save reads the current pointer to number the next generation: a broken one would fail only at the end.
+    try {
+      hasCheckpoint(saveDir);
+    } catch (e) {
+      throw new UsageError(`--save: ${(e as Error).message}`);
+    }
+  }
+  if (loadDir !== undefined) {
+    let found: boolean;
+    try {
+      found = hasCheckpoint(loadDir);
+    } catch (e) {
+      throw new UsageError(`--load: ${(e as Error).message}`);
+    }
+    if (!found) throw new UsageError(`--load: no checkpoint in ${loadDir}`);
+  }
   const total = config.iterations ?? Math.ceil(config.trainSize! / config.batch) * (config.epochs ?? 1);
   const progress = createProgress({ total, label: `train ${config.task}`, quiet });
   const started = Date.now();
@@ -195,7 +215,13 @@ async function run(argv: readonly string[]): Promise<number> {
     });
   }
   const command = `loopgrad train ${argv.join(' ')}`;
-  if (flag<string>(parsed, 'svg') !== undefined) writeFileSync(flag<string>(parsed, 'svg')!, curveSvg(report, command));
+  if (svg !== undefined) {
+    try {
+      writeFileSync(svg, curveSvg(report, command));
+    } catch (e) {
+      throw new Error(`cannot write --svg ${svg}: ${(e as Error).message}`);
+    }
+  }
   if (json) {
     console.log(JSON.stringify({ config: report.config, curve: report.curve, heldOut: report.heldOut }));
   } else if (flag<boolean>(parsed, 'quiet') !== true) {

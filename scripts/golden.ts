@@ -1,7 +1,9 @@
 // Checks loopgrad against the golden files PyTorch wrote (../shared/golden).
 //   npm run golden -- [dir or files...]
 // Prints, per file, the largest relative error of every tensor it checks, then
-// "N passed, M failed, K unsupported"; exits 1 when any file fails.
+// "N passed, M failed, K unsupported"; exits 1 when any file fails (a file
+// also fails when one of its expected/* or grad/* tensors was not compared),
+// 2 when there is no golden file to check.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,11 +36,23 @@ export function checkGoldenFile(path: string): FileReport {
       default: throw new Unsupported(`kind "${metadata.kind}" is not supported yet`);
     }
     const failed = comparisons.some((c) => !(c.relError <= tolerance));
-    return { file, status: failed ? 'failed' : 'passed', comparisons: comparisons.map((c) => ({ ...c, tolerance })) };
+    const missed = uncompared(tensors.keys(), comparisons);
+    const report: FileReport = { file, status: failed || missed.length > 0 ? 'failed' : 'passed', comparisons: comparisons.map((c) => ({ ...c, tolerance })) };
+    if (missed.length > 0) report.note = `not compared: ${missed.join(', ')}`;
+    return report;
   } catch (e) {
     if (e instanceof Unsupported) return { file, status: 'unsupported', comparisons: [], note: e.message };
     return { file, status: 'failed', comparisons: [], note: (e as Error).message };
   }
+}
+
+/**
+ * The reference tensors of a file (expected/* and grad/*) that no comparison
+ * checked: a file passes only when everything PyTorch wrote down was matched.
+ */
+export function uncompared(names: Iterable<string>, comparisons: readonly Comparison[]): string[] {
+  const compared = new Set(comparisons.map((c) => c.name));
+  return [...names].filter((n) => (n.startsWith('expected/') || n.startsWith('grad/')) && !compared.has(n)).sort();
 }
 
 export function goldenFiles(targets: readonly string[]): string[] {
@@ -68,6 +82,10 @@ function main(argv: string[]): number {
     files = goldenFiles(targets);
   } catch (e) {
     console.error(`golden: ${(e as Error).message}`);
+    return 2;
+  }
+  if (files.length === 0) {
+    console.error(`golden: no golden files (*.safetensors) in ${targets.join(', ')}; nothing was checked`);
     return 2;
   }
   const counts = { passed: 0, failed: 0, unsupported: 0 };

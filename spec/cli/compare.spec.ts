@@ -212,7 +212,7 @@ test('loopgrad compare prints a readable table', () => {
 
 const badInputs: [string[], RegExp][] = [
   [['--cell', 'hopfield'], /--cell: "hopfield" is not one of elman, jordan, lstm, gru/],
-  [['--method', 'bptt,adjoint'], /--method: "adjoint" is not one of/],
+  [['--method', 'bptt,adjoint'], /--method: "adjoint" is not one of bptt, rtrl, tbptt:K$/],
   [['--hidden', '8,0'], /--hidden: 0 is below the minimum 1/],
   [['--hidden', 'eight'], /--hidden: "eight" is not an integer/],
   [['--steps', '-5'], /--steps: -5 is below the minimum 1/],
@@ -222,6 +222,13 @@ const badInputs: [string[], RegExp][] = [
   [['--fast'], /unknown option --fast/],
   [['extra'], /unexpected argument "extra"/],
   [['--method', 'tbptt:0'], /tbptt:0" needs a positive integer truncation length/],
+  [['--method', 'tbptt:4:8'], /--method: "tbptt:4:8": compare runs truncated BPTT with k1 = k2 = K only \(tbptt:K\); tbptt:K1:K2 is for loopgrad train$/],
+  [['--method', 'tbptt'], /--method: "tbptt" is not one of bptt, rtrl, tbptt:K$/],
+  [['--hidden', '0x10'], /--hidden: "0x10" is not an integer$/],
+  [['--steps', '4,1e1'], /--steps: "1e1" is not an integer$/],
+  [['--svg', '--json'], /^loopgrad compare: --svg needs a value$/],
+  [['--svg', join(tmpdir(), `loopgrad-no-such-dir-${process.pid}`, 'plot.svg')], /--svg: directory .*loopgrad-no-such-dir-\d+ does not exist$/],
+  [['--svg', tmpdir()], /--svg: .* is a directory$/],
   [['--cell', 'lstm', '--hidden', '300', '--method', 'rtrl'], /rtrl at hidden 300 would need about .* GiB.*--allow-large/],
 ];
 

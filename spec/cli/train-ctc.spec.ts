@@ -36,6 +36,11 @@ for (const [args, message] of [
   [['--iterations', 'many'], /--iterations: "many" is not an integer/],
   [['--bogus'], /unknown option --bogus/],
   [['extra'], /unexpected argument "extra"/],
+  [['--lr', '0'], /--lr must be positive, got 0/],
+  [['--hidden', '1e1'], /--hidden: "1e1" is not an integer/],
+  [['--lr', '0x1'], /--lr: "0x1" is not a number/],
+  [['--svg', '--json'], /--svg needs a value/],
+  [['--svg', '/nonexistent-loopgrad-dir/curve.svg'], /--svg: directory \/nonexistent-loopgrad-dir does not exist/],
 ] as [string[], RegExp][]) {
   test(`train ctc ${args.join(' ')}: one line, the ctc usage, exit 2, no stack trace`, () => {
     const r = trainCtc(...args);

@@ -5,12 +5,13 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../../cli/checkpoint.js';
+import { hasCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../../cli/checkpoint.js';
 import { createParams } from '../../lib/cells/params.js';
 import { Optimizer } from '../../lib/optim/optimizer.js';
 
 const cli = fileURLToPath(new URL('../../cli/loopgrad.js', import.meta.url));
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, LOOPGRAD_DEBUG: '' } });
+// The timeout turns a run that should have been refused up front (and trains for long) into a failure, not a hang.
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, LOOPGRAD_DEBUG: '' }, timeout: 60000 });
 const tiny = ['--steps', '5', '--cell', 'elman', '--hidden', '3', '--iterations', '4', '--batch', '4', '--held-out', '10'];
 
 const dirs: string[] = [];
@@ -42,7 +43,13 @@ test('train --json prints exactly {config, curve, heldOut}', () => {
 
 test('train: bad hyperparameters, unknown tasks and options exit 2 with one line and the usage, no stack trace', () => {
   const cases: [string[], RegExp][] = [
-    [['adding', '--lr', '-1'], /--lr: -1 is below the minimum 0/],
+    [['adding', '--lr', '-1'], /--lr: -1 is not positive/],
+    [['adding', '--lr', '0'], /--lr: 0 is not positive/],
+    [['adding', '--hidden', '0x10'], /--hidden: "0x10" is not an integer/],
+    [['adding', '--hidden', '1e1'], /--hidden: "1e1" is not an integer/],
+    [['adding', '--lr', '0x1'], /--lr: "0x1" is not a number/],
+    [['adding', '--svg', '--json'], /--svg needs a value/],
+    [['adding', '--method', 'tbptt:4:2'], /method: "tbptt:4:2"/],
     [['adding', '--clip', '0'], /--clip: 0 is not positive/],
     [['adding', '--clip-value', '-3'], /--clip-value: -3 is not positive/],
     [['addition'], /unknown task "addition"/],
@@ -81,6 +88,41 @@ test('train --svg writes the learning curve; --save and --load round-trip a chec
   const missing = run('train', 'parity', ...tiny, '--load', join(dir, 'nowhere'));
   assert.is(missing.status, 2);
   assert.match(missing.stderr, /--load: no checkpoint/);
+});
+
+// Long enough that a run which was not refused up front hits the spawn timeout.
+const long = ['--steps', '5', '--cell', 'elman', '--hidden', '3', '--iterations', '100000000', '--batch', '4', '--held-out', '10'];
+
+test('outputs that cannot be written are refused before any training: exit 2, one line naming the option', () => {
+  const dir = tempDir();
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'not a directory');
+  const cases: [string[], RegExp, RegExp][] = [
+    [['train', 'adding', ...long, '--svg', join(dir, 'missing', 'x.svg')], /^loopgrad train: --svg: directory .*missing does not exist$/, /^usage: loopgrad train/],
+    [['train', 'adding', ...long, '--svg', dir], /^loopgrad train: --svg: .* is a directory$/, /^usage: loopgrad train/],
+    [['train', 'adding', ...long, '--save', join(file, 'ckpt')], /^loopgrad train: --save: .*a-file is not a directory$/, /^usage: loopgrad train/],
+    [['train', 'adding', ...long, '--save', file], /^loopgrad train: --save: .*a-file is not a directory$/, /^usage: loopgrad train/],
+    [['train', 'ctc', '--iterations', '100000000', '--svg', join(dir, 'missing', 'x.svg')], /^loopgrad train: --svg: directory .*missing does not exist$/, /^usage: loopgrad train ctc/],
+    [['train', 'ctc', '--svg', '--json'], /^loopgrad train: --svg needs a value$/, /^usage: loopgrad train ctc/],
+    [['diagnose', '--steps', '5', '--hidden', '3', '--svg', join(dir, 'missing', 'x.svg')], /^loopgrad diagnose: --svg: directory .*missing does not exist$/, /^usage: loopgrad diagnose/],
+    [['diagnose', '--svg', '--json'], /^loopgrad diagnose: --svg needs a value$/, /^usage: loopgrad diagnose/],
+    [['diagnose', '--hidden', '1e1'], /^loopgrad diagnose: --hidden: "1e1" is not an integer$/, /^usage: loopgrad diagnose/],
+  ];
+  for (const [args, message, usageLine] of cases) {
+    const r = run(...args);
+    assert.is(r.status, 2, `${args.join(' ')}: status ${r.status} ${r.error?.message ?? ''}`);
+    const lines = r.stderr.split('\n');
+    assert.match(lines[0], message);
+    assert.match(lines[1], usageLine);
+    assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.is(r.stdout, '');
+  }
+  assert.ok(!existsSync(join(dir, 'missing')) && !existsSync(join(dir, '--json')));
+  // --save may name a directory that does not exist yet.
+  const nested = join(dir, 'new', 'deeper');
+  const ok = run('train', 'parity', ...tiny, '--save', nested, '--quiet');
+  assert.is(ok.status, 0, ok.stderr);
+  assert.ok(hasCheckpoint(nested));
 });
 
 test('diagnose: cases, JSON and errors', () => {
@@ -152,6 +194,44 @@ test('a checkpoint whose files do not match its pointer is refused', () => {
   const other = createParams([{ name: 'weight_hh', rows: 3, cols: 2 }, { name: 'bias_hh', rows: 1, cols: 2 }]);
   writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(pointer));
   assert.throws(() => loadCheckpoint(dir, other), /has shape \[2, 2\] but the model needs \[3, 2\]/);
+});
+
+test('a checkpoint pointer may only name the generated data files (no path traversal)', () => {
+  const outside = tempDir();
+  const dir = join(tempDir(), 'c');
+  const p = params([1, 2, 3, 4, 5, 6]);
+  saveCheckpoint(dir, { params: p, meta: { n: 1 } });
+  const pointer = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8'));
+  // A copy of a real file outside the checkpoint, which a crafted pointer tries to reach.
+  writeFileSync(join(outside, 'weights-000001.safetensors'), readFileSync(join(dir, 'weights-000001.safetensors')));
+  writeFileSync(join(outside, 'optimizer-000001.json'), readFileSync(join(dir, 'optimizer-000001.json')));
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ weights: join('..', '..', outside.split('/').pop()!, 'weights-000001.safetensors') }, /names weights file ".*", not weights-NNNNNN\.safetensors/],
+    [{ weights: join(outside, 'weights-000001.safetensors') }, /names weights file/],
+    [{ weights: 'weights-1.safetensors' }, /names weights file "weights-1\.safetensors"/],
+    [{ weights: 'weights-000001.safetensors/' }, /names weights file/],
+    [{ optimizer: '../optimizer-000001.json' }, /names optimiser file "\.\.\/optimizer-000001\.json", not optimizer-NNNNNN\.json/],
+    [{ optimizer: 'optimizer-000001.json\u0000' }, /names optimiser file/],
+  ];
+  for (const [change, message] of bad) {
+    writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ ...pointer, ...change }));
+    assert.throws(() => loadCheckpoint(dir, params([0, 0, 0, 0, 0, 0])), message, JSON.stringify(change));
+    assert.throws(() => readCheckpointMeta(dir), message);
+    assert.throws(() => hasCheckpoint(dir), message);
+  }
+  // The CLI refuses it up front as a usage error naming the option.
+  writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ ...pointer, optimizer: '../../etc/passwd' }));
+  for (const args of [['train', 'parity', ...long, '--load', dir], ['train', 'parity', ...long, '--save', dir], ['diagnose', '--load', dir]]) {
+    const r = run(...args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0], /^loopgrad (train|diagnose): --(load|save): checkpoint: .* names optimiser file "\.\.\/\.\.\/etc\/passwd"/);
+    assert.not.match(r.stderr, /\n\s+at /);
+  }
+  // The generated names still load.
+  writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(pointer));
+  const q = params([0, 0, 0, 0, 0, 0]);
+  loadCheckpoint(dir, q);
+  assert.equal(Array.from(q.theta), [1, 2, 3, 4, 5, 6]);
 });
 
 test('clean up', () => {

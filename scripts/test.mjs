@@ -1,4 +1,5 @@
-// npm test: a clean type-check and compile of everything into build/, then
+// npm test: a clean type-check of lib/ on its own (no Node types) and a compile of
+// everything into build/, then
 // every uvu suite under build/spec, ending with one "N passed, M failed" line.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -9,8 +10,10 @@ const bin = (name) => `${root}node_modules/.bin/${name}`;
 const pattern = process.argv[2] ?? '';
 
 rmSync(`${root}build`, { recursive: true, force: true });
+// lib/ alone, with no Node or DOM types: it must run in any JavaScript engine.
+const tscLib = spawnSync(bin('tsc'), ['-p', 'tsconfig.lib.json'], { cwd: root, stdio: 'inherit' });
 const tsc = spawnSync(bin('tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-if (tsc.status !== 0) {
+if (tscLib.status !== 0 || tsc.status !== 0) {
   console.error('type-check failed');
   console.log('0 passed, 1 failed');
   process.exit(1);

@@ -53,7 +53,7 @@ export function checkActivation(op: string, f: unknown, allowed: readonly Activa
 
 export function checkSize(op: string, name: string, value: unknown, min = 1): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+    throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
   }
   return value;
 }

@@ -16,7 +16,11 @@ export interface LstmOptions {
   hiddenSize: number;
   bias?: boolean;
   peephole?: boolean;
-  /** Added to the forget gate's bias at initialisation (1 is the usual choice; default 0). */
+  /**
+   * The forget gate's bias at initialisation: b_ih's forget block is set to this value and
+   * b_hh's to 0, so the gate starts at σ(forgetBias) (1 is the usual choice). Default: none,
+   * PyTorch's uniform initialisation everywhere. Needs bias.
+   */
   forgetBias?: number;
 }
 
@@ -28,6 +32,7 @@ export function lstm(options: LstmOptions): Cell {
   const peephole = options.peephole ?? false;
   const forgetBias = options.forgetBias ?? 0;
   if (!Number.isFinite(forgetBias)) throw new Error(`lstm: forgetBias must be finite, got ${forgetBias}`);
+  if (!bias && forgetBias !== 0) throw new Error(`lstm: forgetBias ${forgetBias} needs biases, but bias is false`);
   const specs: ParamSpec[] = [
     { name: 'weight_ih', rows: 4 * H, cols: inputSize },
     { name: 'weight_hh', rows: 4 * H, cols: H },

@@ -51,10 +51,6 @@ export function param(params: Params, name: string): Mat {
   return params.mats[paramIndex(params, name)];
 }
 
-export function hasParam(params: Params, name: string): boolean {
-  return params.specs.some((s) => s.name === name);
-}
-
 /** A copy with its own theta. */
 export function cloneParams(params: Params): Params {
   return createParams(params.specs, params.theta.slice());

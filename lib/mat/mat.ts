@@ -18,7 +18,14 @@ function checkSize(op: string, rows: number, cols: number): void {
 /** A new zero matrix. */
 export function mat(rows: number, cols: number): Mat {
   checkSize('mat', rows, cols);
-  return { rows, cols, data: new Float64Array(rows * cols), offset: 0 };
+  let data: Float64Array;
+  try {
+    data = new Float64Array(rows * cols);
+  } catch (e) {
+    // The engine's own message ("Array buffer allocation failed", "Invalid typed array length") names neither.
+    throw new Error(`mat: cannot allocate ${rows}x${cols} (${(rows * cols * 8 / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`);
+  }
+  return { rows, cols, data, offset: 0 };
 }
 
 /** Wraps existing storage without copying; data.length must fit offset + rows*cols. */

@@ -134,7 +134,9 @@ export function pow(x: number, y: number): number {
     }
     return y < 0 ? 1 / result : result;
   }
-  if (x === 1 || y === 0) return 1;
+  if (y === 0) return 1;
+  if (x !== x || y !== y) return NaN;
+  if (x === 1) return 1;
   if (x > 0) return exp(y * log(x));
   if (x === 0) return y > 0 ? 0 : Infinity;
   return NaN; // a negative base with a fractional exponent

@@ -6,6 +6,7 @@
 // engine-specific Math.log / Math.cos enters the stream.
 
 import type { Mat } from './mat.js';
+import { log } from './math.js';
 
 /** Anything indexable with a length: arrays and typed arrays. */
 export interface MutableArrayLike<T> {
@@ -23,27 +24,6 @@ function mix32(z: number): number {
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
   return (z ^ (z >>> 16)) >>> 0;
-}
-
-const LN2_HI = 6.93147180369123816490e-1; // upper bits of ln 2, exact times small integers
-const LN2_LO = 1.90821492927058770002e-10; // ln 2 - LN2_HI
-
-// Natural logarithm of a positive finite x from basic arithmetic only
-// (about 1 ulp): x = f * 2^e with f in [sqrt(1/2), sqrt(2)), and
-// ln f = 2 atanh(t) = 2 (t + t^3/3 + t^5/5 + ...), t = (f - 1) / (f + 1), |t| < 0.172.
-function portableLog(x: number): number {
-  if (!(x > 0) || x === Infinity) return x === 0 ? -Infinity : x === Infinity ? Infinity : NaN;
-  let e = 0;
-  let f = x;
-  while (f >= 2) { f *= 0.5; e++; }
-  while (f < 1) { f *= 2; e--; }
-  if (f >= Math.SQRT2) { f *= 0.5; e++; } // now f in [sqrt(1/2), sqrt(2))
-  const t = (f - 1) / (f + 1);
-  const t2 = t * t;
-  // t2 < 0.0295, so terms beyond t^25 are below 1e-19 relative
-  const series = 1 + t2 * (1 / 3 + t2 * (1 / 5 + t2 * (1 / 7 + t2 * (1 / 9 + t2 * (1 / 11 + t2 * (1 / 13
-    + t2 * (1 / 15 + t2 * (1 / 17 + t2 * (1 / 19 + t2 * (1 / 21 + t2 * (1 / 23 + t2 / 25)))))))))));
-  return e * LN2_HI + (2 * t * series + e * LN2_LO);
 }
 
 function checkSeed(op: string, seed: number): void {
@@ -137,7 +117,7 @@ export class Rng {
         v = 2 * this.uniform() - 1;
         s = u * u + v * v;
       } while (s >= 1 || s === 0);
-      const f = Math.sqrt((-2 * portableLog(s)) / s);
+      const f = Math.sqrt((-2 * log(s)) / s);
       this.spare = v * f;
       this.hasSpare = true;
       z = u * f;
@@ -227,4 +207,3 @@ export function rng(seed: number): Rng {
 }
 
 /** Exported for tests: the engine-independent logarithm used by normal(). */
-export const logForTests = portableLog;

@@ -10,16 +10,17 @@ import type { Params } from '../cells/params.js';
 
 /** ‖g‖₂ of a flat vector (NaN if any entry is NaN, Infinity if any is infinite). */
 export function globalNorm(grad: Float64Array): number {
-  let scale = 0, sumSq = 1;
+  let scale = 0, sumSq = 1, infinite = false;
   // Scaled accumulation (as in LAPACK's dnrm2) so huge gradients do not overflow to Infinity.
   for (let i = 0; i < grad.length; i++) {
     const a = Math.abs(grad[i]);
     if (a === 0) continue;
-    if (!(a < Infinity)) return a === Infinity ? Infinity : NaN;
+    if (a !== a) return NaN; // a NaN anywhere makes the norm NaN, wherever an Infinity stands
+    if (a === Infinity) { infinite = true; continue; }
     if (scale < a) { sumSq = 1 + sumSq * (scale / a) * (scale / a); scale = a; }
     else sumSq += (a / scale) * (a / scale);
   }
-  return scale * Math.sqrt(sumSq);
+  return infinite ? Infinity : scale * Math.sqrt(sumSq);
 }
 
 /** True when every entry is finite. */

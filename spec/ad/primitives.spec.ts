@@ -5,9 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { primitives, type PrimName, type PrimAttrs } from '../../lib/ad/primitives.js';
 import { Graph, type Var } from '../../lib/ad/graph.js';
-import { gradCheck } from '../../lib/ad/api.js';
+import { gradCheck, valueAndGrad, vjp, jvp } from '../../lib/ad/api.js';
 import { seedTangent, denseTangent, tangentAt } from '../../lib/ad/tangent.js';
-import { type Mat, mat } from '../../lib/mat/mat.js';
+import { type Mat, mat, matFrom, matOf } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 
 interface Case<N extends PrimName> {
@@ -112,6 +112,35 @@ for (const c of cases) {
     }
   });
 }
+
+test('valueAndGrad, vjp and jvp agree with each other and with the closed form', () => {
+  // f(w, x) = Σ tanh(w·x): df/dw = (1 - tanh²(w·x))·xᵀ, df/dx = wᵀ·(1 - tanh²(w·x)).
+  const rng = new Rng(21);
+  const w = mat(3, 4), x = mat(4, 2);
+  rng.fillNormal(w, 0, 0.5); rng.fillNormal(x, 0, 0.5);
+  const f = (g: Graph, [wv, xv]: Var[]) => g.sum(g.tanh(g.matmul(wv, xv)));
+  const { value, grads } = valueAndGrad(f, [w, x]);
+  let expected = 0;
+  const gw = new Float64Array(12), gx = new Float64Array(8);
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 2; j++) {
+    let s = 0;
+    for (let k = 0; k < 4; k++) s += w.data[i * 4 + k] * x.data[k * 2 + j];
+    const y = Math.tanh(s), d = 1 - y * y;
+    expected += y;
+    for (let k = 0; k < 4; k++) { gw[i * 4 + k] += d * x.data[k * 2 + j]; gx[k * 2 + j] += d * w.data[i * 4 + k]; }
+  }
+  assert.ok(Math.abs(value - expected) < 1e-14);
+  for (let i = 0; i < 12; i++) assert.ok(Math.abs(grads[0].data[i] - gw[i]) < 1e-14, `dw[${i}]`);
+  for (let i = 0; i < 8; i++) assert.ok(Math.abs(grads[1].data[i] - gx[i]) < 1e-14, `dx[${i}]`);
+  // jvp in the direction of the gradient gives |grad|².
+  const { tangent } = jvp(f, [w, x], [matFrom(12, 1, grads[0].data), matFrom(8, 1, grads[1].data)]);
+  let norm2 = 0;
+  for (const gm of grads) for (const v of gm.data) norm2 += v * v;
+  assert.ok(Math.abs(tangent.data[0] - norm2) < 1e-12 * norm2);
+  const viaVjp = vjp(f, [w, x], matOf([[2]]));
+  for (let i = 0; i < 12; i++) assert.ok(Math.abs(viaVjp.grads[0].data[i] - 2 * gw[i]) < 1e-13);
+  assert.throws(() => valueAndGrad((g, [a]) => g.tanh(a), [w]), /valueAndGrad: the function returned 3x4, not a 1x1 scalar/);
+});
 
 test('bad shapes throw errors that name the op and the shapes', () => {
   const g = new Graph('eval');

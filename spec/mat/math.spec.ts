@@ -15,7 +15,7 @@ const sample = (n: number, lo: number, hi: number) => Array.from({ length: n }, 
 
 const cases: [string, (x: number) => number, (x: number) => number, number[], number][] = [
   ['exp', pm.exp, Math.exp, sample(20000, -700, 700), 1.5],
-  ['log', pm.log, Math.log, [...sample(10000, 0, 10), ...sample(10000, 0, 1e300), 1e-310, 3e-320, 1.0000001, 0.9999999], 2.5],
+  ['log', pm.log, Math.log, [...sample(10000, 0, 10), ...sample(10000, 0, 1e300), ...sample(5000, -700, 700).map(Math.exp), 1e-310, 3e-320, 5e-324, 1.0000001, 0.9999999, Math.SQRT2, Math.SQRT1_2, Number.MAX_VALUE], 2.5],
   ['log1p', pm.log1p, Math.log1p, [...sample(20000, -0.999, 10), 1e-10, -1e-12], 3],
   ['expm1', pm.expm1, Math.expm1, [...sample(20000, -50, 50), 1e-12, -1e-9], 3],
   ['tanh', pm.tanh, Math.tanh, [...sample(20000, -25, 25), 1e-10, -3e-8], 3],

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mat, matFrom } from '../../lib/mat/mat.js';
-import { Rng, rng, logForTests } from '../../lib/mat/rng.js';
+import { Rng, rng } from '../../lib/mat/rng.js';
 
 const SAMPLES = 200_000;
 // Sampling tolerances: about 5 standard errors for SAMPLES draws.
@@ -79,18 +79,6 @@ test('normal: mean, variance, and fourth moment of a standard normal', () => {
   assert.ok(Math.abs(shifted.mean - 3) < MEAN_TOL * 0.5, `mean ${shifted.mean}`);
   assert.ok(Math.abs(shifted.variance - 0.25) < VAR_TOL * 0.25, `variance ${shifted.variance}`);
   assert.throws(() => new Rng(1).normal(0, -1), /normal: mean 0 and std -1/);
-});
-
-test('the portable logarithm agrees with Math.log', () => {
-  const r = new Rng(8);
-  for (let i = 0; i < 10000; i++) {
-    const x = Math.exp(r.uniform(-700, 700));
-    const want = Math.log(x);
-    assert.ok(Math.abs(logForTests(x) - want) <= 4e-16 * Math.max(1, Math.abs(want)), `log(${x})`);
-  }
-  for (const x of [1, 2, 0.5, Math.SQRT2, Math.SQRT1_2, 1e-300, 5e-324, Number.MAX_VALUE]) {
-    assert.ok(Math.abs(logForTests(x) - Math.log(x)) <= 4e-16 * Math.max(1, Math.abs(Math.log(x))), `log(${x})`);
-  }
 });
 
 test('int: unbiased over small n, in range for large n, rejects bad n', () => {

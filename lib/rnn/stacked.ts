@@ -36,10 +36,13 @@ export interface StackedCell extends Cell {
   readonly dropout: number;
   /** Dropout is applied only while training is true (default true). */
   training: boolean;
-  /** Rewinds the dropout mask stream to its seed (or to a new one): the next run sees the same masks. */
+  /** Rewinds every layer's mask counter to 0, optionally with a new seed: the next run sees the same masks again. */
   resetDropout(seed?: number): void;
-  /** x times the next dropout mask of the stream (x itself when not training or dropout is 0). */
-  applyDropout(g: Graph, x: Var): Var;
+  /**
+   * x (the input of layer `layer` >= 1) times layer `layer`'s next dropout
+   * mask; x itself when not training or dropout is 0.
+   */
+  applyDropout(g: Graph, x: Var, layer: number): Var;
   /** Whether some layer is bidirectional (then step() throws). */
   readonly bidirectional: boolean;
 }
@@ -54,33 +57,64 @@ export function layerParamName(name: string, layer: number): string {
   return name.endsWith(suffix) ? `${name.slice(0, -suffix.length)}_l${layer}${suffix}` : `${name}_l${layer}`;
 }
 
+const TWO_POW_32 = 4294967296;
+const TWO_POW_21 = 2097152;
+
+// The murmur3 / splitmix32 finaliser: a bijective avalanche of one 32-bit word.
+function avalanche(z: number): number {
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** A 53-bit Rng seed that depends on every bit of (seed, layer, index). */
+function maskSeed(seed: number, layer: number, index: number): number {
+  let a = avalanche((seed >>> 0) ^ 0x243f6a88);
+  let b = avalanche((Math.floor(seed / TWO_POW_32) >>> 0) ^ a ^ 0x85a308d3);
+  a = avalanche(a ^ Math.imul(layer + 1, 0x9e3779b9) ^ b);
+  b = avalanche(b ^ (index >>> 0) ^ a);
+  a = avalanche(a ^ (Math.floor(index / TWO_POW_32) >>> 0) ^ 0x13198a2e ^ b);
+  return (b % TWO_POW_21) * TWO_POW_32 + a;
+}
+
+function checkDropoutSeed(op: string, seed: unknown): number {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new Error(`${op}: seed must be a safe integer, got ${String(seed)}`);
+  return seed;
+}
+
 /**
- * Inverted dropout with a seeded stream of masks: each call draws a fresh
- * mask (0, or 1/(1-p) with probability 1-p, per element) and multiplies by
- * it as a constant, so both differentiation modes see the same function.
+ * Inverted dropout with seeded masks: the mask on the input of layer l is 0,
+ * or 1/(1-p) with probability 1-p, per element, drawn from an Rng seeded by
+ * (seed, l, k), where k counts the masks drawn for layer l since the last
+ * reset. Every runner draws layer l's masks in the order of the steps (step
+ * by step or layer by layer alike), so k is the step index (continued across
+ * runs until a reset) and all runners see the same masks. The mask enters the
+ * graph as a constant, so both differentiation modes see the same function.
  */
-class DropoutStream {
+class DropoutMasks {
   readonly p: number;
   private seed: number;
-  private rng: Rng;
+  /** Masks drawn so far per layer (index 0 unused: the network's input is not dropped). */
+  private readonly drawn: number[];
   private buffer = new Float64Array(0);
 
-  constructor(p: number, seed: number) {
+  constructor(p: number, seed: number, layers: number) {
     this.p = p;
     this.seed = seed;
-    this.rng = new Rng(seed);
+    this.drawn = new Array<number>(layers).fill(0);
   }
 
   reset(seed?: number): void {
-    if (seed !== undefined) this.seed = seed;
-    this.rng = new Rng(this.seed);
+    if (seed !== undefined) this.seed = checkDropoutSeed('resetDropout', seed);
+    this.drawn.fill(0);
   }
 
-  apply(g: Graph, x: Var): Var {
+  apply(g: Graph, x: Var, layer: number): Var {
     const { rows, cols } = x.value;
     const n = rows * cols;
     if (this.buffer.length < n) this.buffer = new Float64Array(Math.max(n, 2 * this.buffer.length));
-    const buf = this.buffer, p = this.p, scale = 1 / (1 - p), rng = this.rng;
+    const buf = this.buffer, p = this.p, scale = 1 / (1 - p);
+    const rng = new Rng(maskSeed(this.seed, layer, this.drawn[layer]++));
     for (let i = 0; i < n; i++) buf[i] = rng.uniform() < p ? 0 : scale;
     // The scale op copies the mask into the graph's arena, so this buffer can be reused at once.
     const mask = g.scale(g.constant(matFrom(rows, cols, buf)), 1);
@@ -93,7 +127,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
   if (layers === undefined || layers === null || layers.length === 0) throw new Error('stacked: needs at least one layer');
   const p = options.dropout ?? 0;
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`stacked: dropout must be in [0, 1), got ${String(p)}`);
-  const seed = options.seed ?? 0;
+  const seed = checkDropoutSeed('stacked', options.seed ?? 0);
   layers.forEach((layer, l) => {
     if (isStacked(layer)) throw new Error(`stacked: layer ${l} is itself a stack; pass its layers instead`);
     if (l > 0 && layer.inputSize !== layers[l - 1].outputSize) {
@@ -108,7 +142,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
     paramStarts.push(paramSpecs.length);
     stateStarts.push(stateSizes.length);
   });
-  const dropout = p > 0 ? new DropoutStream(p, seed) : null;
+  const dropout = p > 0 ? new DropoutMasks(p, seed, layers.length) : null;
   const anyBidirectional = layers.some(isBidirectional);
   const cell: StackedCell = {
     kind: 'stacked',
@@ -125,10 +159,14 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
     outputSize: layers[layers.length - 1].outputSize,
     paramSpecs,
     resetDropout(newSeed?: number) {
+      if (newSeed !== undefined) checkDropoutSeed('resetDropout', newSeed);
       dropout?.reset(newSeed);
     },
-    applyDropout(g: Graph, x: Var): Var {
-      return dropout !== null && cell.training ? dropout.apply(g, x) : x;
+    applyDropout(g: Graph, x: Var, layer: number): Var {
+      if (!Number.isInteger(layer) || layer < 1 || layer >= layers.length) {
+        throw new Error(`applyDropout: layer must be an integer in [1, ${layers.length - 1}] (dropout acts on the inputs of the layers above the first), got ${layer}`);
+      }
+      return dropout !== null && cell.training ? dropout.apply(g, x, layer) : x;
     },
     step(g: Graph, params: readonly Var[], state: readonly Var[], x: Var): StepResult {
       const next: Var[] = [];
@@ -136,7 +174,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
       for (let l = 0; l < layers.length; l++) {
         const layer = layers[l];
         if (isBidirectional(layer)) throw bidirectionalStepError(`stacked (layer ${l})`);
-        if (l > 0) input = cell.applyDropout(g, input);
+        if (l > 0) input = cell.applyDropout(g, input, l);
         const r = layer.step(g, params.slice(paramStarts[l], paramStarts[l + 1]), state.slice(stateStarts[l], stateStarts[l + 1]), input);
         for (const s of r.state) next.push(s);
         input = r.output;
@@ -182,7 +220,8 @@ export function runStacked(
   let inputs: readonly Var[] = xs;
   let outputs: Var[] = [];
   for (let l = 0; l < layers.length; l++) {
-    if (l > 0) inputs = inputs.map((v) => cell.applyDropout(g, v));
+    // Steps in order: the k-th mask of layer l is the one step() would draw at step k.
+    if (l > 0) inputs = inputs.map((v) => cell.applyDropout(g, v, l));
     const r = runLayer(g, layers[l], params.slice(paramStarts[l], paramStarts[l + 1]), inputs,
       initial.slice(stateStarts[l], stateStarts[l + 1]), masks);
     for (let t = 0; t < steps; t++) for (const s of r.states[t]) states[t].push(s);

@@ -58,6 +58,7 @@ export class Tbptt {
   /** Steps fed since the last window boundary. */
   private pending = 0;
   private fixedInitial: readonly Mat[] | null = null;
+  private lastTapeBytes = 0;
 
   constructor(model: RecurrentModel, options: TbpttOptions) {
     const k1 = options.k1, k2 = options.k2 ?? options.k1, batch = options.batch ?? 1;
@@ -87,6 +88,15 @@ export class Tbptt {
     this.pending = 0;
   }
 
+  /**
+   * Bytes of activations the tape of the latest window kept for its backward
+   * pass (0 before the first window): O(k2·n), whatever the stream's length.
+   * Valid in the callback and after it.
+   */
+  tapeBytes(): number {
+    return this.lastTapeBytes;
+  }
+
   /** The state after the last window (batch x size each; a copy). Only valid right after a window. */
   state(): Mat[] {
     const slot = this.stateRing[this.steps % this.ringSize];
@@ -98,7 +108,8 @@ export class Tbptt {
    * onWindow receives the truncated gradient of the last k1 loss terms. Loss
    * terms are indexed by the global step (since reset). With `end`, the steps
    * left over after the last boundary also get a window, which includes the
-   * loss's final term.
+   * loss's final term. With `end`, a stream that has no step at all since
+   * the reset is an Error.
    */
   feed(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, end = false): void {
     const { batch, model } = this;
@@ -107,6 +118,9 @@ export class Tbptt {
     if (xs.rows % batch !== 0) throw new Error(`tbptt: input has ${xs.rows} rows, not a multiple of batch ${batch}`);
     const count = xs.rows / batch;
     const width = batch * cols;
+    if (end && count === 0 && this.steps + this.pending === 0) {
+      throw new Error(`tbptt: the sequence is empty (input ${shapeOf(xs)}, no step fed since the reset)`);
+    }
     for (let t = 0; t < count; t++) {
       const slot = this.inputRing[(this.steps + this.pending) % this.ringSize];
       slot.data.set(xs.data.subarray(xs.offset + t * width, xs.offset + (t + 1) * width), slot.offset);
@@ -116,8 +130,9 @@ export class Tbptt {
     if (end && this.pending > 0) this.window(loss, onWindow, true);
   }
 
-  /** A whole sequence from a reset: feed with end = true. */
+  /** A whole sequence from a reset: feed with end = true. An empty sequence (0 steps) is an Error. */
   run(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, initialState?: readonly Mat[]): void {
+    if (xs.rows === 0) throw new Error(`tbptt: the sequence is empty (input ${shapeOf(xs)})`);
     this.reset(initialState);
     this.feed(xs, loss, onWindow, true);
   }
@@ -161,10 +176,13 @@ export class Tbptt {
       for (let i = 1; i < terms.length; i++) total = g.add(total, terms[i]);
       if (total.value.rows !== 1 || total.value.cols !== 1) throw new Error(`tbptt: a loss term must be 1x1, got ${shapeOf(total.value)}`);
       value = total.value.data[total.value.offset];
+      this.lastTapeBytes = g.recordedBytes();
       g.backward(total);
       paramVars.forEach((v, i) => {
         if (v.grad !== null) grad.set(v.grad.data.subarray(0, v.grad.rows * v.grad.cols), params.offsets[i]);
       });
+    } else {
+      this.lastTapeBytes = g.recordedBytes();
     }
     this.steps = end;
     this.pending = 0;

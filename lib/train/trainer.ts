@@ -2,7 +2,9 @@
 //   bptt      full backpropagation through time over each mini-batch, one update per batch;
 //   tbptt     truncated BPTT(k1, k2) through each batch, one update every k1 steps;
 //   rtrl      real-time recurrent learning, one update at every step that has a loss term.
-// Around the gradient: L1/L2 penalties, clipping (by value, then by global
+// Around the gradient: L1/L2 penalties (one full penalty per sequence batch
+// whatever the method: an update carries the share of the steps it covers,
+// see applyPenaltyShare), clipping (by value, then by global
 // norm), the optimiser step, periodic held-out evaluation, early stopping, a
 // progress callback, and a guard that stops on a NaN or infinite loss,
 // gradient or parameter, puts back the last parameters whose loss and
@@ -96,7 +98,12 @@ export interface TrainOptions {
   clipNorm?: number;
   /** Clip every gradient entry to ±this (> 0). */
   clipValue?: number;
-  /** L1/L2 penalties added to the loss. */
+  /**
+   * L1/L2 penalties added to the loss, once per batch of sequences for every
+   * method: bptt adds the whole penalty gradient to its one update; tbptt and
+   * rtrl add, at each update, the fraction (steps covered)/T of it, so the
+   * updates of one sequence of T steps add up to one penalty.
+   */
   penalty?: Penalty;
   /** The held-out metric of the current parameters. */
   evaluate?: () => number;
@@ -187,9 +194,23 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
     throw new GuardTripped(message);
   };
 
-  const update = (grad: Float64Array, loss: number): void => {
+  // Penalty not applied yet, in sequences' worth: the share of steps after the
+  // last update of a batch (steps without a loss term) goes to the next update.
+  let penaltyDue = 0;
+  const penaltyGrad = options.penalty ? new Float64Array(theta.length) : null;
+  const applyPenaltyShare = (grad: Float64Array, share: number): void => {
+    const weight = penaltyDue + share;
+    penaltyDue = 0;
+    if (weight === 1) { applyPenalty(theta, grad, options.penalty!); return; }
+    penaltyGrad!.fill(0);
+    applyPenalty(theta, penaltyGrad!, options.penalty!);
+    for (let i = 0; i < grad.length; i++) grad[i] += weight * penaltyGrad![i];
+  };
+
+  /** One optimiser update with the gradient of `loss`; `share` is the fraction of the batch's steps it covers. */
+  const update = (grad: Float64Array, loss: number, share = 1): void => {
     if (guardOn && !Number.isFinite(loss)) trip('loss', loss, `the loss is ${loss}`);
-    if (options.penalty) applyPenalty(theta, grad, options.penalty);
+    if (options.penalty) applyPenaltyShare(grad, share);
     gradNorm = globalNorm(grad);
     if (guardOn && !Number.isFinite(gradNorm)) trip('gradient', gradNorm, `the gradient norm is ${gradNorm}`);
     if (options.clipValue !== undefined) clipValue(grad, options.clipValue);
@@ -211,6 +232,9 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const rtrls = new Map<number, Rtrl>();
 
   const runBatch = (b: TrainBatch): number => {
+    const steps = b.xs.rows / b.batch;
+    if (!Number.isInteger(steps)) throw new Error(`train: input has ${b.xs.rows} rows, not a multiple of batch ${b.batch}`);
+    if (steps === 0) throw new Error(`train: batch ${iteration + 1} is empty (input ${b.xs.rows}x${b.xs.cols}, 0 steps)`);
     switch (method.kind) {
       case 'bptt': {
         bptt ??= new Bptt(model);
@@ -227,7 +251,10 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
         let total = 0;
         engine.run(b.xs, b.loss, (w) => {
           total += w.loss;
-          if (w.hasLoss) update(w.grad, w.loss);
+          // The window's loss steps [lossStart, end): windows partition the sequence.
+          const share = (w.end - w.lossStart) / steps;
+          if (w.hasLoss) update(w.grad, w.loss, share);
+          else penaltyDue += share;
         });
         return total;
       }
@@ -237,8 +264,6 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
           engine = new Rtrl(model, { batch: b.batch });
           rtrls.set(b.batch, engine);
         }
-        const steps = b.xs.rows / b.batch;
-        if (!Number.isInteger(steps)) throw new Error(`train: input has ${b.xs.rows} rows, not a multiple of batch ${b.batch}`);
         let produced = false;
         const inner = b.loss;
         const loss: SequenceLoss = {
@@ -255,16 +280,21 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
         };
         engine.reset();
         let total = 0;
+        // Steps since the last update: that update's share of the penalty is since / steps.
+        let since = 0;
         const width = b.batch * b.xs.cols;
         for (let t = 0; t < steps; t++) {
           produced = false;
           engine.step({ rows: b.batch, cols: b.xs.cols, data: b.xs.data, offset: b.xs.offset + t * width }, loss, t === steps - 1);
+          since++;
           if (produced) {
             total += engine.loss;
-            update(engine.grad, engine.loss);
+            update(engine.grad, engine.loss, since / steps);
             engine.zeroGrad();
+            since = 0;
           }
         }
+        penaltyDue += since / steps;
         return total;
       }
     }

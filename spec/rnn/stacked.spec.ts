@@ -110,13 +110,70 @@ test('stacked: a dropout mask keeps about 1-p of the elements, scaled by 1/(1-p)
   const g = new Graph('eval');
   const ones = mat(40, 50);
   ones.data.fill(1);
-  const y = cell.applyDropout(g, g.constant(ones)).value;
+  const y = cell.applyDropout(g, g.constant(ones), 1).value;
   let zeros = 0;
   for (const v of y.data) {
     assert.ok(v === 0 || Math.abs(v - 4 / 3) < 1e-15, `mask value ${v}`);
     if (v === 0) zeros++;
   }
   assert.ok(zeros > 0.2 * 2000 && zeros < 0.3 * 2000, `${zeros} of 2000 dropped at p = 0.25`);
+});
+
+test('stacked: 4 layers (3 dropout masks per step): Bptt (step by step), SequenceBptt (layer by layer) and RTRL see the same masks', () => {
+  const cell = stacked([
+    elman({ inputSize: 3, hiddenSize: 5 }),
+    gru({ inputSize: 5, hiddenSize: 4 }),
+    lstm({ inputSize: 4, hiddenSize: 3 }),
+    elman({ inputSize: 3, hiddenSize: 2 }),
+  ], { dropout: 0.4, seed: 21 });
+  const model = createModel(cell, { seed: 6 });
+  const batch = 2, steps = 5;
+  const xs = randomMat(rng, steps * batch, 3);
+  const loss = dotLoss(randomMat(rng, steps * batch, 2), batch, cell.stateSizes.map((s) => randomMat(rng, batch, s)));
+  const bptt = new Bptt(model), seq = new SequenceBptt(model);
+  cell.resetDropout();
+  const a = bptt.run(xs, loss, { batch });
+  const a2 = bptt.run(xs, loss, { batch });   // no reset: the masks of steps 5..9
+  cell.resetDropout();
+  const b = seq.run(xs, loss, { batch });
+  const b2 = seq.run(xs, loss, { batch });
+  for (const [x, y] of [[a, b], [a2, b2]]) {
+    assert.ok(Math.abs(x.loss - y.loss) <= SAME_TOL * Math.abs(x.loss), `loss ${x.loss} vs ${y.loss}`);
+    assert.ok(relErr(y.grad, x.grad) <= SAME_TOL, `grad ${relErr(y.grad, x.grad)}`);
+    assert.ok(relErr(y.outputs.data, x.outputs.data) <= SAME_TOL);
+  }
+  assert.not.equal(a2.loss, a.loss);
+  cell.resetDropout();
+  const rtrl = new Rtrl(model, { batch });
+  const rl = rtrl.run(xs, loss);
+  assert.ok(Math.abs(rl - a.loss) <= SAME_TOL * Math.abs(a.loss), `RTRL loss ${rl} vs ${a.loss}`);
+  assert.ok(relErr(rtrl.grad, a.grad) < MODES_TOL, `RTRL vs BPTT ${relErr(rtrl.grad, a.grad)}`);
+  // Dropout really acts: without it the loss differs.
+  cell.training = false;
+  const off = bptt.run(xs, loss, { batch });
+  cell.training = true;
+  assert.ok(Math.abs(off.loss - a.loss) > 1e-6 * Math.abs(a.loss));
+  // A new seed gives new masks; resetting to the old one replays the first.
+  cell.resetDropout(22);
+  assert.not.equal(seq.run(xs, loss, { batch }).loss, a.loss);
+  cell.resetDropout(21);
+  assert.is(seq.run(xs, loss, { batch }).loss, b.loss);
+});
+
+test('stacked: the mask of a layer and step does not depend on the batch drawn before it', () => {
+  const cell = stacked([elman({ inputSize: 2, hiddenSize: 6 }), elman({ inputSize: 6, hiddenSize: 2 }), elman({ inputSize: 2, hiddenSize: 2 })],
+    { dropout: 0.5, seed: 9 });
+  const g = new Graph('eval');
+  const ones = (rows: number, cols: number) => { const m = mat(rows, cols); m.data.fill(1); return g.constant(m); };
+  // Layer 2's first mask is the same whether layer 1 drew zero, one or many masks before it.
+  const first = Array.from(cell.applyDropout(g, ones(3, 2), 2).value.data);
+  cell.resetDropout();
+  cell.applyDropout(g, ones(7, 6), 1);
+  cell.applyDropout(g, ones(1, 6), 1);
+  assert.equal(Array.from(cell.applyDropout(g, ones(3, 2), 2).value.data), first);
+  assert.throws(() => cell.applyDropout(g, ones(3, 2), 0), /layer must be an integer in \[1, 2\]/);
+  assert.throws(() => cell.applyDropout(g, ones(3, 2), 3), /layer must be an integer in \[1, 2\]/);
+  assert.throws(() => stacked([elman({ inputSize: 2, hiddenSize: 2 })], { dropout: 0.1, seed: 0.5 }), /seed must be a safe integer, got 0.5/);
 });
 
 test.run();

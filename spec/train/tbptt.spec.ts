@@ -136,4 +136,39 @@ test('bad options throw', () => {
   assert.throws(() => tb.run(mat(4, 5), {}, () => {}), /takes 3 features/);
 });
 
+test('an empty sequence is an Error, not a silent run without windows', () => {
+  const { model, spec } = setup();
+  const tb = new Tbptt(model, { k1: 2, batch });
+  let windows = 0;
+  assert.throws(() => tb.run(mat(0, 3), sequenceLoss(spec), () => { windows++; }), /tbptt: the sequence is empty \(input 0x3\)/);
+  tb.reset();
+  assert.throws(() => tb.feed(mat(0, 3), sequenceLoss(spec), () => { windows++; }, true), /tbptt: the sequence is empty/);
+  assert.is(windows, 0);
+  // Mid-stream, an empty piece is a no-op, and ending after steps were fed is fine.
+  tb.reset();
+  tb.feed(mat(0, 3), sequenceLoss(spec), () => { windows++; });
+  tb.feed(mat(batch, 3), sequenceLoss(spec), () => { windows++; });
+  tb.feed(mat(0, 3), sequenceLoss(spec), () => { windows++; }, true);
+  assert.is(windows, 1);
+});
+
+test('tapeBytes: the latest window\'s tape, O(k2) and equal to BPTT\'s over the same steps', () => {
+  const { model, xs, spec } = setup();
+  const tb = new Tbptt(model, { k1: T, batch });
+  assert.is(tb.tapeBytes(), 0);
+  let seen = 0;
+  tb.run(xs, sequenceLoss(spec), () => { seen = tb.tapeBytes(); });
+  assert.ok(seen > 0);
+  assert.is(seen, new Bptt(model).run(xs, sequenceLoss(spec), { batch }).tapeBytes);
+  // Windows of 2 steps keep about a third of a 6-step tape, however long the stream.
+  const short = new Tbptt(model, { k1: 2, batch });
+  const sizes: number[] = [];
+  const long = mat(5 * T * batch, 3);
+  new Rng(4).fillNormal(long);
+  short.run(long, {}, () => { sizes.push(short.tapeBytes()); });
+  assert.is(sizes.length, 5 * T / 2);
+  for (const bytes of sizes) assert.ok(bytes > 0 && bytes < 0.5 * seen, `window tape ${bytes} vs ${seen} for ${T} steps`);
+  assert.is(short.tapeBytes(), sizes[sizes.length - 1]);
+});
+
 test.run();

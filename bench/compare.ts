@@ -25,6 +25,7 @@ import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { type RecurrentModel, createModel } from '../lib/rnn/model.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
 import { type Panel, type ReferenceLine, type Series, renderSvg } from './svg.js';
+import { Tbptt } from '../lib/rnn/tbptt.js';
 
 export const cellKinds = ['elman', 'jordan', 'lstm', 'gru'] as const;
 export type CellKind = (typeof cellKinds)[number];
@@ -44,22 +45,14 @@ export function parseMethod(name: string): { kind: MethodKind; k: number } {
 /** What compare needs of truncated BPTT (lib/rnn/tbptt.ts): a learner per model, run over one sequence window by window. */
 export interface TbpttLearner {
   run(xs: Mat, loss: SequenceLoss, onWindow: (window: { grad: Float64Array }) => void): void;
+  /** Bytes of the latest window's tape. */
+  tapeBytes(): number;
 }
 export type TbpttConstructor = new (model: RecurrentModel, options: { k1: number; k2?: number; batch?: number }) => TbpttLearner;
 
-/**
- * Loads truncated BPTT if this build has it (it is optional while it is being built), or null.
- * The module path is computed so that the build does not depend on the file existing.
- */
-export async function loadTbptt(): Promise<TbpttConstructor | null> {
-  const path = ['..', 'lib', 'rnn', 'tbptt.js'].join('/');
-  try {
-    const mod = (await import(path)) as { Tbptt?: unknown };
-    return typeof mod.Tbptt === 'function' && typeof (mod.Tbptt as { prototype?: { run?: unknown } }).prototype?.run === 'function'
-      ? (mod.Tbptt as TbpttConstructor) : null;
-  } catch {
-    return null;
-  }
+/** Truncated BPTT (kept as a hook so that tests can pass their own). */
+export async function loadTbptt(): Promise<TbpttConstructor> {
+  return Tbptt;
 }
 
 export interface CompareConfig {
@@ -440,14 +433,6 @@ interface Runner {
   stateBytes(): number;
 }
 
-/** Reads a Tbptt learner's tape size: its tapeBytes() if it has one, else its graph's recorded bytes. */
-function tbpttTapeBytes(learner: TbpttLearner): number {
-  const probe = learner as unknown as { tapeBytes?: () => number; graph?: { recordedBytes?: () => number } };
-  if (typeof probe.tapeBytes === 'function') return probe.tapeBytes();
-  if (typeof probe.graph?.recordedBytes === 'function') return probe.graph.recordedBytes();
-  return NaN;
-}
-
 function makeRunner(method: Method, config: CompareConfig, problem: Problem, tbptt: TbpttConstructor | null | undefined): Runner {
   const { model, xs, loss } = problem;
   const { kind, k } = parseMethod(method);
@@ -475,7 +460,7 @@ function makeRunner(method: Method, config: CompareConfig, problem: Problem, tbp
   // The gradient of the whole sequence's loss, truncated: the sum of the windows' gradients.
   const onWindow = (w: { grad: Float64Array }) => {
     for (let i = 0; i < total.length; i++) total[i] += w.grad[i];
-    const bytes = tbpttTapeBytes(learner);
+    const bytes = learner.tapeBytes();
     if (!(bytes <= tape)) tape = bytes;
   };
   return {

@@ -15,7 +15,6 @@ export interface MutableArrayLike<T> {
 }
 
 const TWO_POW_32 = 4294967296;
-const TWO_POW_21 = 2097152;
 const TWO_POW_53 = 9007199254740992;
 const TWO_POW_MINUS_53 = 1 / TWO_POW_53;
 

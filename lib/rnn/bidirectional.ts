@@ -28,7 +28,7 @@ export function isBidirectional(cell: Cell): cell is BidirectionalLayer {
 export function bidirectionalStepError(where: string): Error {
   return new Error(
     `${where}: a bidirectional layer cannot be stepped one input at a time — its backward direction reads the ` +
-    'future of the sequence. RTRL (forward in time) cannot train it; run the whole sequence with SequenceBptt / sequenceBptt.',
+    'future of the sequence. RTRL (forward in time) cannot train it; run the whole sequence with Bptt.',
   );
 }
 

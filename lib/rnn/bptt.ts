@@ -1,9 +1,13 @@
-// Backpropagation through time: run the cell forward over the whole sequence
+// Backpropagation through time: run the model forward over the whole sequence
 // on a reverse-mode graph (the tape keeps every step's activations: O(T·n)
-// memory), then walk the tape backwards once (O(T·n²) time).
+// memory), then walk the tape backwards once (O(T·n²) time). Any model: a
+// cell stepped through time, a stack layer by layer, bidirectional layers in
+// both directions, variable-length batches with masks (lib/rnn/stacked.ts).
 import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, clone, mat, rowsView } from '../mat/mat.js';
 import { type RecurrentModel, checkSequence, initialStateVars } from './model.js';
+import { LengthMasks } from './packed.js';
+import { runStacked } from './stacked.js';
 import type { SequenceLoss } from './loss-spec.js';
 
 export interface BpttOptions {
@@ -13,6 +17,8 @@ export interface BpttOptions {
   initialState?: readonly Mat[];
   /** Also return d loss / d xs. */
   inputGrad?: boolean;
+  /** Length of each sequence of the batch (PyTorch's packed semantics); absent or null: all run every step. */
+  lengths?: ArrayLike<number> | null;
 }
 
 export interface BpttResult {
@@ -31,10 +37,15 @@ export interface BpttResult {
   tapeBytes: number;
 }
 
-/** Reusable BPTT: repeated runs of the same shapes reuse every buffer. */
+/**
+ * Reusable BPTT over whole sequences, for any model: a plain cell, a stack, bidirectional
+ * layers, variable-length batches. loss.step receives the network's output at t and every
+ * layer's state at position t. Repeated runs of the same shapes reuse every buffer.
+ */
 export class Bptt {
   readonly model: RecurrentModel;
   readonly graph = new Graph('reverse');
+  private masks: LengthMasks | null = null;
 
   constructor(model: RecurrentModel) {
     this.model = model;
@@ -45,27 +56,32 @@ export class Bptt {
     const { cell, params } = model;
     const batch = options.batch ?? 1;
     const steps = checkSequence('bptt', model, xs, batch);
+    let masks: LengthMasks | null = null;
+    if (options.lengths !== undefined && options.lengths !== null) {
+      if (this.masks === null || !this.masks.matches(options.lengths, steps)) this.masks = new LengthMasks(options.lengths, steps);
+      if (this.masks.batch !== batch) throw new Error(`bptt: ${this.masks.batch} lengths for a batch of ${batch}`);
+      masks = this.masks.allFull ? null : this.masks;
+    }
     g.reset();
     const paramVars = params.mats.map((m) => g.leaf(m, { requiresGrad: true }));
     const cellParams = paramVars.slice(0, model.cellParamCount);
     const fixed = options.initialState ?? null;
-    let state = initialStateVars(g, model, batch, paramVars, fixed, fixed !== null);
-    const initialLeaves = state.slice();
+    const initial = initialStateVars(g, model, batch, paramVars, fixed, fixed !== null);
     const inputs: Var[] = [];
-    const outputs = mat(steps * batch, cell.outputSize);
+    for (let t = 0; t < steps; t++) inputs.push(g.leaf(rowsView(xs, t * batch, batch), { requiresGrad: options.inputGrad === true }));
+    const run = runStacked(g, cell, cellParams, inputs, initial, { masks });
+    const outSize = cell.outputSize;
+    const outputs = mat(steps * batch, outSize);
     const terms: Var[] = [];
     for (let t = 0; t < steps; t++) {
-      const x = g.leaf(rowsView(xs, t * batch, batch), { requiresGrad: options.inputGrad === true });
-      inputs.push(x);
-      const result = cell.step(g, cellParams, state, x);
-      state = result.state;
-      outputs.data.set(result.output.value.data.subarray(result.output.value.offset, result.output.value.offset + batch * cell.outputSize), t * batch * cell.outputSize);
-      const term = loss.step?.(g, t, result.output, state) ?? null;
+      const o = run.outputs[t].value;
+      outputs.data.set(o.data.subarray(o.offset, o.offset + batch * outSize), t * batch * outSize);
+      const term = loss.step?.(g, t, run.outputs[t], run.states[t]) ?? null;
       if (term !== null) terms.push(term);
     }
-    const finalTerm = loss.final?.(g, state) ?? null;
+    const finalTerm = loss.final?.(g, run.final) ?? null;
     if (finalTerm !== null) terms.push(finalTerm);
-    const finalState = state.map((v) => clone(v.value));
+    const finalState = run.final.map((v) => clone(v.value));
     const grad = new Float64Array(params.theta.length);
     if (terms.length === 0) {
       return { loss: 0, grad, outputs, finalState, inputGrad: options.inputGrad ? mat(xs.rows, xs.cols) : null, initialStateGrad: null, tapeBytes: g.recordedBytes() };
@@ -75,29 +91,27 @@ export class Bptt {
     const tapeBytes = g.recordedBytes();
     g.backward(total);
     paramVars.forEach((v, i) => {
-      if (v.grad !== null) grad.set(v.grad.data.subarray(0, v.grad.rows * v.grad.cols), params.offsets[i]);
+      if (v.grad !== null) grad.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + v.grad.rows * v.grad.cols), params.offsets[i]);
     });
     let inputGrad: Mat | null = null;
     if (options.inputGrad) {
       inputGrad = mat(xs.rows, xs.cols);
       const width = batch * xs.cols;
-      inputs.forEach((v, t) => { if (v.grad) inputGrad!.data.set(v.grad.data.subarray(0, width), t * width); });
+      inputs.forEach((v, t) => { if (v.grad) inputGrad!.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + width), t * width); });
     }
-    const initialStateGrad = fixed === null ? null : initialLeaves.map((v, i) => {
-      // A 1 x size initial state was broadcast through addRow: its leaf is that node's second input.
-      const leafGrad = v.grad === null ? null : v.grad;
-      return fixed[i].rows === batch && leafGrad !== null ? clone(leafGrad) : broadcastGrad(v, fixed[i]);
-    });
+    const initialStateGrad = fixed === null ? null : initial.map((v, i) => initialGrad(v, fixed[i], batch));
     return { loss: total.value.data[total.value.offset], grad, outputs, finalState, inputGrad, initialStateGrad, tapeBytes };
   }
 }
 
-function broadcastGrad(v: Var, m: Mat): Mat {
-  // d loss / d row = Σ over the batch of d loss / d broadcast state.
+// d loss / d an explicit initial state: the leaf's gradient (batch x size), or
+// summed over the batch when a 1 x size row was broadcast through addRow.
+function initialGrad(v: Var, m: Mat, batch: number): Mat {
+  if (m.rows === batch) return v.grad === null ? mat(m.rows, m.cols) : clone(v.grad);
   const out = mat(m.rows, m.cols);
   if (v.grad === null) return out;
   for (let r = 0; r < v.grad.rows; r++) {
-    for (let c = 0; c < m.cols; c++) out.data[c] += v.grad.data[r * m.cols + c];
+    for (let c = 0; c < m.cols; c++) out.data[c] += v.grad.data[v.grad.offset + r * m.cols + c];
   }
   return out;
 }

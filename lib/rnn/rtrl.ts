@@ -52,7 +52,7 @@ export class Rtrl {
     const batch = options.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`rtrl: batch must be a positive integer, got ${batch}`);
     if (model.cell.causal === false) {
-      throw new Error(`rtrl: the ${model.cell.kind} model reads the future of the sequence (a bidirectional layer), so it cannot be trained online; use SequenceBptt`);
+      throw new Error(`rtrl: the ${model.cell.kind} model reads the future of the sequence (a bidirectional layer), so it cannot be trained online; use Bptt`);
     }
     this.model = model;
     this.batch = batch;

@@ -11,12 +11,12 @@
 import { Graph, type Var } from '../ad/graph.js';
 import type { Cell, StepResult } from '../cells/cell.js';
 import type { ParamSpec } from '../cells/params.js';
-import { type Mat, clone, mat, matFrom, rowsView, shapeOf } from '../mat/mat.js';
+import { type Mat, matFrom } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import { type BidirectionalLayer, bidirectionalStepError, isBidirectional, runBidirectional } from './bidirectional.js';
 import type { BpttOptions, BpttResult } from './bptt.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type RecurrentModel, checkSequence, initialStateVars } from './model.js';
+import type { RecurrentModel } from './model.js';
 import { LengthMasks, type ScanResult, scanCell } from './packed.js';
 
 export interface StackedOptions {
@@ -237,94 +237,11 @@ function runLayer(g: Graph, layer: Cell, params: readonly Var[], xs: readonly Va
   return scanCell(g, layer, params, xs, initial, { masks });
 }
 
-export interface SequenceBpttOptions extends BpttOptions {
-  /** Length of each sequence of the batch (packed semantics); absent or null: all run every step. */
-  lengths?: ArrayLike<number> | null;
-}
+/** SequenceBptt is Bptt (lib/rnn/bptt.ts), which runs any model over whole sequences. */
+export { Bptt as SequenceBptt, type BpttOptions as SequenceBpttOptions } from './bptt.js';
+import { Bptt } from './bptt.js';
 
-/**
- * BPTT over whole sequences for any model: stacks, bidirectional layers,
- * variable-length batches. The result is laid out as Bptt's (grad like
- * model.params.theta; finalState in the cell's stateSizes order). loss.step
- * receives the network's output at t and every layer's state at position t.
- * Repeated runs of the same shapes reuse the graph's buffers.
- */
-export class SequenceBptt {
-  readonly model: RecurrentModel;
-  readonly graph = new Graph('reverse');
-  private masks: LengthMasks | null = null;
-
-  constructor(model: RecurrentModel) {
-    this.model = model;
-  }
-
-  run(xs: Mat, loss: SequenceLoss, options: SequenceBpttOptions = {}): BpttResult {
-    const { model, graph: g } = this;
-    const { cell, params } = model;
-    const batch = options.batch ?? 1;
-    const steps = checkSequence('sequenceBptt', model, xs, batch);
-    if (steps === 0) throw new Error(`sequenceBptt: the sequence is empty (input ${shapeOf(xs)})`);
-    let masks: LengthMasks | null = null;
-    if (options.lengths !== undefined && options.lengths !== null) {
-      if (this.masks === null || !this.masks.matches(options.lengths, steps)) this.masks = new LengthMasks(options.lengths, steps);
-      if (this.masks.batch !== batch) throw new Error(`sequenceBptt: ${this.masks.batch} lengths for a batch of ${batch}`);
-      masks = this.masks.allFull ? null : this.masks;
-    }
-    g.reset();
-    const paramVars = params.mats.map((m) => g.leaf(m, { requiresGrad: true }));
-    const cellParams = paramVars.slice(0, model.cellParamCount);
-    const fixed = options.initialState ?? null;
-    const initial = initialStateVars(g, model, batch, paramVars, fixed, fixed !== null);
-    const inputs: Var[] = [];
-    for (let t = 0; t < steps; t++) inputs.push(g.leaf(rowsView(xs, t * batch, batch), { requiresGrad: options.inputGrad === true }));
-    const run = runStacked(g, cell, cellParams, inputs, initial, { masks });
-    const outSize = cell.outputSize;
-    const outputs = mat(steps * batch, outSize);
-    const terms: Var[] = [];
-    for (let t = 0; t < steps; t++) {
-      const o = run.outputs[t].value;
-      outputs.data.set(o.data.subarray(o.offset, o.offset + batch * outSize), t * batch * outSize);
-      const term = loss.step?.(g, t, run.outputs[t], run.states[t]) ?? null;
-      if (term !== null) terms.push(term);
-    }
-    const finalTerm = loss.final?.(g, run.final) ?? null;
-    if (finalTerm !== null) terms.push(finalTerm);
-    const finalState = run.final.map((v) => clone(v.value));
-    const grad = new Float64Array(params.theta.length);
-    const tapeBytes = g.recordedBytes();
-    if (terms.length === 0) {
-      return { loss: 0, grad, outputs, finalState, inputGrad: options.inputGrad ? mat(xs.rows, xs.cols) : null, initialStateGrad: null, tapeBytes };
-    }
-    let total = terms[0];
-    for (let i = 1; i < terms.length; i++) total = g.add(total, terms[i]);
-    g.backward(total);
-    paramVars.forEach((v, i) => {
-      if (v.grad !== null) grad.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + v.grad.rows * v.grad.cols), params.offsets[i]);
-    });
-    let inputGrad: Mat | null = null;
-    if (options.inputGrad) {
-      inputGrad = mat(xs.rows, xs.cols);
-      const width = batch * xs.cols;
-      inputs.forEach((v, t) => { if (v.grad) inputGrad!.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + width), t * width); });
-    }
-    const initialStateGrad = fixed === null ? null : initial.map((v, i) => initialGrad(v, fixed[i], batch));
-    return { loss: total.value.data[total.value.offset], grad, outputs, finalState, inputGrad, initialStateGrad, tapeBytes };
-  }
-}
-
-// d loss / d an explicit initial state: the leaf's gradient (batch x size), or
-// summed over the batch when a 1 x size row was broadcast through addRow.
-function initialGrad(v: Var, m: Mat, batch: number): Mat {
-  if (m.rows === batch) return v.grad === null ? mat(m.rows, m.cols) : clone(v.grad);
-  const out = mat(m.rows, m.cols);
-  if (v.grad === null) return out;
-  for (let r = 0; r < v.grad.rows; r++) {
-    for (let c = 0; c < m.cols; c++) out.data[c] += v.grad.data[v.grad.offset + r * m.cols + c];
-  }
-  return out;
-}
-
-/** One-shot SequenceBptt. */
-export function sequenceBptt(model: RecurrentModel, xs: Mat, loss: SequenceLoss, options: SequenceBpttOptions = {}): BpttResult {
-  return new SequenceBptt(model).run(xs, loss, options);
+/** One-shot BPTT over whole sequences (the same as bptt()). */
+export function sequenceBptt(model: RecurrentModel, xs: Mat, loss: SequenceLoss, options: BpttOptions = {}): BpttResult {
+  return new Bptt(model).run(xs, loss, options);
 }

@@ -71,12 +71,6 @@ function throwsWith(fn: () => unknown, pattern: RegExp, label?: string): void {
   assert.ok(message.startsWith('safetensors: '), `message does not name the module: ${message}`);
 }
 
-function bits64(x: number): bigint {
-  const v = new DataView(new ArrayBuffer(8));
-  v.setFloat64(0, x, true);
-  return v.getBigUint64(0, true);
-}
-
 function sameFloats(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
   assert.is(actual.length, expected.length, `${label}: length`);
   for (let i = 0; i < expected.length; i++) {

@@ -1,6 +1,7 @@
 // CTC benchmark: loss + fused logits gradient for a batch, and the cost's growth in T * S.
 
 import { ctcLossGradLogits, type CtcOptions } from '../lib/loss/ctc.js';
+import { Rng } from '../lib/mat/rng.js';
 
 export interface CtcBenchRow {
   /** Frames. */
@@ -19,14 +20,8 @@ export interface CtcBenchRow {
 }
 
 function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Rng(seed);
+  return () => generator.uniform();
 }
 
 function runCase(T: number, S: number, C: number, N: number, seed: number): CtcBenchRow {

@@ -14,6 +14,7 @@ import {
   type TensorInput,
 } from '../../lib/io/safetensors.js';
 import { matOf, rowsView } from '../../lib/mat/mat.js';
+import { Rng } from '../../lib/mat/rng.js';
 
 const GOLDEN_DIR = resolve(process.cwd(), '../shared/golden');
 
@@ -81,14 +82,8 @@ function sameFloats(actual: ArrayLike<number>, expected: ArrayLike<number>, labe
 
 // Seeded PRNG (mulberry32) so fuzz cases are the same on every run.
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Rng(seed);
+  return () => generator.uniform();
 }
 
 // ---------------------------------------------------------------------------------------

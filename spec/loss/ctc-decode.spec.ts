@@ -4,16 +4,11 @@ import { ctcGreedyDecode, ctcPrefixBeamSearch, type CtcScorer } from '../../lib/
 import { editDistance, labelErrorRate } from '../../lib/loss/edit-distance.js';
 import { ctcLoss, logSoftmaxRows } from '../../lib/loss/ctc.js';
 import { matFrom } from '../../lib/mat/mat.js';
+import { Rng } from '../../lib/mat/rng.js';
 
 function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Rng(seed);
+  return () => generator.uniform();
 }
 
 function randomLogProbs(rand: () => number, T: number, N: number, C: number, spread = 3): Float64Array {

@@ -9,19 +9,14 @@ import {
 } from '../../lib/loss/ctc.js';
 import { matFrom } from '../../lib/mat/mat.js';
 import { readSafetensors, type Tensor } from '../../lib/io/safetensors.js';
+import { Rng } from '../../lib/mat/rng.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a tiny seeded generator.
 
 function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Rng(seed);
+  return () => generator.uniform();
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

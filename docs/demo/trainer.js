@@ -4,7 +4,8 @@
 //
 // A cell (LSTM, GRU or Elman) reads one-hot characters; a linear readout gives
 // logits over the vocabulary; the loss is softmax cross-entropy on the next
-// character. Both methods train the same parameters theta with Adam:
+// character. Both methods train the same parameters theta with Adam (RTRL's rate
+// divided by the window, since it updates at every character):
 //   BPTT: windows of `seqLength` characters, the state carried from window to
 //         window (truncated BPTT), one update per window;
 //   RTRL: one update per character from the exact sensitivity S_t, which is
@@ -99,63 +100,17 @@ export function checkMethodFits(method, kind, hidden, vocabSize, seqLength) {
   return null;
 }
 
-/** The cell with a linear readout to `outputSize` logits (weight_ho, bias_ho), as one Cell. */
-export function withReadout(lg, inner, outputSize) {
-  const innerCount = inner.paramSpecs.length;
-  const hidden = inner.outputSize;
-  return {
-    kind: `${inner.kind}+readout`,
-    inputSize: inner.inputSize,
-    stateSizes: inner.stateSizes,
-    stateNames: inner.stateNames,
-    outputSize,
-    paramSpecs: [...inner.paramSpecs, { name: 'weight_ho', rows: outputSize, cols: hidden }, { name: 'bias_ho', rows: 1, cols: outputSize }],
-    step(g, params, state, x) {
-      const result = inner.step(g, params.slice(0, innerCount), state, x);
-      return { state: result.state, output: g.linear(result.output, params[innerCount], params[innerCount + 1]) };
-    },
-    init(mats, rng) {
-      inner.init(mats.slice(0, innerCount), rng);
-      const bound = 1 / Math.sqrt(hidden);
-      lg.init.uniformInit(mats[innerCount], rng, -bound, bound);
-      lg.init.uniformInit(mats[innerCount + 1], rng, -bound, bound);
-    },
-  };
-}
-
 /** Builds the model's cell for a vocabulary of V characters. */
 export function charCell(lg, kind, hidden, V) {
   if (kind === 'elman') return lg.elman({ inputSize: V, hiddenSize: hidden, outputSize: V });
-  if (kind === 'gru') return withReadout(lg, lg.gru({ inputSize: V, hiddenSize: hidden }), V);
-  return withReadout(lg, lg.lstm({ inputSize: V, hiddenSize: hidden, forgetBias: 1 }), V);
+  if (kind === 'gru') return lg.withReadout(lg.gru({ inputSize: V, hiddenSize: hidden }), V);
+  return lg.withReadout(lg.lstm({ inputSize: V, hiddenSize: hidden, forgetBias: 1 }), V);
 }
 
-/** Adam with global-norm clipping, in place on theta. */
-class Adam {
-  constructor(size, learningRate, clipNorm = 5) {
-    this.m = new Float64Array(size);
-    this.v = new Float64Array(size);
-    this.t = 0;
-    this.learningRate = learningRate;
-    this.clipNorm = clipNorm;
-  }
-
-  step(theta, grad) {
-    let sq = 0;
-    for (let i = 0; i < grad.length; i++) sq += grad[i] * grad[i];
-    const norm = Math.sqrt(sq);
-    const clip = norm > this.clipNorm ? this.clipNorm / norm : 1;
-    const b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    this.t++;
-    const c1 = 1 / (1 - Math.pow(b1, this.t)), c2 = 1 / (1 - Math.pow(b2, this.t));
-    const { m, v } = this, lr = this.learningRate;
-    for (let i = 0; i < theta.length; i++) {
-      const gi = grad[i] * clip;
-      m[i] = b1 * m[i] + (1 - b1) * gi;
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-      theta[i] -= (lr * m[i] * c1) / (Math.sqrt(v[i] * c2) + eps);
-    }
-  }
+/** Adam (loopgrad's) with gradient clipping by global norm, in place on theta. */
+function clippedAdam(lg, learningRate, clipNorm = 5) {
+  const adam = lg.createOptimizer({ kind: 'adam', lr: learningRate });
+  return { step(theta, grad) { lg.clipGlobalNorm(grad, clipNorm); adam.step(theta, grad); } };
 }
 
 /** Trains the character model; every method call is short, so a caller can interleave messages. */
@@ -172,7 +127,12 @@ export class CharTrainer {
     this.cell = charCell(lg, config.kind, config.hidden, V);
     this.model = lg.createModel(this.cell, { seed: config.seed ?? 1 });
     this.theta = this.model.params.theta;
-    this.adam = new Adam(this.theta.length, config.learningRate);
+    // BPTT makes one update per window of seqLength characters, RTRL one per character: RTRL's
+    // rate is divided by the window so that both move theta about as far per character read.
+    this.optimizers = {
+      bptt: clippedAdam(lg, config.learningRate),
+      rtrl: clippedAdam(lg, config.learningRate / config.seqLength),
+    };
     this.rng = new lg.Rng(config.seed ?? 1);
     this.method = config.method;
     this.position = 0; // next character to read
@@ -235,7 +195,7 @@ export class CharTrainer {
     const start = now();
     const options = this.carried === null ? {} : { initialState: this.carried };
     const result = this.bptt.run(xs, this.bpttLoss, options);
-    this.adam.step(this.theta, result.grad);
+    this.optimizers.bptt.step(this.theta, result.grad);
     const ms = now() - start;
     this.carried = result.finalState;
     this.position += T;
@@ -267,7 +227,7 @@ export class CharTrainer {
     const start = now();
     this.rtrl.zeroGrad();
     this.rtrl.step(rtrlX, this.rtrlLoss, false);
-    this.adam.step(this.theta, this.rtrl.grad);
+    this.optimizers.rtrl.step(this.theta, this.rtrl.grad);
     const ms = now() - start;
     this.position += 1;
     this.charsSeen += 1;

@@ -6,7 +6,7 @@
 // recurrent Jacobian with S_{t-1}); the second comes from parameter leaves
 // with seed tangents, scattered in O(n·P). After each step the gradient of the
 // loss so far is exact, and memory does not grow with the sequence length.
-import { Graph, type Var } from '../ad/graph.js';
+import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { seedTangent, denseTangent } from '../ad/tangent.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
 import { type RecurrentModel, initialStateVars } from './model.js';
@@ -45,7 +45,9 @@ export class Rtrl {
   private readonly stateVars: Var[] = [];
   private started = false;
   private fixedInitial: readonly Mat[] | null = null;
-  private readonly seeds;
+  // Leaf options made once: parameter seeds, and the tangents of each buffer set's state.
+  private readonly paramLeaves: LeafOptions[];
+  private readonly stateLeaves: [LeafOptions[], LeafOptions[]];
   private readonly output: Mat;
 
   constructor(model: RecurrentModel, options: RtrlOptions = {}) {
@@ -69,7 +71,8 @@ export class Rtrl {
     const makeSensitivities = () => model.cell.stateSizes.map((size) => mat(batch * size, this.directions));
     this.states = [makeStates(), makeStates()];
     this.sensitivities = [makeSensitivities(), makeSensitivities()];
-    this.seeds = model.params.offsets.map((offset) => seedTangent(offset));
+    this.paramLeaves = model.params.offsets.map((offset) => ({ tangent: seedTangent(offset) }));
+    this.stateLeaves = [0, 1].map((set) => this.sensitivities[set].map((S) => ({ tangent: denseTangent(S.data) }))) as [LeafOptions[], LeafOptions[]];
     this.output = mat(batch, model.cell.outputSize);
   }
 
@@ -122,13 +125,13 @@ export class Rtrl {
     g.reset();
     const paramVars = this.paramVars, stateVars = this.stateVars;
     paramVars.length = 0;
-    for (let i = 0; i < params.mats.length; i++) paramVars.push(g.leaf(params.mats[i], { tangent: this.seeds[i] }));
+    for (let i = 0; i < params.mats.length; i++) paramVars.push(g.leaf(params.mats[i], this.paramLeaves[i]));
     const cellParams = paramVars.length === model.cellParamCount ? paramVars : paramVars.slice(0, model.cellParamCount);
     const from = this.current, to = 1 - from;
     stateVars.length = 0;
     if (this.started) {
       for (let i = 0; i < this.states[from].length; i++) {
-        stateVars.push(g.leaf(this.states[from][i], { tangent: denseTangent(this.sensitivities[from][i].data) }));
+        stateVars.push(g.leaf(this.states[from][i], this.stateLeaves[from][i]));
       }
     } else {
       for (const v of initialStateVars(g, model, batch, paramVars, this.fixedInitial, false)) stateVars.push(v);

@@ -7,8 +7,8 @@
 // Nodes live in an arena: reset() rewinds it, and the next run of the same
 // computation reuses every node, value, tangent and gradient buffer in order,
 // so a steady-state step allocates no Float64Array.
-import { type Mat, mat, shapeOf } from '../mat/mat.js';
-import { flopCounter } from '../mat/gemm.js';
+import { type Mat, mat, matFrom, shapeOf } from '../mat/mat.js';
+import { flopCounter, gemm } from '../mat/gemm.js';
 import { type DenseTangent, type PrimAttrs, type PrimName, primitives } from './primitives.js';
 import type { Tangent } from './tangent.js';
 import type { CtcOptions } from '../loss/ctc.js';
@@ -36,6 +36,8 @@ interface Node extends Var {
   attrs: unknown;
   owned: boolean; // value buffer belongs to the arena
   epoch: number; // the graph's reset count when this node was last written
+  deferredGy: Mat[]; // backward: the gy and x of every step whose weight gradient waits (leaves only)
+  deferredX: Mat[];
   tangentData: Float64Array | null;
   denseTangent: Tangent | null;
   gradBuffer: Mat | null;
@@ -58,6 +60,9 @@ export class Graph {
   /** Counts resets: a Var from an earlier epoch no longer holds what it held. */
   private epoch = 0;
   private inputScratch: Mat[] = [];
+  private deferredLeaves: Node[] = [];
+  private stackedGy = new Float64Array(0);
+  private stackedX = new Float64Array(0);
   private tangentScratch: (Tangent | null)[] = [];
 
   constructor(mode: Mode, directions = 0) {
@@ -108,7 +113,7 @@ export class Graph {
     if (node === undefined) {
       node = {
         value: EMPTY, tangent: null, grad: null, requiresGrad: false, op: null, inputs: [], attrs: null,
-        owned: false, epoch: 0, tangentData: null, denseTangent: null, gradBuffer: null, graph: this,
+        owned: false, epoch: 0, deferredGy: [], deferredX: [], tangentData: null, denseTangent: null, gradBuffer: null, graph: this,
       };
       this.nodes.push(node);
     }
@@ -261,6 +266,8 @@ export class Graph {
     }
     const xs = this.inputScratch;
     const gxs: (Mat | null)[] = [];
+    const deferred = this.deferredLeaves;
+    deferred.length = 0;
     for (let i = this.cursor - 1; i >= 0; i--) {
       const n = this.nodes[i];
       if (n.op === null || !n.requiresGrad) continue;
@@ -270,9 +277,44 @@ export class Graph {
         xs[j] = n.inputs[j].value;
         gxs[j] = n.inputs[j].requiresGrad ? n.inputs[j].grad : null;
       }
-      primitives[n.op].vjp(xs, n.value, n.grad!, gxs, n.attrs as never);
+      const rules = primitives[n.op];
+      const pairs = rules.weightPairs?.(n.attrs as never);
+      if (pairs !== undefined) {
+        // A weight leaf's gradient Σ_t gy_tᵀ·x_t waits for the end of the walk: one product
+        // at full speed instead of one small rank update per step.
+        for (const [xi, wi] of pairs) {
+          const w = n.inputs[wi];
+          if (w.op !== null || !w.requiresGrad) continue;
+          if (w.deferredGy.length === 0) deferred.push(w);
+          w.deferredGy.push(n.grad!);
+          w.deferredX.push(xs[xi]);
+          gxs[wi] = null;
+        }
+      }
+      rules.vjp(xs, n.value, n.grad!, gxs, n.attrs as never);
       flopCounter.count += 2 * n.value.rows * n.value.cols;
     }
+    for (const w of deferred) this.flushWeightGradient(w);
+  }
+
+  /** gW += GYᵀ·X with the deferred steps' gy and x stacked as rows. */
+  private flushWeightGradient(w: Node): void {
+    const gys = w.deferredGy, inputs = w.deferredX, gw = w.grad!;
+    let rows = 0;
+    for (const gy of gys) rows += gy.rows;
+    const outCols = gw.rows, inCols = gw.cols;
+    if (this.stackedGy.length < rows * outCols) this.stackedGy = new Float64Array(Math.max(rows * outCols, 2 * this.stackedGy.length));
+    if (this.stackedX.length < rows * inCols) this.stackedX = new Float64Array(Math.max(rows * inCols, 2 * this.stackedX.length));
+    let at = 0;
+    for (let i = 0; i < gys.length; i++) {
+      const gy = gys[i], x = inputs[i], n = gy.rows;
+      this.stackedGy.set(gy.data.subarray(gy.offset, gy.offset + n * outCols), at * outCols);
+      this.stackedX.set(x.data.subarray(x.offset, x.offset + n * inCols), at * inCols);
+      at += n;
+    }
+    gemm(gw, matFrom(rows, outCols, this.stackedGy), matFrom(rows, inCols, this.stackedX), true, false, 1, 1);
+    gys.length = 0;
+    inputs.length = 0;
   }
 
   // ---- the ops, as methods (thin names over apply) ----

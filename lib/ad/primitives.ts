@@ -59,6 +59,12 @@ export interface Rules<A> {
    * view (no copy), or null to fall back to jvp. Used by slices of contiguous element ranges.
    */
   jvpView?(x: readonly Mat[], dx: readonly (Tangent | null)[], K: number, attrs: A): Tangent | null;
+  /**
+   * Optional: the (x, W) input pairs whose W gradient is gyᵀ·x. When such a W is a leaf used at
+   * every step, reverse mode may pass null for its gradient here and instead stack the rows of
+   * every step's gy and x to form Σ_t gy_tᵀ·x_t as one matrix product after the whole walk.
+   */
+  weightPairs?(attrs: A): readonly (readonly [x: number, w: number])[];
 }
 
 export type DenseTangent = Extract<Tangent, { kind: 'dense' }>;
@@ -103,6 +109,16 @@ function accGrad(gx: Mat, gy: Mat, coef: Float64Array | null, coefOffset: number
   const n = size(gy), g = gx.data, go = gx.offset, d = gy.data, o = gy.offset;
   if (coef === null) for (let i = 0; i < n; i++) g[go + i] += scale * d[o + i];
   else for (let i = 0; i < n; i++) g[go + i] += scale * coef[coefOffset + i] * d[o + i];
+}
+
+// [x, W] index pairs of a linear node with `pairs` pairs, made once per count.
+const pairLists: (readonly (readonly [number, number])[])[] = [];
+function linearPairs(pairs: number): readonly (readonly [number, number])[] {
+  while (pairLists.length <= pairs) {
+    const n = pairLists.length;
+    pairLists.push(Array.from({ length: n }, (_, i) => [2 * i, 2 * i + 1] as const));
+  }
+  return pairLists[pairs];
 }
 
 /** The tangent of elements [first, ...) of a value whose tangent is t: a view, never a copy. */
@@ -389,6 +405,7 @@ export const primitives: PrimitiveTable = {
         if (db) for (let r = 0; r < M; r++) accScaled(dy, r * N, K, db, 0, N, null, 0);
       }
     },
+    weightPairs: ({ pairs }) => linearPairs(pairs),
     vjp: (x, _y, gy, gx, { pairs }) => {
       for (let i = 0; i < pairs; i++) {
         const gxi = gx[2 * i], gw = gx[2 * i + 1];

@@ -194,6 +194,10 @@ export const primitives: PrimitiveTable = {
       if (da) accScaled(dy, 0, K, da, 0, size(y), null, 0);
       if (db) accScaled(dy, 0, K, db, 0, size(y), null, 0, -1);
     },
+    jvpAssign: (_x, y, [da, db], dy, K) => {
+      const n = size(y) * K, a = da.data, ao = da.offset, b = db.data, bo = db.offset;
+      for (let i = 0; i < n; i++) dy[i] = a[ao + i] - b[bo + i];
+    },
     vjp: (_x, _y, gy, [ga, gb]) => {
       if (ga) accGrad(ga, gy, null, 0);
       if (gb) accGrad(gb, gy, null, 0, -1);
@@ -232,6 +236,10 @@ export const primitives: PrimitiveTable = {
     },
     eval: ([a], y, { scale, shift }) => k.affine(y, a, scale, shift),
     jvp: (_x, y, [da], dy, K, { scale }) => accScaled(dy, 0, K, da!, 0, size(y), null, 0, scale),
+    jvpAssign: (_x, y, [da], dy, K, { scale }) => {
+      const n = size(y) * K, a = da.data, ao = da.offset;
+      for (let i = 0; i < n; i++) dy[i] = scale * a[ao + i];
+    },
     vjp: (_x, _y, gy, [ga], { scale }) => {
       if (ga) accGrad(ga, gy, null, 0, scale);
     },

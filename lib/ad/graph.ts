@@ -324,6 +324,8 @@ export class Graph {
   /** scale · a + shift */
   affine(a: Var, scale: number, shift = 0): Var { return this.apply('affine', [a], { scale, shift }); }
   scale(a: Var, s: number): Var { return this.apply('affine', [a], { scale: s, shift: 0 }); }
+  /** a + t ⊙ (b − a): from a (t = 0) to b (t = 1). */
+  lerp(a: Var, b: Var, t: Var): Var { return this.apply('lerp', [a, b, t], null); }
   /** 1 - a */
   oneMinus(a: Var): Var { return this.apply('affine', [a], { scale: -1, shift: 1 }); }
   /** a + row broadcast over the rows of a (a bias). */

@@ -18,6 +18,7 @@ export interface PrimAttrs {
   sub: null;
   mul: null;
   affine: { scale: number; shift: number };
+  lerp: null;
   addRow: null;
   mulRow: null;
   mulColumn: null;
@@ -223,6 +224,42 @@ export const primitives: PrimitiveTable = {
     vjp: ([a, b], _y, gy, [ga, gb]) => {
       if (ga) accGrad(ga, gy, b.data, b.offset);
       if (gb) accGrad(gb, gy, a.data, a.offset);
+    },
+  },
+  // y = a + t ⊙ (b − a) (from a to b by t: a GRU's update, a leaky integrator);
+  // dy = (1 − t) ⊙ da + t ⊙ db + (b − a) ⊙ dt;  ga += (1 − t) gy, gb += t gy, gt += (b − a) gy
+  lerp: {
+    arity: 3,
+    shape: (x) => sameShape('lerp', x),
+    eval: ([a, b, t], y) => {
+      const n = size(y), ad = a.data, bd = b.data, td = t.data, yd = y.data;
+      for (let i = 0; i < n; i++) {
+        const av = ad[a.offset + i];
+        yd[y.offset + i] = av + td[t.offset + i] * (bd[b.offset + i] - av);
+      }
+    },
+    jvp: ([a, b, t], y, [da, db, dt], dy, K) => {
+      const n = size(y), c = coefBuffer(n);
+      if (da) { for (let i = 0; i < n; i++) c[i] = 1 - t.data[t.offset + i]; accScaled(dy, 0, K, da, 0, n, c, 0); }
+      if (db) accScaled(dy, 0, K, db, 0, n, t.data, t.offset);
+      if (dt) { for (let i = 0; i < n; i++) c[i] = b.data[b.offset + i] - a.data[a.offset + i]; accScaled(dy, 0, K, dt, 0, n, c, 0); }
+    },
+    jvpAssign: ([a, b, t], y, [da, db, dt], dy, K) => {
+      const n = size(y);
+      for (let e = 0; e < n; e++) {
+        const te = t.data[t.offset + e], diff = b.data[b.offset + e] - a.data[a.offset + e], keep = 1 - te;
+        const o = e * K, oa = da.offset + o, ob = db.offset + o, ot = dt.offset + o;
+        for (let j = 0; j < K; j++) dy[o + j] = keep * da.data[oa + j] + te * db.data[ob + j] + diff * dt.data[ot + j];
+      }
+    },
+    vjp: ([a, b, t], _y, gy, [ga, gb, gt]) => {
+      const n = size(gy);
+      for (let i = 0; i < n; i++) {
+        const g = gy.data[gy.offset + i], te = t.data[t.offset + i];
+        if (ga) ga.data[ga.offset + i] += (1 - te) * g;
+        if (gb) gb.data[gb.offset + i] += te * g;
+        if (gt) gt.data[gt.offset + i] += (b.data[b.offset + i] - a.data[a.offset + i]) * g;
+      }
     },
   },
   // y = s·a + c;  dy = s·da;  ga += s·gy

@@ -2,7 +2,7 @@
 //   [r z n]_x = x_t W_ihᵀ + b_ih,   [r z n]_h = h_{t-1} W_hhᵀ + b_hh
 //   r = σ(r_x + r_h),  z = σ(z_x + z_h)
 //   n = tanh(n_x + r ⊙ n_h)            (the reset gate multiplies W_hn h + b_hn)
-//   h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}  (computed as n + z ⊙ (h_{t-1} - n): one op fewer)
+//   h_t = (1 - z) ⊙ n + z ⊙ h_{t-1} = n + z ⊙ (h_{t-1} - n)   (one lerp node)
 import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
@@ -40,7 +40,7 @@ export function gru(options: GruOptions): Cell {
       const rz = g.sigmoid(g.add(g.sliceCols(gx, 0, 2 * H), g.sliceCols(gh, 0, 2 * H)));
       const r = g.sliceCols(rz, 0, H), z = g.sliceCols(rz, H, H);
       const n = g.tanh(g.add(g.sliceCols(gx, 2 * H, H), g.mul(r, g.sliceCols(gh, 2 * H, H))));
-      const hNew = g.add(n, g.mul(z, g.sub(h, n)));
+      const hNew = g.lerp(n, h, z);
       return { state: [hNew], output: hNew };
     },
     init(mats: readonly Mat[], rng: Rng) {

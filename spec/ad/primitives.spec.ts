@@ -26,6 +26,7 @@ const cases: Case<PrimName>[] = [
   { op: 'sub', label: 'sub', shapes: [[2, 5], [2, 5]], attrs: null },
   { op: 'mul', label: 'mul', shapes: [[4, 3], [4, 3]], attrs: null },
   { op: 'affine', label: 'affine', shapes: [[3, 3]], attrs: { scale: -1.5, shift: 0.25 } },
+  { op: 'lerp', label: 'lerp', shapes: [[3, 4], [3, 4], [3, 4]], attrs: null },
   { op: 'addRow', label: 'addRow', shapes: [[4, 3], [1, 3]], attrs: null },
   { op: 'mulRow', label: 'mulRow', shapes: [[4, 3], [1, 3]], attrs: null },
   { op: 'mulColumn', label: 'mulColumn', shapes: [[4, 3], [4, 1]], attrs: null },

@@ -264,10 +264,21 @@ export class Graph {
         for (let j = 0; j < n; j++) g.data[j] += cot.data[cot.offset + j];
       }
     }
-    const xs = this.inputScratch;
-    const gxs: (Mat | null)[] = [];
     const deferred = this.deferredLeaves;
     deferred.length = 0;
+    try {
+      this.walkBackwards(deferred);
+      for (const w of deferred) this.flushWeightGradient(w);
+    } finally {
+      // Even after an error, no leaf keeps a half-filled list into the next backward().
+      for (const w of deferred) { w.deferredGy.length = 0; w.deferredX.length = 0; }
+      deferred.length = 0;
+    }
+  }
+
+  private walkBackwards(deferred: Node[]): void {
+    const xs = this.inputScratch;
+    const gxs: (Mat | null)[] = [];
     for (let i = this.cursor - 1; i >= 0; i--) {
       const n = this.nodes[i];
       if (n.op === null || !n.requiresGrad) continue;
@@ -294,7 +305,6 @@ export class Graph {
       rules.vjp(xs, n.value, n.grad!, gxs, n.attrs as never);
       flopCounter.count += 2 * n.value.rows * n.value.cols;
     }
-    for (const w of deferred) this.flushWeightGradient(w);
   }
 
   /** gW += GYᵀ·X with the deferred steps' gy and x stacked as rows. */
@@ -313,8 +323,6 @@ export class Graph {
       at += n;
     }
     gemm(gw, matFrom(rows, outCols, this.stackedGy), matFrom(rows, inCols, this.stackedX), true, false, 1, 1);
-    gys.length = 0;
-    inputs.length = 0;
   }
 
   // ---- the ops, as methods (thin names over apply) ----

@@ -204,5 +204,3 @@ export class Rng {
 export function rng(seed: number): Rng {
   return new Rng(seed);
 }
-
-/** Exported for tests: the engine-independent logarithm used by normal(). */

@@ -16,13 +16,36 @@ export interface RtrlOptions {
   /** Independent sequences advanced together (default 1). */
   batch?: number;
   /**
-   * Refuse a model whose sensitivities (two sets of (batch·state) x P numbers: the current
-   * S and the next) would take more bytes than this. Default 2 GiB.
+   * Refuse a model whose forward-mode memory would take more bytes than this: the two sets of
+   * sensitivities ((batch·state) x P numbers each: the current S and the next) plus a tangent of
+   * P numbers for every number a step computes. Default 2 GiB.
    */
-  maxSensitivityBytes?: number;
+  maxBytes?: number;
 }
 
-const DEFAULT_MAX_SENSITIVITY_BYTES = 2 ** 31;
+const DEFAULT_MAX_BYTES = 2 ** 31;
+
+/**
+ * Bytes RTRL needs for a model and batch: two sets of sensitivities ((batch·state) x P each) and
+ * a P-wide tangent for every number one step computes (counted by running a step for values).
+ */
+export function estimateRtrlBytes(model: RecurrentModel, batch = 1): number {
+  const g = new Graph('eval');
+  const paramVars = model.params.mats.map((m) => g.leaf(m));
+  const state = initialStateVars(g, model, batch, paramVars, null, false);
+  // A stack with dropout would draw masks: switch it off for this probe, so its streams stay put.
+  const switchable = model.cell as { training?: boolean };
+  const training = switchable.training;
+  if (training !== undefined) switchable.training = false;
+  try {
+    model.cell.step(g, paramVars.slice(0, model.cellParamCount), state, g.leaf(mat(batch, model.cell.inputSize)));
+  } finally {
+    if (training !== undefined) switchable.training = training;
+  }
+  const stepNumbers = g.recordedBytes() / 8;
+  const stateNumbers = batch * model.cell.stateSizes.reduce((a, b) => a + b, 0);
+  return 8 * model.params.theta.length * (2 * stateNumbers + stepNumbers);
+}
 
 export class Rtrl {
   readonly model: RecurrentModel;
@@ -61,11 +84,13 @@ export class Rtrl {
     this.directions = model.params.theta.length;
     this.graph = new Graph('forward', this.directions);
     this.grad = new Float64Array(this.directions);
+    const limit = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    if (typeof limit !== 'number' || !(limit > 0)) throw new Error(`rtrl: maxBytes must be a positive number, got ${String(limit)}`);
     const stateNumbers = batch * model.cell.stateSizes.reduce((a, b) => a + b, 0);
-    const bytes = 2 * 8 * stateNumbers * this.directions;
-    const limit = options.maxSensitivityBytes ?? DEFAULT_MAX_SENSITIVITY_BYTES;
+    const P = this.directions;
+    const bytes = estimateRtrlBytes(model, batch);
     if (bytes > limit) {
-      throw new Error(`rtrl: the sensitivities of ${batch} x ${stateNumbers / batch} state numbers over P = ${this.directions} parameters need ${(bytes / 2 ** 20).toFixed(0)} MiB, over the limit of ${(limit / 2 ** 20).toFixed(0)} MiB (raise maxSensitivityBytes, or use BPTT)`);
+      throw new Error(`rtrl: ${batch} x ${stateNumbers / batch} state numbers and one step's values, each with P = ${P} tangent directions, need ${(bytes / 2 ** 20).toFixed(1)} MiB, over the limit of ${(limit / 2 ** 20).toFixed(1)} MiB (raise maxBytes, or use BPTT)`);
     }
     const makeStates = () => model.cell.stateSizes.map((size) => mat(batch, size));
     const makeSensitivities = () => model.cell.stateSizes.map((size) => mat(batch * size, this.directions));
@@ -81,7 +106,7 @@ export class Rtrl {
     return this.states[this.current];
   }
 
-  /** The sensitivities S_t, one (batch·size) x P matrix per state vector. */
+  /** The sensitivities S_t, one (batch·size) x P matrix per state vector (overwritten by the step after next). */
   get sensitivity(): readonly Mat[] {
     return this.sensitivities[this.current];
   }

@@ -184,6 +184,27 @@ test('leaf tangents that do not fit the graph are refused; stale Vars after rese
   assert.throws(() => r.add(old, fresh), /add: input 0 was made before the graph's last reset\(\)/);
 });
 
+test('a backward() that throws leaves no stale state: the next one gives the right gradient', () => {
+  // Two steps sharing W: the walk defers the outer step's W gradient, then fails in the inner one.
+  const w = mat(2, 2), x = mat(4, 2);
+  new Rng(5).fillNormal(w, 0, 1); new Rng(6).fillNormal(x, 0, 1);
+  const g = new Graph('reverse');
+  const run = () => {
+    g.reset();
+    const wv = g.leaf(w, { requiresGrad: true });
+    const y = g.sum(g.tanh(g.linear(g.tanh(g.linear(g.constant(x), wv)), wv)));
+    g.backward(y);
+    return Array.from(wv.grad!.data);
+  };
+  const expected = run();
+  const table = primitives as unknown as Record<string, { vjp: (...a: unknown[]) => void }>;
+  const original = table.tanh.vjp;
+  let calls = 0;
+  table.tanh.vjp = (...args: unknown[]) => { if (++calls === 2) throw new Error('injected'); original(...args); };
+  try { assert.throws(run, /injected/); } finally { table.tanh.vjp = original; }
+  assert.equal(run(), expected);
+});
+
 test('zero tangents cost nothing: ops on untangented values carry no tangent', () => {
   const g = new Graph('forward', 1000);
   const a = g.leaf(mat(3, 3)), b = g.leaf(mat(3, 3), { tangent: seedTangent(0) });

@@ -11,7 +11,7 @@ import { lstm } from '../../lib/cells/lstm.js';
 import { gru } from '../../lib/cells/gru.js';
 import { createModel, type InitialState, type RecurrentModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
-import { Rtrl } from '../../lib/rnn/rtrl.js';
+import { Rtrl, estimateRtrlBytes } from '../../lib/rnn/rtrl.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import { Graph } from '../../lib/ad/graph.js';
 
@@ -158,7 +158,15 @@ test('RTRL carries a state passed through unchanged (new b is the old a) exactly
 
 test('RTRL refuses a model whose sensitivities would not fit the memory limit', () => {
   const model = createModel(lstm({ inputSize: 4, hiddenSize: 8 }));
-  assert.throws(() => new Rtrl(model, { maxSensitivityBytes: 1e5 }), /rtrl: the sensitivities of 1 x 16 state numbers over P = 448 parameters need 0 MiB, over the limit of 0 MiB/);
+  assert.throws(() => new Rtrl(model, { maxBytes: 1e5 }), /rtrl: 1 x 16 state numbers and one step's values, each with P = 448 tangent directions, need \d+\.\d MiB, over the limit of 0\.1 MiB/);
+  assert.throws(() => new Rtrl(model, { maxBytes: NaN }), /rtrl: maxBytes must be a positive number, got NaN/);
+  // The estimate covers what a run really allocates (S twice, the step's tangents) to within 10%.
+  for (const m of [model, createModel(gru({ inputSize: 4, hiddenSize: 16 }))]) {
+    const rtrl = new Rtrl(m, { batch: 4 });
+    rtrl.run(mat(8, 4), { step: (g, _t, out) => g.sum(out) });
+    const estimate = estimateRtrlBytes(m, 4), actual = rtrl.totalBytes();
+    assert.ok(Math.abs(estimate - actual) < 0.1 * actual, `estimate ${estimate} vs ${actual} bytes`);
+  }
   assert.throws(() => new Bptt(model).run(mat(0, 4), {}), /bptt: the sequence is empty/);
   assert.throws(() => new Rtrl(model).run(mat(0, 4), {}), /rtrl: the sequence is empty/);
 });

@@ -25,7 +25,7 @@ export { gru, type GruOptions } from './cells/gru.js';
 export { createModel, type RecurrentModel, type ModelOptions, type InitialState } from './rnn/model.js';
 export { type SequenceLoss } from './rnn/loss-spec.js';
 export { Bptt, bptt, type BpttOptions, type BpttResult } from './rnn/bptt.js';
-export { Rtrl, type RtrlOptions } from './rnn/rtrl.js';
+export { Rtrl, estimateRtrlBytes, type RtrlOptions } from './rnn/rtrl.js';
 
 // Losses and decoding
 export { ctcLoss, ctcLossFromLogits, ctcLossGradLogProbs, ctcLossGradLogits, type CtcOptions, type CtcReduction } from './loss/ctc.js';

@@ -9,6 +9,7 @@ import { gradCheck, valueAndGrad, vjp, jvp } from '../../lib/ad/api.js';
 import { seedTangent, denseTangent, tangentAt } from '../../lib/ad/tangent.js';
 import { type Mat, mat, matFrom, matOf } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { DOT_IDENTITY, FD_PRIMITIVE, FD_STEP, SEED_VS_DENSE } from '../tolerances.js';
 
 interface Case<N extends PrimName> {
   op: N;
@@ -81,9 +82,9 @@ test('every primitive has a row in the table', () => {
 for (const c of cases) {
   test(`${c.label}: reverse mode = finite differences, forward = reverse (dot-product identity)`, () => {
     const rng = new Rng(7);
-    const report = gradCheck(apply(c), randomInputs(c, rng), { seed: 3, epsilon: 1e-6, tolerance: 1e-7, directions: 4 });
-    assert.ok(report.finiteDifferenceError < 1e-7, `${c.label}: ${report.worst}`);
-    assert.ok(report.dotProductError < 1e-12, `${c.label}: dot-product identity off by ${report.dotProductError}`);
+    const report = gradCheck(apply(c), randomInputs(c, rng), { seed: 3, epsilon: FD_STEP, tolerance: FD_PRIMITIVE, directions: 4 });
+    assert.ok(report.finiteDifferenceError < FD_PRIMITIVE, `${c.label}: ${report.worst}`);
+    assert.ok(report.dotProductError < DOT_IDENTITY, `${c.label}: dot-product identity off by ${report.dotProductError}`);
     assert.ok(report.ok);
   });
 
@@ -108,7 +109,7 @@ for (const c of cases) {
       };
       const seeded = run(true), dense = run(false);
       for (let i = 0; i < dense.length; i++) {
-        assert.ok(Math.abs(seeded[i] - dense[i]) <= 1e-13 * (1 + Math.abs(dense[i])), `${c.label} input ${which}: entry ${i} ${seeded[i]} vs ${dense[i]}`);
+        assert.ok(Math.abs(seeded[i] - dense[i]) <= SEED_VS_DENSE * (1 + Math.abs(dense[i])), `${c.label} input ${which}: entry ${i} ${seeded[i]} vs ${dense[i]}`);
       }
     }
   });

@@ -14,6 +14,7 @@ import { Bptt } from '../../lib/rnn/bptt.js';
 import { Rtrl, estimateRtrlBytes } from '../../lib/rnn/rtrl.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import { Graph } from '../../lib/ad/graph.js';
+import { FD_NETWORK, FD_STEP, SAME_MATH } from '../tolerances.js';
 
 const rng = new Rng(2024);
 const size = (lo: number, hi: number) => lo + rng.int(hi - lo + 1);
@@ -72,7 +73,7 @@ function lossOnly(model: RecurrentModel, xs: Mat, loss: SequenceLoss, batch: num
 }
 
 function finiteDifferenceError(model: RecurrentModel, xs: Mat, loss: SequenceLoss, batch: number, grad: Float64Array, picks: number): number {
-  const theta = model.params.theta, eps = 1e-6;
+  const theta = model.params.theta, eps = FD_STEP;
   let worst = 0;
   for (let n = 0; n < picks; n++) {
     const i = rng.int(theta.length), saved = theta[i];
@@ -112,10 +113,10 @@ for (const [name, makeCell] of cellMakers) {
         const rtrlLoss = rtrl.run(xs, loss);
         assert.ok(Math.abs(rtrlLoss - viaBptt.loss) <= 1e-12 * Math.max(1, Math.abs(viaBptt.loss)), `losses ${rtrlLoss} vs ${viaBptt.loss}`);
         const err = relError(rtrl.grad, viaBptt.grad);
-        assert.ok(err < 1e-10, `RTRL vs BPTT relative error ${err}`);
+        assert.ok(err < SAME_MATH, `RTRL vs BPTT relative error ${err}`);
         assert.ok(viaBptt.grad.some((v) => v !== 0), 'the gradient is not identically zero');
         const fd = finiteDifferenceError(model, xs, loss, batch, viaBptt.grad, 12);
-        assert.ok(fd < 1e-6, `finite differences off by ${fd}`);
+        assert.ok(fd < FD_NETWORK, `finite differences off by ${fd}`);
       });
     }
   }
@@ -132,7 +133,7 @@ test('RTRL is exact online: after every step its gradient equals BPTT over the p
   for (let t = 0; t < steps; t++) {
     rtrl.step(rowsView(xs, t, 1), loss);
     const prefix = new Bptt(model).run(rowsView(xs, 0, t + 1), loss);
-    assert.ok(relError(rtrl.grad, prefix.grad) < 1e-10, `step ${t}`);
+    assert.ok(relError(rtrl.grad, prefix.grad) < SAME_MATH, `step ${t}`);
   }
 });
 
@@ -153,7 +154,7 @@ test('RTRL carries a state passed through unchanged (new b is the old a) exactly
   const viaBptt = new Bptt(model).run(xs, loss);
   const rtrl = new Rtrl(model);
   assert.ok(Math.abs(rtrl.run(xs, loss) - viaBptt.loss) < 1e-12);
-  assert.ok(relError(rtrl.grad, viaBptt.grad) < 1e-10, `RTRL vs BPTT ${relError(rtrl.grad, viaBptt.grad)}`);
+  assert.ok(relError(rtrl.grad, viaBptt.grad) < SAME_MATH, `RTRL vs BPTT ${relError(rtrl.grad, viaBptt.grad)}`);
 });
 
 test('RTRL refuses a model whose sensitivities would not fit the memory limit', () => {
@@ -190,7 +191,7 @@ test('BPTT gives gradients for the inputs and the initial state (finite differen
   const loss = everyStepLoss(randomMat(steps * batch, 3), batch);
   const run = () => new Bptt(model).run(xs, loss, { batch, initialState: [h0], inputGrad: true });
   const result = run();
-  const eps = 1e-6;
+  const eps = FD_STEP;
   for (const [m, g] of [[xs, result.inputGrad!], [h0, result.initialStateGrad![0]]] as const) {
     for (let i = 0; i < m.data.length; i++) {
       const saved = m.data[i];
@@ -198,7 +199,7 @@ test('BPTT gives gradients for the inputs and the initial state (finite differen
       m.data[i] = saved - eps; const minus = run().loss;
       m.data[i] = saved;
       const fd = (plus - minus) / (2 * eps);
-      assert.ok(Math.abs(fd - g.data[i]) < 1e-6 * Math.max(1, Math.abs(fd)), `element ${i}: ${fd} vs ${g.data[i]}`);
+      assert.ok(Math.abs(fd - g.data[i]) < FD_NETWORK * Math.max(1, Math.abs(fd)), `element ${i}: ${fd} vs ${g.data[i]}`);
     }
   }
 });

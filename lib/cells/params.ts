@@ -51,6 +51,21 @@ export function param(params: Params, name: string): Mat {
   return params.mats[paramIndex(params, name)];
 }
 
+/**
+ * The parameters of parts laid end to end (a stack of layers): every part's specs renamed by
+ * `rename(name, part)`, and where each part's parameters start (length parts + 1).
+ */
+export function joinParamSpecs(
+  parts: readonly { readonly paramSpecs: readonly ParamSpec[] }[], rename: (name: string, part: number) => string,
+): { specs: ParamSpec[]; starts: number[] } {
+  const specs: ParamSpec[] = [], starts: number[] = [0];
+  parts.forEach((part, i) => {
+    for (const s of part.paramSpecs) specs.push({ name: rename(s.name, i), rows: s.rows, cols: s.cols });
+    starts.push(specs.length);
+  });
+  return { specs, starts };
+}
+
 /** A copy with its own theta. */
 export function cloneParams(params: Params): Params {
   return createParams(params.specs, params.theta.slice());

@@ -14,17 +14,15 @@
 // (i, j) of sequence b at row (i·width + j)·batch + b (row-major positions,
 // batch innermost), as PyTorch's (height, width, features) for batch 1.
 import { Graph, type Var } from '../ad/graph.js';
-import { checkSize } from '../cells/cell.js';
-import { type Params, type ParamSpec, createParams } from '../cells/params.js';
+import { type StepResult, checkSize } from '../cells/cell.js';
+import { type Params, type ParamSpec, createParams, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 
 /** The state vectors of a grid position, one Var (batch x size) per entry of stateSizes. */
-export interface MdStepResult {
-  state: Var[];
-  output: Var;
-}
+/** What a grid cell's step returns: the same as a cell's (its new state and its output). */
+export type MdStepResult = StepResult;
 
 /** A cell with two predecessors (one per dimension) instead of one. */
 export interface MdCell {
@@ -253,12 +251,7 @@ export function gridStack(layers: readonly GridLayer[]): GridLayer {
       throw new Error(`gridStack: layer ${l} (${layer.kind}) takes ${layer.inputSize} features but layer ${l - 1} (${layers[l - 1].kind}) emits ${layers[l - 1].outputSize}`);
     }
   });
-  const specs: ParamSpec[] = [];
-  const starts: number[] = [0];
-  layers.forEach((layer, l) => {
-    for (const s of layer.paramSpecs) specs.push({ name: `${s.name}_l${l}`, rows: s.rows, cols: s.cols });
-    starts.push(specs.length);
-  });
+  const { specs, starts } = joinParamSpecs(layers, (name, l) => `${name}_l${l}`);
   return {
     kind: 'gridStack',
     inputSize: layers[0].inputSize,

@@ -11,7 +11,7 @@
 // differentiated by reverse mode like any other computation.
 import { Graph, type Var } from '../ad/graph.js';
 import { type Activation, type Cell, activate, checkActivation, checkSize } from '../cells/cell.js';
-import type { Params, ParamSpec } from '../cells/params.js';
+import { type Params, type ParamSpec, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
@@ -113,12 +113,7 @@ export function hierarchy(levels: readonly SequenceLayer[]): SequenceLayer {
       throw new Error(`hierarchy: level ${l} (${level.kind}) takes ${level.inputSize} features but level ${l - 1} (${levels[l - 1].kind}) emits ${levels[l - 1].outputSize}`);
     }
   });
-  const specs: ParamSpec[] = [];
-  const starts: number[] = [0];
-  levels.forEach((level, l) => {
-    for (const s of level.paramSpecs) specs.push({ name: `s${l}/${s.name}`, rows: s.rows, cols: s.cols });
-    starts.push(specs.length);
-  });
+  const { specs, starts } = joinParamSpecs(levels, (name, l) => `s${l}/${name}`);
   return {
     kind: 'hierarchy',
     inputSize: levels[0].inputSize,

@@ -14,7 +14,7 @@
 // (i, j) of sequence b at row (i·width + j)·batch + b (row-major positions,
 // batch innermost), as PyTorch's (height, width, features) for batch 1.
 import { Graph, type Var } from '../ad/graph.js';
-import { type StepResult, checkSize } from '../cells/cell.js';
+import { type Cell, type StepResult, checkSize } from '../cells/cell.js';
 import { type Params, type ParamSpec, createParams, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
@@ -24,17 +24,10 @@ import { Rng } from '../mat/rng.js';
 /** What a grid cell's step returns: the same as a cell's (its new state and its output). */
 export type MdStepResult = StepResult;
 
-/** A cell with two predecessors (one per dimension) instead of one. */
-export interface MdCell {
-  readonly kind: string;
-  readonly inputSize: number;
-  readonly stateSizes: readonly number[];
-  readonly stateNames: readonly string[];
-  readonly outputSize: number;
-  readonly paramSpecs: readonly ParamSpec[];
+/** A cell with two predecessors (one per dimension) instead of one; otherwise a Cell. */
+export interface MdCell extends Omit<Cell, 'step' | 'causal'> {
   /** prev[0]: the state of the predecessor along dimension 1 (rows), prev[1] along dimension 2 (columns). */
   step(g: Graph, params: readonly Var[], prev: readonly [readonly Var[], readonly Var[]], x: Var): MdStepResult;
-  init(params: readonly Mat[], rng: Rng): void;
 }
 
 export interface MdTanhOptions {

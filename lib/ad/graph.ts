@@ -7,7 +7,7 @@
 // Nodes live in an arena: reset() rewinds it, and the next run of the same
 // computation reuses every node, value, tangent and gradient buffer in order,
 // so a steady-state step allocates no Float64Array.
-import { type Mat, mat, matFrom, shapeOf } from '../mat/mat.js';
+import { type Mat, grown, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
 import { type DenseTangent, type PrimAttrs, type PrimName, primitives } from './primitives.js';
 import type { Tangent } from './tangent.js';
@@ -61,8 +61,8 @@ export class Graph {
   private epoch = 0;
   private inputScratch: Mat[] = [];
   private deferredLeaves: Node[] = [];
-  private stackedGy = new Float64Array(0);
-  private stackedX = new Float64Array(0);
+  private stackedGy: Float64Array = new Float64Array(0);
+  private stackedX: Float64Array = new Float64Array(0);
   private tangentScratch: (Tangent | null)[] = [];
 
   constructor(mode: Mode, directions = 0) {
@@ -313,8 +313,8 @@ export class Graph {
     let rows = 0;
     for (const gy of gys) rows += gy.rows;
     const outCols = gw.rows, inCols = gw.cols;
-    if (this.stackedGy.length < rows * outCols) this.stackedGy = new Float64Array(Math.max(rows * outCols, 2 * this.stackedGy.length));
-    if (this.stackedX.length < rows * inCols) this.stackedX = new Float64Array(Math.max(rows * inCols, 2 * this.stackedX.length));
+    this.stackedGy = grown(this.stackedGy, rows * outCols);
+    this.stackedX = grown(this.stackedX, rows * inCols);
     let at = 0;
     for (let i = 0; i < gys.length; i++) {
       const gy = gys[i], x = inputs[i], n = gy.rows;

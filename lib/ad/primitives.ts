@@ -5,7 +5,7 @@
 //   vjp:   gx += Jᵀ gy for every gx that is not null (null: not needed).
 // The table's type maps every name in PrimAttrs to a complete set of rules, so a
 // primitive with a missing rule does not compile.
-import { type Mat, matFrom, shapeOf } from '../mat/mat.js';
+import { type Mat, grown, matFrom, shapeOf } from '../mat/mat.js';
 import { gemm } from '../mat/gemm.js';
 import * as k from '../mat/elementwise.js';
 import { type Tangent, accScaled, accWeightedSum } from './tangent.js';
@@ -72,16 +72,15 @@ export type DenseTangent = Extract<Tangent, { kind: 'dense' }>;
 
 export type PrimitiveTable = { readonly [N in PrimName]: Rules<PrimAttrs[N]> };
 
-// Scratch for derivative coefficients; grown, never shrunk, so steady state allocates nothing.
-let scratch = new Float64Array(64);
+// Scratch for derivative coefficients and one row of K directions; grown, never shrunk, so
+// steady state allocates nothing.
+let scratch: Float64Array = new Float64Array(64);
 function coefBuffer(n: number): Float64Array {
-  if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
-  return scratch;
+  return (scratch = grown(scratch, n));
 }
-let scratch2 = new Float64Array(64);
+let scratch2: Float64Array = new Float64Array(64);
 function rowBuffer(n: number): Float64Array {
-  if (scratch2.length < n) scratch2 = new Float64Array(Math.max(n, scratch2.length * 2));
-  return scratch2;
+  return (scratch2 = grown(scratch2, n));
 }
 
 function size(m: Mat): number {
@@ -488,7 +487,7 @@ export const primitives: PrimitiveTable = {
   // y = ln(1 + e^x);  dy = σ(x) dx
   softplus: unary('softplus', k.softplus, (x, _y, c) => {
     const n = size(x), d = x.data, o = x.offset;
-    for (let i = 0; i < n; i++) c[i] = k.sigmoidScalar(d[o + i]);
+    for (let i = 0; i < n; i++) c[i] = pm.sigmoid(d[o + i]);
   }),
   // y = a[:, start : start+count];  ga[:, start : start+count] += gy
   sliceCols: {

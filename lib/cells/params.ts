@@ -2,6 +2,7 @@
 // view into it. theta is what RTRL differentiates (its P directions), what an
 // optimiser updates and what a checkpoint saves; the views are what cells use.
 import { type Mat, matFrom } from '../mat/mat.js';
+import type { Rng } from '../mat/rng.js';
 
 export interface ParamSpec {
   /** PyTorch-style name without the layer suffix: weight_ih, weight_hh, bias_ih, ... */
@@ -49,6 +50,34 @@ export function paramIndex(params: Params, name: string): number {
 
 export function param(params: Params, name: string): Mat {
   return params.mats[paramIndex(params, name)];
+}
+
+/** A part of a chain: it reads inputSize features and emits outputSize. */
+export interface ChainPart {
+  readonly kind: string;
+  readonly inputSize: number;
+  readonly outputSize: number;
+}
+
+/**
+ * Checks that parts (layers, levels) form a chain, each reading what the one below emits:
+ * `op: layer 1 (gru) takes 5 inputs but layer 0 (lstm) emits 4`.
+ */
+export function checkChain(op: string, parts: readonly ChainPart[], noun: string, unit: string): void {
+  if (parts.length === 0) throw new Error(`${op}: needs at least one ${noun}`);
+  for (let l = 1; l < parts.length; l++) {
+    const part = parts[l], below = parts[l - 1];
+    if (part.inputSize !== below.outputSize) {
+      throw new Error(`${op}: ${noun} ${l} (${part.kind}) takes ${part.inputSize} ${unit} but ${noun} ${l - 1} (${below.kind}) emits ${below.outputSize}`);
+    }
+  }
+}
+
+/** Initialises each part's slice of mats (parts laid out as joinParamSpecs lays them). */
+export function initParts(
+  parts: readonly { init(mats: readonly Mat[], rng: Rng): void }[], starts: readonly number[], mats: readonly Mat[], rng: Rng,
+): void {
+  parts.forEach((part, i) => part.init(mats.slice(starts[i], starts[i + 1]), rng));
 }
 
 /**

@@ -158,22 +158,11 @@ export function tanh(out: Mat, a: Mat): void {
   for (let i = 0; i < n; i++) o[oo + i] = pm.tanh(ad[ao + i]);
 }
 
-/** Logistic sigmoid 1/(1+e^-x), written so that neither branch overflows. */
-export const sigmoidScalar = pm.sigmoid;
-
-/** out = σ(a) */
+/** out = σ(a), stable on both sides (lib/mat/math.ts) */
 export function sigmoid(out: Mat, a: Mat): void {
   assertSameShape('sigmoid', out, a);
   const n = size(a), o = out.data, ad = a.data, oo = out.offset, ao = a.offset;
-  for (let i = 0; i < n; i++) {
-    const x = ad[ao + i];
-    if (x >= 0) {
-      o[oo + i] = 1 / (1 + pm.exp(-x));
-    } else {
-      const e = pm.exp(x);
-      o[oo + i] = e / (1 + e);
-    }
-  }
+  for (let i = 0; i < n; i++) o[oo + i] = pm.sigmoid(ad[ao + i]);
 }
 
 /** out = max(a, 0) */
@@ -200,17 +189,11 @@ export function log(out: Mat, a: Mat): void {
   for (let i = 0; i < n; i++) o[oo + i] = pm.log(ad[ao + i]);
 }
 
-/** ln(1 + e^x) without overflow: max(x, 0) + ln(1 + e^-|x|). */
-export const softplusScalar = pm.softplus;
-
-/** out = softplus(a) */
+/** out = softplus(a) = ln(1 + e^a), without overflow (lib/mat/math.ts) */
 export function softplus(out: Mat, a: Mat): void {
   assertSameShape('softplus', out, a);
   const n = size(a), o = out.data, ad = a.data, oo = out.offset, ao = a.offset;
-  for (let i = 0; i < n; i++) {
-    const x = ad[ao + i];
-    o[oo + i] = (x > 0 ? x : 0) + pm.log1p(pm.exp(-Math.abs(x)));
-  }
+  for (let i = 0; i < n; i++) o[oo + i] = pm.softplus(ad[ao + i]);
 }
 
 /** Each row: out = x - max - ln Σ e^(x - max), stable for any magnitude. */

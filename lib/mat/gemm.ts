@@ -16,7 +16,7 @@
 // Scratch buffers are module-level and only ever grow, so steady-state calls
 // allocate nothing.
 
-import type { Mat } from './mat.js';
+import { type Mat, grown } from './mat.js';
 
 /** Running count of floating-point operations done by gemm and gemv (2*m*n*k per gemm). */
 export const flopCounter = { count: 0 };
@@ -31,28 +31,11 @@ const NC = 256; // columns of op(b) packed at once (larger was slower for wide p
 const SKINNY = 5; // m or n at most this: unpacked dot / axpy path
 const TINY_FLOPS = 4096; // m*n*k at most this: plain triple loop
 
-let packedA = new Float64Array(MC * KC);
-let packedB = new Float64Array(KC * NR * 16);
-let vecX = new Float64Array(256);
-let vecY = new Float64Array(256);
+let packedA: Float64Array = new Float64Array(MC * KC);
+let packedB: Float64Array = new Float64Array(KC * NR * 16);
+let vecX: Float64Array = new Float64Array(256);
+let vecY: Float64Array = new Float64Array(256);
 const edgeTile = new Float64Array(MR * NR);
-
-function growPackedA(size: number): Float64Array {
-  if (packedA.length < size) packedA = new Float64Array(Math.max(size, packedA.length * 2));
-  return packedA;
-}
-function growPackedB(size: number): Float64Array {
-  if (packedB.length < size) packedB = new Float64Array(Math.max(size, packedB.length * 2));
-  return packedB;
-}
-function growVecX(size: number): Float64Array {
-  if (vecX.length < size) vecX = new Float64Array(Math.max(size, vecX.length * 2));
-  return vecX;
-}
-function growVecY(size: number): Float64Array {
-  if (vecY.length < size) vecY = new Float64Array(Math.max(size, vecY.length * 2));
-  return vecY;
-}
 
 function describe(m: Mat): string {
   return `${m.rows}x${m.cols}`;
@@ -85,7 +68,7 @@ function rankUpdate(
 ): void {
   let rows = bd, base = bo, stride = sbp;
   if (sbj !== 1) {
-    rows = growVecX(k * n);
+    rows = vecX = grown(vecX, k * n);
     for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) rows[p * n + j] = bd[bo + p * sbp + j * sbj];
     base = 0;
     stride = n;
@@ -164,7 +147,7 @@ export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, a
       if (!transA) {
         rowsDot(m, k, ad, ao, lda, x, od, oo + j, n, beta);
       } else {
-        const y = growVecY(m);
+        const y = vecY = grown(vecY, m);
         rowsAxpy(k, m, ad, ao, lda, x, y, 0, 0);
         if (beta === 0) {
           for (let i = 0; i < m; i++) od[oo + i * n + j] = y[i];
@@ -223,7 +206,7 @@ function scaleBlock(od: Float64Array, oo: number, len: number, beta: number): vo
 
 // Copies alpha * src[so + p*stride], p < len, into the contiguous scratch vector.
 function gatherScaled(len: number, src: Float64Array, so: number, stride: number, alpha: number): Float64Array {
-  const x = growVecX(len);
+  const x = vecX = grown(vecX, len);
   for (let p = 0; p < len; p++) x[p] = alpha * src[so + p * stride];
   return x;
 }
@@ -396,8 +379,8 @@ function gemmPacked(
   const ncMax = blockSize(n, NC, NR);
   const kcMax = blockSize(k, KC, 1);
   const mcMax = blockSize(m, MC, MR);
-  const pb = growPackedB(Math.ceil(ncMax / NR) * NR * kcMax);
-  const pa = growPackedA(Math.ceil(mcMax / MR) * MR * kcMax);
+  const pb = packedB = grown(packedB, Math.ceil(ncMax / NR) * NR * kcMax);
+  const pa = packedA = grown(packedA, Math.ceil(mcMax / MR) * MR * kcMax);
   for (let jc = 0; jc < n; jc += ncMax) {
     const nc = Math.min(ncMax, n - jc);
     for (let pc = 0; pc < k; pc += kcMax) {

@@ -73,6 +73,14 @@ export function values(m: Mat): Float64Array {
   return m.data.subarray(m.offset, m.offset + m.rows * m.cols);
 }
 
+/**
+ * Scratch that only grows: `buffer` itself when it holds `size` numbers, else a new array of at
+ * least twice its length. Kernels keep the result, so warm calls allocate nothing.
+ */
+export function grown(buffer: Float64Array, size: number): Float64Array {
+  return buffer.length >= size ? buffer : new Float64Array(Math.max(size, 2 * buffer.length));
+}
+
 /** A copy with its own storage at offset 0. */
 export function clone(m: Mat): Mat {
   return { rows: m.rows, cols: m.cols, data: values(m).slice(), offset: 0 };

@@ -15,7 +15,7 @@
 // batch innermost), as PyTorch's (height, width, features) for batch 1.
 import { Graph, type Var } from '../ad/graph.js';
 import { type Cell, type StepResult, checkSize } from '../cells/cell.js';
-import { type Params, type ParamSpec, createParams, joinParamSpecs } from '../cells/params.js';
+import { type Params, type ParamSpec, checkChain, createParams, initParts, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
@@ -238,21 +238,14 @@ export function mdFourWay(cells: MdCell | readonly [MdCell, MdCell, MdCell, MdCe
 
 /** Grid layers one after another (parameter names get the suffix _l{index}). */
 export function gridStack(layers: readonly GridLayer[]): GridLayer {
-  if (layers.length === 0) throw new Error('gridStack: needs at least one layer');
-  layers.forEach((layer, l) => {
-    if (l > 0 && layer.inputSize !== layers[l - 1].outputSize) {
-      throw new Error(`gridStack: layer ${l} (${layer.kind}) takes ${layer.inputSize} features but layer ${l - 1} (${layers[l - 1].kind}) emits ${layers[l - 1].outputSize}`);
-    }
-  });
+  checkChain('gridStack', layers, 'layer', 'features');
   const { specs, starts } = joinParamSpecs(layers, (name, l) => `${name}_l${l}`);
   return {
     kind: 'gridStack',
     inputSize: layers[0].inputSize,
     outputSize: layers[layers.length - 1].outputSize,
     paramSpecs: specs,
-    init(mats, rng) {
-      layers.forEach((layer, l) => layer.init(mats.slice(starts[l], starts[l + 1]), rng));
-    },
+    init: (mats, rng) => initParts(layers, starts, mats, rng),
     run(g, params, input) {
       let grid = input;
       layers.forEach((layer, l) => { grid = layer.run(g, params.slice(starts[l], starts[l + 1]), grid); });

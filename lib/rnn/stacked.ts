@@ -10,7 +10,7 @@
 // runStacked / SequenceBptt, which also handle variable-length batches.
 import { Graph, type Var } from '../ad/graph.js';
 import type { Cell, StepResult } from '../cells/cell.js';
-import type { ParamSpec } from '../cells/params.js';
+import { type ParamSpec, checkChain, initParts } from '../cells/params.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import { type BidirectionalLayer, bidirectionalStepError, isBidirectional, runBidirectional } from './bidirectional.js';
@@ -124,15 +124,13 @@ class DropoutMasks {
 
 /** A deep network of layers (plain cells or bidirectional layers), bottom first. */
 export function stacked(layers: readonly Cell[], options: StackedOptions = {}): StackedCell {
-  if (layers === undefined || layers === null || layers.length === 0) throw new Error('stacked: needs at least one layer');
+  if (layers === undefined || layers === null) throw new Error('stacked: needs at least one layer');
+  checkChain('stacked', layers, 'layer', 'inputs');
   const p = options.dropout ?? 0;
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`stacked: dropout must be in [0, 1), got ${String(p)}`);
   const seed = checkDropoutSeed('stacked', options.seed ?? 0);
   layers.forEach((layer, l) => {
     if (isStacked(layer)) throw new Error(`stacked: layer ${l} is itself a stack; pass its layers instead`);
-    if (l > 0 && layer.inputSize !== layers[l - 1].outputSize) {
-      throw new Error(`stacked: layer ${l} (${layer.kind}) takes ${layer.inputSize} inputs but layer ${l - 1} (${layers[l - 1].kind}) emits ${layers[l - 1].outputSize}`);
-    }
   });
   const paramSpecs: ParamSpec[] = [], stateSizes: number[] = [], stateNames: string[] = [];
   const paramStarts: number[] = [0], stateStarts: number[] = [0];
@@ -182,7 +180,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
       return { state: next, output: input };
     },
     init(mats: readonly Mat[], rng: Rng) {
-      layers.forEach((layer, l) => layer.init(mats.slice(paramStarts[l], paramStarts[l + 1]), rng));
+      initParts(layers, paramStarts, mats, rng);
     },
   };
   return cell;

@@ -11,7 +11,7 @@
 // differentiated by reverse mode like any other computation.
 import { Graph, type Var } from '../ad/graph.js';
 import { type Activation, type Cell, activate, checkActivation, checkSize } from '../cells/cell.js';
-import { type Params, type ParamSpec, joinParamSpecs } from '../cells/params.js';
+import { type Params, type ParamSpec, checkChain, initParts, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
@@ -107,21 +107,14 @@ export function subsample(options: SubsampleOptions): SequenceLayer {
 
 /** Levels one after another; parameter names get the prefix s{level}/ (s0/weight_ih_l0, s1/weight, ...). */
 export function hierarchy(levels: readonly SequenceLayer[]): SequenceLayer {
-  if (levels.length === 0) throw new Error('hierarchy: needs at least one level');
-  levels.forEach((level, l) => {
-    if (l > 0 && level.inputSize !== levels[l - 1].outputSize) {
-      throw new Error(`hierarchy: level ${l} (${level.kind}) takes ${level.inputSize} features but level ${l - 1} (${levels[l - 1].kind}) emits ${levels[l - 1].outputSize}`);
-    }
-  });
+  checkChain('hierarchy', levels, 'level', 'features');
   const { specs, starts } = joinParamSpecs(levels, (name, l) => `s${l}/${name}`);
   return {
     kind: 'hierarchy',
     inputSize: levels[0].inputSize,
     outputSize: levels[levels.length - 1].outputSize,
     paramSpecs: specs,
-    init(mats, rng) {
-      levels.forEach((level, l) => level.init(mats.slice(starts[l], starts[l + 1]), rng));
-    },
+    init: (mats, rng) => initParts(levels, starts, mats, rng),
     run(g, params, xs) {
       let seq: readonly Var[] = xs;
       levels.forEach((level, l) => { seq = level.run(g, params.slice(starts[l], starts[l + 1]), seq); });

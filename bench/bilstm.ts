@@ -10,7 +10,7 @@ import { mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { pytorchRnn } from '../lib/io/pytorch-multilayer.js';
 import { createModel } from '../lib/rnn/model.js';
-import { SequenceBptt } from '../lib/rnn/stacked.js';
+import { Bptt } from '../lib/rnn/bptt.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 
 export interface BilstmBenchOptions {
@@ -73,7 +73,7 @@ export function benchBilstm(opts: BilstmBenchOptions): BilstmBenchResult {
   const loss: SequenceLoss = {
     step: (g, t, out) => g.scale(g.dot(out, g.constant(rowsView(target, t * batch, batch))), scale),
   };
-  const bptt = new SequenceBptt(model);
+  const bptt = new Bptt(model);
   const sgd = createOptimizer({ kind: 'sgd', lr: 0.01 });
   const oneBatch = () => {
     const r = bptt.run(xs, loss, { batch });

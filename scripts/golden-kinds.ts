@@ -8,7 +8,7 @@ import { lstm } from '../lib/cells/lstm.js';
 import { gru } from '../lib/cells/gru.js';
 import { createModel } from '../lib/rnn/model.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
-import { SequenceBptt } from '../lib/rnn/stacked.js';
+import { Bptt } from '../lib/rnn/bptt.js';
 import { createLayerParams, gridBptt, mdScan, mdTanh } from '../lib/rnn/mdrnn.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { ctcLoss, ctcLossGradLogProbs, ctcLossGradLogits } from '../lib/loss/ctc.js';
@@ -91,7 +91,7 @@ export function checkRnnFile(tensors: ReadonlyMap<string, Tensor>, metadata: Rec
   const lengths = metadata.packed === 'true' ? need(tensors, 'input/lengths').data : null;
   if (metadata.packed === 'true' && lengths === null) throw new Error('packed file without input/lengths');
   const loss = upstreamLoss(asMat(need(tensors, 'upstream/output')), finals, batch);
-  const result = new SequenceBptt(model).run(xs, loss, { batch, initialState: initial, inputGrad: true, lengths });
+  const result = new Bptt(model).run(xs, loss, { batch, initialState: initial, inputGrad: true, lengths });
   const finalStates = pytorchStates(cell, result.finalState);
   const initialGrads = pytorchStates(cell, result.initialStateGrad!);
   const out: Comparison[] = [

@@ -9,7 +9,8 @@ import { type Mat, mat, rowsView } from '../mat/mat.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';
 import { Rng } from '../mat/rng.js';
 import { bidirectional } from '../rnn/bidirectional.js';
-import { stacked, runStacked, SequenceBptt } from '../rnn/stacked.js';
+import { stacked, runStacked } from '../rnn/stacked.js';
+import { Bptt } from '../rnn/bptt.js';
 import { LengthMasks } from '../rnn/packed.js';
 import { type RecurrentModel, createModel, initialStateVars } from '../rnn/model.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
@@ -133,7 +134,7 @@ export function trainCtc(config: CtcTrainConfig = {}, hooks: CtcTrainHooks = {})
   const task = speechTask(taskOptions);
   const model = ctcNetwork(task, hidden, layers, seed);
   const optimizer = createOptimizer({ kind: 'adam', lr });
-  const bptt = new SequenceBptt(model);
+  const bptt = new Bptt(model);
   const rng = new Rng(seed + 1);
   const curve: { step: number; loss: number }[] = [];
   const started = Date.now();

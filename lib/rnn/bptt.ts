@@ -40,7 +40,7 @@ export interface BpttResult {
 /**
  * Reusable BPTT over whole sequences, for any model: a plain cell, a stack, bidirectional
  * layers, variable-length batches. loss.step receives the network's output at t and every
- * layer's state at position t. Repeated runs of the same shapes reuse every buffer.
+ * layer's state at position t. Repeated runs of the same shapes reuse every graph buffer; the result (grad, outputs, final state) is fresh each run.
  */
 export class Bptt {
   readonly model: RecurrentModel;

@@ -44,11 +44,11 @@ export function parseMethod(name: string): { kind: MethodKind; k: number } {
 
 /** What compare needs of truncated BPTT (lib/rnn/tbptt.ts): a learner per model, run over one sequence window by window. */
 export interface TbpttLearner {
-  run(xs: Mat, loss: SequenceLoss, onWindow: (window: { grad: Float64Array }) => void): void;
+  run(xs: Mat, loss: SequenceLoss, options: { batch?: number; onWindow?: (window: { grad: Float64Array }) => void }): unknown;
   /** Bytes of the latest window's tape. */
   tapeBytes(): number;
 }
-export type TbpttConstructor = new (model: RecurrentModel, options: { k1: number; k2?: number; batch?: number }) => TbpttLearner;
+export type TbpttConstructor = new (model: RecurrentModel, options: { k1: number; k2?: number }) => TbpttLearner;
 
 /** Truncated BPTT (kept as a hook so that tests can pass their own). */
 export async function loadTbptt(): Promise<TbpttConstructor> {
@@ -446,15 +446,15 @@ function makeRunner(method: Method, config: CompareConfig, problem: Problem, tbp
     };
   }
   if (kind === 'rtrl') {
-    const learner = new Rtrl(model, { batch: config.batch });
+    const learner = new Rtrl(model);
     return {
-      run: () => { learner.run(xs, loss); },
+      run: () => { learner.run(xs, loss, { batch: config.batch }); },
       grad: () => learner.grad.slice(),
       stateBytes: () => learner.sensitivityBytes(),
     };
   }
   if (!tbptt) throw new Error(`compare: ${method}: truncated BPTT is not available in this build`);
-  const learner = new tbptt(model, { k1: k, k2: k, batch: config.batch });
+  const learner = new tbptt(model, { k1: k, k2: k });
   const total = new Float64Array(model.params.theta.length);
   let tape = 0;
   // The gradient of the whole sequence's loss, truncated: the sum of the windows' gradients.
@@ -464,7 +464,7 @@ function makeRunner(method: Method, config: CompareConfig, problem: Problem, tbp
     if (!(bytes <= tape)) tape = bytes;
   };
   return {
-    run: () => { total.fill(0); tape = 0; learner.run(xs, loss, onWindow); },
+    run: () => { total.fill(0); tape = 0; learner.run(xs, loss, { batch: config.batch, onWindow }); },
     grad: () => total.slice(),
     stateBytes: () => tape,
   };

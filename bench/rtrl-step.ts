@@ -24,7 +24,8 @@ import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { Bptt } from '../lib/rnn/bptt.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
-import { type RecurrentModel, createModel, initialStateVars } from '../lib/rnn/model.js';
+import { type RecurrentModel, createModel } from '../lib/rnn/model.js';
+import { Unroll } from '../lib/rnn/unroll.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
 
 export const RTRL_TARGET = 2; // RTRL step / recurrent gemm
@@ -162,15 +163,16 @@ function benchRtrl(kind: StepBenchCell, hidden: number, samples: number): RtrlSt
   };
 }
 
-/** Runs the cell forward over every step on graph g (any mode) with the loss at every step. */
+/** Runs the unroll forward over every step on graph g (any mode) with the loss at every step. */
 function forward(g: Graph, model: RecurrentModel, views: readonly Mat[], loss: SequenceLoss, requiresGrad: boolean): void {
   g.reset();
-  const params = model.params.mats.map((m) => g.leaf(m, { requiresGrad }));
-  const cellParams = params.slice(0, model.cellParamCount);
-  let state = initialStateVars(g, model, 1, params, null, false);
+  const unroll = new Unroll(model, 'bench');
+  const params = unroll.leaves(g, { requiresGrad });
+  const cellParams = unroll.cellParams(params);
+  let state = unroll.initialState(g, 1, params, null);
   let total: Var | null = null;
   for (let t = 0; t < views.length; t++) {
-    const result = model.cell.step(g, cellParams, state, g.leaf(views[t]));
+    const result = unroll.step(g, cellParams, state, g.leaf(views[t]), t, null);
     state = result.state;
     const term = loss.step!(g, t, result.output, state)!;
     total = total === null ? term : g.add(total, term);

@@ -24,7 +24,7 @@ export { gru, type GruOptions } from './cells/gru.js';
 // Sequences: one model, two modes
 export { createModel, type RecurrentModel, type ModelOptions, type InitialState } from './rnn/model.js';
 export { type SequenceLoss } from './rnn/loss-spec.js';
-export { Bptt, bptt, type BpttOptions, type BpttResult } from './rnn/bptt.js';
+export { Bptt, type BpttOptions, type BpttResult } from './rnn/bptt.js';
 export { Rtrl, estimateRtrlBytes, type RtrlOptions } from './rnn/rtrl.js';
 
 // Losses and decoding
@@ -38,9 +38,9 @@ export { loadPytorchParams, pytorchStateDict, pytorchName, type PytorchNaming } 
 
 // Architectures: deep, bidirectional, variable-length, delay lines, grids, subsampling
 export { dense, type DenseOptions } from './cells/dense.js';
-export { stacked, SequenceBptt, sequenceBptt, runStacked, isStacked, layerParamName, type StackedCell, type StackedOptions, type SequenceBpttOptions } from './rnn/stacked.js';
-export { bidirectional, runBidirectional, isBidirectional, type BidirectionalLayer } from './rnn/bidirectional.js';
-export { LengthMasks, checkLengths, scanCell, type ScanResult } from './rnn/packed.js';
+export { stacked, isStacked, layerParamName, type StackedCell, type StackedOptions } from './rnn/stacked.js';
+export { bidirectional, isBidirectional, type BidirectionalLayer } from './rnn/bidirectional.js';
+export { LengthMasks, checkLengths } from './rnn/packed.js';
 export { tdnn, type TdnnOptions } from './cells/tdnn.js';
 export { narx, teacherInputs, narxState, runClosedLoop, type NarxCell, type NarxOptions } from './cells/narx.js';
 export { mdTanh, mdLstm, mdScan, mdFourWay, gridStack, scanGrid, gridBptt, gridForward, gridLeaves, createLayerParams, CORNERS, type MdCell, type Grid, type GridLayer, type Corner } from './rnn/mdrnn.js';
@@ -63,7 +63,8 @@ export { Tbptt, type TbpttOptions, type TbpttWindow, type TbpttCallback } from '
 export { gradientFlow, spectralRadius, spectralNorm, recurrentSpectrum, type GradientFlowOptions, type GradientFlowReport, type BlockSpectrum } from './rnn/diagnose.js';
 export { withReadout, type ReadoutCell } from './train/readout.js';
 export { applyInit, parseInit, formatInit, recurrentBlocks, INIT_KINDS, type InitScheme } from './train/init.js';
-export { Forward, forward } from './train/forward.js';
+export { Forward, type ForwardOptions, type ForwardResult } from './rnn/forward.js';
+export { type RunOptions, type RunResult, type GradientMethod } from './rnn/unroll.js';
 export { train, parseMethod, formatMethod, type TrainMethod, type TrainBatch, type TrainOptions, type TrainResult, type Progress, type GuardReport, type StopReason, type EarlyStopping } from './train/trainer.js';
 export { trainTask, buildCell, normalizeRunConfig, heldOutBatch, CELL_KINDS, type TaskRunConfig, type TaskRunReport, type TaskRunHooks, type CellKind } from './train/run-task.js';
 

@@ -139,7 +139,7 @@ export function checkRtrlFile(tensors: ReadonlyMap<string, Tensor>, metadata: Re
   const stateSize = H * cell.stateSizes.length;
   const sensitivity = new Float64Array(steps * stateSize * P);
   const rtrl = new Rtrl(model);
-  rtrl.reset(initial);
+  rtrl.reset({ initialState: initial });
   for (let t = 0; t < steps; t++) {
     rtrl.step(rowsView(xs, t, 1), loss, t === steps - 1);
     rtrl.sensitivity.forEach((S, i) => sensitivity.set(S.data, (t * stateSize + i * H) * P));

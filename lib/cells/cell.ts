@@ -13,6 +13,27 @@ export interface StepResult {
   output: Var;
 }
 
+/**
+ * Which rows of a batch are active at each step of a variable-length batch (lib/rnn/packed.ts makes
+ * them): keep[t] is the batch x 1 column of 0/1, full[t] and empty[t] say every row or none is.
+ */
+export interface StepMasks {
+  readonly steps: number;
+  readonly keep: readonly Mat[];
+  readonly full: readonly boolean[];
+  readonly empty: readonly boolean[];
+}
+
+/** A cell run over a whole sequence. */
+export interface ScanResult {
+  /** outputs[t]: the output at position t (batch x outputSize), zero past a sequence's length. */
+  outputs: Var[];
+  /** states[t]: the state after the cell has read position t (in either direction). */
+  states: Var[][];
+  /** The state after the scan: each sequence's state at its own last step (forwards) or at step 0 (backwards). */
+  final: Var[];
+}
+
 export interface Cell {
   readonly kind: string;
   readonly inputSize: number;
@@ -29,6 +50,12 @@ export interface Cell {
    * cell cannot be stepped online, so RTRL refuses it up front. Absent means causal.
    */
   readonly causal?: boolean;
+  /**
+   * Runs the cell over a whole sequence when stepping it in order is not how it runs (a stack of
+   * bidirectional layers, layer by layer). Absent: the unroll steps the cell (lib/rnn/unroll.ts).
+   * It must give what stepping gives wherever stepping is defined.
+   */
+  scan?(g: Graph, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: StepMasks | null): ScanResult;
   /** Fills freshly created parameters with this cell's default initialisation. */
   init(params: readonly Mat[], rng: Rng): void;
 }

@@ -9,10 +9,10 @@
 // suffix (weight_ih, ..., weight_ih_reverse, ...). State vectors likewise:
 // the forward cell's, then the backward cell's (h, c, h_reverse, c_reverse).
 import type { Graph, Var } from '../ad/graph.js';
-import type { Cell } from '../cells/cell.js';
+import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { type LengthMasks, type ScanResult, scanCell } from './packed.js';
+import { scanCell } from './unroll.js';
 
 export interface BidirectionalLayer extends Cell {
   readonly kind: 'bidirectional';
@@ -44,7 +44,7 @@ export function bidirectional(forward: Cell, backward: Cell = forward): Bidirect
   if (forward.inputSize !== backward.inputSize) {
     throw new Error(`bidirectional: forward ${forward.kind} takes ${forward.inputSize} inputs, backward ${backward.kind} takes ${backward.inputSize}`);
   }
-  const fwdCount = forward.paramSpecs.length;
+  const fwdCount = forward.paramSpecs.length, fwdStates = forward.stateSizes.length;
   return {
     kind: 'bidirectional',
     causal: false,
@@ -61,40 +61,24 @@ export function bidirectional(forward: Cell, backward: Cell = forward): Bidirect
     step(): never {
       throw bidirectionalStepError('bidirectional');
     },
+    // The output at t is [forward_t, backward_t]; states[t] the forward state after reading t,
+    // then the backward state after reading t; final: forward's state at each sequence's last
+    // step, then backward's after reading step 0.
+    scan(g: Graph, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: StepMasks | null): ScanResult {
+      const fwd = scanCell(g, forward, params.slice(0, fwdCount), xs, initial.slice(0, fwdStates), masks);
+      const bwd = scanCell(g, backward, params.slice(fwdCount), xs, initial.slice(fwdStates), masks, true);
+      const steps = xs.length;
+      const outputs: Var[] = new Array<Var>(steps);
+      const states: Var[][] = new Array<Var[]>(steps);
+      for (let t = 0; t < steps; t++) {
+        outputs[t] = g.concatCols([fwd.outputs[t], bwd.outputs[t]]);
+        states[t] = [...fwd.states[t], ...bwd.states[t]];
+      }
+      return { outputs, states, final: [...fwd.final, ...bwd.final] };
+    },
     init(mats: readonly Mat[], rng: Rng) {
       forward.init(mats.slice(0, fwdCount), rng);
       backward.init(mats.slice(fwdCount), rng);
     },
   };
-}
-
-/**
- * Runs a bidirectional layer over a whole sequence on g. params and initial
- * are the layer's (forward's then backward's). The output at t is
- * [forward_t, backward_t]; states[t] the forward state after reading t, then
- * the backward state after reading t; final: forward's state at each
- * sequence's last step, then backward's after reading step 0.
- */
-export function runBidirectional(
-  g: Graph, layer: BidirectionalLayer, params: readonly Var[], xs: readonly Var[], initial: readonly Var[],
-  masks: LengthMasks | null = null,
-): ScanResult {
-  const { forward, backward } = layer;
-  if (params.length !== layer.paramSpecs.length) {
-    throw new Error(`runBidirectional: the layer has ${layer.paramSpecs.length} parameters, ${params.length} given`);
-  }
-  if (initial.length !== layer.stateSizes.length) {
-    throw new Error(`runBidirectional: the layer has ${layer.stateSizes.length} state vectors, ${initial.length} given`);
-  }
-  const fp = forward.paramSpecs.length, fs = forward.stateSizes.length;
-  const fwd = scanCell(g, forward, params.slice(0, fp), xs, initial.slice(0, fs), { masks });
-  const bwd = scanCell(g, backward, params.slice(fp), xs, initial.slice(fs), { reverse: true, masks });
-  const steps = xs.length;
-  const outputs: Var[] = new Array<Var>(steps);
-  const states: Var[][] = new Array<Var[]>(steps);
-  for (let t = 0; t < steps; t++) {
-    outputs[t] = g.concatCols([fwd.outputs[t], bwd.outputs[t]]);
-    states[t] = [...fwd.states[t], ...bwd.states[t]];
-  }
-  return { outputs, states, final: [...fwd.final, ...bwd.final] };
 }

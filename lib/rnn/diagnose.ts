@@ -17,6 +17,7 @@ import { type Mat, mat, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import type { Params } from '../cells/params.js';
 import type { RecurrentModel } from './model.js';
+import { Unroll } from './unroll.js';
 import * as pm from '../mat/math.js';
 
 export interface GradientFlowOptions {
@@ -67,8 +68,9 @@ export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions
     throw new Error(`${op}: inputs are ${shapeOf(given)}, need ${T}x${cell.inputSize} (steps x inputSize)`);
   }
   const g = new Graph('reverse');
-  const paramVars = params.mats.map((m) => g.leaf(m, { requiresGrad: true }));
-  const cellParams = paramVars.slice(0, model.cellParamCount);
+  const unroll = new Unroll(model, op);
+  const paramVars = unroll.leaves(g, { requiresGrad: true });
+  const cellParams = unroll.cellParams(paramVars);
   // Every row starts from the same state (zero, or the model's learned one) and sees the same inputs.
   let state: Var[] = sizes.map((size, i) => {
     const m = mat(rows, size);

@@ -19,6 +19,7 @@ import { type Params, type ParamSpec, checkChain, createParams, initParts, joinP
 import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
+import { gatherGrads, scatterGrads } from './unroll.js';
 
 /** The state vectors of a grid position, one Var (batch x size) per entry of stateSizes. */
 /** What a grid cell's step returns: the same as a cell's (its new state and its output). */
@@ -327,15 +328,8 @@ export function gridBptt(
   if (total.value.rows !== 1 || total.value.cols !== 1) throw new Error(`gridBptt: the loss is ${shapeOf(total.value)}, not 1x1`);
   g.backward(total);
   const grad = new Float64Array(params.theta.length);
-  paramVars.forEach((v, i) => {
-    if (v.grad !== null) grad.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + v.grad.rows * v.grad.cols), params.offsets[i]);
-  });
-  let inputGrad: Mat | null = null;
-  if (options.inputGrad) {
-    inputGrad = mat(x.rows, x.cols);
-    const width = input.cells[0].value.rows * x.cols;
-    input.cells.forEach((v, p) => { if (v.grad) inputGrad!.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + width), p * width); });
-  }
+  scatterGrads(params.offsets, paramVars, grad);
+  const inputGrad = options.inputGrad ? gatherGrads(input.cells, mat(x.rows, x.cols)) : null;
   return { loss: total.value.data[total.value.offset], grad, outputs: gridValues(out), outHeight: out.height, outWidth: out.width, inputGrad };
 }
 

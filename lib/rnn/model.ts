@@ -1,8 +1,7 @@
 // A recurrent model: one cell, its parameters, and how the state starts.
-import type { Graph, Var } from '../ad/graph.js';
 import type { Cell } from '../cells/cell.js';
 import { type Params, type ParamSpec, createParams } from '../cells/params.js';
-import { type Mat, shapeOf, sharedZeros } from '../mat/mat.js';
+import { type Mat, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 
 /**
@@ -49,40 +48,4 @@ export function createModel(cell: Cell, options: ModelOptions = {}): RecurrentMo
     cell.init(params.mats.slice(0, cell.paramSpecs.length), new Rng(options.seed ?? 0));
   }
   return { cell, params, initialState, cellParamCount: cell.paramSpecs.length };
-}
-
-/**
- * The Vars of h_0 for a batch, built inside graph g from the model's rule.
- * `fixed` overrides the model's rule with explicit values (batch x size each).
- * paramVars are the model's parameter leaves in g (needed for 'learned').
- */
-export function initialStateVars(
-  g: Graph, model: RecurrentModel, batch: number, paramVars: readonly Var[],
-  fixed: readonly Mat[] | null, requiresGrad: boolean,
-): Var[] {
-  const { cell } = model;
-  const source = fixed ?? model.initialState;
-  return cell.stateSizes.map((size, i) => {
-    if (source === 'zero') return g.constant(sharedZeros(batch, size));
-    if (source === 'learned') {
-      return g.addRow(g.constant(sharedZeros(batch, size)), paramVars[model.cellParamCount + i]);
-    }
-    const m = source[i];
-    if (m.rows === batch) return g.leaf(m, { requiresGrad });
-    if (m.rows === 1) return g.addRow(g.constant(sharedZeros(batch, size)), g.leaf(m, { requiresGrad }));
-    throw new Error(`initial state ${cell.stateNames[i]}: ${shapeOf(m)} fits neither 1x${size} nor batch ${batch}x${size}`);
-  });
-}
-
-export function checkSequence(op: string, model: RecurrentModel, xs: Mat, batch: number): number {
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`${op}: batch must be a positive integer, got ${batch}`);
-  if (xs.cols !== model.cell.inputSize) {
-    throw new Error(`${op}: input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`);
-  }
-  if (xs.rows % batch !== 0) {
-    throw new Error(`${op}: input has ${xs.rows} rows, not a multiple of batch ${batch} (rows are time-major: step t is rows [t*batch, (t+1)*batch))`);
-  }
-  const steps = xs.rows / batch;
-  if (steps === 0) throw new Error(`${op}: the sequence is empty (input ${shapeOf(xs)})`);
-  return steps;
 }

@@ -6,18 +6,15 @@
 // theta, named as PyTorch names them (weight_ih_l0, ..., weight_hh_l1_reverse).
 // So a causal stack runs unchanged under Bptt and Rtrl. Layers may be
 // bidirectional (lib/rnn/bidirectional.ts); such a stack cannot be stepped
-// (step() throws, and with it RTRL) and is run over whole sequences by
-// runStacked / SequenceBptt, which also handle variable-length batches.
+// (step() throws, and with it RTRL) and is run over whole sequences by its
+// scan(), layer by layer, which the unroll calls in place of stepping.
 import { Graph, type Var } from '../ad/graph.js';
-import type { Cell, StepResult } from '../cells/cell.js';
+import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
 import { type ParamSpec, checkChain, initParts } from '../cells/params.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { type BidirectionalLayer, bidirectionalStepError, isBidirectional, runBidirectional } from './bidirectional.js';
-import type { BpttOptions, BpttResult } from './bptt.js';
-import type { SequenceLoss } from './loss-spec.js';
-import type { RecurrentModel } from './model.js';
-import { LengthMasks, type ScanResult, scanCell } from './packed.js';
+import { bidirectionalStepError, isBidirectional } from './bidirectional.js';
+import { scanCell } from './unroll.js';
 
 export interface StackedOptions {
   /** Dropout probability on the outputs of every layer but the last (default 0). */
@@ -179,67 +176,27 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
       }
       return { state: next, output: input };
     },
+    // Layer by layer, each over all steps before the next; layer l's k-th dropout mask is drawn
+    // at step k, as step() would draw it. states[t] holds every layer's state at position t.
+    scan(g: Graph, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: StepMasks | null): ScanResult {
+      const steps = xs.length;
+      const states: Var[][] = Array.from({ length: steps }, () => []);
+      const final: Var[] = [];
+      let inputs: readonly Var[] = xs;
+      let outputs: Var[] = [];
+      for (let l = 0; l < layers.length; l++) {
+        if (l > 0) inputs = inputs.map((v) => cell.applyDropout(g, v, l));
+        const r = scanCell(g, layers[l], params.slice(paramStarts[l], paramStarts[l + 1]), inputs, initial.slice(stateStarts[l], stateStarts[l + 1]), masks);
+        for (let t = 0; t < steps; t++) for (const s of r.states[t]) states[t].push(s);
+        for (const s of r.final) final.push(s);
+        outputs = r.outputs;
+        inputs = outputs;
+      }
+      return { outputs, states, final };
+    },
     init(mats: readonly Mat[], rng: Rng) {
       initParts(layers, paramStarts, mats, rng);
     },
   };
   return cell;
-}
-
-export interface RunOptions {
-  /** Variable-length batch: lengths per sequence, as masks (see lib/rnn/packed.ts). */
-  masks?: LengthMasks | null;
-}
-
-/**
- * Runs any cell over a whole sequence on g: a stack layer by layer (each
- * layer over all steps before the next), a bidirectional layer in both
- * directions, a plain cell by scanning. params are the cell's parameter Vars
- * (paramSpecs order), xs one batch x inputSize Var per step, initial one Var
- * per state vector. states[t] holds every layer's state at position t.
- */
-export function runStacked(
-  g: Graph, cell: Cell, params: readonly Var[], xs: readonly Var[], initial: readonly Var[],
-  options: RunOptions = {},
-): ScanResult {
-  const masks = options.masks ?? null;
-  if (xs.length === 0) throw new Error(`runStacked: the sequence is empty (${cell.kind})`);
-  if (params.length !== cell.paramSpecs.length) {
-    throw new Error(`runStacked: ${cell.kind} has ${cell.paramSpecs.length} parameters, ${params.length} given`);
-  }
-  if (initial.length !== cell.stateSizes.length) {
-    throw new Error(`runStacked: ${cell.kind} has ${cell.stateSizes.length} state vectors, ${initial.length} given`);
-  }
-  if (!isStacked(cell)) return runLayer(g, cell, params, xs, initial, masks);
-  const { layers, paramStarts, stateStarts } = cell;
-  const steps = xs.length;
-  const states: Var[][] = Array.from({ length: steps }, () => []);
-  const final: Var[] = [];
-  let inputs: readonly Var[] = xs;
-  let outputs: Var[] = [];
-  for (let l = 0; l < layers.length; l++) {
-    // Steps in order: the k-th mask of layer l is the one step() would draw at step k.
-    if (l > 0) inputs = inputs.map((v) => cell.applyDropout(g, v, l));
-    const r = runLayer(g, layers[l], params.slice(paramStarts[l], paramStarts[l + 1]), inputs,
-      initial.slice(stateStarts[l], stateStarts[l + 1]), masks);
-    for (let t = 0; t < steps; t++) for (const s of r.states[t]) states[t].push(s);
-    for (const s of r.final) final.push(s);
-    outputs = r.outputs;
-    inputs = outputs;
-  }
-  return { outputs, states, final };
-}
-
-function runLayer(g: Graph, layer: Cell, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: LengthMasks | null): ScanResult {
-  if (isBidirectional(layer)) return runBidirectional(g, layer as BidirectionalLayer, params, xs, initial, masks);
-  return scanCell(g, layer, params, xs, initial, { masks });
-}
-
-/** SequenceBptt is Bptt (lib/rnn/bptt.ts), which runs any model over whole sequences. */
-export { Bptt as SequenceBptt, type BpttOptions as SequenceBpttOptions } from './bptt.js';
-import { Bptt } from './bptt.js';
-
-/** One-shot BPTT over whole sequences (the same as bptt()). */
-export function sequenceBptt(model: RecurrentModel, xs: Mat, loss: SequenceLoss, options: BpttOptions = {}): BpttResult {
-  return new Bptt(model).run(xs, loss, options);
 }

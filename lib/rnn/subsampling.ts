@@ -16,7 +16,7 @@ import { uniformInit } from '../mat/init.js';
 import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import type { GridLayer } from './mdrnn.js';
-import { runStacked } from './stacked.js';
+import { gatherGrads, scanCell, scatterGrads } from './unroll.js';
 
 /** Maps a sequence (one batch x inputSize Var per step) to a sequence, maybe shorter. */
 export interface SequenceLayer {
@@ -42,7 +42,7 @@ export function recurrentLayer(cell: Cell): SequenceLayer {
       if (xs.length === 0) throw new Error(`recurrentLayer (${cell.kind}): the sequence is empty`);
       const batch = xs[0].value.rows;
       const initial = cell.stateSizes.map((size) => g.constant(sharedZeros(batch, size)));
-      return runStacked(g, cell, params, xs, initial).outputs;
+      return scanCell(g, cell, params, xs, initial).outputs;
     },
     outputSteps: (steps) => steps,
   };
@@ -153,17 +153,10 @@ export function sequenceLayerBptt(
   if (total.value.rows !== 1 || total.value.cols !== 1) throw new Error(`sequenceLayerBptt: the loss is ${shapeOf(total.value)}, not 1x1`);
   g.backward(total);
   const grad = new Float64Array(params.theta.length);
-  paramVars.forEach((v, i) => {
-    if (v.grad !== null) grad.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + v.grad.rows * v.grad.cols), params.offsets[i]);
-  });
+  scatterGrads(params.offsets, paramVars, grad);
   const outputs = mat(outs.length * batch, layer.outputSize);
   outs.forEach((v, t) => outputs.data.set(v.value.data.subarray(v.value.offset, v.value.offset + batch * layer.outputSize), t * batch * layer.outputSize));
-  let inputGrad: Mat | null = null;
-  if (options.inputGrad) {
-    inputGrad = mat(xs.rows, xs.cols);
-    const width = batch * xs.cols;
-    inputs.forEach((v, t) => { if (v.grad) inputGrad!.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + width), t * width); });
-  }
+  const inputGrad = options.inputGrad ? gatherGrads(inputs, mat(xs.rows, xs.cols)) : null;
   return { loss: total.value.data[total.value.offset], grad, outputs, outSteps: outs.length, inputGrad };
 }
 

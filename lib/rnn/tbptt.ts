@@ -9,19 +9,24 @@
 // ring. At a boundary t, the cell is rerun on a fresh tape from the stored
 // state at t-k2 (with the current parameters), the loss terms of steps
 // [t-k1, t) are summed, and the tape is walked back. k1 = k2 = k is the usual
-// "chunked" BPTT; k1 = k2 = T over one sequence of length T is full BPTT.
+// "chunked" BPTT; k1 = k2 = T over one sequence of length T is full BPTT. The steps are the
+// unroll's (lib/rnn/unroll.ts), so lengths and initial states mean what they mean in every mode.
 import { Graph, type Var } from '../ad/graph.js';
-import { type Mat, mat, matFrom, shapeOf } from '../mat/mat.js';
-import { type RecurrentModel, initialStateVars } from './model.js';
+import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
+import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
+import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, sumTerms } from './unroll.js';
 
 export interface TbpttOptions {
   /** Steps between updates (the loss of these steps is backpropagated). */
   k1: number;
   /** Steps the gradient flows back (>= k1; default k1). */
   k2?: number;
-  /** Sequences advanced together (default 1). Inputs are time-major: step t is rows [t·batch, (t+1)·batch). */
-  batch?: number;
+}
+
+export interface TbpttRunOptions extends RunOptions {
+  /** Called after every window (to update the parameters at once, as a trainer does). */
+  onWindow?: TbpttCallback;
 }
 
 /** What one truncated backward pass computed. Valid during the callback only (buffers are reused). */
@@ -42,48 +47,71 @@ export interface TbpttWindow {
 
 export type TbpttCallback = (window: TbpttWindow) => void;
 
-export class Tbptt {
+const REQUIRES_GRAD = { requiresGrad: true };
+
+/** The rings of one batch size: the last k2 inputs and the states entering them. */
+interface Rings {
+  readonly batch: number;
+  readonly inputs: Mat[];
+  readonly states: Mat[][];
+}
+
+export class Tbptt implements GradientMethod {
   readonly model: RecurrentModel;
   readonly k1: number;
   readonly k2: number;
-  readonly batch: number;
   /** Steps fed since the last reset. */
   steps = 0;
   private readonly graph = new Graph('reverse');
+  private readonly unroll: Unroll;
   private readonly grad: Float64Array;
-  /** Ring of the last k2 inputs (slot s mod (k2+1)) and of the states entering those steps. */
-  private readonly inputRing: Mat[];
-  private readonly stateRing: Mat[][];
   private readonly ringSize: number;
+  private rings: Rings | null = null;
+  private seq: Sequence;
   /** Steps fed since the last window boundary. */
   private pending = 0;
-  private fixedInitial: readonly Mat[] | null = null;
   private lastTapeBytes = 0;
+  private readonly paramVars: Var[] = [];
 
   constructor(model: RecurrentModel, options: TbpttOptions) {
-    const k1 = options.k1, k2 = options.k2 ?? options.k1, batch = options.batch ?? 1;
+    const k1 = options.k1, k2 = options.k2 ?? options.k1;
     if (!Number.isInteger(k1) || k1 < 1) throw new Error(`tbptt: k1 must be an integer >= 1, got ${k1}`);
     if (!Number.isInteger(k2) || k2 < k1) throw new Error(`tbptt: k2 must be an integer >= k1 = ${k1}, got ${k2}`);
-    if (!Number.isInteger(batch) || batch < 1) throw new Error(`tbptt: batch must be a positive integer, got ${batch}`);
     this.model = model;
     this.k1 = k1;
     this.k2 = k2;
-    this.batch = batch;
+    this.unroll = new Unroll(model, 'tbptt');
     this.grad = new Float64Array(model.params.theta.length);
     this.ringSize = k2 + 1;
-    const { cell } = model;
-    const inputData = new Float64Array(this.ringSize * batch * cell.inputSize);
-    this.inputRing = [];
-    this.stateRing = [];
-    for (let s = 0; s < this.ringSize; s++) {
-      this.inputRing.push(matFrom(batch, cell.inputSize, inputData, s * batch * cell.inputSize));
-      this.stateRing.push(cell.stateSizes.map((size) => mat(batch, size)));
-    }
+    this.seq = this.unroll.stream({});
   }
 
-  /** Starts a new stream: state from the model's rule (or initialState), step count 0. */
-  reset(initialState?: readonly Mat[]): void {
-    this.fixedInitial = initialState ?? null;
+  /** Sequences advanced together since the last reset. */
+  get batch(): number {
+    return this.seq.batch;
+  }
+
+  private ringsFor(batch: number): Rings {
+    if (this.rings !== null && this.rings.batch === batch) return this.rings;
+    const { cell } = this.model;
+    const inputData = new Float64Array(this.ringSize * batch * cell.inputSize);
+    const inputs: Mat[] = [], states: Mat[][] = [];
+    for (let s = 0; s < this.ringSize; s++) {
+      inputs.push(matFrom(batch, cell.inputSize, inputData, s * batch * cell.inputSize));
+      states.push(cell.stateSizes.map((size) => mat(batch, size)));
+    }
+    this.rings = { batch, inputs, states };
+    return this.rings;
+  }
+
+  /**
+   * Starts a new stream: batch, lengths (a sequence is frozen after its last step), the initial
+   * state (explicit, 'carry' for the state the last window ended in, or the model's rule); step count 0.
+   */
+  reset(options: RunOptions = {}): void {
+    if (options.initialState === 'carry' && this.steps > 0) this.unroll.carry(this.state());
+    this.seq = this.unroll.stream(options);
+    this.ringsFor(this.seq.batch);
     this.steps = 0;
     this.pending = 0;
   }
@@ -99,8 +127,7 @@ export class Tbptt {
 
   /** The state after the last window (batch x size each; a copy). Only valid right after a window. */
   state(): Mat[] {
-    const slot = this.stateRing[this.steps % this.ringSize];
-    return slot.map((m) => ({ ...m, data: m.data.slice() }));
+    return this.ringsFor(this.seq.batch).states[this.steps % this.ringSize].map(clone);
   }
 
   /**
@@ -112,8 +139,9 @@ export class Tbptt {
    * the reset is an Error.
    */
   feed(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, end = false): void {
-    const { batch, model } = this;
-    const cols = model.cell.inputSize;
+    const { batch } = this.seq;
+    const rings = this.ringsFor(batch);
+    const cols = this.model.cell.inputSize;
     if (xs.cols !== cols) throw new Error(`tbptt: input is ${shapeOf(xs)} but the cell takes ${cols} features per step`);
     if (xs.rows % batch !== 0) throw new Error(`tbptt: input has ${xs.rows} rows, not a multiple of batch ${batch}`);
     const count = xs.rows / batch;
@@ -122,7 +150,7 @@ export class Tbptt {
       throw new Error(`tbptt: the sequence is empty (input ${shapeOf(xs)}, no step fed since the reset)`);
     }
     for (let t = 0; t < count; t++) {
-      const slot = this.inputRing[(this.steps + this.pending) % this.ringSize];
+      const slot = rings.inputs[(this.steps + this.pending) % this.ringSize];
       slot.data.set(xs.data.subarray(xs.offset + t * width, xs.offset + (t + 1) * width), slot.offset);
       this.pending++;
       if (this.pending === this.k1) this.window(loss, onWindow, end && t === count - 1);
@@ -130,33 +158,45 @@ export class Tbptt {
     if (end && this.pending > 0) this.window(loss, onWindow, true);
   }
 
-  /** A whole sequence from a reset: feed with end = true. An empty sequence (0 steps) is an Error. */
-  run(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, initialState?: readonly Mat[]): void {
-    if (xs.rows === 0) throw new Error(`tbptt: the sequence is empty (input ${shapeOf(xs)})`);
-    this.reset(initialState);
-    this.feed(xs, loss, onWindow, true);
+  /**
+   * A whole sequence from a reset, under the contract of every gradient method: the loss of
+   * every step, the sum of the windows' truncated gradients (BPTT's gradient when k2 >= the
+   * sequence's length), and the final state. onWindow, if given, sees each window as it ends.
+   */
+  run(xs: Mat, loss: SequenceLoss, options: TbpttRunOptions = {}): RunResult {
+    if (options.initialState === 'carry' && this.steps > 0) this.unroll.carry(this.state());
+    const seq = this.unroll.sequence(xs, options);
+    this.reset({ ...options, initialState: seq.initial });
+    this.seq = seq;
+    const grad = new Float64Array(this.grad.length);
+    let total = 0;
+    const onWindow = options.onWindow;
+    this.feed(xs, loss, (w) => {
+      total += w.loss;
+      for (let i = 0; i < grad.length; i++) grad[i] += w.grad[i];
+      onWindow?.(w);
+    }, true);
+    return { loss: total, grad, finalState: this.state() };
   }
 
   private window(loss: SequenceLoss, onWindow: TbpttCallback, last: boolean): void {
-    const { model, graph: g, batch, ringSize } = this;
-    const { cell, params } = model;
+    const { graph: g, ringSize, unroll, seq } = this;
+    const rings = this.ringsFor(seq.batch);
     const end = this.steps + this.pending;
     const lossStart = this.steps;
     // History without loss terms: k2 - k1 steps before the loss region (fewer near the start).
     const start = Math.max(0, lossStart - (this.k2 - this.k1));
     g.reset();
-    const paramVars = params.mats.map((m) => g.leaf(m, { requiresGrad: true }));
-    const cellParams = paramVars.slice(0, model.cellParamCount);
-    let state: Var[] = start === 0
-      ? initialStateVars(g, model, batch, paramVars, this.fixedInitial, false)
-      : this.stateRing[start % ringSize].map((m) => g.constant(m));
+    const paramVars = unroll.leaves(g, REQUIRES_GRAD, this.paramVars);
+    const cellParams = unroll.cellParams(paramVars);
+    let state: readonly Var[] = start === 0
+      ? unroll.initialState(g, seq.batch, paramVars, seq.initial)
+      : rings.states[start % ringSize].map((m) => g.constant(m));
     const terms: Var[] = [];
     for (let s = start; s < end; s++) {
-      if (s >= lossStart && s > start) {
-        // Record the state entering step s for later windows (k2 > k1 rewinds into it).
-        this.storeState(s, state);
-      }
-      const result = cell.step(g, cellParams, state, g.leaf(this.inputRing[s % ringSize]));
+      // Record the state entering step s for later windows (k2 > k1 rewinds into it).
+      if (s >= lossStart && s > start) copyState('tbptt', this.model.cell, state, rings.states[s % ringSize]);
+      const result = unroll.step(g, cellParams, state, g.leaf(rings.inputs[s % ringSize]), s, seq.masks);
       state = result.state;
       if (s >= lossStart) {
         const term = loss.step?.(g, s, result.output, state) ?? null;
@@ -167,36 +207,17 @@ export class Tbptt {
       const finalTerm = loss.final?.(g, state) ?? null;
       if (finalTerm !== null) terms.push(finalTerm);
     }
-    this.storeState(end, state);
-    const grad = this.grad;
-    grad.fill(0);
-    let value = 0;
-    if (terms.length > 0) {
-      let total = terms[0];
-      for (let i = 1; i < terms.length; i++) total = g.add(total, terms[i]);
-      if (total.value.rows !== 1 || total.value.cols !== 1) throw new Error(`tbptt: a loss term must be 1x1, got ${shapeOf(total.value)}`);
-      value = total.value.data[total.value.offset];
-      this.lastTapeBytes = g.recordedBytes();
+    copyState('tbptt', this.model.cell, state, rings.states[end % ringSize]);
+    const total = sumTerms(g, 'tbptt', terms);
+    this.lastTapeBytes = g.recordedBytes();
+    if (total !== null) {
       g.backward(total);
-      paramVars.forEach((v, i) => {
-        if (v.grad !== null) grad.set(v.grad.data.subarray(0, v.grad.rows * v.grad.cols), params.offsets[i]);
-      });
+      unroll.scatter(paramVars, this.grad);
     } else {
-      this.lastTapeBytes = g.recordedBytes();
+      this.grad.fill(0);
     }
     this.steps = end;
     this.pending = 0;
-    onWindow({ start, end, lossStart, loss: value, grad, hasLoss: terms.length > 0 });
-  }
-
-  private storeState(step: number, state: readonly Var[]): void {
-    const slot = this.stateRing[step % this.ringSize];
-    for (let i = 0; i < slot.length; i++) {
-      const v = state[i].value, n = v.rows * v.cols;
-      if (n !== slot[i].rows * slot[i].cols) {
-        throw new Error(`tbptt: state ${this.model.cell.stateNames[i]} is ${shapeOf(v)}, expected ${shapeOf(slot[i])}`);
-      }
-      slot[i].data.set(v.data.subarray(v.offset, v.offset + n));
-    }
+    onWindow({ start, end, lossStart, loss: total === null ? 0 : total.value.data[total.value.offset], grad: this.grad, hasLoss: total !== null });
   }
 }

@@ -2,17 +2,17 @@
 // frames -> BiLSTM -> per-frame class scores -> CTC loss (log space) -> BPTT
 // through the whole network -> Adam. Held-out quality is the label error rate
 // of best-path (greedy) and prefix-beam-search decoding.
-import { Graph, type Var } from '../ad/graph.js';
+import type { Var } from '../ad/graph.js';
 import { lstm } from '../cells/lstm.js';
 import { dense } from '../cells/dense.js';
-import { type Mat, mat, rowsView } from '../mat/mat.js';
+import type { Mat } from '../mat/mat.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';
 import { Rng } from '../mat/rng.js';
 import { bidirectional } from '../rnn/bidirectional.js';
-import { stacked, runStacked } from '../rnn/stacked.js';
+import { stacked } from '../rnn/stacked.js';
 import { Bptt } from '../rnn/bptt.js';
-import { LengthMasks } from '../rnn/packed.js';
-import { type RecurrentModel, createModel, initialStateVars } from '../rnn/model.js';
+import { Forward } from '../rnn/forward.js';
+import { type RecurrentModel, createModel } from '../rnn/model.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
 import { createOptimizer } from '../optim/optimizer.js';
 import { clipGlobalNorm, allFinite } from '../optim/clip.js';
@@ -95,16 +95,7 @@ export function ctcSequenceLoss(batch: SpeechBatch, classes: number): SequenceLo
 
 /** Per-frame log-probabilities ((steps·batch) x classes, time-major) of a batch. */
 export function ctcLogProbs(model: RecurrentModel, batch: SpeechBatch): Mat {
-  const g = new Graph('eval');
-  const paramVars = model.params.mats.map((m) => g.leaf(m));
-  const xs: Var[] = [];
-  for (let t = 0; t < batch.steps; t++) xs.push(g.leaf(rowsView(batch.xs, t * batch.batch, batch.batch)));
-  const initial = initialStateVars(g, model, batch.batch, paramVars, null, false);
-  const masks = new LengthMasks(batch.lengths, batch.steps);
-  const run = runStacked(g, model.cell, paramVars.slice(0, model.cellParamCount), xs, initial, { masks: masks.allFull ? null : masks });
-  const C = model.cell.outputSize;
-  const out = mat(batch.steps * batch.batch, C);
-  run.outputs.forEach((v, t) => out.data.set(v.value.data.subarray(v.value.offset, v.value.offset + batch.batch * C), t * batch.batch * C));
+  const out = new Forward(model).run(batch.xs, { batch: batch.batch, lengths: batch.lengths }).outputs;
   logSoftmaxRows(out, out);
   return out;
 }

@@ -4,10 +4,10 @@
 // every cell this way. The readout's parameters join theta after the cell's,
 // so BPTT and RTRL differentiate them like any other parameter.
 import type { Graph, Var } from '../ad/graph.js';
-import type { Cell } from '../cells/cell.js';
+import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
 import { checkSize } from '../cells/cell.js';
 import type { ParamSpec } from '../cells/params.js';
-import type { Mat } from '../mat/mat.js';
+import { type Mat, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 
@@ -27,9 +27,11 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
     { name: 'weight_out', rows: outputSize, cols: inner.outputSize },
     { name: 'bias_out', rows: 1, cols: outputSize },
   ];
-  return {
+  const readout = (g: Graph, params: readonly Var[], h: Var): Var => g.linear(h, params[innerCount], params[innerCount + 1]);
+  const cell: ReadoutCell = {
     kind: inner.kind,
     inner,
+    causal: inner.causal,
     inputSize: inner.inputSize,
     stateSizes: inner.stateSizes,
     stateNames: inner.stateNames,
@@ -38,7 +40,7 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
     step(g: Graph, params: readonly Var[], state: readonly Var[], x: Var) {
       // Cells read their parameters by position, so the readout's two at the end go unseen.
       const result = inner.step(g, params, state, x);
-      return { state: result.state, output: g.linear(result.output, params[innerCount], params[innerCount + 1]) };
+      return { state: result.state, output: readout(g, params, result.output) };
     },
     init(mats: readonly Mat[], rng: Rng) {
       inner.init(mats.slice(0, innerCount), rng);
@@ -48,4 +50,18 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
       uniformInit(mats[innerCount + 1], rng, -bound, bound);
     },
   };
+  if (inner.scan !== undefined) {
+    const innerScan = inner.scan.bind(inner);
+    // The inner cell's own scan, then the readout at every step; zero past a sequence's end, as a stepped cell gives.
+    (cell as { scan?: Cell['scan'] }).scan = (g: Graph, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: StepMasks | null): ScanResult => {
+      const run = innerScan(g, params.slice(0, innerCount), xs, initial, masks);
+      const outputs = run.outputs.map((h, t) => {
+        const y = readout(g, params, h);
+        if (masks === null || masks.full[t]) return y;
+        return g.selectRows(g.constant(masks.keep[t]), y, g.constant(sharedZeros(y.value.rows, outputSize)));
+      });
+      return { outputs, states: run.states, final: run.final };
+    };
+  }
+  return cell;
 }

@@ -17,7 +17,7 @@ import { type Task, type TaskBatch, isSolved } from '../tasks/task.js';
 import { createTask } from '../tasks/registry.js';
 import { applyInit, formatInit, parseInit } from './init.js';
 import { withReadout } from './readout.js';
-import { Forward } from './forward.js';
+import { Forward } from '../rnn/forward.js';
 import { type Progress, type TrainResult, type TrainMethod, formatMethod, parseMethod, train } from './trainer.js';
 
 export const CELL_KINDS = ['elman', 'lstm', 'gru'] as const;
@@ -222,7 +222,7 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
   hooks.prepare?.(model, optimizer);
   const held = heldOutBatch(task, c.heldOut, c.heldOutSeed);
   const forward = new Forward(model);
-  const evaluate = (): number => task.score(held, forward.run(held.xs, held.batch));
+  const evaluate = (): number => task.score(held, forward.run(held.xs, { batch: held.batch }).outputs);
 
   const result = train(model, {
     method,
@@ -243,7 +243,7 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
     onProgress: hooks.onProgress === undefined ? undefined : (p) => hooks.onProgress!(p, model, optimizer),
   });
 
-  const outputs = forward.run(held.xs, held.batch);
+  const outputs = forward.run(held.xs, { batch: held.batch }).outputs;
   const value = task.score(held, outputs);
   const extra = task.extraScores?.(held, outputs) ?? {};
   const reportConfig: Record<string, unknown> = {

@@ -45,6 +45,8 @@ export interface TrainBatch {
   xs: Mat;
   batch: number;
   loss: SequenceLoss;
+  /** Length of each sequence (variable-length batch); absent: every sequence runs every step. */
+  lengths?: ArrayLike<number> | null;
 }
 
 export interface Progress {
@@ -238,30 +240,31 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
     switch (method.kind) {
       case 'bptt': {
         bptt ??= new Bptt(model);
-        const r = bptt.run(b.xs, b.loss, { batch: b.batch });
+        const r = bptt.run(b.xs, b.loss, { batch: b.batch, lengths: b.lengths });
         update(r.grad, r.loss);
         return r.loss;
       }
       case 'tbptt': {
         let engine = tbptts.get(b.batch);
         if (engine === undefined) {
-          engine = new Tbptt(model, { k1: method.k1, k2: method.k2, batch: b.batch });
+          engine = new Tbptt(model, { k1: method.k1, k2: method.k2 });
           tbptts.set(b.batch, engine);
         }
-        let total = 0;
-        engine.run(b.xs, b.loss, (w) => {
-          total += w.loss;
-          // The window's loss steps [lossStart, end): windows partition the sequence.
-          const share = (w.end - w.lossStart) / steps;
-          if (w.hasLoss) update(w.grad, w.loss, share);
-          else penaltyDue += share;
-        });
-        return total;
+        return engine.run(b.xs, b.loss, {
+          batch: b.batch,
+          lengths: b.lengths,
+          onWindow: (w) => {
+            // The window's loss steps [lossStart, end): windows partition the sequence.
+            const share = (w.end - w.lossStart) / steps;
+            if (w.hasLoss) update(w.grad, w.loss, share);
+            else penaltyDue += share;
+          },
+        }).loss;
       }
       case 'rtrl': {
         let engine = rtrls.get(b.batch);
         if (engine === undefined) {
-          engine = new Rtrl(model, { batch: b.batch });
+          engine = new Rtrl(model);
           rtrls.set(b.batch, engine);
         }
         let produced = false;
@@ -278,7 +281,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
             return term;
           },
         };
-        engine.reset();
+        engine.reset({ batch: b.batch, lengths: b.lengths });
         let total = 0;
         // Steps since the last update: that update's share of the penalty is since / steps.
         let since = 0;

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { Rng } from '../../lib/mat/rng.js';
 import { speechTask } from '../../lib/tasks/speech.js';
 import { ctcNetwork, ctcSequenceLoss, ctcEvaluate, trainCtc } from '../../lib/train/ctc.js';
-import { SequenceBptt } from '../../lib/rnn/stacked.js';
+import { Bptt } from '../../lib/rnn/bptt.js';
 
 test('the speech task is seeded, padded with zeros, and labels lie in 1..labels', () => {
   const task = speechTask({ labels: 5, features: 4, seed: 3 });
@@ -30,7 +30,7 @@ test('BiLSTM + readout + CTC: the BPTT gradient matches finite differences', () 
   const model = ctcNetwork(task, 3, 1, 4);
   const batch = task.batch(3, new Rng(5));
   const loss = ctcSequenceLoss(batch, task.classes);
-  const bptt = new SequenceBptt(model);
+  const bptt = new Bptt(model);
   const run = () => bptt.run(batch.xs, loss, { batch: 3, lengths: batch.lengths });
   const { grad } = run();
   const theta = model.params.theta, rng = new Rng(8), eps = 1e-6;

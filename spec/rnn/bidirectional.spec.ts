@@ -12,7 +12,7 @@ import { Bptt } from '../../lib/rnn/bptt.js';
 import { bidirectional } from '../../lib/rnn/bidirectional.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
-import { SequenceBptt, stacked } from '../../lib/rnn/stacked.js';
+import { stacked } from '../../lib/rnn/stacked.js';
 import { FD_TOL, SAME_TOL, dotLoss, fdError, randomMat, relErr, someIndices } from './arch-util.js';
 
 const rng = new Rng(606);
@@ -35,7 +35,7 @@ test('bidirectional: names, sizes, and the output is [forward, backward on the r
   const model = createModel(layer, { seed: 2 });
   const batch = 2, steps = 5;
   const xs = randomMat(rng, steps * batch, 3);
-  const both = new SequenceBptt(model).run(xs, {}, { batch });
+  const both = new Bptt(model).run(xs, {}, { batch });
   const half = model.params.offsets[4];
   const fwd = createModel(cell, { theta: model.params.theta.slice(0, half) });
   const bwd = createModel(cell, { theta: model.params.theta.slice(half) });
@@ -73,7 +73,7 @@ test('bidirectional: 2-layer GRU gradients (parameters, inputs, initial state) m
   const xs = randomMat(rng, steps * batch, 2);
   const h0 = cell.stateSizes.map((s) => randomMat(rng, batch, s, 0.5));
   const loss = dotLoss(randomMat(rng, steps * batch, 4), batch, cell.stateSizes.map((s) => randomMat(rng, batch, s)));
-  const run = new SequenceBptt(model);
+  const run = new Bptt(model);
   const options = { batch, initialState: h0, inputGrad: true };
   const r = run.run(xs, loss, options);
   const f = () => run.run(xs, loss, options).loss;
@@ -92,8 +92,8 @@ test('bidirectional: a 1 x size initial state is broadcast and its gradient summ
   const row = [randomMat(rng, 1, 3), randomMat(rng, 1, 3)];
   const full = row.map((m) => { const out = mat(batch, 3); for (let b = 0; b < batch; b++) out.data.set(m.data, b * 3); return out; });
   const loss = dotLoss(randomMat(rng, steps * batch, 6), batch);
-  const a = new SequenceBptt(model).run(xs, loss, { batch, initialState: row });
-  const b = new SequenceBptt(model).run(xs, loss, { batch, initialState: full });
+  const a = new Bptt(model).run(xs, loss, { batch, initialState: row });
+  const b = new Bptt(model).run(xs, loss, { batch, initialState: full });
   assert.is(a.loss, b.loss);
   const summed = new Float64Array(3);
   for (let r = 0; r < batch; r++) for (let c = 0; c < 3; c++) summed[c] += b.initialStateGrad![1].data[r * 3 + c];

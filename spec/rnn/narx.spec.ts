@@ -67,8 +67,8 @@ test('narx: RTRL equals BPTT in closed and open loop, and matches finite differe
       const loss = squaredLoss(targets, batch);
       const bptt = new Bptt(model);
       const a = bptt.run(xs, loss, { batch });
-      const rtrl = new Rtrl(model, { batch });
-      rtrl.run(xs, loss);
+      const rtrl = new Rtrl(model);
+      rtrl.run(xs, loss, { batch });
       const label = `${feedback}, inputSize ${shape.inputSize}`;
       assert.ok(relErr(rtrl.grad, a.grad) < MODES_TOL, `${label}: RTRL vs BPTT ${relErr(rtrl.grad, a.grad)}`);
       const { error, worst } = fdError(() => bptt.run(xs, loss, { batch }).loss, model.params.theta, a.grad, someIndices(rng, a.grad.length, 20));

@@ -9,7 +9,8 @@ import { Rng } from '../../lib/mat/rng.js';
 import { bidirectional } from '../../lib/rnn/bidirectional.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { LengthMasks, checkLengths } from '../../lib/rnn/packed.js';
-import { SequenceBptt, stacked } from '../../lib/rnn/stacked.js';
+import { Bptt } from '../../lib/rnn/bptt.js';
+import { stacked } from '../../lib/rnn/stacked.js';
 import { SAME_TOL, dotLoss, randomMat, relErr } from './arch-util.js';
 
 const rng = new Rng(707);
@@ -34,8 +35,8 @@ test('packed: lengths must be integers in [1, padded length], one per sequence',
   assert.throws(() => checkLengths('op', [2], 2, 5), /1 lengths for a batch of 2/);
   const model = createModel(lstm({ inputSize: 2, hiddenSize: 2 }));
   const xs = randomMat(rng, 8, 2);
-  assert.throws(() => new SequenceBptt(model).run(xs, {}, { batch: 2, lengths: [4, 5] }), /sequence 1 has length 5; lengths must be integers in \[1, 4\]/);
-  assert.throws(() => new SequenceBptt(model).run(xs, {}, { batch: 2, lengths: [4, 3, 2] }), /3 lengths for a batch of 2/);
+  assert.throws(() => new Bptt(model).run(xs, {}, { batch: 2, lengths: [4, 5] }), /sequence 1 has length 5; lengths must be integers in \[1, 4\]/);
+  assert.throws(() => new Bptt(model).run(xs, {}, { batch: 2, lengths: [4, 3, 2] }), /3 lengths for a batch of 2/);
   const masks = new LengthMasks([2, 4], 4);
   assert.equal(masks.full, [true, true, false, false]);
   assert.equal(Array.from(masks.keep[2].data), [0, 1]);
@@ -53,12 +54,12 @@ for (const [name, makeCell] of [
     const h0 = cell.stateSizes.map((s) => randomMat(rng, batch, s, 0.5));
     const upstream = randomMat(rng, steps * batch, O);
     const finals = cell.stateSizes.map((s) => randomMat(rng, batch, s));
-    const all = new SequenceBptt(model).run(xs, dotLoss(upstream, batch, finals), { batch, lengths, initialState: h0, inputGrad: true });
+    const all = new Bptt(model).run(xs, dotLoss(upstream, batch, finals), { batch, lengths, initialState: h0, inputGrad: true });
     const gradSum = new Float64Array(all.grad.length);
     let lossSum = 0;
     for (let b = 0; b < batch; b++) {
       const L = lengths[b];
-      const one = new SequenceBptt(model).run(column(xs, batch, b, L), dotLoss(column(upstream, batch, b, L), 1, finals.map((f) => rowOf(f, b))),
+      const one = new Bptt(model).run(column(xs, batch, b, L), dotLoss(column(upstream, batch, b, L), 1, finals.map((f) => rowOf(f, b))),
         { batch: 1, initialState: h0.map((m) => rowOf(m, b)), inputGrad: true });
       lossSum += one.loss;
       one.grad.forEach((v, i) => { gradSum[i] += v; });
@@ -90,7 +91,7 @@ test('packed: values in the padding change nothing', () => {
   const batch = 3, steps = 5, lengths = [5, 2, 3];
   const xs = randomMat(rng, steps * batch, 2);
   const loss = dotLoss(randomMat(rng, steps * batch, 6), batch);
-  const run = new SequenceBptt(model);
+  const run = new Bptt(model);
   const a = run.run(xs, loss, { batch, lengths });
   const noisy = randomMat(rng, steps * batch, 2);
   for (let t = 0; t < steps; t++) {

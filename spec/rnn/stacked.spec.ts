@@ -12,7 +12,7 @@ import { Rng } from '../../lib/mat/rng.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
-import { SequenceBptt, layerParamName, stacked } from '../../lib/rnn/stacked.js';
+import { layerParamName, stacked } from '../../lib/rnn/stacked.js';
 import { FD_TOL, MODES_TOL, SAME_TOL, dotLoss, fdError, randomMat, relErr, someIndices } from './arch-util.js';
 
 const rng = new Rng(505);
@@ -53,13 +53,13 @@ test('stacked: Bptt (step by step), SequenceBptt (layer by layer) and RTRL give 
   const xs = randomMat(rng, steps * batch, 3);
   const loss = dotLoss(randomMat(rng, steps * batch, 2), batch, cell.stateSizes.map((s) => randomMat(rng, batch, s)));
   const a = new Bptt(model).run(xs, loss, { batch });
-  const b = new SequenceBptt(model).run(xs, loss, { batch });
+  const b = new Bptt(model).run(xs, loss, { batch });
   assert.ok(Math.abs(a.loss - b.loss) <= SAME_TOL * Math.abs(a.loss), `loss ${a.loss} vs ${b.loss}`);
   assert.ok(relErr(b.grad, a.grad) <= SAME_TOL, `grad ${relErr(b.grad, a.grad)}`);
   assert.ok(relErr(b.outputs.data, a.outputs.data) <= SAME_TOL);
   a.finalState.forEach((m, i) => assert.ok(relErr(b.finalState[i].data, m.data) <= SAME_TOL));
-  const rtrl = new Rtrl(model, { batch });
-  const rl = rtrl.run(xs, loss);
+  const rtrl = new Rtrl(model);
+  const rl = rtrl.run(xs, loss, { batch }).loss;
   assert.ok(Math.abs(rl - a.loss) <= SAME_TOL * Math.abs(a.loss));
   const err = relErr(rtrl.grad, a.grad);
   assert.ok(err < MODES_TOL, `RTRL vs BPTT ${err}`);
@@ -72,7 +72,7 @@ test('stacked: SequenceBptt gradient matches finite differences (2-layer LSTM ->
   const batch = 2, steps = 4;
   const xs = randomMat(rng, steps * batch, 2);
   const loss = dotLoss(randomMat(rng, steps * batch, 3), batch, cell.stateSizes.map((s) => randomMat(rng, batch, s)));
-  const run = new SequenceBptt(model);
+  const run = new Bptt(model);
   const { grad } = run.run(xs, loss, { batch });
   const { error, worst } = fdError(() => run.run(xs, loss, { batch }).loss, model.params.theta, grad, someIndices(rng, grad.length, 40));
   assert.ok(error < FD_TOL, worst);
@@ -87,8 +87,8 @@ test('stacked: seeded dropout is the same mask stream in BPTT and RTRL, and off 
   cell.resetDropout();
   const a = new Bptt(model).run(xs, loss, { batch });
   cell.resetDropout();
-  const rtrl = new Rtrl(model, { batch });
-  rtrl.run(xs, loss);
+  const rtrl = new Rtrl(model);
+  rtrl.run(xs, loss, { batch });
   assert.ok(relErr(rtrl.grad, a.grad) < MODES_TOL, `RTRL vs BPTT with dropout ${relErr(rtrl.grad, a.grad)}`);
   // Without a reset the stream moves on: new masks, another loss.
   const next = new Bptt(model).run(xs, loss, { batch });
@@ -130,7 +130,7 @@ test('stacked: 4 layers (3 dropout masks per step): Bptt (step by step), Sequenc
   const batch = 2, steps = 5;
   const xs = randomMat(rng, steps * batch, 3);
   const loss = dotLoss(randomMat(rng, steps * batch, 2), batch, cell.stateSizes.map((s) => randomMat(rng, batch, s)));
-  const bptt = new Bptt(model), seq = new SequenceBptt(model);
+  const bptt = new Bptt(model), seq = new Bptt(model);
   cell.resetDropout();
   const a = bptt.run(xs, loss, { batch });
   const a2 = bptt.run(xs, loss, { batch });   // no reset: the masks of steps 5..9
@@ -144,8 +144,8 @@ test('stacked: 4 layers (3 dropout masks per step): Bptt (step by step), Sequenc
   }
   assert.not.equal(a2.loss, a.loss);
   cell.resetDropout();
-  const rtrl = new Rtrl(model, { batch });
-  const rl = rtrl.run(xs, loss);
+  const rtrl = new Rtrl(model);
+  const rl = rtrl.run(xs, loss, { batch }).loss;
   assert.ok(Math.abs(rl - a.loss) <= SAME_TOL * Math.abs(a.loss), `RTRL loss ${rl} vs ${a.loss}`);
   assert.ok(relErr(rtrl.grad, a.grad) < MODES_TOL, `RTRL vs BPTT ${relErr(rtrl.grad, a.grad)}`);
   // Dropout really acts: without it the loss differs.

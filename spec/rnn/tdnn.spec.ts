@@ -55,8 +55,8 @@ test('tdnn: RTRL equals BPTT and both match finite differences (TDNN over TDNN, 
     const loss = dotLoss(randomMat(rng, steps * batch, 2), batch, cell.stateSizes.map((s) => randomMat(rng, batch, s)));
     const bptt = new Bptt(model);
     const a = bptt.run(xs, loss, { batch });
-    const rtrl = new Rtrl(model, { batch });
-    rtrl.run(xs, loss);
+    const rtrl = new Rtrl(model);
+    rtrl.run(xs, loss, { batch });
     assert.ok(relErr(rtrl.grad, a.grad) < MODES_TOL, `${cell.kind}: RTRL vs BPTT ${relErr(rtrl.grad, a.grad)}`);
     assert.ok(a.grad.some((v) => v !== 0));
     const { error, worst } = fdError(() => bptt.run(xs, loss, { batch }).loss, model.params.theta, a.grad, someIndices(rng, a.grad.length, 25));

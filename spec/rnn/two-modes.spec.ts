@@ -109,8 +109,8 @@ for (const [name, makeCell] of cellMakers) {
           ? everyStepLoss(randomMat(steps * batch, cell.outputSize), batch)
           : finalOnlyLoss(cell.stateSizes.map((s) => randomMat(batch, s)));
         const viaBptt = new Bptt(model).run(xs, loss, { batch });
-        const rtrl = new Rtrl(model, { batch });
-        const rtrlLoss = rtrl.run(xs, loss);
+        const rtrl = new Rtrl(model);
+        const rtrlLoss = rtrl.run(xs, loss, { batch }).loss;
         assert.ok(Math.abs(rtrlLoss - viaBptt.loss) <= 1e-12 * Math.max(1, Math.abs(viaBptt.loss)), `losses ${rtrlLoss} vs ${viaBptt.loss}`);
         const err = relError(rtrl.grad, viaBptt.grad);
         assert.ok(err < SAME_MATH, `RTRL vs BPTT relative error ${err}`);
@@ -153,7 +153,7 @@ test('RTRL carries a state passed through unchanged (new b is the old a) exactly
   const xs = randomMat(6, 2), loss = everyStepLoss(randomMat(6, 3), 1);
   const viaBptt = new Bptt(model).run(xs, loss);
   const rtrl = new Rtrl(model);
-  assert.ok(Math.abs(rtrl.run(xs, loss) - viaBptt.loss) < 1e-12);
+  assert.ok(Math.abs(rtrl.run(xs, loss).loss - viaBptt.loss) < 1e-12);
   assert.ok(relError(rtrl.grad, viaBptt.grad) < SAME_MATH, `RTRL vs BPTT ${relError(rtrl.grad, viaBptt.grad)}`);
 });
 
@@ -163,8 +163,8 @@ test('RTRL refuses a model whose sensitivities would not fit the memory limit', 
   assert.throws(() => new Rtrl(model, { maxBytes: NaN }), /rtrl: maxBytes must be a positive number, got NaN/);
   // The estimate covers what a run really allocates (S twice, the step's tangents) to within 10%.
   for (const m of [model, createModel(gru({ inputSize: 4, hiddenSize: 16 }))]) {
-    const rtrl = new Rtrl(m, { batch: 4 });
-    rtrl.run(mat(8, 4), { step: (g, _t, out) => g.sum(out) });
+    const rtrl = new Rtrl(m);
+    rtrl.run(mat(8, 4), { step: (g, _t, out) => g.sum(out) }, { batch: 4 });
     const estimate = estimateRtrlBytes(m, 4), actual = rtrl.totalBytes();
     assert.ok(Math.abs(estimate - actual) < 0.1 * actual, `estimate ${estimate} vs ${actual} bytes`);
   }

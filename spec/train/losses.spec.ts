@@ -10,7 +10,7 @@ import { createModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
 import { withReadout } from '../../lib/train/readout.js';
-import { Forward } from '../../lib/train/forward.js';
+import { Forward } from '../../lib/rnn/forward.js';
 
 const value = (f: (g: Graph) => ReturnType<typeof mseLoss>): number => {
   const g = new Graph('eval');
@@ -93,14 +93,14 @@ test('a masked sequence loss gives BPTT and RTRL the same gradient; Forward give
   mask.data.set([0, 0, 1, 0, 0, 1, 1, 1, 0, 0]);
   const loss = sequenceLoss({ kind: 'softmax-ce', targets, mask, batch });
   const b = new Bptt(model).run(xs, loss, { batch });
-  const r = new Rtrl(model, { batch });
-  const rLoss = r.run(xs, loss);
+  const r = new Rtrl(model);
+  const rLoss = r.run(xs, loss, { batch }).loss;
   assert.ok(Math.abs(b.loss - rLoss) < 1e-14);
   let diff = 0;
   for (let i = 0; i < b.grad.length; i++) diff = Math.max(diff, Math.abs(b.grad[i] - r.grad[i]));
   assert.ok(diff < 1e-13, `BPTT and RTRL differ by ${diff}`);
   assert.ok(Math.abs(lossValue('softmax-ce', b.outputs, targets, mask) - b.loss) < 1e-14);
-  const f = new Forward(model).run(xs, batch);
+  const f = new Forward(model).run(xs, { batch }).outputs;
   assert.equal(Array.from(f.data), Array.from(b.outputs.data));
 });
 

@@ -5,7 +5,7 @@ import { elman } from '../../lib/cells/elman.js';
 import { createModel, type RecurrentModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { Tbptt, type TbpttWindow } from '../../lib/rnn/tbptt.js';
-import { Forward } from '../../lib/train/forward.js';
+import { Forward } from '../../lib/rnn/forward.js';
 import { withReadout } from '../../lib/train/readout.js';
 import { sequenceLoss, type SequenceTargets } from '../../lib/loss/losses.js';
 import { type Mat, mat, matFrom, rowsView } from '../../lib/mat/mat.js';
@@ -33,13 +33,16 @@ function collect(tb: Tbptt, xs: Mat, spec: SequenceTargets): { windows: Omit<Tbp
   const windows: Omit<TbpttWindow, 'grad'>[] = [], grads: Float64Array[] = [];
   const total = new Float64Array(tb.model.params.theta.length);
   let loss = 0;
-  tb.run(xs, sequenceLoss(spec), (w) => {
+  const result = tb.run(xs, sequenceLoss(spec), { batch, onWindow: (w) => {
     const { grad, ...rest } = w;
     windows.push(rest);
     grads.push(grad.slice());
     for (let i = 0; i < grad.length; i++) total[i] += grad[i];
     loss += w.loss;
-  });
+  } });
+  // run() returns what the windows add up to.
+  assert.is(result.loss, loss);
+  assert.ok(maxDiff(result.grad, total) === 0);
   return { windows, grads, total, loss };
 }
 
@@ -53,7 +56,7 @@ for (const learned of [false, true]) {
   test(`TBPTT with k1 = k2 = T is full BPTT (${learned ? 'learned' : 'zero'} initial state)`, () => {
     const { model, xs, spec } = setup(learned);
     const full = new Bptt(model).run(xs, sequenceLoss(spec), { batch });
-    const { windows, total, loss } = collect(new Tbptt(model, { k1: T, batch }), xs, spec);
+    const { windows, total, loss } = collect(new Tbptt(model, { k1: T }), xs, spec);
     assert.is(windows.length, 1);
     assert.equal({ start: windows[0].start, end: windows[0].end, lossStart: windows[0].lossStart }, { start: 0, end: T, lossStart: 0 });
     assert.ok(Math.abs(loss - full.loss) < 1e-14, `loss ${loss} vs ${full.loss}`);
@@ -65,7 +68,7 @@ for (const learned of [false, true]) {
 test('k2 >= T with k1 < T: the windows sum to the full gradient (no truncation happens)', () => {
   const { model, xs, spec } = setup();
   const full = new Bptt(model).run(xs, sequenceLoss(spec), { batch });
-  const { windows, total, loss } = collect(new Tbptt(model, { k1: 2, k2: T, batch }), xs, spec);
+  const { windows, total, loss } = collect(new Tbptt(model, { k1: 2, k2: T }), xs, spec);
   assert.equal(windows.map((w) => [w.start, w.lossStart, w.end]), [[0, 0, 2], [0, 2, 4], [0, 4, 6]]);
   assert.ok(Math.abs(loss - full.loss) < 1e-14);
   assert.ok(maxDiff(total, full.grad) < 1e-13, `grad differs by ${maxDiff(total, full.grad)}`);
@@ -74,7 +77,7 @@ test('k2 >= T with k1 < T: the windows sum to the full gradient (no truncation h
 test('a truncated window equals BPTT from the stored state over its k2 steps, loss on its last k1', () => {
   const { model, xs, spec } = setup();
   const k1 = 2, k2 = 3;
-  const { windows, grads } = collect(new Tbptt(model, { k1, k2, batch }), xs, spec);
+  const { windows, grads } = collect(new Tbptt(model, { k1, k2 }), xs, spec);
   assert.equal(windows.map((w) => [w.start, w.lossStart, w.end]), [[0, 0, 2], [1, 2, 4], [3, 4, 6]]);
   // The state entering step `start`, from a plain forward pass (parameters are not updated here).
   const cell = model.cell;
@@ -102,11 +105,11 @@ function stateAfter(model: RecurrentModel, xs: Mat): Mat[] {
 
 test('a leftover tail gets its own window; feeding a stream in pieces gives the same windows', () => {
   const { model, xs, spec } = setup();
-  const whole = collect(new Tbptt(model, { k1: 4, batch }), xs, spec);
+  const whole = collect(new Tbptt(model, { k1: 4 }), xs, spec);
   assert.equal(whole.windows.map((w) => [w.start, w.lossStart, w.end]), [[0, 0, 4], [4, 4, 6]]);
-  const tb = new Tbptt(model, { k1: 4, batch });
+  const tb = new Tbptt(model, { k1: 4 });
   const pieces: Float64Array[] = [];
-  tb.reset();
+  tb.reset({ batch });
   const loss = sequenceLoss(spec);
   tb.feed(rowsView(xs, 0, 3 * batch), loss, (w) => pieces.push(w.grad.slice()));
   tb.feed(rowsView(xs, 3 * batch, 3 * batch), loss, (w) => pieces.push(w.grad.slice()), true);
@@ -120,8 +123,9 @@ test('the state carried across windows is the forward state', () => {
   new Rng(2).fillNormal(xs);
   const tb = new Tbptt(model, { k1: 3 });
   let state: Mat[] = [];
-  tb.run(xs, {}, () => { state = tb.state(); });
-  const outputs = new Forward(model).run(xs, 1);
+  const result = tb.run(xs, {}, { onWindow: () => { state = tb.state(); } });
+  const outputs = new Forward(model).run(xs).outputs;
+  assert.equal(Array.from(result.finalState[0].data), Array.from(state[0].data));
   // Elman's output is h: the state after the last step is the last output row.
   assert.equal(Array.from(state[0].data), Array.from(outputs.data.subarray(6 * 3, 7 * 3)));
 });
@@ -130,22 +134,22 @@ test('bad options throw', () => {
   const { model } = setup();
   assert.throws(() => new Tbptt(model, { k1: 0 }), /k1 must be an integer >= 1/);
   assert.throws(() => new Tbptt(model, { k1: 3, k2: 2 }), /k2 must be an integer >= k1 = 3/);
-  assert.throws(() => new Tbptt(model, { k1: 2, batch: 0 }), /batch/);
-  const tb = new Tbptt(model, { k1: 2, batch: 2 });
-  assert.throws(() => tb.run(mat(3, 3), {}, () => {}), /not a multiple of batch 2/);
-  assert.throws(() => tb.run(mat(4, 5), {}, () => {}), /takes 3 features/);
+  const tb = new Tbptt(model, { k1: 2 });
+  assert.throws(() => tb.run(mat(4, 3), {}, { batch: 0 }), /tbptt: batch must be a positive integer, got 0/);
+  assert.throws(() => tb.run(mat(3, 3), {}, { batch: 2 }), /not a multiple of batch 2/);
+  assert.throws(() => tb.run(mat(4, 5), {}, { batch: 2 }), /takes 3 features/);
 });
 
 test('an empty sequence is an Error, not a silent run without windows', () => {
   const { model, spec } = setup();
-  const tb = new Tbptt(model, { k1: 2, batch });
+  const tb = new Tbptt(model, { k1: 2 });
   let windows = 0;
-  assert.throws(() => tb.run(mat(0, 3), sequenceLoss(spec), () => { windows++; }), /tbptt: the sequence is empty \(input 0x3\)/);
-  tb.reset();
+  assert.throws(() => tb.run(mat(0, 3), sequenceLoss(spec), { batch, onWindow: () => { windows++; } }), /tbptt: the sequence is empty \(input 0x3\)/);
+  tb.reset({ batch });
   assert.throws(() => tb.feed(mat(0, 3), sequenceLoss(spec), () => { windows++; }, true), /tbptt: the sequence is empty/);
   assert.is(windows, 0);
   // Mid-stream, an empty piece is a no-op, and ending after steps were fed is fine.
-  tb.reset();
+  tb.reset({ batch });
   tb.feed(mat(0, 3), sequenceLoss(spec), () => { windows++; });
   tb.feed(mat(batch, 3), sequenceLoss(spec), () => { windows++; });
   tb.feed(mat(0, 3), sequenceLoss(spec), () => { windows++; }, true);
@@ -154,18 +158,18 @@ test('an empty sequence is an Error, not a silent run without windows', () => {
 
 test('tapeBytes: the latest window\'s tape, O(k2) and equal to BPTT\'s over the same steps', () => {
   const { model, xs, spec } = setup();
-  const tb = new Tbptt(model, { k1: T, batch });
+  const tb = new Tbptt(model, { k1: T });
   assert.is(tb.tapeBytes(), 0);
   let seen = 0;
-  tb.run(xs, sequenceLoss(spec), () => { seen = tb.tapeBytes(); });
+  tb.run(xs, sequenceLoss(spec), { batch, onWindow: () => { seen = tb.tapeBytes(); } });
   assert.ok(seen > 0);
   assert.is(seen, new Bptt(model).run(xs, sequenceLoss(spec), { batch }).tapeBytes);
   // Windows of 2 steps keep about a third of a 6-step tape, however long the stream.
-  const short = new Tbptt(model, { k1: 2, batch });
+  const short = new Tbptt(model, { k1: 2 });
   const sizes: number[] = [];
   const long = mat(5 * T * batch, 3);
   new Rng(4).fillNormal(long);
-  short.run(long, {}, () => { sizes.push(short.tapeBytes()); });
+  short.run(long, {}, { batch, onWindow: () => { sizes.push(short.tapeBytes()); } });
   assert.is(sizes.length, 5 * T / 2);
   for (const bytes of sizes) assert.ok(bytes > 0 && bytes < 0.5 * seen, `window tape ${bytes} vs ${seen} for ${T} steps`);
   assert.is(short.tapeBytes(), sizes[sizes.length - 1]);

@@ -12,7 +12,7 @@ import { type Mat, mat } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { createModel, type RecurrentModel } from '../../lib/rnn/model.js';
-import { Forward, forward } from '../../lib/train/forward.js';
+import { Forward } from '../../lib/rnn/forward.js';
 
 const rng = new Rng(77);
 
@@ -64,7 +64,7 @@ test('forward: a cell that passes its state through gives Bptt\'s outputs', () =
   for (const batch of [1, 3]) {
     const xs = randomXs(6 * batch, 3);
     const expected = bpttOutputs(model, xs, batch);
-    assertSame(forward(model, xs, batch), expected, `batch ${batch}`);
+    assertSame(new Forward(model).run(xs, { batch }).outputs, expected, `batch ${batch}`);
     // By hand for the first sequence: b'_t = a'_{t-1}, c'_t = b'_{t-1}[1] = a'_{t-2}[1].
     const out = expected.data, row = (t: number) => t * batch * 5;
     for (let t = 1; t < 6; t++) {
@@ -77,7 +77,7 @@ test('forward: a cell that passes its state through gives Bptt\'s outputs', () =
   const f = new Forward(model);
   for (const batch of [2, 1, 2]) {
     const xs = randomXs(5 * batch, 3);
-    assertSame(f.run(xs, batch), bpttOutputs(model, xs, batch), `reused, batch ${batch}`);
+    assertSame(f.run(xs, { batch }).outputs, bpttOutputs(model, xs, batch), `reused, batch ${batch}`);
   }
 });
 
@@ -86,7 +86,7 @@ test('forward: stateless cells (dense, tdnn with one tap) run', () => {
     assert.equal(cell.stateSizes, []);
     const model = createModel(cell, { seed: 2 });
     const xs = randomXs(4 * 2, 3);
-    assertSame(new Forward(model).run(xs, 2), bpttOutputs(model, xs, 2), cell.kind);
+    assertSame(new Forward(model).run(xs, { batch: 2 }).outputs, bpttOutputs(model, xs, 2), cell.kind);
   }
 });
 
@@ -94,7 +94,7 @@ test('forward: a tdnn delay line and an elman cell give Bptt\'s outputs', () => 
   for (const cell of [tdnn({ inputSize: 2, outputSize: 3, taps: 3, dilation: 2 }), elman({ inputSize: 2, hiddenSize: 3 })]) {
     const model = createModel(cell, { seed: 3 });
     const xs = randomXs(9 * 2, 2);
-    assertSame(forward(model, xs, 2), bpttOutputs(model, xs, 2), cell.kind);
+    assertSame(new Forward(model).run(xs, { batch: 2 }).outputs, bpttOutputs(model, xs, 2), cell.kind);
   }
 });
 

@@ -1,0 +1,296 @@
+// The one unroll. Every gradient method (Bptt, Tbptt, Rtrl, Forward, and whatever comes next)
+// differentiates the same thing, the model's cell stepped over a sequence, and what that thing is
+// is written here once:
+//   - the parameter leaves: one Var per named matrix of theta, with the mode's leaf options;
+//   - the state entering step 0: zero, fixed, learned, or carried over from the previous call;
+//   - the step with per-sequence lengths: a row past its sequence's end keeps its old state and
+//     emits zero, by selection (never by multiplying with 0), so padding holding NaN cannot leak;
+//   - the scatter of the leaves' gradients into one vector laid out like theta.
+// A method adds only its way of differentiating: a tape walked back (BPTT), tangents carried (RTRL).
+import type { Graph, LeafOptions, Var } from '../ad/graph.js';
+import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
+import { type Mat, clone, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
+import type { RecurrentModel } from './model.js';
+import { LengthMasks } from './packed.js';
+import type { SequenceLoss } from './loss-spec.js';
+
+/** The options every gradient method's run() takes. */
+export interface RunOptions {
+  /** Sequences in the batch (default 1). xs is time-major: rows [t·batch, (t+1)·batch) are step t. */
+  batch?: number;
+  /** Length of each sequence of the batch (PyTorch's packed semantics); absent or null: all run every step. */
+  lengths?: ArrayLike<number> | null;
+  /**
+   * The state entering step 0: one matrix per state vector (batch x size, or 1 x size shared by the
+   * batch); 'carry': the final state of this method's previous run (the model's rule before any run);
+   * absent or null: the model's rule (zero, fixed or learned).
+   */
+  initialState?: readonly Mat[] | 'carry' | null;
+}
+
+/** What every gradient method's run() returns. */
+export interface RunResult {
+  /** The loss of the sequence (every step term and the final term). */
+  loss: number;
+  /** d loss / d theta, laid out like model.params.theta (an estimate for approximate methods). */
+  grad: Float64Array;
+  /** The state after the last step, one batch x size matrix per state vector (each sequence's own last step). */
+  finalState: Mat[];
+}
+
+/** The contract of a gradient method: one model, run over whole sequences. */
+export interface GradientMethod {
+  readonly model: RecurrentModel;
+  run(xs: Mat, loss: SequenceLoss, options?: RunOptions): RunResult;
+}
+
+/** A sequence as a method sees it once its input and options have been checked. */
+export interface Sequence {
+  readonly batch: number;
+  /** Steps in xs; for a stream of unknown length, the longest of the lengths (or 0 without lengths). */
+  readonly steps: number;
+  /** null: every row runs every step. */
+  readonly masks: LengthMasks | null;
+  /** The state entering step 0 given explicitly (or carried over), or null for the model's rule. */
+  readonly initial: readonly Mat[] | null;
+}
+
+const NO_LEAF_OPTIONS: LeafOptions = {};
+
+export class Unroll {
+  readonly model: RecurrentModel;
+  /** The method's name, for errors: `bptt: ...`. */
+  readonly op: string;
+  private masksCache: LengthMasks | null = null;
+  private carried: Mat[] | null = null;
+
+  constructor(model: RecurrentModel, op: string) {
+    this.model = model;
+    this.op = op;
+  }
+
+  /** Checks a whole sequence xs (time-major) and the run options against the model. */
+  sequence(xs: Mat, options: RunOptions = {}): Sequence {
+    const { op, model } = this;
+    const batch = checkBatch(op, options.batch ?? 1);
+    if (xs.cols !== model.cell.inputSize) {
+      throw new Error(`${op}: input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`);
+    }
+    if (xs.rows % batch !== 0) {
+      throw new Error(`${op}: input has ${xs.rows} rows, not a multiple of batch ${batch} (rows are time-major: step t is rows [t*batch, (t+1)*batch))`);
+    }
+    const steps = xs.rows / batch;
+    if (steps === 0) throw new Error(`${op}: the sequence is empty (input ${shapeOf(xs)})`);
+    return { batch, steps, masks: this.masksFor(options.lengths, batch, steps), initial: this.initialFor(options.initialState, batch) };
+  }
+
+  /**
+   * Checks the options of a stream fed step by step (online methods). With lengths, sequence b is
+   * active at steps t < lengths[b] and frozen after; the stream may run past the longest.
+   */
+  stream(options: RunOptions = {}): Sequence {
+    const batch = checkBatch(this.op, options.batch ?? 1);
+    const lengths = options.lengths ?? null;
+    let steps = 0;
+    if (lengths !== null) {
+      if (lengths.length !== batch) throw new Error(`${this.op}: ${lengths.length} lengths for a batch of ${batch} sequences`);
+      for (let b = 0; b < batch; b++) steps = Math.max(steps, Number(lengths[b]));
+      if (!Number.isInteger(steps) || steps < 1) throw new Error(`${this.op}: lengths must be positive integers, got [${Array.from(lengths).join(', ')}]`);
+    }
+    return { batch, steps, masks: this.masksFor(lengths, batch, steps), initial: this.initialFor(options.initialState, batch) };
+  }
+
+  private masksFor(lengths: ArrayLike<number> | null | undefined, batch: number, steps: number): LengthMasks | null {
+    if (lengths === undefined || lengths === null) return null;
+    if (lengths.length !== batch) throw new Error(`${this.op}: ${lengths.length} lengths for a batch of ${batch} sequences`);
+    if (this.masksCache === null || !this.masksCache.matches(lengths, steps)) this.masksCache = new LengthMasks(lengths, steps, this.op);
+    return this.masksCache.allFull ? null : this.masksCache;
+  }
+
+  private initialFor(given: RunOptions['initialState'], batch: number): readonly Mat[] | null {
+    if (given === undefined || given === null) return null;
+    if (given === 'carry') {
+      if (this.carried === null) return null;
+      if (this.carried[0] !== undefined && this.carried[0].rows !== batch) {
+        throw new Error(`${this.op}: initialState 'carry' holds a batch of ${this.carried[0].rows} sequences, this run has ${batch}`);
+      }
+      return this.carried;
+    }
+    checkInitialState(this.op, this.model.cell, given, batch);
+    return given;
+  }
+
+  /** Remembers a run's final state for the next run's initialState 'carry' (the matrices are kept, not copied). */
+  carry(finalState: Mat[]): void {
+    this.carried = finalState;
+  }
+
+  /** One leaf per parameter matrix, in theta's order; `leafOptions` per matrix or one for all. */
+  leaves(g: Graph, leafOptions: LeafOptions | readonly LeafOptions[] = NO_LEAF_OPTIONS, into: Var[] = []): Var[] {
+    const mats = this.model.params.mats;
+    into.length = 0;
+    for (let i = 0; i < mats.length; i++) into.push(g.leaf(mats[i], Array.isArray(leafOptions) ? leafOptions[i] : leafOptions as LeafOptions));
+    return into;
+  }
+
+  /** The cell's own leaves (the leading entries; a learned initial state follows them). */
+  cellParams(paramVars: readonly Var[]): readonly Var[] {
+    const count = this.model.cellParamCount;
+    return paramVars.length === count ? paramVars : paramVars.slice(0, count);
+  }
+
+  /**
+   * The Vars of the state entering step 0 for a batch: `initial` when given (leaves that require a
+   * gradient when asked), else the model's rule; a learned state reads its parameter leaves.
+   */
+  initialState(g: Graph, batch: number, paramVars: readonly Var[], initial: readonly Mat[] | null, requiresGrad = false): Var[] {
+    const { model } = this;
+    const { cell } = model;
+    const source = initial ?? model.initialState;
+    return cell.stateSizes.map((size, i) => {
+      if (source === 'zero') return g.constant(sharedZeros(batch, size));
+      if (source === 'learned') return g.addRow(g.constant(sharedZeros(batch, size)), paramVars[model.cellParamCount + i]);
+      const m = source[i];
+      if (m.rows === batch) return g.leaf(m, { requiresGrad });
+      return g.addRow(g.constant(sharedZeros(batch, size)), g.leaf(m, { requiresGrad }));
+    });
+  }
+
+  /**
+   * Step t of the cell. With masks, rows past their sequence's end read zeros instead of their
+   * padding, keep their old state and emit zeros: out_t = keep_t ? output_t : 0 and
+   * state_t = keep_t ? step(state_{t-1}, x̃_t) : state_{t-1}, row by row, by selection.
+   * Steps at or past masks.steps have no active row.
+   */
+  step(g: Graph, params: readonly Var[], state: readonly Var[], x: Var, t: number, masks: StepMasks | null): StepResult {
+    return maskedStep(g, this.model.cell, params, state, x, t, masks);
+  }
+
+  /** The cell over a whole sequence (one batch x inputSize Var per step): its own scan, or stepped in order. */
+  scan(g: Graph, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: StepMasks | null): ScanResult {
+    return scanCell(g, this.model.cell, params, xs, initial, masks);
+  }
+
+  /** The input leaves of a time-major sequence, one batch-row view per step. */
+  inputs(g: Graph, xs: Mat, seq: Sequence, requiresGrad = false): Var[] {
+    const out: Var[] = [];
+    for (let t = 0; t < seq.steps; t++) out.push(g.leaf(rowsView(xs, t * seq.batch, seq.batch), requiresGrad ? { requiresGrad } : NO_LEAF_OPTIONS));
+    return out;
+  }
+
+  /** Writes each leaf's gradient into grad at its parameter's offset (a leaf without one leaves zeros). */
+  scatter(paramVars: readonly Var[], grad: Float64Array): void {
+    scatterGrads(this.model.params.offsets, paramVars, grad);
+  }
+}
+
+/** Writes each leaf's gradient (reverse mode) into grad at offsets[i]; leaves without a gradient get zeros. */
+export function scatterGrads(offsets: readonly number[], paramVars: readonly Var[], grad: Float64Array): void {
+  for (let i = 0; i < paramVars.length; i++) {
+    const v = paramVars[i], n = v.value.rows * v.value.cols, at = offsets[i];
+    if (v.grad === null) grad.fill(0, at, at + n);
+    else grad.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + n), at);
+  }
+}
+
+/** The gradients of equally shaped leaves (one per step or grid position), laid end to end in out; zero where a leaf has none. */
+export function gatherGrads(vars: readonly Var[], out: Mat): Mat {
+  let at = out.offset;
+  for (const v of vars) {
+    const n = v.value.rows * v.value.cols;
+    if (v.grad !== null) out.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + n), at);
+    at += n;
+  }
+  return out;
+}
+
+/** The sum of a run's loss terms as one 1x1 Var (null when there are none). */
+export function sumTerms(g: Graph, op: string, terms: readonly Var[]): Var | null {
+  if (terms.length === 0) return null;
+  let total = terms[0];
+  for (let i = 1; i < terms.length; i++) total = g.add(total, terms[i]);
+  if (total.value.rows !== 1 || total.value.cols !== 1) throw new Error(`${op}: a loss term must be 1x1, got ${shapeOf(total.value)}`);
+  return total;
+}
+
+/** Fresh copies of a state's values. */
+export function stateValues(state: readonly Var[]): Mat[] {
+  return state.map((v) => clone(v.value));
+}
+
+/** Copies a state's values into matrices of the same shapes (checked: a cell that returns the wrong shape is named). */
+export function copyState(op: string, cell: Cell, state: readonly Var[], into: readonly Mat[]): void {
+  if (state.length !== into.length) throw new Error(`${op}: ${cell.kind} returned ${state.length} state vectors, its stateSizes has ${into.length}`);
+  for (let i = 0; i < into.length; i++) {
+    const v = state[i].value, m = into[i], n = m.rows * m.cols;
+    if (v.rows !== m.rows || v.cols !== m.cols) {
+      throw new Error(`${op}: ${cell.kind} state ${cell.stateNames[i]} is ${shapeOf(v)}, expected ${shapeOf(m)}`);
+    }
+    m.data.set(v.data.subarray(v.offset, v.offset + n), m.offset);
+  }
+}
+
+export function checkBatch(op: string, batch: unknown): number {
+  if (typeof batch !== 'number' || !Number.isInteger(batch) || batch < 1) throw new Error(`${op}: batch must be a positive integer, got ${String(batch)}`);
+  return batch;
+}
+
+/** An explicit initial state: one matrix per state vector, size columns, 1 or batch rows. */
+export function checkInitialState(op: string, cell: Cell, initial: unknown, batch: number): void {
+  if (!Array.isArray(initial)) throw new Error(`${op}: initialState must be an array of ${cell.stateSizes.length} matrices (${cell.stateNames.join(', ')}), 'carry' or absent`);
+  if (initial.length !== cell.stateSizes.length) {
+    throw new Error(`${op}: initialState has ${initial.length} matrices but ${cell.kind} has ${cell.stateSizes.length} state vectors (${cell.stateNames.join(', ')})`);
+  }
+  cell.stateSizes.forEach((size, i) => {
+    const m = initial[i] as Mat | undefined;
+    if (m === null || typeof m !== 'object' || !(m.data instanceof Float64Array)) throw new Error(`${op}: initial ${cell.stateNames[i]} is not a matrix`);
+    if (m.cols !== size || (m.rows !== 1 && m.rows !== batch)) {
+      throw new Error(`${op}: initial ${cell.stateNames[i]} is ${shapeOf(m)}, needs 1x${size} or ${batch}x${size} (batch ${batch})`);
+    }
+  });
+}
+
+/** See Unroll.step. */
+export function maskedStep(g: Graph, cell: Cell, params: readonly Var[], state: readonly Var[], x: Var, t: number, masks: StepMasks | null): StepResult {
+  if (masks === null || (t < masks.steps && masks.full[t])) return cell.step(g, params, state, x);
+  const rows = x.value.rows;
+  if (t >= masks.steps || masks.empty[t]) {
+    // Nobody is active: the state carries over and the output is zero.
+    return { state: state.slice(), output: g.constant(sharedZeros(rows, cell.outputSize)) };
+  }
+  const keep = g.constant(masks.keep[t]);
+  const xActive = g.selectRows(keep, x, g.constant(sharedZeros(rows, x.value.cols)));
+  const result = cell.step(g, params, state, xActive);
+  return {
+    output: g.selectRows(keep, result.output, g.constant(sharedZeros(rows, cell.outputSize))),
+    state: result.state.map((s, k) => g.selectRows(keep, s, state[k])),
+  };
+}
+
+/**
+ * Runs `cell` over xs (one batch x inputSize Var per step) from `initial`, recording every step on
+ * g, in any graph mode: the cell's own scan when it has one, else its step in order (from the last
+ * step to the first with `reverse`, each sequence starting at its own last step).
+ */
+export function scanCell(
+  g: Graph, cell: Cell, params: readonly Var[], xs: readonly Var[], initial: readonly Var[],
+  masks: StepMasks | null = null, reverse = false,
+): ScanResult {
+  const steps = xs.length;
+  if (steps === 0) throw new Error(`scan: the sequence is empty (${cell.kind})`);
+  if (params.length !== cell.paramSpecs.length) throw new Error(`scan: ${cell.kind} has ${cell.paramSpecs.length} parameters, ${params.length} given`);
+  if (initial.length !== cell.stateSizes.length) throw new Error(`scan: ${cell.kind} has ${cell.stateSizes.length} state vectors, ${initial.length} given`);
+  if (masks !== null && masks.steps !== steps) throw new Error(`scan: masks cover ${masks.steps} steps but the sequence has ${steps}`);
+  if (cell.scan !== undefined && !reverse) return cell.scan(g, params, xs, initial, masks);
+  const outputs: Var[] = new Array<Var>(steps);
+  const states: Var[][] = new Array<Var[]>(steps);
+  let state: readonly Var[] = initial;
+  for (let i = 0; i < steps; i++) {
+    const t = reverse ? steps - 1 - i : i;
+    const result = maskedStep(g, cell, params, state, xs[t], t, masks);
+    outputs[t] = result.output;
+    states[t] = result.state;
+    state = result.state;
+  }
+  return { outputs, states, final: state.slice() };
+}

@@ -13,3 +13,5 @@ export const FD_PRIMITIVE = 1e-7;
 export const FD_NETWORK = 1e-6;
 // The golden files' bound (1e-9 relative, 1e-4 for float32, from their README) lives with the
 // checker, scripts/golden.ts, which users run too.
+/** Gradient methods under one contract (Rtrl, Tbptt with k >= T, Bptt) on the same sequence: rounding only. */
+export const METHODS_AGREE = 1e-12;

@@ -184,8 +184,9 @@ export class Tbptt implements GradientMethod {
     const rings = this.ringsFor(seq.batch);
     const end = this.steps + this.pending;
     const lossStart = this.steps;
-    // History without loss terms: k2 - k1 steps before the loss region (fewer near the start).
-    const start = Math.max(0, lossStart - (this.k2 - this.k1));
+    // The gradient flows back k2 steps from the window's end (fewer near the start): k2 - k1 steps
+    // of history before a full loss region, more before the shorter tail of a run.
+    const start = Math.max(0, end - this.k2);
     g.reset();
     const paramVars = unroll.leaves(g, REQUIRES_GRAD, this.paramVars);
     const cellParams = unroll.cellParams(paramVars);

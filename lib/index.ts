@@ -38,13 +38,13 @@ export { loadPytorchParams, pytorchStateDict, pytorchName, type PytorchNaming } 
 
 // Architectures: deep, bidirectional, variable-length, delay lines, grids, subsampling
 export { dense, type DenseOptions } from './cells/dense.js';
-export { stacked, isStacked, layerParamName, type StackedCell, type StackedOptions } from './rnn/stacked.js';
-export { bidirectional, isBidirectional, type BidirectionalLayer } from './rnn/bidirectional.js';
+export { stacked, isStacked, layerParamName, type StackedCell, type StackedOptions } from './arch/stacked.js';
+export { bidirectional, isBidirectional, type BidirectionalLayer } from './arch/bidirectional.js';
 export { LengthMasks, checkLengths } from './rnn/packed.js';
 export { tdnn, type TdnnOptions } from './cells/tdnn.js';
 export { narx, teacherInputs, narxState, runClosedLoop, type NarxCell, type NarxOptions } from './cells/narx.js';
-export { mdTanh, mdLstm, mdScan, mdFourWay, gridStack, scanGrid, gridBptt, gridForward, gridLeaves, createLayerParams, CORNERS, type MdCell, type Grid, type GridLayer, type Corner } from './rnn/mdrnn.js';
-export { subsample, gridSubsample, hierarchy, recurrentLayer, sequenceLayerBptt, type SequenceLayer } from './rnn/subsampling.js';
+export { mdTanh, mdLstm, mdScan, mdFourWay, gridStack, scanGrid, gridBptt, gridForward, gridLeaves, createLayerParams, CORNERS, type MdCell, type Grid, type GridLayer, type Corner } from './arch/mdrnn.js';
+export { subsample, gridSubsample, hierarchy, recurrentLayer, sequenceLayerBptt, type SequenceLayer } from './arch/subsampling.js';
 export { pytorchRnn, loadPytorchNetwork, pytorchNetworkStateDict, pytorchNetworkNames, fromPytorchStates, pytorchStates } from './io/pytorch-multilayer.js';
 
 // Portable elementary functions (the same bits in every engine)
@@ -61,7 +61,7 @@ export { type Schedule, scheduledRate, parseSchedule, checkSchedule } from './op
 export { clipGlobalNorm, clipValue, globalNorm, allFinite, applyPenalty, checkPenalty, weightMask, type Penalty } from './optim/clip.js';
 export { Tbptt, type TbpttOptions, type TbpttWindow, type TbpttCallback } from './rnn/tbptt.js';
 export { gradientFlow, spectralRadius, spectralNorm, recurrentSpectrum, type GradientFlowOptions, type GradientFlowReport, type BlockSpectrum } from './rnn/diagnose.js';
-export { withReadout, type ReadoutCell } from './train/readout.js';
+export { withReadout, type ReadoutCell } from './arch/readout.js';
 export { applyInit, parseInit, formatInit, recurrentBlocks, INIT_KINDS, type InitScheme } from './train/init.js';
 export { Forward, type ForwardOptions, type ForwardResult } from './rnn/forward.js';
 export { type RunOptions, type RunResult, type GradientMethod } from './rnn/unroll.js';

@@ -9,7 +9,7 @@ import { gru } from '../lib/cells/gru.js';
 import { createModel } from '../lib/rnn/model.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
 import { Bptt } from '../lib/rnn/bptt.js';
-import { createLayerParams, gridBptt, mdScan, mdTanh } from '../lib/rnn/mdrnn.js';
+import { createLayerParams, gridBptt, mdScan, mdTanh } from '../lib/arch/mdrnn.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { ctcLoss, ctcLossGradLogProbs, ctcLossGradLogits } from '../lib/loss/ctc.js';
 

@@ -15,8 +15,8 @@ import { elman } from '../cells/elman.js';
 import { gru } from '../cells/gru.js';
 import { lstm } from '../cells/lstm.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
-import { bidirectional, isBidirectional } from '../rnn/bidirectional.js';
-import { type StackedCell, isStacked, layerParamName, stacked } from '../rnn/stacked.js';
+import { bidirectional, isBidirectional } from '../arch/bidirectional.js';
+import { type StackedCell, isStacked, layerParamName, stacked } from '../arch/stacked.js';
 import type { Tensor, TensorInput } from './safetensors.js';
 
 export interface PytorchRnnOptions {

@@ -16,7 +16,7 @@ import { weightMask } from '../optim/clip.js';
 import { type Task, type TaskBatch, isSolved } from '../tasks/task.js';
 import { createTask } from '../tasks/registry.js';
 import { applyInit, formatInit, parseInit } from './init.js';
-import { withReadout } from './readout.js';
+import { withReadout } from '../arch/readout.js';
 import { Forward } from '../rnn/forward.js';
 import { type Progress, type TrainResult, type TrainMethod, formatMethod, parseMethod, train } from './trainer.js';
 

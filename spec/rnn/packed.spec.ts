@@ -6,11 +6,11 @@ import { lstm } from '../../lib/cells/lstm.js';
 import { gru } from '../../lib/cells/gru.js';
 import { type Mat, mat } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
-import { bidirectional } from '../../lib/rnn/bidirectional.js';
+import { bidirectional } from '../../lib/arch/bidirectional.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { LengthMasks, checkLengths } from '../../lib/rnn/packed.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
-import { stacked } from '../../lib/rnn/stacked.js';
+import { stacked } from '../../lib/arch/stacked.js';
 import { SAME_TOL, dotLoss, randomMat, relErr } from './arch-util.js';
 
 const rng = new Rng(707);

@@ -11,7 +11,7 @@ import {
 import { readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
 import { lstm } from '../../lib/cells/lstm.js';
 import { Rng } from '../../lib/mat/rng.js';
-import { bidirectional } from '../../lib/rnn/bidirectional.js';
+import { bidirectional } from '../../lib/arch/bidirectional.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { checkMdrnnFile, checkRnnFile } from '../../scripts/golden-kinds.js';
 import { randomMat } from './arch-util.js';

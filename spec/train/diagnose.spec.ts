@@ -7,7 +7,7 @@ import { createModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { gradientFlow, recurrentSpectrum, spectralNorm, spectralRadius } from '../../lib/rnn/diagnose.js';
 import { applyInit, parseInit, recurrentBlocks, formatInit } from '../../lib/train/init.js';
-import { withReadout } from '../../lib/train/readout.js';
+import { withReadout } from '../../lib/arch/readout.js';
 import { type Mat, mat, matOf } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 

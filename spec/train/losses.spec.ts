@@ -9,7 +9,7 @@ import { lstm } from '../../lib/cells/lstm.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
-import { withReadout } from '../../lib/train/readout.js';
+import { withReadout } from '../../lib/arch/readout.js';
 import { Forward } from '../../lib/rnn/forward.js';
 
 const value = (f: (g: Graph) => ReturnType<typeof mseLoss>): number => {

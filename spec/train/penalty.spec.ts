@@ -10,7 +10,7 @@ import { type Penalty, applyPenalty } from '../../lib/optim/clip.js';
 import type { Optimizer } from '../../lib/optim/optimizer.js';
 import { createModel, type RecurrentModel } from '../../lib/rnn/model.js';
 import { addingTask } from '../../lib/tasks/adding.js';
-import { withReadout } from '../../lib/train/readout.js';
+import { withReadout } from '../../lib/arch/readout.js';
 import { type TrainBatch, type TrainMethod, train } from '../../lib/train/trainer.js';
 
 const T = 6, size = 3;

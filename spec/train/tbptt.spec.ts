@@ -6,7 +6,7 @@ import { createModel, type RecurrentModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { Tbptt, type TbpttWindow } from '../../lib/rnn/tbptt.js';
 import { Forward } from '../../lib/rnn/forward.js';
-import { withReadout } from '../../lib/train/readout.js';
+import { withReadout } from '../../lib/arch/readout.js';
 import { sequenceLoss, type SequenceTargets } from '../../lib/loss/losses.js';
 import { type Mat, mat, matFrom, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';

@@ -4,7 +4,7 @@ import { elman } from '../../lib/cells/elman.js';
 import { lstm } from '../../lib/cells/lstm.js';
 import { createModel, type RecurrentModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
-import { withReadout } from '../../lib/train/readout.js';
+import { withReadout } from '../../lib/arch/readout.js';
 import { type TrainBatch, formatMethod, parseMethod, train } from '../../lib/train/trainer.js';
 import { trainTask } from '../../lib/train/run-task.js';
 import { Optimizer } from '../../lib/optim/optimizer.js';

@@ -19,7 +19,7 @@ import { type Params, type ParamSpec, checkChain, createParams, initParts, joinP
 import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { gatherGrads, scatterGrads } from './unroll.js';
+import { gatherGrads, scatterGrads } from '../rnn/unroll.js';
 
 /** The state vectors of a grid position, one Var (batch x size) per entry of stateSizes. */
 /** What a grid cell's step returns: the same as a cell's (its new state and its output). */

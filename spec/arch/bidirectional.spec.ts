@@ -9,11 +9,11 @@ import { elman } from '../../lib/cells/elman.js';
 import { type Mat, mat } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
-import { bidirectional } from '../../lib/rnn/bidirectional.js';
+import { bidirectional } from '../../lib/arch/bidirectional.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
-import { stacked } from '../../lib/rnn/stacked.js';
-import { FD_TOL, SAME_TOL, dotLoss, fdError, randomMat, relErr, someIndices } from './arch-util.js';
+import { stacked } from '../../lib/arch/stacked.js';
+import { FD_TOL, SAME_TOL, dotLoss, fdError, randomMat, relErr, someIndices } from '../rnn/arch-util.js';
 
 const rng = new Rng(606);
 

@@ -14,7 +14,7 @@ import { type ParamSpec, checkChain, initParts } from '../cells/params.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import { bidirectionalStepError, isBidirectional } from './bidirectional.js';
-import { scanCell } from './unroll.js';
+import { scanCell } from '../rnn/unroll.js';
 
 export interface StackedOptions {
   /** Dropout probability on the outputs of every layer but the last (default 0). */

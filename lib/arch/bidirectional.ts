@@ -12,7 +12,7 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { scanCell } from './unroll.js';
+import { scanCell } from '../rnn/unroll.js';
 
 export interface BidirectionalLayer extends Cell {
   readonly kind: 'bidirectional';

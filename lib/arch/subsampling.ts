@@ -16,7 +16,7 @@ import { uniformInit } from '../mat/init.js';
 import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import type { GridLayer } from './mdrnn.js';
-import { gatherGrads, scanCell, scatterGrads } from './unroll.js';
+import { gatherGrads, scanCell, scatterGrads } from '../rnn/unroll.js';
 
 /** Maps a sequence (one batch x inputSize Var per step) to a sequence, maybe shorter. */
 export interface SequenceLayer {

@@ -7,10 +7,10 @@ import { gru } from '../../lib/cells/gru.js';
 import { lstm } from '../../lib/cells/lstm.js';
 import { get } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
-import { bidirectional } from '../../lib/rnn/bidirectional.js';
-import { createLayerParams, gridForward } from '../../lib/rnn/mdrnn.js';
-import { gridSubsample, hierarchy, recurrentLayer, sequenceLayerBptt, subsample } from '../../lib/rnn/subsampling.js';
-import { FD_TOL, SAME_TOL, fdError, randomMat, someIndices } from './arch-util.js';
+import { bidirectional } from '../../lib/arch/bidirectional.js';
+import { createLayerParams, gridForward } from '../../lib/arch/mdrnn.js';
+import { gridSubsample, hierarchy, recurrentLayer, sequenceLayerBptt, subsample } from '../../lib/arch/subsampling.js';
+import { FD_TOL, SAME_TOL, fdError, randomMat, someIndices } from '../rnn/arch-util.js';
 
 const rng = new Rng(1111);
 

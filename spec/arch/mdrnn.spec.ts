@@ -7,9 +7,9 @@ import { type Mat, get, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import {
   CORNERS, type Grid, type GridLayer, createLayerParams, gridBptt, gridForward, gridStack, mdFourWay, mdLstm, mdScan, mdTanh,
-} from '../../lib/rnn/mdrnn.js';
-import { gridSubsample } from '../../lib/rnn/subsampling.js';
-import { FD_TOL, SAME_TOL, fdError, randomMat, someIndices } from './arch-util.js';
+} from '../../lib/arch/mdrnn.js';
+import { gridSubsample } from '../../lib/arch/subsampling.js';
+import { FD_TOL, SAME_TOL, fdError, randomMat, someIndices } from '../rnn/arch-util.js';
 
 const rng = new Rng(1010);
 

@@ -12,8 +12,8 @@ import { Rng } from '../../lib/mat/rng.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
-import { layerParamName, stacked } from '../../lib/rnn/stacked.js';
-import { FD_TOL, MODES_TOL, SAME_TOL, dotLoss, fdError, randomMat, relErr, someIndices } from './arch-util.js';
+import { layerParamName, stacked } from '../../lib/arch/stacked.js';
+import { FD_TOL, MODES_TOL, SAME_TOL, dotLoss, fdError, randomMat, relErr, someIndices } from '../rnn/arch-util.js';
 
 const rng = new Rng(505);
 

@@ -4,7 +4,7 @@
 // Reports the median time per batch and GFLOP/s, counting flops with
 // flopCounter (every gemm and every graph op) and, separately, the gemm work
 // alone (2·m·n·k of the gate products, forward and backward: about 5.25 GFLOP).
-import { createOptimizer } from '../lib/optim/optimizer.js';
+import { Optimizer } from '../lib/optim/optimizer.js';
 import { flopCounter } from '../lib/mat/gemm.js';
 import { mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
@@ -74,7 +74,7 @@ export function benchBilstm(opts: BilstmBenchOptions): BilstmBenchResult {
     step: (g, t, out) => g.scale(g.dot(out, g.constant(rowsView(target, t * batch, batch))), scale),
   };
   const bptt = new Bptt(model);
-  const sgd = createOptimizer({ kind: 'sgd', lr: 0.01 });
+  const sgd = new Optimizer({ kind: 'sgd', lr: 0.01 });
   const oneBatch = () => {
     const r = bptt.run(xs, loss, { batch });
     sgd.step(model.params.theta, r.grad);

@@ -8,7 +8,7 @@
 // or not the public entry exports it). It exits 1 when either gzipped size is
 // over the budget (60 KB = 60 000 bytes unless --limit-kb says otherwise).
 //
-// usage: node scripts/bundle.mjs [--entry lib/index.ts] [--outdir dist/browser]
+// usage: node scripts/bundle.mjs [--entry lib/browser.ts] [--outdir dist/browser]
 //                                [--limit-kb 60] [--top N] [--quiet]
 import { build } from 'esbuild';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -17,10 +17,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const USAGE = 'usage: node scripts/bundle.mjs [--entry lib/index.ts] [--outdir dist/browser] [--limit-kb 60] [--top N] [--quiet]';
+const USAGE = 'usage: node scripts/bundle.mjs [--entry lib/browser.ts] [--outdir dist/browser] [--limit-kb 60] [--top N] [--quiet]';
 
 function parseOptions(argv) {
-  const options = { entry: 'lib/index.ts', outdir: 'dist/browser', limitKb: 60, top: 0, quiet: false };
+  const options = { entry: 'lib/browser.ts', outdir: 'dist/browser', limitKb: 60, top: 0, quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {

@@ -56,10 +56,11 @@ function newestMtime(dir) {
 
 // The consumer's program. It uses the public entry only.
 const PROGRAM = `import { readFileSync, writeFileSync } from 'node:fs';
-import {
-  Bptt, Rtrl, Rng, createModel, loadPytorchParams, lstm, mat, pytorchStateDict, readSafetensors,
-  rowsView, writeSafetensors, type Mat, type RecurrentModel, type SequenceLoss,
-} from 'loopgrad';
+import { Bptt, Rtrl, Rng, createModel, lstm, mat, rowsView, type Mat, type RecurrentModel, type SequenceLoss } from 'loopgrad';
+import { stacked } from 'loopgrad/arch';
+import { Optimizer } from 'loopgrad/train';
+import { addingTask } from 'loopgrad/tasks';
+import { loadPytorchParams, pytorchStateDict, readSafetensors, writeSafetensors } from 'loopgrad/io';
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error('consumer: ' + message);
@@ -107,18 +108,28 @@ for (let i = 0; i < 5; i++) {
 check(bpttLosses[4] < bpttLosses[0], 'BPTT loss did not fall: ' + bpttLosses.join(' '));
 
 // RTRL: the same gradient as BPTT, then a few steps of its own
-const rtrl = new Rtrl(model, { batch });
-const rtrlLoss = rtrl.run(xs, loss);
+const rtrl = new Rtrl(model);
+const rtrlLoss = rtrl.run(xs, loss, { batch }).loss;
 const reference = bptt.run(xs, loss, { batch });
 let maxDiff = 0;
 for (let i = 0; i < theta.length; i++) maxDiff = Math.max(maxDiff, Math.abs(rtrl.grad[i] - reference.grad[i]));
 check(Math.abs(rtrlLoss - reference.loss) < 1e-12 && maxDiff < 1e-10, 'RTRL and BPTT disagree: max |grad difference| ' + maxDiff);
 const rtrlLosses: number[] = [];
 for (let i = 0; i < 5; i++) {
-  rtrlLosses.push(rtrl.run(xs, loss));
+  rtrlLosses.push(rtrl.run(xs, loss, { batch }).loss);
   sgd(rtrl.grad, 0.1);
 }
 check(rtrlLosses[4] < rtrlLosses[0], 'RTRL loss did not fall: ' + rtrlLosses.join(' '));
+
+// Every face of the package resolves: a two-layer stack trained by the package's Adam on its adding task.
+const task = addingTask({ steps: 8 });
+const deep = createModel(stacked([lstm({ inputSize: 2, hiddenSize: 4 }), lstm({ inputSize: 4, hiddenSize: 1 })]), { seed: 3 });
+const adam = new Optimizer({ kind: 'adam', lr: 0.01 });
+const taskBatch = task.batch(new Rng(5), 4);
+check(taskBatch.xs.cols === 2, 'adding task inputs have ' + taskBatch.xs.cols + ' columns');
+const deepRun = new Bptt(deep).run(taskBatch.xs, { step: (g, _t, out) => g.dot(out, out) }, { batch: 4 });
+adam.step(deep.params.theta, deepRun.grad);
+check(Number.isFinite(deepRun.loss) && deepRun.grad.length === deep.params.theta.length, 'the stack did not run');
 
 // Save with PyTorch names, reload into a fresh model with other weights, compare outputs.
 const file = process.argv[2] ?? 'lstm.safetensors';

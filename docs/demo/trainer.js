@@ -103,14 +103,14 @@ export function checkMethodFits(method, kind, hidden, vocabSize, seqLength) {
 /** Builds the model's cell for a vocabulary of V characters. */
 export function charCell(lg, kind, hidden, V) {
   if (kind === 'elman') return lg.elman({ inputSize: V, hiddenSize: hidden, outputSize: V });
-  if (kind === 'gru') return lg.withReadout(lg.gru({ inputSize: V, hiddenSize: hidden }), V);
-  return lg.withReadout(lg.lstm({ inputSize: V, hiddenSize: hidden, forgetBias: 1 }), V);
+  if (kind === 'gru') return lg.arch.withReadout(lg.gru({ inputSize: V, hiddenSize: hidden }), V);
+  return lg.arch.withReadout(lg.lstm({ inputSize: V, hiddenSize: hidden, forgetBias: 1 }), V);
 }
 
 /** Adam (loopgrad's) with gradient clipping by global norm, in place on theta. */
 function clippedAdam(lg, learningRate, clipNorm = 5) {
-  const adam = lg.createOptimizer({ kind: 'adam', lr: learningRate });
-  return { step(theta, grad) { lg.clipGlobalNorm(grad, clipNorm); adam.step(theta, grad); } };
+  const adam = new lg.train.Optimizer({ kind: 'adam', lr: learningRate });
+  return { step(theta, grad) { lg.train.clipGlobalNorm(grad, clipNorm); adam.step(theta, grad); } };
 }
 
 /** Trains the character model; every method call is short, so a caller can interleave messages. */

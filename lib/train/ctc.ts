@@ -14,7 +14,7 @@ import { Bptt } from '../rnn/bptt.js';
 import { Forward } from '../rnn/forward.js';
 import { type RecurrentModel, createModel } from '../rnn/model.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
-import { createOptimizer } from '../optim/optimizer.js';
+import { Optimizer } from '../optim/optimizer.js';
 import { clipGlobalNorm, allFinite } from '../optim/clip.js';
 import { ctcGreedyDecode, ctcPrefixBeamSearch } from '../loss/ctc-decode.js';
 import { labelErrorRate } from '../loss/edit-distance.js';
@@ -124,7 +124,7 @@ export function trainCtc(config: CtcTrainConfig = {}, hooks: CtcTrainHooks = {})
   const taskOptions = config.task ?? {};
   const task = speechTask(taskOptions);
   const model = ctcNetwork(task, hidden, layers, seed);
-  const optimizer = createOptimizer({ kind: 'adam', lr });
+  const optimizer = new Optimizer({ kind: 'adam', lr });
   const bptt = new Bptt(model);
   const rng = new Rng(seed + 1);
   const curve: { step: number; loss: number }[] = [];

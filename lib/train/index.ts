@@ -1,0 +1,10 @@
+// loopgrad/train: optimisers, schedules, clipping and penalties, initialisation schemes, the
+// trainer and the task runner, CTC training.
+export { Optimizer, OPTIMIZER_KINDS, type OptimizerKind, type OptimizerConfig, type OptimizerState } from '../optim/optimizer.js';
+export { type Schedule, scheduledRate, parseSchedule } from '../optim/schedule.js';
+export { clipGlobalNorm, clipValue, globalNorm, allFinite, applyPenalty, weightMask, type Penalty } from '../optim/clip.js';
+export { uniformInit, normalInit, xavierUniform, xavierNormal, heNormal, heUniform, pytorchRnnUniform, identityInit, orthogonal } from '../mat/init.js';
+export { applyInit, parseInit, formatInit, recurrentBlocks, INIT_KINDS, type InitScheme } from './init.js';
+export { train, parseMethod, formatMethod, type TrainMethod, type TrainBatch, type TrainOptions, type TrainResult, type Progress, type GuardReport, type StopReason, type EarlyStopping } from './trainer.js';
+export { trainTask, heldOutBatch, CELL_KINDS, type TaskRunConfig, type TaskRunReport, type TaskRunHooks, type CellKind } from './run-task.js';
+export { trainCtc, ctcNetwork, ctcSequenceLoss, ctcLogProbs, ctcEvaluate, type CtcTrainConfig, type CtcTrainReport } from './ctc.js';

@@ -19,7 +19,7 @@ import { type Params, type ParamSpec, checkChain, createParams, initParts, joinP
 import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { gatherGrads, scatterGrads } from '../rnn/unroll.js';
+import { gatherGrads, paramLeaves, scatterGrads } from '../rnn/unroll.js';
 
 /** The state vectors of a grid position, one Var (batch x size) per entry of stateSizes. */
 /** What a grid cell's step returns: the same as a cell's (its new state and its output). */
@@ -321,7 +321,7 @@ export function gridBptt(
 ): GridBpttResult {
   if (x.cols !== layer.inputSize) throw new Error(`gridBptt: input is ${shapeOf(x)} but ${layer.kind} takes ${layer.inputSize} features`);
   const g = new Graph('reverse');
-  const paramVars = params.mats.map((m) => g.leaf(m, { requiresGrad: true }));
+  const paramVars = paramLeaves(g, params.mats, { requiresGrad: true });
   const input = gridLeaves(g, x, shape, options.inputGrad === true);
   const out = layer.run(g, paramVars, input);
   const total = loss(g, out);
@@ -337,6 +337,6 @@ export function gridBptt(
 export function gridForward(layer: GridLayer, params: Params, x: Mat, shape: GridShape): { outputs: Mat; outHeight: number; outWidth: number } {
   if (x.cols !== layer.inputSize) throw new Error(`gridForward: input is ${shapeOf(x)} but ${layer.kind} takes ${layer.inputSize} features`);
   const g = new Graph('eval');
-  const out = layer.run(g, params.mats.map((m) => g.leaf(m)), gridLeaves(g, x, shape));
+  const out = layer.run(g, paramLeaves(g, params.mats), gridLeaves(g, x, shape));
   return { outputs: clone(gridValues(out)), outHeight: out.height, outWidth: out.width };
 }

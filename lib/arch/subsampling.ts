@@ -16,7 +16,7 @@ import { uniformInit } from '../mat/init.js';
 import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import type { GridLayer } from './mdrnn.js';
-import { gatherGrads, scanCell, scatterGrads } from '../rnn/unroll.js';
+import { gatherGrads, paramLeaves, scanCell, scatterGrads } from '../rnn/unroll.js';
 
 /** Maps a sequence (one batch x inputSize Var per step) to a sequence, maybe shorter. */
 export interface SequenceLayer {
@@ -144,7 +144,7 @@ export function sequenceLayerBptt(
     throw new Error(`sequenceLayerBptt: input ${shapeOf(xs)} needs ${layer.inputSize} columns and a positive multiple of batch ${batch} rows`);
   }
   const g = new Graph('reverse');
-  const paramVars = params.mats.map((m) => g.leaf(m, { requiresGrad: true }));
+  const paramVars = paramLeaves(g, params.mats, { requiresGrad: true });
   const steps = xs.rows / batch;
   const inputs: Var[] = [];
   for (let t = 0; t < steps; t++) inputs.push(g.leaf(rowsView(xs, t * batch, batch), { requiresGrad: options.inputGrad === true }));

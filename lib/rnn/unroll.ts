@@ -127,10 +127,7 @@ export class Unroll {
 
   /** One leaf per parameter matrix, in theta's order; `leafOptions` per matrix or one for all. */
   leaves(g: Graph, leafOptions: LeafOptions | readonly LeafOptions[] = NO_LEAF_OPTIONS, into: Var[] = []): Var[] {
-    const mats = this.model.params.mats;
-    into.length = 0;
-    for (let i = 0; i < mats.length; i++) into.push(g.leaf(mats[i], Array.isArray(leafOptions) ? leafOptions[i] : leafOptions as LeafOptions));
-    return into;
+    return paramLeaves(g, this.model.params.mats, leafOptions, into);
   }
 
   /** The cell's own leaves (the leading entries; a learned initial state follows them). */
@@ -182,6 +179,13 @@ export class Unroll {
   scatter(paramVars: readonly Var[], grad: Float64Array): void {
     scatterGrads(this.model.params.offsets, paramVars, grad);
   }
+}
+
+/** One leaf per parameter matrix; `leafOptions` per matrix or one for all. `into` is reused. */
+export function paramLeaves(g: Graph, mats: readonly Mat[], leafOptions: LeafOptions | readonly LeafOptions[] = NO_LEAF_OPTIONS, into: Var[] = []): Var[] {
+  into.length = 0;
+  for (let i = 0; i < mats.length; i++) into.push(g.leaf(mats[i], Array.isArray(leafOptions) ? leafOptions[i] : leafOptions as LeafOptions));
+  return into;
 }
 
 /** Writes each leaf's gradient (reverse mode) into grad at offsets[i]; leaves without a gradient get zeros. */

@@ -72,11 +72,12 @@ export class Forward {
 
   /** One step of the stream on x (batch x inputSize); returns the output (a buffer the next step reuses). */
   step(x: Mat): Mat {
-    const { model, graph: g, unroll, seq } = this;
+    const { model, unroll, seq } = this;
     const { cell } = model;
     if (cell.causal === false) throw new Error(`forward: the ${cell.kind} model reads the future of the sequence, so it cannot be stepped; use run() on the whole sequence`);
     if (x.rows !== seq.batch || x.cols !== cell.inputSize) throw new Error(`forward: input is ${shapeOf(x)}, needs batch ${seq.batch} x ${cell.inputSize}`);
     this.prepare(seq.batch);
+    unroll.checkStep(seq, x, this.steps);
     this.advance(x, this.output, 0);
     return this.output;
   }
@@ -113,7 +114,7 @@ export class Forward {
     if (outputs.rows !== steps * batch || outputs.cols !== cell.outputSize) {
       throw new Error(`forward: out is ${shapeOf(outputs)}, needs ${steps * batch}x${cell.outputSize}`);
     }
-    this.reset({ ...options, initialState: seq.initial });
+    this.reset({ ...options, initialState: seq.initial, checkFinite: false });
     this.seq = seq;
     const width = batch * cell.outputSize;
     if (cell.causal === false) return this.scanWhole(xs, outputs);

@@ -183,6 +183,7 @@ export class Rtrl implements GradientMethod {
     if (x.rows !== seq.batch || x.cols !== cell.inputSize) {
       throw new Error(`rtrl: input is ${shapeOf(x)}, needs batch ${seq.batch} x ${cell.inputSize}`);
     }
+    unroll.checkStep(seq, x, this.steps);
     g.reset();
     const paramVars = unroll.leaves(g, this.paramLeaves, this.paramVars);
     const stateVars = this.stateVars;
@@ -233,12 +234,13 @@ export class Rtrl implements GradientMethod {
   run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): RunResult {
     if (options.initialState === 'carry' && this.started) this.unroll.carry(this.state.map(clone));
     const seq = this.unroll.sequence(xs, options);
-    this.reset({ ...options, initialState: seq.initial });
-    this.seq = seq;
+    this.reset({ ...options, initialState: seq.initial, checkFinite: false });
+    this.seq = { ...seq, checkFinite: false }; // checked whole by sequence()
     const width = seq.batch * xs.cols;
     for (let t = 0; t < seq.steps; t++) {
       this.step({ rows: seq.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * width }, loss, t === seq.steps - 1);
     }
+    this.seq = seq; // a stream continued after run() checks its inputs again
     return { loss: this.loss, grad: this.grad.slice(), finalState: this.state.map(clone) };
   }
 }

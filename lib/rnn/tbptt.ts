@@ -15,7 +15,7 @@ import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, sumTerms } from './unroll.js';
+import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
 
 export interface TbpttOptions {
   /** Steps between updates (the loss of these steps is backpropagated). */
@@ -149,6 +149,7 @@ export class Tbptt implements GradientMethod {
     if (end && count === 0 && this.steps + this.pending === 0) {
       throw new Error(`tbptt: the sequence is empty (input ${shapeOf(xs)}, no step fed since the reset)`);
     }
+    if (this.seq.checkFinite) checkFiniteInputs('tbptt', xs, batch, this.steps + this.pending, this.seq.masks);
     for (let t = 0; t < count; t++) {
       const slot = rings.inputs[(this.steps + this.pending) % this.ringSize];
       slot.data.set(xs.data.subarray(xs.offset + t * width, xs.offset + (t + 1) * width), slot.offset);
@@ -166,8 +167,8 @@ export class Tbptt implements GradientMethod {
   run(xs: Mat, loss: SequenceLoss, options: TbpttRunOptions = {}): RunResult {
     if (options.initialState === 'carry' && this.steps > 0) this.unroll.carry(this.state());
     const seq = this.unroll.sequence(xs, options);
-    this.reset({ ...options, initialState: seq.initial });
-    this.seq = seq;
+    this.reset({ ...options, initialState: seq.initial, checkFinite: false });
+    this.seq = { ...seq, checkFinite: false }; // checked whole by sequence()
     const grad = new Float64Array(this.grad.length);
     let total = 0;
     const onWindow = options.onWindow;
@@ -176,6 +177,7 @@ export class Tbptt implements GradientMethod {
       for (let i = 0; i < grad.length; i++) grad[i] += w.grad[i];
       onWindow?.(w);
     }, true);
+    this.seq = seq; // a stream continued after run() checks its inputs again
     return { loss: total, grad, finalState: this.state() };
   }
 

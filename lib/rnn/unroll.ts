@@ -26,6 +26,12 @@ export interface RunOptions {
    * absent or null: the model's rule (zero, fixed or learned).
    */
   initialState?: readonly Mat[] | 'carry' | null;
+  /**
+   * Check that every input a sequence reads (and an explicit initial state) is finite, naming the
+   * step and sequence of the first NaN or Inf (default true; padding past a sequence's length is
+   * never read and never checked). false skips the O(inputs) scan.
+   */
+  checkFinite?: boolean;
 }
 
 /** What every gradient method's run() returns. */
@@ -53,6 +59,8 @@ export interface Sequence {
   readonly masks: LengthMasks | null;
   /** The state entering step 0 given explicitly (or carried over), or null for the model's rule. */
   readonly initial: readonly Mat[] | null;
+  /** Whether inputs are checked for NaN and Inf. */
+  readonly checkFinite: boolean;
 }
 
 const NO_LEAF_OPTIONS: LeafOptions = {};
@@ -81,7 +89,13 @@ export class Unroll {
     }
     const steps = xs.rows / batch;
     if (steps === 0) throw new Error(`${op}: the sequence is empty (input ${shapeOf(xs)})`);
-    return { batch, steps, masks: this.masksFor(options.lengths, batch, steps), initial: this.initialFor(options.initialState, batch) };
+    const masks = this.masksFor(options.lengths, batch, steps);
+    const initial = this.initialFor(options.initialState, batch);
+    if (options.checkFinite !== false) {
+      checkFiniteInputs(op, xs, batch, 0, masks);
+      if (initial !== null && options.initialState !== 'carry') initial.forEach((m, i) => checkFiniteState(op, this.model.cell.stateNames[i], m));
+    }
+    return { batch, steps, masks, initial, checkFinite: options.checkFinite !== false };
   }
 
   /**
@@ -97,7 +111,16 @@ export class Unroll {
       for (let b = 0; b < batch; b++) steps = Math.max(steps, Number(lengths[b]));
       if (!Number.isInteger(steps) || steps < 1) throw new Error(`${this.op}: lengths must be positive integers, got [${Array.from(lengths).join(', ')}]`);
     }
-    return { batch, steps, masks: this.masksFor(lengths, batch, steps), initial: this.initialFor(options.initialState, batch) };
+    const initial = this.initialFor(options.initialState, batch);
+    if (options.checkFinite !== false && initial !== null && options.initialState !== 'carry') {
+      initial.forEach((m, i) => checkFiniteState(this.op, this.model.cell.stateNames[i], m));
+    }
+    return { batch, steps, masks: this.masksFor(lengths, batch, steps), initial, checkFinite: options.checkFinite !== false };
+  }
+
+  /** Checks one step's input of a stream (x is batch x inputSize, step t) unless the stream skips the check. */
+  checkStep(seq: Sequence, x: Mat, t: number): void {
+    if (seq.checkFinite) checkFiniteInputs(this.op, x, seq.batch, t, seq.masks);
   }
 
   private masksFor(lengths: ArrayLike<number> | null | undefined, batch: number, steps: number): LengthMasks | null {
@@ -231,6 +254,30 @@ export function copyState(op: string, cell: Cell, state: readonly Var[], into: r
       throw new Error(`${op}: ${cell.kind} state ${cell.stateNames[i]} is ${shapeOf(v)}, expected ${shapeOf(m)}`);
     }
     m.data.set(v.data.subarray(v.offset, v.offset + n), m.offset);
+  }
+}
+
+/**
+ * The first NaN or Inf among the rows a sequence reads: xs is time-major with `batch` rows per
+ * step, its first step being step `firstStep`; rows masked out (past their sequence's end) are skipped.
+ */
+export function checkFiniteInputs(op: string, xs: Mat, batch: number, firstStep: number, masks: StepMasks | null): void {
+  const { data, offset, cols } = xs;
+  const end = offset + xs.rows * cols;
+  for (let i = offset; i < end; i++) {
+    const v = data[i];
+    if (v - v === 0) continue; // finite: NaN - NaN and Inf - Inf are NaN
+    const row = Math.floor((i - offset) / cols), t = firstStep + Math.floor(row / batch), b = row % batch;
+    if (masks !== null && (t >= masks.steps || masks.keep[t].data[masks.keep[t].offset + b] === 0)) continue;
+    throw new Error(`${op}: input at step ${t}, sequence ${b}, feature ${(i - offset) % cols} is ${v} (inputs must be finite; pass checkFinite: false to skip this check)`);
+  }
+}
+
+function checkFiniteState(op: string, name: string, m: Mat): void {
+  const n = m.rows * m.cols;
+  for (let i = 0; i < n; i++) {
+    const v = m.data[m.offset + i];
+    if (v - v !== 0) throw new Error(`${op}: initial ${name} holds ${v} at row ${Math.floor(i / m.cols)}, column ${i % m.cols} (it must be finite)`);
   }
 }
 

@@ -5,7 +5,7 @@
 // reference: every sequence run alone at its own length, unpadded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Mat, mat, rowsView } from '../../lib/mat/mat.js';
+import { type Mat, mat, matOf, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import type { Cell } from '../../lib/cells/cell.js';
 import { elman } from '../../lib/cells/elman.js';
@@ -227,6 +227,30 @@ test('bad run options are clear errors at the call, naming the method', () => {
     assert.throws(() => method.run(xs, {}, { batch: 2, lengths: [4] }), new RegExp(`${op}: 1 lengths for a batch of 2`));
     assert.throws(() => method.run(xs, {}, { batch: 3 }), new RegExp(`${op}: input has 8 rows, not a multiple of batch 3`));
   }
+});
+
+test('NaN or Inf in an input a sequence reads is an error naming the step and sequence, in every method and online; checkFinite: false skips the scan', () => {
+  const model = createModel(gru({ inputSize: 3, hiddenSize: 2 }), { seed: 9 });
+  const xs = packedInputs(3); // NaN in the padding, which is never read: accepted (the tests above)
+  xs.data[(3 * batch + 1) * 3 + 2] = Infinity; // step 3, sequence 1 (length 4): read
+  const loss: SequenceLoss = { step: (g, _t, out) => g.sum(out) };
+  const options = { batch, lengths };
+  const methods: [string, GradientMethod][] = [['bptt', new Bptt(model)], ['rtrl', new Rtrl(model)], ['tbptt', new Tbptt(model, { k1: 2 })]];
+  for (const [op, method] of methods) {
+    assert.throws(() => method.run(xs, loss, options), new RegExp(`${op}: input at step 3, sequence 1, feature 2 is Infinity \\(inputs must be finite; pass checkFinite: false`));
+  }
+  assert.throws(() => new Forward(model).run(xs, options), /forward: input at step 3, sequence 1, feature 2 is Infinity/);
+  const online = new Rtrl(model);
+  online.reset(options);
+  for (let t = 0; t < 3; t++) online.step(rowsView(xs, t * batch, batch), loss);
+  assert.throws(() => online.step(rowsView(xs, 3 * batch, batch), loss), /rtrl: input at step 3, sequence 1, feature 2 is Infinity/);
+  const stream = new Forward(model);
+  stream.reset({ batch });
+  assert.throws(() => stream.step(matOf([[0, 0, 0], [0, NaN, 0], [0, 0, 0]])), /forward: input at step 0, sequence 1, feature 1 is NaN/);
+  assert.throws(() => new Bptt(model).run(mat(2, 3), loss, { initialState: [matOf([[0, NaN]])] }), /bptt: initial h holds NaN at row 0, column 1/);
+  // Opting out: the run goes ahead and the NaN shows in the result.
+  xs.data[(3 * batch + 1) * 3 + 2] = NaN;
+  assert.ok(Number.isNaN(new Bptt(model).run(xs, loss, { ...options, checkFinite: false }).loss));
 });
 
 test.run();

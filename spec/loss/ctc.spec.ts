@@ -1,8 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   ctcLoss, ctcLossFromLogits, ctcLossGradLogProbs, ctcLossGradLogits, logSoftmaxRows,
   type CtcOptions,
@@ -10,6 +9,7 @@ import {
 import { matFrom } from '../../lib/mat/mat.js';
 import { readSafetensors, type Tensor } from '../../lib/io/safetensors.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { GOLDEN_DIR } from '../helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a tiny seeded generator.
@@ -19,8 +19,7 @@ function seeded(seed: number): () => number {
   return () => generator.uniform();
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const goldenDir = process.env.LOOPGRAD_GOLDEN ?? resolve(here, '../../../../shared/golden');
+const goldenDir = process.env.LOOPGRAD_GOLDEN ?? GOLDEN_DIR;
 
 const TOL = 1e-9;
 

@@ -8,7 +8,7 @@ import { Rng } from '../../lib/mat/rng.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
-import { FD_TOL, MODES_TOL, SAME_TOL, fdError, randomMat, relErr, someIndices, squaredLoss } from './arch-util.js';
+import { FD_TOL, MODES_TOL, SAME_TOL, fdError, randomMat, relErr, someIndices, squaredLoss } from '../rnn/arch-util.js';
 
 const rng = new Rng(909);
 const options = { inputSize: 2, outputSize: 2, hiddenSize: 4, inputDelays: 2, outputDelays: 3 };

@@ -10,7 +10,7 @@ import { Bptt } from '../../lib/rnn/bptt.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
 import { stacked } from '../../lib/rnn/stacked.js';
-import { FD_TOL, MODES_TOL, SAME_TOL, dotLoss, fdError, randomMat, relErr, someIndices, squaredLoss } from './arch-util.js';
+import { FD_TOL, MODES_TOL, SAME_TOL, dotLoss, fdError, randomMat, relErr, someIndices, squaredLoss } from '../rnn/arch-util.js';
 
 const rng = new Rng(808);
 

@@ -13,8 +13,7 @@ import { Rng } from '../../lib/mat/rng.js';
 import { bidirectional } from '../../lib/rnn/bidirectional.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { checkMdrnnFile, checkRnnFile } from '../../scripts/golden-kinds.js';
-import { randomMat } from '../rnn/arch-util.js';
-import { GOLDEN_DIR } from '../helpers.js';
+import { GOLDEN_DIR, randomMat } from '../helpers.js';
 
 const rng = new Rng(1212);
 const goldenDir = process.env.LOOPGRAD_GOLDEN ?? GOLDEN_DIR;

@@ -10,6 +10,7 @@ import { matFrom } from '../../lib/mat/mat.js';
 import { readSafetensors, type Tensor } from '../../lib/io/safetensors.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { GOLDEN_DIR } from '../helpers.js';
+import { GOLDEN_F64 } from '../tolerances.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a tiny seeded generator.
@@ -21,10 +22,8 @@ function seeded(seed: number): () => number {
 
 const goldenDir = process.env.LOOPGRAD_GOLDEN ?? GOLDEN_DIR;
 
-const TOL = 1e-9;
-
 /** |actual - expected| <= tol * max |expected| elementwise; NaN must match NaN, infinities exactly. */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol = TOL): void {
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol = GOLDEN_F64): void {
   assert.is(actual.length, expected.length, `${what}: length`);
   let scale = 0;
   for (let i = 0; i < expected.length; i++) {

@@ -1,12 +1,13 @@
-// Checks loopgrad against the golden files PyTorch wrote (../shared/golden).
-//   npm run golden -- [dir or files...]
+// Checks loopgrad against the golden files PyTorch wrote (spec/golden, copied unchanged
+// from the workplace's shared/golden).
+//   npm run golden -- [dir or files...]   (default: spec/golden)
 // Prints, per file, the largest relative error of every tensor it checks, then
 // "N passed, M failed, K unsupported"; exits 1 when any file fails (a file
 // also fails when one of its expected/* or grad/* tensors was not compared),
 // 2 when there is no golden file to check.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readSafetensors, type Tensor } from '../lib/io/safetensors.js';
 import { checkRnnFile, checkRtrlFile, checkCtcFile, checkMdrnnFile, type Comparison, Unsupported } from './golden-kinds.js';
 
@@ -76,7 +77,7 @@ export function formatReport(r: FileReport): string {
 }
 
 function main(argv: string[]): number {
-  const targets = argv.length > 0 ? argv : [resolve(process.cwd(), '../shared/golden')];
+  const targets = argv.length > 0 ? argv : [fileURLToPath(new URL('../../spec/golden', import.meta.url))];
   let files: string[];
   try {
     files = goldenFiles(targets);

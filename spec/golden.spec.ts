@@ -1,4 +1,4 @@
-// The golden files PyTorch wrote (../shared/golden): every file that loopgrad
+// The golden files PyTorch wrote (spec/golden): every file that loopgrad
 // supports must reproduce them, none may fail, and the list of files that must
 // pass only grows.
 import { test } from 'uvu';
@@ -6,8 +6,9 @@ import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkGoldenFile, goldenFiles, formatReport } from '../scripts/golden.js';
+import { GOLDEN_DIR } from './helpers.js';
 
-const dir = resolve(process.cwd(), '../shared/golden');
+const dir = GOLDEN_DIR;
 
 const mustPass = [
   'rnn_tanh_1l', 'rnn_tanh_nobias', 'lstm_1l', 'lstm_1l_f32', 'gru_1l', 'lstm_long',

@@ -5,14 +5,15 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkGoldenFile, formatReport, uncompared } from '../../scripts/golden.js';
 import { readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
+import { GOLDEN_DIR } from '../helpers.js';
 
 const script = fileURLToPath(new URL('../../scripts/golden.js', import.meta.url));
 const golden = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60000 });
-const shared = resolve(process.cwd(), '../shared/golden');
+const shared = GOLDEN_DIR;
 
 const dirs: string[] = [];
 const tempDir = (): string => {

@@ -9,8 +9,9 @@ import { loadPytorchParams, pytorchStateDict, pytorchName } from '../../lib/io/p
 import { createModel } from '../../lib/rnn/model.js';
 import { lstm } from '../../lib/cells/lstm.js';
 import { gru } from '../../lib/cells/gru.js';
+import { GOLDEN_DIR } from '../helpers.js';
 
-const golden = resolve(process.cwd(), '../shared/golden');
+const golden = GOLDEN_DIR;
 
 test('names follow PyTorch: layer and direction suffixes, optional prefix', () => {
   assert.is(pytorchName('weight_ih'), 'weight_ih_l0');

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
-import { resolve, join } from 'node:path';
+import { join } from 'node:path';
 import {
   readSafetensors,
   readSafetensorsHeader,
@@ -15,8 +15,8 @@ import {
 } from '../../lib/io/safetensors.js';
 import { matOf, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { GOLDEN_DIR } from '../helpers.js';
 
-const GOLDEN_DIR = resolve(process.cwd(), '../shared/golden');
 
 // ---------------------------------------------------------------------------------------
 // Helpers: build files by hand (header text + raw data) so hostile cases are exact.

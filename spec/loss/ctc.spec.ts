@@ -1,8 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   ctcLoss, ctcLossFromLogits, ctcLossGradLogProbs, ctcLossGradLogits, logSoftmaxRows,
   type CtcOptions,
@@ -10,6 +9,8 @@ import {
 import { matFrom } from '../../lib/mat/mat.js';
 import { readSafetensors, type Tensor } from '../../lib/io/safetensors.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { GOLDEN_DIR } from '../helpers.js';
+import { GOLDEN_F64 } from '../tolerances.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a tiny seeded generator.
@@ -19,13 +20,10 @@ function seeded(seed: number): () => number {
   return () => generator.uniform();
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const goldenDir = process.env.LOOPGRAD_GOLDEN ?? resolve(here, '../../../../shared/golden');
-
-const TOL = 1e-9;
+const goldenDir = process.env.LOOPGRAD_GOLDEN ?? GOLDEN_DIR;
 
 /** |actual - expected| <= tol * max |expected| elementwise; NaN must match NaN, infinities exactly. */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol = TOL): void {
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol = GOLDEN_F64): void {
   assert.is(actual.length, expected.length, `${what}: length`);
   let scale = 0;
   for (let i = 0; i < expected.length; i++) {

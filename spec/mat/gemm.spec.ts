@@ -3,9 +3,7 @@ import * as assert from 'uvu/assert';
 import { type Mat, mat, matFrom } from '../../lib/mat/mat.js';
 import { gemm, gemv, flopCounter } from '../../lib/mat/gemm.js';
 import { Rng } from '../../lib/mat/rng.js';
-
-// Relative to the size of the terms summed: gemm sums in another order than the naive loop.
-const TOL = 1e-13;
+import { KERNEL_ORDER } from '../tolerances.js';
 
 const rng = new Rng(20240611);
 
@@ -46,7 +44,7 @@ function assertClose(got: Mat, want: Mat, scale: Float64Array, label: string): v
   for (let e = 0; e < got.rows * got.cols; e++) {
     const g = got.data[got.offset + e];
     const w = want.data[want.offset + e];
-    if (!(Math.abs(g - w) <= TOL * scale[e])) {
+    if (!(Math.abs(g - w) <= KERNEL_ORDER * scale[e])) {
       assert.unreachable(`${label}: element ${e} is ${g}, want ${w}`);
     }
   }
@@ -143,7 +141,7 @@ test('gemm: large product (blocked along every dimension) matches the naive loop
         abs += Math.abs(a.data[i * 520 + p] * b.data[p * 1030 + j]);
       }
       const w = s + want.data[i * 1030 + j];
-      assert.ok(Math.abs(out.data[i * 1030 + j] - w) <= TOL * (abs + 2), `(${i}, ${j})`);
+      assert.ok(Math.abs(out.data[i * 1030 + j] - w) <= KERNEL_ORDER * (abs + 2), `(${i}, ${j})`);
     }
   }
 });

@@ -2,12 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Mat, mat, matFrom } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { ORTHOGONAL } from '../tolerances.js';
 import {
   uniformInit, normalInit, xavierUniform, xavierNormal, heNormal, heUniform,
   orthogonal, identityInit, pytorchRnnUniform,
 } from '../../lib/mat/init.js';
-
-const ORTHO_TOL = 1e-13;
 
 function elements(m: Mat): number[] {
   return Array.from(m.data.subarray(m.offset, m.offset + m.rows * m.cols));
@@ -31,7 +30,7 @@ function assertOrthonormal(m: Mat, gain: number, label: string): void {
       let d = 0;
       for (let i = 0; i < length; i++) d += at(u, i) * at(v, i);
       const want = u === v ? gain * gain : 0;
-      assert.ok(Math.abs(d - want) <= ORTHO_TOL * Math.max(1, gain * gain) * length, `${label}: <${u}, ${v}> = ${d}`);
+      assert.ok(Math.abs(d - want) <= ORTHOGONAL * Math.max(1, gain * gain) * length, `${label}: <${u}, ${v}> = ${d}`);
     }
   }
 }

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Optimizer, type OptimizerConfig, type OptimizerState } from '../../lib/optim/optimizer.js';
+import { HAND_COMPUTED } from '../tolerances.js';
 
-const close = (actual: number, expected: number, tol = 1e-12, what = ''): void => {
+const close = (actual: number, expected: number, tol = HAND_COMPUTED, what = ''): void => {
   assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what} ${actual} != ${expected}`);
 };
 

@@ -10,6 +10,7 @@ import { tdnn } from '../../lib/cells/tdnn.js';
 import { uniformInit } from '../../lib/mat/init.js';
 import { type Mat, mat } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { randomMat } from '../helpers.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { createModel, type RecurrentModel } from '../../lib/rnn/model.js';
 import { Forward } from '../../lib/rnn/forward.js';
@@ -40,12 +41,6 @@ function delayLine(inputSize: number): Cell {
   };
 }
 
-function randomXs(rows: number, cols: number): Mat {
-  const m = mat(rows, cols);
-  rng.fillNormal(m);
-  return m;
-}
-
 function bpttOutputs(model: RecurrentModel, xs: Mat, batch: number): Mat {
   return new Bptt(model).run(xs, { step: (g, _t, out) => g.sum(out) }, { batch }).outputs;
 }
@@ -62,7 +57,7 @@ function assertSame(actual: Mat, expected: Mat, what: string): void {
 test('forward: a cell that passes its state through gives Bptt\'s outputs', () => {
   const model = createModel(delayLine(3), { seed: 1 });
   for (const batch of [1, 3]) {
-    const xs = randomXs(6 * batch, 3);
+    const xs = randomMat(rng, 6 * batch, 3);
     const expected = bpttOutputs(model, xs, batch);
     assertSame(new Forward(model).run(xs, { batch }).outputs, expected, `batch ${batch}`);
     // By hand for the first sequence: b'_t = a'_{t-1}, c'_t = b'_{t-1}[1] = a'_{t-2}[1].
@@ -76,7 +71,7 @@ test('forward: a cell that passes its state through gives Bptt\'s outputs', () =
   // A reused Forward, with batch sizes changing between runs.
   const f = new Forward(model);
   for (const batch of [2, 1, 2]) {
-    const xs = randomXs(5 * batch, 3);
+    const xs = randomMat(rng, 5 * batch, 3);
     assertSame(f.run(xs, { batch }).outputs, bpttOutputs(model, xs, batch), `reused, batch ${batch}`);
   }
 });
@@ -85,7 +80,7 @@ test('forward: stateless cells (dense, tdnn with one tap) run', () => {
   for (const cell of [dense({ inputSize: 3, outputSize: 2, activation: 'tanh' }), tdnn({ inputSize: 3, outputSize: 2, taps: 1 })]) {
     assert.equal(cell.stateSizes, []);
     const model = createModel(cell, { seed: 2 });
-    const xs = randomXs(4 * 2, 3);
+    const xs = randomMat(rng, 4 * 2, 3);
     assertSame(new Forward(model).run(xs, { batch: 2 }).outputs, bpttOutputs(model, xs, 2), cell.kind);
   }
 });
@@ -93,7 +88,7 @@ test('forward: stateless cells (dense, tdnn with one tap) run', () => {
 test('forward: a tdnn delay line and an elman cell give Bptt\'s outputs', () => {
   for (const cell of [tdnn({ inputSize: 2, outputSize: 3, taps: 3, dilation: 2 }), elman({ inputSize: 2, hiddenSize: 3 })]) {
     const model = createModel(cell, { seed: 3 });
-    const xs = randomXs(9 * 2, 2);
+    const xs = randomMat(rng, 9 * 2, 2);
     assertSame(new Forward(model).run(xs, { batch: 2 }).outputs, bpttOutputs(model, xs, 2), cell.kind);
   }
 });

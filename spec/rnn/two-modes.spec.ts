@@ -14,6 +14,7 @@ import { Bptt } from '../../lib/rnn/bptt.js';
 import { Rtrl, estimateRtrlBytes } from '../../lib/rnn/rtrl.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import { Graph } from '../../lib/ad/graph.js';
+import { randomMat, relErr } from '../helpers.js';
 import { FD_NETWORK, FD_STEP, SAME_MATH } from '../tolerances.js';
 
 const rng = new Rng(2024);
@@ -28,12 +29,6 @@ const cellMakers: [string, (inputSize: number, hiddenSize: number) => Cell][] = 
   ['lstm peephole + forget bias', (i, h) => lstm({ inputSize: i, hiddenSize: h, peephole: true, forgetBias: 1 })],
   ['gru', (i, h) => gru({ inputSize: i, hiddenSize: h })],
 ];
-
-function randomMat(rows: number, cols: number, scale = 1): Mat {
-  const m = mat(rows, cols);
-  rng.fillNormal(m, 0, scale);
-  return m;
-}
 
 /** Squared error of every step's output against a random target: a loss at every step. */
 function everyStepLoss(targets: Mat, batch: number): SequenceLoss {
@@ -59,15 +54,6 @@ function finalOnlyLoss(cotangents: Mat[]): SequenceLoss {
   };
 }
 
-function relError(a: Float64Array, b: Float64Array): number {
-  let scale = 0, diff = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(a[i]), Math.abs(b[i]));
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
-
 function lossOnly(model: RecurrentModel, xs: Mat, loss: SequenceLoss, batch: number): number {
   return new Bptt(model).run(xs, loss, { batch }).loss;
 }
@@ -90,7 +76,7 @@ function finiteDifferenceError(model: RecurrentModel, xs: Mat, loss: SequenceLos
 
 const initialStates: [string, (cell: Cell, batch: number) => InitialState][] = [
   ['zero h0', () => 'zero'],
-  ['fixed h0', (cell, batch) => cell.stateSizes.map((s) => randomMat(batch, s, 0.5))],
+  ['fixed h0', (cell, batch) => cell.stateSizes.map((s) => randomMat(rng, batch, s, 0.5))],
   ['learned h0', () => 'learned'],
 ];
 
@@ -104,15 +90,15 @@ for (const [name, makeCell] of cellMakers) {
         if (model.initialState === 'learned') {
           for (let i = model.params.offsets[model.cellParamCount]; i < model.params.theta.length; i++) model.params.theta[i] = rng.normal(0, 0.5);
         }
-        const xs = randomMat(steps * batch, inputSize);
+        const xs = randomMat(rng, steps * batch, inputSize);
         const loss = lossKind === 'loss at every step'
-          ? everyStepLoss(randomMat(steps * batch, cell.outputSize), batch)
-          : finalOnlyLoss(cell.stateSizes.map((s) => randomMat(batch, s)));
+          ? everyStepLoss(randomMat(rng, steps * batch, cell.outputSize), batch)
+          : finalOnlyLoss(cell.stateSizes.map((s) => randomMat(rng, batch, s)));
         const viaBptt = new Bptt(model).run(xs, loss, { batch });
         const rtrl = new Rtrl(model);
         const rtrlLoss = rtrl.run(xs, loss, { batch }).loss;
         assert.ok(Math.abs(rtrlLoss - viaBptt.loss) <= 1e-12 * Math.max(1, Math.abs(viaBptt.loss)), `losses ${rtrlLoss} vs ${viaBptt.loss}`);
-        const err = relError(rtrl.grad, viaBptt.grad);
+        const err = relErr(rtrl.grad, viaBptt.grad);
         assert.ok(err < SAME_MATH, `RTRL vs BPTT relative error ${err}`);
         assert.ok(viaBptt.grad.some((v) => v !== 0), 'the gradient is not identically zero');
         const fd = finiteDifferenceError(model, xs, loss, batch, viaBptt.grad, 12);
@@ -126,14 +112,14 @@ test('RTRL is exact online: after every step its gradient equals BPTT over the p
   const cell = lstm({ inputSize: 3, hiddenSize: 4 });
   const model = createModel(cell, { seed: 5 });
   const steps = 7;
-  const xs = randomMat(steps, 3), targets = randomMat(steps, 4);
+  const xs = randomMat(rng, steps, 3), targets = randomMat(rng, steps, 4);
   const loss = everyStepLoss(targets, 1);
   const rtrl = new Rtrl(model);
   rtrl.reset();
   for (let t = 0; t < steps; t++) {
     rtrl.step(rowsView(xs, t, 1), loss);
     const prefix = new Bptt(model).run(rowsView(xs, 0, t + 1), loss);
-    assert.ok(relError(rtrl.grad, prefix.grad) < SAME_MATH, `step ${t}`);
+    assert.ok(relErr(rtrl.grad, prefix.grad) < SAME_MATH, `step ${t}`);
   }
 });
 
@@ -150,11 +136,11 @@ test('RTRL carries a state passed through unchanged (new b is the old a) exactly
   };
   const model = createModel(delay, { seed: 4, initialState: 'learned' });
   for (let i = model.params.offsets[3]; i < model.params.theta.length; i++) model.params.theta[i] = rng.normal(0, 0.5);
-  const xs = randomMat(6, 2), loss = everyStepLoss(randomMat(6, 3), 1);
+  const xs = randomMat(rng, 6, 2), loss = everyStepLoss(randomMat(rng, 6, 3), 1);
   const viaBptt = new Bptt(model).run(xs, loss);
   const rtrl = new Rtrl(model);
   assert.ok(Math.abs(rtrl.run(xs, loss).loss - viaBptt.loss) < 1e-12);
-  assert.ok(relError(rtrl.grad, viaBptt.grad) < SAME_MATH, `RTRL vs BPTT ${relError(rtrl.grad, viaBptt.grad)}`);
+  assert.ok(relErr(rtrl.grad, viaBptt.grad) < SAME_MATH, `RTRL vs BPTT ${relErr(rtrl.grad, viaBptt.grad)}`);
 });
 
 test('RTRL refuses a model whose sensitivities would not fit the memory limit', () => {
@@ -175,10 +161,10 @@ test('RTRL refuses a model whose sensitivities would not fit the memory limit', 
 test('RTRL memory does not grow with the sequence length', () => {
   const model = createModel(gru({ inputSize: 2, hiddenSize: 5 }), { seed: 1 });
   const rtrl = new Rtrl(model);
-  const loss = everyStepLoss(randomMat(60, 5), 1);
-  rtrl.run(randomMat(5, 2), loss);
+  const loss = everyStepLoss(randomMat(rng, 60, 5), 1);
+  rtrl.run(randomMat(rng, 5, 2), loss);
   const after5 = rtrl.totalBytes();
-  rtrl.run(randomMat(60, 2), loss);
+  rtrl.run(randomMat(rng, 60, 2), loss);
   assert.is(rtrl.totalBytes(), after5);
   assert.is(rtrl.sensitivityBytes(), 8 * 5 * model.params.theta.length);
 });
@@ -187,8 +173,8 @@ test('BPTT gives gradients for the inputs and the initial state (finite differen
   const cell = elman({ inputSize: 2, hiddenSize: 3 });
   const model = createModel(cell, { seed: 3 });
   const batch = 2, steps = 4;
-  const xs = randomMat(steps * batch, 2), h0 = randomMat(1, 3, 0.5);
-  const loss = everyStepLoss(randomMat(steps * batch, 3), batch);
+  const xs = randomMat(rng, steps * batch, 2), h0 = randomMat(rng, 1, 3, 0.5);
+  const loss = everyStepLoss(randomMat(rng, steps * batch, 3), batch);
   const run = () => new Bptt(model).run(xs, loss, { batch, initialState: [h0], inputGrad: true });
   const result = run();
   const eps = FD_STEP;
@@ -207,10 +193,10 @@ test('BPTT gives gradients for the inputs and the initial state (finite differen
 test('an RTRL step allocates no new buffers once warm (the arena is reused)', () => {
   const model = createModel(lstm({ inputSize: 2, hiddenSize: 3 }), { seed: 9 });
   const rtrl = new Rtrl(model);
-  const loss = everyStepLoss(randomMat(20, 3), 1);
-  rtrl.run(randomMat(3, 2), loss);
+  const loss = everyStepLoss(randomMat(rng, 20, 3), 1);
+  rtrl.run(randomMat(rng, 3, 2), loss);
   const before = rtrl.totalBytes();
-  rtrl.run(randomMat(20, 2), loss);
+  rtrl.run(randomMat(rng, 20, 2), loss);
   assert.is(rtrl.totalBytes(), before);
 });
 

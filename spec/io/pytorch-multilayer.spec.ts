@@ -3,8 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import {
   fromPytorchStates, loadPytorchNetwork, pytorchNetworkNames, pytorchNetworkStateDict, pytorchRnn, pytorchStates,
 } from '../../lib/io/pytorch-multilayer.js';
@@ -14,11 +13,10 @@ import { Rng } from '../../lib/mat/rng.js';
 import { bidirectional } from '../../lib/arch/bidirectional.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { checkMdrnnFile, checkRnnFile } from '../../scripts/golden-kinds.js';
-import { randomMat } from './arch-util.js';
+import { GOLDEN_DIR, randomMat } from '../helpers.js';
 
 const rng = new Rng(1212);
-const here = dirname(fileURLToPath(import.meta.url));
-const goldenDir = process.env.LOOPGRAD_GOLDEN ?? resolve(here, '../../../../shared/golden');
+const goldenDir = process.env.LOOPGRAD_GOLDEN ?? GOLDEN_DIR;
 
 test('pytorchRnn: the module PyTorch builds, with its parameter names', () => {
   const cell = pytorchRnn({ module: 'GRU', inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true });

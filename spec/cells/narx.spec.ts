@@ -8,7 +8,8 @@ import { Rng } from '../../lib/mat/rng.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
-import { FD_TOL, MODES_TOL, SAME_TOL, fdError, randomMat, relErr, someIndices, squaredLoss } from './arch-util.js';
+import { fdError, randomMat, relErr, someIndices, squaredLoss } from '../helpers.js';
+import { FD_NETWORK, REORDERED, SAME_MATH } from '../tolerances.js';
 
 const rng = new Rng(909);
 const options = { inputSize: 2, outputSize: 2, hiddenSize: 4, inputDelays: 2, outputDelays: 3 };
@@ -35,7 +36,7 @@ test('narx: closed loop computes y_t = V tanh(Σ A_k x_{t-k} + Σ B_k y_{t-k} + 
     for (let o = 0; o < O; o++) {
       y[o] = get(c, 0, o);
       for (let j = 0; j < H; j++) y[o] += get(V, o, j) * h[j];
-      assert.ok(Math.abs(out.data[t * O + o] - y[o]) <= SAME_TOL, `t=${t} o=${o}`);
+      assert.ok(Math.abs(out.data[t * O + o] - y[o]) <= REORDERED, `t=${t} o=${o}`);
     }
     ys.push(y);
   }
@@ -52,7 +53,7 @@ test('narx: teacher forcing with the model\'s own outputs as targets reproduces 
   const xs = randomMat(rng, steps * batch, 2);
   const y = new Bptt(model).run(xs, {}, { batch }).outputs;
   const forced = new Bptt(open).run(teacherInputs(xs, y, batch), {}, { batch }).outputs;
-  assert.ok(relErr(forced.data, y.data) <= SAME_TOL);
+  assert.ok(relErr(forced.data, y.data) <= REORDERED);
 });
 
 test('narx: RTRL equals BPTT in closed and open loop, and matches finite differences', () => {
@@ -70,9 +71,9 @@ test('narx: RTRL equals BPTT in closed and open loop, and matches finite differe
       const rtrl = new Rtrl(model);
       rtrl.run(xs, loss, { batch });
       const label = `${feedback}, inputSize ${shape.inputSize}`;
-      assert.ok(relErr(rtrl.grad, a.grad) < MODES_TOL, `${label}: RTRL vs BPTT ${relErr(rtrl.grad, a.grad)}`);
+      assert.ok(relErr(rtrl.grad, a.grad) < SAME_MATH, `${label}: RTRL vs BPTT ${relErr(rtrl.grad, a.grad)}`);
       const { error, worst } = fdError(() => bptt.run(xs, loss, { batch }).loss, model.params.theta, a.grad, someIndices(rng, a.grad.length, 20));
-      assert.ok(error < FD_TOL, `${label}: ${worst}`);
+      assert.ok(error < FD_NETWORK, `${label}: ${worst}`);
     }
   }
 });
@@ -87,14 +88,14 @@ test('narx: forecasting from a history continues the closed loop exactly', () =>
   const state = narxState(cell, batch, past(xs), past(y));
   const future = { rows: ahead * batch, cols: 2, data: xs.data, offset: known * batch * 2 };
   const forecast = runClosedLoop(cell, model.params.mats, state, future, batch);
-  assert.ok(relErr(forecast.data, y.data.subarray(known * batch * 2)) <= SAME_TOL);
+  assert.ok(relErr(forecast.data, y.data.subarray(known * batch * 2)) <= REORDERED);
   // A purely autoregressive model forecasts from its outputs alone.
   const ar = narx({ inputSize: 0, outputSize: 1, hiddenSize: 3, outputDelays: 2 });
   const arModel = createModel(ar, { seed: 8 });
   const all = new Bptt(arModel).run(mat(6, 0), {}, { batch: 1 }).outputs;
   const arState = narxState(ar, 1, null, { rows: 3, cols: 1, data: all.data, offset: 0 });
   const arForecast = runClosedLoop(ar, arModel.params.mats, arState, null, 1, 3);
-  assert.ok(relErr(arForecast.data, all.data.subarray(3)) <= SAME_TOL);
+  assert.ok(relErr(arForecast.data, all.data.subarray(3)) <= REORDERED);
 });
 
 test('narx: bad options are clear errors', () => {

@@ -1,17 +1,13 @@
-// Shared helpers of the sequence-architecture specs (stacked, bidirectional,
-// packed, tdnn, narx, mdrnn, subsampling): random data, losses, finite
-// differences, relative errors. Tolerances live here.
-import { type Mat, mat, rowsView } from '../../lib/mat/mat.js';
-import type { Rng } from '../../lib/mat/rng.js';
-import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
+// Helpers shared by the specs: where the golden files are, random data, losses, finite
+// differences, errors. Tolerances live in spec/tolerances.ts.
+import { fileURLToPath } from 'node:url';
+import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
+import type { Rng } from '../lib/mat/rng.js';
+import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
+import { FD_STEP } from './tolerances.js';
 
-/** RTRL vs BPTT: relative to the gradient's largest magnitude. */
-export const MODES_TOL = 1e-10;
-/** Central finite differences with step FD_EPS. */
-export const FD_EPS = 1e-6;
-export const FD_TOL = 1e-6;
-/** Two float64 computations of the same thing by different op orders. */
-export const SAME_TOL = 1e-12;
+/** spec/golden, the in-repository copy of PyTorch's golden files (this file runs compiled, as build/spec/helpers.js). */
+export const GOLDEN_DIR = fileURLToPath(new URL('../../spec/golden', import.meta.url));
 
 export function randomMat(rng: Rng, rows: number, cols: number, scale = 1): Mat {
   const m = mat(rows, cols);
@@ -28,6 +24,14 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     scale = Math.max(scale, Math.abs(b[i]));
   }
   return scale === 0 ? diff : diff / scale;
+}
+
+/** max |a - b|, elementwise. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths ${a.length} and ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
 }
 
 /** Σ_t <output_t, G_t> (+ Σ_i <tanh(final_i), F_i> when finals are given): touches every output and state. */
@@ -59,7 +63,7 @@ export function squaredLoss(targets: Mat, batch: number): SequenceLoss {
  * Compares grad[i] with central differences of f for the given indices of
  * theta (restored afterwards). Returns the worst |fd - ad| / max(1, |fd|, |ad|).
  */
-export function fdError(f: () => number, theta: Float64Array, grad: ArrayLike<number>, indices: readonly number[], eps = FD_EPS): { error: number; worst: string } {
+export function fdError(f: () => number, theta: Float64Array, grad: ArrayLike<number>, indices: readonly number[], eps = FD_STEP): { error: number; worst: string } {
   let error = 0, worst = '';
   for (const i of indices) {
     const saved = theta[i];

@@ -10,6 +10,7 @@ import { withReadout } from '../../lib/arch/readout.js';
 import { sequenceLoss, type SequenceTargets } from '../../lib/loss/losses.js';
 import { type Mat, mat, matFrom, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { maxAbsDiff } from '../helpers.js';
 
 const batch = 2, T = 6;
 
@@ -42,14 +43,8 @@ function collect(tb: Tbptt, xs: Mat, spec: SequenceTargets): { windows: Omit<Tbp
   } });
   // run() returns what the windows add up to.
   assert.is(result.loss, loss);
-  assert.ok(maxDiff(result.grad, total) === 0);
+  assert.ok(maxAbsDiff(result.grad, total) === 0);
   return { windows, grads, total, loss };
-}
-
-function maxDiff(a: Float64Array, b: Float64Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 for (const learned of [false, true]) {
@@ -60,7 +55,7 @@ for (const learned of [false, true]) {
     assert.is(windows.length, 1);
     assert.equal({ start: windows[0].start, end: windows[0].end, lossStart: windows[0].lossStart }, { start: 0, end: T, lossStart: 0 });
     assert.ok(Math.abs(loss - full.loss) < 1e-14, `loss ${loss} vs ${full.loss}`);
-    assert.ok(maxDiff(total, full.grad) < 1e-13, `grad differs by ${maxDiff(total, full.grad)}`);
+    assert.ok(maxAbsDiff(total, full.grad) < 1e-13, `grad differs by ${maxAbsDiff(total, full.grad)}`);
     if (learned) assert.ok(full.grad[full.grad.length - 1] !== 0, 'the learned initial state gets a gradient');
   });
 }
@@ -71,7 +66,7 @@ test('k2 >= T with k1 < T: the windows sum to the full gradient (no truncation h
   const { windows, total, loss } = collect(new Tbptt(model, { k1: 2, k2: T }), xs, spec);
   assert.equal(windows.map((w) => [w.start, w.lossStart, w.end]), [[0, 0, 2], [0, 2, 4], [0, 4, 6]]);
   assert.ok(Math.abs(loss - full.loss) < 1e-14);
-  assert.ok(maxDiff(total, full.grad) < 1e-13, `grad differs by ${maxDiff(total, full.grad)}`);
+  assert.ok(maxAbsDiff(total, full.grad) < 1e-13, `grad differs by ${maxAbsDiff(total, full.grad)}`);
 });
 
 test('a truncated window equals BPTT from the stored state over its k2 steps, loss on its last k1', () => {
@@ -94,7 +89,7 @@ test('a truncated window equals BPTT from the stored state over its k2 steps, lo
     const fullCount = spec.mask!.data.reduce((a, v) => a + v, 0) * 2;
     const loss = sequenceLoss({ kind: 'mse', targets, mask, batch }, { scale: 1 / fullCount });
     const ref = new Bptt(model).run(rowsView(xs, start * batch, steps * batch), loss, { batch, initialState: bareState });
-    assert.ok(maxDiff(grads[w], ref.grad) < 1e-13, `window ${w} differs by ${maxDiff(grads[w], ref.grad)}`);
+    assert.ok(maxAbsDiff(grads[w], ref.grad) < 1e-13, `window ${w} differs by ${maxAbsDiff(grads[w], ref.grad)}`);
   }
 });
 
@@ -115,7 +110,7 @@ test('a leftover tail gets its own window; feeding a stream in pieces gives the 
   tb.feed(rowsView(xs, 0, 3 * batch), loss, (w) => pieces.push(w.grad.slice()));
   tb.feed(rowsView(xs, 3 * batch, 3 * batch), loss, (w) => pieces.push(w.grad.slice()), true);
   assert.is(pieces.length, 2);
-  pieces.forEach((g, i) => assert.ok(maxDiff(g, whole.grads[i]) < 1e-15));
+  pieces.forEach((g, i) => assert.ok(maxAbsDiff(g, whole.grads[i]) < 1e-15));
 });
 
 test('the state carried across windows is the forward state', () => {

@@ -20,6 +20,7 @@ export { elman, type ElmanOptions } from './cells/elman.js';
 export { jordan, type JordanOptions } from './cells/jordan.js';
 export { lstm, type LstmOptions } from './cells/lstm.js';
 export { gru, type GruOptions } from './cells/gru.js';
+export { createCell, isCellKind, cellGates, CELL_KINDS, type CellKind, type CellOptions, type CellOptionsByKind } from './cells/registry.js';
 
 // Sequences: one model, two modes
 export { createModel, type RecurrentModel, type ModelOptions, type InitialState } from './rnn/model.js';
@@ -65,8 +66,9 @@ export { withReadout, type ReadoutCell } from './arch/readout.js';
 export { applyInit, parseInit, formatInit, recurrentBlocks, INIT_KINDS, type InitScheme } from './train/init.js';
 export { Forward, type ForwardOptions, type ForwardResult } from './rnn/forward.js';
 export { type RunOptions, type RunResult, type GradientMethod } from './rnn/unroll.js';
-export { train, parseMethod, formatMethod, type TrainMethod, type TrainBatch, type TrainOptions, type TrainResult, type Progress, type GuardReport, type StopReason, type EarlyStopping } from './train/trainer.js';
-export { trainTask, buildCell, normalizeRunConfig, heldOutBatch, CELL_KINDS, type TaskRunConfig, type TaskRunReport, type TaskRunHooks, type CellKind } from './train/run-task.js';
+export { parseMethod, formatMethod, checkMethod, createMethod, methodDrive, METHOD_KINDS, METHOD_FORMS, type MethodSpec, type MethodKind, type MethodDrive, type MethodObjects } from './rnn/methods.js';
+export { train, type TrainBatch, type TrainOptions, type TrainResult, type Progress, type GuardReport, type StopReason, type EarlyStopping } from './train/trainer.js';
+export { trainTask, buildCell, normalizeRunConfig, heldOutBatch, type TaskRunConfig, type NormalizedRunConfig, type TaskRunReport, type TaskRunHooks } from './train/run-task.js';
 
 // The classic tasks (generated, seeded)
 export { type Task, type TaskBatch, type TaskMetric, isSolved } from './tasks/task.js';

@@ -35,7 +35,7 @@ export { editDistance, labelErrorRate } from './loss/edit-distance.js';
 
 // Files
 export { readSafetensors, writeSafetensors, tensorToMat, matToTensor, type Tensor, type DType } from './io/safetensors.js';
-export { loadPytorchParams, pytorchStateDict, pytorchName, type PytorchNaming } from './io/pytorch.js';
+export { pytorchRnn, loadPytorchParams, pytorchStateDict, pytorchName, pytorchNames, fromPytorchStates, pytorchStates, PYTORCH_MODULES, type PytorchModule, type PytorchOptions, type PytorchRnnOptions } from './io/pytorch.js';
 
 // Architectures: deep, bidirectional, variable-length, delay lines, grids, subsampling
 export { dense, type DenseOptions } from './cells/dense.js';
@@ -46,7 +46,6 @@ export { tdnn, type TdnnOptions } from './cells/tdnn.js';
 export { narx, teacherInputs, narxState, runClosedLoop, type NarxCell, type NarxOptions } from './cells/narx.js';
 export { mdTanh, mdLstm, mdScan, mdFourWay, gridStack, scanGrid, gridBptt, gridForward, gridLeaves, createLayerParams, CORNERS, type MdCell, type Grid, type GridLayer, type Corner } from './arch/mdrnn.js';
 export { subsample, gridSubsample, hierarchy, recurrentLayer, sequenceLayerBptt, type SequenceLayer } from './arch/subsampling.js';
-export { pytorchRnn, loadPytorchNetwork, pytorchNetworkStateDict, pytorchNetworkNames, fromPytorchStates, pytorchStates } from './io/pytorch-multilayer.js';
 
 // Portable elementary functions (the same bits in every engine)
 export * as math from './mat/math.js';

@@ -14,8 +14,11 @@ import { applyInit, formatInit, parseInit } from '../lib/train/init.js';
 import { type TaskRunConfig, buildCell, normalizeRunConfig } from '../lib/train/run-task.js';
 import { createTask } from '../lib/tasks/registry.js';
 
+// The kinds with recurrent weights weight_hh (the ones diagnose reads), found by building each once.
+const KINDS = CELL_KINDS.filter((kind) => createCell(kind, { inputSize: 1, hiddenSize: 1 }).paramSpecs.some((s) => s.name === 'weight_hh'));
+
 const specs: Record<string, FlagSpec> = {
-  cell: { kind: 'string', help: `${CELL_KINDS.join(' | ')} (default elman)`, choices: CELL_KINDS },
+  cell: { kind: 'string', help: `${KINDS.join(' | ')} (default elman)`, choices: KINDS },
   activation: { kind: 'string', help: 'elman non-linearity: tanh | relu | sigmoid (default tanh; relu with identity init)', choices: ['tanh', 'relu', 'sigmoid'] },
   init: { kind: 'string', help: 'default | normal:G | xavier[:G] | he[:G] | orthogonal[:G] | identity[:S]' },
   'forget-bias': { kind: 'number', help: 'lstm forget-gate bias (default 1)' },
@@ -51,8 +54,8 @@ interface CaseSpec {
 }
 
 function parseCase(text: string): CaseSpec {
-  const m = new RegExp(`^(${CELL_KINDS.join('|')})(?:/(tanh|relu|sigmoid|forget:[-+0-9.e]+))?(?:@(.+))?$`).exec(text);
-  if (m === null) throw new UsageError(`case "${text}" is not CELL[/ACTIVATION][@INIT] (CELL: ${CELL_KINDS.join(', ')}; lstm/forget:B sets the forget bias)`);
+  const m = new RegExp(`^(${KINDS.join('|')})(?:/(tanh|relu|sigmoid|forget:[-+0-9.e]+))?(?:@(.+))?$`).exec(text);
+  if (m === null) throw new UsageError(`case "${text}" is not CELL[/ACTIVATION][@INIT] (CELL: ${KINDS.join(', ')}; lstm/forget:B sets the forget bias)`);
   const cell = m[1] as CaseSpec['cell'];
   const option = m[2];
   if (option !== undefined && option.startsWith('forget:')) {
@@ -165,7 +168,6 @@ async function run(argv: readonly string[]): Promise<number> {
       try {
         const scheme = parseInit(c.init);
         model = createModel(makeCell(c, inputSize, hidden, forgetBias), { seed });
-        if (!model.params.specs.some((s) => s.name === 'weight_hh')) throw new Error(`${c.cell} has no weight_hh, the recurrent weights diagnose reads`);
         applyInit(model.params, scheme, new Rng(seed).fork());
         if (c.label.endsWith('@default') && c.init === 'default') c.label = c.label.slice(0, -'@default'.length) + '@' + formatInit(scheme);
       } catch (e) {

@@ -8,7 +8,7 @@ import { Optimizer } from '../lib/optim/optimizer.js';
 import { flopCounter } from '../lib/mat/gemm.js';
 import { mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
-import { pytorchRnn } from '../lib/io/pytorch-multilayer.js';
+import { pytorchRnn } from '../lib/io/pytorch.js';
 import { createModel } from '../lib/rnn/model.js';
 import { Bptt } from '../lib/rnn/bptt.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';

@@ -13,51 +13,20 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { Graph } from '../lib/ad/graph.js';
 import type { Cell } from '../lib/cells/cell.js';
-import { elman } from '../lib/cells/elman.js';
-import { gru } from '../lib/cells/gru.js';
-import { jordan } from '../lib/cells/jordan.js';
-import { lstm } from '../lib/cells/lstm.js';
+import { CELL_KINDS, type CellKind, cellGates, createCell, isCellKind } from '../lib/cells/registry.js';
 import { flopCounter } from '../lib/mat/gemm.js';
 import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { Bptt } from '../lib/rnn/bptt.js';
+import { type MethodKind, type MethodSpec, createMethod, formatMethod, parseMethod } from '../lib/rnn/methods.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { type RecurrentModel, createModel } from '../lib/rnn/model.js';
-import { Rtrl } from '../lib/rnn/rtrl.js';
 import { type Panel, type ReferenceLine, type Series, renderSvg } from './svg.js';
-import { Tbptt } from '../lib/rnn/tbptt.js';
-
-export const cellKinds = ['elman', 'jordan', 'lstm', 'gru'] as const;
-export type CellKind = (typeof cellKinds)[number];
-export const methodNames = ['bptt', 'rtrl'] as const;
-/** 'bptt', 'rtrl', or 'tbptt:K' (truncated BPTT with k1 = k2 = K, when lib/rnn/tbptt.ts is there). */
-export type Method = (typeof methodNames)[number] | `tbptt:${number}`;
-export type MethodKind = 'bptt' | 'rtrl' | 'tbptt';
-
-/** The family of a method name and its truncation length (tbptt only); throws on anything else. */
-export function parseMethod(name: string): { kind: MethodKind; k: number } {
-  if (name === 'bptt' || name === 'rtrl') return { kind: name, k: 0 };
-  const m = /^tbptt:([0-9]+)$/.exec(name);
-  if (m !== null && Number(m[1]) >= 1 && Number.isSafeInteger(Number(m[1]))) return { kind: 'tbptt', k: Number(m[1]) };
-  throw new Error(`compare: unknown method ${JSON.stringify(name)} (use bptt, rtrl or tbptt:K with K >= 1)`);
-}
-
-/** What compare needs of truncated BPTT (lib/rnn/tbptt.ts): a learner per model, run over one sequence window by window. */
-export interface TbpttLearner {
-  run(xs: Mat, loss: SequenceLoss, options: { batch?: number; onWindow?: (window: { grad: Float64Array }) => void }): unknown;
-  /** Bytes of the latest window's tape. */
-  tapeBytes(): number;
-}
-export type TbpttConstructor = new (model: RecurrentModel, options: { k1: number; k2?: number }) => TbpttLearner;
-
-/** Truncated BPTT (kept as a hook so that tests can pass their own). */
-export async function loadTbptt(): Promise<TbpttConstructor> {
-  return Tbptt;
-}
 
 export interface CompareConfig {
   cell: CellKind;
-  methods: Method[];
+  /** Gradient methods in their text forms (lib/rnn/methods.ts: bptt, rtrl, tbptt:K, tbptt:K1:K2). */
+  methods: string[];
   /** Hidden sizes n (ascending, distinct). */
   hidden: number[];
   /** Sequence lengths T (ascending, distinct). */
@@ -87,7 +56,7 @@ export const defaultCompareConfig: Readonly<CompareConfig> = Object.freeze<Compa
 });
 
 export interface CompareRow {
-  method: Method;
+  method: string;
   cell: CellKind;
   hidden: number;
   steps: number;
@@ -122,7 +91,7 @@ export interface MethodFits {
 export interface CompareResult {
   config: CompareConfig & { params: Record<number, number>; heapMeasure: string; timeMeasure: string; loss: string };
   rows: CompareRow[];
-  fits: Partial<Record<Method, MethodFits>>;
+  fits: Partial<Record<string, MethodFits>>;
 }
 
 /**
@@ -133,20 +102,9 @@ export interface CompareResult {
 export const theory: Readonly<Record<MethodKind, Readonly<Record<keyof MethodFits, number>>>> = {
   bptt: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 1, memoryVsSteps: 1 },
   rtrl: { timeVsHidden: 4, timeVsSteps: 1, memoryVsHidden: 3, memoryVsSteps: 0 },
-  // Truncated BPTT(K): BPTT's work per step, a tape of K steps whatever T is.
+  // Truncated BPTT(k1, k2): BPTT's work per step (k2/k1 times it), a tape of k2 steps whatever T is.
   tbptt: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 1, memoryVsSteps: 0 },
 };
-
-/** The cell a compare run uses: no output layer (Jordan: output size = hidden size). */
-export function makeCell(kind: CellKind, inputSize: number, hiddenSize: number): Cell {
-  switch (kind) {
-    case 'elman': return elman({ inputSize, hiddenSize });
-    case 'jordan': return jordan({ inputSize, hiddenSize, outputSize: hiddenSize });
-    case 'lstm': return lstm({ inputSize, hiddenSize });
-    case 'gru': return gru({ inputSize, hiddenSize });
-  }
-  throw new Error(`compare: unknown cell ${JSON.stringify(kind)} (use ${cellKinds.join(', ')})`);
-}
 
 function paramCount(cell: Cell): number {
   return cell.paramSpecs.reduce((n, s) => n + s.rows * s.cols, 0);
@@ -227,7 +185,7 @@ export function fitScaling<R extends Pick<CompareRow, 'hidden' | 'steps'>>(rows:
   return { hidden: useHidden ? c[0] : null, steps: useSteps ? c[useHidden ? 1 : 0] : null };
 }
 
-export function methodFits(method: Method, rows: readonly CompareRow[]): MethodFits {
+export function methodFits(method: string, rows: readonly CompareRow[]): MethodFits {
   const mine = rows.filter((r) => r.method === method);
   const time = fitScaling(mine, (r) => r.msPerSequence);
   const memory = fitScaling(mine, (r) => r.stateBytes);
@@ -257,7 +215,7 @@ export function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): 
 // ---------------------------------------------------------------- planning
 
 export interface PlanEntry {
-  method: Method;
+  method: string;
   hidden: number;
   steps: number;
   params: number;
@@ -282,8 +240,6 @@ function stepValueElements(cell: Cell, batch: number): number {
   return g.recordedBytes() / 8;
 }
 
-// Rows of the recurrent weight: the gemm with S_{t-1} is (gateRows·n) x n times n x P.
-const gateRows: Record<CellKind, number> = { elman: 1, jordan: 1, gru: 3, lstm: 4 };
 
 /**
  * Estimates, before anything big is allocated, what every row of the grid needs.
@@ -294,7 +250,8 @@ const gateRows: Record<CellKind, number> = { elman: 1, jordan: 1, gru: 3, lstm: 
 export function planCompare(config: CompareConfig): PlanEntry[] {
   const plan: PlanEntry[] = [];
   for (const hidden of config.hidden) {
-    const cell = makeCell(config.cell, config.input, hidden);
+    // No output layer (Jordan: output size = hidden size).
+    const cell = createCell(config.cell, { inputSize: config.input, hiddenSize: hidden });
     const P = paramCount(cell);
     const stateElements = config.batch * cell.stateSizes.reduce((a, b) => a + b, 0);
     // Parameters alone too large to allocate: estimate without running the cell.
@@ -302,14 +259,15 @@ export function planCompare(config: CompareConfig): PlanEntry[] {
     const perStep = paramBytes > config.memoryLimitBytes ? stateElements * 8 : stepValueElements(cell, config.batch);
     for (const steps of config.steps) {
       for (const method of config.methods) {
-        const { kind, k } = parseMethod(method);
-        if (kind === 'rtrl') {
+        const spec = parseMethod(method);
+        if (spec.kind === 'rtrl') {
           const sBytes = 8 * stateElements * P;
           const tangents = 8 * perStep * P;
-          const gemm = 2 * gateRows[config.cell] * hidden * hidden * P * config.batch;
+          // The gemm with S_{t-1}: (gates·n) x n times n x P.
+          const gemm = 2 * cellGates(config.cell) * hidden * hidden * P * config.batch;
           plan.push({ method, hidden, steps, params: P, stateBytes: sBytes, totalBytes: paramBytes + sBytes + tangents, cost: steps * (gemm + 3 * perStep * P) });
         } else {
-          const tape = 8 * perStep * (kind === 'tbptt' ? Math.min(k, steps) : steps);
+          const tape = 8 * perStep * (spec.kind === 'tbptt' ? Math.min(spec.k2, steps) : steps);
           plan.push({ method, hidden, steps, params: P, stateBytes: tape, totalBytes: paramBytes + 2 * tape, cost: steps * (6 * P * config.batch + 6 * perStep) });
         }
       }
@@ -402,7 +360,8 @@ interface Problem {
 }
 
 function makeProblem(config: CompareConfig, hidden: number, steps: number): Problem {
-  const cell = makeCell(config.cell, config.input, hidden);
+  // No output layer (Jordan: output size = hidden size).
+    const cell = createCell(config.cell, { inputSize: config.input, hiddenSize: hidden });
   // Same seed for every (hidden, steps) pair: the parameters depend on the sizes only.
   const model = createModel(cell, { seed: config.seed * 1000003 + hidden });
   const rng = new Rng(config.seed * 7919 + hidden * 131 + steps);
@@ -433,47 +392,49 @@ interface Runner {
   stateBytes(): number;
 }
 
-function makeRunner(method: Method, config: CompareConfig, problem: Problem, tbptt: TbpttConstructor | null | undefined): Runner {
+function makeRunner(method: string, config: CompareConfig, problem: Problem): Runner {
   const { model, xs, loss } = problem;
-  const { kind, k } = parseMethod(method);
-  if (kind === 'bptt') {
-    const learner = new Bptt(model);
-    let last: ReturnType<Bptt['run']> | null = null;
-    return {
-      run: () => { last = learner.run(xs, loss, { batch: config.batch }); },
-      grad: () => last!.grad.slice(),
-      stateBytes: () => last!.tapeBytes,
-    };
+  const spec = parseMethod(method);
+  switch (spec.kind) {
+    case 'bptt': {
+      const learner = createMethod(model, spec);
+      let last: ReturnType<Bptt['run']> | null = null;
+      return {
+        run: () => { last = learner.run(xs, loss, { batch: config.batch }); },
+        grad: () => last!.grad.slice(),
+        stateBytes: () => last!.tapeBytes,
+      };
+    }
+    case 'rtrl': {
+      const learner = createMethod(model, spec);
+      return {
+        run: () => { learner.run(xs, loss, { batch: config.batch }); },
+        grad: () => learner.grad.slice(),
+        stateBytes: () => learner.sensitivityBytes(),
+      };
+    }
+    case 'tbptt': {
+      const learner = createMethod(model, spec);
+      let tape = 0;
+      // The gradient of the whole sequence's loss, truncated: the sum of the windows' gradients (run returns it).
+      const onWindow = () => {
+        const bytes = learner.tapeBytes();
+        if (!(bytes <= tape)) tape = bytes;
+      };
+      let last: Float64Array | null = null;
+      return {
+        run: () => { tape = 0; last = learner.run(xs, loss, { batch: config.batch, onWindow }).grad; },
+        grad: () => last!.slice(),
+        stateBytes: () => tape,
+      };
+    }
   }
-  if (kind === 'rtrl') {
-    const learner = new Rtrl(model);
-    return {
-      run: () => { learner.run(xs, loss, { batch: config.batch }); },
-      grad: () => learner.grad.slice(),
-      stateBytes: () => learner.sensitivityBytes(),
-    };
-  }
-  if (!tbptt) throw new Error(`compare: ${method}: truncated BPTT is not available in this build`);
-  const learner = new tbptt(model, { k1: k, k2: k });
-  const total = new Float64Array(model.params.theta.length);
-  let tape = 0;
-  // The gradient of the whole sequence's loss, truncated: the sum of the windows' gradients.
-  const onWindow = (w: { grad: Float64Array }) => {
-    for (let i = 0; i < total.length; i++) total[i] += w.grad[i];
-    const bytes = learner.tapeBytes();
-    if (!(bytes <= tape)) tape = bytes;
-  };
-  return {
-    run: () => { total.fill(0); tape = 0; learner.run(xs, loss, { batch: config.batch, onWindow }); },
-    grad: () => total.slice(),
-    stateBytes: () => tape,
-  };
 }
 
-function runMethod(method: Method, config: CompareConfig, problem: Problem, hidden: number, steps: number, tbptt: TbpttConstructor | null | undefined): MethodRun {
+function runMethod(method: string, config: CompareConfig, problem: Problem, hidden: number, steps: number): MethodRun {
   const heap = { peak: 0 };
   collectGarbage();
-  const runner = makeRunner(method, config, problem, tbptt);
+  const runner = makeRunner(method, config, problem);
   // Warm-up run: the gradient for the cross-check, the flop count, and a first timing.
   const flops0 = flopCounter.count;
   const start = performance.now();
@@ -496,11 +457,11 @@ function runMethod(method: Method, config: CompareConfig, problem: Problem, hidd
 const WARMUP_MS = 150;
 
 /** Lets the JIT compile the cell, the graph and the kernels on the smallest problem before anything is timed. */
-function warmUp(config: CompareConfig, tbptt: TbpttConstructor | null | undefined): void {
+function warmUp(config: CompareConfig): void {
   // Small sizes: the JIT needs the code paths, not the work (and a big warm-up would linger in the heap).
   const problem = makeProblem(config, Math.min(config.hidden[0], 8), Math.min(config.steps[0], 20));
   for (const method of config.methods) {
-    const runner = makeRunner(method, config, problem, tbptt);
+    const runner = makeRunner(method, config, problem);
     const end = performance.now() + WARMUP_MS;
     let runs = 0;
     while (runs < 3 || performance.now() < end) { runner.run(); runs++; if (runs >= 1000) break; }
@@ -512,14 +473,16 @@ export interface CompareOptions {
   onStart?(what: string): void;
   /** Called after each row with the plan's cost of that row (its share of the whole). */
   onRow?(row: CompareRow, cost: number): void;
-  /** Truncated BPTT, needed for tbptt:K methods (see loadTbptt). */
-  tbptt?: TbpttConstructor | null;
 }
 
 export function validateConfig(config: CompareConfig): void {
-  if (!cellKinds.includes(config.cell)) throw new Error(`compare: unknown cell ${JSON.stringify(config.cell)} (use ${cellKinds.join(', ')})`);
+  if (!isCellKind(config.cell)) throw new Error(`compare: unknown cell ${JSON.stringify(config.cell)} (use ${CELL_KINDS.join(', ')})`);
   if (config.methods.length === 0) throw new Error('compare: no methods given');
-  for (const m of config.methods) parseMethod(m);
+  for (const m of config.methods) {
+    let spec: MethodSpec;
+    try { spec = parseMethod(m); } catch (e) { throw new Error(`compare: ${(e as Error).message}`); }
+    if (formatMethod(spec) !== m) throw new Error(`compare: method "${m}" is written ${formatMethod(spec)}`);
+  }
   if (new Set(config.methods).size !== config.methods.length) throw new Error(`compare: methods ${config.methods.join(',')} repeat one`);
   const positive = (name: string, v: number) => {
     if (!Number.isInteger(v) || v < 1) throw new Error(`compare: ${name} must be a positive integer, got ${v}`);
@@ -538,24 +501,21 @@ export function validateConfig(config: CompareConfig): void {
 /** Runs the whole grid. Throws if the plan is over the memory limit and allowLarge is not set. */
 export function runCompare(config: CompareConfig, hooks: CompareOptions = {}): CompareResult {
   validateConfig(config);
-  const tbptt = hooks.tbptt;
-  const missing = config.methods.find((m) => parseMethod(m).kind === 'tbptt' && !tbptt);
-  if (missing !== undefined) throw new Error(`compare: ${missing}: truncated BPTT is not available in this build`);
   const plan = planCompare(config);
   const over = overLimit(config, plan);
   if (over.length > 0 && !config.allowLarge) throw new Error(`compare: ${over[0]}; choose smaller sizes or allow it explicitly`);
   const costOf = new Map(plan.map((e) => [`${e.method}/${e.hidden}/${e.steps}`, e.cost]));
   const rows: CompareRow[] = [];
   const params: Record<number, number> = {};
-  warmUp(config, tbptt);
+  warmUp(config);
   for (const hidden of config.hidden) {
     for (const steps of config.steps) {
       const problem = makeProblem(config, hidden, steps);
       params[hidden] = problem.model.params.theta.length;
-      const runs = new Map<Method, MethodRun>();
+      const runs = new Map<string, MethodRun>();
       for (const method of config.methods) {
         hooks.onStart?.(`${method} n=${hidden} T=${steps}`);
-        runs.set(method, runMethod(method, config, problem, hidden, steps, tbptt));
+        runs.set(method, runMethod(method, config, problem, hidden, steps));
       }
       // Cross-check the gradients against full BPTT's (an untimed run when bptt is not among the methods;
       // BPTT is cheap). RTRL must agree to rounding; tbptt:K shows what the truncation loses.
@@ -574,7 +534,7 @@ export function runCompare(config: CompareConfig, hooks: CompareOptions = {}): C
     }
   }
   rows.sort((a, b) => config.methods.indexOf(a.method) - config.methods.indexOf(b.method) || a.hidden - b.hidden || a.steps - b.steps);
-  const fits: Partial<Record<Method, MethodFits>> = {};
+  const fits: Partial<Record<string, MethodFits>> = {};
   for (const m of config.methods) fits[m] = methodFits(m, rows);
   return {
     config: {
@@ -693,7 +653,7 @@ function superscript(n: number): string {
 }
 
 const kindColour: Record<MethodKind, readonly string[]> = { bptt: ['#1f77b4'], rtrl: ['#d62728'], tbptt: ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'] };
-function methodColour(methods: readonly Method[], m: Method): string {
+function methodColour(methods: readonly string[], m: string): string {
   const kind = parseMethod(m).kind;
   const same = methods.filter((x) => parseMethod(x).kind === kind);
   const colours = kindColour[kind];

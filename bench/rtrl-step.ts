@@ -15,10 +15,7 @@
 // random cotangent), as in training.
 
 import { Graph, type Var } from '../lib/ad/graph.js';
-import type { Cell } from '../lib/cells/cell.js';
-import { elman } from '../lib/cells/elman.js';
-import { gru } from '../lib/cells/gru.js';
-import { lstm } from '../lib/cells/lstm.js';
+import { type CellKind, cellGates, createCell } from '../lib/cells/registry.js';
 import { flopCounter, gemm } from '../lib/mat/gemm.js';
 import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
@@ -31,10 +28,8 @@ import { Rtrl } from '../lib/rnn/rtrl.js';
 export const RTRL_TARGET = 2; // RTRL step / recurrent gemm
 export const BPTT_TARGET = 3; // forward+backward / forward (eval)
 
-export type StepBenchCell = 'elman' | 'lstm' | 'gru';
-
 export interface RtrlStepRow {
-  cell: StepBenchCell;
+  cell: CellKind;
   hidden: number;
   /** P, the tangent directions. */
   params: number;
@@ -51,7 +46,7 @@ export interface RtrlStepRow {
 }
 
 export interface BpttStepRow {
-  cell: StepBenchCell;
+  cell: CellKind;
   hidden: number;
   params: number;
   steps: number;
@@ -75,7 +70,7 @@ export interface RtrlStepBench {
 
 export interface RtrlStepBenchOptions {
   json: boolean;
-  cells?: readonly StepBenchCell[];
+  cells?: readonly CellKind[];
   hidden?: readonly number[];
   /** BPTT sequence length (default 100). */
   steps?: number;
@@ -86,16 +81,6 @@ export interface RtrlStepBenchOptions {
 const INPUT = 8;
 const SAMPLE_MS = 20;
 const WARMUP_MS = 100;
-
-function makeCell(kind: StepBenchCell, hiddenSize: number): Cell {
-  if (kind === 'elman') return elman({ inputSize: INPUT, hiddenSize });
-  if (kind === 'lstm') return lstm({ inputSize: INPUT, hiddenSize });
-  if (kind === 'gru') return gru({ inputSize: INPUT, hiddenSize });
-  throw new Error(`benchRtrlStep: unknown cell ${JSON.stringify(kind)} (use elman, lstm, gru)`);
-}
-
-/** Rows of the recurrent weight per hidden unit: Elman 1, GRU 3 (r, z, n), LSTM 4 (i, f, g, o). */
-const gates: Record<StepBenchCell, number> = { elman: 1, gru: 3, lstm: 4 };
 
 /**
  * Best ms per call: warm up, size a sample to >= SAMPLE_MS, take `samples` samples and
@@ -134,9 +119,9 @@ function dotLoss(cotangents: readonly Mat[]): SequenceLoss {
   return { step: (g, t, output) => g.dot(output, g.constant(cotangents[t % cotangents.length])) };
 }
 
-function benchRtrl(kind: StepBenchCell, hidden: number, samples: number): RtrlStepRow {
+function benchRtrl(kind: CellKind, hidden: number, samples: number): RtrlStepRow {
   const rng = new Rng(1000 + hidden);
-  const model = createModel(makeCell(kind, hidden), { seed: hidden });
+  const model = createModel(createCell(kind, { inputSize: INPUT, hiddenSize: hidden }), { seed: hidden });
   const P = model.params.theta.length;
   const inputs = Array.from({ length: 64 }, () => random(1, INPUT, rng));
   const loss = dotLoss(Array.from({ length: 64 }, () => random(1, model.cell.outputSize, rng)));
@@ -150,7 +135,7 @@ function benchRtrl(kind: StepBenchCell, hidden: number, samples: number): RtrlSt
   const stepFlops = flopCounter.count - f0;
   const stepMs = measure(step, samples);
   // The recurrent product, as the forward-mode rule of x·Wᵀ issues it for the h input.
-  const rows = gates[kind] * hidden;
+  const rows = cellGates(kind) * hidden;
   const weight = random(rows, hidden, rng);
   const sensitivity = random(hidden, P, rng);
   const out = random(rows, P, rng);
@@ -179,9 +164,9 @@ function forward(g: Graph, model: RecurrentModel, views: readonly Mat[], loss: S
   }
 }
 
-function benchBptt(kind: StepBenchCell, hidden: number, steps: number, samples: number): BpttStepRow {
+function benchBptt(kind: CellKind, hidden: number, steps: number, samples: number): BpttStepRow {
   const rng = new Rng(2000 + hidden);
-  const model = createModel(makeCell(kind, hidden), { seed: hidden });
+  const model = createModel(createCell(kind, { inputSize: INPUT, hiddenSize: hidden }), { seed: hidden });
   const xs = random(steps, INPUT, rng);
   const views = Array.from({ length: steps }, (_, t) => rowsView(xs, t, 1));
   const loss = dotLoss(Array.from({ length: steps }, () => random(1, model.cell.outputSize, rng)));

@@ -3,19 +3,17 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, type FlagSpec, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
 import {
-  type CellKind, type CompareConfig, type Method, type TbpttConstructor, cellKinds, compareSvg, defaultCompareConfig,
-  formatReport, loadTbptt, methodNames, overLimit, planCompare, planCost, runCompare,
+  type CompareConfig, compareSvg, defaultCompareConfig, formatReport, overLimit, planCompare, planCost, runCompare,
 } from '../bench/compare.js';
+import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
+import { METHOD_FORMS, formatMethod, parseMethod } from '../lib/rnn/methods.js';
 import { createProgress } from '../bench/progress.js';
 
 const d = defaultCompareConfig;
 
 const flags = {
-  cell: { kind: 'string', help: `recurrent cell: ${cellKinds.join('|')} (default ${d.cell})`, choices: cellKinds },
-  method: {
-    kind: 'list', help: `methods, comma-separated: bptt, rtrl, tbptt:K (truncated BPTT, k1 = k2 = K) (default ${d.methods.join(',')})`,
-    choices: [...methodNames, 'tbptt:'], choicesText: [...methodNames, 'tbptt:K'].join(', '),
-  },
+  cell: { kind: 'string', help: `recurrent cell: ${CELL_KINDS.join('|')} (default ${d.cell})`, choices: CELL_KINDS },
+  method: { kind: 'list', help: `methods, comma-separated: ${METHOD_FORMS.join(', ')} (default ${d.methods.join(',')})` },
   hidden: { kind: 'ints', help: `hidden sizes (default ${d.hidden.join(',')})`, min: 1 },
   steps: { kind: 'ints', help: `sequence lengths (default ${d.steps.join(',')})`, min: 1 },
   input: { kind: 'int', help: `input features per step (default ${d.input})`, min: 1 },
@@ -45,29 +43,20 @@ function ascending(values: readonly number[]): number[] {
   return [...new Set(values)].sort((a, b) => a - b);
 }
 
-/**
- * Turns parsed flags into a config; bad combinations become UsageErrors.
- * `tbptt` is truncated BPTT when this build has it: without it, tbptt:K is refused.
- */
-export function configFromArgs(argv: readonly string[], tbptt: TbpttConstructor | null): { config: CompareConfig; json: boolean; svg: string | null; quiet: boolean } {
+/** Turns parsed flags into a config; bad combinations become UsageErrors. */
+export function configFromArgs(argv: readonly string[]): { config: CompareConfig; json: boolean; svg: string | null; quiet: boolean } {
   const { flags: parsed, positional } = parseArgs(argv, flags);
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
-  const methods: Method[] = [];
+  const methods: string[] = [];
   for (const m of (parsed.get('method') as string[] | undefined) ?? d.methods) {
-    if (m.startsWith('tbptt:')) {
-      const k = m.slice('tbptt:'.length);
-      // lib/rnn/tbptt.ts has TBPTT(k1, k2), but the bench times only k1 = k2 = K (bench/compare.ts's methods).
-      if (/^[0-9]+:[0-9]+$/.test(k)) {
-        throw new UsageError(`--method: "${m}": compare runs truncated BPTT with k1 = k2 = K only (tbptt:K); tbptt:K1:K2 is for loopgrad train`);
-      }
-      if (!/^[0-9]+$/.test(k) || Number(k) < 1 || Number(k) > 1e7) throw new UsageError(`--method: "${m}" needs a positive integer truncation length K, as in tbptt:20`);
-      if (tbptt === null) throw new UsageError(`--method: "${m}": truncated BPTT is not available in this build yet; use bptt or rtrl`);
-      const name = `tbptt:${Number(k)}` as Method;
-      if (!methods.includes(name)) methods.push(name);
-      continue;
-    }
     if (m === '') throw new UsageError('--method: empty method name');
-    if (!methods.includes(m as Method)) methods.push(m as Method);
+    let name: string;
+    try {
+      name = formatMethod(parseMethod(m));
+    } catch (e) {
+      throw new UsageError(`--${(e as Error).message}`);
+    }
+    if (!methods.includes(name)) methods.push(name);
   }
   const svg = (parsed.get('svg') as string | undefined) ?? null;
   if (svg !== null) checkWritableFile('svg', svg);
@@ -94,8 +83,7 @@ export const compareCommand: Command = {
   summary: 'time and memory of BPTT vs RTRL over hidden sizes and sequence lengths',
   usage,
   async run(argv) {
-    const tbptt = await loadTbptt();
-    const { config, json, svg, quiet } = configFromArgs(argv, tbptt);
+    const { config, json, svg, quiet } = configFromArgs(argv);
     const plan = planCompare(config);
     const over = overLimit(config, plan);
     if (over.length > 0 && !config.allowLarge) {
@@ -107,7 +95,6 @@ export const compareCommand: Command = {
       result = runCompare(config, {
         onStart: (what) => progress.note(what),
         onRow: (_row, cost) => progress.advance(cost),
-        tbptt,
       });
     } finally {
       progress.done();

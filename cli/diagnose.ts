@@ -5,19 +5,20 @@ import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableFile
 import { renderSvg, type Series } from '../bench/svg.js';
 import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
 import type { Cell } from '../lib/cells/cell.js';
-import { elman } from '../lib/cells/elman.js';
-import { gru } from '../lib/cells/gru.js';
-import { lstm } from '../lib/cells/lstm.js';
+import { CELL_KINDS, type CellKind, createCell } from '../lib/cells/registry.js';
 import { Rng } from '../lib/mat/rng.js';
 import { type Mat, mat } from '../lib/mat/mat.js';
 import { createModel, type RecurrentModel } from '../lib/rnn/model.js';
 import { type BlockSpectrum, type GradientFlowReport, gradientFlow, recurrentSpectrum } from '../lib/rnn/diagnose.js';
 import { applyInit, formatInit, parseInit } from '../lib/train/init.js';
-import { type TaskRunConfig, buildCell } from '../lib/train/run-task.js';
+import { type TaskRunConfig, buildCell, normalizeRunConfig } from '../lib/train/run-task.js';
 import { createTask } from '../lib/tasks/registry.js';
 
+// The kinds with recurrent weights weight_hh (the ones diagnose reads), found by building each once.
+const KINDS = CELL_KINDS.filter((kind) => createCell(kind, { inputSize: 1, hiddenSize: 1 }).paramSpecs.some((s) => s.name === 'weight_hh'));
+
 const specs: Record<string, FlagSpec> = {
-  cell: { kind: 'string', help: 'elman | lstm | gru (default elman)', choices: ['elman', 'lstm', 'gru'] },
+  cell: { kind: 'string', help: `${KINDS.join(' | ')} (default elman)`, choices: KINDS },
   activation: { kind: 'string', help: 'elman non-linearity: tanh | relu | sigmoid (default tanh; relu with identity init)', choices: ['tanh', 'relu', 'sigmoid'] },
   init: { kind: 'string', help: 'default | normal:G | xavier[:G] | he[:G] | orthogonal[:G] | identity[:S]' },
   'forget-bias': { kind: 'number', help: 'lstm forget-gate bias (default 1)' },
@@ -45,7 +46,7 @@ const usage = [
 
 interface CaseSpec {
   label: string;
-  cell: 'elman' | 'lstm' | 'gru';
+  cell: CellKind;
   activation?: 'tanh' | 'relu' | 'sigmoid';
   /** lstm only; default: --forget-bias. */
   forgetBias?: number;
@@ -53,8 +54,8 @@ interface CaseSpec {
 }
 
 function parseCase(text: string): CaseSpec {
-  const m = /^(elman|lstm|gru)(?:\/(tanh|relu|sigmoid|forget:[-+0-9.e]+))?(?:@(.+))?$/.exec(text);
-  if (m === null) throw new UsageError(`case "${text}" is not CELL[/ACTIVATION][@INIT] (CELL: elman, lstm, gru; lstm/forget:B sets the forget bias)`);
+  const m = new RegExp(`^(${KINDS.join('|')})(?:/(tanh|relu|sigmoid|forget:[-+0-9.e]+))?(?:@(.+))?$`).exec(text);
+  if (m === null) throw new UsageError(`case "${text}" is not CELL[/ACTIVATION][@INIT] (CELL: ${KINDS.join(', ')}; lstm/forget:B sets the forget bias)`);
   const cell = m[1] as CaseSpec['cell'];
   const option = m[2];
   if (option !== undefined && option.startsWith('forget:')) {
@@ -69,11 +70,9 @@ function parseCase(text: string): CaseSpec {
 
 function makeCell(c: CaseSpec, inputSize: number, hiddenSize: number, forgetBias: number): Cell {
   const initKind = parseInit(c.init).kind;
-  switch (c.cell) {
-    case 'elman': return elman({ inputSize, hiddenSize, activation: c.activation ?? (initKind === 'identity' ? 'relu' : 'tanh') });
-    case 'lstm': return lstm({ inputSize, hiddenSize, forgetBias: c.forgetBias ?? forgetBias });
-    case 'gru': return gru({ inputSize, hiddenSize });
-  }
+  if (c.cell === 'elman') return createCell('elman', { inputSize, hiddenSize, activation: c.activation ?? (initKind === 'identity' ? 'relu' : 'tanh') });
+  if (c.cell === 'lstm') return createCell('lstm', { inputSize, hiddenSize, forgetBias: c.forgetBias ?? forgetBias });
+  return createCell(c.cell, { inputSize, hiddenSize });
 }
 
 interface CaseResult {
@@ -137,7 +136,9 @@ async function run(argv: readonly string[]): Promise<number> {
     if (config === undefined) throw new UsageError(`--load: the checkpoint in ${loadDir} has no training config`);
     const task = createTask(config.task, config.steps);
     // The readout is irrelevant to the state's Jacobian: diagnose the inner cell with the trained weights.
-    const withReadout = createModel(buildCell(config, task), { initialState: config.learnInitialState ? 'learned' : 'zero' });
+    let normalized;
+    try { normalized = normalizeRunConfig(config); } catch (e) { throw new UsageError(`--load: the checkpoint's training config: ${(e as Error).message}`); }
+    const withReadout = createModel(buildCell(normalized, task), { initialState: config.learnInitialState ? 'learned' : 'zero' });
     loadCheckpoint(loadDir, withReadout.params);
     // Drive it with one sequence of its own task, as long as --steps (whole sequences, concatenated).
     const rng = new Rng(seed);

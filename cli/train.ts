@@ -6,17 +6,19 @@ import { renderSvg, type Series } from '../bench/svg.js';
 import { createProgress } from '../bench/progress.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
-import { CELL_KINDS, type CellKind, type TaskRunConfig, type TaskRunReport, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
+import { type TaskRunConfig, type TaskRunReport, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
+import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
+import { METHOD_FORMS } from '../lib/rnn/methods.js';
 import { TASK_NAMES, createTask } from '../lib/tasks/registry.js';
 
 const specs: Record<string, FlagSpec> = {
-  cell: { kind: 'string', help: 'elman | lstm | gru (default lstm)', choices: CELL_KINDS },
+  cell: { kind: 'string', help: `${CELL_KINDS.join(' | ')} (default lstm)`, choices: CELL_KINDS },
   hidden: { kind: 'int', help: 'hidden units (default 32)', min: 1 },
   activation: { kind: 'string', help: 'elman non-linearity: tanh | relu | sigmoid (default tanh; relu with --init identity)', choices: ['tanh', 'relu', 'sigmoid'] },
   init: { kind: 'string', help: 'recurrent weights: default | normal:G | xavier[:G] | he[:G] | orthogonal[:G] | identity[:S] (IRNN)' },
   'forget-bias': { kind: 'number', help: 'lstm forget-gate bias at init (default 1)' },
   'learn-h0': { kind: 'boolean', help: 'learn the initial state' },
-  method: { kind: 'string', help: 'bptt | tbptt:K | tbptt:K1:K2 | rtrl (default bptt)' },
+  method: { kind: 'string', help: `${METHOD_FORMS.join(' | ')} (default bptt)` },
   steps: { kind: 'int', help: 'sequence length (copy: the delay); default per task', min: 1 },
   optimizer: { kind: 'string', help: `${OPTIMIZER_KINDS.join(' | ')} (default adam)`, choices: OPTIMIZER_KINDS },
   lr: { kind: 'number', help: 'learning rate (> 0; default 0.001)' },

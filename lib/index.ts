@@ -23,6 +23,7 @@ export { gru, type GruOptions } from './cells/gru.js';
 export { dense, type DenseOptions } from './cells/dense.js';
 export { tdnn, type TdnnOptions } from './cells/tdnn.js';
 export { narx, teacherInputs, narxState, runClosedLoop, type NarxCell, type NarxOptions } from './cells/narx.js';
+export { createCell, isCellKind, CELL_KINDS, type CellKind, type CellOptions, type CellOptionsByKind } from './cells/registry.js';
 
 // One model, every mode: the gradient methods under one contract
 export { createModel, type RecurrentModel, type ModelOptions, type InitialState } from './rnn/model.js';
@@ -32,6 +33,7 @@ export { Bptt, type BpttOptions, type BpttResult } from './rnn/bptt.js';
 export { Tbptt, type TbpttOptions, type TbpttRunOptions, type TbpttWindow, type TbpttCallback } from './rnn/tbptt.js';
 export { Rtrl, estimateRtrlBytes, type RtrlOptions } from './rnn/rtrl.js';
 export { Forward, type ForwardOptions, type ForwardResult } from './rnn/forward.js';
+export { parseMethod, formatMethod, createMethod, METHOD_KINDS, type MethodSpec, type MethodKind } from './rnn/methods.js';
 export { gradientFlow, spectralRadius, spectralNorm, recurrentSpectrum, type GradientFlowOptions, type GradientFlowReport, type BlockSpectrum } from './rnn/diagnose.js';
 
 // Losses and decoding

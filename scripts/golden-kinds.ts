@@ -1,11 +1,8 @@
 // How each kind of golden file is reproduced with loopgrad.
 import type { Tensor } from '../lib/io/safetensors.js';
-import { loadPytorchParams } from '../lib/io/pytorch.js';
-import { fromPytorchStates, loadPytorchNetwork, pytorchNetworkNames, pytorchRnn, pytorchStates } from '../lib/io/pytorch-multilayer.js';
+import { PYTORCH_MODULES, type PytorchModule, fromPytorchStates, loadPytorchParams, pytorchNames, pytorchRnn, pytorchStates } from '../lib/io/pytorch.js';
 import { type Mat, matFrom, rowsView } from '../lib/mat/mat.js';
-import { elman } from '../lib/cells/elman.js';
-import { lstm } from '../lib/cells/lstm.js';
-import { gru } from '../lib/cells/gru.js';
+import { createCell } from '../lib/cells/registry.js';
 import { createModel } from '../lib/rnn/model.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
 import { Bptt } from '../lib/rnn/bptt.js';
@@ -36,6 +33,10 @@ export function compare(name: string, actual: ArrayLike<number>, expected: Tenso
     diff = Math.max(diff, Math.abs(a - x));
   }
   return { name, relError: scale === 0 ? diff : diff / scale };
+}
+
+function isPytorchModule(name: string | undefined): name is PytorchModule {
+  return name !== undefined && Object.prototype.hasOwnProperty.call(PYTORCH_MODULES, name);
 }
 
 function need(tensors: ReadonlyMap<string, Tensor>, name: string): Tensor {
@@ -69,11 +70,11 @@ function upstreamLoss(output: Mat | null, finals: (Mat | null)[], batch: number)
 
 export function checkRnnFile(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): Comparison[] {
   if (metadata.batch_first === 'true') throw new Unsupported('batch_first');
-  if (!['RNN', 'LSTM', 'GRU'].includes(metadata.module)) throw new Unsupported(`module "${metadata.module}"`);
+  if (!isPytorchModule(metadata.module)) throw new Unsupported(`module "${metadata.module}"`);
   const numLayers = Number(metadata.num_layers ?? '1');
   const bidirectional = metadata.bidirectional === 'true';
   const cell = pytorchRnn({
-    module: metadata.module as 'RNN' | 'LSTM' | 'GRU',
+    module: metadata.module,
     inputSize: Number(metadata.input_size),
     hiddenSize: Number(metadata.hidden_size),
     numLayers,
@@ -84,7 +85,7 @@ export function checkRnnFile(tensors: ReadonlyMap<string, Tensor>, metadata: Rec
   const batch = Number(metadata.batch);
   const isLstm = metadata.module === 'LSTM';
   const model = createModel(cell);
-  loadPytorchNetwork(model.params, cell, tensors, 'param/');
+  loadPytorchParams(model.params, tensors, { prefix: 'param/', cell });
   const xs = asMat(need(tensors, 'input/x'));
   const initial = fromPytorchStates(cell, batch, asMat(need(tensors, 'input/h0')), isLstm ? asMat(need(tensors, 'input/c0')) : null);
   const finals = fromPytorchStates(cell, batch, asMat(need(tensors, 'upstream/h_n')), isLstm ? asMat(need(tensors, 'upstream/c_n')) : null);
@@ -99,7 +100,7 @@ export function checkRnnFile(tensors: ReadonlyMap<string, Tensor>, metadata: Rec
     compare('expected/h_n', finalStates.h.data, need(tensors, 'expected/h_n')),
   ];
   if (isLstm) out.push(compare('expected/c_n', finalStates.c!.data, need(tensors, 'expected/c_n')));
-  pytorchNetworkNames(cell).forEach((name, i) => {
+  pytorchNames(cell.paramSpecs).forEach((name, i) => {
     const n = model.params.specs[i].rows * model.params.specs[i].cols;
     out.push(compare(`grad/${name}`, result.grad.subarray(model.params.offsets[i], model.params.offsets[i] + n), need(tensors, `grad/${name}`)));
   });
@@ -111,10 +112,8 @@ export function checkRnnFile(tensors: ReadonlyMap<string, Tensor>, metadata: Rec
 
 export function checkRtrlFile(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): Comparison[] {
   const inputSize = Number(metadata.input_size), hiddenSize = Number(metadata.hidden_size);
-  const cell = metadata.module === 'RNN' ? elman({ inputSize, hiddenSize })
-    : metadata.module === 'LSTM' ? lstm({ inputSize, hiddenSize })
-    : metadata.module === 'GRU' ? gru({ inputSize, hiddenSize }) : null;
-  if (cell === null) throw new Unsupported(`module "${metadata.module}"`);
+  if (!isPytorchModule(metadata.module)) throw new Unsupported(`module "${metadata.module}"`);
+  const cell = createCell(PYTORCH_MODULES[metadata.module], { inputSize, hiddenSize });
   const order = cell.paramSpecs.map((s) => `${s.name}_l0`).join(',');
   if (metadata.theta_order !== order) throw new Unsupported(`theta order ${metadata.theta_order} (loopgrad's is ${order})`);
   const model = createModel(cell);

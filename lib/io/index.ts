@@ -1,4 +1,6 @@
-// loopgrad/io: safetensors files and PyTorch's parameter names.
+// loopgrad/io: safetensors files and PyTorch's parameter names, for one layer or many.
 export { readSafetensors, writeSafetensors, tensorToMat, matToTensor, type Tensor, type DType } from './safetensors.js';
-export { loadPytorchParams, pytorchStateDict, pytorchName, type PytorchNaming } from './pytorch.js';
-export { pytorchRnn, loadPytorchNetwork, pytorchNetworkStateDict, pytorchNetworkNames, fromPytorchStates, pytorchStates } from './pytorch-multilayer.js';
+export {
+  pytorchRnn, loadPytorchParams, pytorchStateDict, pytorchName, pytorchNames, fromPytorchStates, pytorchStates, PYTORCH_MODULES,
+  type PytorchModule, type PytorchOptions, type PytorchRnnOptions,
+} from './pytorch.js';

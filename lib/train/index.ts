@@ -5,6 +5,6 @@ export { type Schedule, scheduledRate, parseSchedule } from '../optim/schedule.j
 export { clipGlobalNorm, clipValue, globalNorm, allFinite, applyPenalty, weightMask, type Penalty } from '../optim/clip.js';
 export { uniformInit, normalInit, xavierUniform, xavierNormal, heNormal, heUniform, pytorchRnnUniform, identityInit, orthogonal } from '../mat/init.js';
 export { applyInit, parseInit, formatInit, recurrentBlocks, INIT_KINDS, type InitScheme } from './init.js';
-export { train, parseMethod, formatMethod, type TrainMethod, type TrainBatch, type TrainOptions, type TrainResult, type Progress, type GuardReport, type StopReason, type EarlyStopping } from './trainer.js';
-export { trainTask, heldOutBatch, CELL_KINDS, type TaskRunConfig, type TaskRunReport, type TaskRunHooks, type CellKind } from './run-task.js';
+export { train, type TrainBatch, type TrainOptions, type TrainResult, type Progress, type GuardReport, type StopReason, type EarlyStopping } from './trainer.js';
+export { trainTask, heldOutBatch, type TaskRunConfig, type TaskRunReport, type TaskRunHooks } from './run-task.js';
 export { trainCtc, ctcNetwork, ctcSequenceLoss, ctcLogProbs, ctcEvaluate, type CtcTrainConfig, type CtcTrainReport } from './ctc.js';

@@ -4,24 +4,20 @@
 // batches; the held-out set comes from its own fixed seed, so runs with
 // different seeds are scored on the same sequences.
 import type { Cell } from '../cells/cell.js';
-import { elman } from '../cells/elman.js';
-import { gru } from '../cells/gru.js';
-import { lstm } from '../cells/lstm.js';
+import { CELL_KINDS, type CellKind, type CellOptionsByKind, createCell, isCellKind } from '../cells/registry.js';
 import { Rng } from '../mat/rng.js';
 import { createModel, type RecurrentModel } from '../rnn/model.js';
 import { sequenceLoss } from '../loss/losses.js';
 import { OPTIMIZER_KINDS, type OptimizerConfig, type OptimizerKind, Optimizer } from '../optim/optimizer.js';
-import { parseSchedule } from '../optim/schedule.js';
+import { type Schedule, parseSchedule } from '../optim/schedule.js';
 import { weightMask } from '../optim/clip.js';
 import { type Task, type TaskBatch, isSolved } from '../tasks/task.js';
 import { createTask } from '../tasks/registry.js';
-import { applyInit, formatInit, parseInit } from './init.js';
+import { type InitScheme, applyInit, formatInit, parseInit } from './init.js';
 import { withReadout } from '../arch/readout.js';
 import { Forward } from '../rnn/forward.js';
-import { type Progress, type TrainResult, type TrainMethod, formatMethod, parseMethod, train } from './trainer.js';
-
-export const CELL_KINDS = ['elman', 'lstm', 'gru'] as const;
-export type CellKind = (typeof CELL_KINDS)[number];
+import { type MethodSpec, formatMethod, parseMethod } from '../rnn/methods.js';
+import { type Progress, type TrainResult, train } from './trainer.js';
 
 export interface TaskRunConfig {
   task: string;
@@ -101,40 +97,46 @@ function nonNegative(option: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isFinite(value) && value >= 0)) fail(option, `must be a number >= 0, got ${value}`);
 }
 
-/** The cell a config asks for, with a linear readout sized for the task. */
-export function buildCell(config: TaskRunConfig, task: Task): Cell {
-  const hiddenSize = positiveInt('hidden', config.hidden);
-  const init = parseInit(config.init ?? 'default');
-  let inner: Cell;
-  switch (config.cell) {
-    case 'elman':
-      inner = elman({ inputSize: task.inputSize, hiddenSize, activation: config.activation ?? (init.kind === 'identity' ? 'relu' : 'tanh') });
-      break;
-    case 'lstm':
-      if (config.activation !== undefined) fail('activation', `applies to elman only, not ${config.cell}`);
-      inner = lstm({ inputSize: task.inputSize, hiddenSize, forgetBias: config.forgetBias ?? 1 });
-      break;
-    case 'gru':
-      if (config.activation !== undefined) fail('activation', `applies to elman only, not ${config.cell}`);
-      inner = gru({ inputSize: task.inputSize, hiddenSize });
-      break;
-    default:
-      fail('cell', `${JSON.stringify(config.cell)} is not one of ${CELL_KINDS.join(', ')}`);
-  }
-  if (config.forgetBias !== undefined && config.cell !== 'lstm') fail('forgetBias', `applies to lstm only, not ${config.cell}`);
-  return withReadout(inner, task.outputSize);
+/** A config checked once, with its defaults filled in and its text forms parsed; what everything after normalizeRunConfig reads. */
+export interface NormalizedRunConfig extends Omit<TaskRunConfig, 'method' | 'init' | 'schedule'> {
+  optimizer: OptimizerKind;
+  seed: number;
+  heldOut: number;
+  /** The gradient method, parsed. */
+  method: MethodSpec;
+  /** The recurrent-weight initialisation, parsed. */
+  init: InitScheme;
+  /** The learning-rate schedule, parsed (null: constant). */
+  schedule: Schedule | null;
+  /** The cell's own options beside its sizes, defaults filled in (Elman's activation, the LSTM's forget bias). */
+  cellOptions: { [K in CellKind]: Omit<CellOptionsByKind[K], 'inputSize' | 'hiddenSize'> }[CellKind];
 }
 
-/** Validates a config and fills in the defaults; throws an Error naming the bad option. */
-export function normalizeRunConfig(config: TaskRunConfig): Required<Pick<TaskRunConfig, 'method' | 'optimizer' | 'seed' | 'heldOut' | 'init'>> & TaskRunConfig {
-  if (!(CELL_KINDS as readonly string[]).includes(config.cell)) fail('cell', `${JSON.stringify(config.cell)} is not one of ${CELL_KINDS.join(', ')}`);
-  positiveInt('hidden', config.hidden);
+/** The cell a normalized config asks for, with a linear readout sized for the task. */
+export function buildCell(config: NormalizedRunConfig, task: Task): Cell {
+  return withReadout(createCell(config.cell, { inputSize: task.inputSize, hiddenSize: config.hidden, ...config.cellOptions }), task.outputSize);
+}
+
+/** A text form parsed, its Error prefixed like every other bad option's (the parsers name the option). */
+function parsed<T>(parse: (text: string) => T, text: string): T {
+  try {
+    return parse(text);
+  } catch (e) {
+    throw new Error(`trainTask: ${(e as Error).message}`);
+  }
+}
+
+/** Validates a config, fills in the defaults and parses its text forms, once; throws an Error naming the bad option. */
+export function normalizeRunConfig(config: TaskRunConfig): NormalizedRunConfig {
+  if (!isCellKind(config.cell)) fail('cell', `${JSON.stringify(config.cell)} is not one of ${CELL_KINDS.join(', ')}`);
+  const cell: CellKind = config.cell;
+  const hidden = positiveInt('hidden', config.hidden);
   if (config.activation !== undefined) {
-    if (config.cell !== 'elman') fail('activation', `applies to elman only, not ${config.cell}`);
+    if (cell !== 'elman') fail('activation', `applies to elman only, not ${cell}`);
     if (!['tanh', 'relu', 'sigmoid'].includes(config.activation)) fail('activation', `${JSON.stringify(config.activation)} is not one of tanh, relu, sigmoid`);
   }
   if (config.forgetBias !== undefined) {
-    if (config.cell !== 'lstm') fail('forgetBias', `applies to lstm only, not ${config.cell}`);
+    if (cell !== 'lstm') fail('forgetBias', `applies to lstm only, not ${cell}`);
     if (!Number.isFinite(config.forgetBias)) fail('forgetBias', `must be a finite number, got ${config.forgetBias}`);
   }
   if (!(Number.isFinite(config.lr) && config.lr >= 0)) fail('lr', `must be a number >= 0, got ${config.lr}`);
@@ -161,12 +163,19 @@ export function normalizeRunConfig(config: TaskRunConfig): Required<Pick<TaskRun
   if (config.patience !== undefined) positiveInt('patience', config.patience);
   const seed = config.seed ?? 0;
   if (!Number.isSafeInteger(seed)) fail('seed', `must be an integer, got ${seed}`);
-  const method = config.method ?? 'bptt';
-  parseMethod(method);
-  const init = config.init ?? 'default';
-  parseInit(init);
-  if (config.schedule !== undefined) parseSchedule(config.schedule);
-  return { ...config, method, optimizer, seed, heldOut, init };
+  const method = parsed(parseMethod, config.method ?? 'bptt');
+  const init = parsed(parseInit, config.init ?? 'default');
+  const schedule = config.schedule === undefined ? null : parsed(parseSchedule, config.schedule);
+  const cellOptions: NormalizedRunConfig['cellOptions'] =
+    cell === 'elman' ? { activation: config.activation ?? (init.kind === 'identity' ? 'relu' : 'tanh') }
+    : cell === 'lstm' ? { forgetBias: config.forgetBias ?? 1 }
+    : {};
+  // The cell's own checks, and whether the scheme has recurrent weights to set, on a probe of one input.
+  const probe = createCell(cell, { inputSize: 1, hiddenSize: hidden, ...cellOptions });
+  if (init.kind !== 'default' && !probe.paramSpecs.some((s) => s.name === 'weight_hh')) {
+    fail('init', `${formatInit(init)} sets weight_hh, which ${cell} has not (its parameters: ${probe.paramSpecs.map((s) => s.name).join(', ')}); use default`);
+  }
+  return { ...config, cell, method, optimizer, seed, heldOut, init, schedule, cellOptions };
 }
 
 /** The held-out batch of a task (one batch of `size` sequences from a fixed seed). */
@@ -186,17 +195,17 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
   const task = createTask(c.task, c.steps);
   const cell = buildCell(c, task);
   const model = createModel(cell, { seed: c.seed, initialState: c.learnInitialState ? 'learned' : 'zero' });
-  const init = parseInit(c.init);
+  const init = c.init;
   // createModel drew the cell's default init from Rng(seed); the scheme and the data get their own streams.
   const root = new Rng(c.seed);
   const initRng = root.fork(), dataRng = root.fork();
   applyInit(model.params, init, initRng);
-  const method: TrainMethod = parseMethod(c.method);
+  const method = c.method;
   const optConfig: OptimizerConfig = { kind: c.optimizer, lr: c.lr };
   if (c.momentum !== undefined) optConfig.momentum = c.momentum;
   if (c.nesterov !== undefined) optConfig.nesterov = c.nesterov;
   if (c.weightDecay !== undefined) optConfig.weightDecay = c.weightDecay;
-  if (c.schedule !== undefined) optConfig.schedule = parseSchedule(c.schedule);
+  if (c.schedule !== null) optConfig.schedule = c.schedule;
   const optimizer = new Optimizer(optConfig);
   const mask = weightMask(model.params);
   if (c.optimizer === 'adamw') optimizer.decayMask = mask;
@@ -248,14 +257,13 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
   const extra = task.extraScores?.(held, outputs) ?? {};
   const reportConfig: Record<string, unknown> = {
     task: task.name, ...task.options, cell: c.cell, hidden: c.hidden,
-    ...(c.cell === 'elman' ? { activation: c.activation ?? (init.kind === 'identity' ? 'relu' : 'tanh') } : {}),
-    ...(c.cell === 'lstm' ? { forgetBias: c.forgetBias ?? 1 } : {}),
+    ...c.cellOptions,
     init: formatInit(init), initialState: c.learnInitialState ? 'learned' : 'zero',
     method: formatMethod(method), optimizer: c.optimizer, lr: c.lr,
     ...(c.momentum !== undefined ? { momentum: c.momentum } : {}),
     ...(c.nesterov ? { nesterov: true } : {}),
     ...(c.weightDecay !== undefined ? { weightDecay: c.weightDecay } : {}),
-    ...(c.schedule !== undefined ? { schedule: c.schedule } : {}),
+    ...(config.schedule !== undefined ? { schedule: config.schedule } : {}),
     ...(c.l1 ? { l1: c.l1 } : {}), ...(c.l2 ? { l2: c.l2 } : {}),
     ...(c.clip !== undefined ? { clip: c.clip } : {}), ...(c.clipValue !== undefined ? { clipValue: c.clipValue } : {}),
     batch: c.batch, iterations,

@@ -1,7 +1,7 @@
-// Training loops. One loop, three ways to get a gradient:
-//   bptt      full backpropagation through time over each mini-batch, one update per batch;
-//   tbptt     truncated BPTT(k1, k2) through each batch, one update every k1 steps;
-//   rtrl      real-time recurrent learning, one update at every step that has a loss term.
+// Training loops. One loop, three ways a method hands out gradients (lib/rnn/methods.ts):
+//   sequence  one update per mini-batch (bptt: full backpropagation through time);
+//   windows   one update at every window boundary (tbptt: truncated BPTT(k1, k2), every k1 steps);
+//   online    one update at every step that has a loss term (rtrl: real-time recurrent learning).
 // Around the gradient: L1/L2 penalties (one full penalty per sequence batch
 // whatever the method: an update carries the share of the steps it covers,
 // see applyPenaltyShare), clipping (by value, then by global
@@ -12,33 +12,12 @@
 import type { Mat } from '../mat/mat.js';
 import type { RecurrentModel } from '../rnn/model.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
-import { Bptt } from '../rnn/bptt.js';
-import { Tbptt } from '../rnn/tbptt.js';
-import { Rtrl } from '../rnn/rtrl.js';
+import type { TbpttRunOptions } from '../rnn/tbptt.js';
+import type { Rtrl } from '../rnn/rtrl.js';
+import type { GradientMethod, RunResult } from '../rnn/unroll.js';
+import { type MethodSpec, checkMethod, createMethod, methodDrive } from '../rnn/methods.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
-
-export type TrainMethod =
-  | { readonly kind: 'bptt' }
-  | { readonly kind: 'tbptt'; readonly k1: number; readonly k2: number }
-  | { readonly kind: 'rtrl' };
-
-/** Parses `bptt`, `rtrl`, `tbptt:K` (k1 = k2 = K) or `tbptt:K1:K2`. */
-export function parseMethod(text: string): TrainMethod {
-  if (text === 'bptt' || text === 'rtrl') return { kind: text };
-  const m = /^tbptt:(\d+)(?::(\d+))?$/.exec(text);
-  if (m !== null) {
-    const k1 = Number(m[1]), k2 = m[2] === undefined ? k1 : Number(m[2]);
-    if (k1 < 1 || k2 < k1) throw new Error(`method: "${text}" needs 1 <= k1 <= k2`);
-    return { kind: 'tbptt', k1, k2 };
-  }
-  throw new Error(`method: "${text}" is not bptt, rtrl, tbptt:K or tbptt:K1:K2`);
-}
-
-export function formatMethod(method: TrainMethod): string {
-  if (method.kind !== 'tbptt') return method.kind;
-  return method.k1 === method.k2 ? `tbptt:${method.k1}` : `tbptt:${method.k1}:${method.k2}`;
-}
 
 /** One mini-batch: time-major inputs and the loss over them. */
 export interface TrainBatch {
@@ -90,7 +69,8 @@ export interface EarlyStopping {
 }
 
 export interface TrainOptions {
-  method: TrainMethod;
+  /** The gradient method (parseMethod reads its text form). */
+  method: MethodSpec;
   optimizer: Optimizer;
   /** Number of batches to train on. */
   iterations: number;
@@ -137,26 +117,20 @@ export interface TrainResult {
 
 class GuardTripped extends Error {}
 
+/** What the loop uses of a method whose drive is 'windows' (Tbptt) or 'online' (Rtrl). */
+type WindowedMethod = { run(xs: Mat, loss: SequenceLoss, options: TbpttRunOptions): RunResult };
+type OnlineMethod = Pick<Rtrl, 'reset' | 'step' | 'grad' | 'loss' | 'zeroGrad'>;
+
 function checkPositive(name: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
     throw new Error(`train: ${name} must be a positive number, got ${value}`);
   }
 }
 
-function describeMethod(method: TrainMethod): void {
-  if (method === null || typeof method !== 'object') throw new Error(`train: method must be an object, got ${JSON.stringify(method)}`);
-  if (method.kind === 'tbptt') {
-    if (!Number.isInteger(method.k1) || method.k1 < 1 || !Number.isInteger(method.k2) || method.k2 < method.k1) {
-      throw new Error(`train: method tbptt needs integers 1 <= k1 <= k2, got k1 ${method.k1}, k2 ${method.k2}`);
-    }
-  } else if (method.kind !== 'bptt' && method.kind !== 'rtrl') {
-    throw new Error(`train: unknown method ${JSON.stringify((method as { kind?: unknown }).kind)} (bptt, tbptt, rtrl)`);
-  }
-}
-
 export function train(model: RecurrentModel, options: TrainOptions): TrainResult {
-  const { method, optimizer } = options;
-  describeMethod(method);
+  const { optimizer } = options;
+  const method = checkMethod('train', options.method);
+  const drive = methodDrive(method);
   if (!Number.isInteger(options.iterations) || options.iterations < 0) {
     throw new Error(`train: iterations must be an integer >= 0, got ${options.iterations}`);
   }
@@ -228,29 +202,29 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
     }
   };
 
-  // Gradient engines, made once and reused across batches of the same size.
-  let bptt: Bptt | null = null;
-  const tbptts = new Map<number, Tbptt>();
-  const rtrls = new Map<number, Rtrl>();
+  // Gradient engines, made once per batch size and reused.
+  const engines = new Map<number, GradientMethod>();
+  const engineFor = <E>(batch: number): E => {
+    let engine = engines.get(batch);
+    if (engine === undefined) {
+      engine = createMethod(model, method);
+      engines.set(batch, engine);
+    }
+    return engine as unknown as E;
+  };
 
   const runBatch = (b: TrainBatch): number => {
     const steps = b.xs.rows / b.batch;
     if (!Number.isInteger(steps)) throw new Error(`train: input has ${b.xs.rows} rows, not a multiple of batch ${b.batch}`);
     if (steps === 0) throw new Error(`train: batch ${iteration + 1} is empty (input ${b.xs.rows}x${b.xs.cols}, 0 steps)`);
-    switch (method.kind) {
-      case 'bptt': {
-        bptt ??= new Bptt(model);
-        const r = bptt.run(b.xs, b.loss, { batch: b.batch, lengths: b.lengths });
+    switch (drive) {
+      case 'sequence': {
+        const r = engineFor<GradientMethod>(b.batch).run(b.xs, b.loss, { batch: b.batch, lengths: b.lengths });
         update(r.grad, r.loss);
         return r.loss;
       }
-      case 'tbptt': {
-        let engine = tbptts.get(b.batch);
-        if (engine === undefined) {
-          engine = new Tbptt(model, { k1: method.k1, k2: method.k2 });
-          tbptts.set(b.batch, engine);
-        }
-        return engine.run(b.xs, b.loss, {
+      case 'windows': {
+        return engineFor<WindowedMethod>(b.batch).run(b.xs, b.loss, {
           batch: b.batch,
           lengths: b.lengths,
           onWindow: (w) => {
@@ -261,12 +235,8 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
           },
         }).loss;
       }
-      case 'rtrl': {
-        let engine = rtrls.get(b.batch);
-        if (engine === undefined) {
-          engine = new Rtrl(model);
-          rtrls.set(b.batch, engine);
-        }
+      case 'online': {
+        const engine = engineFor<OnlineMethod>(b.batch);
         let produced = false;
         const inner = b.loss;
         const loss: SequenceLoss = {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type CompareConfig, type CompareRow, compareSvg, defaultCompareConfig, fitPowerLaw, fitScaling, formatReport,
-  leastSquares, loadTbptt, overLimit, parseMethod, planCompare, relativeDifference, runCompare,
+  leastSquares, overLimit, planCompare, relativeDifference, runCompare,
 } from '../../bench/compare.js';
 import { escapeXml, renderSvg, ticks } from '../../bench/svg.js';
 import { createProgress } from '../../bench/progress.js';
@@ -69,11 +69,12 @@ test('relativeDifference is relative to the largest entry', () => {
   assert.throws(() => relativeDifference([1], [1, 2]), /lengths 1 and 2/);
 });
 
-test('parseMethod knows bptt, rtrl and tbptt:K', () => {
-  assert.equal(parseMethod('bptt'), { kind: 'bptt', k: 0 });
-  assert.equal(parseMethod('tbptt:12'), { kind: 'tbptt', k: 12 });
-  assert.throws(() => parseMethod('tbptt:0'), /unknown method/);
-  assert.throws(() => parseMethod('adjoint'), /unknown method "adjoint"/);
+test('compare takes the methods in the grammar of lib/rnn/methods.ts, written canonically', () => {
+  assert.throws(() => runCompare(tiny({ methods: ['tbptt:0'] })), /compare: method: "tbptt:0" needs integers 1 <= k1 <= k2/);
+  assert.throws(() => runCompare(tiny({ methods: ['adjoint'] })), /compare: method: "adjoint" is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl/);
+  assert.throws(() => runCompare(tiny({ methods: ['tbptt:3:3'] })), /method "tbptt:3:3" is written tbptt:3/);
+  const plan = planCompare(tiny({ methods: ['tbptt:2', 'tbptt:2:4'], hidden: [2], steps: [5] }));
+  assert.ok(plan[1].stateBytes === 2 * plan[0].stateBytes, 'tbptt:K1:K2 keeps a tape of k2 steps');
 });
 
 // ---------------------------------------------------------------- the engine
@@ -118,7 +119,6 @@ test('runCompare: the plan predicts RTRL\'s sensitivity bytes exactly, and refus
   assert.match(over[0], /rtrl at hidden 300 would need about [0-9.]+ GiB/);
   assert.throws(() => runCompare(huge), /over the 2\.00 GiB limit/);
   assert.throws(() => runCompare(tiny({ hidden: [0] })), /hidden size must be a positive integer, got 0/);
-  assert.throws(() => runCompare(tiny({ methods: ['tbptt:4'] }), { tbptt: null }), /not available/);
 });
 
 test('compareSvg: log-log panels with reference lines, and the crossover panels', () => {
@@ -212,7 +212,7 @@ test('loopgrad compare prints a readable table', () => {
 
 const badInputs: [string[], RegExp][] = [
   [['--cell', 'hopfield'], /--cell: "hopfield" is not one of elman, jordan, lstm, gru/],
-  [['--method', 'bptt,adjoint'], /--method: "adjoint" is not one of bptt, rtrl, tbptt:K$/],
+  [['--method', 'bptt,adjoint'], /--method: "adjoint" is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl$/],
   [['--hidden', '8,0'], /--hidden: 0 is below the minimum 1/],
   [['--hidden', 'eight'], /--hidden: "eight" is not an integer/],
   [['--steps', '-5'], /--steps: -5 is below the minimum 1/],
@@ -221,9 +221,9 @@ const badInputs: [string[], RegExp][] = [
   [['--batch'], /--batch needs a value/],
   [['--fast'], /unknown option --fast/],
   [['extra'], /unexpected argument "extra"/],
-  [['--method', 'tbptt:0'], /tbptt:0" needs a positive integer truncation length/],
-  [['--method', 'tbptt:4:8'], /--method: "tbptt:4:8": compare runs truncated BPTT with k1 = k2 = K only \(tbptt:K\); tbptt:K1:K2 is for loopgrad train$/],
-  [['--method', 'tbptt'], /--method: "tbptt" is not one of bptt, rtrl, tbptt:K$/],
+  [['--method', 'tbptt:0'], /--method: "tbptt:0" needs integers 1 <= k1 <= k2, got k1 0, k2 0 \(tbptt:K or tbptt:K1:K2\)$/],
+  [['--method', 'tbptt:8:4'], /--method: "tbptt:8:4" needs integers 1 <= k1 <= k2/],
+  [['--method', 'tbptt'], /--method: "tbptt" is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl$/],
   [['--hidden', '0x10'], /--hidden: "0x10" is not an integer$/],
   [['--steps', '4,1e1'], /--steps: "1e1" is not an integer$/],
   [['--svg', '--json'], /^loopgrad compare: --svg needs a value$/],
@@ -245,16 +245,11 @@ for (const [args, message] of badInputs) {
   });
 }
 
-test('loopgrad compare --method tbptt:K runs when truncated BPTT exists, else says it is not available', async () => {
-  const available = (await loadTbptt()) !== null;
-  const r = compare('--hidden', '2', '--steps', '6', '--input', '2', '--repeats', '1', '--method', 'bptt,tbptt:3', '--json');
-  if (!available) {
-    assert.is(r.status, 2);
-    assert.match(r.stderr, /truncated BPTT is not available/);
-    return;
-  }
+test('loopgrad compare --method tbptt:K and tbptt:K1:K2 run truncated BPTT', () => {
+  const r = compare('--hidden', '2', '--steps', '6', '--input', '2', '--repeats', '1', '--method', 'bptt,tbptt:3,tbptt:2:4,tbptt:3:3', '--json');
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { rows: CompareRow[] };
+  assert.equal(out.rows.map((x) => x.method), ['bptt', 'tbptt:3', 'tbptt:2:4']);
   const t = out.rows.find((x) => x.method === 'tbptt:3')!;
   const b = out.rows.find((x) => x.method === 'bptt')!;
   assert.ok(t.stateBytes > 0 && t.stateBytes < b.stateBytes, 'a 3-step tape is smaller than a 6-step one');

@@ -193,7 +193,7 @@ test('a checkpoint whose files do not match its pointer is refused', () => {
   assert.throws(() => loadCheckpoint(join(dir, 'none'), params([0, 0, 0, 0, 0, 0])), /no checkpoint.json/);
   const other = createParams([{ name: 'weight_hh', rows: 3, cols: 2 }, { name: 'bias_hh', rows: 1, cols: 2 }]);
   writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(pointer));
-  assert.throws(() => loadCheckpoint(dir, other), /has shape \[2, 2\] but the model needs \[3, 2\]/);
+  assert.throws(() => loadCheckpoint(dir, other), /has shape \[2, 2\] but weight_hh needs \[3, 2\]/);
 });
 
 test('a checkpoint pointer may only name the generated data files (no path traversal)', () => {

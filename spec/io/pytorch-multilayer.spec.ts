@@ -1,12 +1,12 @@
-// PyTorch multi-layer / bidirectional import and export, and the golden
+// PyTorch multi-layer / bidirectional import and export (lib/io/pytorch.ts), and the golden
 // files for deep, bidirectional, packed and 2-D networks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  fromPytorchStates, loadPytorchNetwork, pytorchNetworkNames, pytorchNetworkStateDict, pytorchRnn, pytorchStates,
-} from '../../lib/io/pytorch-multilayer.js';
+  fromPytorchStates, loadPytorchParams, pytorchNames, pytorchStateDict, pytorchRnn, pytorchStates,
+} from '../../lib/io/pytorch.js';
 import { readSafetensors, writeSafetensors } from '../../lib/io/safetensors.js';
 import { lstm } from '../../lib/cells/lstm.js';
 import { Rng } from '../../lib/mat/rng.js';
@@ -20,7 +20,7 @@ const goldenDir = process.env.LOOPGRAD_GOLDEN ?? GOLDEN_DIR;
 
 test('pytorchRnn: the module PyTorch builds, with its parameter names', () => {
   const cell = pytorchRnn({ module: 'GRU', inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true });
-  assert.equal(pytorchNetworkNames(cell, 'rnn.'), [
+  assert.equal(pytorchNames(cell.paramSpecs, 'rnn.'), [
     'rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_ih_l0', 'rnn.bias_hh_l0',
     'rnn.weight_ih_l0_reverse', 'rnn.weight_hh_l0_reverse', 'rnn.bias_ih_l0_reverse', 'rnn.bias_hh_l0_reverse',
     'rnn.weight_ih_l1', 'rnn.weight_hh_l1', 'rnn.bias_ih_l1', 'rnn.bias_hh_l1',
@@ -29,26 +29,31 @@ test('pytorchRnn: the module PyTorch builds, with its parameter names', () => {
   assert.equal(cell.paramSpecs[8], { name: 'weight_ih_l1', rows: 15, cols: 10 });
   assert.is(cell.outputSize, 10);
   // A lone bidirectional layer gets layer 0's names too.
-  assert.equal(pytorchNetworkNames(bidirectional(lstm({ inputSize: 2, hiddenSize: 2 })))[4], 'weight_ih_l0_reverse');
+  assert.equal(pytorchNames(bidirectional(lstm({ inputSize: 2, hiddenSize: 2 })).paramSpecs)[4], 'weight_ih_l0_reverse');
   assert.throws(() => pytorchRnn({ module: 'LSTM', inputSize: 2, hiddenSize: 2, numLayers: 0 }), /numLayers must be a positive integer, got 0/);
 });
 
-test('pytorch-multilayer: a state dict survives safetensors and loads back; missing or misshapen tensors are named', () => {
+test('pytorch: a multi-layer state dict survives safetensors and loads back; missing or misshapen tensors are named', () => {
   const cell = pytorchRnn({ module: 'LSTM', inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: true });
-  const model = createModel(cell, { seed: 4 });
-  const bytes = writeSafetensors(pytorchNetworkStateDict(model.params, cell, 'lstm.'));
+  const model = createModel(cell, { seed: 4, initialState: 'learned' });
+  const bytes = writeSafetensors(pytorchStateDict(model.params, { prefix: 'lstm.', cell }));
   const { tensors } = readSafetensors(bytes);
   assert.equal(tensors.get('lstm.bias_hh_l1_reverse')!.shape, [12]);
-  const copy = createModel(cell, { seed: 99 });
-  loadPytorchNetwork(copy.params, cell, tensors, 'lstm.');
-  assert.equal(Array.from(copy.params.theta), Array.from(model.params.theta));
+  assert.is(tensors.size, cell.paramSpecs.length, 'with a cell, the learned initial state stays out');
+  const copy = createModel(cell, { seed: 99, initialState: 'learned' });
+  loadPytorchParams(copy.params, tensors, { prefix: 'lstm.', cell });
+  const cellLength = copy.params.offsets[cell.paramSpecs.length];
+  assert.equal(Array.from(copy.params.theta.subarray(0, cellLength)), Array.from(model.params.theta.subarray(0, cellLength)));
+  // Without a cell, every parameter, a stack's by its own names and the initial state as layer 0's.
+  assert.ok('lstm.init_h_l1_reverse' in pytorchStateDict(model.params, { prefix: 'lstm.' }));
+  assert.throws(() => loadPytorchParams(copy.params, tensors, { prefix: 'lstm.', cell: lstm({ inputSize: 2, hiddenSize: 3 }) }), /parameter 0 of params is weight_ih_l0 12x2, but lstm's is weight_ih 12x2/);
   tensors.delete('lstm.weight_hh_l1');
-  assert.throws(() => loadPytorchNetwork(copy.params, cell, tensors, 'lstm.'), /tensor "lstm.weight_hh_l1" is missing \(needed for weight_hh_l1, 12x3\)/);
+  assert.throws(() => loadPytorchParams(copy.params, tensors, { prefix: 'lstm.', cell }), /tensor "lstm.weight_hh_l1" is missing \(needed for weight_hh_l1, 12x3\)/);
   tensors.set('lstm.weight_hh_l1', { dtype: 'F64', shape: [3, 12], data: new Float64Array(36) });
-  assert.throws(() => loadPytorchNetwork(copy.params, cell, tensors, 'lstm.'), /"lstm.weight_hh_l1" has shape \[3, 12\] but weight_hh_l1 needs \[12, 3\]/);
+  assert.throws(() => loadPytorchParams(copy.params, tensors, { prefix: 'lstm.', cell }), /"lstm.weight_hh_l1" has shape \[3, 12\] but weight_hh_l1 needs \[12, 3\]/);
 });
 
-test('pytorch-multilayer: (layers·directions, batch, hidden) states <-> loopgrad state lists', () => {
+test('pytorch: (layers·directions, batch, hidden) states <-> loopgrad state lists', () => {
   const cell = pytorchRnn({ module: 'LSTM', inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: true });
   const batch = 2;
   const h = randomMat(rng, 4 * batch, 3), c = randomMat(rng, 4 * batch, 3);

@@ -11,11 +11,12 @@ import type { Optimizer } from '../../lib/optim/optimizer.js';
 import { createModel, type RecurrentModel } from '../../lib/rnn/model.js';
 import { addingTask } from '../../lib/tasks/adding.js';
 import { withReadout } from '../../lib/arch/readout.js';
-import { type TrainBatch, type TrainMethod, train } from '../../lib/train/trainer.js';
+import { type TrainBatch, train } from '../../lib/train/trainer.js';
+import type { MethodSpec } from '../../lib/rnn/methods.js';
 
 const T = 6, size = 3;
 const penalty: Penalty = { l1: 0.02, l2: 0.3 };
-const methods: TrainMethod[] = [{ kind: 'bptt' }, { kind: 'tbptt', k1: 2, k2: 3 }, { kind: 'rtrl' }];
+const methods: MethodSpec[] = [{ kind: 'bptt' }, { kind: 'tbptt', k1: 2, k2: 3 }, { kind: 'rtrl' }];
 
 /** An optimiser that records the gradients it is handed and leaves theta alone (so every update sees the same theta). */
 function recorder(): { optimizer: Optimizer; grads: Float64Array[] } {
@@ -36,7 +37,7 @@ function batch(targetAt: (t: number) => boolean): TrainBatch {
 }
 
 /** Σ of the gradients of every update of `iterations` passes over b, and the number of updates. */
-function summed(method: TrainMethod, b: TrainBatch, iterations: number, withPenalty: boolean): { sum: Float64Array; updates: number } {
+function summed(method: MethodSpec, b: TrainBatch, iterations: number, withPenalty: boolean): { sum: Float64Array; updates: number } {
   const m = model(), { optimizer, grads } = recorder();
   const result = train(m, { method, optimizer, iterations, next: () => b, penalty: withPenalty ? penalty : undefined });
   const sum = new Float64Array(m.params.theta.length);

@@ -4,8 +4,11 @@ import { elman } from '../../lib/cells/elman.js';
 import { lstm } from '../../lib/cells/lstm.js';
 import { createModel, type RecurrentModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
+import { Tbptt } from '../../lib/rnn/tbptt.js';
+import { Rtrl } from '../../lib/rnn/rtrl.js';
 import { withReadout } from '../../lib/arch/readout.js';
-import { type TrainBatch, formatMethod, parseMethod, train } from '../../lib/train/trainer.js';
+import { type TrainBatch, train } from '../../lib/train/trainer.js';
+import { createMethod, formatMethod, parseMethod } from '../../lib/rnn/methods.js';
 import { trainTask } from '../../lib/train/run-task.js';
 import { Optimizer } from '../../lib/optim/optimizer.js';
 import { sequenceLoss } from '../../lib/loss/losses.js';
@@ -32,14 +35,24 @@ function poisoned(b: TrainBatch): TrainBatch {
   return { ...b, loss: { step: (g, t, out, state) => { const term = inner.step!(g, t, out, state); return term === null ? null : g.mul(term, g.constant(matOf([[NaN]]))); } } };
 }
 
-test('parseMethod / formatMethod', () => {
+test('parseMethod / formatMethod / createMethod: one grammar, one factory', () => {
   assert.equal(parseMethod('bptt'), { kind: 'bptt' });
   assert.equal(parseMethod('rtrl'), { kind: 'rtrl' });
   assert.equal(parseMethod('tbptt:20'), { kind: 'tbptt', k1: 20, k2: 20 });
   assert.equal(parseMethod('tbptt:5:20'), { kind: 'tbptt', k1: 5, k2: 20 });
   assert.is(formatMethod(parseMethod('tbptt:5:20')), 'tbptt:5:20');
   assert.throws(() => parseMethod('tbptt:20:5'), /1 <= k1 <= k2/);
-  assert.throws(() => parseMethod('bptt2'), /is not bptt, rtrl/);
+  assert.is(formatMethod(parseMethod('tbptt:7:7')), 'tbptt:7');
+  assert.throws(() => parseMethod('tbptt:0'), /method: "tbptt:0" needs integers 1 <= k1 <= k2/);
+  for (const bad of ['bptt2', 'tbptt', 'tbptt:x', 'tbptt:1:2:3', 'rtrl:3', '']) {
+    assert.throws(() => parseMethod(bad), /is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl$/);
+  }
+  const model = createModel(elman({ inputSize: 1, hiddenSize: 2 }));
+  assert.ok(createMethod(model, parseMethod('bptt')) instanceof Bptt);
+  const tbptt = createMethod(model, parseMethod('tbptt:2:5'));
+  assert.ok(tbptt instanceof Tbptt && tbptt.k1 === 2 && tbptt.k2 === 5);
+  assert.ok(createMethod(model, 'rtrl') instanceof Rtrl);
+  assert.throws(() => createMethod(model, { kind: 'tbptt', k1: 3, k2: 2 }), /createMethod: method tbptt needs integers 1 <= k1 <= k2/);
 });
 
 test('a short training run measurably reduces the held-out error (adding, T = 10)', () => {

@@ -1,0 +1,137 @@
+// The gradient methods by name: one grammar for their text forms (what `--method` takes and a
+// report prints) and one factory for the method objects. A new method (SnAp, UORO ...) is one
+// entry in METHODS: its forms, how its text parses and prints, and how its object is made.
+//   bptt          full backpropagation through time (Bptt)
+//   tbptt:K       truncated BPTT with k1 = k2 = K (Tbptt)
+//   tbptt:K1:K2   truncated BPTT(k1, k2): an update every k1 steps, the gradient flowing back k2 >= k1
+//   rtrl          exact real-time recurrent learning (Rtrl)
+import { Bptt } from './bptt.js';
+import type { RecurrentModel } from './model.js';
+import { Rtrl } from './rtrl.js';
+import { Tbptt } from './tbptt.js';
+import type { GradientMethod } from './unroll.js';
+
+/** A gradient method with its settings, as parseMethod reads it from text. */
+export type MethodSpec =
+  | { readonly kind: 'bptt' }
+  | { readonly kind: 'tbptt'; readonly k1: number; readonly k2: number }
+  | { readonly kind: 'rtrl' };
+export type MethodKind = MethodSpec['kind'];
+type SpecOf<K extends MethodKind> = Extract<MethodSpec, { kind: K }>;
+
+/** The object each kind makes. */
+export interface MethodObjects {
+  bptt: Bptt;
+  tbptt: Tbptt;
+  rtrl: Rtrl;
+}
+
+/**
+ * How a method hands out gradients, which is how a training loop drives it:
+ *   'sequence'  one gradient per run over a whole batch (run);
+ *   'windows'   a gradient at every window boundary of a run (run with onWindow);
+ *   'online'    a gradient of the loss so far after every step (reset, step, grad, zeroGrad).
+ */
+export type MethodDrive = 'sequence' | 'windows' | 'online';
+
+interface MethodEntry<K extends MethodKind> {
+  /** The accepted text forms, for help and errors. */
+  readonly forms: readonly string[];
+  readonly drive: MethodDrive;
+  /** The spec from the text after `kind` split at ':' (empty for the bare name); null: not this method's form. */
+  parse(args: readonly string[]): SpecOf<K> | null;
+  /** Checks a spec's settings (from text or built by hand); returns a message naming what is wrong, or null. */
+  check(spec: SpecOf<K>): string | null;
+  format(spec: SpecOf<K>): string;
+  create(model: RecurrentModel, spec: SpecOf<K>): MethodObjects[K];
+}
+
+const isCount = (k: number) => Number.isSafeInteger(k) && k >= 1;
+
+const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
+  bptt: {
+    forms: ['bptt'],
+    drive: 'sequence',
+    parse: (args) => (args.length === 0 ? { kind: 'bptt' } : null),
+    check: () => null,
+    format: () => 'bptt',
+    create: (model) => new Bptt(model),
+  },
+  tbptt: {
+    forms: ['tbptt:K', 'tbptt:K1:K2'],
+    drive: 'windows',
+    parse: (args) => {
+      if ((args.length !== 1 && args.length !== 2) || !args.every((a) => /^[0-9]+$/.test(a))) return null;
+      const k1 = Number(args[0]);
+      return { kind: 'tbptt', k1, k2: args.length === 2 ? Number(args[1]) : k1 };
+    },
+    check: (spec) => (isCount(spec.k1) && isCount(spec.k2) && spec.k2 >= spec.k1 ? null : `needs integers 1 <= k1 <= k2, got k1 ${spec.k1}, k2 ${spec.k2}`),
+    format: (spec) => (spec.k1 === spec.k2 ? `tbptt:${spec.k1}` : `tbptt:${spec.k1}:${spec.k2}`),
+    create: (model, spec) => new Tbptt(model, { k1: spec.k1, k2: spec.k2 }),
+  },
+  rtrl: {
+    forms: ['rtrl'],
+    drive: 'online',
+    parse: (args) => (args.length === 0 ? { kind: 'rtrl' } : null),
+    check: () => null,
+    format: () => 'rtrl',
+    create: (model) => new Rtrl(model),
+  },
+};
+
+/** The method kinds, in the table's order. */
+export const METHOD_KINDS = Object.keys(METHODS) as readonly MethodKind[];
+/** Every accepted text form: bptt, tbptt:K, tbptt:K1:K2, rtrl. */
+export const METHOD_FORMS: readonly string[] = METHOD_KINDS.flatMap((k) => METHODS[k].forms);
+
+function entryOf<K extends MethodKind>(kind: K): MethodEntry<K> {
+  return METHODS[kind] as MethodEntry<K>;
+}
+
+/** Parses a method's text form (see the file comment); the Error lists the accepted forms. */
+export function parseMethod(text: string): MethodSpec {
+  const [kind, ...args] = String(text).split(':');
+  if (Object.prototype.hasOwnProperty.call(METHODS, kind)) {
+    const entry = entryOf(kind as MethodKind);
+    const spec = entry.parse(args);
+    if (spec !== null) {
+      const problem = entry.check(spec as never);
+      if (problem !== null) throw new Error(`method: "${text}" ${problem} (${entry.forms.join(' or ')})`);
+      return spec;
+    }
+  }
+  throw new Error(`method: "${text}" is not one of ${METHOD_FORMS.join(', ')}`);
+}
+
+/**
+ * Checks a spec built by hand (as train receives it): a known kind with valid settings.
+ * Returns it; the Error starts with `op`.
+ */
+export function checkMethod(op: string, spec: unknown): MethodSpec {
+  if (spec === null || typeof spec !== 'object') throw new Error(`${op}: method must be an object, got ${JSON.stringify(spec)}`);
+  const kind = (spec as { kind?: unknown }).kind;
+  if (typeof kind !== 'string' || !Object.prototype.hasOwnProperty.call(METHODS, kind)) {
+    throw new Error(`${op}: unknown method ${JSON.stringify(kind)} (${METHOD_KINDS.join(', ')})`);
+  }
+  const problem = entryOf(kind as MethodKind).check(spec as never);
+  if (problem !== null) throw new Error(`${op}: method ${kind} ${problem}`);
+  return spec as MethodSpec;
+}
+
+/** The canonical text form of a spec (parseMethod's inverse). */
+export function formatMethod(spec: MethodSpec): string {
+  return entryOf(checkMethod('formatMethod', spec).kind).format(spec as never);
+}
+
+/** How the method of a spec hands out gradients (see MethodDrive). */
+export function methodDrive(spec: MethodSpec): MethodDrive {
+  return entryOf(checkMethod('methodDrive', spec).kind).drive;
+}
+
+/** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt or Rtrl. */
+export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: S): MethodObjects[S['kind']];
+export function createMethod(model: RecurrentModel, spec: MethodSpec | string): GradientMethod;
+export function createMethod(model: RecurrentModel, spec: MethodSpec | string): GradientMethod {
+  const s = typeof spec === 'string' ? parseMethod(spec) : checkMethod('createMethod', spec);
+  return entryOf(s.kind).create(model, s as never);
+}

@@ -959,6 +959,10 @@ const INT_RANGE: Partial<Record<DType, [number, number]>> = {
   I16: [-32768, 32767], U16: [0, 65535],
   I8: [-128, 127], U8: [0, 255], BOOL: [0, 1],
 };
+// With the u flag a surrogate class matches only unpaired surrogates. Readers (this one and
+// the reference) refuse them, so the writer does not write them.
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
 const I64_MIN = -(BigInt(1) << BigInt(63));
 const I64_MAX = (BigInt(1) << BigInt(63)) - BigInt(1);
 const U64_MAX = (BigInt(1) << BigInt(64)) - BigInt(1);
@@ -1026,6 +1030,7 @@ export function writeSafetensors(
   const planned: { name: string; input: TensorInput; shape: number[]; count: number; bytes: number }[] = [];
   for (const [name, input] of entries) {
     if (typeof name !== 'string') fail(`tensor name ${describe(name)} is not a string`);
+    if (LONE_SURROGATE.test(name)) tensorFail(name, 'the name holds a lone surrogate, which has no UTF-8 form');
     if (name === METADATA_KEY) tensorFail(name, 'this name is reserved for the metadata');
     if (!isPlainObject(input)) tensorFail(name, `is ${describe(input)}, not {dtype, shape, data}`);
     if (!isDType(input.dtype)) tensorFail(name, `unknown dtype ${describe(input.dtype)}`);
@@ -1051,6 +1056,9 @@ export function writeSafetensors(
     for (const [key, value] of pairs) {
       if (typeof key !== 'string') fail(`metadata key ${describe(key)} is not a string`);
       if (typeof value !== 'string') fail(`metadata key ${quote(key)} is ${describe(value)}, not a string`);
+      if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value)) {
+        fail(`metadata key ${quote(key)}: the ${LONE_SURROGATE.test(key) ? 'key' : 'value'} holds a lone surrogate, which has no UTF-8 form`);
+      }
       fields.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
     }
     parts.push(`"${METADATA_KEY}":{${fields.join(',')}}`);

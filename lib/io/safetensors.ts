@@ -9,6 +9,14 @@
 // exactly: no overlap, no gap, nothing trailing) and treats the file as hostile: every
 // length is checked against the bytes actually present before anything is decoded or
 // allocated, so a bad file gives an Error that names the tensor or the header problem.
+// The header is parsed by a strict JSON parser of its own (below), as strict as the
+// reference's serde_json and stricter on duplicates: invalid UTF-8, lone surrogate
+// escapes, nesting 128 deep, duplicate keys at any level (tensor names, entry fields,
+// metadata keys, two __metadata__) and sizes/offsets not written as plain integer digits
+// (2.0, 8e0, -0) are refused; integers beyond 2^53 - 1 are refused as such. Shape
+// products are checked for every tensor, empty ones included. The header may be at most
+// 100 000 000 bytes under Node.js and 10 000 000 elsewhere (browsers), unless
+// options.maxHeaderBytes says otherwise.
 
 import type { Mat } from '../mat/mat.js';
 
@@ -78,14 +86,39 @@ export interface ReadOptions {
    * naming the tensor; 'round' keeps the nearest float64 (exact values stay in `bigints`).
    */
   unsafeIntegers?: 'throw' | 'round';
-  /** Largest header accepted, in bytes. Default 100 000 000, as the reference library. */
+  /**
+   * Largest header accepted, in bytes. Default MAX_HEADER_BYTES (100 000 000, as the
+   * reference library) under Node.js, MAX_HEADER_BYTES_BROWSER (10 000 000) anywhere else
+   * (browsers, workers), where a tab's memory is tighter.
+   */
   maxHeaderBytes?: number;
 }
 
-/** The reference library's limit on the header size. */
+/** The reference library's limit on the header size: the default under Node.js. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/**
+ * The default header limit where there is no Node.js (no globalThis.process.versions.node):
+ * browsers and web workers. Real headers are far smaller (a few hundred KB for thousands
+ * of tensors); pass maxHeaderBytes to raise it.
+ */
+export const MAX_HEADER_BYTES_BROWSER = 10_000_000;
+
+/**
+ * An empty tensor's non-zero dims multiply to at most max(file length, this): its other
+ * dims cannot claim 10^12 rows that a loop over them would visit (a non-empty tensor is
+ * bounded by its bytes anyway).
+ */
+const EMPTY_EXTENT_FLOOR = 2 ** 24;
+
+function runsOnNode(): boolean {
+  const proc = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
+  return typeof proc === 'object' && proc !== null && typeof proc.versions === 'object' && proc.versions !== null &&
+    typeof proc.versions.node === 'string';
+}
+
 const METADATA_KEY = '__metadata__';
+const ENTRY_FIELDS = ['dtype', 'shape', 'data_offsets'] as const;
 const TWO_POW_32 = 4294967296;
 
 // ---------------------------------------------------------------------------------------
@@ -113,8 +146,11 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return `the string ${quote(value)}`;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value instanceof JsonNumber) return value.text;
   if (Array.isArray(value)) {
-    if (value.length <= 8 && value.every((v) => typeof v === 'number')) return `[${value.join(', ')}]`;
+    if (value.length <= 8 && value.every((v) => typeof v === 'number' || v instanceof JsonNumber)) {
+      return `[${value.map(describe).join(', ')}]`;
+    }
     return `an array of length ${value.length}`;
   }
   if (typeof value === 'object') return 'an object';
@@ -143,54 +179,403 @@ export function isDType(value: unknown): value is DType {
 }
 
 // ---------------------------------------------------------------------------------------
-// UTF-8 (by hand, so lib/ needs no TextEncoder/TextDecoder)
+// The header's JSON, parsed strictly from its UTF-8 bytes
+//
+// JSON.parse is too lenient for a hostile header: it keeps the last of duplicate keys,
+// reads 2.0, 8e0 and -0 as integers, accepts lone surrogate escapes, and nests as deep as
+// the input does, all after the whole header has been decoded into one string. This parser
+// makes one left-to-right pass over the bytes and refuses what serde_json (the parser of the
+// reference library) refuses: invalid UTF-8 and lone surrogate escapes, 128 or more nested
+// arrays/objects, anything outside RFC 8259 (trailing commas, leading zeros, control
+// characters in strings, non-whitespace after the top-level object). It refuses duplicate
+// keys at every level as well. Objects become Maps (so "__proto__" is an ordinary key);
+// integer literals written as plain digits up to 2^53 - 1 become numbers, and every other
+// number literal a JsonNumber that keeps its text (for the message). The work is linear in
+// the header length and stops at the first fault.
 
-/** Strict UTF-8 decode (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */
-function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
-  const parts: string[] = [];
-  const units = new Uint16Array(8192);
-  let count = 0;
-  let i = start;
-  const bad = (at: number): never =>
-    fail(`header is not valid UTF-8 (byte 0x${bytes[at].toString(16).padStart(2, '0')} at header offset ${at - start})`);
-  const cont = (at: number, lo = 0x80, hi = 0xbf): number => {
-    if (at >= end) fail(`header is not valid UTF-8 (sequence cut off at header offset ${at - start})`);
-    const b = bytes[at];
-    if (b < lo || b > hi) bad(at);
-    return b & 0x3f;
-  };
-  while (i < end) {
-    if (count > units.length - 2) {
-      parts.push(String.fromCharCode.apply(null, units.subarray(0, count) as unknown as number[]));
-      count = 0;
+/** Most arrays/objects nested in one another: serde_json's default limit refuses 128. */
+const MAX_NESTING = 127;
+
+/** A number literal that is not a plain non-negative integer <= 2^53 - 1. */
+class JsonNumber {
+  constructor(
+    /** The literal as written (shortened when huge). */
+    readonly text: string,
+    /** Written as plain digits (no sign, fraction or exponent), only too large. */
+    readonly integer: boolean,
+  ) {}
+}
+
+type JsonValue = null | boolean | string | number | JsonNumber | JsonValue[] | JsonObject;
+type JsonObject = Map<string, JsonValue>;
+
+// Scratch UTF-16 units for decoding strings with escapes or non-ASCII characters.
+const stringUnits = new Uint16Array(4096);
+
+function fromUnits(units: Uint16Array | Uint8Array, from: number, to: number): string {
+  let text = '';
+  for (let at = from; at < to; at += 4096) {
+    text += String.fromCharCode.apply(null, units.subarray(at, Math.min(to, at + 4096)) as unknown as number[]);
+  }
+  return text;
+}
+
+/**
+ * A long ASCII run as a string: the platform's TextDecoder where there is one (some 20 times
+ * faster on a 100 MB string), else by hand. The bytes are known to be ASCII, so both agree.
+ */
+function longAscii(bytes: Uint8Array, from: number, to: number): string {
+  const Decoder = (globalThis as { TextDecoder?: new () => { decode(input: Uint8Array): string } }).TextDecoder;
+  return typeof Decoder === 'function' ? new Decoder().decode(bytes.subarray(from, to)) : fromUnits(bytes, from, to);
+}
+
+function hexByte(b: number): string {
+  return `0x${b.toString(16).padStart(2, '0')}`;
+}
+
+function isDigit(b: number): boolean {
+  return b >= 0x30 && b <= 0x39;
+}
+
+class HeaderParser {
+  private pos: number;
+  /** keys[d]: while the value of a key in an object at depth d is parsed, that key. */
+  private readonly keys: (string | undefined)[] = [];
+  /** UTF-16 units written by the last utf8Char call. */
+  private charUnits = 0;
+
+  constructor(private readonly bytes: Uint8Array, private readonly start: number, private readonly end: number) {
+    this.pos = start;
+  }
+
+  /** The header's top-level object (the caller has checked that the first byte is '{'). */
+  parse(): JsonObject {
+    const root = this.parseObject(1);
+    this.skipSpace();
+    if (this.pos < this.end) this.unexpected(this.pos, 'nothing but spaces after the top-level object');
+    return root;
+  }
+
+  // --- errors -------------------------------------------------------------------------
+
+  /** ", in tensor "x" field "shape"": where in the header the parser is, if anywhere known. */
+  private where(): string {
+    const top = this.keys[1];
+    if (top === undefined) return '';
+    const field = this.keys[2];
+    if (top === METADATA_KEY) return `, in ${METADATA_KEY}${field === undefined ? '' : ` key ${quote(field)}`}`;
+    return `, in tensor ${quote(top)}${field === undefined ? '' : ` field ${quote(field)}`}`;
+  }
+
+  private at(offset: number): string {
+    return `at header offset ${offset - this.start}${this.where()}`;
+  }
+
+  private syntax(message: string, offset: number): never {
+    fail(`header is not valid JSON (${message} ${this.at(offset)})`);
+  }
+
+  private badUtf8(message: string, offset: number): never {
+    fail(`header is not valid UTF-8 (${message} ${this.at(offset)})`);
+  }
+
+  private unexpected(offset: number, expected: string): never {
+    if (offset >= this.end) this.syntax(`expected ${expected}, but the header ends`, offset);
+    const b = this.bytes[offset];
+    const shown = b >= 0x21 && b <= 0x7e ? `'${String.fromCharCode(b)}'` : `byte ${hexByte(b)}`;
+    this.syntax(`expected ${expected}, found ${shown}`, offset);
+  }
+
+  private duplicate(depth: number, key: string, offset: number): never {
+    const where = `at header offset ${offset - this.start}`;
+    if (depth === 1) {
+      if (key === METADATA_KEY) fail(`header has two ${METADATA_KEY} entries (the second ${where})`);
+      fail(`header has two entries for tensor ${quote(key)} (the second ${where})`);
     }
-    const b0 = bytes[i];
-    if (b0 < 0x80) {
-      units[count++] = b0;
-      i += 1;
-    } else if (b0 >= 0xc2 && b0 <= 0xdf) {
-      units[count++] = ((b0 & 0x1f) << 6) | cont(i + 1);
-      i += 2;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-      const lo = b0 === 0xe0 ? 0xa0 : 0x80;
-      const hi = b0 === 0xed ? 0x9f : 0xbf;
-      units[count++] = ((b0 & 0x0f) << 12) | (cont(i + 1, lo, hi) << 6) | cont(i + 2);
-      i += 3;
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-      const lo = b0 === 0xf0 ? 0x90 : 0x80;
-      const hi = b0 === 0xf4 ? 0x8f : 0xbf;
-      const cp = ((b0 & 0x07) << 18) | (cont(i + 1, lo, hi) << 12) | (cont(i + 2) << 6) | cont(i + 3);
-      const v = cp - 0x10000;
-      units[count++] = 0xd800 + (v >> 10);
-      units[count++] = 0xdc00 + (v & 0x3ff);
-      i += 4;
-    } else {
-      bad(i);
+    const top = this.keys[1] as string;
+    if (depth === 2 && top === METADATA_KEY) fail(`header ${METADATA_KEY} has the key ${quote(key)} twice (the second ${where})`);
+    if (depth === 2) tensorFail(top, `entry has the field ${quote(key)} twice (the second ${where})`);
+    fail(`header has the key ${quote(key)} twice in one object (the second ${this.at(offset)})`);
+  }
+
+  // --- grammar ------------------------------------------------------------------------
+
+  private peek(): number {
+    return this.pos < this.end ? this.bytes[this.pos] : -1;
+  }
+
+  private skipSpace(): void {
+    const bytes = this.bytes;
+    let i = this.pos;
+    while (i < this.end) {
+      const b = bytes[i];
+      if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) break;
+      i++;
+    }
+    this.pos = i;
+  }
+
+  /** A value inside a container at the given depth. */
+  private parseValue(depth: number): JsonValue {
+    this.skipSpace();
+    const b = this.peek();
+    switch (b) {
+      case 0x7b: return this.parseObject(depth + 1);
+      case 0x5b: return this.parseArray(depth + 1);
+      case 0x22: return this.parseString();
+      case 0x74: return this.parseWord('true', true);
+      case 0x66: return this.parseWord('false', false);
+      case 0x6e: return this.parseWord('null', null);
+      default:
+        if (b === 0x2d || isDigit(b)) return this.parseNumber();
+        this.unexpected(this.pos, 'a value');
     }
   }
-  parts.push(String.fromCharCode.apply(null, units.subarray(0, count) as unknown as number[]));
-  return parts.join('');
+
+  private tooDeep(): never {
+    fail(`header nests arrays and objects more than ${MAX_NESTING} deep (${this.at(this.pos)}), the limit of the reference parser`);
+  }
+
+  private parseObject(depth: number): JsonObject {
+    if (depth > MAX_NESTING) this.tooDeep();
+    const object: JsonObject = new Map();
+    this.pos++; // '{'
+    this.skipSpace();
+    if (this.peek() === 0x7d) {
+      this.pos++;
+      return object;
+    }
+    for (;;) {
+      if (this.peek() !== 0x22) this.unexpected(this.pos, 'a key (a string)');
+      const keyAt = this.pos;
+      const key = this.parseString();
+      if (object.has(key)) this.duplicate(depth, key, keyAt);
+      this.skipSpace();
+      if (this.peek() !== 0x3a) this.unexpected(this.pos, "':' after the key");
+      this.pos++;
+      this.keys[depth] = key;
+      object.set(key, this.parseValue(depth));
+      this.keys[depth] = undefined;
+      this.skipSpace();
+      const next = this.peek();
+      if (next === 0x7d) {
+        this.pos++;
+        return object;
+      }
+      if (next !== 0x2c) this.unexpected(this.pos, "',' or '}'");
+      this.pos++;
+      this.skipSpace();
+    }
+  }
+
+  private parseArray(depth: number): JsonValue[] {
+    if (depth > MAX_NESTING) this.tooDeep();
+    const array: JsonValue[] = [];
+    this.pos++; // '['
+    this.skipSpace();
+    if (this.peek() === 0x5d) {
+      this.pos++;
+      return array;
+    }
+    for (;;) {
+      array.push(this.parseValue(depth));
+      this.skipSpace();
+      const next = this.peek();
+      if (next === 0x5d) {
+        this.pos++;
+        return array;
+      }
+      if (next !== 0x2c) this.unexpected(this.pos, "',' or ']'");
+      this.pos++;
+    }
+  }
+
+  private parseWord(word: string, value: JsonValue): JsonValue {
+    for (let i = 0; i < word.length; i++) {
+      if (this.pos + i >= this.end || this.bytes[this.pos + i] !== word.charCodeAt(i)) this.unexpected(this.pos + i, `the rest of '${word}'`);
+    }
+    this.pos += word.length;
+    return value;
+  }
+
+  private parseNumber(): number | JsonNumber {
+    const bytes = this.bytes;
+    const end = this.end;
+    const first = this.pos;
+    let i = first;
+    let integer = true;
+    if (bytes[i] === 0x2d) {
+      integer = false;
+      i++;
+    }
+    const digits = i;
+    if (i < end && bytes[i] === 0x30) {
+      i++;
+    } else if (i < end && bytes[i] >= 0x31 && bytes[i] <= 0x39) {
+      while (i < end && isDigit(bytes[i])) i++;
+    } else {
+      this.unexpected(i, "a digit after '-'");
+    }
+    const digitsEnd = i;
+    if (i < end && bytes[i] === 0x2e) {
+      integer = false;
+      i++;
+      if (!(i < end && isDigit(bytes[i]))) this.unexpected(i, 'a digit after the decimal point');
+      while (i < end && isDigit(bytes[i])) i++;
+    }
+    if (i < end && (bytes[i] === 0x65 || bytes[i] === 0x45)) {
+      integer = false;
+      i++;
+      if (i < end && (bytes[i] === 0x2b || bytes[i] === 0x2d)) i++;
+      if (!(i < end && isDigit(bytes[i]))) this.unexpected(i, 'a digit in the exponent');
+      while (i < end && isDigit(bytes[i])) i++;
+    }
+    this.pos = i;
+    if (integer && digitsEnd - digits <= 16) {
+      // Exact while the value stays below 2^53; a larger one rounds to >= 2^53 and is refused.
+      let v = 0;
+      for (let j = digits; j < digitsEnd; j++) v = v * 10 + (bytes[j] - 0x30);
+      if (v <= Number.MAX_SAFE_INTEGER) return v;
+    }
+    const length = i - first;
+    const text = length <= 40 ? fromUnits(bytes, first, i) : `${fromUnits(bytes, first, first + 24)}...(${length} characters)`;
+    return new JsonNumber(text, integer);
+  }
+
+  /** The string whose opening quote is at pos. */
+  private parseString(): string {
+    const bytes = this.bytes;
+    const open = this.pos;
+    let i = open + 1;
+    // Plain ASCII without escapes (almost every key and value): one scan, one slice.
+    while (i < this.end) {
+      const b = bytes[i];
+      if (b === 0x22) {
+        this.pos = i + 1;
+        return i - open > 65536 ? longAscii(bytes, open + 1, i) : fromUnits(bytes, open + 1, i);
+      }
+      if (b === 0x5c || b < 0x20 || b >= 0x80) break;
+      i++;
+    }
+    return this.parseStringSlow(open);
+  }
+
+  private parseStringSlow(open: number): string {
+    const bytes = this.bytes;
+    const end = this.end;
+    const units = stringUnits;
+    let text = '';
+    let n = 0;
+    let i = open + 1;
+    for (;;) {
+      if (n > units.length - 2) {
+        text += fromUnits(units, 0, n);
+        n = 0;
+      }
+      if (i >= end) this.syntax('the header ends inside a string', open);
+      const b = bytes[i];
+      if (b === 0x22) break;
+      if (b < 0x20) this.syntax(`control character ${hexByte(b)} inside a string (it must be escaped)`, i);
+      if (b < 0x80 && b !== 0x5c) {
+        units[n++] = b;
+        i++;
+      } else if (b === 0x5c) {
+        const e = i + 1 < end ? bytes[i + 1] : -1;
+        let unit = -1;
+        switch (e) {
+          case 0x22: unit = 0x22; break;
+          case 0x5c: unit = 0x5c; break;
+          case 0x2f: unit = 0x2f; break;
+          case 0x62: unit = 0x08; break;
+          case 0x66: unit = 0x0c; break;
+          case 0x6e: unit = 0x0a; break;
+          case 0x72: unit = 0x0d; break;
+          case 0x74: unit = 0x09; break;
+          case 0x75: break;
+          default: this.unexpected(i + 1, "an escape (one of \" \\ / b f n r t u) after '\\'");
+        }
+        if (unit >= 0) {
+          units[n++] = unit;
+          i += 2;
+          continue;
+        }
+        const cu = this.hex4(i + 2);
+        if (cu < 0) this.syntax('\\u must be followed by four hex digits', i);
+        if (cu >= 0xdc00 && cu <= 0xdfff) this.badUtf8(`the escape \\u${cu.toString(16)} is a lone trailing surrogate`, i);
+        if (cu >= 0xd800 && cu <= 0xdbff) {
+          const low = i + 7 < end && bytes[i + 6] === 0x5c && bytes[i + 7] === 0x75 ? this.hex4(i + 8) : -1;
+          if (low < 0xdc00 || low > 0xdfff) this.badUtf8(`the escape \\u${cu.toString(16)} is a lone leading surrogate`, i);
+          units[n++] = cu;
+          units[n++] = low;
+          i += 12;
+        } else {
+          units[n++] = cu;
+          i += 6;
+        }
+      } else {
+        i = this.utf8Char(i, units, n);
+        n += this.charUnits;
+      }
+    }
+    this.pos = i + 1;
+    return text + fromUnits(units, 0, n);
+  }
+
+  /** Value of the four hex digits at offset, or -1. */
+  private hex4(offset: number): number {
+    if (offset + 4 > this.end) return -1;
+    let v = 0;
+    for (let k = 0; k < 4; k++) {
+      const c = this.bytes[offset + k];
+      const d = isDigit(c) ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+      if (d < 0) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+
+  /** Low six bits of the continuation byte at offset, which must lie in [lo, hi]. */
+  private cont(offset: number, lo: number, hi: number): number {
+    if (offset >= this.end) this.badUtf8('sequence cut off', offset);
+    const b = this.bytes[offset];
+    if (b < lo || b > hi) this.badUtf8(`byte ${hexByte(b)}`, offset);
+    return b & 0x3f;
+  }
+
+  /**
+   * Decodes the multi-byte UTF-8 character at i (RFC 3629: no overlongs, no surrogates,
+   * at most U+10FFFF) into units[n], units[n + 1]; sets charUnits to how many it wrote and
+   * returns the offset after the character.
+   */
+  private utf8Char(i: number, units: Uint16Array, n: number): number {
+    const b0 = this.bytes[i];
+    if (b0 >= 0xc2 && b0 <= 0xdf) {
+      units[n] = ((b0 & 0x1f) << 6) | this.cont(i + 1, 0x80, 0xbf);
+      this.charUnits = 1;
+      return i + 2;
+    }
+    if (b0 >= 0xe0 && b0 <= 0xef) {
+      const lo = b0 === 0xe0 ? 0xa0 : 0x80;
+      const hi = b0 === 0xed ? 0x9f : 0xbf;
+      units[n] = ((b0 & 0x0f) << 12) | (this.cont(i + 1, lo, hi) << 6) | this.cont(i + 2, 0x80, 0xbf);
+      this.charUnits = 1;
+      return i + 3;
+    }
+    if (b0 >= 0xf0 && b0 <= 0xf4) {
+      const lo = b0 === 0xf0 ? 0x90 : 0x80;
+      const hi = b0 === 0xf4 ? 0x8f : 0xbf;
+      const v = (((b0 & 0x07) << 18) | (this.cont(i + 1, lo, hi) << 12) | (this.cont(i + 2, 0x80, 0xbf) << 6) | this.cont(i + 3, 0x80, 0xbf)) - 0x10000;
+      units[n] = 0xd800 + (v >> 10);
+      units[n + 1] = 0xdc00 + (v & 0x3ff);
+      this.charUnits = 2;
+      return i + 4;
+    }
+    this.badUtf8(`byte ${hexByte(b0)}`, i);
+  }
 }
+
+// ---------------------------------------------------------------------------------------
+// UTF-8 encoding and ordering (by hand, so lib/ needs no TextEncoder)
 
 /** UTF-8 encode; a lone surrogate becomes U+FFFD. */
 function encodeUtf8(text: string): Uint8Array {
@@ -309,8 +694,8 @@ function readU64Length(view: DataView): number {
   return hi >= 0x200000 ? Infinity : hi * TWO_POW_32 + lo;
 }
 
-/** Number of elements of shape, or a clear error if it is not a list of sizes. */
-function checkShape(name: string, shape: unknown): number[] {
+/** The dims of a shape given to the writer, or a clear error if it is not a list of sizes. */
+function checkInputShape(name: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) tensorFail(name, `shape is ${describe(shape)}, not an array of sizes`);
   const dims: number[] = [];
   for (let i = 0; i < shape.length; i++) {
@@ -323,29 +708,64 @@ function checkShape(name: string, shape: unknown): number[] {
   return dims;
 }
 
-/** product(shape), or an error when it has no exact float64 (more than 2^53 elements). */
-function elementCount(name: string, shape: readonly number[]): number {
-  if (shape.includes(0)) return 0;
-  let count = 1;
-  for (const d of shape) {
-    count *= d;
-    if (count > Number.MAX_SAFE_INTEGER) tensorFail(name, `shape ${shapeText(shape)} has more than 2^53 elements`);
+const LITERAL_RULE = 'written as plain digits: the reference reader refuses signs, fractions and exponents such as -0, 2.0, 8e0';
+
+/** The dims of a shape read from the header: integer literals up to 2^53 - 1 only. */
+function readShape(name: string, shape: JsonValue | undefined): number[] {
+  if (!Array.isArray(shape)) tensorFail(name, `shape is ${describe(shape)}, not an array of sizes`);
+  const dims = new Array<number>(shape.length);
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d === 'number') {
+      dims[i] = d;
+    } else if (d instanceof JsonNumber) {
+      if (d.integer) tensorFail(name, `shape entry ${i} is ${d.text}, beyond 2^53 - 1 (no exact float64)`);
+      tensorFail(name, `shape entry ${i} is ${d.text}, not a non-negative integer (${LITERAL_RULE})`);
+    } else {
+      tensorFail(name, `shape entry ${i} is ${describe(d)}, not a non-negative integer`);
+    }
   }
-  return count;
+  return dims;
 }
 
-function checkOffsets(name: string, offsets: unknown, dataLength: number): [number, number] {
+/**
+ * product(shape), checking as it goes that the product of the non-zero dims stays within
+ * 2^53 - 1 (for empty tensors too) and, for an empty tensor, within emptyLimit.
+ */
+function shapeCount(name: string, shape: readonly number[], emptyLimit = Infinity): number {
+  const empty = shape.includes(0);
+  let extent = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (d === 0) continue;
+    extent *= d;
+    if (extent > Number.MAX_SAFE_INTEGER) {
+      if (!empty) tensorFail(name, `shape ${shapeText(shape)} has more than 2^53 elements (the product passes 2^53 - 1 at entry ${i})`);
+      tensorFail(name, `shape ${shapeText(shape)} has no elements, but its non-zero dims multiply past 2^53 - 1 (at entry ${i})`);
+    }
+  }
+  if (!empty) return extent;
+  if (extent > emptyLimit) {
+    tensorFail(name, `shape ${shapeText(shape)} has no elements, but its non-zero dims multiply to ${extent}, more than ${emptyLimit}` +
+      ' (an empty tensor may span at most max(file length, 2^24) positions, so that loops over its rows stay bounded)');
+  }
+  return 0;
+}
+
+function readOffsets(name: string, offsets: JsonValue | undefined, dataLength: number): [number, number] {
   if (!Array.isArray(offsets) || offsets.length !== 2) {
     tensorFail(name, `data_offsets is ${describe(offsets)}, not a pair [begin, end]`);
   }
-  const [begin, end] = offsets as unknown[];
-  for (const v of [begin, end]) {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-      tensorFail(name, `data_offsets [${describe(begin)}, ${describe(end)}] are not non-negative integers`);
-    }
+  const begin = offsets[0];
+  const end = offsets[1];
+  const pair = `data_offsets [${describe(begin)}, ${describe(end)}]`;
+  for (const v of offsets) {
+    if (typeof v === 'number') continue;
+    if (v instanceof JsonNumber && v.integer) tensorFail(name, `${pair}: ${v === begin ? 'begin' : 'end'} is beyond 2^53 - 1 (no exact float64)`);
+    tensorFail(name, `${pair} are not non-negative integers${v instanceof JsonNumber ? ` (${LITERAL_RULE})` : ''}`);
   }
-  const b = (begin as number) + 0;
-  const e = (end as number) + 0;
+  const b = begin as number;
+  const e = end as number;
   if (b > e) tensorFail(name, `data_offsets [${b}, ${e}] are reversed (begin > end)`);
   if (e > dataLength) {
     tensorFail(name, `data_offsets [${b}, ${e}] run past the end of the data section (${dataLength} bytes)`);
@@ -353,16 +773,26 @@ function checkOffsets(name: string, offsets: unknown, dataLength: number): [numb
   return [b, e];
 }
 
-function checkMetadata(value: unknown): Record<string, string> {
+function readMetadata(value: JsonValue | undefined): Record<string, string> {
   const metadata: Record<string, string> = {};
   if (value === undefined || value === null) return metadata;
-  if (!isPlainObject(value)) fail(`header ${METADATA_KEY} is ${describe(value)}, not an object of strings`);
-  for (const key of Object.keys(value)) {
-    const v = value[key];
+  if (!(value instanceof Map)) fail(`header ${METADATA_KEY} is ${describe(value)}, not an object of strings`);
+  for (const [key, v] of value) {
     if (typeof v !== 'string') fail(`header ${METADATA_KEY} key ${quote(key)} is ${describe(v)}, not a string`);
     putOwn(metadata, key, v);
   }
   return metadata;
+}
+
+function checkOptions(options: ReadOptions): void {
+  if (options === null || typeof options !== 'object') fail(`options is ${describe(options)}, not an object`);
+  const { maxHeaderBytes, unsafeIntegers } = options;
+  if (maxHeaderBytes !== undefined && (typeof maxHeaderBytes !== 'number' || !(maxHeaderBytes >= 0))) {
+    fail(`option maxHeaderBytes is ${describe(maxHeaderBytes)}, not a non-negative number`);
+  }
+  if (unsafeIntegers !== undefined && unsafeIntegers !== 'throw' && unsafeIntegers !== 'round') {
+    fail(`option unsafeIntegers is ${describe(unsafeIntegers)}, not 'throw' or 'round'`);
+  }
 }
 
 /**
@@ -370,13 +800,16 @@ function checkMetadata(value: unknown): Record<string, string> {
  * Throws an Error naming the tensor or the header problem on any malformed input.
  */
 export function readSafetensorsHeader(bytes: Uint8Array, options: ReadOptions = {}): SafetensorsHeader {
-  const maxHeader = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
+  checkOptions(options);
+  const onNode = runsOnNode();
+  const maxHeader = options.maxHeaderBytes ?? (onNode ? MAX_HEADER_BYTES : MAX_HEADER_BYTES_BROWSER);
   if (!(bytes instanceof Uint8Array)) fail('input is not a Uint8Array');
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = readU64Length(view);
   if (headerLength > maxHeader) {
-    fail(`header length ${headerLength === Infinity ? '>= 2^53' : headerLength} exceeds the limit of ${maxHeader} bytes`);
+    const hint = options.maxHeaderBytes === undefined && !onNode ? ' (the default without Node.js; raise it with the maxHeaderBytes option)' : '';
+    fail(`header length ${headerLength === Infinity ? '>= 2^53' : headerLength} exceeds the limit of ${maxHeader} bytes${hint}`);
   }
   if (headerLength > bytes.length - 8) {
     fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes, at most ${bytes.length - 8} for the header)`);
@@ -384,33 +817,26 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadOptions = 
   if (headerLength === 0) fail('header is empty (length 0)');
   const dataStart = 8 + headerLength;
   if (bytes[8] !== 0x7b) fail(`header does not start with '{' (first byte 0x${bytes[8].toString(16).padStart(2, '0')})`);
-  const text = decodeUtf8(bytes, 8, dataStart);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    fail(`header is not valid JSON (${clip(err instanceof Error ? err.message : String(err), 200)})`);
-  }
-  if (!isPlainObject(json)) fail(`header is ${describe(json)}, not a JSON object`);
+  const json = new HeaderParser(bytes, 8, dataStart).parse();
 
   const dataLength = bytes.length - dataStart;
-  const metadata = checkMetadata(json[METADATA_KEY]);
+  const emptyLimit = Math.max(bytes.length, EMPTY_EXTENT_FLOOR);
+  const metadata = readMetadata(json.get(METADATA_KEY));
   const tensors: TensorInfo[] = [];
-  for (const name of Object.keys(json)) {
+  for (const [name, entry] of json) {
     if (name === METADATA_KEY) continue;
-    const entry = json[name];
-    if (!isPlainObject(entry)) tensorFail(name, `entry is ${describe(entry)}, not an object`);
-    for (const field of ['dtype', 'shape', 'data_offsets']) {
-      if (!hasOwn(entry, field)) tensorFail(name, `entry has no ${field}`);
+    if (!(entry instanceof Map)) tensorFail(name, `entry is ${describe(entry)}, not an object`);
+    for (const field of ENTRY_FIELDS) {
+      if (!entry.has(field)) tensorFail(name, `entry has no ${field}`);
     }
-    const dtype = entry.dtype;
+    const dtype = entry.get('dtype');
     if (!isDType(dtype)) {
       if (typeof dtype === 'string' && KNOWN_UNSUPPORTED.has(dtype)) tensorFail(name, `dtype ${dtype} is not supported`);
       tensorFail(name, `unknown dtype ${describe(dtype)}`);
     }
-    const shape = checkShape(name, entry.shape);
-    const dataOffsets = checkOffsets(name, entry.data_offsets, dataLength);
-    const count = elementCount(name, shape);
+    const shape = readShape(name, entry.get('shape'));
+    const dataOffsets = readOffsets(name, entry.get('data_offsets'), dataLength);
+    const count = shapeCount(name, shape, emptyLimit);
     const held = dataOffsets[1] - dataOffsets[0];
     const needed = count * DTYPE_SIZE[dtype];
     if (held !== needed) {
@@ -451,7 +877,7 @@ export function decodeTensor(bytes: Uint8Array, header: SafetensorsHeader, info:
   }
   const size = DTYPE_SIZE[dtype];
   const count = (end - begin) / size;
-  if (count !== elementCount(name, shape)) tensorFail(name, `byte count ${end - begin} does not match shape ${shapeText(shape)} of ${dtype}`);
+  if (count !== shapeCount(name, shape)) tensorFail(name, `byte count ${end - begin} does not match shape ${shapeText(shape)} of ${dtype}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset + begin, end - begin);
   const data = new Float64Array(count);
   const tensor: Tensor = { dtype, shape: shape.slice(), data };
@@ -533,6 +959,10 @@ const INT_RANGE: Partial<Record<DType, [number, number]>> = {
   I16: [-32768, 32767], U16: [0, 65535],
   I8: [-128, 127], U8: [0, 255], BOOL: [0, 1],
 };
+// With the u flag a surrogate class matches only unpaired surrogates. Readers (this one and
+// the reference) refuse them, so the writer does not write them.
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
 const I64_MIN = -(BigInt(1) << BigInt(63));
 const I64_MAX = (BigInt(1) << BigInt(63)) - BigInt(1);
 const U64_MAX = (BigInt(1) << BigInt(64)) - BigInt(1);
@@ -600,11 +1030,12 @@ export function writeSafetensors(
   const planned: { name: string; input: TensorInput; shape: number[]; count: number; bytes: number }[] = [];
   for (const [name, input] of entries) {
     if (typeof name !== 'string') fail(`tensor name ${describe(name)} is not a string`);
+    if (LONE_SURROGATE.test(name)) tensorFail(name, 'the name holds a lone surrogate, which has no UTF-8 form');
     if (name === METADATA_KEY) tensorFail(name, 'this name is reserved for the metadata');
     if (!isPlainObject(input)) tensorFail(name, `is ${describe(input)}, not {dtype, shape, data}`);
     if (!isDType(input.dtype)) tensorFail(name, `unknown dtype ${describe(input.dtype)}`);
-    const shape = checkShape(name, input.shape);
-    const count = elementCount(name, shape);
+    const shape = checkInputShape(name, input.shape);
+    const count = shapeCount(name, shape);
     const data = input.data as ArrayLike<unknown> | undefined;
     if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
       tensorFail(name, 'data is not an array-like of numbers');
@@ -625,6 +1056,9 @@ export function writeSafetensors(
     for (const [key, value] of pairs) {
       if (typeof key !== 'string') fail(`metadata key ${describe(key)} is not a string`);
       if (typeof value !== 'string') fail(`metadata key ${quote(key)} is ${describe(value)}, not a string`);
+      if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value)) {
+        fail(`metadata key ${quote(key)}: the ${LONE_SURROGATE.test(key) ? 'key' : 'value'} holds a lone surrogate, which has no UTF-8 form`);
+      }
       fields.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
     }
     parts.push(`"${METADATA_KEY}":{${fields.join(',')}}`);

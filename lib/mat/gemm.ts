@@ -12,7 +12,10 @@
 // a handful of times; tiny products use a plain triple loop.
 //
 // beta === 0 means "overwrite": whatever is in `out` (garbage, NaN) is never
-// read. `out` must not share storage with `a`, `b` or `x`.
+// read. `out` must not share storage with `a`, `b` or `x`: out and an input that
+// hold the same Float64Array with intersecting element ranges are refused (the
+// inputs may overlap each other). alpha and beta must be finite. Both checks are
+// a few comparisons per call.
 // Scratch buffers are module-level and only ever grow, so steady-state calls
 // allocate nothing.
 
@@ -56,6 +59,27 @@ function checkMat(op: string, name: string, m: Mat): void {
 
 function checkScalar(op: string, name: string, v: number): void {
   if (typeof v !== 'number') throw new Error(`${op}: ${name} must be a number, got ${typeof v}`);
+  if (!Number.isFinite(v)) throw new Error(`${op}: ${name} is ${v}, not a finite number`);
+}
+
+/**
+ * Refuses out when it and input x (named name) hold the same Float64Array and their element
+ * ranges intersect. Two comparisons in the usual case (different arrays). Distinct typed
+ * arrays over one ArrayBuffer are not compared: reading .buffer costs ~50 ns per access
+ * on Node 20, more than a small product; Mats share storage through the same array
+ * (matFrom, rowsView), which this catches.
+ */
+function checkNoAlias(op: string, out: Mat, name: string, x: Mat): void {
+  if (out.data !== x.data) return;
+  const outLen = out.rows * out.cols;
+  const xLen = x.rows * x.cols;
+  if (outLen === 0 || xLen === 0) return;
+  if (out.offset < x.offset + xLen && x.offset < out.offset + outLen) {
+    throw new Error(
+      `${op}: out ${describe(out)} at offset ${out.offset} shares storage with ${name} ${describe(x)} at offset ${x.offset}` +
+      ` (out must not overlap an input; write into a separate matrix)`,
+    );
+  }
 }
 
 // out[i, :] = beta·out[i, :] + Σ_p (alpha·op(a)[i, p])·op(b)[p, :] for k ≤ SKINNY. op(b)'s k
@@ -93,6 +117,8 @@ export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, a
   checkMat('gemm', 'b', b);
   checkScalar('gemm', 'alpha', alpha);
   checkScalar('gemm', 'beta', beta);
+  checkNoAlias('gemm', out, 'a', a);
+  checkNoAlias('gemm', out, 'b', b);
   const m = transA ? a.cols : a.rows;
   const k = transA ? a.rows : a.cols;
   const kb = transB ? b.cols : b.rows;
@@ -168,6 +194,8 @@ export function gemv(out: Mat, a: Mat, x: Mat, transA = false, alpha = 1, beta =
   checkMat('gemv', 'x', x);
   checkScalar('gemv', 'alpha', alpha);
   checkScalar('gemv', 'beta', beta);
+  checkNoAlias('gemv', out, 'a', a);
+  checkNoAlias('gemv', out, 'x', x);
   const m = transA ? a.cols : a.rows;
   const k = transA ? a.rows : a.cols;
   const opA = `a ${describe(a)}${transA ? ' transposed' : ''}`;

@@ -50,6 +50,10 @@ function assertClose(got: Mat, want: Mat, scale: Float64Array, label: string): v
   }
 }
 
+function copy(m: Mat): Mat {
+  return matFrom(m.rows, m.cols, m.data.slice(m.offset, m.offset + m.rows * m.cols));
+}
+
 function copyOf(m: Mat): Mat {
   return { rows: m.rows, cols: m.cols, data: m.data.slice(), offset: m.offset };
 }
@@ -195,6 +199,54 @@ test('gemv: shape errors name the operation and the shapes', () => {
   assert.throws(() => gemv(mat(5, 1), mat(3, 5), mat(4, 1), true), /gemv: a\.rows 3 != length 4/);
   assert.throws(() => gemv(mat(4, 1), mat(3, 5), mat(5, 1)), /gemv: out 4x1 has length 4 but a 3x5 times x gives 3/);
   assert.throws(() => gemv(mat(3, 1), mat(3, 4), mat(2, 2)), /gemv: x is 2x2, not a row or column vector/);
+});
+
+test('gemm and gemv refuse out sharing storage with an input, naming the operands', () => {
+  const m = random(4, 4);
+  assert.throws(() => gemm(m, m, random(4, 4)), /gemm: out 4x4 at offset 0 shares storage with a 4x4 at offset 0/);
+  assert.throws(() => gemm(m, random(4, 4), m, false, true), /gemm: out 4x4 at offset 0 shares storage with b 4x4/);
+  // Overlapping views of one buffer: rows [0, 2) of a 4x2 as out, rows [1, 4) as a (2x3 transposed).
+  const big = random(4, 2);
+  const top = matFrom(2, 2, big.data, 0);
+  const lower = matFrom(3, 2, big.data, 2);
+  assert.throws(() => gemm(top, lower, random(3, 2), true), /gemm: out 2x2 at offset 0 shares storage with a 3x2 at offset 2/);
+  assert.throws(() => gemv(matFrom(4, 1, big.data, 4), random(4, 4), matFrom(4, 1, big.data, 2)), /gemv: out 4x1 at offset 4 shares storage with x 4x1 at offset 2/);
+  assert.throws(() => gemv(matFrom(4, 1, m.data, 0), m, random(4, 1)), /gemv: out 4x1 at offset 0 shares storage with a 4x4/);
+  // Not an overlap: adjacent or disjoint ranges of one buffer, inputs sharing with each other, empty out.
+  const rowsA = matFrom(2, 2, big.data, 0);
+  const rowsB = matFrom(2, 2, big.data, 4);
+  const want = mat(2, 2);
+  gemm(want, copy(rowsB), copy(rowsB));
+  gemm(rowsA, rowsB, rowsB);
+  assert.equal(Array.from(rowsA.data.subarray(0, 4)), Array.from(want.data));
+  const shared = random(8, 4);
+  gemm(matFrom(4, 4, shared.data, 0), matFrom(4, 4, shared.data, 16), random(4, 4));
+  const x = random(3, 3);
+  gemm(mat(3, 3), x, x, true, false);
+  gemm(matFrom(0, 3, m.data, 0), matFrom(0, 2, m.data, 0), random(2, 3));
+});
+
+test('gemm and gemv refuse NaN and infinite alpha or beta', () => {
+  const a = random(3, 3), b = random(3, 3), out = random(3, 3);
+  for (const v of [NaN, Infinity, -Infinity]) {
+    assert.throws(() => gemm(out, a, b, false, false, v, 0), new RegExp(`gemm: alpha is ${v}, not a finite number`));
+    assert.throws(() => gemm(out, a, b, false, false, 1, v), new RegExp(`gemm: beta is ${v}, not a finite number`));
+    assert.throws(() => gemv(mat(3, 1), a, mat(3, 1), false, v), new RegExp(`gemv: alpha is ${v}, not a finite number`));
+    assert.throws(() => gemv(mat(3, 1), a, mat(3, 1), false, 1, v), new RegExp(`gemv: beta is ${v}, not a finite number`));
+  }
+  assert.throws(() => gemm(out, a, b, false, false, '1' as unknown as number), /gemm: alpha must be a number, got string/);
+});
+
+test('gemm: the storage and scalar checks cost next to nothing on a 1x1 product', () => {
+  // The cheapest call spends its time in checks; compare it with a 2x2x2 product, which does the
+  // same checks plus eight multiply-adds: the checks must not make the 1x1 call more than a few us.
+  const one = mat(1, 1), a1 = mat(1, 1), b1 = mat(1, 1);
+  const calls = 200_000;
+  for (let i = 0; i < 10_000; i++) gemm(one, a1, b1);
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) gemm(one, a1, b1, false, false, 1, 0.5);
+  const perCall = (performance.now() - t0) / calls * 1e3;
+  assert.ok(perCall < 2, `a 1x1 gemm takes ${perCall.toFixed(3)} us`);
 });
 
 test.run();

@@ -1,0 +1,67 @@
+// Long runs of the safetensors mutation fuzzer (scripts/fuzz-core.ts).
+//   npm run fuzz -- [--count N] [--seed S] [--save DIR]
+// Prints progress every 10 000 cases, then one line of counts (accepted, refused,
+// crashes, inconsistent, slow) and the first failures; --save writes each failing input
+// to DIR/case-<index>.safetensors. Exits 1 when any case crashed, was inconsistent or slow.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fuzzSafetensors, fuzzSummary } from './fuzz-core.js';
+
+const USAGE = 'usage: npm run fuzz -- [--count N] [--seed S] [--save DIR]';
+
+function parseArgs(argv: string[]): { count: number; seed: number; save?: string } {
+  const args = { count: 100_000, seed: 1 } as { count: number; seed: number; save?: string };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    if ((flag === '--count' || flag === '--seed' || flag === '--save') && value === undefined) {
+      throw new Error(`${flag} needs a value\n${USAGE}`);
+    }
+    if (flag === '--count' || flag === '--seed') {
+      const n = Number(value);
+      if (!Number.isSafeInteger(n) || (flag === '--count' && n < 1)) throw new Error(`${flag} ${value} is not ${flag === '--count' ? 'a positive' : 'an'} integer\n${USAGE}`);
+      if (flag === '--count') args.count = n;
+      else args.seed = n;
+      i++;
+    } else if (flag === '--save') {
+      args.save = value;
+      i++;
+    } else {
+      throw new Error(`unknown argument ${flag}\n${USAGE}`);
+    }
+  }
+  return args;
+}
+
+function main(): void {
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  console.log(`fuzzing the safetensors reader: ${args.count} cases, seed ${args.seed}`);
+  const result = fuzzSafetensors({
+    count: args.count,
+    seed: args.seed,
+    onProgress: (r) => console.log(`  ${fuzzSummary(r)}`),
+  });
+  console.log(fuzzSummary(result));
+  const mutations = Object.entries(result.byMutation).map(([name, m]) => `${name} ${m.accepted}/${m.applied}`).join(', ');
+  console.log(`accepted/applied per mutation: ${mutations}`);
+  for (const f of result.failures) {
+    console.log(`FAIL case ${f.caseIndex} (${f.kind}, ${f.mutations.join(' + ')}): ${f.message}`);
+    if (args.save) {
+      mkdirSync(args.save, { recursive: true });
+      writeFileSync(join(args.save, `case-${f.caseIndex}.safetensors`), f.bytes);
+    }
+  }
+  process.exit(result.crashes + result.inconsistent + result.slow > 0 ? 1 : 0);
+}
+
+main();

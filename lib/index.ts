@@ -10,7 +10,7 @@ export * as init from './mat/init.js';
 // Autodiff
 export { Graph, type Var, type Mode, type LeafOptions } from './ad/graph.js';
 export { type Tangent, denseTangent, seedTangent } from './ad/tangent.js';
-export { primitives, type PrimName, type PrimAttrs, type Rules } from './ad/primitives.js';
+export { primitives, type PrimName, type PrimAttrs, type Rules, type FusedRule } from './ad/primitives.js';
 export { valueAndGrad, vjp, jvp, gradCheck, type Differentiable, type GradCheckOptions, type GradCheckReport } from './ad/api.js';
 
 // Cells

@@ -70,6 +70,17 @@ export interface Rules<A> {
 
 export type DenseTangent = Extract<Tangent, { kind: 'dense' }>;
 
+/**
+ * A fused rule owned by the file that defines it (a loss, say), handed to the graph by
+ * Graph.fused(rule, inputs, attrs). Same conventions as the table: shape may throw naming
+ * `name`; eval assigns y; jvp accumulates into zeroed dy and must handle seed and dense
+ * input tangents (null: zero); vjp accumulates into every non-null gx. The engine knows
+ * nothing of what the rule computes.
+ */
+export interface FusedRule<A> extends Rules<A> {
+  readonly name: string;
+}
+
 export type PrimitiveTable = { readonly [N in PrimName]: Rules<PrimAttrs[N]> };
 
 // Scratch for derivative coefficients and one row of K directions; grown, never shrunk, so

@@ -29,6 +29,7 @@ export { Rtrl, estimateRtrlBytes, type RtrlOptions } from './rnn/rtrl.js';
 
 // Losses and decoding
 export { ctcLoss, ctcLossFromLogits, ctcLossGradLogProbs, ctcLossGradLogits, type CtcOptions, type CtcReduction } from './loss/ctc.js';
+export { ctcRule, ctcLossVar } from './loss/ctc-rule.js';
 export { ctcGreedyDecode, ctcPrefixBeamSearch, type CtcScorer } from './loss/ctc-decode.js';
 export { editDistance, labelErrorRate } from './loss/edit-distance.js';
 

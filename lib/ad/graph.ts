@@ -11,7 +11,6 @@ import { type Mat, grown, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
 import { type DenseTangent, type FusedRule, type PrimAttrs, type PrimName, type Rules, primitives } from './primitives.js';
 import type { Tangent } from './tangent.js';
-import type { CtcOptions } from '../loss/ctc.js';
 
 export type Mode = 'eval' | 'reverse' | 'forward';
 
@@ -384,8 +383,6 @@ export class Graph {
   dot(a: Var, b: Var): Var { return this.apply('dot', [a, b], null); }
   logSoftmax(a: Var): Var { return this.apply('logSoftmax', [a], null); }
   softmax(a: Var): Var { return this.apply('softmax', [a], null); }
-  /** CTC loss of log_softmax(logits); logits are (T·N) x C, time-major. */
-  ctcLoss(logits: Var, options: CtcOptions): Var { return this.apply('ctc', [logits], options); }
 }
 
 const EMPTY: Mat = { rows: 0, cols: 0, data: new Float64Array(0), offset: 0 };

@@ -11,6 +11,7 @@ export * as math from './mat/math.js';
 
 // Autodiff
 export { Graph, type Var, type Mode, type LeafOptions } from './ad/graph.js';
+export { type FusedRule } from './ad/primitives.js';
 export { valueAndGrad, vjp, jvp, gradCheck, type Differentiable, type GradCheckOptions, type GradCheckReport } from './ad/api.js';
 
 // Cells: one step() each
@@ -39,5 +40,6 @@ export { gradientFlow, spectralRadius, spectralNorm, recurrentSpectrum, type Gra
 // Losses and decoding
 export { mseLoss, softmaxCrossEntropy, binaryCrossEntropy, stepLoss, sequenceLoss, lossValue, LOSS_KINDS, type LossKind, type StepLossOptions, type SequenceTargets } from './loss/losses.js';
 export { ctcLoss, ctcLossFromLogits, ctcLossGradLogProbs, ctcLossGradLogits, type CtcOptions, type CtcReduction } from './loss/ctc.js';
+export { ctcLossVar } from './loss/ctc-rule.js';
 export { ctcGreedyDecode, ctcPrefixBeamSearch, type CtcScorer } from './loss/ctc-decode.js';
 export { editDistance, labelErrorRate } from './loss/edit-distance.js';

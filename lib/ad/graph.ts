@@ -9,9 +9,8 @@
 // so a steady-state step allocates no Float64Array.
 import { type Mat, grown, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
-import { type DenseTangent, type PrimAttrs, type PrimName, primitives } from './primitives.js';
+import { type DenseTangent, type FusedRule, type PrimAttrs, type PrimName, type Rules, primitives } from './primitives.js';
 import type { Tangent } from './tangent.js';
-import type { CtcOptions } from '../loss/ctc.js';
 
 export type Mode = 'eval' | 'reverse' | 'forward';
 
@@ -31,7 +30,8 @@ interface Node extends Var {
   tangent: Tangent | null;
   grad: Mat | null;
   requiresGrad: boolean;
-  op: PrimName | null;
+  op: string | null; // the primitive's or fused rule's name; null for a leaf
+  rules: Rules<unknown> | null;
   inputs: Node[];
   attrs: unknown;
   owned: boolean; // value buffer belongs to the arena
@@ -112,7 +112,7 @@ export class Graph {
     let node = this.nodes[this.cursor];
     if (node === undefined) {
       node = {
-        value: EMPTY, tangent: null, grad: null, requiresGrad: false, op: null, inputs: [], attrs: null,
+        value: EMPTY, tangent: null, grad: null, requiresGrad: false, op: null, rules: null, inputs: [], attrs: null,
         owned: false, epoch: 0, deferredGy: [], deferredX: [], tangentData: null, denseTangent: null, gradBuffer: null, graph: this,
       };
       this.nodes.push(node);
@@ -129,6 +129,7 @@ export class Graph {
     node.value = value;
     node.owned = false;
     node.op = null;
+    node.rules = null;
     node.inputs.length = 0;
     node.attrs = null;
     node.requiresGrad = this.mode === 'reverse' && options.requiresGrad === true;
@@ -156,7 +157,18 @@ export class Graph {
 
   /** Applies a primitive, recording it in reverse mode and pushing tangents in forward mode. */
   apply<N extends PrimName>(op: N, inputs: readonly Var[], attrs: PrimAttrs[N]): Var {
-    const rules = primitives[op];
+    return this.record(op, primitives[op] as Rules<unknown>, inputs, attrs);
+  }
+
+  /**
+   * Applies a fused rule handed over by the file that owns it (e.g. a loss), exactly as a
+   * primitive: recorded in reverse mode, its jvp pushing tangents in forward mode.
+   */
+  fused<A>(rule: FusedRule<A>, inputs: readonly Var[], attrs: A): Var {
+    return this.record(rule.name, rule as unknown as Rules<unknown>, inputs, attrs);
+  }
+
+  private record(op: string, rules: Rules<unknown>, inputs: readonly Var[], attrs: unknown): Var {
     if (rules.arity !== 'variadic' && inputs.length !== rules.arity) {
       throw new Error(`${op}: takes ${rules.arity} inputs, got ${inputs.length}`);
     }
@@ -177,6 +189,7 @@ export class Graph {
       node.gradBuffer = null;
     }
     node.op = op;
+    node.rules = rules;
     node.attrs = attrs;
     node.inputs.length = inputs.length;
     let requiresGrad = false;
@@ -288,8 +301,8 @@ export class Graph {
         xs[j] = n.inputs[j].value;
         gxs[j] = n.inputs[j].requiresGrad ? n.inputs[j].grad : null;
       }
-      const rules = primitives[n.op];
-      const pairs = rules.weightPairs?.(n.attrs as never);
+      const rules = n.rules!;
+      const pairs = rules.weightPairs?.(n.attrs);
       if (pairs !== undefined) {
         // A weight leaf's gradient Σ_t gy_tᵀ·x_t waits for the end of the walk: one product
         // at full speed instead of one small rank update per step.
@@ -302,7 +315,7 @@ export class Graph {
           gxs[wi] = null;
         }
       }
-      rules.vjp(xs, n.value, n.grad!, gxs, n.attrs as never);
+      rules.vjp(xs, n.value, n.grad!, gxs, n.attrs);
       flopCounter.count += 2 * n.value.rows * n.value.cols;
     }
   }
@@ -370,8 +383,6 @@ export class Graph {
   dot(a: Var, b: Var): Var { return this.apply('dot', [a, b], null); }
   logSoftmax(a: Var): Var { return this.apply('logSoftmax', [a], null); }
   softmax(a: Var): Var { return this.apply('softmax', [a], null); }
-  /** CTC loss of log_softmax(logits); logits are (T·N) x C, time-major. */
-  ctcLoss(logits: Var, options: CtcOptions): Var { return this.apply('ctc', [logits], options); }
 }
 
 const EMPTY: Mat = { rows: 0, cols: 0, data: new Float64Array(0), offset: 0 };

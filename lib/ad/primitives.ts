@@ -9,7 +9,6 @@ import { type Mat, grown, matFrom, shapeOf } from '../mat/mat.js';
 import { gemm } from '../mat/gemm.js';
 import * as k from '../mat/elementwise.js';
 import { type Tangent, accScaled, accWeightedSum } from './tangent.js';
-import { type CtcOptions, ctcLossFromLogits, ctcLossGradLogits } from '../loss/ctc.js';
 import * as pm from '../mat/math.js';
 
 /** Attributes of each primitive (null when it has none). */
@@ -39,7 +38,6 @@ export interface PrimAttrs {
   dot: null;
   logSoftmax: null;
   softmax: null;
-  ctc: CtcOptions;
 }
 
 export type PrimName = keyof PrimAttrs;
@@ -69,6 +67,17 @@ export interface Rules<A> {
 }
 
 export type DenseTangent = Extract<Tangent, { kind: 'dense' }>;
+
+/**
+ * A fused rule owned by the file that defines it (a loss, say), handed to the graph by
+ * Graph.fused(rule, inputs, attrs). Same conventions as the table: shape may throw naming
+ * `name`; eval assigns y; jvp accumulates into zeroed dy and must handle seed and dense
+ * input tangents (null: zero); vjp accumulates into every non-null gx. The engine knows
+ * nothing of what the rule computes.
+ */
+export interface FusedRule<A> extends Rules<A> {
+  readonly name: string;
+}
 
 export type PrimitiveTable = { readonly [N in PrimName]: Rules<PrimAttrs[N]> };
 
@@ -711,46 +720,6 @@ export const primitives: PrimitiveTable = {
           ga.data[ga.offset + i] += y.data[y.offset + i] * (gy.data[gy.offset + i] - s);
         }
       }
-    },
-  },
-  // CTC loss of log_softmax(logits) (rows t·N + n of a (T·N) x C input), per item (N x 1,
-  // reduction 'none') or reduced (1x1). With w_n the reduction's weight and
-  // G_n = softmax(z) - occupancy (the fused, stable gradient of item n):
-  //   dy_n = w_n Σ_{t,c} G_n[t,c] dz[t,n,c];   gz[t,n,c] += gy_n w_n G_n[t,c]
-  ctc: {
-    arity: 1,
-    shape: ([z], o) => {
-      if (z.rows !== o.T * o.N || z.cols !== o.C) {
-        throw new Error(`ctc: logits ${shapeOf(z)} do not match T ${o.T} x N ${o.N} rows and C ${o.C} columns`);
-      }
-      return (o.reduction ?? 'mean') === 'none' ? [o.N, 1] : [1, 1];
-    },
-    eval: ([z], y, o) => {
-      const result = ctcLossFromLogits(z, o);
-      if ((o.reduction ?? 'mean') === 'none') y.data.set(result.losses, y.offset);
-      else y.data[y.offset] = result.loss;
-    },
-    jvp: ([z], _y, [dz], dy, K, o) => {
-      const perItem = (o.reduction ?? 'mean') === 'none';
-      const grad = ctcLossGradLogits(z, { ...o, reduction: 'none' }, { gy: 1 }).grad;
-      for (let n = 0; n < o.N; n++) {
-        const w = o.reduction === 'sum' || perItem ? 1 : 1 / (o.N * Math.max(1, o.targetLengths[n]));
-        for (let t = 0; t < o.T; t++) {
-          const row = (t * o.N + n) * o.C;
-          if (w !== 1) for (let c = 0; c < o.C; c++) grad[row + c] *= w;
-          accWeightedSum(dy, perItem ? n : 0, K, dz!, row, o.C, grad, row);
-        }
-      }
-    },
-    vjp: ([z], _y, gy, [gz], o) => {
-      if (!gz) return;
-      const perItem = (o.reduction ?? 'mean') === 'none';
-      const upstream = perItem ? gy.data.subarray(gy.offset, gy.offset + o.N) : gy.data[gy.offset];
-      const n = z.rows * z.cols;
-      const direct = gz.offset === 0 && gz.data.length === n;
-      const out = direct ? gz.data : new Float64Array(n);
-      ctcLossGradLogits(z, o, { gy: upstream, gx: out, accumulate: direct });
-      if (!direct) for (let i = 0; i < n; i++) gz.data[gz.offset + i] += out[i];
     },
   },
 };

@@ -17,6 +17,7 @@ import type { SequenceLoss } from '../rnn/loss-spec.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { clipGlobalNorm, allFinite } from '../optim/clip.js';
 import { ctcGreedyDecode, ctcPrefixBeamSearch } from '../loss/ctc-decode.js';
+import { ctcLossVar } from '../loss/ctc-rule.js';
 import { labelErrorRate } from '../loss/edit-distance.js';
 import { type SpeechBatch, type SpeechTask, type SpeechTaskOptions, speechTask } from '../tasks/speech.js';
 
@@ -85,7 +86,7 @@ export function ctcSequenceLoss(batch: SpeechBatch, classes: number): SequenceLo
       if (t === 0) frames.length = 0;
       frames.push(output);
       if (t < batch.steps - 1) return null;
-      return g.ctcLoss(g.concatRows(frames), {
+      return ctcLossVar(g, g.concatRows(frames), {
         T: batch.steps, N: batch.batch, C: classes, targets: batch.targets,
         inputLengths: batch.lengths, targetLengths: batch.targets.map((t) => t.length), reduction: 'mean',
       });

@@ -53,8 +53,6 @@ const cases: Case<PrimName>[] = [
   { op: 'dot', label: 'dot', shapes: [[3, 4], [3, 4]], attrs: null },
   { op: 'logSoftmax', label: 'logSoftmax', shapes: [[3, 5]], attrs: null },
   { op: 'softmax', label: 'softmax', shapes: [[3, 5]], attrs: null },
-  { op: 'ctc', label: 'ctc (per item)', shapes: [[6 * 2, 4]], attrs: { T: 6, N: 2, C: 4, targets: [1, 2, 2, 3, 1, 0], paddedTargetLength: 3, inputLengths: [6, 5], targetLengths: [3, 2], reduction: 'none' } },
-  { op: 'ctc', label: 'ctc (mean, blank 3)', shapes: [[5 * 2, 4]], attrs: { T: 5, N: 2, C: 4, targets: [0, 1, 2, 2], paddedTargetLength: 2, inputLengths: [5, 4], targetLengths: [2, 1], blank: 3, reduction: 'mean' } },
 ];
 
 function randomInputs(c: Case<PrimName>, rng: Rng): Mat[] {

@@ -119,7 +119,8 @@ function headerLength(bytes: Uint8Array): number {
   return Math.min(n, bytes.length - 8);
 }
 
-function concat(...chunks: Uint8Array[]): Uint8Array {
+/** The chunks end to end in one new array. */
+export function concat(...chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const c of chunks) {

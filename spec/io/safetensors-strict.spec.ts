@@ -10,18 +10,10 @@ import {
   MAX_HEADER_BYTES,
   MAX_HEADER_BYTES_BROWSER,
 } from '../../lib/io/safetensors.js';
+import { concat } from '../../scripts/fuzz-core.js';
 
 const encoder = new TextEncoder();
 
-function concat(...chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 /** A file from header text or bytes (the length prefix is their real length) and data. */
 function file(header: string | Uint8Array, data: Uint8Array = new Uint8Array(0)): Uint8Array {

@@ -15,6 +15,7 @@ import {
 } from '../../lib/io/safetensors.js';
 import { matOf, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { concat } from '../../scripts/fuzz-core.js';
 import { GOLDEN_DIR } from '../helpers.js';
 
 
@@ -23,15 +24,6 @@ import { GOLDEN_DIR } from '../helpers.js';
 
 const encoder = new TextEncoder();
 
-function concat(...chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 function u64le(n: number | bigint): Uint8Array {
   const out = new Uint8Array(8);

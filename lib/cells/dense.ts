@@ -24,7 +24,7 @@ export function dense(options: DenseOptions): Cell {
     stateSizes: [],
     stateNames: [],
     outputSize,
-    paramSpecs: [{ name: 'weight', rows: outputSize, cols: inputSize }, { name: 'bias', rows: 1, cols: outputSize }],
+    paramSpecs: [{ name: 'weight', rows: outputSize, cols: inputSize, role: 'weight' }, { name: 'bias', rows: 1, cols: outputSize, role: 'bias' }],
     step(g: Graph, [weight, bias]: readonly Var[], _state: readonly Var[], x: Var) {
       return { state: [], output: activate(g, g.linear(x, weight, bias), activation) };
     },

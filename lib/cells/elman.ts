@@ -31,13 +31,13 @@ export function elman(options: ElmanOptions): Cell {
   const bias = options.bias ?? true;
   const outputSize = options.outputSize === undefined || options.outputSize === 0 ? 0 : checkSize(op, 'outputSize', options.outputSize);
   const specs: ParamSpec[] = [
-    { name: 'weight_ih', rows: hiddenSize, cols: inputSize },
-    { name: 'weight_hh', rows: hiddenSize, cols: hiddenSize },
+    { name: 'weight_ih', rows: hiddenSize, cols: inputSize, role: 'weight' },
+    { name: 'weight_hh', rows: hiddenSize, cols: hiddenSize, role: 'weight' },
   ];
-  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: hiddenSize }, { name: 'bias_hh', rows: 1, cols: hiddenSize });
+  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: hiddenSize, role: 'bias' }, { name: 'bias_hh', rows: 1, cols: hiddenSize, role: 'bias' });
   if (outputSize > 0) {
-    specs.push({ name: 'weight_ho', rows: outputSize, cols: hiddenSize });
-    if (bias) specs.push({ name: 'bias_ho', rows: 1, cols: outputSize });
+    specs.push({ name: 'weight_ho', rows: outputSize, cols: hiddenSize, role: 'weight' });
+    if (bias) specs.push({ name: 'bias_ho', rows: 1, cols: outputSize, role: 'bias' });
   }
   return {
     kind: 'elman',

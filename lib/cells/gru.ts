@@ -22,10 +22,10 @@ export function gru(options: GruOptions): Cell {
   const H = checkSize(op, 'hiddenSize', options.hiddenSize);
   const bias = options.bias ?? true;
   const specs: ParamSpec[] = [
-    { name: 'weight_ih', rows: 3 * H, cols: inputSize },
-    { name: 'weight_hh', rows: 3 * H, cols: H },
+    { name: 'weight_ih', rows: 3 * H, cols: inputSize, role: 'weight' },
+    { name: 'weight_hh', rows: 3 * H, cols: H, role: 'weight' },
   ];
-  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 3 * H }, { name: 'bias_hh', rows: 1, cols: 3 * H });
+  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 3 * H, role: 'bias' }, { name: 'bias_hh', rows: 1, cols: 3 * H, role: 'bias' });
   return {
     kind: 'gru',
     inputSize,

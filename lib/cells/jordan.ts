@@ -30,12 +30,12 @@ export function jordan(options: JordanOptions): Cell {
     stateNames: ['y'],
     outputSize,
     paramSpecs: [
-      { name: 'weight_ih', rows: hiddenSize, cols: inputSize },
-      { name: 'weight_hy', rows: hiddenSize, cols: outputSize },
-      { name: 'bias_ih', rows: 1, cols: hiddenSize },
-      { name: 'bias_hh', rows: 1, cols: hiddenSize },
-      { name: 'weight_ho', rows: outputSize, cols: hiddenSize },
-      { name: 'bias_ho', rows: 1, cols: outputSize },
+      { name: 'weight_ih', rows: hiddenSize, cols: inputSize, role: 'weight' },
+      { name: 'weight_hy', rows: hiddenSize, cols: outputSize, role: 'weight' },
+      { name: 'bias_ih', rows: 1, cols: hiddenSize, role: 'bias' },
+      { name: 'bias_hh', rows: 1, cols: hiddenSize, role: 'bias' },
+      { name: 'weight_ho', rows: outputSize, cols: hiddenSize, role: 'weight' },
+      { name: 'bias_ho', rows: 1, cols: outputSize, role: 'bias' },
     ],
     step(g: Graph, [wIh, wHy, bIh, bHh, wHo, bHo]: readonly Var[], [yPrev]: readonly Var[], x: Var) {
       const h = activate(g, g.linearSum([[x, wIh], [yPrev, wHy]], [bIh, bHh]), activation);

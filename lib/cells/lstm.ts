@@ -34,12 +34,12 @@ export function lstm(options: LstmOptions): Cell {
   if (!Number.isFinite(forgetBias)) throw new Error(`lstm: forgetBias must be finite, got ${forgetBias}`);
   if (!bias && forgetBias !== 0) throw new Error(`lstm: forgetBias ${forgetBias} needs biases, but bias is false`);
   const specs: ParamSpec[] = [
-    { name: 'weight_ih', rows: 4 * H, cols: inputSize },
-    { name: 'weight_hh', rows: 4 * H, cols: H },
+    { name: 'weight_ih', rows: 4 * H, cols: inputSize, role: 'weight' },
+    { name: 'weight_hh', rows: 4 * H, cols: H, role: 'weight' },
   ];
-  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 4 * H }, { name: 'bias_hh', rows: 1, cols: 4 * H });
+  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 4 * H, role: 'bias' }, { name: 'bias_hh', rows: 1, cols: 4 * H, role: 'bias' });
   if (peephole) {
-    specs.push({ name: 'weight_ci', rows: 1, cols: H }, { name: 'weight_cf', rows: 1, cols: H }, { name: 'weight_co', rows: 1, cols: H });
+    specs.push({ name: 'weight_ci', rows: 1, cols: H, role: 'weight' }, { name: 'weight_cf', rows: 1, cols: H, role: 'weight' }, { name: 'weight_co', rows: 1, cols: H, role: 'weight' });
   }
   return {
     kind: 'lstm',

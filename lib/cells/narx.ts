@@ -67,12 +67,12 @@ export function narx(options: NarxOptions): NarxCell {
   if (feedback !== 'closed' && feedback !== 'teacher') throw new Error(`narx: feedback must be 'closed' or 'teacher', got ${JSON.stringify(feedback)}`);
   const teacher = feedback === 'teacher';
   const specs: ParamSpec[] = [];
-  if (I > 0) specs.push({ name: 'weight_x', rows: H, cols: (p + 1) * I });
+  if (I > 0) specs.push({ name: 'weight_x', rows: H, cols: (p + 1) * I, role: 'weight' });
   specs.push(
-    { name: 'weight_y', rows: H, cols: q * O },
-    { name: 'bias_h', rows: 1, cols: H },
-    { name: 'weight_out', rows: O, cols: H },
-    { name: 'bias_out', rows: 1, cols: O },
+    { name: 'weight_y', rows: H, cols: q * O, role: 'weight' },
+    { name: 'bias_h', rows: 1, cols: H, role: 'bias' },
+    { name: 'weight_out', rows: O, cols: H, role: 'weight' },
+    { name: 'bias_out', rows: 1, cols: O, role: 'bias' },
   );
   // Delay lines: x_{t-1..t-p} (p·I) and the fed-back outputs not carried by the input:
   // closed: y_{t-1..t-q} (q·O); teacher: d_{t-2..t-q} ((q-1)·O), d_{t-1} arriving with x_t.

@@ -43,8 +43,8 @@ export function tdnn(options: TdnnOptions): Cell {
   const bias = options.bias ?? true;
   // Inputs remembered: x_{t-1} ... x_{t-history}.
   const history = (taps - 1) * dilation;
-  const specs: ParamSpec[] = [{ name: 'weight', rows: outputSize, cols: taps * inputSize }];
-  if (bias) specs.push({ name: 'bias', rows: 1, cols: outputSize });
+  const specs: ParamSpec[] = [{ name: 'weight', rows: outputSize, cols: taps * inputSize, role: 'weight' }];
+  if (bias) specs.push({ name: 'bias', rows: 1, cols: outputSize, role: 'bias' });
   return {
     kind: 'tdnn',
     inputSize,

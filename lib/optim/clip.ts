@@ -96,13 +96,13 @@ export function applyPenalty(theta: Float64Array, grad: Float64Array, penalty: P
 
 /**
  * A 0/1 mask over theta: 1 for weight matrices, 0 for biases and learned
- * initial states (names starting with "bias" or "init_"), the usual set that
- * weight decay and penalties spare.
+ * initial states (by each spec's role, whatever its name: a hierarchy's
+ * s0/bias_ih, a grid cell's b), the usual set that weight decay and penalties spare.
  */
 export function weightMask(params: Params): Float64Array {
   const mask = new Float64Array(params.theta.length);
   params.specs.forEach((spec, i) => {
-    if (spec.name.startsWith('bias') || spec.name.startsWith('init_')) return;
+    if (spec.role !== 'weight') return;
     mask.fill(1, params.offsets[i], params.offsets[i] + spec.rows * spec.cols);
   });
   return mask;

@@ -33,7 +33,7 @@ export function createModel(cell: Cell, options: ModelOptions = {}): RecurrentMo
   const initialState = options.initialState ?? 'zero';
   const specs: ParamSpec[] = [...cell.paramSpecs];
   if (initialState === 'learned') {
-    cell.stateSizes.forEach((size, i) => specs.push({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size }));
+    cell.stateSizes.forEach((size, i) => specs.push({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size, role: 'initial' }));
   } else if (initialState !== 'zero') {
     if (!Array.isArray(initialState) || initialState.length !== cell.stateSizes.length) {
       throw new Error(`createModel: a fixed initial state needs ${cell.stateSizes.length} matrices (${cell.stateNames.join(', ')})`);

@@ -135,7 +135,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
   const paramSpecs: ParamSpec[] = [], stateSizes: number[] = [], stateNames: string[] = [];
   const paramStarts: number[] = [0], stateStarts: number[] = [0];
   layers.forEach((layer, l) => {
-    for (const s of layer.paramSpecs) paramSpecs.push({ name: layerParamName(s.name, l), rows: s.rows, cols: s.cols });
+    for (const s of layer.paramSpecs) paramSpecs.push({ ...s, name: layerParamName(s.name, l) });
     layer.stateSizes.forEach((size, i) => { stateSizes.push(size); stateNames.push(layerParamName(layer.stateNames[i], l)); });
     paramStarts.push(paramSpecs.length);
     stateStarts.push(stateSizes.length);

@@ -24,8 +24,8 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
   }
   const specs: ParamSpec[] = [
     ...inner.paramSpecs,
-    { name: 'weight_out', rows: outputSize, cols: inner.outputSize },
-    { name: 'bias_out', rows: 1, cols: outputSize },
+    { name: 'weight_out', rows: outputSize, cols: inner.outputSize, role: 'weight' },
+    { name: 'bias_out', rows: 1, cols: outputSize, role: 'bias' },
   ];
   return {
     kind: inner.kind,

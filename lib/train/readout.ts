@@ -3,6 +3,9 @@
 // needs a fixed number of outputs (logits or values), so the trainer wraps
 // every cell this way. The readout's parameters join theta after the cell's,
 // so BPTT and RTRL differentiate them like any other parameter.
+// The wrapper forwards the inner cell's causal flag and a stack's dropout switch.
+// It does not yet run a bidirectional layer or stack: runStacked dispatches on the
+// cell itself, so Bptt steps the wrapper and the inner layer's step() throws.
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell } from '../cells/cell.js';
 import { checkSize } from '../cells/cell.js';
@@ -27,9 +30,12 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
     { name: 'weight_out', rows: outputSize, cols: inner.outputSize, role: 'weight' },
     { name: 'bias_out', rows: 1, cols: outputSize, role: 'bias' },
   ];
-  return {
+  const cell: ReadoutCell = {
     kind: inner.kind,
     inner,
+    // A readout looks at one step's output only, so the wrapper is causal exactly when the
+    // inner cell is: Rtrl then refuses a readout over a bidirectional layer up front.
+    ...(inner.causal === undefined ? {} : { causal: inner.causal }),
     inputSize: inner.inputSize,
     stateSizes: inner.stateSizes,
     stateNames: inner.stateNames,
@@ -48,4 +54,14 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
       uniformInit(mats[innerCount + 1], rng, -bound, bound);
     },
   };
+  // A stack's dropout switch (which Rtrl's memory probe turns off while it steps once) reaches the stack.
+  if ('training' in inner) {
+    const switchable = inner as Cell & { training: boolean };
+    Object.defineProperty(cell, 'training', {
+      get: () => switchable.training,
+      set: (on: boolean) => { switchable.training = on; },
+      enumerable: true,
+    });
+  }
+  return cell;
 }

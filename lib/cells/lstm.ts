@@ -8,7 +8,8 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
-import { type Cell, checkSize } from './cell.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { type Cell } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface LstmOptions {
@@ -24,10 +25,13 @@ export interface LstmOptions {
   forgetBias?: number;
 }
 
+const LSTM_OPTIONS = keysOf<LstmOptions>({ inputSize: true, hiddenSize: true, bias: true, peephole: true, forgetBias: true });
+
 export function lstm(options: LstmOptions): Cell {
+  checkKeys('lstm', options, LSTM_OPTIONS);
   const op = 'lstm';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const H = checkSize(op, 'hiddenSize', options.hiddenSize);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const H = checkInt(op, 'hiddenSize', options.hiddenSize);
   const bias = options.bias ?? true;
   const peephole = options.peephole ?? false;
   const forgetBias = options.forgetBias ?? 0;

@@ -7,6 +7,7 @@
 // loss, so an adaptive optimiser rescales them like any gradient; AdamW's
 // decoupled decay (in optimizer.ts) shrinks θ outside the adaptive step.
 import type { Params } from '../cells/params.js';
+import { checkKeys } from '../mat/options.js';
 
 /** ‖g‖₂ of a flat vector (NaN if any entry is NaN, Infinity if any is infinite). */
 export function globalNorm(grad: Float64Array): number {
@@ -66,6 +67,7 @@ export interface Penalty {
 
 /** Validates the coefficients; throws an Error naming the bad one. */
 export function checkPenalty(penalty: Penalty): void {
+  checkKeys('penalty', penalty, ['l1', 'l2', 'mask']);
   for (const name of ['l1', 'l2'] as const) {
     const v = penalty[name];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`penalty: ${name} must be a number >= 0, got ${v}`);

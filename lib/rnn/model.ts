@@ -4,6 +4,7 @@ import type { Cell } from '../cells/cell.js';
 import { type Params, type ParamSpec, createParams } from '../cells/params.js';
 import { type Mat, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
+import { checkKeys } from '../mat/options.js';
 
 /**
  * How h_0 is chosen: 'zero'; a fixed value per state vector (1 x size, shared
@@ -30,6 +31,7 @@ export interface ModelOptions {
 }
 
 export function createModel(cell: Cell, options: ModelOptions = {}): RecurrentModel {
+  checkKeys('createModel', options, ['initialState', 'seed', 'theta']);
   const initialState = options.initialState ?? 'zero';
   const specs: ParamSpec[] = [...cell.paramSpecs];
   if (initialState === 'learned') {

@@ -13,6 +13,7 @@ import type { Cell, StepResult } from '../cells/cell.js';
 import { type ParamSpec, checkChain, initParts } from '../cells/params.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
+import { checkKeys } from '../mat/options.js';
 import { type BidirectionalLayer, bidirectionalStepError, isBidirectional, runBidirectional } from './bidirectional.js';
 import type { BpttOptions, BpttResult } from './bptt.js';
 import type { SequenceLoss } from './loss-spec.js';
@@ -126,6 +127,7 @@ class DropoutMasks {
 export function stacked(layers: readonly Cell[], options: StackedOptions = {}): StackedCell {
   if (layers === undefined || layers === null) throw new Error('stacked: needs at least one layer');
   checkChain('stacked', layers, 'layer', 'inputs');
+  checkKeys('stacked', options, ['dropout', 'seed']);
   const p = options.dropout ?? 0;
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`stacked: dropout must be in [0, 1), got ${String(p)}`);
   const seed = checkDropoutSeed('stacked', options.seed ?? 0);

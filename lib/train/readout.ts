@@ -8,11 +8,11 @@
 // cell itself, so Bptt steps the wrapper and the inner layer's step() throws.
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell } from '../cells/cell.js';
-import { checkSize } from '../cells/cell.js';
 import type { ParamSpec } from '../cells/params.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
+import { checkInt } from '../mat/options.js';
 
 export interface ReadoutCell extends Cell {
   /** The wrapped cell. */
@@ -20,7 +20,7 @@ export interface ReadoutCell extends Cell {
 }
 
 export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
-  checkSize('withReadout', 'outputSize', outputSize);
+  checkInt('withReadout', 'outputSize', outputSize);
   const innerCount = inner.paramSpecs.length;
   for (const s of inner.paramSpecs) {
     if (s.name === 'weight_out' || s.name === 'bias_out') throw new Error(`withReadout: the ${inner.kind} cell already has a parameter named ${s.name}`);

@@ -8,6 +8,7 @@ import { elman } from '../cells/elman.js';
 import { gru } from '../cells/gru.js';
 import { lstm } from '../cells/lstm.js';
 import { Rng } from '../mat/rng.js';
+import { checkKeys, keysOf } from '../mat/options.js';
 import { createModel, type RecurrentModel } from '../rnn/model.js';
 import { sequenceLoss } from '../loss/losses.js';
 import { OPTIMIZER_KINDS, type OptimizerConfig, type OptimizerKind, Optimizer } from '../optim/optimizer.js';
@@ -127,6 +128,7 @@ export function buildCell(config: TaskRunConfig, task: Task): Cell {
 
 /** Validates a config and fills in the defaults; throws an Error naming the bad option. */
 export function normalizeRunConfig(config: TaskRunConfig): Required<Pick<TaskRunConfig, 'method' | 'optimizer' | 'seed' | 'heldOut' | 'init'>> & TaskRunConfig {
+  checkKeys('trainTask', config, keysOf<TaskRunConfig>({ task: true, steps: true, cell: true, hidden: true, activation: true, init: true, forgetBias: true, learnInitialState: true, method: true, optimizer: true, lr: true, momentum: true, nesterov: true, weightDecay: true, schedule: true, l1: true, l2: true, clip: true, clipValue: true, batch: true, iterations: true, trainSize: true, epochs: true, seed: true, heldOut: true, heldOutSeed: true, evalEvery: true, stopWhenSolved: true, patience: true }));
   if (!(CELL_KINDS as readonly string[]).includes(config.cell)) fail('cell', `${JSON.stringify(config.cell)} is not one of ${CELL_KINDS.join(', ')}`);
   positiveInt('hidden', config.hidden);
   if (config.activation !== undefined) {

@@ -17,6 +17,7 @@ import { Tbptt } from '../rnn/tbptt.js';
 import { Rtrl } from '../rnn/rtrl.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
+import { checkKeys, keysOf } from '../mat/options.js';
 
 export type TrainMethod =
   | { readonly kind: 'bptt' }
@@ -153,6 +154,7 @@ function describeMethod(method: TrainMethod): void {
 }
 
 export function train(model: RecurrentModel, options: TrainOptions): TrainResult {
+  checkKeys('train', options, keysOf<TrainOptions>({ method: true, optimizer: true, iterations: true, next: true, clipNorm: true, clipValue: true, penalty: true, evaluate: true, evalEvery: true, higherIsBetter: true, target: true, earlyStopping: true, onProgress: true, guard: true }));
   const { method, optimizer } = options;
   describeMethod(method);
   if (!Number.isInteger(options.iterations) || options.iterations < 0) {

@@ -79,22 +79,24 @@ function checkNumber(kind: string, name: string, value: unknown, lo: number, hi:
 export function normalizeOptimizerConfig(config: OptimizerConfig): Required<Omit<OptimizerConfig, 'schedule'>> & { schedule: Schedule | null } {
   if (config === null || typeof config !== 'object') throw new Error(`optimizer: expected a config object, got ${JSON.stringify(config)}`);
   const kind = config.kind;
+  // Only an absent option takes its default: null is refused like any other non-number.
+  const orDefault = (v: unknown, fallback: number | boolean): unknown => (v === undefined ? fallback : v);
   if (!OPTIMIZER_KINDS.includes(kind)) throw new Error(`optimizer: unknown kind ${JSON.stringify(kind)} (${OPTIMIZER_KINDS.join(', ')})`);
   checkKeys(kind, config, CONFIG_KEYS[kind]);
   const lr = checkNumber(kind, 'lr', config.lr, 0, Infinity, false, true);
-  const momentum = checkNumber(kind, 'momentum', config.momentum ?? 0, 0, 1, false, true);
-  const nesterov = config.nesterov ?? false;
+  const momentum = checkNumber(kind, 'momentum', orDefault(config.momentum, 0), 0, 1, false, true);
+  const nesterov = orDefault(config.nesterov, false);
   if (typeof nesterov !== 'boolean') throw new Error(`${kind}: nesterov must be true or false, got ${JSON.stringify(nesterov)}`);
   if (nesterov && momentum === 0) throw new Error(`${kind}: nesterov needs momentum > 0`);
-  const beta1 = checkNumber(kind, 'beta1', config.beta1 ?? 0.9, 0, 1, false, true);
-  const beta2 = checkNumber(kind, 'beta2', config.beta2 ?? 0.999, 0, 1, false, true);
-  const alpha = checkNumber(kind, 'alpha', config.alpha ?? 0.99, 0, 1, false, true);
-  const eps = checkNumber(kind, 'eps', config.eps ?? (kind === 'adagrad' ? 1e-10 : 1e-8), 0, Infinity, true, true);
-  const weightDecay = checkNumber(kind, 'weightDecay', config.weightDecay ?? (kind === 'adamw' ? 0.01 : 0), 0, Infinity, false, true);
+  const beta1 = checkNumber(kind, 'beta1', orDefault(config.beta1, 0.9), 0, 1, false, true);
+  const beta2 = checkNumber(kind, 'beta2', orDefault(config.beta2, 0.999), 0, 1, false, true);
+  const alpha = checkNumber(kind, 'alpha', orDefault(config.alpha, 0.99), 0, 1, false, true);
+  const eps = checkNumber(kind, 'eps', orDefault(config.eps, kind === 'adagrad' ? 1e-10 : 1e-8), 0, Infinity, true, true);
+  const weightDecay = checkNumber(kind, 'weightDecay', orDefault(config.weightDecay, kind === 'adamw' ? 0.01 : 0), 0, Infinity, false, true);
   if (weightDecay !== 0 && kind !== 'adamw') {
     throw new Error(`${kind}: weightDecay is AdamW's decoupled decay; use an L2 penalty (applyPenalty) with ${kind}`);
   }
-  const initialAccumulator = checkNumber(kind, 'initialAccumulator', config.initialAccumulator ?? 0, 0, Infinity, false, true);
+  const initialAccumulator = checkNumber(kind, 'initialAccumulator', orDefault(config.initialAccumulator, 0), 0, Infinity, false, true);
   const schedule = config.schedule == null ? null : checkSchedule(config.schedule);
   return { kind, lr, momentum, nesterov, beta1, beta2, alpha, eps, weightDecay, initialAccumulator, schedule };
 }
@@ -273,7 +275,10 @@ export class Optimizer {
     const opt = new Optimizer(withoutUnusedDefaults(state.config));
     opt.steps = checkInt(op, 'steps', state.steps, 0);
     const names = bufferNames(opt.config);
-    const saved = state.buffers ?? {};
+    const saved: Record<string, number[]> = state.buffers === undefined ? {} : state.buffers;
+    if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) {
+      throw new Error(`${op}: buffers must be an object of number arrays by name, got ${JSON.stringify(saved)}`);
+    }
     const savedNames = Object.keys(saved);
     if (savedNames.length === 0) return opt; // saved before the first update
     if (savedNames.length !== names.length || !names.every((n) => Array.isArray(saved[n]))) {
@@ -283,9 +288,14 @@ export class Optimizer {
     for (const name of names) {
       const arr = saved[name];
       if (arr.length !== size) throw new Error(`Optimizer.fromState: buffer ${name} has ${arr.length} numbers, ${names[0]} has ${size}`);
-      const b = Float64Array.from(arr);
-      for (let i = 0; i < b.length; i++) {
-        if (!Number.isFinite(b[i])) throw new Error(`Optimizer.fromState: buffer ${name}[${i}] is ${String(arr[i])}, not a finite number`);
+      // Checked before converting: Float64Array.from would turn null, true, "1" and [] into numbers.
+      const b = new Float64Array(size);
+      for (let i = 0; i < size; i++) {
+        const v: unknown = arr[i];
+        if (typeof v !== 'number' || !Number.isFinite(v)) {
+          throw new Error(`${op}: buffer ${name}[${i}] is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, not a finite number`);
+        }
+        b[i] = v;
       }
       opt.buffers.set(name, b);
     }

@@ -137,6 +137,29 @@ test('loadState refuses a state from a different optimiser or with broken buffer
   assert.throws(() => Optimizer.fromState({ ...state, format: 'other' } as never), /not a loopgrad optimiser state/);
 });
 
+test('fromState refuses null, true, "1" and [] where numbers belong, naming the field', () => {
+  const a = new Optimizer({ kind: 'adam', lr: 0.1 });
+  a.step(Float64Array.from([1, 2]), Float64Array.from([0.5, -0.5]));
+  const saved = JSON.stringify(a.saveState());
+  const broken = (change: (s: Record<string, any>) => void): OptimizerState => {
+    const s = JSON.parse(saved) as Record<string, any>;
+    change(s);
+    return s as OptimizerState;
+  };
+  for (const [bad, shown] of [[null, 'null'], [true, 'true'], ['1', '"1"'], [[], '[]']] as const) {
+    const is = (message: string) => (e: Error) => e.message === message;
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.buffers.v[1] = bad; })), is(`Optimizer.fromState: buffer v[1] is ${shown}, not a finite number`), `buffer ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.buffers.m[0] = bad; })), is(`Optimizer.fromState: buffer m[0] is ${shown}, not a finite number`), `buffer ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.steps = bad; })), is(`Optimizer.fromState: steps must be an integer >= 0, got ${shown}`), `steps ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.config.lr = bad; })), is(`adam: lr must be a number in [0, ∞), got ${shown}`), `lr ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.config.beta1 = bad; })), is(`adam: beta1 must be a number in [0, 1), got ${shown}`), `beta1 ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.buffers = bad; })), /Optimizer.fromState: buffers must be an object of number arrays by name, got /, `buffers ${shown}`);
+  }
+  assert.throws(() => Optimizer.fromState(broken((s) => { s.extra = 1; })), /Optimizer.fromState: unknown option "extra" \(accepted: format, version, config, steps, buffers\)/);
+  // The unbroken state still loads.
+  assert.is(Optimizer.fromState(JSON.parse(saved) as OptimizerState).steps, 1);
+});
+
 test('saveState writes the options of its kind; a state that lists every option at its default (as saved before) still loads', () => {
   const a = new Optimizer({ kind: 'adam', lr: 0.1 });
   assert.equal(Object.keys(a.saveState().config), ['kind', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay']);

@@ -37,20 +37,38 @@ export function createModel(cell: Cell, options: ModelOptions = {}): RecurrentMo
   if (initialState === 'learned') {
     cell.stateSizes.forEach((size, i) => specs.push({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size, role: 'initial' }));
   } else if (initialState !== 'zero') {
-    if (!Array.isArray(initialState) || initialState.length !== cell.stateSizes.length) {
-      throw new Error(`createModel: a fixed initial state needs ${cell.stateSizes.length} matrices (${cell.stateNames.join(', ')})`);
-    }
-    initialState.forEach((m, i) => {
-      if (m.cols !== cell.stateSizes[i]) {
-        throw new Error(`createModel: initial ${cell.stateNames[i]} is ${shapeOf(m)}, needs ${cell.stateSizes[i]} columns`);
-      }
-    });
+    checkInitialState('createModel', cell, initialState);
   }
   const params = createParams(specs, options.theta);
   if (options.theta === undefined) {
     cell.init(params.mats.slice(0, cell.paramSpecs.length), new Rng(options.seed ?? 0));
   }
   return { cell, params, initialState, cellParamCount: cell.paramSpecs.length };
+}
+
+/**
+ * Checks a fixed initial state against a cell: an array of one matrix per state vector, each
+ * as wide as its vector and, when batch is given, with 1 row (shared) or batch rows.
+ * Throws an Error naming the offending vector.
+ */
+export function checkInitialState(op: string, cell: Cell, state: unknown, batch?: number): readonly Mat[] {
+  const count = cell.stateSizes.length, names = cell.stateNames.join(', ');
+  if (!Array.isArray(state)) {
+    throw new Error(`${op}: a fixed initial state is an array of ${count} matrices (${names}), got ${typeof state === 'string' ? JSON.stringify(state) : String(state)}`);
+  }
+  if (state.length !== count) throw new Error(`${op}: a fixed initial state needs ${count} matrices (${names}), got ${state.length}`);
+  state.forEach((m: unknown, i) => {
+    const name = cell.stateNames[i], size = cell.stateSizes[i];
+    const v = m as Mat | null;
+    if (v === null || typeof v !== 'object' || !(v.data instanceof Float64Array) || !Number.isInteger(v.rows) || !Number.isInteger(v.cols)) {
+      throw new Error(`${op}: initial ${name} is ${v === null ? 'null' : typeof v}, not a matrix`);
+    }
+    if (v.cols !== size) throw new Error(`${op}: initial ${name} is ${shapeOf(v)}, needs ${size} columns`);
+    if (batch !== undefined && v.rows !== 1 && v.rows !== batch) {
+      throw new Error(`${op}: initial ${name} is ${shapeOf(v)}; it needs 1 row (shared by the batch) or batch ${batch} rows`);
+    }
+  });
+  return state as readonly Mat[];
 }
 
 /**
@@ -64,6 +82,8 @@ export function initialStateVars(
 ): Var[] {
   const { cell } = model;
   const source = fixed ?? model.initialState;
+  // An override must be matrices (the rules 'zero' and 'learned' belong to the model).
+  if (fixed !== null || Array.isArray(source)) checkInitialState('initialState', cell, source, batch);
   return cell.stateSizes.map((size, i) => {
     if (source === 'zero') return g.constant(sharedZeros(batch, size));
     if (source === 'learned') {
@@ -71,8 +91,7 @@ export function initialStateVars(
     }
     const m = source[i];
     if (m.rows === batch) return g.leaf(m, { requiresGrad });
-    if (m.rows === 1) return g.addRow(g.constant(sharedZeros(batch, size)), g.leaf(m, { requiresGrad }));
-    throw new Error(`initial state ${cell.stateNames[i]}: ${shapeOf(m)} fits neither 1x${size} nor batch ${batch}x${size}`);
+    return g.addRow(g.constant(sharedZeros(batch, size)), g.leaf(m, { requiresGrad }));
   });
 }
 

@@ -56,7 +56,7 @@ export function bidirectional(forward: Cell, backward: Cell = forward): Bidirect
     outputSize: forward.outputSize + backward.outputSize,
     paramSpecs: [
       ...forward.paramSpecs,
-      ...backward.paramSpecs.map((s) => ({ name: `${s.name}_reverse`, rows: s.rows, cols: s.cols })),
+      ...backward.paramSpecs.map((s) => ({ ...s, name: `${s.name}_reverse` })),
     ],
     step(): never {
       throw bidirectionalStepError('bidirectional');

@@ -45,11 +45,11 @@ export function mdTanh(options: MdTanhOptions): MdCell {
   const H = checkSize(op, 'hiddenSize', options.hiddenSize);
   const bias = options.bias ?? true;
   const specs: ParamSpec[] = [
-    { name: 'W', rows: H, cols: inputSize },
-    { name: 'U1', rows: H, cols: H },
-    { name: 'U2', rows: H, cols: H },
+    { name: 'W', rows: H, cols: inputSize, role: 'weight' },
+    { name: 'U1', rows: H, cols: H, role: 'weight' },
+    { name: 'U2', rows: H, cols: H, role: 'weight' },
   ];
-  if (bias) specs.push({ name: 'b', rows: 1, cols: H });
+  if (bias) specs.push({ name: 'b', rows: 1, cols: H, role: 'bias' });
   return {
     kind: 'mdTanh',
     inputSize,
@@ -95,10 +95,10 @@ export function mdLstm(options: MdLstmOptions): MdCell {
     stateNames: ['h', 'c'],
     outputSize: H,
     paramSpecs: [
-      { name: 'weight_ih', rows: 5 * H, cols: inputSize },
-      { name: 'weight_hh1', rows: 5 * H, cols: H },
-      { name: 'weight_hh2', rows: 5 * H, cols: H },
-      { name: 'bias', rows: 1, cols: 5 * H },
+      { name: 'weight_ih', rows: 5 * H, cols: inputSize, role: 'weight' },
+      { name: 'weight_hh1', rows: 5 * H, cols: H, role: 'weight' },
+      { name: 'weight_hh2', rows: 5 * H, cols: H, role: 'weight' },
+      { name: 'bias', rows: 1, cols: 5 * H, role: 'bias' },
     ],
     step(g, [wIh, wHh1, wHh2, b], [[h1, c1], [h2, c2]], x) {
       const gates = g.add(g.add(g.linear(x, wIh, b), g.linear(h1, wHh1)), g.linear(h2, wHh2));
@@ -218,7 +218,7 @@ export function mdFourWay(cells: MdCell | readonly [MdCell, MdCell, MdCell, MdCe
   const specs: ParamSpec[] = [];
   const starts: number[] = [0];
   list.forEach((c, k) => {
-    for (const s of c.paramSpecs) specs.push({ name: `${s.name}_${CORNER_SUFFIX[CORNERS[k]]}`, rows: s.rows, cols: s.cols });
+    for (const s of c.paramSpecs) specs.push({ ...s, name: `${s.name}_${CORNER_SUFFIX[CORNERS[k]]}` });
     starts.push(specs.length);
   });
   return {

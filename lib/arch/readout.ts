@@ -3,13 +3,16 @@
 // needs a fixed number of outputs (logits or values), so the trainer wraps
 // every cell this way. The readout's parameters join theta after the cell's,
 // so BPTT and RTRL differentiate them like any other parameter.
+// The wrapper forwards the inner cell's causal flag and a stack's dropout switch.
+// It does not yet run a bidirectional layer or stack: runStacked dispatches on the
+// cell itself, so Bptt steps the wrapper and the inner layer's step() throws.
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
-import { checkSize } from '../cells/cell.js';
 import type { ParamSpec } from '../cells/params.js';
 import { type Mat, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
+import { checkInt } from '../mat/options.js';
 
 export interface ReadoutCell extends Cell {
   /** The wrapped cell. */
@@ -17,21 +20,23 @@ export interface ReadoutCell extends Cell {
 }
 
 export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
-  checkSize('withReadout', 'outputSize', outputSize);
+  checkInt('withReadout', 'outputSize', outputSize);
   const innerCount = inner.paramSpecs.length;
   for (const s of inner.paramSpecs) {
     if (s.name === 'weight_out' || s.name === 'bias_out') throw new Error(`withReadout: the ${inner.kind} cell already has a parameter named ${s.name}`);
   }
   const specs: ParamSpec[] = [
     ...inner.paramSpecs,
-    { name: 'weight_out', rows: outputSize, cols: inner.outputSize },
-    { name: 'bias_out', rows: 1, cols: outputSize },
+    { name: 'weight_out', rows: outputSize, cols: inner.outputSize, role: 'weight' },
+    { name: 'bias_out', rows: 1, cols: outputSize, role: 'bias' },
   ];
   const readout = (g: Graph, params: readonly Var[], h: Var): Var => g.linear(h, params[innerCount], params[innerCount + 1]);
   const cell: ReadoutCell = {
     kind: inner.kind,
     inner,
-    causal: inner.causal,
+    // A readout looks at one step's output only, so the wrapper is causal exactly when the
+    // inner cell is: Rtrl then refuses a readout over a bidirectional layer up front.
+    ...(inner.causal === undefined ? {} : { causal: inner.causal }),
     inputSize: inner.inputSize,
     stateSizes: inner.stateSizes,
     stateNames: inner.stateNames,
@@ -62,6 +67,15 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
       });
       return { outputs, states: run.states, final: run.final };
     };
+  }
+  // A stack's dropout switch (which Rtrl's memory probe turns off while it steps once) reaches the stack.
+  if ('training' in inner) {
+    const switchable = inner as Cell & { training: boolean };
+    Object.defineProperty(cell, 'training', {
+      get: () => switchable.training,
+      set: (on: boolean) => { switchable.training = on; },
+      enumerable: true,
+    });
   }
   return cell;
 }

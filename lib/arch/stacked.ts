@@ -13,6 +13,7 @@ import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
 import { type ParamSpec, checkChain, initParts } from '../cells/params.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
+import { checkKeys } from '../mat/options.js';
 import { bidirectionalStepError, isBidirectional } from './bidirectional.js';
 import { scanCell } from '../rnn/unroll.js';
 
@@ -123,6 +124,7 @@ class DropoutMasks {
 export function stacked(layers: readonly Cell[], options: StackedOptions = {}): StackedCell {
   if (layers === undefined || layers === null) throw new Error('stacked: needs at least one layer');
   checkChain('stacked', layers, 'layer', 'inputs');
+  checkKeys('stacked', options, ['dropout', 'seed']);
   const p = options.dropout ?? 0;
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`stacked: dropout must be in [0, 1), got ${String(p)}`);
   const seed = checkDropoutSeed('stacked', options.seed ?? 0);
@@ -132,7 +134,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
   const paramSpecs: ParamSpec[] = [], stateSizes: number[] = [], stateNames: string[] = [];
   const paramStarts: number[] = [0], stateStarts: number[] = [0];
   layers.forEach((layer, l) => {
-    for (const s of layer.paramSpecs) paramSpecs.push({ name: layerParamName(s.name, l), rows: s.rows, cols: s.cols });
+    for (const s of layer.paramSpecs) paramSpecs.push({ ...s, name: layerParamName(s.name, l) });
     layer.stateSizes.forEach((size, i) => { stateSizes.push(size); stateNames.push(layerParamName(layer.stateNames[i], l)); });
     paramStarts.push(paramSpecs.length);
     stateStarts.push(stateSizes.length);

@@ -60,8 +60,8 @@ export interface SubsampleOptions {
 }
 
 function feedForwardSpecs(fanIn: number, outputSize: number, bias: boolean): ParamSpec[] {
-  const specs: ParamSpec[] = [{ name: 'weight', rows: outputSize, cols: fanIn }];
-  if (bias) specs.push({ name: 'bias', rows: 1, cols: outputSize });
+  const specs: ParamSpec[] = [{ name: 'weight', rows: outputSize, cols: fanIn, role: 'weight' }];
+  if (bias) specs.push({ name: 'bias', rows: 1, cols: outputSize, role: 'bias' });
   return specs;
 }
 

@@ -78,9 +78,5 @@ export function checkActivation(op: string, f: unknown, allowed: readonly Activa
   return f as Activation;
 }
 
-export function checkSize(op: string, name: string, value: unknown, min = 1): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
-  }
-  return value;
-}
+/** checkInt (lib/mat/options.ts) under its old name, for the grid and subsampling layers. */
+export { checkInt as checkSize } from '../mat/options.js';

@@ -5,7 +5,8 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
-import { type Activation, type Cell, activate, checkActivation, checkSize } from './cell.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { type Activation, type Cell, activate, checkActivation } from './cell.js';
 
 export interface DenseOptions {
   inputSize: number;
@@ -14,9 +15,12 @@ export interface DenseOptions {
   activation?: Activation;
 }
 
+const DENSE_OPTIONS = keysOf<DenseOptions>({ inputSize: true, outputSize: true, activation: true });
+
 export function dense(options: DenseOptions): Cell {
-  const inputSize = checkSize('dense', 'inputSize', options.inputSize);
-  const outputSize = checkSize('dense', 'outputSize', options.outputSize);
+  checkKeys('dense', options, DENSE_OPTIONS);
+  const inputSize = checkInt('dense', 'inputSize', options.inputSize);
+  const outputSize = checkInt('dense', 'outputSize', options.outputSize);
   const activation = checkActivation('dense', options.activation ?? 'identity', ['tanh', 'relu', 'sigmoid', 'identity']);
   return {
     kind: 'dense',
@@ -24,7 +28,7 @@ export function dense(options: DenseOptions): Cell {
     stateSizes: [],
     stateNames: [],
     outputSize,
-    paramSpecs: [{ name: 'weight', rows: outputSize, cols: inputSize }, { name: 'bias', rows: 1, cols: outputSize }],
+    paramSpecs: [{ name: 'weight', rows: outputSize, cols: inputSize, role: 'weight' }, { name: 'bias', rows: 1, cols: outputSize, role: 'bias' }],
     step(g: Graph, [weight, bias]: readonly Var[], _state: readonly Var[], x: Var) {
       return { state: [], output: activate(g, g.linear(x, weight, bias), activation) };
     },

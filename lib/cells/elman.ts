@@ -6,7 +6,8 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
-import { type Activation, type Cell, activate, checkActivation, checkSize } from './cell.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { type Activation, type Cell, activate, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface ElmanOptions {
@@ -22,22 +23,25 @@ export interface ElmanOptions {
   outputActivation?: Activation;
 }
 
+const ELMAN_OPTIONS = keysOf<ElmanOptions>({ inputSize: true, hiddenSize: true, activation: true, bias: true, outputSize: true, outputActivation: true });
+
 export function elman(options: ElmanOptions): Cell {
+  checkKeys('elman', options, ELMAN_OPTIONS);
   const op = 'elman';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const hiddenSize = checkSize(op, 'hiddenSize', options.hiddenSize);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const hiddenSize = checkInt(op, 'hiddenSize', options.hiddenSize);
   const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid']);
   const outputActivation = checkActivation(op, options.outputActivation ?? 'identity', ['tanh', 'relu', 'sigmoid', 'identity']);
   const bias = options.bias ?? true;
-  const outputSize = options.outputSize === undefined || options.outputSize === 0 ? 0 : checkSize(op, 'outputSize', options.outputSize);
+  const outputSize = options.outputSize === undefined || options.outputSize === 0 ? 0 : checkInt(op, 'outputSize', options.outputSize);
   const specs: ParamSpec[] = [
-    { name: 'weight_ih', rows: hiddenSize, cols: inputSize },
-    { name: 'weight_hh', rows: hiddenSize, cols: hiddenSize },
+    { name: 'weight_ih', rows: hiddenSize, cols: inputSize, role: 'weight' },
+    { name: 'weight_hh', rows: hiddenSize, cols: hiddenSize, role: 'weight' },
   ];
-  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: hiddenSize }, { name: 'bias_hh', rows: 1, cols: hiddenSize });
+  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: hiddenSize, role: 'bias' }, { name: 'bias_hh', rows: 1, cols: hiddenSize, role: 'bias' });
   if (outputSize > 0) {
-    specs.push({ name: 'weight_ho', rows: outputSize, cols: hiddenSize });
-    if (bias) specs.push({ name: 'bias_ho', rows: 1, cols: outputSize });
+    specs.push({ name: 'weight_ho', rows: outputSize, cols: hiddenSize, role: 'weight' });
+    if (bias) specs.push({ name: 'bias_ho', rows: 1, cols: outputSize, role: 'bias' });
   }
   return {
     kind: 'elman',

@@ -7,7 +7,8 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
-import { type Cell, checkSize } from './cell.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { type Cell } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface GruOptions {
@@ -16,16 +17,19 @@ export interface GruOptions {
   bias?: boolean;
 }
 
+const GRU_OPTIONS = keysOf<GruOptions>({ inputSize: true, hiddenSize: true, bias: true });
+
 export function gru(options: GruOptions): Cell {
+  checkKeys('gru', options, GRU_OPTIONS);
   const op = 'gru';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const H = checkSize(op, 'hiddenSize', options.hiddenSize);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const H = checkInt(op, 'hiddenSize', options.hiddenSize);
   const bias = options.bias ?? true;
   const specs: ParamSpec[] = [
-    { name: 'weight_ih', rows: 3 * H, cols: inputSize },
-    { name: 'weight_hh', rows: 3 * H, cols: H },
+    { name: 'weight_ih', rows: 3 * H, cols: inputSize, role: 'weight' },
+    { name: 'weight_hh', rows: 3 * H, cols: H, role: 'weight' },
   ];
-  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 3 * H }, { name: 'bias_hh', rows: 1, cols: 3 * H });
+  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 3 * H, role: 'bias' }, { name: 'bias_hh', rows: 1, cols: 3 * H, role: 'bias' });
   return {
     kind: 'gru',
     inputSize,

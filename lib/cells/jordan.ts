@@ -5,7 +5,8 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
-import { type Activation, type Cell, activate, checkActivation, checkSize } from './cell.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { type Activation, type Cell, activate, checkActivation } from './cell.js';
 
 export interface JordanOptions {
   inputSize: number;
@@ -16,11 +17,14 @@ export interface JordanOptions {
   outputActivation?: Activation;
 }
 
+const JORDAN_OPTIONS = keysOf<JordanOptions>({ inputSize: true, hiddenSize: true, outputSize: true, activation: true, outputActivation: true });
+
 export function jordan(options: JordanOptions): Cell {
+  checkKeys('jordan', options, JORDAN_OPTIONS);
   const op = 'jordan';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const hiddenSize = checkSize(op, 'hiddenSize', options.hiddenSize);
-  const outputSize = checkSize(op, 'outputSize', options.outputSize);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const hiddenSize = checkInt(op, 'hiddenSize', options.hiddenSize);
+  const outputSize = checkInt(op, 'outputSize', options.outputSize);
   const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid']);
   const outputActivation = checkActivation(op, options.outputActivation ?? 'tanh', ['tanh', 'relu', 'sigmoid', 'identity']);
   return {
@@ -30,12 +34,12 @@ export function jordan(options: JordanOptions): Cell {
     stateNames: ['y'],
     outputSize,
     paramSpecs: [
-      { name: 'weight_ih', rows: hiddenSize, cols: inputSize },
-      { name: 'weight_hy', rows: hiddenSize, cols: outputSize },
-      { name: 'bias_ih', rows: 1, cols: hiddenSize },
-      { name: 'bias_hh', rows: 1, cols: hiddenSize },
-      { name: 'weight_ho', rows: outputSize, cols: hiddenSize },
-      { name: 'bias_ho', rows: 1, cols: outputSize },
+      { name: 'weight_ih', rows: hiddenSize, cols: inputSize, role: 'weight' },
+      { name: 'weight_hy', rows: hiddenSize, cols: outputSize, role: 'weight' },
+      { name: 'bias_ih', rows: 1, cols: hiddenSize, role: 'bias' },
+      { name: 'bias_hh', rows: 1, cols: hiddenSize, role: 'bias' },
+      { name: 'weight_ho', rows: outputSize, cols: hiddenSize, role: 'weight' },
+      { name: 'bias_ho', rows: 1, cols: outputSize, role: 'bias' },
     ],
     step(g: Graph, [wIh, wHy, bIh, bHh, wHo, bHo]: readonly Var[], [yPrev]: readonly Var[], x: Var) {
       const h = activate(g, g.linearSum([[x, wIh], [yPrev, wHy]], [bIh, bHh]), activation);

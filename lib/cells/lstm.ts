@@ -8,7 +8,8 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
-import { type Cell, checkSize } from './cell.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { type Cell } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface LstmOptions {
@@ -24,22 +25,25 @@ export interface LstmOptions {
   forgetBias?: number;
 }
 
+const LSTM_OPTIONS = keysOf<LstmOptions>({ inputSize: true, hiddenSize: true, bias: true, peephole: true, forgetBias: true });
+
 export function lstm(options: LstmOptions): Cell {
+  checkKeys('lstm', options, LSTM_OPTIONS);
   const op = 'lstm';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const H = checkSize(op, 'hiddenSize', options.hiddenSize);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const H = checkInt(op, 'hiddenSize', options.hiddenSize);
   const bias = options.bias ?? true;
   const peephole = options.peephole ?? false;
   const forgetBias = options.forgetBias ?? 0;
   if (!Number.isFinite(forgetBias)) throw new Error(`lstm: forgetBias must be finite, got ${forgetBias}`);
   if (!bias && forgetBias !== 0) throw new Error(`lstm: forgetBias ${forgetBias} needs biases, but bias is false`);
   const specs: ParamSpec[] = [
-    { name: 'weight_ih', rows: 4 * H, cols: inputSize },
-    { name: 'weight_hh', rows: 4 * H, cols: H },
+    { name: 'weight_ih', rows: 4 * H, cols: inputSize, role: 'weight' },
+    { name: 'weight_hh', rows: 4 * H, cols: H, role: 'weight' },
   ];
-  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 4 * H }, { name: 'bias_hh', rows: 1, cols: 4 * H });
+  if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 4 * H, role: 'bias' }, { name: 'bias_hh', rows: 1, cols: 4 * H, role: 'bias' });
   if (peephole) {
-    specs.push({ name: 'weight_ci', rows: 1, cols: H }, { name: 'weight_cf', rows: 1, cols: H }, { name: 'weight_co', rows: 1, cols: H });
+    specs.push({ name: 'weight_ci', rows: 1, cols: H, role: 'weight' }, { name: 'weight_cf', rows: 1, cols: H, role: 'weight' }, { name: 'weight_co', rows: 1, cols: H, role: 'weight' });
   }
   return {
     kind: 'lstm',

@@ -21,7 +21,8 @@ import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, mat, rowsView, shapeOf } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
-import { type Activation, type Cell, activate, checkActivation, checkSize } from './cell.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { type Activation, type Cell, activate, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface NarxOptions {
@@ -54,25 +55,28 @@ export interface NarxCell extends Cell {
   readonly outputLine: number;
 }
 
+const NARX_OPTIONS = keysOf<NarxOptions>({ inputSize: true, outputSize: true, hiddenSize: true, inputDelays: true, outputDelays: true, activation: true, outputActivation: true, feedback: true });
+
 export function narx(options: NarxOptions): NarxCell {
+  checkKeys('narx', options, NARX_OPTIONS);
   const op = 'narx';
-  const I = checkSize(op, 'inputSize', options.inputSize, 0);
-  const O = checkSize(op, 'outputSize', options.outputSize);
-  const H = checkSize(op, 'hiddenSize', options.hiddenSize);
-  const p = checkSize(op, 'inputDelays', options.inputDelays ?? 0, 0);
-  const q = checkSize(op, 'outputDelays', options.outputDelays);
+  const I = checkInt(op, 'inputSize', options.inputSize, 0);
+  const O = checkInt(op, 'outputSize', options.outputSize);
+  const H = checkInt(op, 'hiddenSize', options.hiddenSize);
+  const p = checkInt(op, 'inputDelays', options.inputDelays ?? 0, 0);
+  const q = checkInt(op, 'outputDelays', options.outputDelays);
   const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid', 'identity']);
   const outputActivation = checkActivation(op, options.outputActivation ?? 'identity', ['tanh', 'relu', 'sigmoid', 'identity']);
   const feedback = options.feedback ?? 'closed';
   if (feedback !== 'closed' && feedback !== 'teacher') throw new Error(`narx: feedback must be 'closed' or 'teacher', got ${JSON.stringify(feedback)}`);
   const teacher = feedback === 'teacher';
   const specs: ParamSpec[] = [];
-  if (I > 0) specs.push({ name: 'weight_x', rows: H, cols: (p + 1) * I });
+  if (I > 0) specs.push({ name: 'weight_x', rows: H, cols: (p + 1) * I, role: 'weight' });
   specs.push(
-    { name: 'weight_y', rows: H, cols: q * O },
-    { name: 'bias_h', rows: 1, cols: H },
-    { name: 'weight_out', rows: O, cols: H },
-    { name: 'bias_out', rows: 1, cols: O },
+    { name: 'weight_y', rows: H, cols: q * O, role: 'weight' },
+    { name: 'bias_h', rows: 1, cols: H, role: 'bias' },
+    { name: 'weight_out', rows: O, cols: H, role: 'weight' },
+    { name: 'bias_out', rows: 1, cols: O, role: 'bias' },
   );
   // Delay lines: x_{t-1..t-p} (p·I) and the fed-back outputs not carried by the input:
   // closed: y_{t-1..t-q} (q·O); teacher: d_{t-2..t-q} ((q-1)·O), d_{t-1} arriving with x_t.

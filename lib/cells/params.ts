@@ -4,11 +4,18 @@
 import { type Mat, matFrom } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 
+/**
+ * What a parameter is for: a weight matrix (decayed and penalised), a bias, or a learned
+ * initial state (both spared by weightMask). Names are for PyTorch; decisions use the role.
+ */
+export type ParamRole = 'weight' | 'bias' | 'initial';
+
 export interface ParamSpec {
   /** PyTorch-style name without the layer suffix: weight_ih, weight_hh, bias_ih, ... */
   readonly name: string;
   readonly rows: number;
   readonly cols: number;
+  readonly role: ParamRole;
 }
 
 export interface Params {
@@ -30,6 +37,9 @@ export function createParams(specs: readonly ParamSpec[], theta?: Float64Array):
     names.add(s.name);
     if (!Number.isInteger(s.rows) || !Number.isInteger(s.cols) || s.rows < 1 || s.cols < 1) {
       throw new Error(`createParams: parameter "${s.name}" has shape ${s.rows}x${s.cols}`);
+    }
+    if (s.role !== 'weight' && s.role !== 'bias' && s.role !== 'initial') {
+      throw new Error(`createParams: parameter "${s.name}" has role ${JSON.stringify(s.role)}, not weight, bias or initial`);
     }
     offsets.push(total);
     total += s.rows * s.cols;
@@ -82,14 +92,14 @@ export function initParts(
 
 /**
  * The parameters of parts laid end to end (a stack of layers): every part's specs renamed by
- * `rename(name, part)`, and where each part's parameters start (length parts + 1).
+ * `rename(name, part)` (shape and role kept), and where each part's parameters start (length parts + 1).
  */
 export function joinParamSpecs(
   parts: readonly { readonly paramSpecs: readonly ParamSpec[] }[], rename: (name: string, part: number) => string,
 ): { specs: ParamSpec[]; starts: number[] } {
   const specs: ParamSpec[] = [], starts: number[] = [0];
   parts.forEach((part, i) => {
-    for (const s of part.paramSpecs) specs.push({ name: rename(s.name, i), rows: s.rows, cols: s.cols });
+    for (const s of part.paramSpecs) specs.push({ ...s, name: rename(s.name, i) });
     starts.push(specs.length);
   });
   return { specs, starts };

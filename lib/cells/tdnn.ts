@@ -17,7 +17,8 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
-import { type Activation, type Cell, activate, checkActivation, checkSize } from './cell.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { type Activation, type Cell, activate, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface TdnnOptions {
@@ -33,18 +34,21 @@ export interface TdnnOptions {
   bias?: boolean;
 }
 
+const TDNN_OPTIONS = keysOf<TdnnOptions>({ inputSize: true, outputSize: true, taps: true, dilation: true, activation: true, bias: true });
+
 export function tdnn(options: TdnnOptions): Cell {
+  checkKeys('tdnn', options, TDNN_OPTIONS);
   const op = 'tdnn';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const outputSize = checkSize(op, 'outputSize', options.outputSize);
-  const taps = checkSize(op, 'taps', options.taps);
-  const dilation = checkSize(op, 'dilation', options.dilation ?? 1);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const outputSize = checkInt(op, 'outputSize', options.outputSize);
+  const taps = checkInt(op, 'taps', options.taps);
+  const dilation = checkInt(op, 'dilation', options.dilation ?? 1);
   const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid', 'identity']);
   const bias = options.bias ?? true;
   // Inputs remembered: x_{t-1} ... x_{t-history}.
   const history = (taps - 1) * dilation;
-  const specs: ParamSpec[] = [{ name: 'weight', rows: outputSize, cols: taps * inputSize }];
-  if (bias) specs.push({ name: 'bias', rows: 1, cols: outputSize });
+  const specs: ParamSpec[] = [{ name: 'weight', rows: outputSize, cols: taps * inputSize, role: 'weight' }];
+  if (bias) specs.push({ name: 'bias', rows: 1, cols: outputSize, role: 'bias' });
   return {
     kind: 'tdnn',
     inputSize,

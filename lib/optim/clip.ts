@@ -7,6 +7,7 @@
 // loss, so an adaptive optimiser rescales them like any gradient; AdamW's
 // decoupled decay (in optimizer.ts) shrinks θ outside the adaptive step.
 import type { Params } from '../cells/params.js';
+import { checkKeys } from '../mat/options.js';
 
 /** ‖g‖₂ of a flat vector (NaN if any entry is NaN, Infinity if any is infinite). */
 export function globalNorm(grad: Float64Array): number {
@@ -66,6 +67,7 @@ export interface Penalty {
 
 /** Validates the coefficients; throws an Error naming the bad one. */
 export function checkPenalty(penalty: Penalty): void {
+  checkKeys('penalty', penalty, ['l1', 'l2', 'mask']);
   for (const name of ['l1', 'l2'] as const) {
     const v = penalty[name];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`penalty: ${name} must be a number >= 0, got ${v}`);
@@ -96,13 +98,13 @@ export function applyPenalty(theta: Float64Array, grad: Float64Array, penalty: P
 
 /**
  * A 0/1 mask over theta: 1 for weight matrices, 0 for biases and learned
- * initial states (names starting with "bias" or "init_"), the usual set that
- * weight decay and penalties spare.
+ * initial states (by each spec's role, whatever its name: a hierarchy's
+ * s0/bias_ih, a grid cell's b), the usual set that weight decay and penalties spare.
  */
 export function weightMask(params: Params): Float64Array {
   const mask = new Float64Array(params.theta.length);
   params.specs.forEach((spec, i) => {
-    if (spec.name.startsWith('bias') || spec.name.startsWith('init_')) return;
+    if (spec.role !== 'weight') return;
     mask.fill(1, params.offsets[i], params.offsets[i] + spec.rows * spec.cols);
   });
   return mask;

@@ -12,6 +12,7 @@
 // JSON-able object and loads back into an optimiser that continues exactly.
 import { type Schedule, checkSchedule, scheduledRate } from './schedule.js';
 import * as pm from '../mat/math.js';
+import { checkInt, checkKeys } from '../mat/options.js';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'];
@@ -40,6 +41,18 @@ export interface OptimizerConfig {
   schedule?: Schedule | null;
 }
 
+/**
+ * The options each kind understands. weightDecay is accepted by all (only AdamW may set it
+ * non-zero; the others say to use an L2 penalty instead), schedule by all.
+ */
+const CONFIG_KEYS: Readonly<Record<OptimizerKind, readonly (keyof OptimizerConfig)[]>> = {
+  sgd: ['kind', 'lr', 'momentum', 'nesterov', 'weightDecay', 'schedule'],
+  adam: ['kind', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'schedule'],
+  adamw: ['kind', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'schedule'],
+  rmsprop: ['kind', 'lr', 'alpha', 'eps', 'momentum', 'weightDecay', 'schedule'],
+  adagrad: ['kind', 'lr', 'eps', 'initialAccumulator', 'weightDecay', 'schedule'],
+};
+
 /** Everything an optimiser needs to continue exactly where it stopped; JSON-able. */
 export interface OptimizerState {
   format: 'loopgrad-optimizer';
@@ -66,27 +79,42 @@ function checkNumber(kind: string, name: string, value: unknown, lo: number, hi:
 export function normalizeOptimizerConfig(config: OptimizerConfig): Required<Omit<OptimizerConfig, 'schedule'>> & { schedule: Schedule | null } {
   if (config === null || typeof config !== 'object') throw new Error(`optimizer: expected a config object, got ${JSON.stringify(config)}`);
   const kind = config.kind;
+  // Only an absent option takes its default: null is refused like any other non-number.
+  const orDefault = (v: unknown, fallback: number | boolean): unknown => (v === undefined ? fallback : v);
   if (!OPTIMIZER_KINDS.includes(kind)) throw new Error(`optimizer: unknown kind ${JSON.stringify(kind)} (${OPTIMIZER_KINDS.join(', ')})`);
+  checkKeys(kind, config, CONFIG_KEYS[kind]);
   const lr = checkNumber(kind, 'lr', config.lr, 0, Infinity, false, true);
-  const momentum = checkNumber(kind, 'momentum', config.momentum ?? 0, 0, 1, false, true);
-  const nesterov = config.nesterov ?? false;
+  const momentum = checkNumber(kind, 'momentum', orDefault(config.momentum, 0), 0, 1, false, true);
+  const nesterov = orDefault(config.nesterov, false);
   if (typeof nesterov !== 'boolean') throw new Error(`${kind}: nesterov must be true or false, got ${JSON.stringify(nesterov)}`);
   if (nesterov && momentum === 0) throw new Error(`${kind}: nesterov needs momentum > 0`);
-  if ((momentum !== 0 || nesterov) && kind !== 'sgd' && kind !== 'rmsprop') {
-    throw new Error(`${kind}: momentum/nesterov apply to sgd and rmsprop only`);
-  }
-  if (nesterov && kind !== 'sgd') throw new Error(`${kind}: nesterov applies to sgd only`);
-  const beta1 = checkNumber(kind, 'beta1', config.beta1 ?? 0.9, 0, 1, false, true);
-  const beta2 = checkNumber(kind, 'beta2', config.beta2 ?? 0.999, 0, 1, false, true);
-  const alpha = checkNumber(kind, 'alpha', config.alpha ?? 0.99, 0, 1, false, true);
-  const eps = checkNumber(kind, 'eps', config.eps ?? (kind === 'adagrad' ? 1e-10 : 1e-8), 0, Infinity, true, true);
-  const weightDecay = checkNumber(kind, 'weightDecay', config.weightDecay ?? (kind === 'adamw' ? 0.01 : 0), 0, Infinity, false, true);
+  const beta1 = checkNumber(kind, 'beta1', orDefault(config.beta1, 0.9), 0, 1, false, true);
+  const beta2 = checkNumber(kind, 'beta2', orDefault(config.beta2, 0.999), 0, 1, false, true);
+  const alpha = checkNumber(kind, 'alpha', orDefault(config.alpha, 0.99), 0, 1, false, true);
+  const eps = checkNumber(kind, 'eps', orDefault(config.eps, kind === 'adagrad' ? 1e-10 : 1e-8), 0, Infinity, true, true);
+  const weightDecay = checkNumber(kind, 'weightDecay', orDefault(config.weightDecay, kind === 'adamw' ? 0.01 : 0), 0, Infinity, false, true);
   if (weightDecay !== 0 && kind !== 'adamw') {
     throw new Error(`${kind}: weightDecay is AdamW's decoupled decay; use an L2 penalty (applyPenalty) with ${kind}`);
   }
-  const initialAccumulator = checkNumber(kind, 'initialAccumulator', config.initialAccumulator ?? 0, 0, Infinity, false, true);
+  const initialAccumulator = checkNumber(kind, 'initialAccumulator', orDefault(config.initialAccumulator, 0), 0, Infinity, false, true);
   const schedule = config.schedule == null ? null : checkSchedule(config.schedule);
   return { kind, lr, momentum, nesterov, beta1, beta2, alpha, eps, weightDecay, initialAccumulator, schedule };
+}
+
+/**
+ * A config as an earlier saveState wrote it (every option, the unused ones at their defaults)
+ * without those unused defaults. Anything else stays, for the checks to refuse.
+ */
+function withoutUnusedDefaults(config: OptimizerConfig): OptimizerConfig {
+  if (config === null || typeof config !== 'object' || !OPTIMIZER_KINDS.includes(config.kind)) return config;
+  const defaults: Record<string, unknown> = normalizeOptimizerConfig({ kind: config.kind, lr: 0 });
+  const accepted: readonly string[] = CONFIG_KEYS[config.kind];
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (!accepted.includes(key) && key in defaults && defaults[key] === value) continue;
+    kept[key] = value;
+  }
+  return kept as unknown as OptimizerConfig;
 }
 
 /** Which buffers each kind keeps. */
@@ -217,9 +245,12 @@ export class Optimizer {
   saveState(): OptimizerState {
     const buffers: Record<string, number[]> = {};
     for (const [name, b] of this.buffers) buffers[name] = Array.from(b);
-    const { schedule, ...rest } = this.config;
-    const config: OptimizerConfig = schedule === null ? { ...rest } : { ...rest, schedule: JSON.parse(JSON.stringify(schedule)) as Schedule };
-    return { format: 'loopgrad-optimizer', version: 1, config, steps: this.steps, buffers };
+    // The options of this kind only (so that the saved config passes the constructor's key check).
+    const all: Record<string, unknown> = { ...this.config };
+    const config: Record<string, unknown> = {};
+    for (const key of CONFIG_KEYS[this.kind]) if (key !== 'schedule') config[key] = all[key];
+    if (this.config.schedule !== null) config.schedule = JSON.parse(JSON.stringify(this.config.schedule)) as Schedule;
+    return { format: 'loopgrad-optimizer', version: 1, config: config as unknown as OptimizerConfig, steps: this.steps, buffers };
   }
 
   /** Restores a snapshot taken by saveState (from this or an equal optimiser). */
@@ -238,12 +269,16 @@ export class Optimizer {
     if (state === null || typeof state !== 'object' || state.format !== 'loopgrad-optimizer') {
       throw new Error('Optimizer.fromState: not a loopgrad optimiser state (format field missing)');
     }
-    if (state.version !== 1) throw new Error(`Optimizer.fromState: unsupported version ${JSON.stringify(state.version)}`);
-    const opt = new Optimizer(state.config);
-    if (!Number.isInteger(state.steps) || state.steps < 0) throw new Error(`Optimizer.fromState: steps must be an integer >= 0, got ${JSON.stringify(state.steps)}`);
-    opt.steps = state.steps;
+    const op = 'Optimizer.fromState';
+    if (state.version !== 1) throw new Error(`${op}: unsupported version ${JSON.stringify(state.version)}`);
+    checkKeys(op, state, ['format', 'version', 'config', 'steps', 'buffers']);
+    const opt = new Optimizer(withoutUnusedDefaults(state.config));
+    opt.steps = checkInt(op, 'steps', state.steps, 0);
     const names = bufferNames(opt.config);
-    const saved = state.buffers ?? {};
+    const saved: Record<string, number[]> = state.buffers === undefined ? {} : state.buffers;
+    if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) {
+      throw new Error(`${op}: buffers must be an object of number arrays by name, got ${JSON.stringify(saved)}`);
+    }
     const savedNames = Object.keys(saved);
     if (savedNames.length === 0) return opt; // saved before the first update
     if (savedNames.length !== names.length || !names.every((n) => Array.isArray(saved[n]))) {
@@ -253,17 +288,18 @@ export class Optimizer {
     for (const name of names) {
       const arr = saved[name];
       if (arr.length !== size) throw new Error(`Optimizer.fromState: buffer ${name} has ${arr.length} numbers, ${names[0]} has ${size}`);
-      const b = Float64Array.from(arr);
-      for (let i = 0; i < b.length; i++) {
-        if (!Number.isFinite(b[i])) throw new Error(`Optimizer.fromState: buffer ${name}[${i}] is ${String(arr[i])}, not a finite number`);
+      // Checked before converting: Float64Array.from would turn null, true, "1" and [] into numbers.
+      const b = new Float64Array(size);
+      for (let i = 0; i < size; i++) {
+        const v: unknown = arr[i];
+        if (typeof v !== 'number' || !Number.isFinite(v)) {
+          throw new Error(`${op}: buffer ${name}[${i}] is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, not a finite number`);
+        }
+        b[i] = v;
       }
       opt.buffers.set(name, b);
     }
     opt.size = size;
     return opt;
   }
-}
-
-export function createOptimizer(config: OptimizerConfig): Optimizer {
-  return new Optimizer(config);
 }

@@ -10,6 +10,7 @@
 // its steps from the end of the warm-up.
 
 import * as pm from '../mat/math.js';
+import { checkInt, checkKeys } from '../mat/options.js';
 
 export type Schedule =
   | { readonly kind: 'constant'; readonly warmup?: number }
@@ -21,24 +22,33 @@ function need(ok: boolean, message: string): void {
   if (!ok) throw new Error(message);
 }
 
+/** The fields each kind of schedule understands. */
+const SCHEDULE_KEYS: Readonly<Record<Schedule['kind'], readonly string[]>> = {
+  constant: ['kind', 'warmup'],
+  step: ['kind', 'every', 'gamma', 'warmup'],
+  exponential: ['kind', 'gamma', 'warmup'],
+  cosine: ['kind', 'total', 'minLr', 'warmup'],
+};
+
 /** Throws an Error naming the offending field when a schedule is malformed. */
 export function checkSchedule(schedule: Schedule): Schedule {
   const s = schedule as Schedule & Record<string, unknown>;
   if (s === null || typeof s !== 'object') throw new Error(`schedule: expected an object, got ${JSON.stringify(schedule)}`);
-  const warmup = s.warmup ?? 0;
-  need(Number.isInteger(warmup) && (warmup as number) >= 0, `schedule ${s.kind}: warmup must be an integer >= 0, got ${JSON.stringify(s.warmup)}`);
+  const keys = Object.prototype.hasOwnProperty.call(SCHEDULE_KEYS, s.kind as string) ? SCHEDULE_KEYS[s.kind] : null;
+  if (keys !== null) checkKeys(`schedule ${s.kind}`, s, keys);
+  if (s.warmup !== undefined) checkInt(`schedule ${s.kind}`, 'warmup', s.warmup, 0);
   switch (s.kind) {
     case 'constant':
       break;
     case 'step':
-      need(Number.isInteger(s.every) && s.every >= 1, `schedule step: every must be an integer >= 1, got ${JSON.stringify(s.every)}`);
+      checkInt('schedule step', 'every', s.every);
       need(Number.isFinite(s.gamma) && s.gamma > 0, `schedule step: gamma must be a positive number, got ${JSON.stringify(s.gamma)}`);
       break;
     case 'exponential':
       need(Number.isFinite(s.gamma) && s.gamma > 0, `schedule exponential: gamma must be a positive number, got ${JSON.stringify(s.gamma)}`);
       break;
     case 'cosine':
-      need(Number.isInteger(s.total) && s.total >= 1, `schedule cosine: total must be an integer >= 1, got ${JSON.stringify(s.total)}`);
+      checkInt('schedule cosine', 'total', s.total);
       need(s.minLr === undefined || (Number.isFinite(s.minLr) && s.minLr >= 0), `schedule cosine: minLr must be a number >= 0, got ${JSON.stringify(s.minLr)}`);
       break;
     default:

@@ -15,6 +15,7 @@
 import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
+import { checkInt } from '../mat/options.js';
 import type { Params } from '../cells/params.js';
 import type { RecurrentModel } from './model.js';
 import { Unroll } from './unroll.js';
@@ -48,14 +49,9 @@ export interface GradientFlowReport {
   factorPerStep: number;
 }
 
-function checkPositiveInt(op: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be an integer >= 1, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions): GradientFlowReport {
   const op = 'gradientFlow';
-  const T = checkPositiveInt(op, 'steps', options.steps);
+  const T = checkInt(op, 'steps', options.steps);
   const inputStd = options.inputStd ?? 1;
   if (!(Number.isFinite(inputStd) && inputStd >= 0)) throw new Error(`${op}: inputStd must be a number >= 0, got ${inputStd}`);
   const { cell, params } = model;

@@ -3,6 +3,7 @@ import type { Cell } from '../cells/cell.js';
 import { type Params, type ParamSpec, createParams } from '../cells/params.js';
 import { type Mat, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
+import { checkKeys } from '../mat/options.js';
 
 /**
  * How h_0 is chosen: 'zero'; a fixed value per state vector (1 x size, shared
@@ -29,23 +30,42 @@ export interface ModelOptions {
 }
 
 export function createModel(cell: Cell, options: ModelOptions = {}): RecurrentModel {
+  checkKeys('createModel', options, ['initialState', 'seed', 'theta']);
   const initialState = options.initialState ?? 'zero';
   const specs: ParamSpec[] = [...cell.paramSpecs];
   if (initialState === 'learned') {
-    cell.stateSizes.forEach((size, i) => specs.push({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size }));
+    cell.stateSizes.forEach((size, i) => specs.push({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size, role: 'initial' }));
   } else if (initialState !== 'zero') {
-    if (!Array.isArray(initialState) || initialState.length !== cell.stateSizes.length) {
-      throw new Error(`createModel: a fixed initial state needs ${cell.stateSizes.length} matrices (${cell.stateNames.join(', ')})`);
-    }
-    initialState.forEach((m, i) => {
-      if (m.cols !== cell.stateSizes[i]) {
-        throw new Error(`createModel: initial ${cell.stateNames[i]} is ${shapeOf(m)}, needs ${cell.stateSizes[i]} columns`);
-      }
-    });
+    checkInitialState('createModel', cell, initialState);
   }
   const params = createParams(specs, options.theta);
   if (options.theta === undefined) {
     cell.init(params.mats.slice(0, cell.paramSpecs.length), new Rng(options.seed ?? 0));
   }
   return { cell, params, initialState, cellParamCount: cell.paramSpecs.length };
+}
+
+/**
+ * Checks a fixed initial state against a cell: an array of one matrix per state vector, each
+ * as wide as its vector and, when batch is given, with 1 row (shared) or batch rows.
+ * Throws an Error naming the offending vector.
+ */
+export function checkInitialState(op: string, cell: Cell, state: unknown, batch?: number): readonly Mat[] {
+  const count = cell.stateSizes.length, names = cell.stateNames.join(', ');
+  if (!Array.isArray(state)) {
+    throw new Error(`${op}: a fixed initial state is an array of ${count} matrices (${names}), got ${typeof state === 'string' ? JSON.stringify(state) : String(state)}`);
+  }
+  if (state.length !== count) throw new Error(`${op}: a fixed initial state needs ${count} matrices (${names}), got ${state.length}`);
+  state.forEach((m: unknown, i) => {
+    const name = cell.stateNames[i], size = cell.stateSizes[i];
+    const v = m as Mat | null;
+    if (v === null || typeof v !== 'object' || !(v.data instanceof Float64Array) || !Number.isInteger(v.rows) || !Number.isInteger(v.cols)) {
+      throw new Error(`${op}: initial ${name} is ${v === null ? 'null' : typeof v}, not a matrix`);
+    }
+    if (v.cols !== size) throw new Error(`${op}: initial ${name} is ${shapeOf(v)}, needs ${size} columns`);
+    if (batch !== undefined && v.rows !== 1 && v.rows !== batch) {
+      throw new Error(`${op}: initial ${name} is ${shapeOf(v)}; it needs 1 row (shared by the batch) or batch ${batch} rows`);
+    }
+  });
+  return state as readonly Mat[];
 }

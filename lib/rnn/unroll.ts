@@ -10,7 +10,7 @@
 import type { Graph, LeafOptions, Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
 import { type Mat, clone, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
-import type { RecurrentModel } from './model.js';
+import { type RecurrentModel, checkInitialState } from './model.js';
 import { LengthMasks } from './packed.js';
 import type { SequenceLoss } from './loss-spec.js';
 
@@ -167,6 +167,8 @@ export class Unroll {
     const { model } = this;
     const { cell } = model;
     const source = initial ?? model.initialState;
+    // The model's own fixed state meets this batch only here.
+    if (initial === null && Array.isArray(source)) checkInitialState(this.op, cell, source, batch);
     return cell.stateSizes.map((size, i) => {
       if (source === 'zero') return g.constant(sharedZeros(batch, size));
       if (source === 'learned') return g.addRow(g.constant(sharedZeros(batch, size)), paramVars[model.cellParamCount + i]);
@@ -284,21 +286,6 @@ function checkFiniteState(op: string, name: string, m: Mat): void {
 export function checkBatch(op: string, batch: unknown): number {
   if (typeof batch !== 'number' || !Number.isInteger(batch) || batch < 1) throw new Error(`${op}: batch must be a positive integer, got ${String(batch)}`);
   return batch;
-}
-
-/** An explicit initial state: one matrix per state vector, size columns, 1 or batch rows. */
-export function checkInitialState(op: string, cell: Cell, initial: unknown, batch: number): void {
-  if (!Array.isArray(initial)) throw new Error(`${op}: initialState must be an array of ${cell.stateSizes.length} matrices (${cell.stateNames.join(', ')}), 'carry' or absent`);
-  if (initial.length !== cell.stateSizes.length) {
-    throw new Error(`${op}: initialState has ${initial.length} matrices but ${cell.kind} has ${cell.stateSizes.length} state vectors (${cell.stateNames.join(', ')})`);
-  }
-  cell.stateSizes.forEach((size, i) => {
-    const m = initial[i] as Mat | undefined;
-    if (m === null || typeof m !== 'object' || !(m.data instanceof Float64Array)) throw new Error(`${op}: initial ${cell.stateNames[i]} is not a matrix`);
-    if (m.cols !== size || (m.rows !== 1 && m.rows !== batch)) {
-      throw new Error(`${op}: initial ${cell.stateNames[i]} is ${shapeOf(m)}, needs 1x${size} or ${batch}x${size} (batch ${batch})`);
-    }
-  });
 }
 
 /** See Unroll.step. */

@@ -7,7 +7,8 @@
 // solved below 0.01. Loss: squared error at the last step only.
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { type Task, type TaskBatch, batchBuffers, checkBatchSize, checkOption, checkOutputs } from './task.js';
+import { checkInt } from '../mat/options.js';
+import { type Task, type TaskBatch, batchBuffers, checkOutputs } from './task.js';
 
 export interface AddingOptions {
   /** Sequence length T (>= 2). */
@@ -16,7 +17,7 @@ export interface AddingOptions {
 
 export function addingTask(options: AddingOptions): Task {
   const name = 'adding';
-  const T = checkOption(name, 'steps', options.steps, 2);
+  const T = checkInt(name, 'steps', options.steps, 2);
   const half = Math.floor(T / 2);
   return {
     name,
@@ -27,7 +28,7 @@ export function addingTask(options: AddingOptions): Task {
     metric: { name: 'mse', higherIsBetter: false, baseline: 1 / 6, solved: 0.01 },
     options: { steps: T },
     batch(rng: Rng, size: number): TaskBatch {
-      checkBatchSize(name, size);
+      checkInt(name, 'batch size', size);
       const { xs, targets, mask } = batchBuffers(T, size, 2, 1, true);
       const x = xs.data;
       for (let b = 0; b < size; b++) {

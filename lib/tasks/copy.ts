@@ -8,7 +8,8 @@
 // recall steps only; guessing scores 1/symbols.
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { type Task, type TaskBatch, argmax, batchBuffers, checkBatchSize, checkOption, checkOutputs } from './task.js';
+import { checkInt } from '../mat/options.js';
+import { type Task, type TaskBatch, argmax, batchBuffers, checkOutputs } from './task.js';
 
 export interface CopyOptions {
   /** Blank steps between the string and its recall (T in the literature, >= 1). */
@@ -21,9 +22,9 @@ export interface CopyOptions {
 
 export function copyTask(options: CopyOptions): Task {
   const name = 'copy';
-  const delay = checkOption(name, 'delay', options.delay, 1);
-  const length = checkOption(name, 'length', options.length ?? 10, 1);
-  const symbols = checkOption(name, 'symbols', options.symbols ?? 8, 2);
+  const delay = checkInt(name, 'delay', options.delay, 1);
+  const length = checkInt(name, 'length', options.length ?? 10, 1);
+  const symbols = checkInt(name, 'symbols', options.symbols ?? 8, 2);
   const T = delay + 2 * length;
   const inputSize = symbols + 2, outputSize = symbols + 1, delimiter = symbols + 1;
   const recallStart = length + delay;
@@ -36,7 +37,7 @@ export function copyTask(options: CopyOptions): Task {
     metric: { name: 'accuracy', higherIsBetter: true, baseline: 1 / symbols, solved: 0.99 },
     options: { delay, length, symbols },
     batch(rng: Rng, size: number): TaskBatch {
-      checkBatchSize(name, size);
+      checkInt(name, 'batch size', size);
       const { xs, targets, mask } = batchBuffers(T, size, inputSize, outputSize, true);
       for (let b = 0; b < size; b++) {
         for (let t = 0; t < T; t++) {

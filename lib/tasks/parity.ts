@@ -8,7 +8,8 @@
 // sequences whose final parity is right (1/2 by guessing).
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { type Task, type TaskBatch, batchBuffers, checkBatchSize, checkOption, checkOutputs } from './task.js';
+import { checkInt } from '../mat/options.js';
+import { type Task, type TaskBatch, batchBuffers, checkOutputs } from './task.js';
 
 export interface ParityOptions {
   /** Bits per sequence (>= 1). */
@@ -20,7 +21,7 @@ export interface ParityOptions {
 export function parityTask(options: ParityOptions): Task {
   const every = options.every ?? false;
   const name = every ? 'parity-running' : 'parity';
-  const T = checkOption(name, 'steps', options.steps, 1);
+  const T = checkInt(name, 'steps', options.steps, 1);
   return {
     name,
     steps: T,
@@ -30,7 +31,7 @@ export function parityTask(options: ParityOptions): Task {
     metric: { name: 'accuracy', higherIsBetter: true, baseline: 0.5, solved: 0.99 },
     options: { steps: T, every: every ? 1 : 0 },
     batch(rng: Rng, size: number): TaskBatch {
-      checkBatchSize(name, size);
+      checkInt(name, 'batch size', size);
       const { xs, targets, mask } = batchBuffers(T, size, 1, 1, !every);
       for (let b = 0; b < size; b++) {
         let parity = 0;

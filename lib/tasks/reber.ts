@@ -13,7 +13,8 @@
 // determined symbol is predicted (as the most likely output).
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { type Task, type TaskBatch, argmax, batchBuffers, checkBatchSize, checkOutputs } from './task.js';
+import { checkInt } from '../mat/options.js';
+import { type Task, type TaskBatch, argmax, batchBuffers, checkOutputs } from './task.js';
 
 export const REBER_SYMBOLS = ['B', 'T', 'P', 'S', 'X', 'V', 'E'] as const;
 const B = 0, T = 1, P = 2, S = 3, X = 4, V = 5, E = 6;
@@ -103,7 +104,7 @@ export function reberTask(options: ReberOptions = {}): Task {
     metric: { name: 'strings-correct', higherIsBetter: true, baseline: embedded ? 0.5 : 1, solved: 1 },
     options: { embedded: embedded ? 1 : 0 },
     batch(rng: Rng, size: number): TaskBatch {
-      checkBatchSize(name, size);
+      checkInt(name, 'batch size', size);
       const strings: ReberString[] = [];
       let steps = 0;
       for (let b = 0; b < size; b++) {

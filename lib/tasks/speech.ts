@@ -4,6 +4,7 @@
 // given — only the label sequence is. Seeded; no downloads.
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
+import { checkInt } from '../mat/options.js';
 
 export interface SpeechTaskOptions {
   /** Distinct labels (classes besides the blank). Default 8. */
@@ -44,20 +45,15 @@ export interface SpeechTask {
   batch(size: number, rng: Rng): SpeechBatch;
 }
 
-function intIn(op: string, name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${value}`);
-  return value;
-}
-
 export function speechTask(options: SpeechTaskOptions = {}): SpeechTask {
   const op = 'speechTask';
-  const labels = intIn(op, 'labels', options.labels ?? 8, 1);
-  const features = intIn(op, 'features', options.features ?? 10, 1);
-  const minLabels = intIn(op, 'minLabels', options.minLabels ?? 2, 1);
-  const maxLabels = intIn(op, 'maxLabels', options.maxLabels ?? 5, minLabels);
-  const minHold = intIn(op, 'minHold', options.minHold ?? 2, 1);
-  const maxHold = intIn(op, 'maxHold', options.maxHold ?? 4, minHold);
-  const maxGap = intIn(op, 'maxGap', options.maxGap ?? 2, 0);
+  const labels = checkInt(op, 'labels', options.labels ?? 8, 1);
+  const features = checkInt(op, 'features', options.features ?? 10, 1);
+  const minLabels = checkInt(op, 'minLabels', options.minLabels ?? 2, 1);
+  const maxLabels = checkInt(op, 'maxLabels', options.maxLabels ?? 5, minLabels);
+  const minHold = checkInt(op, 'minHold', options.minHold ?? 2, 1);
+  const maxHold = checkInt(op, 'maxHold', options.maxHold ?? 4, minHold);
+  const maxGap = checkInt(op, 'maxGap', options.maxGap ?? 2, 0);
   const noise = options.noise ?? 1;
   if (!(noise >= 0) || !Number.isFinite(noise)) throw new Error(`${op}: noise must be a finite number >= 0, got ${noise}`);
   // Prototypes: one unit-norm-ish random vector per label.
@@ -69,7 +65,7 @@ export function speechTask(options: SpeechTaskOptions = {}): SpeechTask {
     features,
     classes: labels + 1,
     batch(size: number, rng: Rng): SpeechBatch {
-      intIn('speechTask.batch', 'size', size, 1);
+      checkInt('speechTask.batch', 'size', size, 1);
       const targets: number[][] = [];
       const frames: number[][] = []; // per item: label per frame, 0 for a noise frame
       for (let b = 0; b < size; b++) {

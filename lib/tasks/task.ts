@@ -56,15 +56,6 @@ export function batchBuffers(steps: number, batch: number, inputSize: number, ou
   };
 }
 
-export function checkBatchSize(task: string, size: number): void {
-  if (!Number.isInteger(size) || size < 1) throw new Error(`${task}: batch size must be a positive integer, got ${size}`);
-}
-
-export function checkOption(task: string, name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new Error(`${task}: ${name} must be an integer >= ${min}, got ${value}`);
-  return value;
-}
-
 export function checkOutputs(task: string, batch: TaskBatch, outputs: Mat, cols: number): void {
   if (outputs.rows !== batch.steps * batch.batch || outputs.cols !== cols) {
     throw new Error(`${task}.score: outputs are ${outputs.rows}x${outputs.cols}, need ${batch.steps * batch.batch}x${cols} (steps ${batch.steps} x batch ${batch.batch})`);

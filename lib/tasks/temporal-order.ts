@@ -7,7 +7,8 @@
 // (softmax cross-entropy at the last step). Guessing scores 1/4.
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { type Task, type TaskBatch, argmax, batchBuffers, checkBatchSize, checkOption, checkOutputs } from './task.js';
+import { checkInt } from '../mat/options.js';
+import { type Task, type TaskBatch, argmax, batchBuffers, checkOutputs } from './task.js';
 
 export const TEMPORAL_ORDER_SYMBOLS = ['a', 'b', 'c', 'd', 'X', 'Y', 'B', 'E'] as const;
 export const TEMPORAL_ORDER_CLASSES = ['XX', 'XY', 'YX', 'YY'] as const;
@@ -28,7 +29,7 @@ export function temporalOrderWindows(steps: number): [[number, number], [number,
 
 export function temporalOrderTask(options: TemporalOrderOptions): Task {
   const name = 'temporal-order';
-  const T = checkOption(name, 'steps', options.steps, 10);
+  const T = checkInt(name, 'steps', options.steps, 10);
   const K = TEMPORAL_ORDER_SYMBOLS.length, C = TEMPORAL_ORDER_CLASSES.length;
   const [first, second] = temporalOrderWindows(T);
   return {
@@ -40,7 +41,7 @@ export function temporalOrderTask(options: TemporalOrderOptions): Task {
     metric: { name: 'accuracy', higherIsBetter: true, baseline: 1 / C, solved: 0.99 },
     options: { steps: T },
     batch(rng: Rng, size: number): TaskBatch {
-      checkBatchSize(name, size);
+      checkInt(name, 'batch size', size);
       const { xs, targets, mask } = batchBuffers(T, size, K, C, true);
       for (let b = 0; b < size; b++) {
         const t1 = first[0] + rng.int(first[1] - first[0]);

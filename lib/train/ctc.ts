@@ -8,6 +8,7 @@ import { dense } from '../cells/dense.js';
 import type { Mat } from '../mat/mat.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';
 import { Rng } from '../mat/rng.js';
+import { checkInt } from '../mat/options.js';
 import { bidirectional } from '../arch/bidirectional.js';
 import { stacked } from '../arch/stacked.js';
 import { Bptt } from '../rnn/bptt.js';
@@ -54,11 +55,6 @@ export interface CtcTrainReport {
 
 export interface CtcTrainHooks {
   onProgress?(step: number, total: number, loss: number): void;
-}
-
-function positiveInt(name: string, value: number, min = 1): number {
-  if (!Number.isInteger(value) || value < min) throw new Error(`trainCtc: ${name} must be an integer >= ${min}, got ${value}`);
-  return value;
 }
 
 function positive(name: string, value: number): number {
@@ -113,14 +109,14 @@ export function ctcEvaluate(model: RecurrentModel, batch: SpeechBatch, beamWidth
 }
 
 export function trainCtc(config: CtcTrainConfig = {}, hooks: CtcTrainHooks = {}): CtcTrainReport {
-  const hidden = positiveInt('hidden', config.hidden ?? 24);
-  const layers = positiveInt('layers', config.layers ?? 1);
-  const batchSize = positiveInt('batch', config.batch ?? 16);
-  const iterations = positiveInt('iterations', config.iterations ?? 600, 0);
+  const hidden = checkInt('trainCtc', 'hidden', config.hidden ?? 24);
+  const layers = checkInt('trainCtc', 'layers', config.layers ?? 1);
+  const batchSize = checkInt('trainCtc', 'batch', config.batch ?? 16);
+  const iterations = checkInt('trainCtc', 'iterations', config.iterations ?? 600, 0);
   const lr = positive('lr', config.lr ?? 0.01);
   const clip = positive('clip', config.clip ?? 5);
-  const heldOutSize = positiveInt('heldOut', config.heldOut ?? 200);
-  const beamWidth = positiveInt('beamWidth', config.beamWidth ?? 8, 0);
+  const heldOutSize = checkInt('trainCtc', 'heldOut', config.heldOut ?? 200);
+  const beamWidth = checkInt('trainCtc', 'beamWidth', config.beamWidth ?? 8, 0);
   const seed = config.seed ?? 1;
   const taskOptions = config.task ?? {};
   const task = speechTask(taskOptions);

@@ -6,6 +6,7 @@
 import type { Cell } from '../cells/cell.js';
 import { CELL_KINDS, type CellKind, type CellOptionsByKind, createCell, isCellKind } from '../cells/registry.js';
 import { Rng } from '../mat/rng.js';
+import { checkKeys, keysOf } from '../mat/options.js';
 import { createModel, type RecurrentModel } from '../rnn/model.js';
 import { sequenceLoss } from '../loss/losses.js';
 import { OPTIMIZER_KINDS, type OptimizerConfig, type OptimizerKind, Optimizer } from '../optim/optimizer.js';
@@ -128,6 +129,7 @@ function parsed<T>(parse: (text: string) => T, text: string): T {
 
 /** Validates a config, fills in the defaults and parses its text forms, once; throws an Error naming the bad option. */
 export function normalizeRunConfig(config: TaskRunConfig): NormalizedRunConfig {
+  checkKeys('trainTask', config, keysOf<TaskRunConfig>({ task: true, steps: true, cell: true, hidden: true, activation: true, init: true, forgetBias: true, learnInitialState: true, method: true, optimizer: true, lr: true, momentum: true, nesterov: true, weightDecay: true, schedule: true, l1: true, l2: true, clip: true, clipValue: true, batch: true, iterations: true, trainSize: true, epochs: true, seed: true, heldOut: true, heldOutSeed: true, evalEvery: true, stopWhenSolved: true, patience: true }));
   if (!isCellKind(config.cell)) fail('cell', `${JSON.stringify(config.cell)} is not one of ${CELL_KINDS.join(', ')}`);
   const cell: CellKind = config.cell;
   const hidden = positiveInt('hidden', config.hidden);

@@ -18,6 +18,7 @@ import type { GradientMethod, RunResult } from '../rnn/unroll.js';
 import { type MethodSpec, checkMethod, createMethod, methodDrive } from '../rnn/methods.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
+import { checkKeys, keysOf } from '../mat/options.js';
 
 /** One mini-batch: time-major inputs and the loss over them. */
 export interface TrainBatch {
@@ -128,6 +129,7 @@ function checkPositive(name: string, value: number | undefined): void {
 }
 
 export function train(model: RecurrentModel, options: TrainOptions): TrainResult {
+  checkKeys('train', options, keysOf<TrainOptions>({ method: true, optimizer: true, iterations: true, next: true, clipNorm: true, clipValue: true, penalty: true, evaluate: true, evalEvery: true, higherIsBetter: true, target: true, earlyStopping: true, onProgress: true, guard: true }));
   const { optimizer } = options;
   const method = checkMethod('train', options.method);
   const drive = methodDrive(method);

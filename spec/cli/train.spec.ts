@@ -145,7 +145,7 @@ test('diagnose: cases, JSON and errors', () => {
 });
 
 function params(values: number[]) {
-  const p = createParams([{ name: 'weight_hh', rows: 2, cols: 2 }, { name: 'bias_hh', rows: 1, cols: 2 }]);
+  const p = createParams([{ name: 'weight_hh', rows: 2, cols: 2, role: 'weight' }, { name: 'bias_hh', rows: 1, cols: 2, role: 'bias' }]);
   p.theta.set(values);
   return p;
 }
@@ -191,7 +191,7 @@ test('a checkpoint whose files do not match its pointer is refused', () => {
   writeFileSync(join(dir, 'checkpoint.json'), '{"format": "loopgrad-checkpoint", ');
   assert.throws(() => loadCheckpoint(dir, params([0, 0, 0, 0, 0, 0])), /is not valid JSON/);
   assert.throws(() => loadCheckpoint(join(dir, 'none'), params([0, 0, 0, 0, 0, 0])), /no checkpoint.json/);
-  const other = createParams([{ name: 'weight_hh', rows: 3, cols: 2 }, { name: 'bias_hh', rows: 1, cols: 2 }]);
+  const other = createParams([{ name: 'weight_hh', rows: 3, cols: 2, role: 'weight' }, { name: 'bias_hh', rows: 1, cols: 2, role: 'bias' }]);
   writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(pointer));
   assert.throws(() => loadCheckpoint(dir, other), /has shape \[2, 2\] but weight_hh needs \[3, 2\]/);
 });

@@ -26,7 +26,7 @@ test('pytorchRnn: the module PyTorch builds, with its parameter names', () => {
     'rnn.weight_ih_l1', 'rnn.weight_hh_l1', 'rnn.bias_ih_l1', 'rnn.bias_hh_l1',
     'rnn.weight_ih_l1_reverse', 'rnn.weight_hh_l1_reverse', 'rnn.bias_ih_l1_reverse', 'rnn.bias_hh_l1_reverse',
   ]);
-  assert.equal(cell.paramSpecs[8], { name: 'weight_ih_l1', rows: 15, cols: 10 });
+  assert.equal(cell.paramSpecs[8], { name: 'weight_ih_l1', rows: 15, cols: 10, role: 'weight' });
   assert.is(cell.outputSize, 10);
   // A lone bidirectional layer gets layer 0's names too.
   assert.equal(pytorchNames(bidirectional(lstm({ inputSize: 2, hiddenSize: 2 })).paramSpecs)[4], 'weight_ih_l0_reverse');

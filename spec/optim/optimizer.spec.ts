@@ -120,7 +120,7 @@ test('bad hyperparameters throw Errors naming the option', () => {
   assert.throws(() => new Optimizer({ kind: 'adam', lr: 0.1, beta2: 1.5 }), /beta2/);
   assert.throws(() => new Optimizer({ kind: 'rmsprop', lr: 0.1, eps: 0 }), /rmsprop: eps must be a number in \(0, ∞\), got 0/);
   assert.throws(() => new Optimizer({ kind: 'adam', lr: 0.1, weightDecay: 0.1 }), /use an L2 penalty/);
-  assert.throws(() => new Optimizer({ kind: 'adam', lr: 0.1, momentum: 0.9 }), /momentum\/nesterov apply to sgd and rmsprop/);
+  assert.throws(() => new Optimizer({ kind: 'adam', lr: 0.1, momentum: 0.9 }), /adam: unknown option "momentum" \(accepted: kind, lr, beta1, beta2, eps, weightDecay, schedule\)/);
   assert.throws(() => new Optimizer({ kind: 'lbfgs' as never, lr: 0.1 }), /unknown kind "lbfgs"/);
   const opt = new Optimizer({ kind: 'adam', lr: 0.1 });
   assert.throws(() => opt.step(new Float64Array(3), new Float64Array(2)), /theta has 3 numbers but grad has 2/);
@@ -136,6 +136,42 @@ test('loadState refuses a state from a different optimiser or with broken buffer
   assert.throws(() => Optimizer.fromState({ ...state, buffers: { m: [0, 0] } }), /keeps buffers \[m, v\]/);
   assert.throws(() => Optimizer.fromState({ ...state, buffers: { m: [0, 0], v: [0] } }), /buffer v has 1 numbers/);
   assert.throws(() => Optimizer.fromState({ ...state, format: 'other' } as never), /not a loopgrad optimiser state/);
+});
+
+test('fromState refuses null, true, "1" and [] where numbers belong, naming the field', () => {
+  const a = new Optimizer({ kind: 'adam', lr: 0.1 });
+  a.step(Float64Array.from([1, 2]), Float64Array.from([0.5, -0.5]));
+  const saved = JSON.stringify(a.saveState());
+  const broken = (change: (s: Record<string, any>) => void): OptimizerState => {
+    const s = JSON.parse(saved) as Record<string, any>;
+    change(s);
+    return s as OptimizerState;
+  };
+  for (const [bad, shown] of [[null, 'null'], [true, 'true'], ['1', '"1"'], [[], '[]']] as const) {
+    const is = (message: string) => (e: Error) => e.message === message;
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.buffers.v[1] = bad; })), is(`Optimizer.fromState: buffer v[1] is ${shown}, not a finite number`), `buffer ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.buffers.m[0] = bad; })), is(`Optimizer.fromState: buffer m[0] is ${shown}, not a finite number`), `buffer ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.steps = bad; })), is(`Optimizer.fromState: steps must be an integer >= 0, got ${shown}`), `steps ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.config.lr = bad; })), is(`adam: lr must be a number in [0, ∞), got ${shown}`), `lr ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.config.beta1 = bad; })), is(`adam: beta1 must be a number in [0, 1), got ${shown}`), `beta1 ${shown}`);
+    assert.throws(() => Optimizer.fromState(broken((s) => { s.buffers = bad; })), /Optimizer.fromState: buffers must be an object of number arrays by name, got /, `buffers ${shown}`);
+  }
+  assert.throws(() => Optimizer.fromState(broken((s) => { s.extra = 1; })), /Optimizer.fromState: unknown option "extra" \(accepted: format, version, config, steps, buffers\)/);
+  // The unbroken state still loads.
+  assert.is(Optimizer.fromState(JSON.parse(saved) as OptimizerState).steps, 1);
+});
+
+test('saveState writes the options of its kind; a state that lists every option at its default (as saved before) still loads', () => {
+  const a = new Optimizer({ kind: 'adam', lr: 0.1 });
+  assert.equal(Object.keys(a.saveState().config), ['kind', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay']);
+  assert.equal(Object.keys(new Optimizer({ kind: 'sgd', lr: 0.1, schedule: { kind: 'constant' } }).saveState().config), ['kind', 'lr', 'momentum', 'nesterov', 'weightDecay', 'schedule']);
+  const legacy = {
+    format: 'loopgrad-optimizer', version: 1, steps: 0, buffers: {},
+    config: { kind: 'adam', lr: 0.1, momentum: 0, nesterov: false, beta1: 0.9, beta2: 0.999, alpha: 0.99, eps: 1e-8, weightDecay: 0, initialAccumulator: 0 },
+  } as OptimizerState;
+  assert.equal(Optimizer.fromState(legacy).config, a.config);
+  // An unused option away from its default is not what saveState wrote: refused, not dropped.
+  assert.throws(() => Optimizer.fromState({ ...legacy, config: { ...legacy.config, alpha: 0.5 } }), /adam: unknown option "alpha"/);
 });
 
 test.run();

@@ -82,7 +82,7 @@ test('L1 and L2 penalties: value and gradient, with a mask', () => {
 
 test('weightMask spares biases and learned initial states', () => {
   const params = createParams([
-    { name: 'weight_ih', rows: 2, cols: 1 }, { name: 'bias_ih', rows: 1, cols: 2 }, { name: 'init_h', rows: 1, cols: 2 }, { name: 'weight_out', rows: 1, cols: 2 },
+    { name: 'weight_ih', rows: 2, cols: 1, role: 'weight' }, { name: 'bias_ih', rows: 1, cols: 2, role: 'bias' }, { name: 'init_h', rows: 1, cols: 2, role: 'initial' }, { name: 'weight_out', rows: 1, cols: 2, role: 'weight' },
   ]);
   assert.equal(Array.from(weightMask(params)), [1, 1, 0, 0, 0, 0, 1, 1]);
 });

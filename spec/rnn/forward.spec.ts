@@ -30,7 +30,7 @@ function delayLine(inputSize: number): Cell {
     stateSizes: [2, 2, 1],
     stateNames: ['a', 'b', 'c'],
     outputSize: 5,
-    paramSpecs: [{ name: 'weight', rows: 2, cols: inputSize }, { name: 'bias', rows: 1, cols: 2 }],
+    paramSpecs: [{ name: 'weight', rows: 2, cols: inputSize, role: 'weight' }, { name: 'bias', rows: 1, cols: 2, role: 'bias' }],
     step(g: Graph, [weight, bias]: readonly Var[], [a, b]: readonly Var[], x: Var) {
       const next = [g.tanh(g.linear(x, weight, bias)), a, g.sliceCols(b, 1, 1)];
       return { state: next, output: g.concatCols(next) };

@@ -220,9 +220,9 @@ test('bad run options are clear errors at the call, naming the method', () => {
   const xs = randomMat(4 * 2, 3);
   const methods: [string, GradientMethod][] = [['bptt', new Bptt(model)], ['rtrl', new Rtrl(model)], ['tbptt', new Tbptt(model, { k1: 2 })]];
   for (const [op, method] of methods) {
-    assert.throws(() => method.run(xs, {}, { batch: 2, initialState: [mat(2, 4)] }), new RegExp(`${op}: initialState has 1 matrices but lstm has 2 state vectors \\(h, c\\)`));
-    assert.throws(() => method.run(xs, {}, { batch: 2, initialState: [mat(2, 4), mat(2, 5)] }), new RegExp(`${op}: initial c is 2x5, needs 1x4 or 2x4`));
-    assert.throws(() => method.run(xs, {}, { batch: 2, initialState: [mat(3, 4), mat(3, 4)] }), new RegExp(`${op}: initial h is 3x4, needs 1x4 or 2x4`));
+    assert.throws(() => method.run(xs, {}, { batch: 2, initialState: [mat(2, 4)] }), new RegExp(`${op}: a fixed initial state needs 2 matrices \\(h, c\\), got 1`));
+    assert.throws(() => method.run(xs, {}, { batch: 2, initialState: [mat(2, 4), mat(2, 5)] }), new RegExp(`${op}: initial c is 2x5, needs 4 columns`));
+    assert.throws(() => method.run(xs, {}, { batch: 2, initialState: [mat(3, 4), mat(3, 4)] }), new RegExp(`${op}: initial h is 3x4; it needs 1 row \\(shared by the batch\\) or batch 2 rows`));
     assert.throws(() => method.run(xs, {}, { batch: 2, lengths: [4, 5] }), new RegExp(`${op}: sequence 1 has length 5`));
     assert.throws(() => method.run(xs, {}, { batch: 2, lengths: [4] }), new RegExp(`${op}: 1 lengths for a batch of 2`));
     assert.throws(() => method.run(xs, {}, { batch: 3 }), new RegExp(`${op}: input has 8 rows, not a multiple of batch 3`));

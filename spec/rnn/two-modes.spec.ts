@@ -127,7 +127,7 @@ test('RTRL carries a state passed through unchanged (new b is the old a) exactly
   // A two-stage delay line: a' = tanh(x·Wᵀ + a·Uᵀ + b·Vᵀ), b' = a (the old Var itself), output b'.
   const delay: Cell = {
     kind: 'delay', inputSize: 2, stateSizes: [3, 3], stateNames: ['a', 'b'], outputSize: 3,
-    paramSpecs: [{ name: 'W', rows: 3, cols: 2 }, { name: 'U', rows: 3, cols: 3 }, { name: 'V', rows: 3, cols: 3 }],
+    paramSpecs: [{ name: 'W', rows: 3, cols: 2, role: 'weight' }, { name: 'U', rows: 3, cols: 3, role: 'weight' }, { name: 'V', rows: 3, cols: 3, role: 'weight' }],
     step: (g, [W, U, V], [a, b], x) => {
       const aNew = g.tanh(g.linearSum([[x, W], [a, U], [b, V]]));
       return { state: [aNew, a], output: a };

@@ -42,7 +42,7 @@ for (const name of TASK_NAMES) {
     assert.is(a.targets.cols, task.outputSize);
     const score = task.score(a, perfect(a));
     assert.ok(task.metric.higherIsBetter ? score >= task.metric.solved : score <= task.metric.solved, `${name} perfect score ${score}`);
-    assert.throws(() => task.batch(new Rng(1), 0), /batch size must be a positive integer/);
+    assert.throws(() => task.batch(new Rng(1), 0), /batch size must be an integer >= 1, got 0/);
     assert.throws(() => task.score(a, mat(1, task.outputSize)), /outputs are 1x/);
   });
 }

@@ -1,0 +1,45 @@
+// Checks shared by every options object and size argument in lib/. This file
+// imports nothing, so any layer (cells, optimisers, runners, trainers) can use it.
+
+/** A value for an error message: strings quoted, everything else as JSON where it can be. */
+function show(value: unknown): string {
+  if (typeof value === 'number' || value === undefined) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * Throws unless options is an object whose own keys are all in accepted:
+ * `adam: unknown option "amsgrad" (accepted: kind, lr, beta1, beta2, eps, weightDecay)`.
+ * A key whose value is undefined counts too: a misspelt option is refused even when unset.
+ */
+export function checkKeys(op: string, options: unknown, accepted: readonly string[]): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`${op}: options must be an object, got ${show(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!accepted.includes(key)) throw new Error(`${op}: unknown option "${key}" (accepted: ${accepted.join(', ')})`);
+  }
+}
+
+/**
+ * Every key of an options interface, as a list for checkKeys; the compiler checks that the
+ * record names each key of T exactly once and nothing else: keysOf<LstmOptions>({ inputSize: true, ... }).
+ */
+export function keysOf<T>(all: { readonly [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(all);
+}
+
+/**
+ * An integer >= min (default 1), or an Error naming it:
+ * `lstm: hiddenSize must be an integer >= 1, got 2.5`. The one size / count check of lib/.
+ */
+export function checkInt(op: string, name: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${show(value)}`);
+  }
+  return value;
+}

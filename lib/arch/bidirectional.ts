@@ -10,6 +10,7 @@
 // the forward cell's, then the backward cell's (h, c, h_reverse, c_reverse).
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
+import { joinParamSpecs } from '../cells/params.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { scanCell } from '../rnn/unroll.js';
@@ -54,10 +55,7 @@ export function bidirectional(forward: Cell, backward: Cell = forward): Bidirect
     stateSizes: [...forward.stateSizes, ...backward.stateSizes],
     stateNames: [...forward.stateNames, ...backward.stateNames.map((n) => `${n}_reverse`)],
     outputSize: forward.outputSize + backward.outputSize,
-    paramSpecs: [
-      ...forward.paramSpecs,
-      ...backward.paramSpecs.map((s) => ({ ...s, name: `${s.name}_reverse` })),
-    ],
+    paramSpecs: joinParamSpecs([forward, backward], (name, direction) => (direction === 0 ? name : `${name}_reverse`)).specs,
     step(): never {
       throw bidirectionalStepError('bidirectional');
     },

@@ -215,12 +215,7 @@ export function mdFourWay(cells: MdCell | readonly [MdCell, MdCell, MdCell, MdCe
   list.forEach((c, k) => {
     if (c.inputSize !== inputSize) throw new Error(`mdFourWay: the ${CORNERS[k]} cell takes ${c.inputSize} inputs, the top-left one ${inputSize}`);
   });
-  const specs: ParamSpec[] = [];
-  const starts: number[] = [0];
-  list.forEach((c, k) => {
-    for (const s of c.paramSpecs) specs.push({ ...s, name: `${s.name}_${CORNER_SUFFIX[CORNERS[k]]}` });
-    starts.push(specs.length);
-  });
+  const { specs, starts } = joinParamSpecs(list, (name, k) => `${name}_${CORNER_SUFFIX[CORNERS[k]]}`);
   return {
     kind: 'mdFourWay',
     inputSize,

@@ -8,7 +8,7 @@
 // cell itself, so Bptt steps the wrapper and the inner layer's step() throws.
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
-import type { ParamSpec } from '../cells/params.js';
+import { type ParamSpec, joinParamSpecs } from '../cells/params.js';
 import { type Mat, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
@@ -25,11 +25,11 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
   for (const s of inner.paramSpecs) {
     if (s.name === 'weight_out' || s.name === 'bias_out') throw new Error(`withReadout: the ${inner.kind} cell already has a parameter named ${s.name}`);
   }
-  const specs: ParamSpec[] = [
-    ...inner.paramSpecs,
+  const head: readonly ParamSpec[] = [
     { name: 'weight_out', rows: outputSize, cols: inner.outputSize, role: 'weight' },
     { name: 'bias_out', rows: 1, cols: outputSize, role: 'bias' },
   ];
+  const { specs } = joinParamSpecs([inner, { paramSpecs: head }], (name) => name);
   const readout = (g: Graph, params: readonly Var[], h: Var): Var => g.linear(h, params[innerCount], params[innerCount + 1]);
   const cell: ReadoutCell = {
     kind: inner.kind,

@@ -10,7 +10,7 @@
 // scan(), layer by layer, which the unroll calls in place of stepping.
 import { Graph, type Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
-import { type ParamSpec, checkChain, initParts } from '../cells/params.js';
+import { checkChain, initParts, joinParamSpecs } from '../cells/params.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import { checkKeys } from '../mat/options.js';
@@ -131,12 +131,10 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
   layers.forEach((layer, l) => {
     if (isStacked(layer)) throw new Error(`stacked: layer ${l} is itself a stack; pass its layers instead`);
   });
-  const paramSpecs: ParamSpec[] = [], stateSizes: number[] = [], stateNames: string[] = [];
-  const paramStarts: number[] = [0], stateStarts: number[] = [0];
+  const { specs: paramSpecs, starts: paramStarts } = joinParamSpecs(layers, layerParamName);
+  const stateSizes: number[] = [], stateNames: string[] = [], stateStarts: number[] = [0];
   layers.forEach((layer, l) => {
-    for (const s of layer.paramSpecs) paramSpecs.push({ ...s, name: layerParamName(s.name, l) });
     layer.stateSizes.forEach((size, i) => { stateSizes.push(size); stateNames.push(layerParamName(layer.stateNames[i], l)); });
-    paramStarts.push(paramSpecs.length);
     stateStarts.push(stateSizes.length);
   });
   const dropout = p > 0 ? new DropoutMasks(p, seed, layers.length) : null;

@@ -15,6 +15,7 @@ import { elman } from '../cells/elman.js';
 import { gru } from '../cells/gru.js';
 import { lstm } from '../cells/lstm.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { bidirectional, isBidirectional } from '../rnn/bidirectional.js';
 import { type StackedCell, isStacked, layerParamName, stacked } from '../rnn/stacked.js';
 import type { Tensor, TensorInput } from './safetensors.js';
@@ -35,10 +36,15 @@ export interface PytorchRnnOptions {
   seed?: number;
 }
 
+const PYTORCH_RNN_OPTIONS = keysOf<PytorchRnnOptions>({
+  module: true, inputSize: true, hiddenSize: true, numLayers: true, bidirectional: true, bias: true, nonlinearity: true, dropout: true, seed: true,
+});
+
 /** The loopgrad network that computes what the PyTorch module with these arguments computes. */
 export function pytorchRnn(options: PytorchRnnOptions): StackedCell {
+  checkKeys('pytorchRnn', options, PYTORCH_RNN_OPTIONS);
   const numLayers = options.numLayers ?? 1;
-  if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`pytorchRnn: numLayers must be a positive integer, got ${numLayers}`);
+  checkInt('pytorchRnn', 'numLayers', numLayers);
   const directions = options.bidirectional ? 2 : 1;
   const { hiddenSize, bias } = options;
   const layers: Cell[] = [];

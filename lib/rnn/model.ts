@@ -4,7 +4,7 @@ import type { Cell } from '../cells/cell.js';
 import { type Params, type ParamSpec, createParams } from '../cells/params.js';
 import { type Mat, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { checkKeys } from '../mat/options.js';
+import { checkInt, checkKeys } from '../mat/options.js';
 
 /**
  * How h_0 is chosen: 'zero'; a fixed value per state vector (1 x size, shared
@@ -96,7 +96,7 @@ export function initialStateVars(
 }
 
 export function checkSequence(op: string, model: RecurrentModel, xs: Mat, batch: number): number {
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`${op}: batch must be a positive integer, got ${batch}`);
+  checkInt(op, 'batch', batch);
   if (xs.cols !== model.cell.inputSize) {
     throw new Error(`${op}: input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`);
   }

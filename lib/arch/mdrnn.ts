@@ -14,7 +14,8 @@
 // (i, j) of sequence b at row (i·width + j)·batch + b (row-major positions,
 // batch innermost), as PyTorch's (height, width, features) for batch 1.
 import { Graph, type Var } from '../ad/graph.js';
-import { type Cell, type StepResult, checkSize } from '../cells/cell.js';
+import type { Cell, StepResult } from '../cells/cell.js';
+import { checkInt } from '../mat/options.js';
 import { type Params, type ParamSpec, checkChain, createParams, initParts, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
@@ -41,8 +42,8 @@ export interface MdTanhOptions {
 /** h = tanh(W x + U1 h_dim1 + U2 h_dim2 + b); parameters W, U1, U2, b as in the golden file. */
 export function mdTanh(options: MdTanhOptions): MdCell {
   const op = 'mdTanh';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const H = checkSize(op, 'hiddenSize', options.hiddenSize);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const H = checkInt(op, 'hiddenSize', options.hiddenSize);
   const bias = options.bias ?? true;
   const specs: ParamSpec[] = [
     { name: 'W', rows: H, cols: inputSize, role: 'weight' },
@@ -84,8 +85,8 @@ export interface MdLstmOptions {
  */
 export function mdLstm(options: MdLstmOptions): MdCell {
   const op = 'mdLstm';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const H = checkSize(op, 'hiddenSize', options.hiddenSize);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const H = checkInt(op, 'hiddenSize', options.hiddenSize);
   const forgetBias = options.forgetBias ?? 0;
   if (!Number.isFinite(forgetBias)) throw new Error(`mdLstm: forgetBias must be finite, got ${forgetBias}`);
   return {

@@ -10,7 +10,8 @@
 // Everything is composed on the Graph, so the whole hierarchy is
 // differentiated by reverse mode like any other computation.
 import { Graph, type Var } from '../ad/graph.js';
-import { type Activation, type Cell, activate, checkActivation, checkSize } from '../cells/cell.js';
+import { type Activation, type Cell, activate, checkActivation } from '../cells/cell.js';
+import { checkInt } from '../mat/options.js';
 import { type Params, type ParamSpec, checkChain, initParts, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
@@ -73,9 +74,9 @@ function initFeedForward(mats: readonly Mat[], rng: Rng, fanIn: number): void {
 /** Window subsampling of a sequence: T steps in, ceil(T / window) out. */
 export function subsample(options: SubsampleOptions): SequenceLayer {
   const op = 'subsample';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const outputSize = checkSize(op, 'outputSize', options.outputSize);
-  const window = checkSize(op, 'window', options.window);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const outputSize = checkInt(op, 'outputSize', options.outputSize);
+  const window = checkInt(op, 'window', options.window);
   const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid', 'identity']);
   const bias = options.bias ?? true;
   const fanIn = window * inputSize;
@@ -176,11 +177,11 @@ export interface GridSubsampleOptions {
  */
 export function gridSubsample(options: GridSubsampleOptions): GridLayer {
   const op = 'gridSubsample';
-  const inputSize = checkSize(op, 'inputSize', options.inputSize);
-  const outputSize = checkSize(op, 'outputSize', options.outputSize);
+  const inputSize = checkInt(op, 'inputSize', options.inputSize);
+  const outputSize = checkInt(op, 'outputSize', options.outputSize);
   if (options.window === undefined || options.window.length !== 2) throw new Error('gridSubsample: window must be [height, width]');
-  const wh = checkSize(op, 'window height', options.window[0]);
-  const ww = checkSize(op, 'window width', options.window[1]);
+  const wh = checkInt(op, 'window height', options.window[0]);
+  const ww = checkInt(op, 'window width', options.window[1]);
   const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid', 'identity']);
   const bias = options.bias ?? true;
   const fanIn = wh * ww * inputSize;

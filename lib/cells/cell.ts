@@ -77,6 +77,3 @@ export function checkActivation(op: string, f: unknown, allowed: readonly Activa
   }
   return f as Activation;
 }
-
-/** checkInt (lib/mat/options.ts) under its old name, for the grid and subsampling layers. */
-export { checkInt as checkSize } from '../mat/options.js';

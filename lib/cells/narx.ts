@@ -143,7 +143,7 @@ export function narx(options: NarxOptions): NarxCell {
  */
 export function teacherInputs(xs: Mat, targets: Mat, batch: number, first: Mat | null = null): Mat {
   const I = xs.cols, O = targets.cols;
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`teacherInputs: batch must be a positive integer, got ${batch}`);
+  checkInt('teacherInputs', 'batch', batch);
   if (xs.rows !== targets.rows || xs.rows % batch !== 0) {
     throw new Error(`teacherInputs: inputs ${shapeOf(xs)} and targets ${shapeOf(targets)} need the same number of rows, a multiple of batch ${batch}`);
   }

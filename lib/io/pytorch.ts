@@ -13,6 +13,7 @@ import type { Cell } from '../cells/cell.js';
 import type { Params, ParamSpec } from '../cells/params.js';
 import { type CellKind, createCell } from '../cells/registry.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { bidirectional, isBidirectional } from '../arch/bidirectional.js';
 import { type StackedCell, isStacked, layerParamName, stacked } from '../arch/stacked.js';
 import type { Tensor, TensorInput } from './safetensors.js';
@@ -38,9 +39,14 @@ export interface PytorchRnnOptions {
 }
 
 /** The loopgrad network that computes what the PyTorch module with these arguments computes (a stack, of one layer by default). */
+const PYTORCH_RNN_OPTIONS = keysOf<PytorchRnnOptions>({
+  module: true, inputSize: true, hiddenSize: true, numLayers: true, bidirectional: true, bias: true, nonlinearity: true, dropout: true, seed: true,
+});
+
 export function pytorchRnn(options: PytorchRnnOptions): StackedCell {
+  checkKeys('pytorchRnn', options, PYTORCH_RNN_OPTIONS);
   const numLayers = options.numLayers ?? 1;
-  if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`pytorchRnn: numLayers must be a positive integer, got ${numLayers}`);
+  checkInt('pytorchRnn', 'numLayers', numLayers);
   if (!Object.prototype.hasOwnProperty.call(PYTORCH_MODULES, options.module)) {
     throw new Error(`pytorchRnn: module ${JSON.stringify(options.module)} is not one of ${Object.keys(PYTORCH_MODULES).join(', ')}`);
   }

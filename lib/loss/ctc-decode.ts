@@ -6,6 +6,7 @@
 
 import type { Mat } from '../mat/mat.js';
 import * as pm from '../mat/math.js';
+import { checkInt } from '../mat/options.js';
 
 export interface CtcDecodeOptions {
   readonly T: number;
@@ -228,9 +229,9 @@ export function ctcPrefixBeamSearch(logProbs: Float64Array | Mat, options: CtcBe
   const op = 'ctcPrefixBeamSearch';
   const { data, offset, N, C, blank, inputLengths } = check(op, logProbs, options);
   const beamWidth = options.beamWidth ?? 16;
-  if (!Number.isInteger(beamWidth) || beamWidth < 1) throw new Error(`${op}: beamWidth ${beamWidth} must be a positive integer`);
+  checkInt(op, 'beamWidth', beamWidth);
   const nBest = options.nBest ?? beamWidth;
-  if (!Number.isInteger(nBest) || nBest < 1) throw new Error(`${op}: nBest ${nBest} must be a positive integer`);
+  checkInt(op, 'nBest', nBest);
   const scorer = options.scorer;
   const weight = options.scorerWeight ?? 1;
   const labelBeam = options.labelBeam ?? Infinity;

@@ -14,6 +14,7 @@ import type { Graph, Var } from '../ad/graph.js';
 import { type Mat, rowsView, shapeOf } from '../mat/mat.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
 import * as pm from '../mat/math.js';
+import { checkInt } from '../mat/options.js';
 
 export type LossKind = 'mse' | 'softmax-ce' | 'bce';
 export const LOSS_KINDS: readonly LossKind[] = ['mse', 'softmax-ce', 'bce'];
@@ -106,7 +107,7 @@ export interface SequenceTargets {
 function checkTargets(op: string, spec: SequenceTargets): number {
   const { targets, mask, batch } = spec;
   if (!LOSS_KINDS.includes(spec.kind)) throw new Error(`${op}: unknown loss kind ${JSON.stringify(spec.kind)} (${LOSS_KINDS.join(', ')})`);
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`${op}: batch must be a positive integer, got ${batch}`);
+  checkInt(op, 'batch', batch);
   if (targets.rows % batch !== 0) throw new Error(`${op}: targets have ${targets.rows} rows, not a multiple of batch ${batch}`);
   if (mask !== null && (mask.rows !== targets.rows || mask.cols !== 1)) {
     throw new Error(`${op}: mask is ${shapeOf(mask)}, needs ${targets.rows}x1 like the ${shapeOf(targets)} targets`);

@@ -25,6 +25,7 @@ export interface BpttResult extends RunResult {
 }
 
 const REQUIRES_GRAD = { requiresGrad: true };
+const BPTT_EXTRA = ['inputGrad'];
 
 /**
  * Reusable BPTT over whole sequences. loss.step receives the network's output at t and the state
@@ -42,7 +43,7 @@ export class Bptt implements GradientMethod {
 
   run(xs: Mat, loss: SequenceLoss, options: BpttOptions = {}): BpttResult {
     const { model, graph: g, unroll } = this;
-    const seq = unroll.sequence(xs, options);
+    const seq = unroll.sequence(xs, options, BPTT_EXTRA);
     const { batch, steps } = seq;
     g.reset();
     const paramVars = unroll.leaves(g, REQUIRES_GRAD);

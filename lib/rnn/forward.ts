@@ -108,13 +108,13 @@ export class Forward {
     const { model, unroll } = this;
     const { cell } = model;
     if (options.initialState === 'carry' && this.started) unroll.carry(this.carried.map(clone));
-    const seq = unroll.sequence(xs, options);
+    const seq = unroll.sequence(xs, options, ['out']);
     const { batch, steps } = seq;
     const outputs = options.out ?? mat(steps * batch, cell.outputSize);
     if (outputs.rows !== steps * batch || outputs.cols !== cell.outputSize) {
       throw new Error(`forward: out is ${shapeOf(outputs)}, needs ${steps * batch}x${cell.outputSize}`);
     }
-    this.reset({ ...options, initialState: seq.initial, checkFinite: false });
+    this.reset({ batch: options.batch, lengths: options.lengths, initialState: seq.initial, checkFinite: false });
     this.seq = seq;
     const width = batch * cell.outputSize;
     if (cell.causal === false) return this.scanWhole(xs, outputs);

@@ -9,6 +9,7 @@ import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { seedTangent, denseTangent } from '../ad/tangent.js';
 import { type Mat, clone, mat, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
+import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState } from './unroll.js';
 
@@ -87,6 +88,7 @@ export class Rtrl implements GradientMethod {
   private readonly paramLeaves: LeafOptions[];
 
   constructor(model: RecurrentModel, options: RtrlOptions = {}) {
+    checkKeys('rtrl', options, ['maxBytes']);
     if (model.cell.causal === false) {
       throw new Error(`rtrl: the ${model.cell.kind} model reads the future of the sequence (a bidirectional layer), so it cannot be trained online; use Bptt`);
     }
@@ -234,7 +236,7 @@ export class Rtrl implements GradientMethod {
   run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): RunResult {
     if (options.initialState === 'carry' && this.started) this.unroll.carry(this.state.map(clone));
     const seq = this.unroll.sequence(xs, options);
-    this.reset({ ...options, initialState: seq.initial, checkFinite: false });
+    this.reset({ batch: options.batch, lengths: options.lengths, initialState: seq.initial, checkFinite: false });
     this.seq = { ...seq, checkFinite: false }; // checked whole by sequence()
     const width = seq.batch * xs.cols;
     for (let t = 0; t < seq.steps; t++) {

@@ -14,6 +14,7 @@
 import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
+import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
 
@@ -74,6 +75,7 @@ export class Tbptt implements GradientMethod {
   private readonly paramVars: Var[] = [];
 
   constructor(model: RecurrentModel, options: TbpttOptions) {
+    checkKeys('tbptt', options, ['k1', 'k2']);
     const k1 = options.k1, k2 = options.k2 ?? options.k1;
     if (!Number.isInteger(k1) || k1 < 1) throw new Error(`tbptt: k1 must be an integer >= 1, got ${k1}`);
     if (!Number.isInteger(k2) || k2 < k1) throw new Error(`tbptt: k2 must be an integer >= k1 = ${k1}, got ${k2}`);
@@ -166,8 +168,8 @@ export class Tbptt implements GradientMethod {
    */
   run(xs: Mat, loss: SequenceLoss, options: TbpttRunOptions = {}): RunResult {
     if (options.initialState === 'carry' && this.steps > 0) this.unroll.carry(this.state());
-    const seq = this.unroll.sequence(xs, options);
-    this.reset({ ...options, initialState: seq.initial, checkFinite: false });
+    const seq = this.unroll.sequence(xs, options, ['onWindow']);
+    this.reset({ batch: options.batch, lengths: options.lengths, initialState: seq.initial, checkFinite: false });
     this.seq = { ...seq, checkFinite: false }; // checked whole by sequence()
     const grad = new Float64Array(this.grad.length);
     let total = 0;

@@ -12,6 +12,7 @@ import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
 import { type Mat, clone, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { type RecurrentModel, checkInitialState } from './model.js';
 import { LengthMasks } from './packed.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
 
 /** The options every gradient method's run() takes. */
@@ -65,6 +66,9 @@ export interface Sequence {
 
 const NO_LEAF_OPTIONS: LeafOptions = {};
 
+/** The keys every method's run options accept. */
+export const RUN_OPTIONS = keysOf<RunOptions>({ batch: true, lengths: true, initialState: true, checkFinite: true });
+
 export class Unroll {
   readonly model: RecurrentModel;
   /** The method's name, for errors: `bptt: ...`. */
@@ -77,9 +81,10 @@ export class Unroll {
     this.op = op;
   }
 
-  /** Checks a whole sequence xs (time-major) and the run options against the model. */
-  sequence(xs: Mat, options: RunOptions = {}): Sequence {
+  /** Checks a whole sequence xs (time-major) and the run options (RUN_OPTIONS and a method's `extra` keys) against the model. */
+  sequence(xs: Mat, options: RunOptions = {}, extra: readonly string[] = []): Sequence {
     const { op, model } = this;
+    checkKeys(op, options, extra.length === 0 ? RUN_OPTIONS : [...RUN_OPTIONS, ...extra]);
     const batch = checkBatch(op, options.batch ?? 1);
     if (xs.cols !== model.cell.inputSize) {
       throw new Error(`${op}: input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`);
@@ -102,7 +107,8 @@ export class Unroll {
    * Checks the options of a stream fed step by step (online methods). With lengths, sequence b is
    * active at steps t < lengths[b] and frozen after; the stream may run past the longest.
    */
-  stream(options: RunOptions = {}): Sequence {
+  stream(options: RunOptions = {}, extra: readonly string[] = []): Sequence {
+    checkKeys(this.op, options, extra.length === 0 ? RUN_OPTIONS : [...RUN_OPTIONS, ...extra]);
     const batch = checkBatch(this.op, options.batch ?? 1);
     const lengths = options.lengths ?? null;
     let steps = 0;
@@ -284,8 +290,7 @@ function checkFiniteState(op: string, name: string, m: Mat): void {
 }
 
 export function checkBatch(op: string, batch: unknown): number {
-  if (typeof batch !== 'number' || !Number.isInteger(batch) || batch < 1) throw new Error(`${op}: batch must be a positive integer, got ${String(batch)}`);
-  return batch;
+  return checkInt(op, 'batch', batch);
 }
 
 /** See Unroll.step. */

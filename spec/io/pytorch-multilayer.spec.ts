@@ -30,7 +30,7 @@ test('pytorchRnn: the module PyTorch builds, with its parameter names', () => {
   assert.is(cell.outputSize, 10);
   // A lone bidirectional layer gets layer 0's names too.
   assert.equal(pytorchNames(bidirectional(lstm({ inputSize: 2, hiddenSize: 2 })).paramSpecs)[4], 'weight_ih_l0_reverse');
-  assert.throws(() => pytorchRnn({ module: 'LSTM', inputSize: 2, hiddenSize: 2, numLayers: 0 }), /numLayers must be a positive integer, got 0/);
+  assert.throws(() => pytorchRnn({ module: 'LSTM', inputSize: 2, hiddenSize: 2, numLayers: 0 }), /pytorchRnn: numLayers must be an integer >= 1, got 0/);
 });
 
 test('pytorch: a multi-layer state dict survives safetensors and loads back; missing or misshapen tensors are named', () => {

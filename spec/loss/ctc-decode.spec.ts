@@ -154,7 +154,7 @@ test('prefix beam search: narrow beam, label pruning, empty input', () => {
     assert.ok(Number.isFinite(pruned[n][0].score));
   }
   assert.equal(wide[2], [{ labels: [], score: 0, logProb: 0, scorerScore: 0 }]);
-  assert.throws(() => ctcPrefixBeamSearch(y, { T, N, C, beamWidth: 0 }), /beamWidth 0/);
+  assert.throws(() => ctcPrefixBeamSearch(y, { T, N, C, beamWidth: 0 }), /beamWidth must be an integer >= 1, got 0/);
 });
 
 test('edit distance and label error rate', () => {

@@ -16,12 +16,15 @@ import { Optimizer, type OptimizerConfig } from '../../lib/optim/optimizer.js';
 import { type Schedule, checkSchedule } from '../../lib/optim/schedule.js';
 import { applyPenalty, checkPenalty } from '../../lib/optim/clip.js';
 import { createModel } from '../../lib/rnn/model.js';
+import { Bptt } from '../../lib/rnn/bptt.js';
 import { gradientFlow } from '../../lib/rnn/diagnose.js';
 import { stacked } from '../../lib/arch/stacked.js';
 import { copyTask } from '../../lib/tasks/copy.js';
 import { speechTask } from '../../lib/tasks/speech.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { trainCtc } from '../../lib/train/ctc.js';
+import { pytorchRnn } from '../../lib/io/pytorch.js';
+import { sequenceLoss } from '../../lib/loss/losses.js';
 import { trainTask } from '../../lib/train/run-task.js';
 import { train } from '../../lib/train/trainer.js';
 
@@ -92,6 +95,10 @@ test('one integer check: the same message from cells, tasks, schedules, trainCtc
   assert.throws(() => trainCtc({ layers: 0 }), /trainCtc: layers must be an integer >= 1, got 0/);
   assert.throws(() => checkSchedule({ kind: 'constant', warmup: -1 }), /schedule constant: warmup must be an integer >= 0, got -1/);
   assert.throws(() => checkSchedule({ kind: 'cosine', total: 0 }), /schedule cosine: total must be an integer >= 1, got 0/);
+  assert.throws(() => pytorchRnn({ module: 'GRU', inputSize: 2, hiddenSize: 2, numLayers: 1.5 }), /pytorchRnn: numLayers must be an integer >= 1, got 1.5/);
+  assert.throws(() => pytorchRnn({ module: 'GRU', inputSize: 2, hiddenSize: 2, num_layers: 2 } as never), /pytorchRnn: unknown option "num_layers" \(accepted: module, inputSize, /);
+  assert.throws(() => new Bptt(createModel(lstm({ inputSize: 2, hiddenSize: 2 }))).run(mat(4, 2), {}, { batch: 0 }), /bptt: batch must be an integer >= 1, got 0/);
+  assert.throws(() => sequenceLoss({ kind: 'mse', targets: mat(4, 1), mask: null, batch: 2.5 }), /sequenceLoss: batch must be an integer >= 1, got 2.5/);
   assert.throws(() => gradientFlow(createModel(elman({ inputSize: 1, hiddenSize: 2 })), { steps: 1.5 }), /gradientFlow: steps must be an integer >= 1, got 1.5/);
 });
 

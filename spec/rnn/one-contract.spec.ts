@@ -226,7 +226,11 @@ test('bad run options are clear errors at the call, naming the method', () => {
     assert.throws(() => method.run(xs, {}, { batch: 2, lengths: [4, 5] }), new RegExp(`${op}: sequence 1 has length 5`));
     assert.throws(() => method.run(xs, {}, { batch: 2, lengths: [4] }), new RegExp(`${op}: 1 lengths for a batch of 2`));
     assert.throws(() => method.run(xs, {}, { batch: 3 }), new RegExp(`${op}: input has 8 rows, not a multiple of batch 3`));
+    assert.throws(() => method.run(xs, {}, { batch: 2, length: [4, 4] } as never), new RegExp(`${op}: unknown option "length" \\(accepted: batch, lengths, initialState, checkFinite`));
   }
+  assert.throws(() => new Rtrl(model, { maxbytes: 1 } as never), /rtrl: unknown option "maxbytes" \(accepted: maxBytes\)/);
+  assert.throws(() => new Tbptt(model, { k1: 2, batch: 2 } as never), /tbptt: unknown option "batch" \(accepted: k1, k2\)/);
+  assert.throws(() => new Forward(model).run(xs, { batch: 2, outputs: mat(8, 4) } as never), /forward: unknown option "outputs" \(accepted: batch, lengths, initialState, checkFinite, out\)/);
 });
 
 test('NaN or Inf in an input a sequence reads is an error naming the step and sequence, in every method and online; checkFinite: false skips the scan', () => {

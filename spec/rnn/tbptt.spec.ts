@@ -131,7 +131,7 @@ test('bad options throw', () => {
   assert.throws(() => new Tbptt(model, { k1: 0 }), /k1 must be an integer >= 1/);
   assert.throws(() => new Tbptt(model, { k1: 3, k2: 2 }), /k2 must be an integer >= k1 = 3/);
   const tb = new Tbptt(model, { k1: 2 });
-  assert.throws(() => tb.run(mat(4, 3), {}, { batch: 0 }), /tbptt: batch must be a positive integer, got 0/);
+  assert.throws(() => tb.run(mat(4, 3), {}, { batch: 0 }), /tbptt: batch must be an integer >= 1, got 0/);
   assert.throws(() => tb.run(mat(3, 3), {}, { batch: 2 }), /not a multiple of batch 2/);
   assert.throws(() => tb.run(mat(4, 5), {}, { batch: 2 }), /takes 3 features/);
 });

@@ -15,7 +15,7 @@
 // batch innermost), as PyTorch's (height, width, features) for batch 1.
 import { Graph, type Var } from '../ad/graph.js';
 import type { Cell, StepResult } from '../cells/cell.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Params, type ParamSpec, checkChain, createParams, initParts, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
@@ -39,8 +39,11 @@ export interface MdTanhOptions {
   bias?: boolean;
 }
 
+const MD_TANH_OPTIONS_KEYS = keysOf<MdTanhOptions>({ inputSize: true, hiddenSize: true, bias: true });
+
 /** h = tanh(W x + U1 h_dim1 + U2 h_dim2 + b); parameters W, U1, U2, b as in the golden file. */
 export function mdTanh(options: MdTanhOptions): MdCell {
+  checkKeys('mdTanh', options, MD_TANH_OPTIONS_KEYS);
   const op = 'mdTanh';
   const inputSize = checkInt(op, 'inputSize', options.inputSize);
   const H = checkInt(op, 'hiddenSize', options.hiddenSize);
@@ -78,12 +81,15 @@ export interface MdLstmOptions {
   forgetBias?: number;
 }
 
+const MD_LSTM_OPTIONS_KEYS = keysOf<MdLstmOptions>({ inputSize: true, hiddenSize: true, forgetBias: true });
+
 /**
  * MD-LSTM with gate order (i, f1, f2, g, o):
  *   [i f1 f2 g o] = x W_ihᵀ + h_dim1 W_hh1ᵀ + h_dim2 W_hh2ᵀ + b    (batch x 5H)
  *   c = σ(i) ⊙ tanh(g) + σ(f1) ⊙ c_dim1 + σ(f2) ⊙ c_dim2,   h = σ(o) ⊙ tanh(c)
  */
 export function mdLstm(options: MdLstmOptions): MdCell {
+  checkKeys('mdLstm', options, MD_LSTM_OPTIONS_KEYS);
   const op = 'mdLstm';
   const inputSize = checkInt(op, 'inputSize', options.inputSize);
   const H = checkInt(op, 'hiddenSize', options.hiddenSize);

@@ -11,7 +11,7 @@
 // differentiated by reverse mode like any other computation.
 import { Graph, type Var } from '../ad/graph.js';
 import { type Activation, type Cell, activate, checkActivation } from '../cells/cell.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Params, type ParamSpec, checkChain, initParts, joinParamSpecs } from '../cells/params.js';
 import { uniformInit } from '../mat/init.js';
 import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
@@ -60,6 +60,8 @@ export interface SubsampleOptions {
   bias?: boolean;
 }
 
+const SUBSAMPLE_OPTIONS_KEYS = keysOf<SubsampleOptions>({ inputSize: true, outputSize: true, window: true, activation: true, bias: true });
+
 function feedForwardSpecs(fanIn: number, outputSize: number, bias: boolean): ParamSpec[] {
   const specs: ParamSpec[] = [{ name: 'weight', rows: outputSize, cols: fanIn, role: 'weight' }];
   if (bias) specs.push({ name: 'bias', rows: 1, cols: outputSize, role: 'bias' });
@@ -73,6 +75,7 @@ function initFeedForward(mats: readonly Mat[], rng: Rng, fanIn: number): void {
 
 /** Window subsampling of a sequence: T steps in, ceil(T / window) out. */
 export function subsample(options: SubsampleOptions): SequenceLayer {
+  checkKeys('subsample', options, SUBSAMPLE_OPTIONS_KEYS);
   const op = 'subsample';
   const inputSize = checkInt(op, 'inputSize', options.inputSize);
   const outputSize = checkInt(op, 'outputSize', options.outputSize);
@@ -170,12 +173,15 @@ export interface GridSubsampleOptions {
   bias?: boolean;
 }
 
+const GRID_SUBSAMPLE_OPTIONS_KEYS = keysOf<GridSubsampleOptions>({ inputSize: true, outputSize: true, window: true, activation: true, bias: true });
+
 /**
  * 2-D window subsampling: every wh x ww block of positions (row by row)
  * concatenated, then a feed-forward layer; the grid shrinks to
  * ceil(height / wh) x ceil(width / ww) (edge blocks zero-padded).
  */
 export function gridSubsample(options: GridSubsampleOptions): GridLayer {
+  checkKeys('gridSubsample', options, GRID_SUBSAMPLE_OPTIONS_KEYS);
   const op = 'gridSubsample';
   const inputSize = checkInt(op, 'inputSize', options.inputSize);
   const outputSize = checkInt(op, 'outputSize', options.outputSize);

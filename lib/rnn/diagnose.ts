@@ -15,7 +15,7 @@
 import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import type { Params } from '../cells/params.js';
 import type { RecurrentModel } from './model.js';
 import { Unroll } from './unroll.js';
@@ -31,6 +31,8 @@ export interface GradientFlowOptions {
   /** Inputs to use instead of random ones: steps x inputSize (one sequence). */
   inputs?: Mat;
 }
+
+const GRADIENT_FLOW_OPTIONS_KEYS = keysOf<GradientFlowOptions>({ steps: true, seed: true, inputStd: true, inputs: true });
 
 export interface GradientFlowReport {
   steps: number;
@@ -50,6 +52,7 @@ export interface GradientFlowReport {
 }
 
 export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions): GradientFlowReport {
+  checkKeys('gradientFlow', options, GRADIENT_FLOW_OPTIONS_KEYS);
   const op = 'gradientFlow';
   const T = checkInt(op, 'steps', options.steps);
   const inputStd = options.inputStd ?? 1;

@@ -7,7 +7,7 @@
 // solved below 0.01. Loss: squared error at the last step only.
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Task, type TaskBatch, batchBuffers, checkOutputs } from './task.js';
 
 export interface AddingOptions {
@@ -15,7 +15,10 @@ export interface AddingOptions {
   steps: number;
 }
 
+const ADDING_OPTIONS_KEYS = keysOf<AddingOptions>({ steps: true });
+
 export function addingTask(options: AddingOptions): Task {
+  checkKeys('addingTask', options, ADDING_OPTIONS_KEYS);
   const name = 'adding';
   const T = checkInt(name, 'steps', options.steps, 2);
   const half = Math.floor(T / 2);

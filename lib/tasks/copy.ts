@@ -8,7 +8,7 @@
 // recall steps only; guessing scores 1/symbols.
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Task, type TaskBatch, argmax, batchBuffers, checkOutputs } from './task.js';
 
 export interface CopyOptions {
@@ -20,7 +20,10 @@ export interface CopyOptions {
   symbols?: number;
 }
 
+const COPY_OPTIONS_KEYS = keysOf<CopyOptions>({ delay: true, length: true, symbols: true });
+
 export function copyTask(options: CopyOptions): Task {
+  checkKeys('copyTask', options, COPY_OPTIONS_KEYS);
   const name = 'copy';
   const delay = checkInt(name, 'delay', options.delay, 1);
   const length = checkInt(name, 'length', options.length ?? 10, 1);

@@ -8,7 +8,7 @@
 // sequences whose final parity is right (1/2 by guessing).
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Task, type TaskBatch, batchBuffers, checkOutputs } from './task.js';
 
 export interface ParityOptions {
@@ -18,7 +18,10 @@ export interface ParityOptions {
   every?: boolean;
 }
 
+const PARITY_OPTIONS_KEYS = keysOf<ParityOptions>({ steps: true, every: true });
+
 export function parityTask(options: ParityOptions): Task {
+  checkKeys('parityTask', options, PARITY_OPTIONS_KEYS);
   const every = options.every ?? false;
   const name = every ? 'parity-running' : 'parity';
   const T = checkInt(name, 'steps', options.steps, 1);

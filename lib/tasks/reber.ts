@@ -13,7 +13,7 @@
 // determined symbol is predicted (as the most likely output).
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Task, type TaskBatch, argmax, batchBuffers, checkOutputs } from './task.js';
 
 export const REBER_SYMBOLS = ['B', 'T', 'P', 'S', 'X', 'V', 'E'] as const;
@@ -78,6 +78,8 @@ export interface ReberOptions {
   embedded?: boolean;
 }
 
+const REBER_OPTIONS_KEYS = keysOf<ReberOptions>({ embedded: true });
+
 interface ReberInfo {
   /** Per time-major row: bit mask of legal next symbols (0: padding or end). */
   legal: Int32Array;
@@ -92,6 +94,7 @@ function popcount(mask: number): number {
 }
 
 export function reberTask(options: ReberOptions = {}): Task {
+  checkKeys('reberTask', options, REBER_OPTIONS_KEYS);
   const embedded = options.embedded ?? true;
   const name = embedded ? 'reber' : 'reber-plain';
   const K = REBER_SYMBOLS.length;

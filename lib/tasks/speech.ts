@@ -4,7 +4,7 @@
 // given — only the label sequence is. Seeded; no downloads.
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 
 export interface SpeechTaskOptions {
   /** Distinct labels (classes besides the blank). Default 8. */
@@ -24,6 +24,8 @@ export interface SpeechTaskOptions {
   /** Seed of the prototypes (the "speaker"). Default 1. */
   seed?: number;
 }
+
+const SPEECH_TASK_OPTIONS_KEYS = keysOf<SpeechTaskOptions>({ labels: true, features: true, minLabels: true, maxLabels: true, minHold: true, maxHold: true, maxGap: true, noise: true, seed: true });
 
 export interface SpeechBatch {
   /** Time-major frames, (steps * batch) x features, zero past each sequence's length. */
@@ -46,6 +48,7 @@ export interface SpeechTask {
 }
 
 export function speechTask(options: SpeechTaskOptions = {}): SpeechTask {
+  checkKeys('speechTask', options, SPEECH_TASK_OPTIONS_KEYS);
   const op = 'speechTask';
   const labels = checkInt(op, 'labels', options.labels ?? 8, 1);
   const features = checkInt(op, 'features', options.features ?? 10, 1);

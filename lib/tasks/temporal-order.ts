@@ -7,7 +7,7 @@
 // (softmax cross-entropy at the last step). Guessing scores 1/4.
 import { type Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Task, type TaskBatch, argmax, batchBuffers, checkOutputs } from './task.js';
 
 export const TEMPORAL_ORDER_SYMBOLS = ['a', 'b', 'c', 'd', 'X', 'Y', 'B', 'E'] as const;
@@ -17,6 +17,8 @@ export interface TemporalOrderOptions {
   /** Sequence length T (>= 10, so that the two windows are distinct). */
   steps: number;
 }
+
+const TEMPORAL_ORDER_OPTIONS_KEYS = keysOf<TemporalOrderOptions>({ steps: true });
 
 /** The two windows [lo, hi) the relevant symbols are drawn from. */
 export function temporalOrderWindows(steps: number): [[number, number], [number, number]] {
@@ -28,6 +30,7 @@ export function temporalOrderWindows(steps: number): [[number, number], [number,
 }
 
 export function temporalOrderTask(options: TemporalOrderOptions): Task {
+  checkKeys('temporalOrderTask', options, TEMPORAL_ORDER_OPTIONS_KEYS);
   const name = 'temporal-order';
   const T = checkInt(name, 'steps', options.steps, 10);
   const K = TEMPORAL_ORDER_SYMBOLS.length, C = TEMPORAL_ORDER_CLASSES.length;

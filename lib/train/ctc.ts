@@ -8,7 +8,7 @@ import { dense } from '../cells/dense.js';
 import type { Mat } from '../mat/mat.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';
 import { Rng } from '../mat/rng.js';
-import { checkInt } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { bidirectional } from '../arch/bidirectional.js';
 import { stacked } from '../arch/stacked.js';
 import { Bptt } from '../rnn/bptt.js';
@@ -42,6 +42,8 @@ export interface CtcTrainConfig {
   seed?: number;
   task?: SpeechTaskOptions;
 }
+
+const CTC_TRAIN_CONFIG_KEYS = keysOf<CtcTrainConfig>({ hidden: true, layers: true, batch: true, iterations: true, lr: true, clip: true, heldOut: true, beamWidth: true, seed: true, task: true });
 
 export interface CtcTrainReport {
   config: Required<Omit<CtcTrainConfig, 'task'>> & { task: SpeechTaskOptions };
@@ -109,6 +111,7 @@ export function ctcEvaluate(model: RecurrentModel, batch: SpeechBatch, beamWidth
 }
 
 export function trainCtc(config: CtcTrainConfig = {}, hooks: CtcTrainHooks = {}): CtcTrainReport {
+  checkKeys('trainCtc', config, CTC_TRAIN_CONFIG_KEYS);
   const hidden = checkInt('trainCtc', 'hidden', config.hidden ?? 24);
   const layers = checkInt('trainCtc', 'layers', config.layers ?? 1);
   const batchSize = checkInt('trainCtc', 'batch', config.batch ?? 16);

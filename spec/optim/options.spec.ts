@@ -24,6 +24,12 @@ import { speechTask } from '../../lib/tasks/speech.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { trainCtc } from '../../lib/train/ctc.js';
 import { pytorchRnn } from '../../lib/io/pytorch.js';
+import { mdLstm, mdTanh } from '../../lib/arch/mdrnn.js';
+import { gridSubsample, subsample } from '../../lib/arch/subsampling.js';
+import { addingTask } from '../../lib/tasks/adding.js';
+import { parityTask } from '../../lib/tasks/parity.js';
+import { reberTask } from '../../lib/tasks/reber.js';
+import { temporalOrderTask } from '../../lib/tasks/temporal-order.js';
 import { sequenceLoss } from '../../lib/loss/losses.js';
 import { trainTask } from '../../lib/train/run-task.js';
 import { train } from '../../lib/train/trainer.js';
@@ -100,6 +106,24 @@ test('one integer check: the same message from cells, tasks, schedules, trainCtc
   assert.throws(() => new Bptt(createModel(lstm({ inputSize: 2, hiddenSize: 2 }))).run(mat(4, 2), {}, { batch: 0 }), /bptt: batch must be an integer >= 1, got 0/);
   assert.throws(() => sequenceLoss({ kind: 'mse', targets: mat(4, 1), mask: null, batch: 2.5 }), /sequenceLoss: batch must be an integer >= 1, got 2.5/);
   assert.throws(() => gradientFlow(createModel(elman({ inputSize: 1, hiddenSize: 2 })), { steps: 1.5 }), /gradientFlow: steps must be an integer >= 1, got 1.5/);
+});
+
+test('grid cells, subsampling layers, tasks, trainCtc and gradientFlow refuse unknown options too', () => {
+  const cases: [string, () => unknown][] = [
+    ['mdTanh', () => mdTanh({ inputSize: 2, hiddenSize: 2, peephole: true } as never)],
+    ['mdLstm', () => mdLstm({ inputSize: 2, hiddenSize: 2, bias: false } as never)],
+    ['subsample', () => subsample({ inputSize: 2, outputSize: 2, window: 2, stride: 2 } as never)],
+    ['gridSubsample', () => gridSubsample({ inputSize: 2, outputSize: 2, window: [2, 2], stride: 1 } as never)],
+    ['addingTask', () => addingTask({ steps: 10, length: 10 } as never)],
+    ['copyTask', () => copyTask({ delay: 5, steps: 5 } as never)],
+    ['parityTask', () => parityTask({ steps: 4, bits: 4 } as never)],
+    ['reberTask', () => reberTask({ embeded: true } as never)],
+    ['temporalOrderTask', () => temporalOrderTask({ steps: 20, classes: 4 } as never)],
+    ['speechTask', () => speechTask({ label: 8 } as never)],
+    ['trainCtc', () => trainCtc({ hiden: 8 } as never)],
+    ['gradientFlow', () => gradientFlow(createModel(elman({ inputSize: 1, hiddenSize: 2 })), { steps: 3, step: 3 } as never)],
+  ];
+  for (const [op, make] of cases) assert.throws(make, new RegExp(`^${op}: unknown option "\\w+" \\(accepted: `), op);
 });
 
 test.run();

@@ -446,7 +446,8 @@ function makeRunner(method: Method, config: CompareConfig, problem: Problem, tbp
     };
   }
   if (kind === 'rtrl') {
-    const learner = new Rtrl(model);
+    // --allow-large lifts RTRL's own limit too (the plan above already refused what is not allowed).
+    const learner = new Rtrl(model, { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) });
     return {
       run: () => { learner.run(xs, loss, { batch: config.batch }); },
       grad: () => learner.grad.slice(),

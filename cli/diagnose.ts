@@ -15,6 +15,7 @@ import { type BlockSpectrum, type GradientFlowReport, gradientFlow, recurrentSpe
 import { applyInit, formatInit, parseInit } from '../lib/train/init.js';
 import { type TaskRunConfig, buildCell } from '../lib/train/run-task.js';
 import { createTask } from '../lib/tasks/registry.js';
+import { type Estimate, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
 
 const specs: Record<string, FlagSpec> = {
   cell: { kind: 'string', help: 'elman | lstm | gru (default elman)', choices: ['elman', 'lstm', 'gru'] },
@@ -29,7 +30,24 @@ const specs: Record<string, FlagSpec> = {
   load: { kind: 'string', help: 'diagnose the trained model of a `loopgrad train --save` checkpoint' },
   svg: { kind: 'string', help: 'plot the norms against the lag into this SVG file' },
   json: { kind: 'boolean', help: 'print one JSON object' },
+  ...memoryFlags,
 };
+
+/**
+ * What gradientFlow holds for a cell over T steps: a reverse-mode tape of T steps on
+ * (state numbers + 1) rows, every value with its adjoint, and the state history.
+ */
+export function estimateDiagnoseBytes(cell: Cell, steps: number): Estimate {
+  const P = parameterCount(cell);
+  const N = cell.stateSizes.reduce((a, b) => a + b, 0);
+  const rows = N + 1;
+  const estimate: Estimate = [['parameters and their gradient', 8 * 2 * P]];
+  if (8 * P > 2 ** 30) return estimate; // too many to probe a step with: refuse on them
+  const probe = probeStep(cell);
+  estimate.push([`tape of ${steps} steps x ${rows} rows`, steps * (2 * 8 * rows * (probe.numbers + N + cell.inputSize) + NODE_OVERHEAD_BYTES * (probe.nodes + 4))]);
+  estimate.push(['Jacobian', 8 * N * N]);
+  return estimate;
+}
 
 const usage = [
   'usage: loopgrad diagnose [CASE ...] [options]',
@@ -125,6 +143,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const loadDir = flag<string>(parsed, 'load');
   const svg = flag<string>(parsed, 'svg');
   if (svg !== undefined) checkWritableFile('svg', svg);
+  const limit = memoryLimit(parsed);
   const models: { label: string; model: RecurrentModel; inputs: Mat | null }[] = [];
   if (loadDir !== undefined) {
     if (parsed.positional.length > 0) throw new UsageError('--load diagnoses the saved model; it takes no CASE');
@@ -136,6 +155,7 @@ async function run(argv: readonly string[]): Promise<number> {
     const config = meta.config as TaskRunConfig | undefined;
     if (config === undefined) throw new UsageError(`--load: the checkpoint in ${loadDir} has no training config`);
     const task = createTask(config.task, config.steps);
+    refuseOverLimit('', [...estimateDiagnoseBytes(buildCell(config, task), steps), ['inputs', 8 * steps * task.inputSize]], limit, '--steps');
     // The readout is irrelevant to the state's Jacobian: diagnose the inner cell with the trained weights.
     const withReadout = createModel(buildCell(config, task), { initialState: config.learnInitialState ? 'learned' : 'zero' });
     loadCheckpoint(loadDir, withReadout.params);
@@ -164,9 +184,16 @@ async function run(argv: readonly string[]): Promise<number> {
     for (const c of cases) {
       if (c.activation !== undefined && c.cell !== 'elman') throw new UsageError('--activation applies to elman only');
       let model: RecurrentModel;
+      let cell: Cell;
+      try {
+        cell = makeCell(c, inputSize, hidden, forgetBias);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      refuseOverLimit('', estimateDiagnoseBytes(cell, steps), limit, '--steps, --hidden or --input');
       try {
         const scheme = parseInit(c.init);
-        model = createModel(makeCell(c, inputSize, hidden, forgetBias), { seed });
+        model = createModel(cell, { seed });
         applyInit(model.params, scheme, new Rng(seed).fork());
         if (c.label.endsWith('@default') && c.init === 'default') c.label = c.label.slice(0, -'@default'.length) + '@' + formatInit(scheme);
       } catch (e) {

@@ -6,8 +6,10 @@ import { renderSvg, type Series } from '../bench/svg.js';
 import { createProgress } from '../bench/progress.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
-import { CELL_KINDS, type CellKind, type TaskRunConfig, type TaskRunReport, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
+import { CELL_KINDS, type CellKind, buildCell, type TaskRunConfig, type TaskRunReport, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
 import { TASK_NAMES, createTask } from '../lib/tasks/registry.js';
+import { Rng } from '../lib/mat/rng.js';
+import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep, totalBytes } from './memory.js';
 
 const specs: Record<string, FlagSpec> = {
   cell: { kind: 'string', help: 'elman | lstm | gru (default lstm)', choices: CELL_KINDS },
@@ -43,6 +45,7 @@ const specs: Record<string, FlagSpec> = {
   svg: { kind: 'string', help: 'write the learning curve to this SVG file' },
   json: { kind: 'boolean', help: 'print one JSON object {config, curve, heldOut}' },
   quiet: { kind: 'boolean', help: 'no progress bar, no summary' },
+  ...memoryFlags,
 };
 
 const usage = [
@@ -124,6 +127,42 @@ function cliMessage(message: string): string {
   return message.replace(/^trainTask: (\w+)/, (_, name: string) => `--${names[name] ?? name}`);
 }
 
+/**
+ * What a run will hold at its peak, estimated from the config before anything is built:
+ * parameters with their gradient and optimiser buffers, the training and held-out data,
+ * and the gradient method's memory (BPTT's tape of steps x batch x one step's values and
+ * their adjoints, TBPTT's window, RTRL's sensitivities and P-wide tangents).
+ */
+export function estimateTrainBytes(config: TaskRunConfig): Estimate {
+  const task = createTask(config.task, config.steps);
+  const cell = buildCell(config, task);
+  const P = parameterCount(cell);
+  const estimate: Estimate = [['parameters, gradient and optimiser state', 8 * 6 * P]];
+  // Parameters alone too many to probe a step with: refuse on them.
+  if (8 * P > 2 ** 30) return estimate;
+  let steps = task.steps;
+  if (steps === 0) steps = 2 * task.batch(new Rng(0), 1).steps; // lengths vary: a generous guess from one sequence
+  const rowNumbers = task.inputSize + task.outputSize + 1; // inputs, targets, mask
+  const batch = config.batch;
+  const heldOut = config.heldOut ?? 1000;
+  const probe = probeStep(cell);
+  const perRow = probe.numbers + 2; // plus the loss's values
+  const nodeBytes = NODE_OVERHEAD_BYTES * (probe.nodes + 4); // per step, whatever the batch
+  const stateNumbers = cell.stateSizes.reduce((a, b) => a + b, 0);
+  const dataRows = config.trainSize ?? batch;
+  estimate.push([config.trainSize !== undefined ? 'training set' : 'training batch', 8 * steps * dataRows * rowNumbers]);
+  estimate.push(['held-out set and its outputs', 8 * steps * heldOut * (rowNumbers + task.outputSize) + 8 * heldOut * perRow]);
+  const method = config.method ?? 'bptt';
+  const tbptt = /^tbptt:(\d+)(?::(\d+))?$/.exec(method);
+  if (method === 'rtrl') {
+    estimate.push(['RTRL sensitivities and tangents', 8 * P * (2 * batch * stateNumbers + batch * perRow)]);
+  } else {
+    const window = tbptt === null ? steps : Math.min(steps, Number(tbptt[1]) + Number(tbptt[2] ?? tbptt[1]));
+    estimate.push([tbptt === null ? 'BPTT tape' : 'TBPTT window', window * (2 * 8 * batch * (perRow + stateNumbers) + nodeBytes)]);
+  }
+  return estimate;
+}
+
 function curveSvg(report: TaskRunReport, command: string): string {
   // Average the noisy per-batch loss into at most 200 buckets.
   const curve = report.curve;
@@ -175,6 +214,8 @@ async function run(argv: readonly string[]): Promise<number> {
     }
     if (!found) throw new UsageError(`--load: no checkpoint in ${loadDir}`);
   }
+  const limit = memoryLimit(parsed);
+  refuseOverLimit('', estimateTrainBytes(config), limit, '--steps, --batch, --hidden, --held-out or --train-size, or --method tbptt:K');
   const total = config.iterations ?? Math.ceil(config.trainSize! / config.batch) * (config.epochs ?? 1);
   const progress = createProgress({ total, label: `train ${config.task}`, quiet });
   const started = Date.now();
@@ -182,6 +223,7 @@ async function run(argv: readonly string[]): Promise<number> {
   let report: TaskRunReport;
   try {
     report = trainTask(config, {
+      maxBytes: libraryLimit(limit),
       prepare(model, optimizer) {
         if (loadDir === undefined) return;
         const loaded = loadCheckpoint(loadDir, model.params);

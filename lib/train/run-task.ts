@@ -179,6 +179,8 @@ export interface TaskRunHooks {
   prepare?: (model: RecurrentModel, optimizer: Optimizer) => void;
   /** After every iteration; return 'stop' to end training. */
   onProgress?: (progress: Progress, model: RecurrentModel, optimizer: Optimizer) => void | 'stop';
+  /** Memory limit handed to the gradient method (RTRL's maxBytes). */
+  maxBytes?: number;
 }
 
 export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): TaskRunReport {
@@ -240,6 +242,7 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
     higherIsBetter: task.metric.higherIsBetter,
     target: c.stopWhenSolved ? task.metric.solved : undefined,
     earlyStopping: c.patience !== undefined ? { patience: c.patience } : undefined,
+    maxBytes: hooks.maxBytes,
     onProgress: hooks.onProgress === undefined ? undefined : (p) => hooks.onProgress!(p, model, optimizer),
   });
 

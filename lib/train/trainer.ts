@@ -120,6 +120,8 @@ export interface TrainOptions {
   onProgress?: (progress: Progress) => void | 'stop';
   /** Stop on non-finite loss, gradient or parameters and restore the last good ones (default true). */
   guard?: boolean;
+  /** Memory limit of the gradient method (RTRL's maxBytes; default its own). */
+  maxBytes?: number;
 }
 
 export interface TrainResult {
@@ -264,7 +266,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
       case 'rtrl': {
         let engine = rtrls.get(b.batch);
         if (engine === undefined) {
-          engine = new Rtrl(model);
+          engine = new Rtrl(model, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
           rtrls.set(b.batch, engine);
         }
         let produced = false;

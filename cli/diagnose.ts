@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
-import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
+import { checkWeightsFit, loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
 import type { Cell } from '../lib/cells/cell.js';
 import { elman } from '../lib/cells/elman.js';
 import { gru } from '../lib/cells/gru.js';
@@ -13,7 +13,7 @@ import { type Mat, mat } from '../lib/mat/mat.js';
 import { createModel, type RecurrentModel } from '../lib/rnn/model.js';
 import { type BlockSpectrum, type GradientFlowReport, gradientFlow, recurrentSpectrum } from '../lib/rnn/diagnose.js';
 import { applyInit, formatInit, parseInit } from '../lib/train/init.js';
-import { type TaskRunConfig, buildCell } from '../lib/train/run-task.js';
+import { type TaskRunConfig, buildCell, normalizeRunConfig } from '../lib/train/run-task.js';
 import { createTask } from '../lib/tasks/registry.js';
 import { type Estimate, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
 
@@ -154,11 +154,22 @@ async function run(argv: readonly string[]): Promise<number> {
     try { meta = readCheckpointMeta(loadDir); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
     const config = meta.config as TaskRunConfig | undefined;
     if (config === undefined) throw new UsageError(`--load: the checkpoint in ${loadDir} has no training config`);
-    const task = createTask(config.task, config.steps);
-    refuseOverLimit('', [...estimateDiagnoseBytes(buildCell(config, task), steps), ['inputs', 8 * steps * task.inputSize]], limit, '--steps');
+    // Everything checked before anything is built: the config's values, its sizes against the weights', the memory.
+    let task, cell: Cell;
+    try {
+      if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error(`meta.config is ${JSON.stringify(config)}, not an object`);
+      normalizeRunConfig({ ...config });
+      task = createTask(config.task, config.steps);
+      cell = buildCell(config, task);
+    } catch (e) {
+      throw new UsageError(`--load: the training config of the checkpoint in ${loadDir} is invalid: ${(e as Error).message}`);
+    }
+    const specs = [...cell.paramSpecs, ...(config.learnInitialState ? cell.stateSizes.map((size, i) => ({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size })) : [])];
+    try { checkWeightsFit(loadDir, specs); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
+    refuseOverLimit('', [...estimateDiagnoseBytes(cell, steps), ['inputs', 8 * steps * task.inputSize]], limit, '--steps');
     // The readout is irrelevant to the state's Jacobian: diagnose the inner cell with the trained weights.
-    const withReadout = createModel(buildCell(config, task), { initialState: config.learnInitialState ? 'learned' : 'zero' });
-    loadCheckpoint(loadDir, withReadout.params);
+    const withReadout = createModel(cell, { initialState: config.learnInitialState ? 'learned' : 'zero' });
+    try { loadCheckpoint(loadDir, withReadout.params); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
     // Drive it with one sequence of its own task, as long as --steps (whole sequences, concatenated).
     const rng = new Rng(seed);
     const inputs = mat(steps, task.inputSize);

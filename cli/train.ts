@@ -228,8 +228,12 @@ async function run(argv: readonly string[]): Promise<number> {
         if (loadDir === undefined) return;
         const loaded = loadCheckpoint(loadDir, model.params);
         // Same optimiser kind: continue its buffers and step count under this run's hyperparameters.
-        if (loaded.optimizer !== null && Optimizer.fromState(loaded.optimizer).kind === optimizer.kind) {
-          optimizer.loadState({ ...loaded.optimizer, config: optimizer.saveState().config });
+        try {
+          if (loaded.optimizer !== null && Optimizer.fromState(loaded.optimizer).kind === optimizer.kind) {
+            optimizer.loadState({ ...loaded.optimizer, config: optimizer.saveState().config });
+          }
+        } catch (e) {
+          throw new Error(`checkpoint: the optimiser state in ${loadDir} is unusable: ${(e as Error).message}`);
         }
       },
       onProgress(p, model, optimizer) {

@@ -122,6 +122,11 @@ export interface TrainOptions {
   guard?: boolean;
   /** Memory limit of the gradient method (RTRL's maxBytes; default its own). */
   maxBytes?: number;
+  /**
+   * Iterations done before this call (a resumed run): next() gets, and the curve and progress
+   * report, the run's own iteration numbers; `iterations` more are done. Default 0.
+   */
+  startIteration?: number;
 }
 
 export interface TrainResult {
@@ -174,6 +179,8 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
     if (options.evaluate === undefined) throw new Error('train: earlyStopping needs an evaluate function');
   }
   if (options.target !== undefined && options.evaluate === undefined) throw new Error('train: target needs an evaluate function');
+  const base = options.startIteration ?? 0;
+  if (!Number.isSafeInteger(base) || base < 0) throw new Error(`train: startIteration must be an integer >= 0, got ${base}`);
   const guardOn = options.guard ?? true;
   const higher = options.higherIsBetter ?? false;
 
@@ -307,7 +314,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
 
   let stop: TrainResult['stop'] = { reason: 'completed', message: `completed ${options.iterations} iterations` };
   for (iteration = 0; iteration < options.iterations; iteration++) {
-    const b = options.next(iteration);
+    const b = options.next(base + iteration);
     let loss: number;
     try {
       loss = runBatch(b);
@@ -315,7 +322,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
       if (e instanceof GuardTripped) { stop = { reason: 'guard', message: e.message }; break; }
       throw e;
     }
-    curve.push({ step: iteration + 1, loss });
+    curve.push({ step: base + iteration + 1, loss });
     let heldOut: number | undefined;
     if (options.evaluate && ((iteration + 1) % evalEvery === 0 || iteration + 1 === options.iterations)) {
       heldOut = options.evaluate();
@@ -331,7 +338,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
       }
     }
     const verdict = options.onProgress?.({
-      iteration: iteration + 1, iterations: options.iterations, updates, loss, gradNorm, lr, heldOut, elapsedMs: Date.now() - started,
+      iteration: base + iteration + 1, iterations: base + options.iterations, updates, loss, gradNorm, lr, heldOut, elapsedMs: Date.now() - started,
     });
     if (heldOut !== undefined && options.target !== undefined && (higher ? heldOut >= options.target : heldOut <= options.target)) {
       stop = { reason: 'target', message: `held-out metric ${heldOut} reached the target ${options.target} after ${iteration + 1} iterations` };

@@ -16,6 +16,7 @@ import { Bptt } from '../rnn/bptt.js';
 import { Tbptt } from '../rnn/tbptt.js';
 import { Rtrl } from '../rnn/rtrl.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { BoundedCurve } from './curve.js';
 import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
 
 export type TrainMethod =
@@ -127,10 +128,15 @@ export interface TrainOptions {
    * report, the run's own iteration numbers; `iterations` more are done. Default 0.
    */
   startIteration?: number;
+  /** Most points the learning curve holds (default 2048; see BoundedCurve). */
+  curveCap?: number;
 }
 
 export interface TrainResult {
-  /** Training loss per iteration. */
+  /**
+   * Training loss per iteration; past curveCap points, adjacent points are merged into
+   * means (each with the last iteration it covers), so the curve stays bounded.
+   */
   curve: { step: number; loss: number }[];
   /** Held-out metric per evaluation. */
   evaluations: { step: number; value: number }[];
@@ -188,7 +194,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const lastGood = theta.slice();
   let bestTheta: Float64Array | null = null;
   const started = Date.now();
-  const curve: TrainResult['curve'] = [];
+  const curve = new BoundedCurve(options.curveCap);
   const evaluations: TrainResult['evaluations'] = [];
   let updates = 0, gradNorm = 0, lr = optimizer.learningRate();
   let guard: GuardReport | null = null;
@@ -322,7 +328,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
       if (e instanceof GuardTripped) { stop = { reason: 'guard', message: e.message }; break; }
       throw e;
     }
-    curve.push({ step: base + iteration + 1, loss });
+    curve.add(base + iteration + 1, loss);
     let heldOut: number | undefined;
     if (options.evaluate && ((iteration + 1) % evalEvery === 0 || iteration + 1 === options.iterations)) {
       heldOut = options.evaluate();
@@ -360,5 +366,5 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
       break;
     }
   }
-  return { curve, evaluations, iterations: Math.min(iteration, options.iterations), updates, stop, guard, best, elapsedMs: Date.now() - started };
+  return { curve: curve.toArray(), evaluations, iterations: Math.min(iteration, options.iterations), updates, stop, guard, best, elapsedMs: Date.now() - started };
 }

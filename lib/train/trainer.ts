@@ -130,6 +130,12 @@ export interface TrainOptions {
   startIteration?: number;
   /** Most points the learning curve holds (default 2048; see BoundedCurve). */
   curveCap?: number;
+  /**
+   * The guard also stops a run whose batch loss passes this many times the first batch's
+   * (the untrained model's) loss: divergence, as with a far too large learning rate. Default
+   * 1e4; Infinity switches it off.
+   */
+  divergenceFactor?: number;
 }
 
 export interface TrainResult {
@@ -188,6 +194,9 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const base = options.startIteration ?? 0;
   if (!Number.isSafeInteger(base) || base < 0) throw new Error(`train: startIteration must be an integer >= 0, got ${base}`);
   const guardOn = options.guard ?? true;
+  const divergenceFactor = options.divergenceFactor ?? 1e4;
+  if (!(divergenceFactor > 1)) throw new Error(`train: divergenceFactor must be a number > 1, got ${divergenceFactor}`);
+  let initialLoss = 0;
   const higher = options.higherIsBetter ?? false;
 
   const theta = model.params.theta;
@@ -324,6 +333,10 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
     let loss: number;
     try {
       loss = runBatch(b);
+      if (guardOn && initialLoss > 0 && loss > divergenceFactor * initialLoss) {
+        trip('loss', loss, `the loss ${loss.toPrecision(3)} is over ${divergenceFactor.toPrecision(1)} times the first batch's ${initialLoss.toPrecision(3)}: training diverged (a smaller learning rate or clipping may help)`);
+      }
+      if (initialLoss === 0 && loss > 0 && Number.isFinite(loss)) initialLoss = loss;
     } catch (e) {
       if (e instanceof GuardTripped) { stop = { reason: 'guard', message: e.message }; break; }
       throw e;

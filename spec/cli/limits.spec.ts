@@ -46,4 +46,10 @@ test('--max-bytes lowers the limit; --allow-large lifts it', () => {
   assert.is(run('diagnose', '--steps', '3', '--hidden', '2', '--max-bytes', '10', '--allow-large', '--json').status, 0);
 });
 
+test('train: Adam at --lr 1e6 is stopped as diverging and exits 1, not 0', () => {
+  const r = run('train', 'adding', '--optimizer', 'adam', '--lr', '1e6', '--iterations', '50', '--steps', '10', '--hidden', '8', '--quiet');
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /training diverged/);
+});
+
 test.run();

@@ -48,4 +48,22 @@ test('train: a 10^5-iteration run keeps at most 2048 curve points, first and las
   for (let k = 1; k < result.curve.length; k++) assert.ok(result.curve[k].step > result.curve[k - 1].step);
 });
 
+test('train: a loss past 1e4 times the first batch\'s stops the run with the reason (Adam at lr 1e6)', () => {
+  const model = createModel(withReadout(elman({ inputSize: 2, hiddenSize: 4 }), 1), { seed: 1 });
+  const task = addingTask({ steps: 5 });
+  const rng = new Rng(0);
+  const next = () => { const b = task.batch(rng, 8); return { xs: b.xs, batch: 8, loss: sequenceLoss(b) }; };
+  const result = train(model, { method: { kind: 'bptt' }, optimizer: new Optimizer({ kind: 'adam', lr: 1e6 }), iterations: 50, next });
+  assert.is(result.stop.reason, 'guard');
+  assert.ok(result.guard !== null && result.guard.what === 'loss');
+  assert.match(result.stop.message, /is over 1e\+4 times the first batch's .*: training diverged/);
+  assert.ok(result.iterations < 50);
+  // Switched off, the same run goes on (and its loss is huge).
+  const off = train(createModel(withReadout(elman({ inputSize: 2, hiddenSize: 4 }), 1), { seed: 1 }), {
+    method: { kind: 'bptt' }, optimizer: new Optimizer({ kind: 'adam', lr: 1e6 }), iterations: 5, next, divergenceFactor: Infinity,
+  });
+  assert.is(off.stop.reason, 'completed');
+  assert.throws(() => train(model, { method: { kind: 'bptt' }, optimizer: new Optimizer({ kind: 'sgd', lr: 1 }), iterations: 1, next, divergenceFactor: 0.5 }), /divergenceFactor must be a number > 1/);
+});
+
 test.run();

@@ -144,7 +144,7 @@ export interface TrainResult {
    * means (each with the last iteration it covers), so the curve stays bounded.
    */
   curve: { step: number; loss: number }[];
-  /** Held-out metric per evaluation. */
+  /** Held-out metric per evaluation (bounded like the curve: past curveCap, merged into means). */
   evaluations: { step: number; value: number }[];
   iterations: number;
   updates: number;
@@ -204,7 +204,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   let bestTheta: Float64Array | null = null;
   const started = Date.now();
   const curve = new BoundedCurve(options.curveCap);
-  const evaluations: TrainResult['evaluations'] = [];
+  const evaluations = new BoundedCurve(options.curveCap);
   let updates = 0, gradNorm = 0, lr = optimizer.learningRate();
   let guard: GuardReport | null = null;
   let best: TrainResult['best'] = null;
@@ -345,11 +345,11 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
     let heldOut: number | undefined;
     if (options.evaluate && ((iteration + 1) % evalEvery === 0 || iteration + 1 === options.iterations)) {
       heldOut = options.evaluate();
-      evaluations.push({ step: iteration + 1, value: heldOut });
+      evaluations.add(base + iteration + 1, heldOut);
       const minDelta = early?.minDelta ?? 0;
       const improved = best === null || (higher ? heldOut > best.value + minDelta : heldOut < best.value - minDelta);
       if (improved) {
-        best = { step: iteration + 1, value: heldOut };
+        best = { step: base + iteration + 1, value: heldOut };
         sinceBest = 0;
         if (early && (early.restoreBest ?? true)) bestTheta = theta.slice();
       } else {
@@ -379,5 +379,5 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
       break;
     }
   }
-  return { curve: curve.toArray(), evaluations, iterations: Math.min(iteration, options.iterations), updates, stop, guard, best, elapsedMs: Date.now() - started };
+  return { curve: curve.toArray(), evaluations: evaluations.toArray().map((p) => ({ step: p.step, value: p.loss })), iterations: Math.min(iteration, options.iterations), updates, stop, guard, best, elapsedMs: Date.now() - started };
 }

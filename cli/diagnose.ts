@@ -166,7 +166,9 @@ async function run(argv: readonly string[]): Promise<number> {
     }
     const specs = [...cell.paramSpecs, ...(config.learnInitialState ? cell.stateSizes.map((size, i) => ({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size })) : [])];
     try { checkWeightsFit(loadDir, specs); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
-    refuseOverLimit('', [...estimateDiagnoseBytes(cell, steps), ['inputs', 8 * steps * task.inputSize]], limit, '--steps');
+    // The inputs are drawn a whole sequence of the task at a time (of the checkpoint's --steps).
+    const sequence = 8 * (task.steps || steps) * (task.inputSize + task.outputSize + 1);
+    refuseOverLimit('', [...estimateDiagnoseBytes(cell, steps), ['inputs', 8 * steps * task.inputSize], ['one sequence of the task', sequence]], limit, '--steps');
     // The readout is irrelevant to the state's Jacobian: diagnose the inner cell with the trained weights.
     const withReadout = createModel(cell, { initialState: config.learnInitialState ? 'learned' : 'zero' });
     try { loadCheckpoint(loadDir, withReadout.params); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }

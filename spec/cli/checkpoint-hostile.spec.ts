@@ -52,6 +52,7 @@ test('the pointer carries the CRC-32 and size of the weights file', () => {
 const cases: [string, (dir: string, f: { weights: string; optimizer: string; pointer: string }) => void, RegExp][] = [
   ['hidden: 10000 in a tiny checkpoint', (_d, f) => editJson(f.optimizer, (j) => { j.meta.config.hidden = 10000; return j; }), /describes 6 parameter tensors of 100050001 numbers, but .*weights-000001\.safetensors holds 6 tensors of 25 numbers/],
   ['lstm hidden: 1e6', (_d, f) => editJson(f.optimizer, (j) => { j.meta.config.hidden = 1e6; j.meta.config.cell = 'lstm'; return j; }), /config and weights do not match/],
+  ['steps: 1e9 in the config', (_d, f) => editJson(f.optimizer, (j) => { j.meta.config.steps = 1e9; return j; }), /this run would need about .*one sequence of the task/],
   ['hidden: -3', (_d, f) => editJson(f.optimizer, (j) => { j.meta.config.hidden = -3; return j; }), /training config .* is invalid: .*hidden/],
   ['config: "x"', (_d, f) => editJson(f.optimizer, (j) => { j.meta.config = 'x'; return j; }), /training config .* is invalid/],
   ['a flipped bit in the weights', (_d, f) => { const b = readFileSync(f.weights); b[b.length - 3] ^= 4; writeFileSync(f.weights, b); }, /weights-000001\.safetensors is corrupt: its CRC-32 is [0-9a-f]{8}, the pointer says [0-9a-f]{8}/],

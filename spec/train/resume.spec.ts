@@ -43,4 +43,10 @@ test('trainTask resume: fresh batches need the generator state', () => {
   assert.throws(() => trainTask(config, { resume: { iteration: 3 } }), /resume.dataRng is needed/);
 });
 
+test('trainTask: maxBytes reaches RTRL (the CLI passes its --max-bytes / --allow-large limit down)', () => {
+  const config: TaskRunConfig = { task: 'adding', steps: 3, cell: 'elman', hidden: 3, lr: 0.01, batch: 2, iterations: 1, heldOut: 4, method: 'rtrl' };
+  assert.throws(() => trainTask(config, { maxBytes: 1000 }), /rtrl: .* over the limit of 0\.0 MiB/);
+  assert.is(trainTask(config, { maxBytes: Number.MAX_SAFE_INTEGER }).result.iterations, 1);
+});
+
 test.run();

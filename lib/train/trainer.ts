@@ -197,6 +197,9 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const divergenceFactor = options.divergenceFactor ?? 1e4;
   if (!(divergenceFactor > 1)) throw new Error(`train: divergenceFactor must be a number > 1, got ${divergenceFactor}`);
   let initialLoss = 0;
+  // The parameters at the start of this batch and of the previous one (for the divergence guard).
+  const batchStart = guardOn && divergenceFactor !== Infinity ? model.params.theta.slice() : new Float64Array(0);
+  const previousStart = batchStart.slice();
   const higher = options.higherIsBetter ?? false;
 
   const theta = model.params.theta;
@@ -211,10 +214,10 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   let sinceBest = 0;
   let iteration = 0;
 
-  const trip = (what: GuardReport['what'], value: number, detail: string): never => {
-    theta.set(lastGood);
+  const trip = (what: GuardReport['what'], value: number, detail: string, restore: Float64Array = lastGood, restored = 'the last ones with a finite loss and gradient'): never => {
+    theta.set(restore);
     const message = `training stopped in batch ${iteration + 1} (after ${updates} updates): ${detail}; `
-      + `parameters restored to the last ones with a finite loss and gradient`
+      + `parameters restored to ${restored}`
       + (what === 'parameters' ? ' (the optimiser state saw the bad step and was not restored)' : '');
     guard = { iteration: iteration + 1, update: updates, what, value, message };
     throw new GuardTripped(message);
@@ -329,12 +332,18 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
 
   let stop: TrainResult['stop'] = { reason: 'completed', message: `completed ${options.iterations} iterations` };
   for (iteration = 0; iteration < options.iterations; iteration++) {
+    if (guardOn && divergenceFactor !== Infinity) {
+      previousStart.set(batchStart);
+      batchStart.set(theta);
+    }
     const b = options.next(base + iteration);
     let loss: number;
     try {
       loss = runBatch(b);
       if (guardOn && initialLoss > 0 && loss > divergenceFactor * initialLoss) {
-        trip('loss', loss, `the loss ${loss.toPrecision(3)} is over ${divergenceFactor.toPrecision(1)} times the first batch's ${initialLoss.toPrecision(3)}: training diverged (a smaller learning rate or clipping may help)`);
+        // This batch's loss came from the previous batch's updates: go back to before them.
+        trip('loss', loss, `the loss ${loss.toPrecision(3)} is over ${divergenceFactor.toPrecision(1)} times the first batch's ${initialLoss.toPrecision(3)}: training diverged (a smaller learning rate or clipping may help)`,
+          previousStart, `those before batch ${iteration} (the optimiser state saw the diverging steps and was not restored)`);
       }
       if (initialLoss === 0 && loss > 0 && Number.isFinite(loss)) initialLoss = loss;
     } catch (e) {

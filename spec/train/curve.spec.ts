@@ -50,6 +50,7 @@ test('train: a 10^5-iteration run keeps at most 2048 curve points, first and las
 
 test('train: a loss past 1e4 times the first batch\'s stops the run with the reason (Adam at lr 1e6)', () => {
   const model = createModel(withReadout(elman({ inputSize: 2, hiddenSize: 4 }), 1), { seed: 1 });
+  const initial = model.params.theta.slice();
   const task = addingTask({ steps: 5 });
   const rng = new Rng(0);
   const next = () => { const b = task.batch(rng, 8); return { xs: b.xs, batch: 8, loss: sequenceLoss(b) }; };
@@ -58,6 +59,10 @@ test('train: a loss past 1e4 times the first batch\'s stops the run with the rea
   assert.ok(result.guard !== null && result.guard.what === 'loss');
   assert.match(result.stop.message, /is over 1e\+4 times the first batch's .*: training diverged/);
   assert.ok(result.iterations < 50);
+  // Diverged in batch 2: the parameters go back to those before batch 1's update, the initial ones.
+  assert.is(result.guard!.iteration, 2);
+  assert.match(result.stop.message, /restored to those before batch 1/);
+  assert.equal([...model.params.theta], [...initial]);
   // Switched off, the same run goes on (and its loss is huge).
   const off = train(createModel(withReadout(elman({ inputSize: 2, hiddenSize: 4 }), 1), { seed: 1 }), {
     method: { kind: 'bptt' }, optimizer: new Optimizer({ kind: 'adam', lr: 1e6 }), iterations: 5, next, divergenceFactor: Infinity,

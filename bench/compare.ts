@@ -406,7 +406,8 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
       };
     }
     case 'rtrl': {
-      const learner = createMethod(model, spec);
+      // --allow-large lifts RTRL's own limit too (the plan above already refused what is not allowed).
+      const learner = createMethod(model, spec, { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) });
       return {
         run: () => { learner.run(xs, loss, { batch: config.batch }); },
         grad: () => learner.grad.slice(),

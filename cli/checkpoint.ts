@@ -11,11 +11,11 @@
 // to them. A save interrupted at any moment therefore leaves the previous
 // checkpoint intact: the pointer still names the old generation, whose files
 // are only deleted after the new pointer is in place.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Params } from '../lib/cells/params.js';
 import { pytorchStateDict, loadPytorchParams } from '../lib/io/pytorch.js';
-import { readSafetensors, writeSafetensors } from '../lib/io/safetensors.js';
+import { type TensorInfo, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../lib/io/safetensors.js';
 import type { OptimizerState } from '../lib/optim/optimizer.js';
 
 const POINTER = 'checkpoint.json';
@@ -44,11 +44,68 @@ interface Pointer {
   generation: number;
   weights: string;
   optimizer: string;
+  /** CRC-32 of the weights file's bytes, 8 hex digits (absent in checkpoints written before it existed). */
+  weightsCrc32?: string;
+  weightsBytes?: number;
+}
+
+/** The optimiser file's contents. */
+interface Side {
+  format: typeof FORMAT;
+  generation: number;
+  optimizer: OptimizerState | null;
+  meta: Record<string, unknown>;
+  weightsCrc32?: string;
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 (the zlib / PNG polynomial) of bytes, as 8 lower-case hex digits. */
+export function crc32(bytes: Uint8Array): string {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ((c ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Reads a file of a checkpoint, turning ENOENT / EISDIR / EACCES into a sentence naming it. */
+function readCheckpointFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`checkpoint: the ${what} ${path} is missing`);
+    if (code === 'EISDIR') throw new Error(`checkpoint: the ${what} ${path} is a directory, not a file`);
+    if (code === 'EACCES' || code === 'EPERM') throw new Error(`checkpoint: cannot read the ${what} ${path} (permission denied)`);
+    throw new Error(`checkpoint: cannot read the ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+function parseJsonFile(path: string, what: string): unknown {
+  const text = readCheckpointFile(path, what).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new Error(`checkpoint: ${path} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 export interface SaveOptions {
   /** Test hook: runs after the data files are written, before the pointer moves. Throwing simulates a crash. */
   beforeCommit?: () => void;
+  /** Test hook: writes one file (default writeFileAtomic); throwing simulates ENOSPC and the like. */
+  writeFile?: (path: string, data: Uint8Array | string) => void;
 }
 
 let tempCounter = 0;
@@ -88,18 +145,23 @@ function syncDirectory(dir: string): void {
 }
 
 function readPointer(dir: string): Pointer | null {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`checkpoint: ${dir} is a file, not a checkpoint directory`);
   const path = join(dir, POINTER);
   if (!existsSync(path)) return null;
-  let pointer: Pointer;
-  try {
-    pointer = JSON.parse(readFileSync(path, 'utf8')) as Pointer;
-  } catch (e) {
-    throw new Error(`checkpoint: ${path} is not valid JSON (${(e as Error).message})`);
+  const raw = parseJsonFile(path, 'checkpoint pointer');
+  if (!isObject(raw) || raw.format !== FORMAT) throw new Error(`checkpoint: ${path} is not a loopgrad checkpoint pointer (format is not "${FORMAT}")`);
+  if (raw.version !== 1) throw new Error(`checkpoint: ${path}: version ${JSON.stringify(raw.version)} is not 1`);
+  if (!Number.isSafeInteger(raw.generation) || (raw.generation as number) < 1) throw new Error(`checkpoint: ${path}: generation ${JSON.stringify(raw.generation)} is not an integer >= 1`);
+  for (const field of ['weights', 'optimizer']) {
+    if (typeof raw[field] !== 'string') throw new Error(`checkpoint: ${path}: ${field} is ${JSON.stringify(raw[field]) ?? 'missing'}, not a file name`);
   }
-  if (pointer === null || typeof pointer !== 'object' || pointer.format !== FORMAT || pointer.version !== 1
-    || !Number.isInteger(pointer.generation) || typeof pointer.weights !== 'string' || typeof pointer.optimizer !== 'string') {
-    throw new Error(`checkpoint: ${path} is not a loopgrad checkpoint pointer`);
+  if (raw.weightsCrc32 !== undefined && (typeof raw.weightsCrc32 !== 'string' || !/^[0-9a-f]{8}$/.test(raw.weightsCrc32))) {
+    throw new Error(`checkpoint: ${path}: weightsCrc32 ${JSON.stringify(raw.weightsCrc32)} is not 8 hex digits`);
   }
+  if (raw.weightsBytes !== undefined && (!Number.isSafeInteger(raw.weightsBytes) || (raw.weightsBytes as number) < 0)) {
+    throw new Error(`checkpoint: ${path}: weightsBytes ${JSON.stringify(raw.weightsBytes)} is not a byte count`);
+  }
+  const pointer = raw as unknown as Pointer;
   // The pointer's file names are joined to dir: accept only the names saveCheckpoint
   // writes, so a crafted pointer cannot reach outside the directory ("../../x").
   if (!WEIGHTS_NAME.test(pointer.weights)) {
@@ -127,12 +189,24 @@ export function saveCheckpoint(dir: string, data: CheckpointData, options: SaveO
     'loopgrad.generation': String(generation),
     'loopgrad.parameters': JSON.stringify(data.params.specs),
   });
-  writeFileAtomic(join(dir, names.weights), weights);
-  const side = { format: FORMAT, generation, optimizer: data.optimizer ?? null, meta: data.meta ?? {} };
-  writeFileAtomic(join(dir, names.optimizer), JSON.stringify(side));
-  options.beforeCommit?.();
-  const pointer: Pointer = { format: FORMAT, version: 1, generation, ...names };
-  writeFileAtomic(join(dir, POINTER), JSON.stringify(pointer, null, 1) + '\n');
+  const weightsCrc32 = crc32(weights);
+  const written: string[] = [];
+  try {
+    (options.writeFile ?? writeFileAtomic)(join(dir, names.weights), weights);
+    written.push(names.weights);
+    const side: Side = { format: FORMAT, generation, optimizer: data.optimizer ?? null, meta: data.meta ?? {}, weightsCrc32 };
+    (options.writeFile ?? writeFileAtomic)(join(dir, names.optimizer), JSON.stringify(side));
+    written.push(names.optimizer);
+    options.beforeCommit?.();
+    const pointer: Pointer = { format: FORMAT, version: 1, generation, ...names, weightsCrc32, weightsBytes: weights.length };
+    (options.writeFile ?? writeFileAtomic)(join(dir, POINTER), JSON.stringify(pointer, null, 1) + '\n');
+  } catch (e) {
+    // The pointer did not move: the new generation's files are orphans. The previous checkpoint stays as it was.
+    for (const name of written) {
+      try { unlinkSync(join(dir, name)); } catch { /* already gone */ }
+    }
+    throw e;
+  }
   // The new generation is current: older data files and stray temporaries can go.
   for (const name of readdirSync(dir)) {
     const stale = ((WEIGHTS_NAME.test(name) || OPTIMIZER_NAME.test(name)) && name !== names.weights && name !== names.optimizer)
@@ -149,31 +223,103 @@ export function hasCheckpoint(dir: string): boolean {
   return readPointer(dir) !== null;
 }
 
+function requirePointer(dir: string): Pointer {
+  const pointer = readPointer(dir);
+  if (pointer === null) {
+    throw new Error(existsSync(dir) ? `checkpoint: no ${POINTER} in ${dir}` : `checkpoint: directory ${dir} does not exist`);
+  }
+  return pointer;
+}
+
+/** The optimiser file of the pointer's generation, every field checked. */
+function readSide(dir: string, pointer: Pointer): Side {
+  const path = join(dir, pointer.optimizer);
+  const side = parseJsonFile(path, 'optimiser file');
+  if (!isObject(side)) throw new Error(`checkpoint: ${path} holds ${JSON.stringify(side)}, not an object`);
+  if (side.format !== FORMAT) throw new Error(`checkpoint: ${path}: format is ${JSON.stringify(side.format) ?? 'missing'}, not "${FORMAT}"`);
+  if (side.generation !== pointer.generation) {
+    throw new Error(`checkpoint: ${pointer.optimizer} is generation ${JSON.stringify(side.generation)}, the pointer says ${pointer.generation}`);
+  }
+  if (side.optimizer !== null && side.optimizer !== undefined && !isObject(side.optimizer)) {
+    throw new Error(`checkpoint: ${path}: optimizer is ${JSON.stringify(side.optimizer)}, not an object or null`);
+  }
+  if (side.meta !== undefined && !isObject(side.meta)) throw new Error(`checkpoint: ${path}: meta is ${JSON.stringify(side.meta)}, not an object`);
+  if (side.weightsCrc32 !== undefined && side.weightsCrc32 !== pointer.weightsCrc32) {
+    throw new Error(`checkpoint: ${path}: weightsCrc32 ${JSON.stringify(side.weightsCrc32)} differs from the pointer's ${JSON.stringify(pointer.weightsCrc32)}`);
+  }
+  return { format: FORMAT, generation: pointer.generation, optimizer: (side.optimizer ?? null) as OptimizerState | null, meta: (side.meta ?? {}) as Record<string, unknown> };
+}
+
+/** The weights file's bytes, its size and checksum verified against the pointer. */
+function readWeights(dir: string, pointer: Pointer): Uint8Array {
+  const path = join(dir, pointer.weights);
+  const bytes = new Uint8Array(readCheckpointFile(path, 'weights file'));
+  if (pointer.weightsBytes !== undefined && bytes.length !== pointer.weightsBytes) {
+    throw new Error(`checkpoint: the weights file ${path} is ${bytes.length} bytes, the pointer says ${pointer.weightsBytes} (truncated or replaced)`);
+  }
+  if (pointer.weightsCrc32 !== undefined) {
+    const actual = crc32(bytes);
+    if (actual !== pointer.weightsCrc32) {
+      throw new Error(`checkpoint: the weights file ${path} is corrupt: its CRC-32 is ${actual}, the pointer says ${pointer.weightsCrc32}`);
+    }
+  }
+  return bytes;
+}
+
+/** The tensors (names and shapes) of the current generation's weights, verified, without decoding them. */
+export function readCheckpointShapes(dir: string): TensorInfo[] {
+  const pointer = requirePointer(dir);
+  const path = join(dir, pointer.weights);
+  try {
+    return readSafetensorsHeader(readWeights(dir, pointer)).tensors;
+  } catch (e) {
+    const message = (e as Error).message;
+    throw new Error(message.startsWith('checkpoint:') ? message : `checkpoint: ${path}: ${message}`);
+  }
+}
+
 /** Loads the current generation of dir: weights into params (shapes must match), the rest returned. */
 export function loadCheckpoint(dir: string, params: Params): LoadedCheckpoint {
-  const pointer = readPointer(dir);
-  if (pointer === null) throw new Error(`checkpoint: no ${POINTER} in ${dir}`);
-  const { tensors, metadata } = readSafetensors(new Uint8Array(readFileSync(join(dir, pointer.weights))));
+  const pointer = requirePointer(dir);
+  const path = join(dir, pointer.weights);
+  const bytes = readWeights(dir, pointer);
+  let tensors, metadata;
+  try {
+    ({ tensors, metadata } = readSafetensors(bytes));
+  } catch (e) {
+    throw new Error(`checkpoint: ${path}: ${(e as Error).message}`);
+  }
   if (metadata['loopgrad.generation'] !== String(pointer.generation)) {
     throw new Error(`checkpoint: ${pointer.weights} is generation ${metadata['loopgrad.generation']}, the pointer says ${pointer.generation}`);
   }
-  let side: { format?: string; generation?: number; optimizer?: OptimizerState | null; meta?: Record<string, unknown> };
+  const side = readSide(dir, pointer);
   try {
-    side = JSON.parse(readFileSync(join(dir, pointer.optimizer), 'utf8')) as typeof side;
+    loadPytorchParams(params, tensors);
   } catch (e) {
-    throw new Error(`checkpoint: ${join(dir, pointer.optimizer)} is not valid JSON (${(e as Error).message})`);
+    throw new Error(`checkpoint: ${path} does not fit the model: ${(e as Error).message}`);
   }
-  if (side.format !== FORMAT || side.generation !== pointer.generation) {
-    throw new Error(`checkpoint: ${pointer.optimizer} is generation ${side.generation}, the pointer says ${pointer.generation}`);
-  }
-  loadPytorchParams(params, tensors);
-  return { generation: pointer.generation, optimizer: side.optimizer ?? null, meta: side.meta ?? {} };
+  return { generation: pointer.generation, optimizer: side.optimizer, meta: side.meta };
 }
 
 /** The metadata of the current generation without loading weights (e.g. to rebuild the model first). */
 export function readCheckpointMeta(dir: string): Record<string, unknown> {
-  const pointer = readPointer(dir);
-  if (pointer === null) throw new Error(`checkpoint: no ${POINTER} in ${dir}`);
-  const side = JSON.parse(readFileSync(join(dir, pointer.optimizer), 'utf8')) as { meta?: Record<string, unknown> };
-  return side.meta ?? {};
+  const pointer = requirePointer(dir);
+  return readSide(dir, pointer).meta;
+}
+
+/**
+ * Checks, before a model is built, that the current generation's weights hold exactly the
+ * numbers the given parameter shapes need (a config edited to `hidden: 10000` beside small
+ * weights is refused here, not after allocating gigabytes). Returns the count.
+ */
+export function checkWeightsFit(dir: string, specs: readonly { name: string; rows: number; cols: number }[]): number {
+  const tensors = readCheckpointShapes(dir);
+  const have = tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+  const need = specs.reduce((s, p) => s + p.rows * p.cols, 0);
+  if (have !== need || tensors.length !== specs.length) {
+    const pointer = requirePointer(dir);
+    throw new Error(`checkpoint: the config in ${join(dir, pointer.optimizer)} describes ${specs.length} parameter tensors of ${need} numbers, `
+      + `but ${join(dir, pointer.weights)} holds ${tensors.length} tensors of ${have} numbers (config and weights do not match)`);
+  }
+  return have;
 }

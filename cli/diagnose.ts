@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
-import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
+import { checkWeightsFit, loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
 import type { Cell } from '../lib/cells/cell.js';
 import { CELL_KINDS, type CellKind, createCell } from '../lib/cells/registry.js';
 import { Rng } from '../lib/mat/rng.js';
@@ -13,6 +13,7 @@ import { type BlockSpectrum, type GradientFlowReport, gradientFlow, recurrentSpe
 import { applyInit, formatInit, parseInit } from '../lib/train/init.js';
 import { type TaskRunConfig, buildCell, normalizeRunConfig } from '../lib/train/run-task.js';
 import { createTask } from '../lib/tasks/registry.js';
+import { type Estimate, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
 
 // The kinds with recurrent weights weight_hh (the ones diagnose reads), found by building each once.
 const KINDS = CELL_KINDS.filter((kind) => createCell(kind, { inputSize: 1, hiddenSize: 1 }).paramSpecs.some((s) => s.name === 'weight_hh'));
@@ -30,7 +31,24 @@ const specs: Record<string, FlagSpec> = {
   load: { kind: 'string', help: 'diagnose the trained model of a `loopgrad train --save` checkpoint' },
   svg: { kind: 'string', help: 'plot the norms against the lag into this SVG file' },
   json: { kind: 'boolean', help: 'print one JSON object' },
+  ...memoryFlags,
 };
+
+/**
+ * What gradientFlow holds for a cell over T steps: a reverse-mode tape of T steps on
+ * (state numbers + 1) rows, every value with its adjoint, and the state history.
+ */
+export function estimateDiagnoseBytes(cell: Cell, steps: number): Estimate {
+  const P = parameterCount(cell);
+  const N = cell.stateSizes.reduce((a, b) => a + b, 0);
+  const rows = N + 1;
+  const estimate: Estimate = [['parameters and their gradient', 8 * 2 * P]];
+  if (8 * P > 2 ** 30) return estimate; // too many to probe a step with: refuse on them
+  const probe = probeStep(cell);
+  estimate.push([`tape of ${steps} steps x ${rows} rows`, steps * (2 * 8 * rows * (probe.numbers + N + cell.inputSize) + NODE_OVERHEAD_BYTES * (probe.nodes + 4))]);
+  estimate.push(['Jacobian', 8 * N * N]);
+  return estimate;
+}
 
 const usage = [
   'usage: loopgrad diagnose [CASE ...] [options]',
@@ -124,6 +142,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const loadDir = flag<string>(parsed, 'load');
   const svg = flag<string>(parsed, 'svg');
   if (svg !== undefined) checkWritableFile('svg', svg);
+  const limit = memoryLimit(parsed);
   const models: { label: string; model: RecurrentModel; inputs: Mat | null }[] = [];
   if (loadDir !== undefined) {
     if (parsed.positional.length > 0) throw new UsageError('--load diagnoses the saved model; it takes no CASE');
@@ -134,12 +153,24 @@ async function run(argv: readonly string[]): Promise<number> {
     try { meta = readCheckpointMeta(loadDir); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
     const config = meta.config as TaskRunConfig | undefined;
     if (config === undefined) throw new UsageError(`--load: the checkpoint in ${loadDir} has no training config`);
-    const task = createTask(config.task, config.steps);
+    // Everything checked before anything is built: the config's values, its sizes against the weights', the memory.
+    let task, cell: Cell;
+    try {
+      if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error(`meta.config is ${JSON.stringify(config)}, not an object`);
+      const normalized = normalizeRunConfig({ ...config });
+      task = createTask(config.task, config.steps);
+      cell = buildCell(normalized, task);
+    } catch (e) {
+      throw new UsageError(`--load: the training config of the checkpoint in ${loadDir} is invalid: ${(e as Error).message}`);
+    }
+    const specs = [...cell.paramSpecs, ...(config.learnInitialState ? cell.stateSizes.map((size, i) => ({ name: `init_${cell.stateNames[i]}`, rows: 1, cols: size, role: 'initial' as const })) : [])];
+    try { checkWeightsFit(loadDir, specs); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
+    // The inputs are drawn a whole sequence of the task at a time (of the checkpoint's --steps).
+    const sequence = 8 * (task.steps || steps) * (task.inputSize + task.outputSize + 1);
+    refuseOverLimit('', [...estimateDiagnoseBytes(cell, steps), ['inputs', 8 * steps * task.inputSize], ['one sequence of the task', sequence]], limit, '--steps');
     // The readout is irrelevant to the state's Jacobian: diagnose the inner cell with the trained weights.
-    let normalized;
-    try { normalized = normalizeRunConfig(config); } catch (e) { throw new UsageError(`--load: the checkpoint's training config: ${(e as Error).message}`); }
-    const withReadout = createModel(buildCell(normalized, task), { initialState: config.learnInitialState ? 'learned' : 'zero' });
-    loadCheckpoint(loadDir, withReadout.params);
+    const withReadout = createModel(cell, { initialState: config.learnInitialState ? 'learned' : 'zero' });
+    try { loadCheckpoint(loadDir, withReadout.params); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
     // Drive it with one sequence of its own task, as long as --steps (whole sequences, concatenated).
     const rng = new Rng(seed);
     const inputs = mat(steps, task.inputSize);
@@ -165,9 +196,16 @@ async function run(argv: readonly string[]): Promise<number> {
     for (const c of cases) {
       if (c.activation !== undefined && c.cell !== 'elman') throw new UsageError('--activation applies to elman only');
       let model: RecurrentModel;
+      let cell: Cell;
+      try {
+        cell = makeCell(c, inputSize, hidden, forgetBias);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      refuseOverLimit('', estimateDiagnoseBytes(cell, steps), limit, '--steps, --hidden or --input');
       try {
         const scheme = parseInit(c.init);
-        model = createModel(makeCell(c, inputSize, hidden, forgetBias), { seed });
+        model = createModel(cell, { seed });
         applyInit(model.params, scheme, new Rng(seed).fork());
         if (c.label.endsWith('@default') && c.init === 'default') c.label = c.label.slice(0, -'@default'.length) + '@' + formatInit(scheme);
       } catch (e) {

@@ -46,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (e instanceof Error && process.env.LOOPGRAD_DEBUG !== '1') {
-      console.error(`loopgrad ${name}: ${e.message}`);
+      // The library's limits name its options; on the command line the flags lift them.
+      console.error(`loopgrad ${name}: ${e.message.replace('(raise maxBytes, or use BPTT)', '(pass --allow-large, or use BPTT)')}`);
       return 1;
     }
     throw e;

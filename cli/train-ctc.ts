@@ -6,6 +6,9 @@ import { type FlagSpec, UsageError, checkWritableFile, parseArgs, usageLines } f
 import { trainCtc } from '../lib/train/ctc.js';
 import { createProgress } from '../bench/progress.js';
 import { renderSvg } from '../bench/svg.js';
+import { speechTask } from '../lib/tasks/speech.js';
+import { Rng } from '../lib/mat/rng.js';
+import { type Estimate, memoryFlags, memoryLimit, refuseOverLimit } from './memory.js';
 
 const flags: Record<string, FlagSpec> = {
   hidden: { kind: 'int', min: 1, help: 'LSTM units per direction (default 24)' },
@@ -22,7 +25,30 @@ const flags: Record<string, FlagSpec> = {
   svg: { kind: 'string', help: 'write the learning curve to this SVG file' },
   json: { kind: 'boolean', help: 'print one JSON object' },
   quiet: { kind: 'boolean', help: 'no progress bar' },
+  ...memoryFlags,
 };
+
+/**
+ * What a CTC run holds: the BiLSTM's parameters with gradient and Adam's buffers, and
+ * BPTT's tape over the longest sequence of a batch (about 16 values per unit and row per
+ * direction and step, with their adjoints), for the training and the held-out batch.
+ */
+export function estimateCtcBytes(o: { hidden: number; layers: number; batch: number; heldOut: number; labels?: number }): Estimate {
+  const task = speechTask({ labels: o.labels });
+  const steps = 2 * task.batch(1, new Rng(0)).steps;
+  let P = 0, input = task.features;
+  for (let l = 0; l < o.layers; l++) {
+    P += 2 * 4 * o.hidden * (input + o.hidden + 1);
+    input = 2 * o.hidden;
+  }
+  P += task.classes * (input + 1);
+  const perRow = o.layers * 2 * 16 * o.hidden + task.features + 3 * task.classes;
+  return [
+    ['parameters, gradient and optimiser state', 8 * 5 * P],
+    ['BPTT tape', 2 * 8 * steps * o.batch * perRow],
+    ['held-out batch and its scores', 8 * steps * o.heldOut * (perRow + task.classes)],
+  ];
+}
 
 export const trainCtcUsage = `usage: loopgrad train ctc [options]
 
@@ -53,6 +79,9 @@ export async function runTrainCtc(argv: readonly string[]): Promise<number> {
   if (svg !== undefined) checkWritableFile('svg', svg);
   const json = f.get('json') === true;
   const iterations = num('iterations') ?? 600;
+  refuseOverLimit('', estimateCtcBytes({
+    hidden: num('hidden') ?? 24, layers: num('layers') ?? 1, batch: num('batch') ?? 16, heldOut: num('held-out') ?? 200, labels: num('labels'),
+  }), memoryLimit({ flags: f, positional }), '--hidden, --layers, --batch or --held-out');
   const progress = createProgress({ total: iterations, label: 'train ctc', quiet: f.get('quiet') === true || json });
   let report;
   try {

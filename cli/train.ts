@@ -4,12 +4,14 @@ import { writeFileSync } from 'node:fs';
 import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableDirectory, checkWritableFile, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
 import { createProgress } from '../bench/progress.js';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { hasCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.js';
 import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
-import { type TaskRunConfig, type TaskRunReport, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
+import { type TaskRunConfig, type TaskRunReport, buildCell, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
 import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
 import { METHOD_FORMS } from '../lib/rnn/methods.js';
 import { TASK_NAMES, createTask } from '../lib/tasks/registry.js';
+import { Rng, type RngState } from '../lib/mat/rng.js';
+import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep, totalBytes } from './memory.js';
 
 const specs: Record<string, FlagSpec> = {
   cell: { kind: 'string', help: `${CELL_KINDS.join(' | ')} (default lstm)`, choices: CELL_KINDS },
@@ -45,6 +47,7 @@ const specs: Record<string, FlagSpec> = {
   svg: { kind: 'string', help: 'write the learning curve to this SVG file' },
   json: { kind: 'boolean', help: 'print one JSON object {config, curve, heldOut}' },
   quiet: { kind: 'boolean', help: 'no progress bar, no summary' },
+  ...memoryFlags,
 };
 
 const usage = [
@@ -126,6 +129,42 @@ function cliMessage(message: string): string {
   return message.replace(/^trainTask: (\w+)/, (_, name: string) => `--${names[name] ?? name}`);
 }
 
+/**
+ * What a run will hold at its peak, estimated from the config before anything is built:
+ * parameters with their gradient and optimiser buffers, the training and held-out data,
+ * and the gradient method's memory (BPTT's tape of steps x batch x one step's values and
+ * their adjoints, TBPTT's window, RTRL's sensitivities and P-wide tangents).
+ */
+export function estimateTrainBytes(config: TaskRunConfig): Estimate {
+  const task = createTask(config.task, config.steps);
+  const cell = buildCell(normalizeRunConfig(config), task);
+  const P = parameterCount(cell);
+  const estimate: Estimate = [['parameters, gradient and optimiser state', 8 * 6 * P]];
+  // Parameters alone too many to probe a step with: refuse on them.
+  if (8 * P > 2 ** 30) return estimate;
+  let steps = task.steps;
+  if (steps === 0) steps = 2 * task.batch(new Rng(0), 1).steps; // lengths vary: a generous guess from one sequence
+  const rowNumbers = task.inputSize + task.outputSize + 1; // inputs, targets, mask
+  const batch = config.batch;
+  const heldOut = config.heldOut ?? 1000;
+  const probe = probeStep(cell);
+  const perRow = probe.numbers + 2; // plus the loss's values
+  const nodeBytes = NODE_OVERHEAD_BYTES * (probe.nodes + 4); // per step, whatever the batch
+  const stateNumbers = cell.stateSizes.reduce((a, b) => a + b, 0);
+  const dataRows = config.trainSize ?? batch;
+  estimate.push([config.trainSize !== undefined ? 'training set' : 'training batch', 8 * steps * dataRows * rowNumbers]);
+  estimate.push(['held-out set and its outputs', 8 * steps * heldOut * (rowNumbers + task.outputSize) + 8 * heldOut * perRow]);
+  const method = config.method ?? 'bptt';
+  const tbptt = /^tbptt:(\d+)(?::(\d+))?$/.exec(method);
+  if (method === 'rtrl') {
+    estimate.push(['RTRL sensitivities and tangents', 8 * P * (2 * batch * stateNumbers + batch * perRow)]);
+  } else {
+    const window = tbptt === null ? steps : Math.min(steps, Number(tbptt[1]) + Number(tbptt[2] ?? tbptt[1]));
+    estimate.push([tbptt === null ? 'BPTT tape' : 'TBPTT window', window * (2 * 8 * batch * (perRow + stateNumbers) + nodeBytes)]);
+  }
+  return estimate;
+}
+
 function curveSvg(report: TaskRunReport, command: string): string {
   // Average the noisy per-batch loss into at most 200 buckets.
   const curve = report.curve;
@@ -168,6 +207,8 @@ async function run(argv: readonly string[]): Promise<number> {
       throw new UsageError(`--save: ${(e as Error).message}`);
     }
   }
+  // A resumed run continues the iteration count and the data's random stream of the checkpoint.
+  let resume: { iteration: number; dataRng?: RngState } | undefined;
   if (loadDir !== undefined) {
     let found: boolean;
     try {
@@ -176,20 +217,59 @@ async function run(argv: readonly string[]): Promise<number> {
       throw new UsageError(`--load: ${(e as Error).message}`);
     }
     if (!found) throw new UsageError(`--load: no checkpoint in ${loadDir}`);
+    let meta: Record<string, unknown>;
+    try { meta = readCheckpointMeta(loadDir); } catch (e) { throw new UsageError(`--load: ${(e as Error).message}`); }
+    const iteration = meta.iteration ?? 0;
+    if (!Number.isSafeInteger(iteration) || (iteration as number) < 0) {
+      throw new UsageError(`--load: the checkpoint in ${loadDir} has meta.iteration ${JSON.stringify(iteration)}, not an integer >= 0`);
+    }
+    if (meta.dataRng !== undefined) {
+      try { Rng.fromState(meta.dataRng as RngState); } catch (e) { throw new UsageError(`--load: the checkpoint in ${loadDir} has a bad meta.dataRng: ${(e as Error).message}`); }
+      resume = { iteration: iteration as number, dataRng: meta.dataRng as RngState };
+    } else if (iteration !== 0 && config.trainSize === undefined) {
+      if (!quiet) console.error(`loopgrad train: the checkpoint in ${loadDir} has no data stream state (saved by an older loopgrad): the weights and optimiser continue, the data start again from --seed`);
+    } else {
+      resume = { iteration: iteration as number };
+    }
   }
-  const total = config.iterations ?? Math.ceil(config.trainSize! / config.batch) * (config.epochs ?? 1);
+  const limit = memoryLimit(parsed);
+  refuseOverLimit('', estimateTrainBytes(config), limit, '--steps, --batch, --hidden, --held-out or --train-size, or --method tbptt:K');
+  const start = resume?.iteration ?? 0;
+  const planned = config.iterations ?? Math.ceil(config.trainSize! / config.batch) * (config.epochs ?? 1);
+  const total = config.iterations ?? Math.max(0, planned - start);
   const progress = createProgress({ total, label: `train ${config.task}`, quiet });
   const started = Date.now();
   let last = '';
   let report: TaskRunReport;
+  let dataRng: Rng | null = null;
+  // Save failures (a full disk, a lost permission) stop the run; the last good checkpoint stays.
+  let saveError: Error | null = null;
+  let lastSaved: { generation: number; iteration: number } | null = null;
+  const save = (params: TaskRunReport['model']['params'], optimizer: Optimizer, meta: Record<string, unknown>): boolean => {
+    try {
+      const generation = saveCheckpoint(saveDir!, { params, optimizer: optimizer.saveState(), meta: { ...meta, dataRng: dataRng?.state() } });
+      lastSaved = { generation, iteration: meta.iteration as number };
+      return true;
+    } catch (e) {
+      saveError = e as Error;
+      return false;
+    }
+  };
   try {
     report = trainTask(config, {
+      maxBytes: libraryLimit(limit),
+      resume,
+      onDataRng: (rng) => { dataRng = rng; },
       prepare(model, optimizer) {
         if (loadDir === undefined) return;
         const loaded = loadCheckpoint(loadDir, model.params);
         // Same optimiser kind: continue its buffers and step count under this run's hyperparameters.
-        if (loaded.optimizer !== null && Optimizer.fromState(loaded.optimizer).kind === optimizer.kind) {
-          optimizer.loadState({ ...loaded.optimizer, config: optimizer.saveState().config });
+        try {
+          if (loaded.optimizer !== null && Optimizer.fromState(loaded.optimizer).kind === optimizer.kind) {
+            optimizer.loadState({ ...loaded.optimizer, config: optimizer.saveState().config });
+          }
+        } catch (e) {
+          throw new Error(`checkpoint: the optimiser state in ${loadDir} is unusable: ${(e as Error).message}`);
         }
       },
       onProgress(p, model, optimizer) {
@@ -202,7 +282,7 @@ async function run(argv: readonly string[]): Promise<number> {
         }
         progress.advance(1, `loss ${p.loss.toPrecision(4)}${last ? ', ' + last : ''}`);
         if (saveDir !== undefined && saveEvery !== undefined && p.iteration % saveEvery === 0) {
-          saveCheckpoint(saveDir, { params: model.params, optimizer: optimizer.saveState(), meta: { config, iteration: p.iteration } });
+          if (!save(model.params, optimizer, { config, iteration: p.iteration })) return 'stop';
         }
       },
     });
@@ -210,11 +290,8 @@ async function run(argv: readonly string[]): Promise<number> {
     progress.done();
   }
   const wallMs = Date.now() - started;
-  if (saveDir !== undefined) {
-    saveCheckpoint(saveDir, {
-      params: report.model.params, optimizer: report.optimizer.saveState(),
-      meta: { config, iteration: report.result.iterations, heldOut: report.heldOut, report: report.config },
-    });
+  if (saveDir !== undefined && saveError === null) {
+    save(report.model.params, report.optimizer, { config, iteration: start + report.result.iterations, heldOut: report.heldOut, report: report.config });
   }
   const command = `loopgrad train ${argv.join(' ')}`;
   if (svg !== undefined) {
@@ -236,6 +313,13 @@ async function run(argv: readonly string[]): Promise<number> {
     console.log(`  held-out ${report.heldOut.metric}: ${report.heldOut.value.toPrecision(4)} (baseline ${report.baseline.toPrecision(3)}; ${report.solved ? 'solved' : 'not solved'})`);
     for (const [name, value] of Object.entries(report.extra)) console.log(`  held-out ${name}: ${value.toPrecision(4)}`);
     console.log(`  ${r.stop.message}`);
+  }
+  if (saveError !== null) {
+    const kept = lastSaved as { generation: number; iteration: number } | null;
+    console.error(`loopgrad train: cannot save a checkpoint in --save ${saveDir}: ${(saveError as Error).message}; `
+      + (kept !== null ? `the last good checkpoint there is generation ${kept.generation} (iteration ${kept.iteration})` : 'no checkpoint of this run was saved (any earlier checkpoint there is untouched)')
+      + `; training stopped after ${start + report.result.iterations} iterations`);
+    return 1;
   }
   if (report.result.guard !== null) {
     console.error(`loopgrad train: ${report.result.guard.message}`);

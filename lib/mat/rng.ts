@@ -43,6 +43,13 @@ function checkNormal(op: string, mean: number, std: number): void {
   }
 }
 
+/** What Rng.state() returns. */
+export interface RngState {
+  words: number[];
+  spare: number;
+  hasSpare: boolean;
+}
+
 export class Rng {
   private s0 = 0;
   private s1 = 0;
@@ -185,6 +192,24 @@ export class Rng {
   /** Alias of fork(). */
   split(): Rng {
     return this.fork();
+  }
+
+  /** The generator's whole state, JSON-able: fromState(state()) continues the same stream. */
+  state(): RngState {
+    return { words: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spare: this.spare, hasSpare: this.hasSpare };
+  }
+
+  /** A generator continuing a stream saved with state(); throws on anything that is not such a state. */
+  static fromState(state: RngState): Rng {
+    const ok = state !== null && typeof state === 'object' && Array.isArray(state.words) && state.words.length === 4
+      && state.words.every((w) => Number.isInteger(w) && w >= 0 && w < TWO_POW_32)
+      && state.words.some((w) => w !== 0) && typeof state.hasSpare === 'boolean' && Number.isFinite(state.spare);
+    if (!ok) throw new Error(`Rng.fromState: ${JSON.stringify(state)} is not a generator state (four unsigned 32-bit words, not all zero; spare; hasSpare)`);
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = state.words.map((w) => w | 0);
+    r.spare = state.spare;
+    r.hasSpare = state.hasSpare;
+    return r;
   }
 
   /** An exact copy: both then produce the same stream. */

@@ -43,7 +43,13 @@ interface MethodEntry<K extends MethodKind> {
   /** Checks a spec's settings (from text or built by hand); returns a message naming what is wrong, or null. */
   check(spec: SpecOf<K>): string | null;
   format(spec: SpecOf<K>): string;
-  create(model: RecurrentModel, spec: SpecOf<K>): MethodObjects[K];
+  create(model: RecurrentModel, spec: SpecOf<K>, limits: MethodLimits): MethodObjects[K];
+}
+
+/** Limits a method honours where it has them (RTRL's memory limit). */
+export interface MethodLimits {
+  /** Refuse to allocate more than this many bytes (Rtrl's maxBytes; default the method's own). */
+  maxBytes?: number;
 }
 
 const isCount = (k: number) => Number.isSafeInteger(k) && k >= 1;
@@ -75,7 +81,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 0 ? { kind: 'rtrl' } : null),
     check: () => null,
     format: () => 'rtrl',
-    create: (model) => new Rtrl(model),
+    create: (model, _spec, limits) => new Rtrl(model, limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
   },
 };
 
@@ -129,9 +135,9 @@ export function methodDrive(spec: MethodSpec): MethodDrive {
 }
 
 /** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt or Rtrl. */
-export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: S): MethodObjects[S['kind']];
-export function createMethod(model: RecurrentModel, spec: MethodSpec | string): GradientMethod;
-export function createMethod(model: RecurrentModel, spec: MethodSpec | string): GradientMethod {
+export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: S, limits?: MethodLimits): MethodObjects[S['kind']];
+export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits?: MethodLimits): GradientMethod;
+export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits: MethodLimits = {}): GradientMethod {
   const s = typeof spec === 'string' ? parseMethod(spec) : checkMethod('createMethod', spec);
-  return entryOf(s.kind).create(model, s as never);
+  return entryOf(s.kind).create(model, s as never, limits);
 }

@@ -5,7 +5,7 @@
 // different seeds are scored on the same sequences.
 import type { Cell } from '../cells/cell.js';
 import { CELL_KINDS, type CellKind, type CellOptionsByKind, createCell, isCellKind } from '../cells/registry.js';
-import { Rng } from '../mat/rng.js';
+import { Rng, type RngState } from '../mat/rng.js';
 import { checkKeys, keysOf } from '../mat/options.js';
 import { createModel, type RecurrentModel } from '../rnn/model.js';
 import { sequenceLoss } from '../loss/losses.js';
@@ -190,6 +190,15 @@ export interface TaskRunHooks {
   prepare?: (model: RecurrentModel, optimizer: Optimizer) => void;
   /** After every iteration; return 'stop' to end training. */
   onProgress?: (progress: Progress, model: RecurrentModel, optimizer: Optimizer) => void | 'stop';
+  /** Memory limit handed to the gradient method (RTRL's maxBytes). */
+  maxBytes?: number;
+  /**
+   * Continue a run: `iteration` batches were done, and the training data's generator was in
+   * `dataRng` (Rng.state()) after them. The fixed training set's shuffles are replayed instead.
+   */
+  resume?: { iteration: number; dataRng?: RngState };
+  /** Receives the training data's generator once it exists (to save its state with a checkpoint). */
+  onDataRng?: (rng: Rng) => void;
 }
 
 export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): TaskRunReport {
@@ -227,10 +236,22 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
     };
   } else {
     iterations = c.iterations!;
-    nextBatch = () => task.batch(dataRng, c.batch);
+    nextBatch = () => task.batch(data, c.batch);
   }
 
   hooks.prepare?.(model, optimizer);
+  // A resumed run: the data continue where they stopped.
+  const start = hooks.resume?.iteration ?? 0;
+  if (!Number.isSafeInteger(start) || start < 0) fail('resume.iteration', `must be an integer >= 0, got ${start}`);
+  let data = dataRng;
+  if (start > 0 && c.trainSize !== undefined) {
+    for (let i = 0; i < start; i++) if (i % Math.ceil(c.trainSize / c.batch) === 0) nextBatch(i);
+    iterations = Math.max(0, iterations - start); // the epochs asked for, not as many again
+  } else if (start > 0) {
+    if (hooks.resume?.dataRng === undefined) fail('resume.dataRng', 'is needed to continue fresh batches');
+    data = Rng.fromState(hooks.resume.dataRng);
+  }
+  hooks.onDataRng?.(data);
   const held = heldOutBatch(task, c.heldOut, c.heldOutSeed);
   const forward = new Forward(model);
   const evaluate = (): number => task.score(held, forward.run(held.xs, { batch: held.batch }).outputs);
@@ -247,10 +268,12 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
     clipValue: c.clipValue,
     penalty: c.l1 || c.l2 ? { l1: c.l1, l2: c.l2, mask } : undefined,
     evaluate,
+    startIteration: start,
     evalEvery: c.evalEvery,
     higherIsBetter: task.metric.higherIsBetter,
     target: c.stopWhenSolved ? task.metric.solved : undefined,
     earlyStopping: c.patience !== undefined ? { patience: c.patience } : undefined,
+    maxBytes: hooks.maxBytes,
     onProgress: hooks.onProgress === undefined ? undefined : (p) => hooks.onProgress!(p, model, optimizer),
   });
 

@@ -17,6 +17,7 @@ import type { Rtrl } from '../rnn/rtrl.js';
 import type { GradientMethod, RunResult } from '../rnn/unroll.js';
 import { type MethodSpec, checkMethod, createMethod, methodDrive } from '../rnn/methods.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { BoundedCurve } from './curve.js';
 import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
 import { checkKeys, keysOf } from '../mat/options.js';
 
@@ -101,12 +102,30 @@ export interface TrainOptions {
   onProgress?: (progress: Progress) => void | 'stop';
   /** Stop on non-finite loss, gradient or parameters and restore the last good ones (default true). */
   guard?: boolean;
+  /** Memory limit of the gradient method (RTRL's maxBytes; default its own). */
+  maxBytes?: number;
+  /**
+   * Iterations done before this call (a resumed run): next() gets, and the curve and progress
+   * report, the run's own iteration numbers; `iterations` more are done. Default 0.
+   */
+  startIteration?: number;
+  /** Most points the learning curve holds (default 2048; see BoundedCurve). */
+  curveCap?: number;
+  /**
+   * The guard also stops a run whose batch loss passes this many times the first batch's
+   * (the untrained model's) loss: divergence, as with a far too large learning rate. Default
+   * 1e4; Infinity switches it off.
+   */
+  divergenceFactor?: number;
 }
 
 export interface TrainResult {
-  /** Training loss per iteration. */
+  /**
+   * Training loss per iteration; past curveCap points, adjacent points are merged into
+   * means (each with the last iteration it covers), so the curve stays bounded.
+   */
   curve: { step: number; loss: number }[];
-  /** Held-out metric per evaluation. */
+  /** Held-out metric per evaluation (bounded like the curve: past curveCap, merged into means). */
   evaluations: { step: number; value: number }[];
   iterations: number;
   updates: number;
@@ -129,7 +148,7 @@ function checkPositive(name: string, value: number | undefined): void {
 }
 
 export function train(model: RecurrentModel, options: TrainOptions): TrainResult {
-  checkKeys('train', options, keysOf<TrainOptions>({ method: true, optimizer: true, iterations: true, next: true, clipNorm: true, clipValue: true, penalty: true, evaluate: true, evalEvery: true, higherIsBetter: true, target: true, earlyStopping: true, onProgress: true, guard: true }));
+  checkKeys('train', options, keysOf<TrainOptions>({ method: true, optimizer: true, iterations: true, next: true, clipNorm: true, clipValue: true, penalty: true, evaluate: true, evalEvery: true, higherIsBetter: true, target: true, earlyStopping: true, onProgress: true, guard: true, maxBytes: true, startIteration: true, curveCap: true, divergenceFactor: true }));
   const { optimizer } = options;
   const method = checkMethod('train', options.method);
   const drive = methodDrive(method);
@@ -148,25 +167,33 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
     if (options.evaluate === undefined) throw new Error('train: earlyStopping needs an evaluate function');
   }
   if (options.target !== undefined && options.evaluate === undefined) throw new Error('train: target needs an evaluate function');
+  const base = options.startIteration ?? 0;
+  if (!Number.isSafeInteger(base) || base < 0) throw new Error(`train: startIteration must be an integer >= 0, got ${base}`);
   const guardOn = options.guard ?? true;
+  const divergenceFactor = options.divergenceFactor ?? 1e4;
+  if (!(divergenceFactor > 1)) throw new Error(`train: divergenceFactor must be a number > 1, got ${divergenceFactor}`);
+  let initialLoss = 0;
+  // The parameters at the start of this batch and of the previous one (for the divergence guard).
+  const batchStart = guardOn && divergenceFactor !== Infinity ? model.params.theta.slice() : new Float64Array(0);
+  const previousStart = batchStart.slice();
   const higher = options.higherIsBetter ?? false;
 
   const theta = model.params.theta;
   const lastGood = theta.slice();
   let bestTheta: Float64Array | null = null;
   const started = Date.now();
-  const curve: TrainResult['curve'] = [];
-  const evaluations: TrainResult['evaluations'] = [];
+  const curve = new BoundedCurve(options.curveCap);
+  const evaluations = new BoundedCurve(options.curveCap);
   let updates = 0, gradNorm = 0, lr = optimizer.learningRate();
   let guard: GuardReport | null = null;
   let best: TrainResult['best'] = null;
   let sinceBest = 0;
   let iteration = 0;
 
-  const trip = (what: GuardReport['what'], value: number, detail: string): never => {
-    theta.set(lastGood);
+  const trip = (what: GuardReport['what'], value: number, detail: string, restore: Float64Array = lastGood, restored = 'the last ones with a finite loss and gradient'): never => {
+    theta.set(restore);
     const message = `training stopped in batch ${iteration + 1} (after ${updates} updates): ${detail}; `
-      + `parameters restored to the last ones with a finite loss and gradient`
+      + `parameters restored to ${restored}`
       + (what === 'parameters' ? ' (the optimiser state saw the bad step and was not restored)' : '');
     guard = { iteration: iteration + 1, update: updates, what, value, message };
     throw new GuardTripped(message);
@@ -209,7 +236,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const engineFor = <E>(batch: number): E => {
     let engine = engines.get(batch);
     if (engine === undefined) {
-      engine = createMethod(model, method);
+      engine = createMethod(model, method, { maxBytes: options.maxBytes });
       engines.set(batch, engine);
     }
     return engine as unknown as E;
@@ -277,23 +304,33 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
 
   let stop: TrainResult['stop'] = { reason: 'completed', message: `completed ${options.iterations} iterations` };
   for (iteration = 0; iteration < options.iterations; iteration++) {
-    const b = options.next(iteration);
+    if (guardOn && divergenceFactor !== Infinity) {
+      previousStart.set(batchStart);
+      batchStart.set(theta);
+    }
+    const b = options.next(base + iteration);
     let loss: number;
     try {
       loss = runBatch(b);
+      if (guardOn && initialLoss > 0 && loss > divergenceFactor * initialLoss) {
+        // This batch's loss came from the previous batch's updates: go back to before them.
+        trip('loss', loss, `the loss ${loss.toPrecision(3)} is over ${divergenceFactor.toPrecision(1)} times the first batch's ${initialLoss.toPrecision(3)}: training diverged (a smaller learning rate or clipping may help)`,
+          previousStart, `those before batch ${iteration} (the optimiser state saw the diverging steps and was not restored)`);
+      }
+      if (initialLoss === 0 && loss > 0 && Number.isFinite(loss)) initialLoss = loss;
     } catch (e) {
       if (e instanceof GuardTripped) { stop = { reason: 'guard', message: e.message }; break; }
       throw e;
     }
-    curve.push({ step: iteration + 1, loss });
+    curve.add(base + iteration + 1, loss);
     let heldOut: number | undefined;
     if (options.evaluate && ((iteration + 1) % evalEvery === 0 || iteration + 1 === options.iterations)) {
       heldOut = options.evaluate();
-      evaluations.push({ step: iteration + 1, value: heldOut });
+      evaluations.add(base + iteration + 1, heldOut);
       const minDelta = early?.minDelta ?? 0;
       const improved = best === null || (higher ? heldOut > best.value + minDelta : heldOut < best.value - minDelta);
       if (improved) {
-        best = { step: iteration + 1, value: heldOut };
+        best = { step: base + iteration + 1, value: heldOut };
         sinceBest = 0;
         if (early && (early.restoreBest ?? true)) bestTheta = theta.slice();
       } else {
@@ -301,7 +338,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
       }
     }
     const verdict = options.onProgress?.({
-      iteration: iteration + 1, iterations: options.iterations, updates, loss, gradNorm, lr, heldOut, elapsedMs: Date.now() - started,
+      iteration: base + iteration + 1, iterations: base + options.iterations, updates, loss, gradNorm, lr, heldOut, elapsedMs: Date.now() - started,
     });
     if (heldOut !== undefined && options.target !== undefined && (higher ? heldOut >= options.target : heldOut <= options.target)) {
       stop = { reason: 'target', message: `held-out metric ${heldOut} reached the target ${options.target} after ${iteration + 1} iterations` };
@@ -323,5 +360,5 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
       break;
     }
   }
-  return { curve, evaluations, iterations: Math.min(iteration, options.iterations), updates, stop, guard, best, elapsedMs: Date.now() - started };
+  return { curve: curve.toArray(), evaluations: evaluations.toArray().map((p) => ({ step: p.step, value: p.loss })), iterations: Math.min(iteration, options.iterations), updates, stop, guard, best, elapsedMs: Date.now() - started };
 }

@@ -190,7 +190,7 @@ test('a checkpoint whose files do not match its pointer is refused', () => {
   assert.throws(() => loadCheckpoint(dir, params([0, 0, 0, 0, 0, 0])), /is generation 1, the pointer says 5/);
   writeFileSync(join(dir, 'checkpoint.json'), '{"format": "loopgrad-checkpoint", ');
   assert.throws(() => loadCheckpoint(dir, params([0, 0, 0, 0, 0, 0])), /is not valid JSON/);
-  assert.throws(() => loadCheckpoint(join(dir, 'none'), params([0, 0, 0, 0, 0, 0])), /no checkpoint.json/);
+  assert.throws(() => loadCheckpoint(join(dir, 'none'), params([0, 0, 0, 0, 0, 0])), /directory .*none does not exist/);
   const other = createParams([{ name: 'weight_hh', rows: 3, cols: 2, role: 'weight' }, { name: 'bias_hh', rows: 1, cols: 2, role: 'bias' }]);
   writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(pointer));
   assert.throws(() => loadCheckpoint(dir, other), /has shape \[2, 2\] but weight_hh needs \[3, 2\]/);

@@ -397,7 +397,7 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
   const spec = parseMethod(method);
   switch (spec.kind) {
     case 'bptt': {
-      const learner = createMethod(model, spec);
+      const learner = createMethod(model, spec, { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) });
       let last: ReturnType<Bptt['run']> | null = null;
       return {
         run: () => { last = learner.run(xs, loss, { batch: config.batch }); },

@@ -8,7 +8,7 @@ import { createProgress } from '../bench/progress.js';
 import { renderSvg } from '../bench/svg.js';
 import { speechTask } from '../lib/tasks/speech.js';
 import { Rng } from '../lib/mat/rng.js';
-import { type Estimate, memoryFlags, memoryLimit, refuseOverLimit } from './memory.js';
+import { type Estimate, libraryLimit, memoryFlags, memoryLimit, refuseOverLimit } from './memory.js';
 
 const flags: Record<string, FlagSpec> = {
   hidden: { kind: 'int', min: 1, help: 'LSTM units per direction (default 24)' },
@@ -79,16 +79,17 @@ export async function runTrainCtc(argv: readonly string[]): Promise<number> {
   if (svg !== undefined) checkWritableFile('svg', svg);
   const json = f.get('json') === true;
   const iterations = num('iterations') ?? 600;
+  const limit = memoryLimit({ flags: f, positional });
   refuseOverLimit('', estimateCtcBytes({
     hidden: num('hidden') ?? 24, layers: num('layers') ?? 1, batch: num('batch') ?? 16, heldOut: num('held-out') ?? 200, labels: num('labels'),
-  }), memoryLimit({ flags: f, positional }), '--hidden, --layers, --batch or --held-out');
+  }), limit, '--hidden, --layers, --batch or --held-out');
   const progress = createProgress({ total: iterations, label: 'train ctc', quiet: f.get('quiet') === true || json });
   let report;
   try {
     report = trainCtc({
       hidden: num('hidden'), layers: num('layers'), batch: num('batch'), iterations, lr, clip,
       heldOut: num('held-out'), beamWidth: num('beam'), seed: num('seed'),
-      task: { noise, labels: num('labels') },
+      task: { noise, labels: num('labels') }, maxBytes: libraryLimit(limit),
     }, { onProgress: (_s, _n, loss) => progress.advance(1, `loss ${loss.toFixed(3)}`) });
   } finally {
     progress.done();

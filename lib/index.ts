@@ -30,11 +30,11 @@ export { createCell, isCellKind, CELL_KINDS, type CellKind, type CellOptions, ty
 export { createModel, type RecurrentModel, type ModelOptions, type InitialState } from './rnn/model.js';
 export { type SequenceLoss } from './rnn/loss-spec.js';
 export { type GradientMethod, type RunOptions, type RunResult } from './rnn/unroll.js';
-export { Bptt, type BpttOptions, type BpttResult } from './rnn/bptt.js';
+export { Bptt, type BpttOptions, type BpttMethodOptions, type BpttResult } from './rnn/bptt.js';
 export { Tbptt, type TbpttOptions, type TbpttRunOptions, type TbpttWindow, type TbpttCallback } from './rnn/tbptt.js';
 export { Rtrl, estimateRtrlBytes, type RtrlOptions } from './rnn/rtrl.js';
 export { Forward, type ForwardOptions, type ForwardResult } from './rnn/forward.js';
-export { parseMethod, formatMethod, createMethod, METHOD_KINDS, type MethodSpec, type MethodKind } from './rnn/methods.js';
+export { parseMethod, formatMethod, createMethod, METHOD_KINDS, type MethodSpec, type MethodKind, type MethodLimits } from './rnn/methods.js';
 export { gradientFlow, spectralRadius, spectralNorm, recurrentSpectrum, type GradientFlowOptions, type GradientFlowReport, type BlockSpectrum } from './rnn/diagnose.js';
 
 // Losses and decoding

@@ -6,12 +6,23 @@ import { Graph } from '../ad/graph.js';
 import { type Mat, clone, mat } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type GradientMethod, type RunOptions, type RunResult, Unroll, gatherGrads, stateValues, sumTerms } from './unroll.js';
+import { type GradientMethod, type RunOptions, type RunResult, Unroll, estimateStepBytes, gatherGrads, stateValues, sumTerms } from './unroll.js';
+import { checkKeys } from '../mat/options.js';
 
 export interface BpttOptions extends RunOptions {
   /** Also return d loss / d xs. */
   inputGrad?: boolean;
 }
+
+export interface BpttMethodOptions {
+  /**
+   * Refuse a run whose tape would hold more than this many bytes (each step's values and their
+   * adjoints, estimated up front from one step of the model for values). Default 2 GiB.
+   */
+  maxBytes?: number;
+}
+
+export const DEFAULT_BPTT_MAX_BYTES = 2 ** 31;
 
 export interface BpttResult extends RunResult {
   /** Outputs of every step, time-major ((T*batch) x outputSize). */
@@ -35,16 +46,32 @@ export class Bptt implements GradientMethod {
   readonly model: RecurrentModel;
   readonly graph = new Graph('reverse');
   private readonly unroll: Unroll;
+  private readonly maxBytes: number;
+  private probed = { batch: 0, bytes: 0 };
 
-  constructor(model: RecurrentModel) {
+  constructor(model: RecurrentModel, options: BpttMethodOptions = {}) {
+    checkKeys('bptt', options, ['maxBytes']);
+    const limit = options.maxBytes ?? DEFAULT_BPTT_MAX_BYTES;
+    if (typeof limit !== 'number' || !(limit > 0)) throw new Error(`bptt: maxBytes must be a positive number, got ${String(limit)}`);
     this.model = model;
+    this.maxBytes = limit;
     this.unroll = new Unroll(model, 'bptt');
+  }
+
+  /** Bytes the tape of a run over `steps` steps of `batch` sequences would hold (values and adjoints). */
+  estimateBytes(steps: number, batch = 1): number {
+    if (this.probed.batch !== batch) this.probed = { batch, bytes: estimateStepBytes(this.model, batch) };
+    return 2 * steps * this.probed.bytes;
   }
 
   run(xs: Mat, loss: SequenceLoss, options: BpttOptions = {}): BpttResult {
     const { model, graph: g, unroll } = this;
     const seq = unroll.sequence(xs, options, BPTT_EXTRA);
     const { batch, steps } = seq;
+    const bytes = this.estimateBytes(steps, batch);
+    if (bytes > this.maxBytes) {
+      throw new Error(`bptt: ${steps} steps of a batch of ${batch} keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on the tape, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, shorten the sequence, or use Tbptt or Rtrl, whose memory does not grow with it)`);
+    }
     g.reset();
     const paramVars = unroll.leaves(g, REQUIRES_GRAD);
     const initial = unroll.initialState(g, batch, paramVars, seq.initial, seq.initial !== null);

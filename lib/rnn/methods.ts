@@ -48,7 +48,7 @@ interface MethodEntry<K extends MethodKind> {
 
 /** Limits a method honours where it has them (RTRL's memory limit). */
 export interface MethodLimits {
-  /** Refuse to allocate more than this many bytes (Rtrl's maxBytes; default the method's own). */
+  /** Refuse to allocate more than this many bytes (Bptt's and Rtrl's maxBytes; default the method's own). */
   maxBytes?: number;
 }
 
@@ -61,7 +61,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 0 ? { kind: 'bptt' } : null),
     check: () => null,
     format: () => 'bptt',
-    create: (model) => new Bptt(model),
+    create: (model, _spec, limits) => new Bptt(model, limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
   },
   tbptt: {
     forms: ['tbptt:K', 'tbptt:K1:K2'],

@@ -3,7 +3,7 @@ import type { Cell } from '../cells/cell.js';
 import { type Params, type ParamSpec, createParams } from '../cells/params.js';
 import { type Mat, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { checkInt, checkKeys } from '../mat/options.js';
+import { checkKeys } from '../mat/options.js';
 
 /**
  * How h_0 is chosen: 'zero'; a fixed value per state vector (1 x size, shared

@@ -11,7 +11,7 @@ import { type Mat, clone, mat, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState } from './unroll.js';
+import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, estimateStepBytes } from './unroll.js';
 
 export interface RtrlOptions {
   /**
@@ -29,24 +29,7 @@ export const DEFAULT_RTRL_MAX_BYTES = 2 ** 31;
  * a P-wide tangent for every number one step computes (counted by running a step for values).
  */
 export function estimateRtrlBytes(model: RecurrentModel, batch = 1): number {
-  const g = new Graph('eval');
-  const unroll = new Unroll(model, 'estimateRtrlBytes');
-  const paramVars = unroll.leaves(g);
-  // The model's own initial state when it fits this batch (a fixed state may hold another batch's rows).
-  const fits = typeof model.initialState === 'string' || model.initialState.every((m) => m.rows === 1 || m.rows === batch);
-  const state = fits
-    ? unroll.initialState(g, batch, paramVars, null)
-    : model.cell.stateSizes.map((size) => g.constant(mat(batch, size)));
-  // A stack with dropout would draw masks: switch it off for this probe, so its streams stay put.
-  const switchable = model.cell as { training?: boolean };
-  const training = switchable.training;
-  if (training !== undefined) switchable.training = false;
-  try {
-    model.cell.step(g, unroll.cellParams(paramVars), state, g.leaf(mat(batch, model.cell.inputSize)));
-  } finally {
-    if (training !== undefined) switchable.training = training;
-  }
-  const stepNumbers = g.recordedBytes() / 8;
+  const stepNumbers = estimateStepBytes(model, batch) / 8;
   const stateNumbers = batch * model.cell.stateSizes.reduce((a, b) => a + b, 0);
   return 8 * model.params.theta.length * (2 * stateNumbers + stepNumbers);
 }

@@ -7,7 +7,7 @@
 //     emits zero, by selection (never by multiplying with 0), so padding holding NaN cannot leak;
 //   - the scatter of the leaves' gradients into one vector laid out like theta.
 // A method adds only its way of differentiating: a tape walked back (BPTT), tangents carried (RTRL).
-import type { Graph, LeafOptions, Var } from '../ad/graph.js';
+import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
 import { type Mat, clone, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { type RecurrentModel, checkInitialState } from './model.js';
@@ -217,6 +217,29 @@ export function paramLeaves(g: Graph, mats: readonly Mat[], leafOptions: LeafOpt
   into.length = 0;
   for (let i = 0; i < mats.length; i++) into.push(g.leaf(mats[i], Array.isArray(leafOptions) ? leafOptions[i] : leafOptions as LeafOptions));
   return into;
+}
+
+/**
+ * Bytes of the values one step of the model computes for a batch (not counting the loss), found by
+ * running one step for values on a scratch graph: what a tape keeps per step, and what forward mode
+ * multiplies by its directions. A stack's dropout is switched off for the probe, so it draws no mask.
+ */
+export function estimateStepBytes(model: RecurrentModel, batch: number): number {
+  const g = new Graph('eval');
+  const unroll = new Unroll(model, 'estimate');
+  const paramVars = unroll.leaves(g);
+  // The model's own initial state when it fits this batch (a fixed state may hold another batch's rows).
+  const fits = typeof model.initialState === 'string' || model.initialState.every((m) => m.rows === 1 || m.rows === batch);
+  const state = fits ? unroll.initialState(g, batch, paramVars, null) : model.cell.stateSizes.map((size) => g.constant(sharedZeros(batch, size)));
+  const switchable = model.cell as { training?: boolean };
+  const training = switchable.training;
+  if (training !== undefined) switchable.training = false;
+  try {
+    unroll.scan(g, unroll.cellParams(paramVars), [g.leaf(sharedZeros(batch, model.cell.inputSize))], state, null);
+  } finally {
+    if (training !== undefined) switchable.training = training;
+  }
+  return g.recordedBytes();
 }
 
 /** Writes each leaf's gradient (reverse mode) into grad at offsets[i]; leaves without a gradient get zeros. */

@@ -41,12 +41,14 @@ export interface CtcTrainConfig {
   beamWidth?: number;
   seed?: number;
   task?: SpeechTaskOptions;
+  /** BPTT's memory limit (its maxBytes; default 2 GiB). */
+  maxBytes?: number;
 }
 
-const CTC_TRAIN_CONFIG_KEYS = keysOf<CtcTrainConfig>({ hidden: true, layers: true, batch: true, iterations: true, lr: true, clip: true, heldOut: true, beamWidth: true, seed: true, task: true });
+const CTC_TRAIN_CONFIG_KEYS = keysOf<CtcTrainConfig>({ hidden: true, layers: true, batch: true, iterations: true, lr: true, clip: true, heldOut: true, beamWidth: true, seed: true, task: true, maxBytes: true });
 
 export interface CtcTrainReport {
-  config: Required<Omit<CtcTrainConfig, 'task'>> & { task: SpeechTaskOptions };
+  config: Required<Omit<CtcTrainConfig, 'task' | 'maxBytes'>> & { task: SpeechTaskOptions };
   params: number;
   /** Mean CTC loss per target label, per update. */
   curve: { step: number; loss: number }[];
@@ -125,7 +127,7 @@ export function trainCtc(config: CtcTrainConfig = {}, hooks: CtcTrainHooks = {})
   const task = speechTask(taskOptions);
   const model = ctcNetwork(task, hidden, layers, seed);
   const optimizer = new Optimizer({ kind: 'adam', lr });
-  const bptt = new Bptt(model);
+  const bptt = new Bptt(model, config.maxBytes === undefined ? {} : { maxBytes: config.maxBytes });
   const rng = new Rng(seed + 1);
   const curve: { step: number; loss: number }[] = [];
   const started = Date.now();

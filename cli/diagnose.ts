@@ -13,7 +13,7 @@ import { type BlockSpectrum, type GradientFlowReport, gradientFlow, recurrentSpe
 import { applyInit, formatInit, parseInit } from '../lib/train/init.js';
 import { type TaskRunConfig, buildCell, normalizeRunConfig } from '../lib/train/run-task.js';
 import { createTask } from '../lib/tasks/registry.js';
-import { type Estimate, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
+import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
 
 // The kinds with recurrent weights weight_hh (the ones diagnose reads), found by building each once.
 const KINDS = CELL_KINDS.filter((kind) => createCell(kind, { inputSize: 1, hiddenSize: 1 }).paramSpecs.some((s) => s.name === 'weight_hh'));
@@ -219,7 +219,7 @@ async function run(argv: readonly string[]): Promise<number> {
     label,
     parameters: model.params.theta.length,
     spectrum: recurrentSpectrum(model.params, model.cell.kind),
-    flow: gradientFlow(model, inputs === null ? { steps, seed, inputStd } : { steps, seed, inputs }),
+    flow: gradientFlow(model, inputs === null ? { steps, seed, inputStd, maxBytes: libraryLimit(limit) } : { steps, seed, inputs, maxBytes: libraryLimit(limit) }),
   }));
 
   const command = `loopgrad diagnose ${argv.join(' ')}`;

@@ -18,7 +18,7 @@ import { Rng } from '../mat/rng.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import type { Params } from '../cells/params.js';
 import type { RecurrentModel } from './model.js';
-import { Unroll } from './unroll.js';
+import { Unroll, estimateStepBytes } from './unroll.js';
 import * as pm from '../mat/math.js';
 
 export interface GradientFlowOptions {
@@ -30,9 +30,11 @@ export interface GradientFlowOptions {
   inputStd?: number;
   /** Inputs to use instead of random ones: steps x inputSize (one sequence). */
   inputs?: Mat;
+  /** Refuse a run whose tape would pass this many bytes (default 2 GiB), before recording it. */
+  maxBytes?: number;
 }
 
-const GRADIENT_FLOW_OPTIONS_KEYS = keysOf<GradientFlowOptions>({ steps: true, seed: true, inputStd: true, inputs: true });
+const GRADIENT_FLOW_OPTIONS_KEYS = keysOf<GradientFlowOptions>({ steps: true, seed: true, inputStd: true, inputs: true, maxBytes: true });
 
 export interface GradientFlowReport {
   steps: number;
@@ -65,6 +67,13 @@ export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions
   const given = options.inputs ?? null;
   if (given !== null && (given.rows !== T || given.cols !== cell.inputSize)) {
     throw new Error(`${op}: inputs are ${shapeOf(given)}, need ${T}x${cell.inputSize} (steps x inputSize)`);
+  }
+  // The tape: T steps of N + 1 rows, values and adjoints (plus a copy of the state per step).
+  const limit = options.maxBytes ?? 2 ** 31;
+  if (typeof limit !== 'number' || !(limit > 0)) throw new Error(`${op}: maxBytes must be a positive number, got ${String(limit)}`);
+  const bytes = 2 * T * (estimateStepBytes(model, rows) + 8 * rows * N);
+  if (bytes > limit) {
+    throw new Error(`${op}: ${T} steps of ${rows} rows keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on the tape, over the limit of ${(limit / 2 ** 20).toFixed(1)} MiB (raise maxBytes or lower steps)`);
   }
   const g = new Graph('reverse');
   const unroll = new Unroll(model, op);

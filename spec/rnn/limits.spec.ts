@@ -12,6 +12,7 @@ import { createModel } from '../../lib/rnn/model.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { createMethod } from '../../lib/rnn/methods.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
+import { gradientFlow } from '../../lib/rnn/diagnose.js';
 
 const loss: SequenceLoss = { step: (g, _t, out) => g.sum(out) };
 
@@ -35,6 +36,12 @@ test('a run over the limit is refused at the call with the estimate; createMetho
   assert.throws(() => createMethod(model, 'rtrl', { maxBytes: 1e3 }), /rtrl: .* over the limit of 0\.0 MiB/);
   assert.throws(() => new Bptt(model, { maxBytes: -1 }), /bptt: maxBytes must be a positive number, got -1/);
   assert.throws(() => new Bptt(model, { maxbytes: 1 } as never), /bptt: unknown option "maxbytes" \(accepted: maxBytes\)/);
+});
+
+test('gradientFlow refuses a run over its limit before recording it', () => {
+  const model = createModel(lstm({ inputSize: 2, hiddenSize: 4 }));
+  assert.ok(gradientFlow(model, { steps: 5, maxBytes: 1e6 }).steps === 5);
+  assert.throws(() => gradientFlow(model, { steps: 1e9 }), /gradientFlow: 1000000000 steps of 9 rows keep about \d+\.\d MiB on the tape, over the limit of 2048\.0 MiB/);
 });
 
 test.run();

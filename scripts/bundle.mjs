@@ -146,7 +146,8 @@ async function main() {
       for (const [name, info] of inputs) console.log(`    ${String(info.bytesInOutput).padStart(8)}  ${name}`);
     }
   }
-  const over = rows.filter((r) => r.gzip > limitBytes);
+  // The budget is on the two bundles a page loads; the whole-library row is for scale only.
+  const over = rows.filter((r) => r.file !== '-' && r.gzip > limitBytes);
   if (over.length > 0) {
     for (const r of over) console.error(`bundle: ${r.label} is ${r.gzip} bytes gzipped, over the ${limitBytes}-byte budget`);
     process.exit(1);

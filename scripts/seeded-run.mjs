@@ -76,7 +76,7 @@ export function seededRun(lg) {
         return g.dot(diff, diff);
       },
     };
-    const learner = new lg.Rtrl(model, { batch: 1 });
+    const learner = new lg.Rtrl(model);
     learner.reset();
     for (let t = 0; t < steps; t++) {
       learner.zeroGrad();

@@ -213,7 +213,7 @@ export class CharTrainer {
     const { lg, ids, rtrlX, rtrlTarget } = this;
     const V = this.vocab.length;
     if (this.rtrl === null) {
-      this.rtrl = new lg.Rtrl(this.model, { batch: 1 });
+      this.rtrl = new lg.Rtrl(this.model);
       this.rtrl.reset();
     }
     if (this.position + 2 > ids.length) {

@@ -88,8 +88,32 @@ function readCheckpointFile(path: string, what: string): Buffer {
   }
 }
 
+/** Deeper nesting than any checkpoint file needs; deeper values overflow the stack of JSON.stringify and the checks. */
+const MAX_JSON_DEPTH = 100;
+
+/** The deepest nesting of arrays and objects in JSON text (brackets inside strings skipped). */
+function jsonDepth(text: string): number {
+  let depth = 0, deepest = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
 function parseJsonFile(path: string, what: string): unknown {
   const text = readCheckpointFile(path, what).toString('utf8');
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw new Error(`checkpoint: ${path} nests arrays and objects ${depth} deep, more than ${MAX_JSON_DEPTH}`);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -48,6 +48,7 @@ export class Bptt implements GradientMethod {
   private readonly unroll: Unroll;
   private readonly maxBytes: number;
   private probed = { batch: 0, bytes: 0 };
+  private lastFinal: Mat[] | null = null;
 
   constructor(model: RecurrentModel, options: BpttMethodOptions = {}) {
     checkKeys('bptt', options, ['maxBytes']);
@@ -55,7 +56,7 @@ export class Bptt implements GradientMethod {
     if (typeof limit !== 'number' || !(limit > 0)) throw new Error(`bptt: maxBytes must be a positive number, got ${String(limit)}`);
     this.model = model;
     this.maxBytes = limit;
-    this.unroll = new Unroll(model, 'bptt');
+    this.unroll = new Unroll(model, 'bptt', () => this.lastFinal?.map(clone) ?? null);
   }
 
   /** Bytes the tape of a run over `steps` steps of `batch` sequences would hold (values and adjoints). */
@@ -89,7 +90,7 @@ export class Bptt implements GradientMethod {
     const finalTerm = loss.final?.(g, run.final) ?? null;
     if (finalTerm !== null) terms.push(finalTerm);
     const finalState = stateValues(run.final);
-    unroll.carry(finalState.map(clone));
+    this.lastFinal = finalState.map(clone);
     const grad = new Float64Array(model.params.theta.length);
     const total = sumTerms(g, 'bptt', terms);
     const tapeBytes = g.recordedBytes();

@@ -8,7 +8,7 @@
 import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
-import { type RunOptions, type Sequence, Unroll, copyState, stateValues } from './unroll.js';
+import { type RunOptions, type Sequence, Unroll, copyState } from './unroll.js';
 
 export interface ForwardOptions extends RunOptions {
   /** Where to write the outputs ((steps·batch) x outputSize); default a new matrix. */
@@ -39,9 +39,10 @@ export class Forward {
 
   constructor(model: RecurrentModel) {
     this.model = model;
-    this.unroll = new Unroll(model, 'forward');
-    this.seq = this.unroll.stream({});
+    this.unroll = new Unroll(model, 'forward', () => (this.started ? this.carried.map(clone) : null));
     this.output = mat(1, model.cell.outputSize);
+    this.seq = this.unroll.stream({});
+    this.begin(this.seq);
   }
 
   /** The state entering the next step (batch x size each; overwritten by the step after next). */
@@ -54,20 +55,21 @@ export class Forward {
    * state (explicit, 'carry' to continue from the current state, or the model's rule).
    */
   reset(options: RunOptions = {}): void {
-    if (options.initialState === 'carry' && this.started) this.unroll.carry(this.carried.map(clone));
-    this.seq = this.unroll.stream(options);
-    this.prepare(this.seq.batch);
-    this.started = false;
-    this.steps = 0;
+    this.begin(this.unroll.stream(options));
   }
 
-  private prepare(batch: number): void {
+  // A new stream: the buffers sized for its batch, no step taken.
+  private begin(seq: Sequence): void {
+    const { batch } = seq;
     const sizes = this.model.cell.stateSizes;
     if (this.carried.length !== sizes.length || this.carried.some((m, i) => m.rows !== batch || m.cols !== sizes[i])) {
       this.carried = sizes.map((size) => mat(batch, size));
       this.spare = sizes.map((size) => mat(batch, size));
     }
     if (this.output.rows !== batch) this.output = mat(batch, this.model.cell.outputSize);
+    this.seq = seq;
+    this.started = false;
+    this.steps = 0;
   }
 
   /** One step of the stream on x (batch x inputSize); returns the output (a buffer the next step reuses). */
@@ -76,7 +78,6 @@ export class Forward {
     const { cell } = model;
     if (cell.causal === false) throw new Error(`forward: the ${cell.kind} model reads the future of the sequence, so it cannot be stepped; use run() on the whole sequence`);
     if (x.rows !== seq.batch || x.cols !== cell.inputSize) throw new Error(`forward: input is ${shapeOf(x)}, needs batch ${seq.batch} x ${cell.inputSize}`);
-    this.prepare(seq.batch);
     unroll.checkStep(seq, x, this.steps);
     this.advance(x, this.output, 0);
     return this.output;
@@ -107,21 +108,17 @@ export class Forward {
   run(xs: Mat, options: ForwardOptions = {}): ForwardResult {
     const { model, unroll } = this;
     const { cell } = model;
-    if (options.initialState === 'carry' && this.started) unroll.carry(this.carried.map(clone));
-    const seq = unroll.sequence(xs, options, ['out']);
+    const seq = unroll.sequence(xs, options, ['out']); // checks every input once
     const { batch, steps } = seq;
     const outputs = options.out ?? mat(steps * batch, cell.outputSize);
     if (outputs.rows !== steps * batch || outputs.cols !== cell.outputSize) {
       throw new Error(`forward: out is ${shapeOf(outputs)}, needs ${steps * batch}x${cell.outputSize}`);
     }
-    this.reset({ batch: options.batch, lengths: options.lengths, initialState: seq.initial, checkFinite: false });
-    this.seq = seq;
+    this.begin(seq);
     const width = batch * cell.outputSize;
     if (cell.causal === false) return this.scanWhole(xs, outputs);
     for (let t = 0; t < steps; t++) this.advance(matFrom(batch, xs.cols, xs.data, xs.offset + t * batch * xs.cols), outputs, t * width);
-    const finalState = this.carried.map(clone);
-    unroll.carry(finalState.map(clone));
-    return { outputs, finalState };
+    return { outputs, finalState: this.carried.map(clone) };
   }
 
   // A model that reads the future: the whole sequence on one eval graph.
@@ -133,8 +130,9 @@ export class Forward {
     const run = unroll.scan(g, unroll.cellParams(paramVars), unroll.inputs(g, xs, seq), initial, seq.masks);
     const width = seq.batch * model.cell.outputSize;
     run.outputs.forEach((v, t) => outputs.data.set(v.value.data.subarray(v.value.offset, v.value.offset + width), outputs.offset + t * width));
-    const finalState = stateValues(run.final);
-    unroll.carry(finalState.map(clone));
-    return { outputs, finalState };
+    // The final state becomes the stream's, so 'carry' and step() continue from it.
+    copyState('forward', model.cell, run.final, this.carried);
+    this.started = true;
+    return { outputs, finalState: this.carried.map(clone) };
   }
 }

@@ -79,7 +79,7 @@ export class Rtrl implements GradientMethod {
     if (typeof limit !== 'number' || !(limit > 0)) throw new Error(`rtrl: maxBytes must be a positive number, got ${String(limit)}`);
     this.model = model;
     this.maxBytes = limit;
-    this.unroll = new Unroll(model, 'rtrl');
+    this.unroll = new Unroll(model, 'rtrl', () => (this.started ? this.state.map(clone) : null));
     this.directions = model.params.theta.length;
     this.graph = new Graph('forward', this.directions);
     this.grad = new Float64Array(this.directions);
@@ -140,10 +140,12 @@ export class Rtrl implements GradientMethod {
    * S_0 from it, loss and gradient zero.
    */
   reset(options: RunOptions = {}): void {
-    const carried = options.initialState === 'carry' && this.started ? this.state.map(clone) : null;
-    if (carried !== null) this.unroll.carry(carried);
-    this.seq = this.unroll.stream(options);
-    this.allocate(this.seq.batch);
+    this.begin(this.unroll.stream(options));
+  }
+
+  private begin(seq: Sequence): void {
+    this.allocate(seq.batch);
+    this.seq = seq;
     this.started = false;
     this.grad.fill(0);
     this.loss = 0;
@@ -162,13 +164,19 @@ export class Rtrl implements GradientMethod {
    * Returns the step's output (a buffer reused by the next step).
    */
   step(x: Mat, loss: SequenceLoss = {}, last = false): Mat {
+    const { seq } = this;
+    if (x.rows !== seq.batch || x.cols !== this.model.cell.inputSize) {
+      throw new Error(`rtrl: input is ${shapeOf(x)}, needs batch ${seq.batch} x ${this.model.cell.inputSize}`);
+    }
+    this.unroll.checkStep(seq, x, this.steps);
+    return this.advance(x, loss, last);
+  }
+
+  // One step on a checked input.
+  private advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
     const { model, graph: g, unroll, seq } = this;
     const buffers = this.buffers!;
     const { cell } = model;
-    if (x.rows !== seq.batch || x.cols !== cell.inputSize) {
-      throw new Error(`rtrl: input is ${shapeOf(x)}, needs batch ${seq.batch} x ${cell.inputSize}`);
-    }
-    unroll.checkStep(seq, x, this.steps);
     g.reset();
     const paramVars = unroll.leaves(g, this.paramLeaves, this.paramVars);
     const stateVars = this.stateVars;
@@ -217,15 +225,12 @@ export class Rtrl implements GradientMethod {
 
   /** A whole sequence (time-major rows) from a reset; grad is a copy (this.grad keeps accumulating online). */
   run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): RunResult {
-    if (options.initialState === 'carry' && this.started) this.unroll.carry(this.state.map(clone));
-    const seq = this.unroll.sequence(xs, options);
-    this.reset({ batch: options.batch, lengths: options.lengths, initialState: seq.initial, checkFinite: false });
-    this.seq = { ...seq, checkFinite: false }; // checked whole by sequence()
+    const seq = this.unroll.sequence(xs, options); // checks every input once
+    this.begin(seq);
     const width = seq.batch * xs.cols;
     for (let t = 0; t < seq.steps; t++) {
-      this.step({ rows: seq.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * width }, loss, t === seq.steps - 1);
+      this.advance({ rows: seq.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * width }, loss, t === seq.steps - 1);
     }
-    this.seq = seq; // a stream continued after run() checks its inputs again
     return { loss: this.loss, grad: this.grad.slice(), finalState: this.state.map(clone) };
   }
 }

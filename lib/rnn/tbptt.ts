@@ -82,7 +82,7 @@ export class Tbptt implements GradientMethod {
     this.model = model;
     this.k1 = k1;
     this.k2 = k2;
-    this.unroll = new Unroll(model, 'tbptt');
+    this.unroll = new Unroll(model, 'tbptt', () => (this.steps > 0 ? this.state() : null));
     this.grad = new Float64Array(model.params.theta.length);
     this.ringSize = k2 + 1;
     this.seq = this.unroll.stream({});
@@ -111,9 +111,12 @@ export class Tbptt implements GradientMethod {
    * state (explicit, 'carry' for the state the last window ended in, or the model's rule); step count 0.
    */
   reset(options: RunOptions = {}): void {
-    if (options.initialState === 'carry' && this.steps > 0) this.unroll.carry(this.state());
-    this.seq = this.unroll.stream(options);
-    this.ringsFor(this.seq.batch);
+    this.begin(this.unroll.stream(options));
+  }
+
+  private begin(seq: Sequence): void {
+    this.ringsFor(seq.batch);
+    this.seq = seq;
     this.steps = 0;
     this.pending = 0;
   }
@@ -142,16 +145,21 @@ export class Tbptt implements GradientMethod {
    */
   feed(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, end = false): void {
     const { batch } = this.seq;
-    const rings = this.ringsFor(batch);
     const cols = this.model.cell.inputSize;
     if (xs.cols !== cols) throw new Error(`tbptt: input is ${shapeOf(xs)} but the cell takes ${cols} features per step`);
     if (xs.rows % batch !== 0) throw new Error(`tbptt: input has ${xs.rows} rows, not a multiple of batch ${batch}`);
     const count = xs.rows / batch;
-    const width = batch * cols;
     if (end && count === 0 && this.steps + this.pending === 0) {
       throw new Error(`tbptt: the sequence is empty (input ${shapeOf(xs)}, no step fed since the reset)`);
     }
     if (this.seq.checkFinite) checkFiniteInputs('tbptt', xs, batch, this.steps + this.pending, this.seq.masks);
+    this.push(xs, loss, onWindow, end);
+  }
+
+  // The steps of checked inputs into the ring, a window every k1 of them.
+  private push(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, end: boolean): void {
+    const rings = this.ringsFor(this.seq.batch);
+    const width = this.seq.batch * xs.cols, count = xs.rows / this.seq.batch;
     for (let t = 0; t < count; t++) {
       const slot = rings.inputs[(this.steps + this.pending) % this.ringSize];
       slot.data.set(xs.data.subarray(xs.offset + t * width, xs.offset + (t + 1) * width), slot.offset);
@@ -167,19 +175,15 @@ export class Tbptt implements GradientMethod {
    * sequence's length), and the final state. onWindow, if given, sees each window as it ends.
    */
   run(xs: Mat, loss: SequenceLoss, options: TbpttRunOptions = {}): RunResult {
-    if (options.initialState === 'carry' && this.steps > 0) this.unroll.carry(this.state());
-    const seq = this.unroll.sequence(xs, options, ['onWindow']);
-    this.reset({ batch: options.batch, lengths: options.lengths, initialState: seq.initial, checkFinite: false });
-    this.seq = { ...seq, checkFinite: false }; // checked whole by sequence()
+    this.begin(this.unroll.sequence(xs, options, ['onWindow'])); // checks every input once
     const grad = new Float64Array(this.grad.length);
     let total = 0;
     const onWindow = options.onWindow;
-    this.feed(xs, loss, (w) => {
+    this.push(xs, loss, (w) => {
       total += w.loss;
       for (let i = 0; i < grad.length; i++) grad[i] += w.grad[i];
       onWindow?.(w);
     }, true);
-    this.seq = seq; // a stream continued after run() checks its inputs again
     return { loss: total, grad, finalState: this.state() };
   }
 

@@ -74,18 +74,19 @@ export class Unroll {
   /** The method's name, for errors: `bptt: ...`. */
   readonly op: string;
   private masksCache: LengthMasks | null = null;
-  private carried: Mat[] | null = null;
+  /** What initialState 'carry' continues from: the method's current or last final state (a copy), or null before any. */
+  private readonly carried: () => readonly Mat[] | null;
 
-  constructor(model: RecurrentModel, op: string) {
+  constructor(model: RecurrentModel, op: string, carried: () => readonly Mat[] | null = () => null) {
     this.model = model;
     this.op = op;
+    this.carried = carried;
   }
 
   /** Checks a whole sequence xs (time-major) and the run options (RUN_OPTIONS and a method's `extra` keys) against the model. */
   sequence(xs: Mat, options: RunOptions = {}, extra: readonly string[] = []): Sequence {
     const { op, model } = this;
-    checkKeys(op, options, extra.length === 0 ? RUN_OPTIONS : [...RUN_OPTIONS, ...extra]);
-    const batch = checkBatch(op, options.batch ?? 1);
+    const { batch, initial, checkFinite } = this.common(options, extra);
     if (xs.cols !== model.cell.inputSize) {
       throw new Error(`${op}: input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`);
     }
@@ -95,33 +96,35 @@ export class Unroll {
     const steps = xs.rows / batch;
     if (steps === 0) throw new Error(`${op}: the sequence is empty (input ${shapeOf(xs)})`);
     const masks = this.masksFor(options.lengths, batch, steps);
-    const initial = this.initialFor(options.initialState, batch);
-    if (options.checkFinite !== false) {
-      checkFiniteInputs(op, xs, batch, 0, masks);
-      if (initial !== null && options.initialState !== 'carry') initial.forEach((m, i) => checkFiniteState(op, this.model.cell.stateNames[i], m));
-    }
-    return { batch, steps, masks, initial, checkFinite: options.checkFinite !== false };
+    if (checkFinite) checkFiniteInputs(op, xs, batch, 0, masks);
+    return { batch, steps, masks, initial, checkFinite };
   }
 
   /**
    * Checks the options of a stream fed step by step (online methods). With lengths, sequence b is
    * active at steps t < lengths[b] and frozen after; the stream may run past the longest.
    */
-  stream(options: RunOptions = {}, extra: readonly string[] = []): Sequence {
-    checkKeys(this.op, options, extra.length === 0 ? RUN_OPTIONS : [...RUN_OPTIONS, ...extra]);
-    const batch = checkBatch(this.op, options.batch ?? 1);
+  stream(options: RunOptions = {}): Sequence {
+    const { batch, initial, checkFinite } = this.common(options, []);
     const lengths = options.lengths ?? null;
     let steps = 0;
     if (lengths !== null) {
-      if (lengths.length !== batch) throw new Error(`${this.op}: ${lengths.length} lengths for a batch of ${batch} sequences`);
-      for (let b = 0; b < batch; b++) steps = Math.max(steps, Number(lengths[b]));
+      for (let b = 0; b < lengths.length; b++) steps = Math.max(steps, Number(lengths[b]));
       if (!Number.isInteger(steps) || steps < 1) throw new Error(`${this.op}: lengths must be positive integers, got [${Array.from(lengths).join(', ')}]`);
     }
+    return { batch, steps, masks: this.masksFor(lengths, batch, steps), initial, checkFinite };
+  }
+
+  // What a whole sequence and a stream check alike: the option keys, the batch, an explicit initial state.
+  private common(options: RunOptions, extra: readonly string[]): { batch: number; initial: readonly Mat[] | null; checkFinite: boolean } {
+    checkKeys(this.op, options, extra.length === 0 ? RUN_OPTIONS : [...RUN_OPTIONS, ...extra]);
+    const batch = checkBatch(this.op, options.batch ?? 1);
+    const checkFinite = options.checkFinite !== false;
     const initial = this.initialFor(options.initialState, batch);
-    if (options.checkFinite !== false && initial !== null && options.initialState !== 'carry') {
+    if (checkFinite && initial !== null && options.initialState !== 'carry') {
       initial.forEach((m, i) => checkFiniteState(this.op, this.model.cell.stateNames[i], m));
     }
-    return { batch, steps, masks: this.masksFor(lengths, batch, steps), initial, checkFinite: options.checkFinite !== false };
+    return { batch, initial, checkFinite };
   }
 
   /** Checks one step's input of a stream (x is batch x inputSize, step t) unless the stream skips the check. */
@@ -139,19 +142,14 @@ export class Unroll {
   private initialFor(given: RunOptions['initialState'], batch: number): readonly Mat[] | null {
     if (given === undefined || given === null) return null;
     if (given === 'carry') {
-      if (this.carried === null) return null;
-      if (this.carried[0] !== undefined && this.carried[0].rows !== batch) {
-        throw new Error(`${this.op}: initialState 'carry' holds a batch of ${this.carried[0].rows} sequences, this run has ${batch}`);
+      const carried = this.carried();
+      if (carried !== null && carried.length > 0 && carried[0].rows !== batch) {
+        throw new Error(`${this.op}: initialState 'carry' holds a batch of ${carried[0].rows} sequences, this run has ${batch}`);
       }
-      return this.carried;
+      return carried;
     }
     checkInitialState(this.op, this.model.cell, given, batch);
     return given;
-  }
-
-  /** Remembers a run's final state for the next run's initialState 'carry' (the matrices are kept, not copied). */
-  carry(finalState: Mat[]): void {
-    this.carried = finalState;
   }
 
   /** One leaf per parameter matrix, in theta's order; `leafOptions` per matrix or one for all. */

@@ -11,7 +11,7 @@ import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
 import { METHOD_FORMS } from '../lib/rnn/methods.js';
 import { TASK_NAMES, createTask } from '../lib/tasks/registry.js';
 import { Rng, type RngState } from '../lib/mat/rng.js';
-import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep, totalBytes } from './memory.js';
+import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
 
 const specs: Record<string, FlagSpec> = {
   cell: { kind: 'string', help: `${CELL_KINDS.join(' | ')} (default lstm)`, choices: CELL_KINDS },

@@ -46,6 +46,11 @@ function parseArgs(argv: string[]): { target: Target; count: number; seed: numbe
   return args;
 }
 
+/** How often each mutation was applied and how often the result was still accepted. */
+function perMutation(byMutation: Record<string, { accepted: number; applied: number }>): string {
+  return `accepted/applied per mutation: ${Object.entries(byMutation).map(([name, m]) => `${name} ${m.accepted}/${m.applied}`).join(', ')}`;
+}
+
 /** The checkpoint loader's run; returns the number of failures. */
 function runCheckpoint(args: ReturnType<typeof parseArgs>): number {
   console.log(`fuzzing the checkpoint loader: ${args.count} cases, seed ${args.seed}`);
@@ -55,8 +60,7 @@ function runCheckpoint(args: ReturnType<typeof parseArgs>): number {
     onProgress: (r) => console.log(`  ${checkpointFuzzSummary(r)}`),
   });
   console.log(checkpointFuzzSummary(result));
-  const mutations = Object.entries(result.byMutation).map(([name, m]) => `${name} ${m.accepted}/${m.applied}`).join(', ');
-  console.log(`accepted/applied per mutation: ${mutations}`);
+  console.log(perMutation(result.byMutation));
   for (const f of result.failures) console.log(`FAIL case ${f.caseIndex} (${f.kind}, ${f.file}/${f.mutation}): ${f.message}`);
   return result.crashes + result.corruptions + result.slow;
 }
@@ -70,8 +74,7 @@ function runSafetensors(args: ReturnType<typeof parseArgs>): number {
     onProgress: (r) => console.log(`  ${fuzzSummary(r)}`),
   });
   console.log(fuzzSummary(result));
-  const mutations = Object.entries(result.byMutation).map(([name, m]) => `${name} ${m.accepted}/${m.applied}`).join(', ');
-  console.log(`accepted/applied per mutation: ${mutations}`);
+  console.log(perMutation(result.byMutation));
   for (const f of result.failures) {
     console.log(`FAIL case ${f.caseIndex} (${f.kind}, ${f.mutations.join(' + ')}): ${f.message}`);
     if (args.save) {

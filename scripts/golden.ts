@@ -6,7 +6,7 @@
 // also fails when one of its expected/* or grad/* tensors was not compared),
 // 2 when there is no golden file to check.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve, basename } from 'node:path';
+import { join, basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readSafetensors, type Tensor } from '../lib/io/safetensors.js';
 import { checkRnnFile, checkRtrlFile, checkCtcFile, checkMdrnnFile, type Comparison, Unsupported } from './golden-kinds.js';

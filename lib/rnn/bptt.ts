@@ -6,7 +6,7 @@ import { Graph } from '../ad/graph.js';
 import { type Mat, clone, mat } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type GradientMethod, type RunOptions, type RunResult, Unroll, estimateStepBytes, gatherGrads, stateValues, sumTerms } from './unroll.js';
+import { type GradientMethod, type RunOptions, type RunResult, RUN_OPTIONS, Unroll, estimateStepBytes, gatherGrads, stateValues, sumTerms } from './unroll.js';
 import { checkKeys } from '../mat/options.js';
 
 export interface BpttOptions extends RunOptions {
@@ -36,7 +36,7 @@ export interface BpttResult extends RunResult {
 }
 
 const REQUIRES_GRAD = { requiresGrad: true };
-const BPTT_EXTRA = ['inputGrad'];
+const BPTT_RUN_OPTIONS = [...RUN_OPTIONS, 'inputGrad'];
 
 /**
  * Reusable BPTT over whole sequences. loss.step receives the network's output at t and the state
@@ -67,7 +67,7 @@ export class Bptt implements GradientMethod {
 
   run(xs: Mat, loss: SequenceLoss, options: BpttOptions = {}): BpttResult {
     const { model, graph: g, unroll } = this;
-    const seq = unroll.sequence(xs, options, BPTT_EXTRA);
+    const seq = unroll.sequence(xs, options, BPTT_RUN_OPTIONS);
     const { batch, steps } = seq;
     const bytes = this.estimateBytes(steps, batch);
     if (bytes > this.maxBytes) {

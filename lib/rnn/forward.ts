@@ -8,7 +8,7 @@
 import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
-import { type RunOptions, type Sequence, Unroll, copyState } from './unroll.js';
+import { type RunOptions, type Sequence, RUN_OPTIONS, Unroll, copyState } from './unroll.js';
 
 export interface ForwardOptions extends RunOptions {
   /** Where to write the outputs ((steps·batch) x outputSize); default a new matrix. */
@@ -21,6 +21,8 @@ export interface ForwardResult {
   /** The state after the last step (each sequence's own last step), one batch x size matrix per state vector. */
   finalState: Mat[];
 }
+
+const FORWARD_RUN_OPTIONS = [...RUN_OPTIONS, 'out'];
 
 export class Forward {
   readonly model: RecurrentModel;
@@ -108,7 +110,7 @@ export class Forward {
   run(xs: Mat, options: ForwardOptions = {}): ForwardResult {
     const { model, unroll } = this;
     const { cell } = model;
-    const seq = unroll.sequence(xs, options, ['out']); // checks every input once
+    const seq = unroll.sequence(xs, options, FORWARD_RUN_OPTIONS); // checks every input once
     const { batch, steps } = seq;
     const outputs = options.out ?? mat(steps * batch, cell.outputSize);
     if (outputs.rows !== steps * batch || outputs.cols !== cell.outputSize) {

@@ -16,7 +16,7 @@ import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
+import { type GradientMethod, type RunOptions, type RunResult, type Sequence, RUN_OPTIONS, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
 
 export interface TbpttOptions {
   /** Steps between updates (the loss of these steps is backpropagated). */
@@ -49,6 +49,7 @@ export interface TbpttWindow {
 export type TbpttCallback = (window: TbpttWindow) => void;
 
 const REQUIRES_GRAD = { requiresGrad: true };
+const TBPTT_RUN_OPTIONS = [...RUN_OPTIONS, 'onWindow'];
 
 /** The rings of one batch size: the last k2 inputs and the states entering them. */
 interface Rings {
@@ -175,7 +176,7 @@ export class Tbptt implements GradientMethod {
    * sequence's length), and the final state. onWindow, if given, sees each window as it ends.
    */
   run(xs: Mat, loss: SequenceLoss, options: TbpttRunOptions = {}): RunResult {
-    this.begin(this.unroll.sequence(xs, options, ['onWindow'])); // checks every input once
+    this.begin(this.unroll.sequence(xs, options, TBPTT_RUN_OPTIONS)); // checks every input once
     const grad = new Float64Array(this.grad.length);
     let total = 0;
     const onWindow = options.onWindow;

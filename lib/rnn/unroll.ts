@@ -83,10 +83,10 @@ export class Unroll {
     this.carried = carried;
   }
 
-  /** Checks a whole sequence xs (time-major) and the run options (RUN_OPTIONS and a method's `extra` keys) against the model. */
-  sequence(xs: Mat, options: RunOptions = {}, extra: readonly string[] = []): Sequence {
+  /** Checks a whole sequence xs (time-major) and the run options (`accepted`: RUN_OPTIONS and a method's own) against the model. */
+  sequence(xs: Mat, options: RunOptions = {}, accepted: readonly string[] = RUN_OPTIONS): Sequence {
     const { op, model } = this;
-    const { batch, initial, checkFinite } = this.common(options, extra);
+    const { batch, initial, checkFinite } = this.common(options, accepted);
     if (xs.cols !== model.cell.inputSize) {
       throw new Error(`${op}: input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`);
     }
@@ -105,7 +105,7 @@ export class Unroll {
    * active at steps t < lengths[b] and frozen after; the stream may run past the longest.
    */
   stream(options: RunOptions = {}): Sequence {
-    const { batch, initial, checkFinite } = this.common(options, []);
+    const { batch, initial, checkFinite } = this.common(options, RUN_OPTIONS);
     const lengths = options.lengths ?? null;
     let steps = 0;
     if (lengths !== null) {
@@ -116,8 +116,8 @@ export class Unroll {
   }
 
   // What a whole sequence and a stream check alike: the option keys, the batch, an explicit initial state.
-  private common(options: RunOptions, extra: readonly string[]): { batch: number; initial: readonly Mat[] | null; checkFinite: boolean } {
-    checkKeys(this.op, options, extra.length === 0 ? RUN_OPTIONS : [...RUN_OPTIONS, ...extra]);
+  private common(options: RunOptions, accepted: readonly string[]): { batch: number; initial: readonly Mat[] | null; checkFinite: boolean } {
+    checkKeys(this.op, options, accepted);
     const batch = checkBatch(this.op, options.batch ?? 1);
     const checkFinite = options.checkFinite !== false;
     const initial = this.initialFor(options.initialState, batch);

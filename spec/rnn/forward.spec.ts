@@ -8,7 +8,7 @@ import { dense } from '../../lib/cells/dense.js';
 import { elman } from '../../lib/cells/elman.js';
 import { tdnn } from '../../lib/cells/tdnn.js';
 import { uniformInit } from '../../lib/mat/init.js';
-import { type Mat, mat } from '../../lib/mat/mat.js';
+import type { Mat } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { randomMat } from '../helpers.js';
 import { Bptt } from '../../lib/rnn/bptt.js';

@@ -9,10 +9,11 @@
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
 import { type ParamSpec, joinParamSpecs } from '../cells/params.js';
-import { type Mat, sharedZeros } from '../mat/mat.js';
+import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt } from '../mat/options.js';
+import { zeroPastEnd } from '../rnn/unroll.js';
 
 export interface ReadoutCell extends Cell {
   /** The wrapped cell. */
@@ -60,11 +61,7 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
     // The inner cell's own scan, then the readout at every step; zero past a sequence's end, as a stepped cell gives.
     (cell as { scan?: Cell['scan'] }).scan = (g: Graph, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: StepMasks | null): ScanResult => {
       const run = innerScan(g, params.slice(0, innerCount), xs, initial, masks);
-      const outputs = run.outputs.map((h, t) => {
-        const y = readout(g, params, h);
-        if (masks === null || masks.full[t]) return y;
-        return g.selectRows(g.constant(masks.keep[t]), y, g.constant(sharedZeros(y.value.rows, outputSize)));
-      });
+      const outputs = run.outputs.map((h, t) => zeroPastEnd(g, readout(g, params, h), t, masks));
       return { outputs, states: run.states, final: run.final };
     };
   }

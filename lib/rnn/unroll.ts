@@ -326,9 +326,16 @@ export function maskedStep(g: Graph, cell: Cell, params: readonly Var[], state: 
   const xActive = g.selectRows(keep, x, g.constant(sharedZeros(rows, x.value.cols)));
   const result = cell.step(g, params, state, xActive);
   return {
-    output: g.selectRows(keep, result.output, g.constant(sharedZeros(rows, cell.outputSize))),
+    output: zeroPastEnd(g, result.output, t, masks),
     state: result.state.map((s, k) => g.selectRows(keep, s, state[k])),
   };
+}
+
+/** An output at step t with the rows of finished sequences set to zero (by selection), as the unroll's step emits it. */
+export function zeroPastEnd(g: Graph, y: Var, t: number, masks: StepMasks | null): Var {
+  if (masks === null || (t < masks.steps && masks.full[t])) return y;
+  const zeros = g.constant(sharedZeros(y.value.rows, y.value.cols));
+  return t >= masks.steps || masks.empty[t] ? zeros : g.selectRows(g.constant(masks.keep[t]), y, zeros);
 }
 
 /**

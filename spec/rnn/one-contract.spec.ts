@@ -211,6 +211,14 @@ test('a bidirectional model: Bptt and Forward run it under the same contract, Rt
   assert.ok(Number.isFinite(result.loss) && result.grad.every(Number.isFinite));
   const fwd = new Forward(model).run(xs, { batch, lengths });
   assert.ok(relDiff(fwd.outputs.data, result.outputs.data) <= METHODS_AGREE);
+  // The readout over the stack's own scan emits zeros past each sequence's end, as a stepped cell does.
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < batch; b++) {
+      const row = Array.from(result.outputs.data.subarray((t * batch + b) * 2, (t * batch + b + 1) * 2));
+      if (t >= lengths[b]) assert.equal(row, [0, 0], `step ${t}, sequence ${b}`);
+      else assert.ok(row.some((v) => v !== 0), `step ${t}, sequence ${b} is active`);
+    }
+  }
   assert.throws(() => new Rtrl(model), /rtrl: .*reads the future.*use Bptt/);
   assert.throws(() => new Forward(model).step(mat(1, 3)), /forward: .*cannot be stepped; use run\(\)/);
 });

@@ -11,7 +11,6 @@
 
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import { Graph } from '../lib/ad/graph.js';
 import type { Cell } from '../lib/cells/cell.js';
 import { CELL_KINDS, type CellKind, cellGates, createCell, isCellKind } from '../lib/cells/registry.js';
 import { flopCounter } from '../lib/mat/gemm.js';
@@ -21,6 +20,7 @@ import { Bptt } from '../lib/rnn/bptt.js';
 import { type MethodKind, type MethodSpec, createMethod, formatMethod, parseMethod } from '../lib/rnn/methods.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { type RecurrentModel, createModel } from '../lib/rnn/model.js';
+import { probeCellStep } from '../lib/rnn/unroll.js';
 import { type Panel, type ReferenceLine, type Series, renderSvg } from './svg.js';
 
 export interface CompareConfig {
@@ -229,15 +229,8 @@ export interface PlanEntry {
 
 /** Elements of the values one step (plus its loss term) records, found by running the cell once in 'eval' mode. */
 function stepValueElements(cell: Cell, batch: number): number {
-  const model = createModel(cell, { seed: 0 });
-  const g = new Graph('eval');
-  const params = model.params.mats.map((m) => g.leaf(m));
-  const state = cell.stateSizes.map((size) => g.constant(mat(batch, size)));
-  const result = cell.step(g, params, state, g.constant(mat(batch, cell.inputSize)));
-  const target = g.constant(mat(batch, cell.outputSize));
-  const d = g.sub(result.output, target);
-  g.dot(d, d);
-  return g.recordedBytes() / 8;
+  // The step's values, then the loss term's: output − target and their dot product.
+  return probeCellStep(cell, batch).bytes / 8 + batch * cell.outputSize + 1;
 }
 
 

@@ -5,8 +5,7 @@
 // the limit (the CLI's and the library's: RTRL gets it as maxBytes); --max-bytes
 // sets another one.
 import type { Cell } from '../lib/cells/cell.js';
-import { Graph } from '../lib/ad/graph.js';
-import { mat } from '../lib/mat/mat.js';
+import { probeCellStep } from '../lib/rnn/unroll.js';
 import { type FlagSpec, type Parsed, UsageError } from './args.js';
 
 export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
@@ -73,10 +72,6 @@ export const NODE_OVERHEAD_BYTES = 256;
 
 /** One step of the cell on a single row: the numbers it computes and the nodes it records. */
 export function probeStep(cell: Cell): { numbers: number; nodes: number } {
-  const g = new Graph('eval');
-  const params = cell.paramSpecs.map((s) => g.constant(mat(s.rows, s.cols)));
-  const state = cell.stateSizes.map((size) => g.constant(mat(1, size)));
-  const before = g.size;
-  cell.step(g, params, state, g.constant(mat(1, cell.inputSize)));
-  return { numbers: g.recordedBytes() / 8, nodes: g.size - before };
+  const probe = probeCellStep(cell, 1);
+  return { numbers: probe.bytes / 8, nodes: probe.nodes };
 }

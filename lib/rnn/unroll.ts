@@ -9,7 +9,7 @@
 // A method adds only its way of differentiating: a tape walked back (BPTT), tangents carried (RTRL).
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
-import { type Mat, clone, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
+import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { type RecurrentModel, checkInitialState } from './model.js';
 import { LengthMasks } from './packed.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
@@ -218,26 +218,33 @@ export function paramLeaves(g: Graph, mats: readonly Mat[], leafOptions: LeafOpt
 }
 
 /**
- * Bytes of the values one step of the model computes for a batch (not counting the loss), found by
- * running one step for values on a scratch graph: what a tape keeps per step, and what forward mode
- * multiplies by its directions. A stack's dropout is switched off for the probe, so it draws no mask.
+ * One step of a cell run for values on a scratch graph, from a zero state with zero parameters of
+ * the cell's shapes: the bytes of the values it computes (what a tape keeps per step, and what
+ * forward mode multiplies by its directions) and the nodes it records. Any cell, a stack with its
+ * own scan included; a stack's dropout is switched off for the probe, so it draws no mask.
+ * Without `paramMats` (the cell's own matrices, when a model has them) it allocates zero
+ * parameters once: callers with a huge cell check its size first.
  */
-export function estimateStepBytes(model: RecurrentModel, batch: number): number {
+export function probeCellStep(cell: Cell, batch: number, paramMats?: readonly Mat[]): { bytes: number; nodes: number } {
   const g = new Graph('eval');
-  const unroll = new Unroll(model, 'estimate');
-  const paramVars = unroll.leaves(g);
-  // The model's own initial state when it fits this batch (a fixed state may hold another batch's rows).
-  const fits = typeof model.initialState === 'string' || model.initialState.every((m) => m.rows === 1 || m.rows === batch);
-  const state = fits ? unroll.initialState(g, batch, paramVars, null) : model.cell.stateSizes.map((size) => g.constant(sharedZeros(batch, size)));
-  const switchable = model.cell as { training?: boolean };
+  const params = cell.paramSpecs.map((s, i) => g.constant(paramMats?.[i] ?? mat(s.rows, s.cols)));
+  const state = cell.stateSizes.map((size) => g.constant(sharedZeros(batch, size)));
+  const x = g.constant(sharedZeros(batch, cell.inputSize));
+  const before = g.size;
+  const switchable = cell as { training?: boolean };
   const training = switchable.training;
   if (training !== undefined) switchable.training = false;
   try {
-    unroll.scan(g, unroll.cellParams(paramVars), [g.leaf(sharedZeros(batch, model.cell.inputSize))], state, null);
+    scanCell(g, cell, params, [x], state, null);
   } finally {
     if (training !== undefined) switchable.training = training;
   }
-  return g.recordedBytes();
+  return { bytes: g.recordedBytes(), nodes: g.size - before };
+}
+
+/** Bytes of the values one step of the model computes for a batch (probeCellStep). */
+export function estimateStepBytes(model: RecurrentModel, batch: number): number {
+  return probeCellStep(model.cell, batch, model.params.mats).bytes;
 }
 
 /** Writes each leaf's gradient (reverse mode) into grad at offsets[i]; leaves without a gradient get zeros. */

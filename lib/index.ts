@@ -2,6 +2,9 @@
 // methods over it, the losses. The floors above the core have faces of their own:
 // loopgrad/arch, loopgrad/train, loopgrad/tasks and loopgrad/io. Exports only; no side effects.
 
+// Errors: one base class and four kinds, each with the operation and the values at fault
+export { LoopgradError, ShapeError, ConfigError, FormatError, ResourceError, type ErrorDetails } from './errors.js';
+
 // Matrices and kernels
 export { type Mat, mat, matFrom, matOf, rowsView, reshape, values, clone, copyInto, fill, get, set, shapeOf, toArray } from './mat/mat.js';
 export { gemm, gemv, flopCounter } from './mat/gemm.js';

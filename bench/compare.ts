@@ -20,7 +20,7 @@ import { Bptt } from '../lib/rnn/bptt.js';
 import { type MethodKind, type MethodSpec, createMethod, formatMethod, parseMethod } from '../lib/rnn/methods.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { type RecurrentModel, createModel } from '../lib/rnn/model.js';
-import { probeCellStep } from '../lib/rnn/unroll.js';
+import { type GradientMethod, probeCellStep } from '../lib/rnn/unroll.js';
 import { type Panel, type ReferenceLine, type Series, renderSvg } from './svg.js';
 
 export interface CompareConfig {
@@ -71,8 +71,10 @@ export interface CompareRow {
   stateBytes: number;
   /** Peak process heap seen during the row: V8 heapUsed + ArrayBuffer backing stores. */
   heapBytes: number;
-  /** max |g_this - g_other| / max(|g_this|∞, |g_other|∞) against the other method (null if none ran). */
+  /** max |g - g_exact| / max(|g|∞, |g_exact|∞) against the exact gradient (full BPTT's; bptt rows: against RTRL's, null if none ran). */
   gradRelDiff: number | null;
+  /** Cosine similarity of this method's gradient with the exact one (1: same direction); null as gradRelDiff. */
+  gradCosine: number | null;
 }
 
 export interface ExponentFit {
@@ -210,6 +212,18 @@ export function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): 
   }
   if (Number.isNaN(diff)) return NaN;
   return diff === 0 ? 0 : diff / scale;
+}
+
+/** <a, b> / (|a| |b|): 1 when the directions agree, 0 when orthogonal, -1 when opposite (NaN when either is zero). */
+export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`cosineSimilarity: lengths ${a.length} and ${b.length} differ`);
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
 }
 
 // ---------------------------------------------------------------- planning
@@ -390,7 +404,7 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
   const spec = parseMethod(method);
   switch (spec.kind) {
     case 'bptt': {
-      const learner = createMethod(model, spec, { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) });
+      const learner = createMethod(model, spec, limitsOf(config));
       let last: ReturnType<Bptt['run']> | null = null;
       return {
         run: () => { last = learner.run(xs, loss, { batch: config.batch }); },
@@ -399,8 +413,7 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
       };
     }
     case 'rtrl': {
-      // --allow-large lifts RTRL's own limit too (the plan above already refused what is not allowed).
-      const learner = createMethod(model, spec, { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) });
+      const learner = createMethod(model, spec, limitsOf(config));
       return {
         run: () => { learner.run(xs, loss, { batch: config.batch }); },
         grad: () => learner.grad.slice(),
@@ -422,7 +435,23 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
         stateBytes: () => tape,
       };
     }
+    default: {
+      // An online approximation (SnAp, UORO, KF-RTRL ...): its run() over the sequence, and the
+      // bytes it keeps from one step to the next for its gradient.
+      const learner = createMethod(model, spec as MethodSpec, limitsOf(config)) as unknown as GradientMethod & { stateBytes(): number };
+      let last: Float64Array | null = null;
+      return {
+        run: () => { last = learner.run(xs, loss, { batch: config.batch }).grad; },
+        grad: () => last!.slice(),
+        stateBytes: () => learner.stateBytes(),
+      };
+    }
   }
+}
+
+/** The memory limit handed to a method: --allow-large lifts it (the plan has already refused what is not allowed). */
+function limitsOf(config: CompareConfig): { maxBytes: number } {
+  return { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) };
 }
 
 function runMethod(method: string, config: CompareConfig, problem: Problem, hidden: number, steps: number): MethodRun {
@@ -443,7 +472,7 @@ function runMethod(method: string, config: CompareConfig, problem: Problem, hidd
     row: {
       method, cell: config.cell, hidden, steps, params: problem.model.params.theta.length,
       msPerSequence: timing.ms, msPerStep: timing.ms / steps, flops,
-      stateBytes: runner.stateBytes(), heapBytes: timing.heap, gradRelDiff: null,
+      stateBytes: runner.stateBytes(), heapBytes: timing.heap, gradRelDiff: null, gradCosine: null,
     },
   };
 }
@@ -516,10 +545,16 @@ export function runCompare(config: CompareConfig, hooks: CompareOptions = {}): C
       const bptt = runs.get('bptt');
       const reference = bptt?.grad ?? (runs.size > 0 ? new Bptt(problem.model).run(problem.xs, problem.loss, { batch: config.batch }).grad : null);
       for (const [method, run] of runs) {
-        if (method !== 'bptt' && reference !== null) run.row.gradRelDiff = relativeDifference(reference, run.grad);
+        if (method !== 'bptt' && reference !== null) {
+          run.row.gradRelDiff = relativeDifference(reference, run.grad);
+          run.row.gradCosine = cosineSimilarity(reference, run.grad);
+        }
       }
       const rtrl = runs.get('rtrl');
-      if (bptt && rtrl) bptt.row.gradRelDiff = rtrl.row.gradRelDiff;
+      if (bptt && rtrl) {
+        bptt.row.gradRelDiff = rtrl.row.gradRelDiff;
+        bptt.row.gradCosine = rtrl.row.gradCosine;
+      }
       for (const method of config.methods) {
         const row = runs.get(method)!.row;
         rows.push(row);
@@ -593,17 +628,24 @@ export function crossovers(rows: readonly CompareRow[]): { hidden: number; steps
   return out;
 }
 
+/** A cosine near 1 with the digits that tell methods apart: 1 - 3.2e-15 prints as 1.000000, 0.93 as 0.930. */
+function formatCosine(c: number): string {
+  if (Number.isNaN(c)) return 'NaN';
+  return c > 0.999 ? c.toFixed(6) : c.toFixed(3);
+}
+
 /** The human-readable report: the table, the fitted exponents beside the theory, the crossover. */
 export function formatReport(result: CompareResult): string {
   const { config, rows, fits } = result;
   const lines: string[] = [];
   lines.push(`loopgrad compare: ${config.cell}, input ${config.input}, batch ${config.batch}, ${config.repeats} repeats, seed ${config.seed}`);
   lines.push('');
-  const head = ['method', 'hidden', 'steps', 'params', 'ms/seq', 'ms/step', 'flops', 'GFLOP/s', 'grad memory', 'peak heap', 'grad rel diff'];
+  const head = ['method', 'hidden', 'steps', 'params', 'ms/seq', 'ms/step', 'flops', 'GFLOP/s', 'grad memory', 'peak heap', 'grad rel diff', 'grad cos'];
   const table = rows.map((r) => [
     r.method, String(r.hidden), String(r.steps), String(r.params), fmtMs(r.msPerSequence), fmtMs(r.msPerStep),
     fmtFlops(r.flops), (r.flops / (r.msPerSequence * 1e6)).toFixed(2), formatBytes(r.stateBytes), formatBytes(r.heapBytes),
     r.gradRelDiff === null ? '-' : r.gradRelDiff.toExponential(1),
+    r.gradCosine === null ? '-' : formatCosine(r.gradCosine),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -637,7 +679,8 @@ export function formatReport(result: CompareResult): string {
   lines.push('');
   lines.push('time: forward + gradient of one sequence; grad memory: BPTT tape activations / RTRL sensitivities S;');
   lines.push('peak heap: V8 heapUsed + ArrayBuffers of the whole process, sampled after each run;');
-  lines.push('grad rel diff: max|g - g_bptt| / max(|g|, |g_bptt|) against full BPTT (bptt rows: against RTRL).');
+  lines.push('grad rel diff: max|g - g_bptt| / max(|g|, |g_bptt|) against full BPTT (bptt rows: against RTRL);');
+  lines.push('grad cos: cosine similarity of the gradient with full BPTT\'s, the exact one (1: the same direction).');
   return lines.join('\n');
 }
 

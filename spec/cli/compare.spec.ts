@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type CompareConfig, type CompareRow, compareSvg, defaultCompareConfig, fitPowerLaw, fitScaling, formatReport,
-  leastSquares, overLimit, planCompare, relativeDifference, runCompare,
+  cosineSimilarity, leastSquares, overLimit, planCompare, relativeDifference, runCompare,
 } from '../../bench/compare.js';
 import { escapeXml, renderSvg, ticks } from '../../bench/svg.js';
 import { createProgress } from '../../bench/progress.js';
@@ -61,6 +61,14 @@ test('leastSquares solves a small system and refuses dependent columns', () => {
   assert.throws(() => leastSquares([[1, 2]], [1]), /cannot determine/);
 });
 
+test('cosineSimilarity: the cosine of the angle between two gradients', () => {
+  assert.ok(Math.abs(cosineSimilarity([1, 0], [1, 1]) - Math.SQRT1_2) < 1e-15); // 45 degrees
+  assert.is(cosineSimilarity([2, 0, 0], [0, 3, 0]), 0);
+  assert.ok(Math.abs(cosineSimilarity([1, -2, 3], [-2, 4, -6]) + 1) < 1e-15); // opposite, whatever the scale
+  assert.ok(Number.isNaN(cosineSimilarity([0, 0], [1, 2])), 'a zero gradient has no direction');
+  assert.throws(() => cosineSimilarity([1], [1, 2]), /cosineSimilarity: lengths 1 and 2 differ/);
+});
+
 test('relativeDifference is relative to the largest entry', () => {
   assert.is(relativeDifference([1, 2], [1, 2]), 0);
   assert.is(relativeDifference([0, 0], [0, 0]), 0);
@@ -85,6 +93,7 @@ test('runCompare: rows for every method and size, equal gradients, exact memory 
   for (const r of result.rows) {
     assert.ok(r.msPerSequence > 0 && r.flops > 0 && r.stateBytes > 0 && r.heapBytes > 0, JSON.stringify(r));
     assert.ok(r.gradRelDiff !== null && r.gradRelDiff < 1e-12, `${r.method} n=${r.hidden} T=${r.steps}: ${r.gradRelDiff}`);
+    assert.ok(r.gradCosine !== null && Math.abs(r.gradCosine - 1) < 1e-12, `${r.method} n=${r.hidden} T=${r.steps}: cos ${r.gradCosine}`);
     assert.ok(Math.abs(r.msPerStep * r.steps - r.msPerSequence) < 1e-9 * r.msPerSequence);
   }
   const rtrl = result.rows.filter((r) => r.method === 'rtrl');
@@ -190,7 +199,7 @@ test('loopgrad compare --json prints one object of the documented shape', () => 
     assert.is(out.config.cell, 'lstm');
     assert.is(out.rows.length, 8);
     for (const row of out.rows) {
-      assert.equal(Object.keys(row).sort(), ['cell', 'flops', 'gradRelDiff', 'heapBytes', 'hidden', 'method', 'msPerSequence', 'msPerStep', 'params', 'stateBytes', 'steps']);
+      assert.equal(Object.keys(row).sort(), ['cell', 'flops', 'gradCosine', 'gradRelDiff', 'heapBytes', 'hidden', 'method', 'msPerSequence', 'msPerStep', 'params', 'stateBytes', 'steps']);
       assert.ok(row.gradRelDiff! < 1e-12);
     }
     assert.equal(Object.keys(out.fits).sort(), ['bptt', 'rtrl']);
@@ -254,6 +263,7 @@ test('loopgrad compare --method tbptt:K and tbptt:K1:K2 run truncated BPTT', () 
   const b = out.rows.find((x) => x.method === 'bptt')!;
   assert.ok(t.stateBytes > 0 && t.stateBytes < b.stateBytes, 'a 3-step tape is smaller than a 6-step one');
   assert.ok(t.gradRelDiff! > 1e-8, 'truncation changes the gradient');
+  assert.ok(t.gradCosine! < 1 - 1e-12 && t.gradCosine! > -1, `truncation turns the gradient: cos ${t.gradCosine}`);
 });
 
 test.run();

@@ -749,6 +749,21 @@ export function compareSvg(result: CompareResult, caption?: string): string {
       references: [{ kind: 'power', slope: 2, anchor: { x: last.hidden, y: last.slowdown }, label: 'theory: n² (n⁴ / n²)', color: '#8c564b' }],
     });
   }
+  // Quality against cost: what each method's gradient is worth for what it costs per step.
+  const rated = config.methods.filter((m) => rows.some((r) => r.method === m && r.gradCosine !== null && Number.isFinite(r.gradCosine)));
+  if (rated.length > 0) {
+    panels.push({
+      title: `gradient quality vs cost (T = ${maxSteps}, one point per hidden size)`,
+      xLabel: 'ms per step', yLabel: 'cosine with the exact gradient', yScale: 'linear',
+      series: rated.map((m) => ({
+        label: m,
+        color: methodColour(config.methods, m),
+        points: rows.filter((r) => r.method === m && r.steps === maxSteps && r.gradCosine !== null && Number.isFinite(r.gradCosine))
+          .map((r) => ({ x: r.msPerStep, y: r.gradCosine as number })).sort((a, b) => a.x - b.x),
+      })),
+      references: [{ kind: 'horizontal', y: 1, label: 'exact', color: '#999999', dash: '4 3' }],
+    });
+  }
   return renderSvg({
     title: `BPTT vs RTRL: ${config.cell}, input ${config.input}, batch ${config.batch}`,
     caption: caption ?? `loopgrad compare --cell ${config.cell} --hidden ${config.hidden.join(',')} --steps ${config.steps.join(',')}; dashed: theoretical slopes through the last point`,

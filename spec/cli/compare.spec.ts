@@ -139,8 +139,10 @@ test('compareSvg: log-log panels with reference lines, and the crossover panels'
   assert.match(svg, /bptt theory: T/);
   assert.match(svg, /rtrl theory: flat/);
   assert.match(svg, /RTRL keeps less than BPTT beyond T\* steps/);
-  // Four panels of two series of two points (plus a legend marker each), two panels of one series.
-  assert.is((svg.match(/<circle/g) ?? []).length, 4 * (2 * 2 + 2) + 2 * (2 + 1));
+  assert.match(svg, /gradient quality vs cost/);
+  // Four panels of two series of two points (plus a legend marker each), two panels of one series,
+  // and the quality panel: two methods at two hidden sizes.
+  assert.is((svg.match(/<circle/g) ?? []).length, 4 * (2 * 2 + 2) + 2 * (2 + 1) + (2 * 2 + 2));
   const oneMethod = compareSvg(runCompare(tiny({ methods: ['bptt'], hidden: [2, 4], steps: [3] })));
   assert.not.match(oneMethod, /T\* steps/, 'no crossover without RTRL');
 });

@@ -24,6 +24,7 @@ export { elman, type ElmanOptions } from './cells/elman.js';
 export { jordan, type JordanOptions } from './cells/jordan.js';
 export { lstm, type LstmOptions } from './cells/lstm.js';
 export { gru, type GruOptions } from './cells/gru.js';
+export { indrnn, type IndrnnOptions } from './cells/indrnn.js';
 export { dense, type DenseOptions } from './cells/dense.js';
 export { tdnn, type TdnnOptions } from './cells/tdnn.js';
 export { narx, teacherInputs, narxState, runClosedLoop, type NarxCell, type NarxOptions } from './cells/narx.js';

@@ -13,6 +13,8 @@ import { Bptt } from '../../lib/rnn/bptt.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { trainTask } from '../../lib/train/run-task.js';
+import { recurrentSpectrum, spectralNorm, spectralRadius } from '../../lib/rnn/diagnose.js';
+import { mat } from '../../lib/mat/mat.js';
 import { dotLoss, fdError, randomMat, relErr, someIndices } from '../helpers.js';
 import { FD_NETWORK, FD_PRIMITIVE, FD_STEP, HAND_COMPUTED, METHODS_AGREE } from '../tolerances.js';
 
@@ -75,6 +77,21 @@ test('indrnn: built by kind through the registry, it trains on the adding task (
   const first = mean(report.curve.slice(0, 10)), last = mean(report.curve.slice(-10));
   assert.ok(report.curve.every((p) => Number.isFinite(p.loss)), 'every loss finite');
   assert.ok(last < first, `mean loss of the first 10 batches ${first}, of the last 10 ${last}`);
+});
+
+test('indrnn: the recurrent spectrum reads weight_hh as the diagonal matrix diag(u)', () => {
+  const model = createModel(indrnn({ inputSize: 2, hiddenSize: 5 }), { seed: 9 });
+  const u = model.params.mats[1];
+  u.data[u.offset + 3] = -1.25; // the largest |u_k|, negative
+  const dense = mat(5, 5);
+  for (let k = 0; k < 5; k++) dense.data[k * 5 + k] = get(u, 0, k);
+  const [spectrum] = recurrentSpectrum(model.params, 'indrnn');
+  assert.is(spectrum.block, 'diag');
+  // The dense estimates: power iteration for the norm (exact to rounding here), Gelfand's formula
+  // for the radius (its error falls like 1/iterations: 1e-2 is loose enough and still tells 1.25 from 1).
+  assert.ok(Math.abs(spectrum.norm - spectralNorm(dense)) <= 1e-9, `norm ${spectrum.norm} vs ${spectralNorm(dense)}`);
+  assert.ok(Math.abs(spectrum.radius - spectralRadius(dense)) <= 1e-2, `radius ${spectrum.radius} vs ${spectralRadius(dense)}`);
+  assert.is(spectrum.radius, 1.25);
 });
 
 test.run();

@@ -25,6 +25,8 @@ import type { RecurrentModel } from './model.js';
 const PROBE_ROWS = 16;
 const PROBE_DRAWS = 2;
 const PROBE_SEED = 0x5a9;
+/** Rows from which a class with a half-full D block is updated by gemm. */
+export const DENSE_ROWS = 8;
 
 /** Structural supports of one step: for each state entry k, the parameters and the state entries it depends on. */
 interface StepSupport {
@@ -58,6 +60,11 @@ export interface SnapPattern {
   readonly pairD: Int32Array;
   /** Largest class (rows). */
   readonly maxClassRows: number;
+  /**
+   * 1 for a class whose D block is dense enough (at least DENSE_ROWS rows, at least half its
+   * pairs present) that Ŝ's update is a gemm over blocks of its columns rather than a loop over pairs.
+   */
+  readonly classDense: Uint8Array;
   /** Column colouring of D for forward mode: no two entries of one colour share a row of supp(D). */
   readonly dColours: number;
   readonly dColour: Int32Array;
@@ -276,6 +283,11 @@ export function snapPattern(model: RecurrentModel, order: number): SnapPattern {
     rows.forEach((k) => { position[k] = -1; });
     classPairStart[c + 1] = outs.length;
   });
+  const classDense = new Uint8Array(classes.length);
+  classes.forEach((rows, c) => {
+    const pairs = classPairStart[c + 1] - classPairStart[c];
+    classDense[c] = rows.length >= DENSE_ROWS && 2 * pairs >= rows.length * rows.length ? 1 : 0;
+  });
   const classColStart = new Int32Array(classes.length + 1);
   for (let p = 0; p < P; p++) if (colClass[p] >= 0) classColStart[colClass[p] + 1]++;
   for (let c = 0; c < classes.length; c++) classColStart[c + 1] += classColStart[c];
@@ -315,12 +327,12 @@ export function snapPattern(model: RecurrentModel, order: number): SnapPattern {
     }
   });
   const initialSlots = Int32Array.from(initialPairs.map(([k, p]) => slotOf(k, p)));
-  const arrays = [colStart, colClass, classRowStart, classRows, classColStart, classCols, classPairStart, dColour, iColour, iEntryStart, iSlot, iLeaf, iElement, initialSlots];
+  const arrays = [classDense, colStart, colClass, classRowStart, classRows, classColStart, classCols, classPairStart, dColour, iColour, iEntryStart, iSlot, iLeaf, iElement, initialSlots];
   const indexBytes = arrays.reduce((bytes, a) => bytes + a.byteLength, 0) + 12 * outs.length;
   return {
     order, stateNumbers: N, stateStarts: starts, params: P, nnz, colStart, colClass,
     classes: classes.length, classRowStart, classRows, classColStart, classCols,
-    classPairStart, pairOut: Int32Array.from(outs), pairIn: Int32Array.from(ins), pairD: Int32Array.from(ds), maxClassRows,
+    classPairStart, pairOut: Int32Array.from(outs), pairIn: Int32Array.from(ins), pairD: Int32Array.from(ds), maxClassRows, classDense,
     dColours, dColour, diagonal, iColours, iColour, iEntryStart, iSlot, iLeaf, iElement, initialSlots, indexBytes,
   };
 }

@@ -17,6 +17,7 @@
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
 import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
+import { gemm } from '../mat/gemm.js';
 import { checkKeys } from '../mat/options.js';
 import { ConfigError, ResourceError, ShapeError } from '../errors.js';
 import type { RecurrentModel } from './model.js';
@@ -32,6 +33,9 @@ export interface SnapOptions {
 }
 
 export const DEFAULT_SNAP_MAX_BYTES = 2 ** 31;
+
+/** Columns of a dense class updated by one gemm. */
+const BLOCK = 128;
 
 /** A writable row view (one sequence of a batch), retargeted without allocating. */
 interface RowView { rows: number; cols: number; data: Float64Array; offset: number }
@@ -94,8 +98,10 @@ export class Snap implements GradientMethod {
   private readonly gradLeaves: LeafOptions = { requiresGrad: true };
   /** One sequence's I on the pattern (zero outside M_1, never written there). */
   private readonly influence: Float64Array;
-  /** One column's new values. */
+  /** One column's new values, or a block of a dense class's columns (BLOCK x rows). */
   private readonly column: Float64Array;
+  /** A dense class's D block for one sequence (rows x rows). */
+  private readonly block: Float64Array;
   /** dL/ds for one sequence. */
   private readonly stateGrad: Float64Array;
   /** Per colour of I, per state vector: the 1 x size cotangent with 1 on that colour's entries. */
@@ -124,7 +130,8 @@ export class Snap implements GradientMethod {
     this.jvpGraph = new Graph('forward', pattern.dColours);
     this.grad = new Float64Array(pattern.params);
     this.influence = new Float64Array(pattern.nnz);
-    this.column = new Float64Array(pattern.maxClassRows);
+    this.column = new Float64Array(BLOCK * pattern.maxClassRows);
+    this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
     this.stateGrad = new Float64Array(pattern.stateNumbers);
     this.colourCotangents = [];
     for (let c = 0; c < pattern.iColours; c++) {
@@ -402,17 +409,43 @@ export class Snap implements GradientMethod {
     const { pattern, influence, column } = this;
     const buffers = this.buffers!;
     const values = buffers.values, D = buffers.jacobian;
-    const { nnz, classes, classRowStart, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, pairD } = pattern;
+    const { nnz, classes, classRowStart, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, pairD, classDense } = pattern;
     const base = b * nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
     for (let c = 0; c < classes; c++) {
       const size = classRowStart[c + 1] - classRowStart[c];
       const q0 = classPairStart[c], q1 = classPairStart[c + 1];
-      for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+      const c0 = classColStart[c], c1 = classColStart[c + 1];
+      if (classDense[c] === 1) { this.updateDense(b, c0, c1, size, q0, q1); continue; }
+      for (let ci = c0; ci < c1; ci++) {
         const s = colStart[classCols[ci]], at = base + s;
         for (let a = 0; a < size; a++) column[a] = influence[s + a];
         for (let q = q0; q < q1; q++) column[pairOut[q]] += D[dBase + pairD[q]] * values[at + pairIn[q]];
         for (let a = 0; a < size; a++) values[at + a] = column[a];
       }
+    }
+  }
+
+  // A dense class: its D block made dense, then for each run of columns whose slots follow one
+  // another (up to BLOCK of them, a run x size matrix V of Ŝ), V <- I + V · D_blockᵀ by gemm.
+  private updateDense(b: number, c0: number, c1: number, size: number, q0: number, q1: number): void {
+    const { pattern, influence, column, block } = this;
+    const buffers = this.buffers!;
+    const values = buffers.values, D = buffers.jacobian;
+    const { colStart, classCols, pairOut, pairIn, pairD } = pattern;
+    const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
+    block.fill(0, 0, size * size);
+    for (let q = q0; q < q1; q++) block[pairOut[q] * size + pairIn[q]] = D[dBase + pairD[q]];
+    const dBlock = matFrom(size, size, block);
+    let ci = c0;
+    while (ci < c1) {
+      const s = colStart[classCols[ci]];
+      let count = 1;
+      while (ci + count < c1 && count < BLOCK && colStart[classCols[ci + count]] === s + count * size) count++;
+      const n = count * size;
+      column.set(influence.subarray(s, s + n));
+      gemm(matFrom(count, size, column), matFrom(count, size, values, base + s), dBlock, false, true, 1, 1);
+      values.set(column.subarray(0, n), base + s);
+      ci += count;
     }
   }
 

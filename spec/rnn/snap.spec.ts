@@ -114,6 +114,15 @@ for (const [name, make, dense] of cells) {
   });
 }
 
+test('snap: SnAp-2 on wider dense cells (N >= 8: the update by gemm over blocks of columns) is exact RTRL on a packed batch', () => {
+  for (const cell of [elman({ inputSize: 2, hiddenSize: 8 }), lstm({ inputSize: 2, hiddenSize: 4 }), gru({ inputSize: 2, hiddenSize: 9 })]) {
+    const { model, xs, loss } = problem(cell, false);
+    const snap = new Snap(model, { order: 2 });
+    assert.ok(snap.pattern.classes === 1 && snap.pattern.classDense[0] === 1, `${cell.kind}: one dense class`);
+    assertAgree(`${cell.kind} snap2 (gemm)`, snap.run(xs, loss, { batch, lengths }), new Rtrl(model).run(xs, loss, { batch, lengths }));
+  }
+});
+
 test('snap: SnAp-1 on IndRNN is exact (D diagonal: one forward direction), equal to BPTT on a packed batch with a learned initial state', () => {
   for (const activation of ['relu', 'tanh'] as const) {
     const { model, xs, loss } = problem(indrnn({ inputSize: 2, hiddenSize: 4, activation }), true);

@@ -65,6 +65,8 @@ export interface SnapPattern {
    * pairs present) that Ŝ's update is a gemm over blocks of its columns rather than a loop over pairs.
    */
   readonly classDense: Uint8Array;
+  /** Flops of one sequence's update outside gemm (2 per pair and column of the classes not dense), for flopCounter. */
+  readonly loopFlops: number;
   /** Column colouring of D for forward mode: no two entries of one colour share a row of supp(D). */
   readonly dColours: number;
   readonly dColour: Int32Array;
@@ -288,6 +290,10 @@ export function snapPattern(model: RecurrentModel, order: number): SnapPattern {
     const pairs = classPairStart[c + 1] - classPairStart[c];
     classDense[c] = rows.length >= DENSE_ROWS && 2 * pairs >= rows.length * rows.length ? 1 : 0;
   });
+  let loopFlops = 0;
+  const classColCount = new Int32Array(classes.length);
+  for (let p = 0; p < P; p++) if (colClass[p] >= 0) classColCount[colClass[p]]++;
+  classes.forEach((_, c) => { if (classDense[c] === 0) loopFlops += 2 * classColCount[c] * (classPairStart[c + 1] - classPairStart[c]); });
   const classColStart = new Int32Array(classes.length + 1);
   for (let p = 0; p < P; p++) if (colClass[p] >= 0) classColStart[colClass[p] + 1]++;
   for (let c = 0; c < classes.length; c++) classColStart[c + 1] += classColStart[c];
@@ -332,7 +338,7 @@ export function snapPattern(model: RecurrentModel, order: number): SnapPattern {
   return {
     order, stateNumbers: N, stateStarts: starts, params: P, nnz, colStart, colClass,
     classes: classes.length, classRowStart, classRows, classColStart, classCols,
-    classPairStart, pairOut: Int32Array.from(outs), pairIn: Int32Array.from(ins), pairD: Int32Array.from(ds), maxClassRows, classDense,
+    classPairStart, pairOut: Int32Array.from(outs), pairIn: Int32Array.from(ins), pairD: Int32Array.from(ds), maxClassRows, classDense, loopFlops,
     dColours, dColour, diagonal, iColours, iColour, iEntryStart, iSlot, iLeaf, iElement, initialSlots, indexBytes,
   };
 }

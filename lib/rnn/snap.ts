@@ -17,7 +17,7 @@
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
 import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
-import { gemm } from '../mat/gemm.js';
+import { flopCounter, gemm } from '../mat/gemm.js';
 import { checkKeys } from '../mat/options.js';
 import { ConfigError, ResourceError, ShapeError } from '../errors.js';
 import type { RecurrentModel } from './model.js';
@@ -350,6 +350,7 @@ export class Snap implements GradientMethod {
         }
       }
       if (!any) continue;
+      flopCounter.count += 2 * nnz;
       const base = b * nnz;
       for (let c = 0; c < classes; c++) {
         const r0 = classRowStart[c], r1 = classRowStart[c + 1];
@@ -411,6 +412,7 @@ export class Snap implements GradientMethod {
     const values = buffers.values, D = buffers.jacobian;
     const { nnz, classes, classRowStart, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, pairD, classDense } = pattern;
     const base = b * nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
+    flopCounter.count += pattern.loopFlops;
     for (let c = 0; c < classes; c++) {
       const size = classRowStart[c + 1] - classRowStart[c];
       const q0 = classPairStart[c], q1 = classPairStart[c + 1];

@@ -23,6 +23,7 @@ import { withReadout } from '../../lib/arch/readout.js';
 import { ConfigError, ResourceError } from '../../lib/errors.js';
 import { type Mat, mat, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { flopCounter } from '../../lib/mat/gemm.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
 import { Snap } from '../../lib/rnn/snap.js';
@@ -338,6 +339,23 @@ test('snap: SnAp-1 keeps P sensitivities per sequence on Elman, GRU, IndRNN and 
     snap.reset({ batch: 4 });
     assert.is(snap.sensitivity.length, 4 * expected(Pn));
     assert.ok(snap.stateBytes() >= 8 * 4 * (expected(Pn) + N), `${name}: stateBytes ${snap.stateBytes()}`);
+  }
+});
+
+test('snap: the work of a run is affine in the batch (counted flops: no term grows with batch²)', () => {
+  for (const [cell, order] of [[lstm({ inputSize: 2, hiddenSize: 3 }), 1], [gru({ inputSize: 2, hiddenSize: 8 }), 2]] as const) {
+    const model = createModel(cell, { seed: 1 });
+    const snap = new Snap(model, { order });
+    const flops = (B: number): number => {
+      const xs = randomMat(rng, T * B, 2);
+      const loss = lossOf(randomMat(rng, T * B, cell.outputSize), B, cell.stateSizes.map((n) => randomMat(rng, B, n)));
+      snap.run(xs, loss, { batch: B }); // buffers sized for B first
+      const before = flopCounter.count;
+      snap.run(xs, loss, { batch: B });
+      return flopCounter.count - before;
+    };
+    const f4 = flops(4), f8 = flops(8), f16 = flops(16);
+    assert.ok(f8 > f4 && Math.abs((f16 - f8) / (f8 - f4) - 2) < 1e-12, `${cell.kind} snap${order}: flops ${f4}, ${f8}, ${f16} at batch 4, 8, 16`);
   }
 });
 

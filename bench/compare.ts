@@ -106,6 +106,9 @@ export const theory: Readonly<Record<MethodKind, Readonly<Record<keyof MethodFit
   rtrl: { timeVsHidden: 4, timeVsSteps: 1, memoryVsHidden: 3, memoryVsSteps: 0 },
   // Truncated BPTT(k1, k2): BPTT's work per step (k2/k1 times it), a tape of k2 steps whatever T is.
   tbptt: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 1, memoryVsSteps: 0 },
+  // SnAp-1 on a dense cell: D by forward mode with n directions (n·n² per step), Ŝ of O(P) ~ n² numbers.
+  // (SnAp-2 on a dense cell fills its pattern and costs what RTRL costs.)
+  snap: { timeVsHidden: 3, timeVsSteps: 1, memoryVsHidden: 2, memoryVsSteps: 0 },
 };
 
 function paramCount(cell: Cell): number {
@@ -420,6 +423,14 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
         stateBytes: () => learner.sensitivityBytes(),
       };
     }
+    case 'snap': {
+      const learner = createMethod(model, spec, { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) });
+      return {
+        run: () => { learner.run(xs, loss, { batch: config.batch }); },
+        grad: () => learner.grad.slice(),
+        stateBytes: () => learner.stateBytes(),
+      };
+    }
     case 'tbptt': {
       const learner = createMethod(model, spec);
       let tape = 0;
@@ -689,7 +700,7 @@ function superscript(n: number): string {
   return Number.isInteger(n) && n >= 0 ? String(n).split('').map((c) => digits[Number(c)]).join('') : `^${n}`;
 }
 
-const kindColour: Record<MethodKind, readonly string[]> = { bptt: ['#1f77b4'], rtrl: ['#d62728'], tbptt: ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'] };
+const kindColour: Record<MethodKind, readonly string[]> = { bptt: ['#1f77b4'], rtrl: ['#d62728'], tbptt: ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'], snap: ['#e377c2', '#17becf'] };
 function methodColour(methods: readonly string[], m: string): string {
   const kind = parseMethod(m).kind;
   const same = methods.filter((x) => parseMethod(x).kind === kind);

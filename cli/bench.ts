@@ -16,6 +16,10 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
     summary: 'RTRL step vs its recurrent gemm; BPTT forward+backward vs forward (Elman, LSTM, GRU)',
     run: async (json) => (await import('../bench/rtrl-step.js')).benchRtrlStep({ json }),
   },
+  'snap-step': {
+    summary: 'SnAp-1, SnAp-2, RTRL and BPTT: ms per step and kept bytes (LSTM, GRU, IndRNN at hidden 16, 64)',
+    run: async (json) => (await import('../bench/snap-step.js')).benchSnapStep({ json }),
+  },
   ctc: {
     summary: 'CTC loss + gradient time, and its growth in T·S',
     run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),

@@ -24,6 +24,7 @@ export { elman, type ElmanOptions } from './cells/elman.js';
 export { jordan, type JordanOptions } from './cells/jordan.js';
 export { lstm, type LstmOptions } from './cells/lstm.js';
 export { gru, type GruOptions } from './cells/gru.js';
+export { indrnn, type IndrnnOptions } from './cells/indrnn.js';
 export { dense, type DenseOptions } from './cells/dense.js';
 export { tdnn, type TdnnOptions } from './cells/tdnn.js';
 export { narx, teacherInputs, narxState, runClosedLoop, type NarxCell, type NarxOptions } from './cells/narx.js';
@@ -36,6 +37,7 @@ export { type GradientMethod, type RunOptions, type RunResult } from './rnn/unro
 export { Bptt, type BpttOptions, type BpttMethodOptions, type BpttResult } from './rnn/bptt.js';
 export { Tbptt, type TbpttOptions, type TbpttRunOptions, type TbpttWindow, type TbpttCallback } from './rnn/tbptt.js';
 export { Rtrl, estimateRtrlBytes, type RtrlOptions } from './rnn/rtrl.js';
+export { Snap, type SnapOptions } from './rnn/snap.js';
 export { Forward, type ForwardOptions, type ForwardResult } from './rnn/forward.js';
 export { parseMethod, formatMethod, createMethod, METHOD_KINDS, type MethodSpec, type MethodKind, type MethodLimits } from './rnn/methods.js';
 export { gradientFlow, spectralRadius, spectralNorm, recurrentSpectrum, type GradientFlowOptions, type GradientFlowReport, type BlockSpectrum } from './rnn/diagnose.js';

@@ -3,6 +3,7 @@
 import type { Cell } from './cell.js';
 import { type ElmanOptions, elman } from './elman.js';
 import { type GruOptions, gru } from './gru.js';
+import { type IndrnnOptions, indrnn } from './indrnn.js';
 import { type JordanOptions, jordan } from './jordan.js';
 import { type LstmOptions, lstm } from './lstm.js';
 
@@ -13,9 +14,10 @@ export interface CellOptionsByKind {
   jordan: Omit<JordanOptions, 'outputSize'> & { outputSize?: number };
   lstm: LstmOptions;
   gru: GruOptions;
+  indrnn: IndrnnOptions;
 }
 
-export const CELL_KINDS = ['elman', 'jordan', 'lstm', 'gru'] as const satisfies readonly (keyof CellOptionsByKind)[];
+export const CELL_KINDS = ['elman', 'jordan', 'lstm', 'gru', 'indrnn'] as const satisfies readonly (keyof CellOptionsByKind)[];
 export type CellKind = (typeof CELL_KINDS)[number];
 export type CellOptions<K extends CellKind = CellKind> = CellOptionsByKind[K];
 
@@ -24,7 +26,7 @@ interface CellEntry<K extends CellKind> {
   /**
    * Rows of the recurrent weight per hidden unit (its gate blocks: Elman 1, LSTM 4 (i, f, g, o),
    * GRU 3 (r, z, n); Jordan 1 at outputSize = hiddenSize): the recurrent product of a step is
-   * (gates·n) x n.
+   * (gates·n) x n. IndRNN: 1, though its recurrent weight is one 1 x n row (u ⊙ h, n products).
    */
   gates: number;
 }
@@ -34,6 +36,7 @@ const CELLS: { readonly [K in CellKind]: CellEntry<K> } = {
   jordan: { create: (o) => jordan({ ...o, outputSize: o.outputSize ?? o.hiddenSize }), gates: 1 },
   lstm: { create: lstm, gates: 4 },
   gru: { create: gru, gates: 3 },
+  indrnn: { create: indrnn, gates: 1 },
 };
 
 export function isCellKind(kind: unknown): kind is CellKind {

@@ -243,6 +243,12 @@ export function recurrentSpectrum(params: Params, cellKind: string): BlockSpectr
   const i = params.specs.findIndex((s) => s.name === 'weight_hh');
   if (i < 0) throw new Error(`recurrentSpectrum: no weight_hh among the parameters (${params.specs.map((s) => s.name).join(', ')})`);
   const { rows, cols } = params.specs[i];
+  if (cellKind === 'indrnn' && rows === 1) {
+    // IndRNN's weight_hh is the diagonal u of its recurrent matrix diag(u): radius and norm are max |u_k|.
+    let max = 0;
+    for (let k = 0; k < cols; k++) max = Math.max(max, Math.abs(params.theta[params.offsets[i] + k]));
+    return [{ block: 'diag', radius: max, norm: max }];
+  }
   const count = rows / cols;
   if (!Number.isInteger(count)) throw new Error(`recurrentSpectrum: weight_hh is ${rows}x${cols}, not a stack of ${cols}x${cols} blocks`);
   const names = cellKind === 'lstm' && count === 4 ? ['i', 'f', 'g', 'o'] : cellKind === 'gru' && count === 3 ? ['r', 'z', 'n'] : null;

@@ -5,9 +5,11 @@
 //   tbptt:K       truncated BPTT with k1 = k2 = K (Tbptt)
 //   tbptt:K1:K2   truncated BPTT(k1, k2): an update every k1 steps, the gradient flowing back k2 >= k1
 //   rtrl          exact real-time recurrent learning (Rtrl)
+//   snapN, snap:N SnAp-N, RTRL on the sparse pattern of what a parameter reaches in N steps (Snap; snap1, snap2 ...)
 import { Bptt } from './bptt.js';
 import type { RecurrentModel } from './model.js';
 import { Rtrl } from './rtrl.js';
+import { Snap } from './snap.js';
 import { Tbptt } from './tbptt.js';
 import type { GradientMethod } from './unroll.js';
 
@@ -15,7 +17,8 @@ import type { GradientMethod } from './unroll.js';
 export type MethodSpec =
   | { readonly kind: 'bptt' }
   | { readonly kind: 'tbptt'; readonly k1: number; readonly k2: number }
-  | { readonly kind: 'rtrl' };
+  | { readonly kind: 'rtrl' }
+  | { readonly kind: 'snap'; readonly order: number };
 export type MethodKind = MethodSpec['kind'];
 type SpecOf<K extends MethodKind> = Extract<MethodSpec, { kind: K }>;
 
@@ -24,6 +27,7 @@ export interface MethodObjects {
   bptt: Bptt;
   tbptt: Tbptt;
   rtrl: Rtrl;
+  snap: Snap;
 }
 
 /**
@@ -83,11 +87,22 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     format: () => 'rtrl',
     create: (model, _spec, limits) => new Rtrl(model, limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
   },
+  snap: {
+    forms: ['snapN', 'snap:N'],
+    drive: 'online',
+    parse: (args) => (args.length === 1 && /^[0-9]+$/.test(args[0]) ? { kind: 'snap', order: Number(args[0]) } : null),
+    check: (spec) => (isCount(spec.order) ? null : `needs an integer order N >= 1, got ${spec.order}`),
+    format: (spec) => `snap${spec.order}`,
+    create: (model, spec, limits) => new Snap(model, limits.maxBytes === undefined ? { order: spec.order } : { order: spec.order, maxBytes: limits.maxBytes }),
+  },
 };
+
+/** Short forms read as their long ones before parsing: snap2 is snap:2. */
+const SHORT_FORMS: readonly (readonly [RegExp, string])[] = [[/^snap([0-9]+)$/, 'snap:$1']];
 
 /** The method kinds, in the table's order. */
 export const METHOD_KINDS = Object.keys(METHODS) as readonly MethodKind[];
-/** Every accepted text form: bptt, tbptt:K, tbptt:K1:K2, rtrl. */
+/** Every accepted text form: bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N. */
 export const METHOD_FORMS: readonly string[] = METHOD_KINDS.flatMap((k) => METHODS[k].forms);
 
 function entryOf<K extends MethodKind>(kind: K): MethodEntry<K> {
@@ -96,7 +111,8 @@ function entryOf<K extends MethodKind>(kind: K): MethodEntry<K> {
 
 /** Parses a method's text form (see the file comment); the Error lists the accepted forms. */
 export function parseMethod(text: string): MethodSpec {
-  const [kind, ...args] = String(text).split(':');
+  const long = SHORT_FORMS.reduce((s, [form, as]) => s.replace(form, as), String(text));
+  const [kind, ...args] = long.split(':');
   if (Object.prototype.hasOwnProperty.call(METHODS, kind)) {
     const entry = entryOf(kind as MethodKind);
     const spec = entry.parse(args);
@@ -134,7 +150,7 @@ export function methodDrive(spec: MethodSpec): MethodDrive {
   return entryOf(checkMethod('methodDrive', spec).kind).drive;
 }
 
-/** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt or Rtrl. */
+/** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt, Rtrl or Snap. */
 export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: S, limits?: MethodLimits): MethodObjects[S['kind']];
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits?: MethodLimits): GradientMethod;
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits: MethodLimits = {}): GradientMethod {

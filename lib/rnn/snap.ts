@@ -1,0 +1,464 @@
+// SnAp-n (Menick et al. 2021, "Practical real time recurrent learning with a sparse
+// approximation"): RTRL with the influence matrix kept only on a fixed pattern M_n, the
+// (state entry, parameter) pairs a parameter reaches within n steps (lib/rnn/snap-pattern.ts).
+// Per sequence of the batch, with D_t = d s_t / d s_{t-1} and I_t = d s_t / d theta (s_{t-1} fixed):
+//   Ŝ_0 = M_n ⊙ d s_0 / d theta,        Ŝ_t = M_n ⊙ (D_t Ŝ_{t-1} + I_t)
+//   dL_t/dθ ≈ dL_t/ds_{t-1} · Ŝ_{t-1} + dL_t/dθ|_{s_{t-1} fixed}     (one reverse pass over step t)
+//   and the final-state term adds dL_final/ds_T · Ŝ_T.
+// With M_n full (n at least the number of steps, or n = 2 for a dense cell) this is exact RTRL;
+// with n = 1 on a cell whose D is diagonal (IndRNN) it is exact too.
+// The pieces come from the Graph, for any causal cell, with no per-cell code:
+//   - D on its support: one forward-mode step with dColours directions (the state seeded with
+//     its column colouring; 1 direction when D is diagonal), every batch row at once;
+//   - I on M_1: per batch row, one batch-1 reverse-mode step walked back once per row colour of
+//     I (1 colour for SnAp-1 on Elman, GRU, IndRNN; 2 for LSTM);
+//   - the sparse update, column by column over the class pairs, in place.
+// Cost per step is linear in the batch; memory is the pattern's nnz per sequence.
+import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
+import { denseTangent } from '../ad/tangent.js';
+import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
+import { flopCounter, gemm } from '../mat/gemm.js';
+import { checkKeys } from '../mat/options.js';
+import { ConfigError, ResourceError, ShapeError } from '../errors.js';
+import type { RecurrentModel } from './model.js';
+import type { SequenceLoss } from './loss-spec.js';
+import { type SnapPattern, snapPattern } from './snap-pattern.js';
+import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, estimateStepBytes } from './unroll.js';
+
+export interface SnapOptions {
+  /** n of SnAp-n: the pattern keeps what a parameter reaches within n steps (integer >= 1, default 1). */
+  order?: number;
+  /** Refuse a batch whose memory (see estimateBytes) would take more bytes than this. Default 2 GiB. */
+  maxBytes?: number;
+}
+
+export const DEFAULT_SNAP_MAX_BYTES = 2 ** 31;
+
+/** Columns of a dense class updated by one gemm. */
+const BLOCK = 128;
+
+/** A writable row view (one sequence of a batch), retargeted without allocating. */
+interface RowView { rows: number; cols: number; data: Float64Array; offset: number }
+
+interface Buffers {
+  readonly batch: number;
+  readonly states: [Mat[], Mat[]];
+  /** Ŝ: batch x nnz, sequence b's entries at [b·nnz, (b+1)·nnz). */
+  readonly values: Float64Array;
+  /** D_t compressed: (batch·N) x dColours, row b·N + k. */
+  readonly jacobian: Float64Array;
+  /** The forward step's state tangents: the colouring seed per state vector ((batch·size) x dColours). */
+  readonly seedLeaves: LeafOptions[];
+  /** Per set, per row b, per state vector: 1 x size views of the state. */
+  readonly rowStates: [Mat[][], Mat[][]];
+  readonly output: Mat;
+}
+
+function checkOrder(order: unknown): number {
+  if (typeof order !== 'number' || !Number.isSafeInteger(order) || order < 1) {
+    throw new ConfigError('snap', `order must be an integer >= 1 (SnAp-n keeps what a parameter reaches within n steps), got ${String(order)}`, { order });
+  }
+  return order;
+}
+
+/** The cell's dropout, if it has one switched on (a stack's, through a readout too). */
+function dropoutOf(cell: unknown): number {
+  let c = cell as { dropout?: unknown; inner?: unknown } | undefined;
+  while (c !== undefined && c !== null) {
+    if (typeof c.dropout === 'number' && c.dropout > 0) return c.dropout;
+    c = c.inner as typeof c;
+  }
+  return 0;
+}
+
+/**
+ * SnAp-n. Online like Rtrl: reset({ batch, lengths, initialState }), then step(x, loss, last) per
+ * step with the gradient estimate of the loss so far in grad; run(xs, loss, options) does a whole
+ * sequence under the contract every gradient method has.
+ */
+export class Snap implements GradientMethod {
+  readonly model: RecurrentModel;
+  readonly order: number;
+  readonly pattern: SnapPattern;
+  /** The gradient estimate of the loss so far, laid out like model.params.theta. */
+  readonly grad: Float64Array;
+  loss = 0;
+  steps = 0;
+  private readonly unroll: Unroll;
+  private readonly maxBytes: number;
+  private readonly lossGraph = new Graph('reverse');
+  private readonly rowGraph = new Graph('reverse');
+  private readonly jvpGraph: Graph;
+  private buffers: Buffers | null = null;
+  private seq: Sequence;
+  private current = 0;
+  private started = false;
+  private readonly paramVars: Var[] = [];
+  private readonly stateVars: Var[] = [];
+  private readonly gradLeaves: LeafOptions = { requiresGrad: true };
+  /** One sequence's I on the pattern (zero outside M_1, never written there). */
+  private readonly influence: Float64Array;
+  /** One column's new values, or a block of a dense class's columns (BLOCK x rows). */
+  private readonly column: Float64Array;
+  /** A dense class's D block for one sequence (rows x rows). */
+  private readonly block: Float64Array;
+  /** dL/ds for one sequence. */
+  private readonly stateGrad: Float64Array;
+  /** Per colour of I, per state vector: the 1 x size cotangent with 1 on that colour's entries. */
+  private readonly colourCotangents: Mat[][];
+  private readonly xRow: RowView = { rows: 1, cols: 0, data: new Float64Array(0), offset: 0 };
+
+  constructor(model: RecurrentModel, options: SnapOptions = {}) {
+    checkKeys('snap', options, ['order', 'maxBytes']);
+    const order = checkOrder(options.order ?? 1);
+    const { cell } = model;
+    if (cell.causal === false) {
+      throw new ConfigError('snap', `the ${cell.kind} model reads the future of the sequence (a bidirectional layer), so SnAp-${order} cannot train it online; use Bptt`, { model: cell.kind });
+    }
+    const dropout = dropoutOf(cell);
+    if (dropout > 0) {
+      throw new ConfigError('snap', `the ${cell.kind} model has dropout ${dropout}, whose masks would differ between the passes SnAp takes over one step; use Rtrl or Bptt (or a stack without dropout)`, { dropout });
+    }
+    const limit = options.maxBytes ?? DEFAULT_SNAP_MAX_BYTES;
+    if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('snap', `maxBytes must be a positive number, got ${String(limit)}`, { maxBytes: limit });
+    this.model = model;
+    this.order = order;
+    this.maxBytes = limit;
+    this.unroll = new Unroll(model, 'snap', () => (this.started ? this.state.map(clone) : null));
+    this.pattern = snapPattern(model, order);
+    const { pattern } = this;
+    this.jvpGraph = new Graph('forward', pattern.dColours);
+    this.grad = new Float64Array(pattern.params);
+    this.influence = new Float64Array(pattern.nnz);
+    this.column = new Float64Array(BLOCK * pattern.maxClassRows);
+    this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
+    this.stateGrad = new Float64Array(pattern.stateNumbers);
+    this.colourCotangents = [];
+    for (let c = 0; c < pattern.iColours; c++) {
+      this.colourCotangents.push(cell.stateSizes.map((n, i) => {
+        const m = mat(1, n);
+        for (let e = 0; e < n; e++) if (pattern.iColour[pattern.stateStarts[i] + e] === c) m.data[e] = 1;
+        return m;
+      }));
+    }
+    this.seq = this.unroll.stream({});
+    this.allocate(1);
+  }
+
+  /**
+   * Bytes SnAp needs for a batch: Ŝ (nnz per sequence), two sets of state, the compressed D, the
+   * pattern's indices, and the steps' values: a reverse tape and gradients at the batch, a
+   * forward step with dColours tangents per value, a batch-1 reverse step.
+   */
+  estimateBytes(batch: number): number {
+    const { pattern: p, model } = this;
+    const stepBatch = estimateStepBytes(model, batch), stepOne = estimateStepBytes(model, 1);
+    const N = p.stateNumbers;
+    return 8 * batch * (p.nnz + N * (2 + p.dColours)) + p.indexBytes + stepBatch * (2 + p.dColours + 1) + 2 * stepOne + 8 * (2 * p.nnz + p.params);
+  }
+
+  private allocate(batch: number): Buffers {
+    if (this.buffers !== null && this.buffers.batch === batch) return this.buffers;
+    const { model, pattern } = this;
+    const bytes = this.estimateBytes(batch);
+    if (bytes > this.maxBytes) {
+      throw new ResourceError('snap', `SnAp-${this.order} keeps ${pattern.nnz} sensitivities per sequence for a batch of ${batch} (and one step's values with ${pattern.dColours} tangent directions): ${(bytes / 2 ** 20).toFixed(1)} MiB, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, or use a lower order or BPTT)`, { bytes, maxBytes: this.maxBytes, batch });
+    }
+    const { stateSizes } = model.cell;
+    const K = pattern.dColours;
+    const makeStates = () => stateSizes.map((size) => mat(batch, size));
+    const states: [Mat[], Mat[]] = [makeStates(), makeStates()];
+    const rows = (set: Mat[]) => Array.from({ length: batch }, (_, b) => set.map((m) => matFrom(1, m.cols, m.data, m.offset + b * m.cols)));
+    const seedLeaves = stateSizes.map((size, i) => {
+      const data = new Float64Array(batch * size * K);
+      for (let b = 0; b < batch; b++) for (let e = 0; e < size; e++) data[(b * size + e) * K + pattern.dColour[pattern.stateStarts[i] + e]] = 1;
+      return { tangent: denseTangent(data) };
+    });
+    this.buffers = {
+      batch,
+      states,
+      values: new Float64Array(batch * pattern.nnz),
+      jacobian: new Float64Array(batch * pattern.stateNumbers * K),
+      seedLeaves,
+      rowStates: [rows(states[0]), rows(states[1])],
+      output: mat(batch, model.cell.outputSize),
+    };
+    return this.buffers;
+  }
+
+  /** Sequences advanced together since the last reset. */
+  get batch(): number {
+    return this.seq.batch;
+  }
+
+  /** The current state, one batch x size matrix per state vector (overwritten by the step after next). */
+  get state(): readonly Mat[] {
+    return this.buffers!.states[this.current];
+  }
+
+  /** Ŝ: sequence b's pattern entries at [b·nnz, (b+1)·nnz), column p's at pattern.colStart[p] (read-only). */
+  get sensitivity(): Float64Array {
+    return this.buffers!.values;
+  }
+
+  /** Sensitivities kept per sequence: the pattern's nnz (P for SnAp-1 on Elman, GRU, IndRNN). */
+  sensitivityCount(): number {
+    return this.pattern.nnz;
+  }
+
+  /** Bytes kept alive between steps: Ŝ, both state sets, the pattern's indices and the gradient. */
+  stateBytes(): number {
+    const b = this.buffers!;
+    return 8 * b.values.length + b.states.flat().reduce((bytes, m) => bytes + 8 * m.rows * m.cols, 0) + this.pattern.indexBytes + 8 * this.grad.length;
+  }
+
+  /**
+   * Starts a new stream: batch, lengths (a sequence is frozen after its last step, its Ŝ too) and
+   * the initial state (explicit, 'carry' for the current state with Ŝ_0 = 0, or the model's rule:
+   * a learned state starts Ŝ_0 at 1 on its own entries); loss and gradient zero.
+   */
+  reset(options: RunOptions = {}): void {
+    this.begin(this.unroll.stream(options));
+  }
+
+  private begin(seq: Sequence): void {
+    this.allocate(seq.batch);
+    this.seq = seq;
+    this.started = false;
+    this.grad.fill(0);
+    this.loss = 0;
+    this.steps = 0;
+  }
+
+  /** Zeroes the accumulated gradient and loss but keeps the state and Ŝ (online learning). */
+  zeroGrad(): void {
+    this.grad.fill(0);
+    this.loss = 0;
+  }
+
+  /**
+   * Advances one step on input x (batch x inputSize); adds the step's loss term (and, with `last`,
+   * the final-state term) to loss and its gradient estimate to grad. Returns the step's output
+   * (a buffer reused by the next step).
+   */
+  step(x: Mat, loss: SequenceLoss = {}, last = false): Mat {
+    const { seq } = this;
+    if (x.rows !== seq.batch || x.cols !== this.model.cell.inputSize) {
+      throw new ShapeError('snap', `input is ${shapeOf(x)}, needs batch ${seq.batch} x ${this.model.cell.inputSize}`, { input: [x.rows, x.cols] });
+    }
+    this.unroll.checkStep(seq, x, this.steps);
+    return this.advance(x, loss, last);
+  }
+
+  // s_0 and Ŝ_0 (lazily at the first step, from the parameters as they are then, as Rtrl does).
+  private start(): void {
+    const { seq, unroll, model } = this;
+    const buffers = this.buffers!;
+    const g = this.lossGraph;
+    g.reset();
+    const paramVars = unroll.leaves(g, {}, this.paramVars);
+    copyState('snap', model.cell, unroll.initialState(g, seq.batch, paramVars, seq.initial), buffers.states[this.current]);
+    buffers.values.fill(0);
+    if (seq.initial === null && model.initialState === 'learned') {
+      const { nnz, initialSlots } = this.pattern;
+      for (let b = 0; b < seq.batch; b++) for (let i = 0; i < initialSlots.length; i++) buffers.values[b * nnz + initialSlots[i]] = 1;
+    }
+    this.started = true;
+  }
+
+  private advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
+    if (!this.started) this.start();
+    const { model, unroll, seq } = this;
+    const buffers = this.buffers!;
+    const { cell } = model;
+    const from = this.current, to = 1 - from, t = this.steps;
+
+    // 1. The step's loss term: dL/dθ with s_{t-1} fixed, plus dL/ds_{t-1} · Ŝ_{t-1}.
+    if (loss.step !== undefined) {
+      const g = this.lossGraph;
+      g.reset();
+      const paramVars = unroll.leaves(g, this.gradLeaves, this.paramVars);
+      const stateVars = this.stateVars;
+      stateVars.length = 0;
+      for (const m of buffers.states[from]) stateVars.push(g.leaf(m, this.gradLeaves));
+      const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks);
+      const term = loss.step(g, t, result.output, result.state);
+      if (term !== null) this.accumulate(g, term, paramVars, stateVars);
+    }
+
+    // 2. The new state and D_t on its support: one forward step, the state seeded with D's colouring.
+    const gf = this.jvpGraph;
+    gf.reset();
+    const fParams = unroll.leaves(gf, {}, this.paramVars);
+    const fState: Var[] = [];
+    buffers.states[from].forEach((m, i) => fState.push(gf.leaf(m, buffers.seedLeaves[i])));
+    const stepped = unroll.step(gf, unroll.cellParams(fParams), fState, gf.leaf(x), t, seq.masks);
+    copyState('snap', cell, stepped.state, buffers.states[to]);
+    const out = stepped.output.value;
+    buffers.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
+    this.readJacobian(stepped.state);
+
+    // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update.
+    const masks = seq.masks;
+    for (let b = 0; b < seq.batch; b++) {
+      if (masks !== null && (t >= masks.steps || masks.keep[t].data[masks.keep[t].offset + b] === 0)) continue; // frozen: state and Ŝ kept
+      this.rowInfluence(x, b, buffers.rowStates[from][b]);
+      this.update(b);
+    }
+    this.current = to;
+    this.steps++;
+
+    // 4. The final-state term: dL_final/ds_T · Ŝ_T.
+    if (last && loss.final !== undefined) {
+      const g = this.lossGraph;
+      g.reset();
+      const stateVars = this.stateVars;
+      stateVars.length = 0;
+      for (const m of buffers.states[to]) stateVars.push(g.leaf(m, this.gradLeaves));
+      const term = loss.final(g, stateVars);
+      if (term !== null) this.accumulate(g, term, null, stateVars);
+    }
+    return buffers.output;
+  }
+
+  // Adds a loss term and its gradient: the parameters' own (when paramVars are given) and dL/ds · Ŝ.
+  private accumulate(g: Graph, term: Var, paramVars: readonly Var[] | null, stateVars: readonly Var[]): void {
+    if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('snap', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
+    this.loss += term.value.data[term.value.offset];
+    if (!term.requiresGrad) return;
+    g.backward(term);
+    const { grad, pattern } = this;
+    const { offsets } = this.model.params;
+    if (paramVars !== null) {
+      for (let q = 0; q < paramVars.length; q++) {
+        const gr = paramVars[q].grad;
+        if (gr === null) continue;
+        const n = gr.rows * gr.cols, at = offsets[q];
+        for (let a = 0; a < n; a++) grad[at + a] += gr.data[gr.offset + a];
+      }
+    }
+    const values = this.buffers!.values, gs = this.stateGrad;
+    const { nnz, classes, classRowStart, classRows, classColStart, classCols, colStart, stateStarts } = pattern;
+    for (let b = 0; b < this.seq.batch; b++) {
+      let any = false;
+      for (let i = 0; i < stateVars.length; i++) {
+        const gr = stateVars[i].grad, n = this.model.cell.stateSizes[i], s0 = stateStarts[i];
+        for (let e = 0; e < n; e++) {
+          const v = gr === null ? 0 : gr.data[gr.offset + b * n + e];
+          gs[s0 + e] = v;
+          if (v !== 0) any = true;
+        }
+      }
+      if (!any) continue;
+      flopCounter.count += 2 * nnz;
+      const base = b * nnz;
+      for (let c = 0; c < classes; c++) {
+        const r0 = classRowStart[c], r1 = classRowStart[c + 1];
+        for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+          const p = classCols[ci], at = base + colStart[p] - r0;
+          let acc = 0;
+          for (let r = r0; r < r1; r++) acc += gs[classRows[r]] * values[at + r];
+          grad[p] += acc;
+        }
+      }
+    }
+  }
+
+  // D_t compressed, row b·N + k, from the forward step's state tangents.
+  private readJacobian(state: readonly Var[]): void {
+    const { pattern } = this;
+    const buffers = this.buffers!;
+    const K = pattern.dColours, N = pattern.stateNumbers, D = buffers.jacobian;
+    const { stateSizes } = this.model.cell;
+    for (let i = 0; i < state.length; i++) {
+      const tangent = state[i].tangent, n = stateSizes[i], s0 = pattern.stateStarts[i];
+      for (let b = 0; b < this.seq.batch; b++) {
+        const at = (b * N + s0) * K;
+        if (tangent === null) { D.fill(0, at, at + n * K); continue; }
+        if (tangent.kind !== 'dense') throw new Error(`snap: internal: state ${i} has a ${tangent.kind} tangent`);
+        const src = tangent.offset + b * n * K;
+        D.set(tangent.data.subarray(src, src + n * K), at);
+      }
+    }
+  }
+
+  // I_t of sequence b on M_1 into this.influence: its step at batch 1, walked back once per colour.
+  private rowInfluence(x: Mat, b: number, rowState: readonly Mat[]): void {
+    const { pattern, unroll, model } = this;
+    const g = this.rowGraph;
+    g.reset();
+    const paramVars = unroll.leaves(g, this.gradLeaves, this.paramVars);
+    const stateVars = this.stateVars;
+    stateVars.length = 0;
+    for (const m of rowState) stateVars.push(g.leaf(m));
+    const xRow = this.xRow;
+    xRow.cols = x.cols; xRow.data = x.data; xRow.offset = x.offset + b * x.cols;
+    const result = model.cell.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(xRow));
+    const influence = this.influence;
+    const { iEntryStart, iSlot, iLeaf, iElement } = pattern;
+    for (let c = 0; c < pattern.iColours; c++) {
+      g.backward(result.state, this.colourCotangents[c]);
+      for (let a = iEntryStart[c]; a < iEntryStart[c + 1]; a++) {
+        const gr = paramVars[iLeaf[a]].grad;
+        influence[iSlot[a]] = gr === null ? 0 : gr.data[gr.offset + iElement[a]];
+      }
+    }
+  }
+
+  // Ŝ_b <- M ⊙ (D_b Ŝ_b + I_b), column by column in place (a column's new values read only its old ones).
+  private update(b: number): void {
+    const { pattern, influence, column } = this;
+    const buffers = this.buffers!;
+    const values = buffers.values, D = buffers.jacobian;
+    const { nnz, classes, classRowStart, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, pairD, classDense } = pattern;
+    const base = b * nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
+    flopCounter.count += pattern.loopFlops;
+    for (let c = 0; c < classes; c++) {
+      const size = classRowStart[c + 1] - classRowStart[c];
+      const q0 = classPairStart[c], q1 = classPairStart[c + 1];
+      const c0 = classColStart[c], c1 = classColStart[c + 1];
+      if (classDense[c] === 1) { this.updateDense(b, c0, c1, size, q0, q1); continue; }
+      for (let ci = c0; ci < c1; ci++) {
+        const s = colStart[classCols[ci]], at = base + s;
+        for (let a = 0; a < size; a++) column[a] = influence[s + a];
+        for (let q = q0; q < q1; q++) column[pairOut[q]] += D[dBase + pairD[q]] * values[at + pairIn[q]];
+        for (let a = 0; a < size; a++) values[at + a] = column[a];
+      }
+    }
+  }
+
+  // A dense class: its D block made dense, then for each run of columns whose slots follow one
+  // another (up to BLOCK of them, a run x size matrix V of Ŝ), V <- I + V · D_blockᵀ by gemm.
+  private updateDense(b: number, c0: number, c1: number, size: number, q0: number, q1: number): void {
+    const { pattern, influence, column, block } = this;
+    const buffers = this.buffers!;
+    const values = buffers.values, D = buffers.jacobian;
+    const { colStart, classCols, pairOut, pairIn, pairD } = pattern;
+    const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
+    block.fill(0, 0, size * size);
+    for (let q = q0; q < q1; q++) block[pairOut[q] * size + pairIn[q]] = D[dBase + pairD[q]];
+    const dBlock = matFrom(size, size, block);
+    let ci = c0;
+    while (ci < c1) {
+      const s = colStart[classCols[ci]];
+      let count = 1;
+      while (ci + count < c1 && count < BLOCK && colStart[classCols[ci + count]] === s + count * size) count++;
+      const n = count * size;
+      column.set(influence.subarray(s, s + n));
+      gemm(matFrom(count, size, column), matFrom(count, size, values, base + s), dBlock, false, true, 1, 1);
+      values.set(column.subarray(0, n), base + s);
+      ci += count;
+    }
+  }
+
+  /** A whole sequence (time-major rows) from a reset; grad is a copy (this.grad keeps accumulating online). */
+  run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): RunResult {
+    const seq = this.unroll.sequence(xs, options);
+    this.begin(seq);
+    const width = seq.batch * xs.cols;
+    for (let t = 0; t < seq.steps; t++) {
+      this.advance({ rows: seq.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * width }, loss, t === seq.steps - 1);
+    }
+    return { loss: this.loss, grad: this.grad.slice(), finalState: this.state.map(clone) };
+  }
+}

@@ -423,14 +423,6 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
         stateBytes: () => learner.sensitivityBytes(),
       };
     }
-    case 'snap': {
-      const learner = createMethod(model, spec, { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) });
-      return {
-        run: () => { learner.run(xs, loss, { batch: config.batch }); },
-        grad: () => learner.grad.slice(),
-        stateBytes: () => learner.stateBytes(),
-      };
-    }
     case 'tbptt': {
       const learner = createMethod(model, spec);
       let tape = 0;

@@ -5,17 +5,23 @@
 //   tbptt:K       truncated BPTT with k1 = k2 = K (Tbptt)
 //   tbptt:K1:K2   truncated BPTT(k1, k2): an update every k1 steps, the gradient flowing back k2 >= k1
 //   rtrl          exact real-time recurrent learning (Rtrl)
+//   uoro[:SEED]   unbiased online recurrent optimization, a rank-one estimate of RTRL (Uoro; seed 0 by default)
+//   kf-rtrl[:SEED] Kronecker-factored RTRL, Elman cells only (KfRtrl; seed 0 by default)
 import { Bptt } from './bptt.js';
 import type { RecurrentModel } from './model.js';
 import { Rtrl } from './rtrl.js';
 import { Tbptt } from './tbptt.js';
+import { Uoro } from './uoro.js';
+import { KfRtrl } from './kf-rtrl.js';
 import type { GradientMethod } from './unroll.js';
 
 /** A gradient method with its settings, as parseMethod reads it from text. */
 export type MethodSpec =
   | { readonly kind: 'bptt' }
   | { readonly kind: 'tbptt'; readonly k1: number; readonly k2: number }
-  | { readonly kind: 'rtrl' };
+  | { readonly kind: 'rtrl' }
+  | { readonly kind: 'uoro'; readonly seed?: number }
+  | { readonly kind: 'kf-rtrl'; readonly seed?: number };
 export type MethodKind = MethodSpec['kind'];
 type SpecOf<K extends MethodKind> = Extract<MethodSpec, { kind: K }>;
 
@@ -24,6 +30,8 @@ export interface MethodObjects {
   bptt: Bptt;
   tbptt: Tbptt;
   rtrl: Rtrl;
+  uoro: Uoro;
+  'kf-rtrl': KfRtrl;
 }
 
 /**
@@ -54,6 +62,17 @@ export interface MethodLimits {
 
 const isCount = (k: number) => Number.isSafeInteger(k) && k >= 1;
 
+/** The text after a randomised method's name: nothing (seed 0) or one non-negative integer seed. */
+const parseSeed = (args: readonly string[]): { seed: number } | null => {
+  if (args.length === 0) return { seed: 0 };
+  return args.length === 1 && /^[0-9]+$/.test(args[0]) ? { seed: Number(args[0]) } : null;
+};
+const checkSeedSpec = (spec: { seed?: number }) => (spec.seed === undefined || Number.isSafeInteger(spec.seed) ? null : `needs an integer seed, got ${String(spec.seed)}`);
+const seedOptions = (spec: { seed?: number }, limits: MethodLimits) => ({
+  ...(spec.seed === undefined ? {} : { seed: spec.seed }),
+  ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+});
+
 const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
   bptt: {
     forms: ['bptt'],
@@ -83,11 +102,27 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     format: () => 'rtrl',
     create: (model, _spec, limits) => new Rtrl(model, limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
   },
+  uoro: {
+    forms: ['uoro', 'uoro:SEED'],
+    drive: 'online',
+    parse: (args) => { const s = parseSeed(args); return s === null ? null : { kind: 'uoro', ...s }; },
+    check: checkSeedSpec,
+    format: (spec) => (spec.seed === undefined || spec.seed === 0 ? 'uoro' : `uoro:${spec.seed}`),
+    create: (model, spec, limits) => new Uoro(model, seedOptions(spec, limits)),
+  },
+  'kf-rtrl': {
+    forms: ['kf-rtrl', 'kf-rtrl:SEED'],
+    drive: 'online',
+    parse: (args) => { const s = parseSeed(args); return s === null ? null : { kind: 'kf-rtrl', ...s }; },
+    check: checkSeedSpec,
+    format: (spec) => (spec.seed === undefined || spec.seed === 0 ? 'kf-rtrl' : `kf-rtrl:${spec.seed}`),
+    create: (model, spec, limits) => new KfRtrl(model, seedOptions(spec, limits)),
+  },
 };
 
 /** The method kinds, in the table's order. */
 export const METHOD_KINDS = Object.keys(METHODS) as readonly MethodKind[];
-/** Every accepted text form: bptt, tbptt:K, tbptt:K1:K2, rtrl. */
+/** Every accepted text form: bptt, tbptt:K, tbptt:K1:K2, rtrl, uoro, uoro:SEED, kf-rtrl, kf-rtrl:SEED. */
 export const METHOD_FORMS: readonly string[] = METHOD_KINDS.flatMap((k) => METHODS[k].forms);
 
 function entryOf<K extends MethodKind>(kind: K): MethodEntry<K> {
@@ -134,7 +169,7 @@ export function methodDrive(spec: MethodSpec): MethodDrive {
   return entryOf(checkMethod('methodDrive', spec).kind).drive;
 }
 
-/** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt or Rtrl. */
+/** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt, Rtrl, Uoro or KfRtrl. */
 export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: S, limits?: MethodLimits): MethodObjects[S['kind']];
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits?: MethodLimits): GradientMethod;
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits: MethodLimits = {}): GradientMethod {

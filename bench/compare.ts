@@ -104,6 +104,11 @@ export const theory: Readonly<Record<MethodKind, Readonly<Record<keyof MethodFit
   rtrl: { timeVsHidden: 4, timeVsSteps: 1, memoryVsHidden: 3, memoryVsSteps: 0 },
   // Truncated BPTT(k1, k2): BPTT's work per step (k2/k1 times it), a tape of k2 steps whatever T is.
   tbptt: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 1, memoryVsSteps: 0 },
+  // Compat stubs from the uoro branch (type-check only; the coordinator integrates compare):
+  // UORO: a few passes of the step plus O(P) per sequence; s̃, θ̃ kept: P ~ n², flat in T.
+  uoro: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 2, memoryVsSteps: 0 },
+  // KF-RTRL: the D·A product, n³ a step; u, A kept: n², flat in T.
+  'kf-rtrl': { timeVsHidden: 3, timeVsSteps: 1, memoryVsHidden: 2, memoryVsSteps: 0 },
 };
 
 function paramCount(cell: Cell): number {
@@ -422,6 +427,16 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
         stateBytes: () => tape,
       };
     }
+    case 'uoro':
+    case 'kf-rtrl': {
+      // Compat stub from the uoro branch: run like rtrl, their state is what they keep between steps.
+      const learner = createMethod(model, spec);
+      return {
+        run: () => { learner.run(xs, loss, { batch: config.batch }); },
+        grad: () => learner.grad.slice(),
+        stateBytes: () => learner.stateBytes(),
+      };
+    }
   }
 }
 
@@ -646,7 +661,7 @@ function superscript(n: number): string {
   return Number.isInteger(n) && n >= 0 ? String(n).split('').map((c) => digits[Number(c)]).join('') : `^${n}`;
 }
 
-const kindColour: Record<MethodKind, readonly string[]> = { bptt: ['#1f77b4'], rtrl: ['#d62728'], tbptt: ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'] };
+const kindColour: Record<MethodKind, readonly string[]> = { bptt: ['#1f77b4'], rtrl: ['#d62728'], tbptt: ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'], uoro: ['#e377c2'], 'kf-rtrl': ['#17becf'] };
 function methodColour(methods: readonly string[], m: string): string {
   const kind = parseMethod(m).kind;
   const same = methods.filter((x) => parseMethod(x).kind === kind);

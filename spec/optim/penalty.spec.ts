@@ -64,7 +64,7 @@ function penaltyMismatch(withP: Float64Array, without: Float64Array, p: Float64A
 
 test('penalty: a loss at every step: each method adds exactly one penalty per batch', () => {
   const b = batch(() => true), p = penaltyGradient();
-  const expectedUpdates = { bptt: 2, tbptt: 6, rtrl: 12 };
+  const expectedUpdates: Partial<Record<MethodSpec['kind'], number>> = { bptt: 2, tbptt: 6, rtrl: 12 };
   for (const method of methods) {
     const on = summed(method, b, 2, true), off = summed(method, b, 2, false);
     assert.is(on.updates, expectedUpdates[method.kind], `${method.kind} updates`);

@@ -30,7 +30,7 @@
 // the streams continuing across resets; the same seed repeats bit for bit.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
-import { ConfigError, ResourceError, ShapeError } from '../errors.js';
+import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import { type Mat, clone, mat, shapeOf } from '../mat/mat.js';
 import { checkKeys } from '../mat/options.js';
 import { Rng } from '../mat/rng.js';

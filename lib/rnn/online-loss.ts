@@ -7,7 +7,7 @@
 // differ only in how they carry S.
 import { Graph, type Var } from '../ad/graph.js';
 import type { StepMasks } from '../cells/cell.js';
-import { ConfigError, ShapeError } from '../errors.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import type { SequenceLoss } from './loss-spec.js';

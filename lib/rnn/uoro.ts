@@ -31,7 +31,7 @@
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
 import type { Cell } from '../cells/cell.js';
-import { ConfigError, ResourceError, ShapeError } from '../errors.js';
+import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import { type Mat, clone, mat, rowsView, shapeOf } from '../mat/mat.js';
 import { checkKeys } from '../mat/options.js';
 import { Rng } from '../mat/rng.js';

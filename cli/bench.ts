@@ -16,6 +16,10 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
     summary: 'RTRL step vs its recurrent gemm; BPTT forward+backward vs forward (Elman, LSTM, GRU)',
     run: async (json) => (await import('../bench/rtrl-step.js')).benchRtrlStep({ json }),
   },
+  'online-step': {
+    summary: 'ms per online step: UORO, KF-RTRL (elman) vs RTRL and BPTT per step (elman, gru, lstm at 16, 64)',
+    run: async (json) => (await import('../bench/online-step.js')).benchOnlineStep({ json }),
+  },
   ctc: {
     summary: 'CTC loss + gradient time, and its growth in T·S',
     run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),

@@ -21,6 +21,7 @@ import { type RecurrentModel, createModel } from '../../lib/rnn/model.js';
 import { Uoro } from '../../lib/rnn/uoro.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
 import { Tbptt } from '../../lib/rnn/tbptt.js';
+import { Bptt } from '../../lib/rnn/bptt.js';
 import { createMethod, formatMethod, parseMethod } from '../../lib/rnn/methods.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import { ConfigError } from '../../lib/errors.js';
@@ -239,6 +240,22 @@ test('uoro: a packed batch gives, row by row, what each sequence gives alone wit
     }
     assert.ok(Math.abs(total - whole.loss) <= REORDERED * Math.max(1, total), `${cell.kind}: loss`);
     assert.ok(relErr(whole.grad, sum) <= REORDERED, `${cell.kind}: grad vs the sum of each sequence alone: ${relErr(whole.grad, sum)}`);
+  }
+});
+
+test('uoro and kf-rtrl: an explicit initial state and \'carry\' mean what they mean in Bptt (same loss and final state)', () => {
+  const model = createModel(withReadout(elman({ inputSize: 2, hiddenSize: 3 }), 1), { seed: 12 });
+  const T = 4, batch = 2, xs = randomMat(rng, 2 * T * batch, 2), loss = lossOf(randomMat(rng, 2 * T * batch, 1), batch, null);
+  const first = rowsView(xs, 0, T * batch), second = rowsView(xs, T * batch, T * batch);
+  const firstLoss = lossOf(randomMat(rng, T * batch, 1), batch, null);
+  for (const method of [new Uoro(model, { seed: 1 }), createMethod(model, 'kf-rtrl:1')]) {
+    const a = method.run(first, firstLoss, { batch });
+    const carried = method.run(second, loss, { batch, initialState: 'carry' });
+    const reference = new Bptt(model).run(second, loss, { batch, initialState: a.finalState });
+    assert.ok(Math.abs(carried.loss - reference.loss) <= REORDERED * Math.max(1, reference.loss), `${method.constructor.name}: carry loss`);
+    assert.ok(relErr(carried.finalState[0].data, reference.finalState[0].data) <= REORDERED, `${method.constructor.name}: carry final state`);
+    const explicit = method.run(second, loss, { batch, initialState: [a.finalState[0]] });
+    assert.is(explicit.loss, carried.loss, `${method.constructor.name}: explicit = carry`);
   }
 });
 

@@ -3,7 +3,7 @@
 // with P components. If the estimator is unbiased, for each component i the sample mean m_i has
 // expectation exact_i and standard deviation sigma_i / sqrt(K); by the central limit theorem
 // (K in the thousands) (m_i - exact_i) / (s_i / sqrt(K)) is close to a standard normal Z, s_i the
-// sample standard deviation (with K - 1 = 1999 degrees of freedom the t quantile differs from the
+// sample standard deviation (with K - 1 >= 1999 degrees of freedom the t quantile differs from the
 // normal one by well under 1 %).
 // We accept when every component has |m_i - exact_i| <= z · s_i / sqrt(K) + floor_i, and want the
 // whole check to fire on an unbiased estimator with probability at most ALPHA = 1e-6. By the union

@@ -15,7 +15,8 @@
 // row at once, parameters without tangents), one reverse pass of the loss terms (shared with
 // KfRtrl, lib/rnn/online-loss.ts), and per running sequence one batch-1 reverse pass with
 // cotangent ν on s_t (νᵀ I_t: a batched reverse pass would sum the rows' parameter gradients,
-// and each sequence needs its own): linear in B. Memory: s̃ and θ̃ per sequence, B·(N + P).
+// and each sequence needs its own; with a batch of one the loss pass's tape is walked again
+// instead): linear in B. Memory: s̃ and θ̃ per sequence, B·(N + P).
 //
 // A learned initial state s_0 = p (parameters init_*) has S_0 = ∂s_0/∂θ = E, the identity on
 // p's block and zero elsewhere. Keeping it exactly would take an N x N matrix per sequence carried
@@ -330,6 +331,8 @@ export class Uoro implements GradientMethod {
   private influence(b: number, rowStates: readonly Mat[], x: Mat): void {
     const rng = this.streams[b];
     for (const nu of this.signs) for (let j = 0; j < nu.cols; j++) nu.data[j] = randomSign(rng);
+    // A batch of one: the loss pass recorded exactly this step; walk its tape again with ν.
+    if (this.seq.batch === 1) { this.lossPass.vjpParams(this.signs, this.signedInfluence); return; }
     const cols = x.cols;
     this.rowInput.data.set(x.data.subarray(x.offset + b * cols, x.offset + (b + 1) * cols));
     const g = this.rowGraph, { unroll } = this;

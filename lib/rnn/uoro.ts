@@ -80,6 +80,8 @@ interface Buffers {
   readonly pushed: Mat[];
   /** θ̃, batch x P. */
   readonly thetaTilde: Float64Array;
+  /** ‖θ̃‖² per sequence, kept with θ̃ (one pass over P numbers a step fewer). */
+  readonly thetaNormSq: Float64Array;
   readonly output: Mat;
 }
 
@@ -161,6 +163,7 @@ export class Uoro implements GradientMethod {
       stateTildeLeaves: stateTilde.map((m) => ({ tangent: denseTangent(m.data) })),
       pushed: makeStates(),
       thetaTilde: new Float64Array(batch * model.params.theta.length),
+      thetaNormSq: new Float64Array(batch),
       output: mat(batch, model.cell.outputSize),
     };
     return this.buffers;
@@ -244,6 +247,7 @@ export class Uoro implements GradientMethod {
     copyState('uoro', model.cell, this.unroll.initialState(g, seq.batch, paramVars, seq.initial), buffers.states[this.current]);
     for (const m of buffers.stateTilde) m.data.fill(0);
     buffers.thetaTilde.fill(0);
+    buffers.thetaNormSq.fill(0);
     if (seq.initial !== null || model.initialState !== 'learned') return;
     const P = this.grad.length, { offsets } = model.params;
     for (let b = 0; b < seq.batch; b++) {
@@ -254,6 +258,7 @@ export class Uoro implements GradientMethod {
           const sign = randomSign(rng);
           m.data[b * m.cols + j] = sign;
           buffers.thetaTilde[at + j] = sign;
+          buffers.thetaNormSq[b] += 1;
         }
       });
     }
@@ -308,18 +313,23 @@ export class Uoro implements GradientMethod {
     for (let b = 0; b < seq.batch; b++) {
       if (!isActive(masks, t, b)) continue;
       this.influence(b, buffers.rowViews[from][b], x);
-      let pushedSq = 0, thetaSq = 0;
+      let pushedSq = 0;
       for (const m of buffers.pushed) for (let j = b * m.cols; j < (b + 1) * m.cols; j++) pushedSq += m.data[j] * m.data[j];
       const tt = buffers.thetaTilde, at = b * P;
-      for (let k = at; k < at + P; k++) thetaSq += tt[k] * tt[k];
-      const rho0 = balance(Math.sqrt(thetaSq), Math.sqrt(pushedSq), UORO_EPSILON);
+      const rho0 = balance(Math.sqrt(buffers.thetaNormSq[b]), Math.sqrt(pushedSq), UORO_EPSILON);
       const rho1 = balance(norm2(this.signedInfluence, 0, P), Math.sqrt(this.stateSize), UORO_EPSILON);
       for (let i = 0; i < buffers.stateTilde.length; i++) {
         const s = buffers.stateTilde[i].data, d = buffers.pushed[i].data, nu = this.signs[i].data, n = this.signs[i].cols;
         for (let j = 0; j < n; j++) s[b * n + j] = rho0 * d[b * n + j] + rho1 * nu[j];
       }
       const vi = this.signedInfluence;
-      for (let k = 0; k < P; k++) tt[at + k] = tt[at + k] / rho0 + vi[k] / rho1;
+      let normSq = 0;
+      for (let k = 0; k < P; k++) {
+        const v = tt[at + k] / rho0 + vi[k] / rho1;
+        tt[at + k] = v;
+        normSq += v * v;
+      }
+      buffers.thetaNormSq[b] = normSq;
     }
     this.current = to;
     this.started = true;

@@ -109,6 +109,10 @@ export const theory: Readonly<Record<MethodKind, Readonly<Record<keyof MethodFit
   // SnAp-1 on a dense cell: D by forward mode with n directions (n·n² per step), Ŝ of O(P) ~ n² numbers.
   // (SnAp-2 on a dense cell fills its pattern and costs what RTRL costs.)
   snap: { timeVsHidden: 3, timeVsSteps: 1, memoryVsHidden: 2, memoryVsSteps: 0 },
+  // UORO: a few passes of the step plus O(P) per sequence; s̃, θ̃ kept: P ~ n², flat in T.
+  uoro: { timeVsHidden: 2, timeVsSteps: 1, memoryVsHidden: 2, memoryVsSteps: 0 },
+  // KF-RTRL: the D·A product, n³ a step; u, A kept: n², flat in T.
+  'kf-rtrl': { timeVsHidden: 3, timeVsSteps: 1, memoryVsHidden: 2, memoryVsSteps: 0 },
 };
 
 function paramCount(cell: Cell): number {
@@ -276,6 +280,17 @@ export function planCompare(config: CompareConfig): PlanEntry[] {
           // The gemm with S_{t-1}: (gates·n) x n times n x P.
           const gemm = 2 * cellGates(config.cell) * hidden * hidden * P * config.batch;
           plan.push({ method, hidden, steps, params: P, stateBytes: sBytes, totalBytes: paramBytes + sBytes + tangents, cost: steps * (gemm + 3 * perStep * P) });
+        } else if (spec.kind === 'snap' || spec.kind === 'uoro' || spec.kind === 'kf-rtrl') {
+          // Online approximations keep a fixed amount whatever T is: SnAp-1 at most one number per
+          // (state vector, parameter) (SnAp-2 on a dense cell fills RTRL's S); UORO s̃ and θ̃; KF-RTRL
+          // u and A. Their cost per step, for the progress bar: a forward step with n directions
+          // (SnAp's D, KF-RTRL's D·A) or a few passes of the step (UORO).
+          const vectors = cell.stateSizes.length, n = hidden;
+          const kept = spec.kind === 'snap'
+            ? 8 * config.batch * P * (spec.order === 1 ? vectors : stateElements / config.batch)
+            : spec.kind === 'uoro' ? 8 * (stateElements + config.batch * P) : 8 * config.batch * (n * n + config.input + n + 2);
+          const perStepCost = spec.kind === 'uoro' ? 8 * perStep + 4 * P * config.batch : stateElements * perStep + kept / 8;
+          plan.push({ method, hidden, steps, params: P, stateBytes: kept, totalBytes: paramBytes + 3 * kept + 4 * 8 * perStep * (spec.kind === 'uoro' ? 1 : n), cost: steps * perStepCost });
         } else {
           const tape = 8 * perStep * (spec.kind === 'tbptt' ? Math.min(spec.k2, steps) : steps);
           plan.push({ method, hidden, steps, params: P, stateBytes: tape, totalBytes: paramBytes + 2 * tape, cost: steps * (6 * P * config.batch + 6 * perStep) });
@@ -301,11 +316,12 @@ export function overLimit(config: CompareConfig, plan: readonly PlanEntry[] = pl
   for (const e of plan) {
     if (e.totalBytes <= config.memoryLimitBytes) continue;
     const key = `${e.method}/${e.hidden}`;
-    if (e.method === 'rtrl' && seen.has(key)) continue; // RTRL's need does not depend on T
+    if (seen.has(key) && !['bptt', 'tbptt'].includes(parseMethod(e.method).kind)) continue; // an online method's need does not depend on T
     seen.add(key);
-    const what = e.method === 'rtrl'
-      ? `sensitivities ${formatBytes(e.stateBytes)} plus forward-mode tangents, P = ${e.params}`
-      : `tape ${formatBytes(e.stateBytes)} over ${e.steps} steps`;
+    const kind = parseMethod(e.method).kind;
+    const what = kind === 'bptt' || kind === 'tbptt'
+      ? `tape ${formatBytes(e.stateBytes)} over ${e.steps} steps`
+      : `${kind === 'rtrl' ? 'sensitivities' : 'kept estimate'} ${formatBytes(e.stateBytes)} plus forward-mode tangents, P = ${e.params}`;
     out.push(`${e.method} at hidden ${e.hidden}${e.method === 'bptt' ? `, steps ${e.steps}` : ''} would need about ${formatBytes(e.totalBytes)} (${what}), over the ${formatBytes(config.memoryLimitBytes)} limit`);
   }
   return out;
@@ -692,7 +708,7 @@ function superscript(n: number): string {
   return Number.isInteger(n) && n >= 0 ? String(n).split('').map((c) => digits[Number(c)]).join('') : `^${n}`;
 }
 
-const kindColour: Record<MethodKind, readonly string[]> = { bptt: ['#1f77b4'], rtrl: ['#d62728'], tbptt: ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'], snap: ['#e377c2', '#17becf'] };
+const kindColour: Record<MethodKind, readonly string[]> = { bptt: ['#1f77b4'], rtrl: ['#d62728'], tbptt: ['#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'], snap: ['#e377c2', '#17becf'], uoro: ['#7f7f7f', '#bcbd22'], 'kf-rtrl': ['#8c564b', '#aec7e8'] };
 function methodColour(methods: readonly string[], m: string): string {
   const kind = parseMethod(m).kind;
   const same = methods.filter((x) => parseMethod(x).kind === kind);

@@ -20,6 +20,10 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
     summary: 'SnAp-1, SnAp-2, RTRL and BPTT: ms per step and kept bytes (LSTM, GRU, IndRNN at hidden 16, 64)',
     run: async (json) => (await import('../bench/snap-step.js')).benchSnapStep({ json }),
   },
+  'online-step': {
+    summary: 'ms per online step: UORO, KF-RTRL (elman) vs RTRL and BPTT per step (elman, gru, lstm at 16, 64)',
+    run: async (json) => (await import('../bench/online-step.js')).benchOnlineStep({ json }),
+  },
   ctc: {
     summary: 'CTC loss + gradient time, and its growth in T·S',
     run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),

@@ -38,6 +38,8 @@ export { Bptt, type BpttOptions, type BpttMethodOptions, type BpttResult } from 
 export { Tbptt, type TbpttOptions, type TbpttRunOptions, type TbpttWindow, type TbpttCallback } from './rnn/tbptt.js';
 export { Rtrl, estimateRtrlBytes, type RtrlOptions } from './rnn/rtrl.js';
 export { Snap, type SnapOptions } from './rnn/snap.js';
+export { Uoro, type UoroOptions } from './rnn/uoro.js';
+export { KfRtrl, type KfRtrlOptions } from './rnn/kf-rtrl.js';
 export { Forward, type ForwardOptions, type ForwardResult } from './rnn/forward.js';
 export { parseMethod, formatMethod, createMethod, METHOD_KINDS, type MethodSpec, type MethodKind, type MethodLimits } from './rnn/methods.js';
 export { gradientFlow, spectralRadius, spectralNorm, recurrentSpectrum, type GradientFlowOptions, type GradientFlowReport, type BlockSpectrum } from './rnn/diagnose.js';

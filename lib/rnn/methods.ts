@@ -6,11 +6,15 @@
 //   tbptt:K1:K2   truncated BPTT(k1, k2): an update every k1 steps, the gradient flowing back k2 >= k1
 //   rtrl          exact real-time recurrent learning (Rtrl)
 //   snapN, snap:N SnAp-N, RTRL on the sparse pattern of what a parameter reaches in N steps (Snap; snap1, snap2 ...)
+//   uoro[:SEED]   unbiased online recurrent optimization, a rank-one estimate of RTRL (Uoro; seed 0 by default)
+//   kf-rtrl[:SEED] Kronecker-factored RTRL, Elman cells only (KfRtrl; seed 0 by default)
 import { Bptt } from './bptt.js';
 import type { RecurrentModel } from './model.js';
 import { Rtrl } from './rtrl.js';
 import { Snap } from './snap.js';
 import { Tbptt } from './tbptt.js';
+import { Uoro } from './uoro.js';
+import { KfRtrl } from './kf-rtrl.js';
 import type { GradientMethod } from './unroll.js';
 
 /** A gradient method with its settings, as parseMethod reads it from text. */
@@ -18,7 +22,9 @@ export type MethodSpec =
   | { readonly kind: 'bptt' }
   | { readonly kind: 'tbptt'; readonly k1: number; readonly k2: number }
   | { readonly kind: 'rtrl' }
-  | { readonly kind: 'snap'; readonly order: number };
+  | { readonly kind: 'snap'; readonly order: number }
+  | { readonly kind: 'uoro'; readonly seed?: number }
+  | { readonly kind: 'kf-rtrl'; readonly seed?: number };
 export type MethodKind = MethodSpec['kind'];
 type SpecOf<K extends MethodKind> = Extract<MethodSpec, { kind: K }>;
 
@@ -28,6 +34,8 @@ export interface MethodObjects {
   tbptt: Tbptt;
   rtrl: Rtrl;
   snap: Snap;
+  uoro: Uoro;
+  'kf-rtrl': KfRtrl;
 }
 
 /**
@@ -57,6 +65,17 @@ export interface MethodLimits {
 }
 
 const isCount = (k: number) => Number.isSafeInteger(k) && k >= 1;
+
+/** The text after a randomised method's name: nothing (seed 0) or one non-negative integer seed. */
+const parseSeed = (args: readonly string[]): { seed: number } | null => {
+  if (args.length === 0) return { seed: 0 };
+  return args.length === 1 && /^[0-9]+$/.test(args[0]) ? { seed: Number(args[0]) } : null;
+};
+const checkSeedSpec = (spec: { seed?: number }) => (spec.seed === undefined || Number.isSafeInteger(spec.seed) ? null : `needs an integer seed, got ${String(spec.seed)}`);
+const seedOptions = (spec: { seed?: number }, limits: MethodLimits) => ({
+  ...(spec.seed === undefined ? {} : { seed: spec.seed }),
+  ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+});
 
 const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
   bptt: {
@@ -95,6 +114,22 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     format: (spec) => `snap${spec.order}`,
     create: (model, spec, limits) => new Snap(model, limits.maxBytes === undefined ? { order: spec.order } : { order: spec.order, maxBytes: limits.maxBytes }),
   },
+  uoro: {
+    forms: ['uoro', 'uoro:SEED'],
+    drive: 'online',
+    parse: (args) => { const s = parseSeed(args); return s === null ? null : { kind: 'uoro', ...s }; },
+    check: checkSeedSpec,
+    format: (spec) => (spec.seed === undefined || spec.seed === 0 ? 'uoro' : `uoro:${spec.seed}`),
+    create: (model, spec, limits) => new Uoro(model, seedOptions(spec, limits)),
+  },
+  'kf-rtrl': {
+    forms: ['kf-rtrl', 'kf-rtrl:SEED'],
+    drive: 'online',
+    parse: (args) => { const s = parseSeed(args); return s === null ? null : { kind: 'kf-rtrl', ...s }; },
+    check: checkSeedSpec,
+    format: (spec) => (spec.seed === undefined || spec.seed === 0 ? 'kf-rtrl' : `kf-rtrl:${spec.seed}`),
+    create: (model, spec, limits) => new KfRtrl(model, seedOptions(spec, limits)),
+  },
 };
 
 /** Short forms read as their long ones before parsing: snap2 is snap:2. */
@@ -102,7 +137,7 @@ const SHORT_FORMS: readonly (readonly [RegExp, string])[] = [[/^snap([0-9]+)$/, 
 
 /** The method kinds, in the table's order. */
 export const METHOD_KINDS = Object.keys(METHODS) as readonly MethodKind[];
-/** Every accepted text form: bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N. */
+/** Every accepted text form: bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N, uoro, uoro:SEED, kf-rtrl, kf-rtrl:SEED. */
 export const METHOD_FORMS: readonly string[] = METHOD_KINDS.flatMap((k) => METHODS[k].forms);
 
 function entryOf<K extends MethodKind>(kind: K): MethodEntry<K> {
@@ -150,7 +185,7 @@ export function methodDrive(spec: MethodSpec): MethodDrive {
   return entryOf(checkMethod('methodDrive', spec).kind).drive;
 }
 
-/** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt, Rtrl or Snap. */
+/** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt, Rtrl, Snap, Uoro or KfRtrl. */
 export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: S, limits?: MethodLimits): MethodObjects[S['kind']];
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits?: MethodLimits): GradientMethod;
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits: MethodLimits = {}): GradientMethod {

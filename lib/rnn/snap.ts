@@ -19,7 +19,7 @@ import { denseTangent } from '../ad/tangent.js';
 import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
 import { checkKeys } from '../mat/options.js';
-import { ConfigError, ResourceError, ShapeError } from '../errors.js';
+import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type SnapPattern, snapPattern } from './snap-pattern.js';

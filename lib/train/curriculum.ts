@@ -13,7 +13,7 @@ import { type MethodSpec, formatMethod, parseMethod } from '../rnn/methods.js';
 import { sequenceLoss } from '../loss/losses.js';
 import { OPTIMIZER_KINDS, type OptimizerKind, Optimizer } from '../optim/optimizer.js';
 import { copyTask } from '../tasks/copy.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../mat/errors.js';
 import { train } from './trainer.js';
 
 export interface CurriculumConfig {

@@ -15,7 +15,7 @@ const faces: Record<string, Record<string, unknown>> = { '.': core, './arch': ar
 test('the root face is the core: at most about 80 runtime names', () => {
   const names = Object.keys(core);
   assert.ok(names.length <= 80, `the root exports ${names.length} names: ${names.join(', ')}`);
-  for (const name of ['Graph', 'createModel', 'Bptt', 'Tbptt', 'Rtrl', 'Snap', 'Forward', 'lstm', 'gru', 'elman', 'indrnn', 'mat', 'sequenceLoss', 'ctcLoss']) {
+  for (const name of ['Graph', 'createModel', 'Bptt', 'Tbptt', 'Rtrl', 'Snap', 'Uoro', 'KfRtrl', 'Forward', 'lstm', 'gru', 'elman', 'indrnn', 'mat', 'sequenceLoss', 'ctcLoss']) {
     assert.ok(name in core, `the core lacks ${name}`);
   }
 });

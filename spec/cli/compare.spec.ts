@@ -223,7 +223,7 @@ test('loopgrad compare prints a readable table', () => {
 
 const badInputs: [string[], RegExp][] = [
   [['--cell', 'hopfield'], /--cell: "hopfield" is not one of elman, jordan, lstm, gru/],
-  [['--method', 'bptt,adjoint'], /--method: "adjoint" is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N$/],
+  [['--method', 'bptt,adjoint'], /--method: "adjoint" is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N, uoro, uoro:SEED, kf-rtrl, kf-rtrl:SEED$/],
   [['--hidden', '8,0'], /--hidden: 0 is below the minimum 1/],
   [['--hidden', 'eight'], /--hidden: "eight" is not an integer/],
   [['--steps', '-5'], /--steps: -5 is below the minimum 1/],
@@ -234,7 +234,7 @@ const badInputs: [string[], RegExp][] = [
   [['extra'], /unexpected argument "extra"/],
   [['--method', 'tbptt:0'], /--method: "tbptt:0" needs integers 1 <= k1 <= k2, got k1 0, k2 0 \(tbptt:K or tbptt:K1:K2\)$/],
   [['--method', 'tbptt:8:4'], /--method: "tbptt:8:4" needs integers 1 <= k1 <= k2/],
-  [['--method', 'tbptt'], /--method: "tbptt" is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N$/],
+  [['--method', 'tbptt'], /--method: "tbptt" is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N, uoro, uoro:SEED, kf-rtrl, kf-rtrl:SEED$/],
   [['--hidden', '0x10'], /--hidden: "0x10" is not an integer$/],
   [['--steps', '4,1e1'], /--steps: "1e1" is not an integer$/],
   [['--svg', '--json'], /^loopgrad compare: --svg needs a value$/],

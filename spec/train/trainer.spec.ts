@@ -45,7 +45,7 @@ test('parseMethod / formatMethod / createMethod: one grammar, one factory', () =
   assert.is(formatMethod(parseMethod('tbptt:7:7')), 'tbptt:7');
   assert.throws(() => parseMethod('tbptt:0'), /method: "tbptt:0" needs integers 1 <= k1 <= k2/);
   for (const bad of ['bptt2', 'tbptt', 'tbptt:x', 'tbptt:1:2:3', 'rtrl:3', '']) {
-    assert.throws(() => parseMethod(bad), /is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N$/);
+    assert.throws(() => parseMethod(bad), /is not one of bptt, tbptt:K, tbptt:K1:K2, rtrl, snapN, snap:N, uoro, uoro:SEED, kf-rtrl, kf-rtrl:SEED$/);
   }
   const model = createModel(elman({ inputSize: 1, hiddenSize: 2 }));
   assert.ok(createMethod(model, parseMethod('bptt')) instanceof Bptt);

@@ -1,0 +1,129 @@
+// What the approximate online methods (Uoro, KfRtrl) share: the exact part of their gradient.
+// Each keeps an estimate of S_{t-1} = d s_{t-1} / d theta and forms
+//   g_t = dL_t/ds_{t-1} · S_{t-1} + dL_t/dtheta |_{s_{t-1} fixed},
+// so both need, per step, one reverse pass of the step with s_{t-1} held as a leaf: its loss
+// terms walked back once give delta_s = dL_t/ds_{t-1} (one row per sequence) and the direct
+// gradient (summed over the batch, which is what the total gradient sums too). The methods
+// differ only in how they carry S.
+import { Graph, type Var } from '../ad/graph.js';
+import type { StepMasks } from '../cells/cell.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
+import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import type { Rng } from '../mat/rng.js';
+import type { SequenceLoss } from './loss-spec.js';
+import { type Unroll, scatterGrads } from './unroll.js';
+
+const REQUIRES_GRAD = { requiresGrad: true };
+
+/** One reverse pass of a step's loss terms (see the file comment); buffers reused across steps. */
+export class LossPass {
+  private readonly graph = new Graph('reverse');
+  private readonly unroll: Unroll;
+  private readonly paramVars: Var[] = [];
+  private readonly stateVars: Var[] = [];
+  private readonly direct: Float64Array;
+  /** The state the last run() recorded (for vjpParams). */
+  private lastState: readonly Var[] = [];
+  /** delta_s after run(): dL_t / ds_{t-1}, one batch x size matrix per state vector (zero when no term). */
+  stateGrads: Mat[] = [];
+
+  constructor(unroll: Unroll) {
+    this.unroll = unroll;
+    this.direct = new Float64Array(unroll.model.params.theta.length);
+  }
+
+  /**
+   * Step t from `states` (leaves) on input x; sums the step's loss term (and the final term with
+   * `last`). Adds the direct gradient into grad and returns the loss value, or null without a term
+   * (then stateGrads are zero).
+   */
+  run(states: readonly Mat[], x: Mat, t: number, masks: StepMasks | null, loss: SequenceLoss, last: boolean, grad: Float64Array): number | null {
+    const { graph: g, unroll } = this;
+    const { cell } = unroll.model;
+    if (this.stateGrads.length === 0 || this.stateGrads[0].rows !== x.rows) this.stateGrads = cell.stateSizes.map((size) => mat(x.rows, size));
+    g.reset();
+    const paramVars = unroll.leaves(g, REQUIRES_GRAD, this.paramVars);
+    const stateVars = this.stateVars;
+    stateVars.length = 0;
+    for (const s of states) stateVars.push(g.leaf(s, REQUIRES_GRAD));
+    const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, masks);
+    this.lastState = result.state;
+    let total: Var | null = loss.step?.(g, t, result.output, result.state) ?? null;
+    if (last) {
+      const finalTerm = loss.final?.(g, result.state) ?? null;
+      if (finalTerm !== null) total = total === null ? finalTerm : g.add(total, finalTerm);
+    }
+    if (total === null) {
+      for (const m of this.stateGrads) m.data.fill(0);
+      return null;
+    }
+    if (total.value.rows !== 1 || total.value.cols !== 1) {
+      throw new ShapeError(unroll.op, `a loss term must be 1x1, got ${shapeOf(total.value)}`, { shape: [total.value.rows, total.value.cols] });
+    }
+    g.backward(total);
+    for (let i = 0; i < stateVars.length; i++) {
+      const v = stateVars[i], out = this.stateGrads[i];
+      if (v.grad === null) out.data.fill(0);
+      else out.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + out.data.length));
+    }
+    scatterGrads(unroll.model.params.offsets, paramVars, this.direct);
+    for (let k = 0; k < grad.length; k++) grad[k] += this.direct[k];
+    return total.value.data[total.value.offset];
+  }
+
+  /**
+   * νᵀ ∂s_t/∂θ of the step the last run() recorded, for cotangents ν on s_t (one matrix per state
+   * vector, shaped as the state), written into `into` laid out like theta. The tape is walked again;
+   * summed over the batch's rows, so per-sequence use needs a batch of 1.
+   */
+  vjpParams(cotangents: readonly Mat[], into: Float64Array): void {
+    this.graph.backward(this.lastState, cotangents);
+    scatterGrads(this.unroll.model.params.offsets, this.paramVars, into);
+  }
+
+  /** Bytes of the pass's graph arena and scratch. */
+  bytes(): number {
+    return this.graph.arenaBytes() + 8 * this.direct.length + this.stateGrads.reduce((n, m) => n + 8 * m.data.length, 0);
+  }
+}
+
+/** A random sign, +1 or -1 with probability 1/2 each: the top bit of one 32-bit draw. */
+export function randomSign(rng: Rng): number {
+  return rng.nextUint32() >= 0x80000000 ? -1 : 1;
+}
+
+/** Whether sequence b runs at step t (masks null: every sequence runs every step). */
+export function isActive(masks: StepMasks | null, t: number, b: number): boolean {
+  if (masks === null) return true;
+  if (t >= masks.steps) return false;
+  const keep = masks.keep[t];
+  return keep.data[keep.offset + b] !== 0;
+}
+
+/** The `seed` option of a randomised method: an integer (default 0), or a ConfigError naming it. */
+export function checkSeed(op: string, seed: unknown): number {
+  if (seed === undefined) return 0;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new ConfigError(op, `seed must be an integer, got ${typeof seed === 'number' ? String(seed) : JSON.stringify(seed)}`, { seed });
+  }
+  return seed;
+}
+
+/** The maxBytes option (default 2 GiB), or a ConfigError naming it. */
+export function checkMaxBytes(op: string, limit: unknown): number {
+  if (limit === undefined) return 2 ** 31;
+  if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError(op, `maxBytes must be a positive number, got ${String(limit)}`, { maxBytes: limit });
+  return limit;
+}
+
+/** sqrt(a / b) with both guarded by eps, so zeros never make NaN (a ratio of zeros is 1). */
+export function balance(a: number, b: number, eps: number): number {
+  return Math.sqrt((a + eps) / (b + eps));
+}
+
+/** Euclidean norm of data[from, from + n). */
+export function norm2(data: Float64Array, from: number, n: number): number {
+  let s = 0;
+  for (let i = from; i < from + n; i++) s += data[i] * data[i];
+  return Math.sqrt(s);
+}

@@ -16,6 +16,10 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
     summary: 'RTRL step vs its recurrent gemm; BPTT forward+backward vs forward (Elman, LSTM, GRU)',
     run: async (json) => (await import('../bench/rtrl-step.js')).benchRtrlStep({ json }),
   },
+  network: {
+    summary: 'the network API: fit vs the raw Bptt loop (bilstm shape), generate symbols/s, load ms',
+    run: async (json) => (await import('../bench/network.js')).benchNetwork({ json }),
+  },
   ctc: {
     summary: 'CTC loss + gradient time, and its growth in T·S',
     run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),

@@ -19,7 +19,7 @@ import { ctcLossFromLogits } from '../loss/ctc.js';
 import { ctcGreedyDecode } from '../loss/ctc-decode.js';
 import { labelErrorRate } from '../loss/edit-distance.js';
 import { Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
-import type { Penalty } from '../optim/clip.js';
+import { type Penalty, checkPenalty } from '../optim/clip.js';
 import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safetensors.js';
 import type { Var } from '../ad/graph.js';
 import { type GuardReport, type StopReason, train } from './trainer.js';
@@ -139,8 +139,12 @@ function checkOptionKeys(op: string, options: unknown, accepted: readonly string
   }
 }
 
+/** An integer option >= min; `fallback` when absent (NaN: the option is required). */
 function positiveInt(op: string, name: string, v: unknown, fallback: number, min = 1): number {
-  if (v === undefined) return fallback;
+  if (v === undefined) {
+    if (Number.isNaN(fallback)) throw new ConfigError(op, `${name} is required (an integer >= ${min})`, { option: name });
+    return fallback;
+  }
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new ConfigError(op, `${name} must be an integer >= ${min}, got ${String(v)}`, { option: name, value: v });
   return v;
 }
@@ -163,7 +167,9 @@ export class Network {
   private mode: 'train' | 'eval' = 'train';
 
   /** Use createNetwork or loadNetwork. */
-  constructor(full: FullDescription, model: RecurrentModel = networkModel(full)) {
+  constructor(description: FullDescription, model?: RecurrentModel) {
+    const full = checkDescription(description);
+    model ??= networkModel(full);
     this.full = full;
     this.model = model;
     this.vocabulary = full.vocabulary === undefined ? null : new Vocabulary(full.vocabulary);
@@ -274,7 +280,21 @@ export class Network {
     const shuffle = options.shuffle ?? true;
     if (typeof shuffle !== 'boolean') throw new ConfigError(op, `shuffle must be true or false, got ${String(shuffle)}`, { option: 'shuffle' });
     const seed = positiveInt(op, 'seed', options.seed, this.full.seed + 1, 0);
-    const optimizer = options.optimizer instanceof Optimizer ? options.optimizer : new Optimizer(options.optimizer ?? { kind: 'adam', lr: 0.01 });
+    for (const name of ['clipNorm', 'clipValue'] as const) {
+      const v = options[name];
+      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new ConfigError(op, `${name} must be a positive number, got ${String(v)}`, { option: name });
+    }
+    const early = options.earlyStopping;
+    if (early !== undefined && (early === null || typeof early !== 'object' || !Number.isSafeInteger(early.patience) || early.patience < 1)) {
+      throw new ConfigError(op, `earlyStopping.patience must be an integer >= 1, got ${String(early?.patience)}`, { option: 'earlyStopping' });
+    }
+    let optimizer: Optimizer;
+    try {
+      if (options.penalty !== undefined) checkPenalty(options.penalty);
+      optimizer = options.optimizer instanceof Optimizer ? options.optimizer : new Optimizer(options.optimizer ?? { kind: 'adam', lr: 0.01 });
+    } catch (e) {
+      throw new ConfigError(op, (e as Error).message, { option: options.penalty !== undefined && /^penalty/.test((e as Error).message) ? 'penalty' : 'optimizer' });
+    }
     if (options.earlyStopping !== undefined && options.validation === undefined) throw new ConfigError(op, 'earlyStopping needs validation data', { option: 'earlyStopping' });
     const prepared = prepareData(op, this.layout, data, true);
     const validation = options.validation === undefined ? null : prepareData(`${op} (validation)`, this.layout, options.validation, true);
@@ -485,6 +505,7 @@ export class Network {
   /** Forgets the streamed state: the next step starts from the initial state. */
   resetState(): void {
     this.streaming('resetState').reset();
+    this.streamInput!.data.fill(0);
     this.lastSymbol = -1;
   }
 

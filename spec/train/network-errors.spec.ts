@@ -69,6 +69,9 @@ test('bad fit, generate and step options', () => {
   throwsTyped(() => text.generate({ prime: 'a', length: 3, topK: 0 }), ConfigError, /^generate: topK must be an integer >= 1, got 0/);
   throwsTyped(() => text.generate({ prime: 'a', length: 3, temperature: 0 }), ConfigError, /^generate: temperature must be a finite number > 0, got 0/);
   throwsTyped(() => text.generate({ prime: 'a', length: 3, temprature: 2 } as never), ConfigError, /^generate: unknown option "temprature"/);
+  throwsTyped(() => text.generate({ prime: 'a' } as never), ConfigError, /^generate: length is required \(an integer >= 0\)/);
+  throwsTyped(() => net.fit(data, { optimizer: { kind: 'adam', lr: -1 } }), ConfigError, /^fit: adam: lr must be a number/);
+  throwsTyped(() => net.fit(data, { clipNorm: 0 }), ConfigError, /^fit: clipNorm must be a positive number, got 0/);
   throwsTyped(() => new Vocabulary(['a', 'a']), ConfigError, /^Vocabulary: symbol "a" appears twice/);
 });
 

@@ -311,6 +311,22 @@ test('ctc: fit lowers the loss and the label error rate of greedy decoding', () 
   assert.ok(after.labelErrorRate! < 0.2 && after.labelErrorRate! < before.labelErrorRate!, `label error rate ${before.labelErrorRate} -> ${after.labelErrorRate}`);
 });
 
+test('a vocabulary without embedding reads one-hot symbols: predict and step equal a vector network given the one-hot rows', () => {
+  const symbols = ['x', 'y', 'z'];
+  const text = createNetwork({ inputSize: 3, hiddenSize: 4, output: { size: 3 }, loss: 'softmax-ce', seed: 13, vocabulary: symbols });
+  const vec = createNetwork({ inputSize: 3, hiddenSize: 4, output: { size: 3 }, loss: 'softmax-ce', seed: 13 });
+  const oneHot = (s: string) => Array.from(s, (c) => symbols.map((v) => (v === c ? 1 : 0)));
+  const words = ['xyzzy', 'zx'];
+  const a = text.predict(words) as Float64Array[][], b = vec.predict(words.map(oneHot)) as Float64Array[][];
+  a.forEach((seq, i) => seq.forEach((row, t) => same(row, b[i][t], `${words[i]} step ${t}`)));
+  for (const w of words) {
+    text.resetState();
+    const whole = (text.predict([w]) as Float64Array[][])[0];
+    Array.from(w).forEach((c, t) => same(text.step(symbols.indexOf(c)), whole[t], `stream ${w} step ${t}`));
+  }
+  assert.is(text.generate({ prime: 'xy', length: 5, seed: 2 }).length, 5);
+});
+
 test('Vocabulary: sorted distinct characters, encode/decode round trip', () => {
   const v = Vocabulary.fromText('banana!');
   assert.equal(v.symbols, ['!', 'a', 'b', 'n']);

@@ -221,13 +221,15 @@ export class Network {
     if ('training' in cell) cell.training = on;
   }
 
-  /** Runs f with dropout switched as asked, then puts the network's mode back. */
+  /** Runs f with dropout switched as asked, then puts the switch back as it was (fit's validation runs inside fit). */
   private withTraining<T>(on: boolean, f: () => T): T {
+    const cell = this.model.cell as { training?: boolean };
+    const before = cell.training;
     this.setTraining(on);
     try {
       return f();
     } finally {
-      this.setTraining(this.mode === 'train');
+      if (before !== undefined) cell.training = before;
     }
   }
 
@@ -578,6 +580,8 @@ export class Network {
     const rng = new Rng(seed);
     const order = new Int32Array(V), weights = new Float64Array(V);
     const k = Math.min(topK, V);
+    const cell = this.model.cell as { training?: boolean };
+    const before = cell.training;
     this.setTraining(false);
     try {
       let logits = stream.step(this.prepareInput(input, prime[0]));
@@ -588,7 +592,7 @@ export class Network {
         if (i < length - 1) logits = stream.step(this.prepareInput(input, s));
       }
     } finally {
-      this.setTraining(this.mode === 'train');
+      if (before !== undefined) cell.training = before;
     }
     return out;
   }

@@ -213,7 +213,19 @@ test('train() / eval(): dropout on in train mode, off in eval mode and always of
   dropped.eval();
   assert.not.ok(dropped.training);
   same(dropped.gradient(data).grad, reference, 'eval mode: no dropout');
-  // fit trains with dropout and puts the mode back.
+  // fit trains with dropout (also when the network is in eval mode) and puts the mode back; the
+  // validation after each epoch runs without dropout and changes nothing of the training.
+  const twin = createNetwork({ ...base, dropout: 0.5 }), other = createNetwork({ ...base, dropout: 0.5 });
+  twin.eval();
+  const withValidation = twin.fit(data, { epochs: 3, batchSize: 1, seed: 4, validation: data });
+  other.fit(data, { epochs: 3, batchSize: 1, seed: 4 });
+  assert.not.ok(twin.training);
+  assert.ok(other.training);
+  same(twin.model.params.theta, other.model.params.theta, 'fit with and without validation');
+  assert.ok(withValidation.epochs.every((e) => e.validation !== null));
+  const noDropout = createNetwork(base);
+  noDropout.fit(data, { epochs: 3, batchSize: 1, seed: 4 });
+  assert.ok(relErr(noDropout.model.params.theta, other.model.params.theta) > 1e-6, 'fit used dropout');
   dropped.fit(data, { epochs: 1 });
   assert.not.ok(dropped.training);
   assert.ok(dropped.train().training);

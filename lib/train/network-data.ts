@@ -125,7 +125,7 @@ export function prepareData(op: string, layout: DataLayout, data: NetworkData, w
   if (!withTargets) return { count, lengths: given, inputs, targets: null, labels: null };
   if (data.targets === undefined) throw new ConfigError(op, 'data.targets is missing (needed to fit or evaluate)');
   if (layout.loss === 'ctc') return { count, lengths: given, inputs, targets: null, labels: readLabels(op, layout, data.targets, count) };
-  return { count, lengths: given, inputs, targets: readTargets(op, layout, data.targets, batchFirst, given), labels: null };
+  return { count, lengths: given, inputs, targets: readTargets(op, layout, data.targets, batchFirst, given, data.lengths !== undefined), labels: null };
 }
 
 // ---- inputs ----
@@ -248,7 +248,9 @@ function writeTarget(op: string, layout: DataLayout, name: string, v: unknown, o
   for (let c = 0; c < C; c++) out[offset + c] = checkFinite(op, `${name}[${c}]`, (v as ArrayLike<unknown>)[c]);
 }
 
-function readTargets(op: string, layout: DataLayout, targets: unknown, batchFirst: boolean, lengths: Int32Array): Float64Array[] {
+// `padded`: lengths were given, so a sequence of targets may run past its length (padding); without
+// them a sequence's targets must have exactly its inputs' steps.
+function readTargets(op: string, layout: DataLayout, targets: unknown, batchFirst: boolean, lengths: Int32Array, padded: boolean): Float64Array[] {
   const count = lengths.length, C = layout.outputs;
   const out: Float64Array[] = new Array<Float64Array>(count);
   if (layout.shape === 'many-to-one') {
@@ -302,7 +304,8 @@ function readTargets(op: string, layout: DataLayout, targets: unknown, batchFirs
     out[b] = new Float64Array(L * C);
     const seq = batchFirst ? targets[b] : null;
     if (batchFirst && !isArrayLike(seq)) throw new ShapeError(op, `targets[${b}] must be a sequence of per-step targets, got ${show(seq)}`, { index: b });
-    if (seq !== null && (seq as ArrayLike<unknown>).length < L) throw new ShapeError(op, `targets[${b}] has ${(seq as ArrayLike<unknown>).length} steps, inputs[${b}] has ${L}`, { index: b });
+    const steps = seq === null ? L : (seq as ArrayLike<unknown>).length;
+    if (steps < L || (!padded && steps !== L)) throw new ShapeError(op, `targets[${b}] has ${steps} steps, inputs[${b}] has ${L}`, { index: b, found: steps, expected: L });
     for (let t = 0; t < L; t++) {
       let v: unknown;
       if (batchFirst) v = (seq as ArrayLike<unknown>)[t];

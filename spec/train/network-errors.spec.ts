@@ -39,6 +39,7 @@ test('data of the wrong shape, out-of-range classes and symbols, lengths past th
   throwsTyped(() => net.fit({ inputs: [seq(4)], targets: [[0, 1, [1, 0, 0], 0]] }), ShapeError, /^fit: targets\[0\]\[2\] has 3 values, the network has 2 outputs/);
   throwsTyped(() => net.fit({ inputs: [seq(4), seq(4)], targets: [[0, 0, 0, 0], [0, 0, 0, 0]], lengths: [4, 9] }), ShapeError, /^fit: lengths\[1\] is 9, longer than the padded sequence inputs\[1\] of 4 steps/);
   throwsTyped(() => net.fit({ inputs: [seq(4)] }), ConfigError, /^fit: data.targets is missing/);
+  throwsTyped(() => net.fit({ inputs: [seq(4)], targets: [[0, 1, 0, 1, 1]] }), ShapeError, /^fit: targets\[0\] has 5 steps, inputs\[0\] has 4/);
   throwsTyped(() => net.fit({ inputs: [seq(2)], targets: [[0, 0]], batch_first: true } as never), ConfigError, /unknown data field "batch_first"/);
   throwsTyped(() => net.predict({ data: new Float64Array(10), shape: [2, 2, 3] }), ShapeError, /^predict: inputs.data holds 10 numbers but shape \[2, 2, 3\] needs 12/);
   throwsTyped(() => net.predict([seq(2), [[1, NaN, 0]]]), ConfigError, /^predict: inputs\[1\]\[0\]\[1\] must be a finite number, got NaN/);

@@ -18,13 +18,16 @@
 //   many-to-one:  one target per sequence, the same kinds; flat [N] or [N, C]; the loss is taken
 //                 at each sequence's last real step;
 //   ctc:          one label sequence per sequence (integers in [1, output.size): 0 is the blank).
+// one-to-many: one input per sequence (inputs[b] is one step: a vector or a symbol index; flat
+// [N, F] or [N]), read at every step; a sequence runs as many steps as its targets have
+// (many-to-many targets, each sequence its own length), or `steps` when predicting.
 import { ConfigError, ShapeError } from '../errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import type { Vocabulary } from './vocabulary.js';
 
 type Step = number | ArrayLike<number>;
-/** Nested sequences (see the file comment) or a flat array with its shape. */
-export type SequenceInputs = readonly (ArrayLike<Step> | string)[] | FlatArray;
+/** Nested sequences (see the file comment; one step each, a number or a vector, for one-to-many) or a flat array with its shape. */
+export type SequenceInputs = readonly (ArrayLike<Step> | string | number)[] | FlatArray;
 export type SequenceTargetsInput = readonly (Step | ArrayLike<Step>)[] | FlatArray;
 
 export interface FlatArray {
@@ -55,7 +58,7 @@ export interface DataLayout {
   readonly vocabulary: Vocabulary | null;
   readonly outputs: number;
   readonly loss: 'softmax-ce' | 'mse' | 'bce' | 'ctc';
-  readonly shape: 'many-to-many' | 'many-to-one';
+  readonly shape: 'many-to-many' | 'many-to-one' | 'one-to-many';
 }
 
 /** Sequences checked and copied out, one per entry. */
@@ -113,19 +116,84 @@ function checkFlat(op: string, name: string, f: FlatArray, ranks: readonly numbe
  * Checks inputs (and targets when `withTargets`) against a network and copies them out per
  * sequence. Errors name the argument and the entry: `fit: inputs[2][5] has 4 features, the network takes 3`.
  */
-export function prepareData(op: string, layout: DataLayout, data: NetworkData, withTargets: boolean): Prepared {
+export function prepareData(op: string, layout: DataLayout, data: NetworkData, withTargets: boolean, steps?: number): Prepared {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(op, `data must be { inputs, targets, batchFirst, lengths }, got ${show(data)}`);
   for (const k of Object.keys(data)) {
     if (!NETWORK_DATA_KEYS.includes(k)) throw new ConfigError(op, `unknown data field "${k}" (accepted: ${NETWORK_DATA_KEYS.join(', ')})`, { field: k });
   }
   const batchFirst = data.batchFirst ?? true;
   if (typeof batchFirst !== 'boolean') throw new ConfigError(op, `batchFirst must be true or false, got ${show(batchFirst)}`);
+  if (layout.shape === 'one-to-many') return prepareOneToMany(op, layout, data, batchFirst, withTargets, steps);
   const { inputs, lengths: given } = readInputs(op, layout, data.inputs, batchFirst, data.lengths);
   const count = inputs.length;
   if (!withTargets) return { count, lengths: given, inputs, targets: null, labels: null };
   if (data.targets === undefined) throw new ConfigError(op, 'data.targets is missing (needed to fit or evaluate)');
   if (layout.loss === 'ctc') return { count, lengths: given, inputs, targets: null, labels: readLabels(op, layout, data.targets, count) };
   return { count, lengths: given, inputs, targets: readTargets(op, layout, data.targets, batchFirst, given, data.lengths !== undefined), labels: null };
+}
+
+// ---- one-to-many ----
+
+function prepareOneToMany(op: string, layout: DataLayout, data: NetworkData, batchFirst: boolean, withTargets: boolean, steps: number | undefined): Prepared {
+  if (data.lengths !== undefined) throw new ConfigError(op, 'lengths do not apply to one-to-many data: each sequence runs as many steps as its targets have', { field: 'lengths' });
+  // One step per sequence, read as a batch of sequences of one step.
+  const raw = data.inputs;
+  let oneStep: SequenceInputs = raw;
+  if (isFlat(raw)) {
+    const shape = checkFlat(op, 'inputs', raw, [layout.indices ? 1 : 2]);
+    oneStep = { data: raw.data, shape: [shape[0], 1, ...shape.slice(1)] };
+  } else if (Array.isArray(raw)) {
+    oneStep = raw.map((x) => [x as Step] as ArrayLike<Step>);
+  }
+  let first: Float64Array[];
+  try {
+    first = readInputs(op, layout, oneStep, true, undefined).inputs;
+  } catch (e) {
+    // The per-step names readInputs gives (inputs[b][0]) are inputs[b] here.
+    if (e instanceof ShapeError || e instanceof ConfigError) {
+      const Kind = e instanceof ShapeError ? ShapeError : ConfigError;
+      throw new Kind(op, e.message.slice(op.length + 2).replace(/inputs\[(\d+)\]\[0\]/g, 'inputs[$1]'), e.details);
+    }
+    throw e;
+  }
+  const count = first.length;
+  const lengths = new Int32Array(count);
+  if (withTargets) {
+    const t = data.targets;
+    if (t === undefined) throw new ConfigError(op, 'data.targets is missing (needed to fit or evaluate)');
+    for (let b = 0; b < count; b++) lengths[b] = targetSteps(op, t, b, count, batchFirst);
+  } else {
+    if (steps === undefined) throw new ConfigError(op, 'a one-to-many network needs steps (how many outputs to make per sequence)', { option: 'steps' });
+    lengths.fill(steps);
+  }
+  const inputs = first.map((x, b) => {
+    const out = new Float64Array(lengths[b] * x.length);
+    for (let t = 0; t < lengths[b]; t++) out.set(x, t * x.length);
+    return out;
+  });
+  const targets = withTargets ? readTargets(op, layout, data.targets, batchFirst, lengths, false) : null;
+  return { count, lengths, inputs, targets, labels: null };
+}
+
+/** Steps of sequence b's targets (one-to-many: they set its length). */
+function targetSteps(op: string, targets: unknown, b: number, count: number, batchFirst: boolean): number {
+  let n: number;
+  if (isFlat(targets)) {
+    const shape = checkFlat(op, 'targets', targets, [2, 3]);
+    n = batchFirst ? shape[1] : shape[0];
+  } else if (Array.isArray(targets)) {
+    if (!batchFirst) n = targets.length;
+    else {
+      if (targets.length !== count) throw new ShapeError(op, `targets has ${targets.length} sequences, inputs has ${count}`, { found: targets.length, expected: count });
+      const seq = targets[b];
+      if (!isArrayLike(seq)) throw new ShapeError(op, `targets[${b}] must be a sequence of per-step targets, got ${show(seq)}`, { index: b });
+      n = seq.length;
+    }
+  } else {
+    throw new ConfigError(op, `targets must be an array or { data, shape }, got ${show(targets)}`);
+  }
+  if (n < 1) throw new ShapeError(op, `targets[${b}] has no steps`, { index: b });
+  return n;
 }
 
 // ---- inputs ----
@@ -363,7 +431,7 @@ export function assembleBatch(layout: DataLayout, data: Prepared, order: ArrayLi
   let targets: Mat | null = null, mask: Mat | null = null;
   if (data.targets !== null) {
     targets = mat(steps * size, C);
-    const many = layout.shape === 'many-to-many';
+    const many = layout.shape !== 'many-to-one';
     if (!full || !many) mask = mat(steps * size, 1);
     for (let i = 0; i < size; i++) {
       const tgt = data.targets[order[start + i]], L = allLengths[i];

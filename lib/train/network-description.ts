@@ -11,10 +11,11 @@ export type NetworkLoss = 'softmax-ce' | 'mse' | 'bce' | 'ctc';
 export const NETWORK_LOSSES: readonly NetworkLoss[] = ['softmax-ce', 'mse', 'bce', 'ctc'];
 /**
  * many-to-many: an output (and a target) at every step; many-to-one: one output per sequence,
- * the output at its last real step (the loss is taken there).
+ * the output at its last real step (the loss is taken there); one-to-many: one input per
+ * sequence, read at every step (repeated), and an output at every step.
  */
-export type NetworkShape = 'many-to-many' | 'many-to-one';
-export const NETWORK_SHAPES: readonly NetworkShape[] = ['many-to-many', 'many-to-one'];
+export type NetworkShape = 'many-to-many' | 'many-to-one' | 'one-to-many';
+export const NETWORK_SHAPES: readonly NetworkShape[] = ['many-to-many', 'many-to-one', 'one-to-many'];
 /** What predict applies to the output layer: softmax (softmax-ce, ctc), sigmoid (bce), identity/tanh/sigmoid (mse). */
 export type OutputActivation = 'identity' | 'softmax' | 'sigmoid' | 'tanh';
 export const OUTPUT_ACTIVATIONS: readonly OutputActivation[] = ['identity', 'softmax', 'sigmoid', 'tanh'];

@@ -112,6 +112,8 @@ export interface PredictOptions {
   lengths?: ArrayLike<number>;
   /** Sequences run together (default 64). */
   batchSize?: number;
+  /** one-to-many: outputs to make per sequence. */
+  steps?: number;
 }
 
 export interface GenerateOptions {
@@ -128,7 +130,7 @@ export interface GenerateOptions {
 }
 
 const GENERATE_KEYS = ['prime', 'length', 'temperature', 'topK', 'seed'];
-const PREDICT_KEYS = ['batchFirst', 'lengths', 'batchSize'];
+const PREDICT_KEYS = ['batchFirst', 'lengths', 'batchSize', 'steps'];
 const SAVE_FORMAT = 'loopgrad-network';
 const SAVE_VERSION = '1';
 
@@ -395,15 +397,17 @@ export class Network {
 
   /**
    * Outputs (after the output activation: softmax probabilities, sigmoid, ...) in eval mode.
-   * many-to-many: one Float64Array per step of each sequence (out[b][t], or out[t][b] with
-   * batchFirst false); many-to-one: one per sequence, the output at its last real step.
+   * many-to-many and one-to-many: one Float64Array per step of each sequence (out[b][t], or
+   * out[t][b] with batchFirst false); many-to-one: one per sequence, the output at its last real step.
    */
   predict(inputs: SequenceInputs, options: PredictOptions = {}): Float64Array[][] | Float64Array[] {
     checkOptionKeys('predict', options, PREDICT_KEYS);
     const batchFirst = options.batchFirst ?? true;
     const batchSize = positiveInt('predict', 'batchSize', options.batchSize, 64);
-    const prepared = prepareData('predict', this.layout, { inputs, batchFirst, ...(options.lengths === undefined ? {} : { lengths: options.lengths }) }, false);
-    const C = this.full.output.size, many = this.full.shape === 'many-to-many';
+    if (options.steps !== undefined && this.full.shape !== 'one-to-many') throw new ConfigError('predict', `steps applies to one-to-many networks; this one is ${this.full.shape}`, { option: 'steps' });
+    const steps = options.steps === undefined ? undefined : positiveInt('predict', 'steps', options.steps, NaN);
+    const prepared = prepareData('predict', this.layout, { inputs, batchFirst, ...(options.lengths === undefined ? {} : { lengths: options.lengths }) }, false, steps);
+    const C = this.full.output.size, many = this.full.shape !== 'many-to-one';
     const perSeq: Float64Array[][] = [];
     this.withTraining(false, () => this.eachBatch(prepared, batchSize, (b, start) => {
       const out = this.forwardOf(b);

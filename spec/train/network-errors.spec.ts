@@ -76,6 +76,15 @@ test('bad fit, generate and step options', () => {
   throwsTyped(() => new Vocabulary(['a', 'a']), ConfigError, /^Vocabulary: symbol "a" appears twice/);
 });
 
+test('one-to-many: one step per sequence, steps required to predict, no lengths', () => {
+  const net = createNetwork({ ...base, shape: 'one-to-many' });
+  throwsTyped(() => net.predict([[1, 2, 3]]), ConfigError, /^predict: a one-to-many network needs steps/);
+  throwsTyped(() => net.predict([[1, 2]], { steps: 3 }), ShapeError, /^predict: inputs\[0\] has 2 features, the network takes 3/);
+  throwsTyped(() => net.fit({ inputs: [[1, 2, 3]], targets: [[0, 1]], lengths: [2] }), ConfigError, /^fit: lengths do not apply to one-to-many data/);
+  throwsTyped(() => net.predict({ data: [1, 2, 3], shape: [1, 1, 3] }, { steps: 2 }), ShapeError, /^predict: inputs.shape is \[1, 1, 3\], needs 2 dimensions here/);
+  throwsTyped(() => createNetwork(base).predict([[[1, 2, 3]]], { steps: 2 }), ConfigError, /^predict: steps applies to one-to-many networks; this one is many-to-many/);
+});
+
 test('loadNetwork: bytes that are not a saved network, and weights that do not match the description — FormatError naming the tensor', () => {
   throwsTyped(() => loadNetwork(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])), FormatError, /^loadNetwork: the bytes are not a safetensors file/);
   const plain = writeSafetensors({ w: { dtype: 'F64', shape: [1], data: [1] } });

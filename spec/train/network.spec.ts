@@ -339,6 +339,34 @@ test('a vocabulary without embedding reads one-hot symbols: predict and step equ
   assert.is(text.generate({ prime: 'xy', length: 5, seed: 2 }).length, 5);
 });
 
+test('one-to-many: one symbol in, a counting sequence out (its own length per sequence); predict makes `steps` outputs', () => {
+  const r = new Rng(8);
+  const make = (count: number) => {
+    const inputs: number[] = [], targets: number[][] = [];
+    for (let b = 0; b < count; b++) {
+      const k = r.int(4), L = 2 + r.int(4);
+      inputs.push(k);
+      targets.push(Array.from({ length: L }, (_, t) => (k + t) % 4));
+    }
+    return { inputs, targets };
+  };
+  const net = createNetwork({ embedding: { vocabSize: 4, size: 3 }, hiddenSize: 10, output: { size: 4 }, loss: 'softmax-ce', shape: 'one-to-many', seed: 5 });
+  const before = net.evaluate(make(40));
+  net.fit(make(60), { epochs: 20, batchSize: 12, optimizer: { kind: 'adam', lr: 0.05 } });
+  const after = net.evaluate(make(40));
+  assert.ok(after.accuracy! > 0.9 && after.loss < 0.5 * before.loss, `accuracy ${before.accuracy} -> ${after.accuracy}, loss ${before.loss} -> ${after.loss}`);
+  const out = net.predict([2, 0], { steps: 4 }) as Float64Array[][];
+  assert.is(out.length, 2);
+  assert.is(out[0].length, 4);
+  // The same as a many-to-many network with the same weights reading the symbol at every step.
+  const m2m = createNetwork({ ...net.description, shape: 'many-to-many' });
+  m2m.model.params.theta.set(net.model.params.theta);
+  const ref = m2m.predict([[2, 2, 2, 2], [0, 0, 0, 0]]) as Float64Array[][];
+  out.forEach((seq, b) => seq.forEach((row, t) => same(row, ref[b][t], `sequence ${b} step ${t}`)));
+  const argmax = (row: Float64Array) => row.indexOf(Math.max(...row));
+  assert.equal(out[0].map(argmax), [2, 3, 0, 1]);
+});
+
 test('Vocabulary: sorted distinct characters, encode/decode round trip', () => {
   const v = Vocabulary.fromText('banana!');
   assert.equal(v.symbols, ['!', 'a', 'b', 'n']);

@@ -534,7 +534,11 @@ export class Network {
       if (typeof x === 'number' || x === null || typeof x !== 'object' || x.length !== F) {
         throw new ShapeError('step', `x must be a vector of ${F} features, got ${typeof x === 'number' ? 'a number' : x === null || typeof x !== 'object' ? String(x) : `${x.length} values`}`, { expected: F });
       }
-      for (let f = 0; f < F; f++) input.data[f] = x[f];
+      for (let f = 0; f < F; f++) {
+        const v = x[f];
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError('step', `x[${f}] must be a finite number, got ${String(v)}`, { index: f, value: v });
+        input.data[f] = v;
+      }
       out = this.withTraining(false, () => stream.step(input));
     }
     const row = out.data.slice(out.offset, out.offset + this.full.output.size);

@@ -48,6 +48,7 @@ test('data of the wrong shape, out-of-range classes and symbols, lengths past th
   throwsTyped(() => words.predict([[0, 1], [2, 9]]), ConfigError, /^predict: inputs\[1\]\[1\] is symbol 9, outside \[0, 4\)/);
   throwsTyped(() => words.step(4), ConfigError, /^step: x must be a symbol index in \[0, 4\), got 4/);
   throwsTyped(() => net.step([1, 2]), ShapeError, /^step: x must be a vector of 3 features, got 2 values/);
+  throwsTyped(() => net.step([1, Infinity, 2]), ConfigError, /^step: x\[1\] must be a finite number, got Infinity/);
 });
 
 test('bad fit, generate and step options', () => {

@@ -24,6 +24,10 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
     summary: 'ms per online step: UORO, KF-RTRL (elman) vs RTRL and BPTT per step (elman, gru, lstm at 16, 64)',
     run: async (json) => (await import('../bench/online-step.js')).benchOnlineStep({ json }),
   },
+  network: {
+    summary: 'the network API: fit vs the raw Bptt loop (bilstm shape), generate symbols/s, load ms',
+    run: async (json) => (await import('../bench/network.js')).benchNetwork({ json }),
+  },
   ctc: {
     summary: 'CTC loss + gradient time, and its growth in T·S',
     run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),

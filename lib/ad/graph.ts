@@ -355,6 +355,8 @@ export class Graph {
   mulColumn(a: Var, column: Var): Var { return this.apply('mulColumn', [a, column], null); }
   /** Row r of a where mask[r] ≠ 0, else row r of b (mask: rows x 1, not differentiated). */
   selectRows(mask: Var, a: Var, b: Var): Var { return this.apply('selectRows', [a, b, mask], null); }
+  /** Row index[r] of table for every row r (index: rows x 1 of row numbers, not differentiated): an embedding lookup. */
+  gatherRows(table: Var, index: Var): Var { return this.apply('gatherRows', [table, index], null); }
   matmul(a: Var, b: Var, transA = false, transB = false): Var {
     return this.apply('matmul', [a, b], { transA, transB });
   }

@@ -22,6 +22,7 @@ export interface PrimAttrs {
   mulRow: null;
   mulColumn: null;
   selectRows: null;
+  gatherRows: null;
   matmul: { transA: boolean; transB: boolean };
   linear: { pairs: number };
   tanh: null;
@@ -390,6 +391,42 @@ export const primitives: PrimitiveTable = {
         if (!g) continue;
         const go = g.offset + r * cols, yo = gy.offset + r * cols;
         for (let c = 0; c < cols; c++) g.data[go + c] += gy.data[yo + c];
+      }
+    },
+  },
+  // y[r,:] = table[index[r],:] (index: rows x 1 holding row numbers, rounded; piecewise constant,
+  // no derivative): an embedding lookup. dy[r,:] = dtable[index[r],:] (a seed stays O(cols) per
+  // row); gtable[index[r],:] += gy[r,:]. A row number outside the table is an Error naming it.
+  gatherRows: {
+    arity: 2,
+    shape: ([table, index]) => {
+      if (index.cols !== 1) throw new Error(`gatherRows: index ${shapeOf(index)} must be one column (rows x 1)`);
+      for (let r = 0; r < index.rows; r++) {
+        const i = Math.round(index.data[index.offset + r]);
+        if (!(i >= 0 && i < table.rows)) {
+          throw new Error(`gatherRows: index ${index.data[index.offset + r]} in row ${r} is outside the ${table.rows} rows of the ${shapeOf(table)} table`);
+        }
+      }
+      return [index.rows, table.cols];
+    },
+    eval: ([table, index], y) => {
+      const cols = table.cols;
+      for (let r = 0; r < index.rows; r++) {
+        const src = table.offset + Math.round(index.data[index.offset + r]) * cols;
+        y.data.set(table.data.subarray(src, src + cols), y.offset + r * cols);
+      }
+    },
+    jvp: ([table, index], _y, [dtable], dy, K) => {
+      if (!dtable) return;
+      const cols = table.cols;
+      for (let r = 0; r < index.rows; r++) accScaled(dy, r * cols, K, dtable, Math.round(index.data[index.offset + r]) * cols, cols, null, 0);
+    },
+    vjp: ([table, index], _y, gy, [gtable]) => {
+      if (!gtable) return;
+      const cols = table.cols;
+      for (let r = 0; r < index.rows; r++) {
+        const go = gtable.offset + Math.round(index.data[index.offset + r]) * cols, yo = gy.offset + r * cols;
+        for (let c = 0; c < cols; c++) gtable.data[go + c] += gy.data[yo + c];
       }
     },
   },

@@ -3,6 +3,7 @@
 export { stacked, isStacked, layerParamName, type StackedCell, type StackedOptions } from './stacked.js';
 export { bidirectional, isBidirectional, type BidirectionalLayer } from './bidirectional.js';
 export { withReadout, type ReadoutCell } from './readout.js';
+export { withEmbedding, type EmbeddedCell } from './embedding.js';
 export { subsample, gridSubsample, hierarchy, recurrentLayer, sequenceLayerBptt, type SequenceLayer, type SequenceLayerBpttResult, type SubsampleOptions, type GridSubsampleOptions } from './subsampling.js';
 export {
   mdTanh, mdLstm, mdScan, mdFourWay, gridStack, scanGrid, gridBptt, gridForward, gridLeaves, createLayerParams, CORNERS,

@@ -33,6 +33,7 @@ const cases: Case<PrimName>[] = [
   { op: 'mulRow', label: 'mulRow', shapes: [[4, 3], [1, 3]], attrs: null },
   { op: 'mulColumn', label: 'mulColumn', shapes: [[4, 3], [4, 1]], attrs: null },
   { op: 'selectRows', label: 'selectRows', shapes: [[4, 3], [4, 3], [4, 1]], attrs: null, prepare: ([, , mask]) => { mask.data.set([1, 0, 0, 1]); } },
+  { op: 'gatherRows', label: 'gatherRows (a repeated row)', shapes: [[5, 3], [4, 1]], attrs: null, prepare: ([, index]) => { index.data.set([3, 0, 3, 4]); } },
   { op: 'matmul', label: 'matmul a·b', shapes: [[3, 4], [4, 5]], attrs: { transA: false, transB: false } },
   { op: 'matmul', label: 'matmul aᵀ·b', shapes: [[4, 3], [4, 5]], attrs: { transA: true, transB: false } },
   { op: 'matmul', label: 'matmul a·bᵀ', shapes: [[3, 4], [5, 4]], attrs: { transA: false, transB: true } },

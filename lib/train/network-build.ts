@@ -1,0 +1,49 @@
+// A description (lib/train/network-description.ts) made into a model: the recurrent layers from
+// the cell registry (a stack when there are several or they are bidirectional), an embedding
+// under them when the input is symbol indices, a linear output layer on top; and the names the
+// parameters are saved under, PyTorch's where PyTorch has the module (an nn.Module with
+// `embedding = nn.Embedding`, `rnn = nn.LSTM(...)`, `linear = nn.Linear` has these state-dict keys).
+import type { Cell } from '../cells/cell.js';
+import type { ParamSpec } from '../cells/params.js';
+import { createCell } from '../cells/registry.js';
+import { bidirectional } from '../arch/bidirectional.js';
+import { stacked } from '../arch/stacked.js';
+import { withReadout } from '../arch/readout.js';
+import { EMBEDDING_PARAM, withEmbedding } from '../arch/embedding.js';
+import { pytorchName } from '../io/pytorch.js';
+import { type RecurrentModel, createModel } from '../rnn/model.js';
+import type { FullDescription } from './network-description.js';
+
+/** The network's cell: [embedding →] recurrent layers → linear output layer. */
+export function networkCell(d: FullDescription): Cell {
+  const first = d.embedding !== undefined ? d.embedding.size : d.inputSize!;
+  const directions = d.bidirectional ? 2 : 1;
+  const layers: Cell[] = [];
+  for (let l = 0; l < d.layers; l++) {
+    const cell = createCell(d.cell, { inputSize: l === 0 ? first : d.hiddenSize * directions, hiddenSize: d.hiddenSize });
+    layers.push(d.bidirectional ? bidirectional(cell) : cell);
+  }
+  let core: Cell = layers.length === 1 && !d.bidirectional ? layers[0] : stacked(layers, { dropout: d.dropout, seed: d.seed });
+  if (d.embedding !== undefined) core = withEmbedding(core, d.embedding.vocabSize);
+  return withReadout(core, d.output.size);
+}
+
+/** The model of a description: fresh weights from its seed, or the given theta. */
+export function networkModel(d: FullDescription, theta?: Float64Array): RecurrentModel {
+  return createModel(networkCell(d), theta === undefined ? { initialState: d.initialState, seed: d.seed } : { initialState: d.initialState, theta });
+}
+
+/** The name a parameter is saved under. */
+export function savedName(spec: ParamSpec): string {
+  if (spec.name === EMBEDDING_PARAM) return 'embedding.weight';
+  if (spec.name === 'weight_out') return 'linear.weight';
+  if (spec.name === 'bias_out') return 'linear.bias';
+  // A learned initial state (init_h, init_c_l1 ...): no PyTorch module has one.
+  if (spec.role === 'initial') return `initial_state.${pytorchName(spec.name.replace(/^init_/, ''))}`;
+  return pytorchName(spec.name, 'rnn.');
+}
+
+/** The shape a parameter is saved with: a 1 x n row (a bias, an initial state) as PyTorch's 1-D [n]. */
+export function savedShape(spec: ParamSpec): number[] {
+  return spec.rows === 1 && spec.role !== 'weight' ? [spec.cols] : [spec.rows, spec.cols];
+}

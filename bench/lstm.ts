@@ -1,0 +1,175 @@
+// loopgrad bench lstm: one LSTM layer with a dense head at every step, MSE over every step, full
+// BPTT and an SGD update per batch, against the same network written by hand as one fused loop
+// (bench/lstm-reference.ts, whose gradient equals loopgrad's: spec/bench/lstm-reference.spec.ts).
+//   (a) batch 32, 50 steps, input 32, hidden 128
+//   (b) batch 1, 20 steps, input 8, hidden 32
+//   (c) forward only, batch 1, 50 steps, input 32, hidden 128
+// Every variant (the hand-fused loop, loopgrad at each thread count) runs one batch per round,
+// the variants interleaved within each round, so a machine shared with other work slows them
+// alike; the median over the rounds is reported. threads 1 is Bptt in this thread; threads N > 1
+// is the worker pool (loopgrad/node) splitting the batch into min(N, batch) shards.
+import { LstmReference } from './lstm-reference.js';
+import { createNodePool } from '../node/pool.js';
+import type { WorkerPool } from '../lib/parallel/pool.js';
+import { type ModelSpec, modelFromSpec } from '../lib/parallel/model-spec.js';
+import { Bptt } from '../lib/rnn/bptt.js';
+import { Forward } from '../lib/rnn/forward.js';
+import { sequenceLoss } from '../lib/loss/losses.js';
+import { mat } from '../lib/mat/mat.js';
+import { Rng } from '../lib/mat/rng.js';
+
+export interface LstmConfig {
+  name: string;
+  batch: number;
+  steps: number;
+  inputSize: number;
+  hiddenSize: number;
+  /** false: forward only (no loss, no gradient, no update). */
+  train: boolean;
+  rounds: number;
+}
+
+export const LSTM_CONFIGS: readonly LstmConfig[] = [
+  { name: 'a', batch: 32, steps: 50, inputSize: 32, hiddenSize: 128, train: true, rounds: 7 },
+  { name: 'b', batch: 1, steps: 20, inputSize: 8, hiddenSize: 32, train: true, rounds: 60 },
+  { name: 'c', batch: 1, steps: 50, inputSize: 32, hiddenSize: 128, train: false, rounds: 30 },
+];
+
+export interface LstmBenchRow {
+  config: string;
+  batch: number;
+  steps: number;
+  inputSize: number;
+  hiddenSize: number;
+  /** 'train': forward + BPTT + SGD; 'forward': outputs only. */
+  work: 'train' | 'forward';
+  threads: number;
+  /** Median ms per batch of loopgrad. */
+  msPerBatch: number;
+  /** Median ms per batch of the hand-fused loop, measured in the same rounds. */
+  handFusedMs: number;
+  /** msPerBatch / handFusedMs. */
+  ratio: number;
+  /** Median ms of one thread in the same rounds / msPerBatch (1 for threads 1). */
+  speedupVsOneThread: number;
+  /** max |grad_N - grad_1| / max |grad_1| on the first batch (0 for forward-only rows). */
+  gradRelDiffVsOneThread: number;
+}
+
+export interface LstmBenchOptions {
+  json: boolean;
+  /** Thread counts to compare (default [1]); 1 always runs, as the reference of the others. */
+  threads?: readonly number[];
+  /** The configs to run (default all three). */
+  configs?: readonly LstmConfig[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+function relDiff(a: Float64Array, b: Float64Array): number {
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return m === 0 ? d : d / m;
+}
+
+const LR = 0.01;
+
+async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: Map<number, WorkerPool>): Promise<LstmBenchRow[]> {
+  const { batch, steps, inputSize, hiddenSize } = cfg;
+  const outputSize = inputSize;
+  const spec: ModelSpec = { cell: { kind: 'lstm', options: { inputSize, hiddenSize } }, readout: outputSize };
+  const init = modelFromSpec(spec);
+  const rng = new Rng(2);
+  const xs = mat(steps * batch, inputSize);
+  rng.fillNormal(xs);
+  const targets = mat(steps * batch, outputSize);
+  rng.fillNormal(targets);
+  const ref = new LstmReference({ batch, steps, inputSize, hiddenSize, outputSize });
+  const refTheta = init.params.theta.slice();
+  const loss = { kind: 'mse' as const, targets, mask: null };
+  // One model (own theta, updated by its own SGD steps) per variant.
+  const variants = threads.map((n) => {
+    const model = modelFromSpec(spec, init.params.theta.slice());
+    const bptt = new Bptt(model);
+    const forward = new Forward(model);
+    const seqLoss = sequenceLoss({ ...loss, batch });
+    const theta = model.params.theta;
+    const pool = pools.get(n) ?? null;
+    const oneBatch = async (): Promise<Float64Array | null> => {
+      if (!cfg.train) {
+        forward.run(xs, { batch });
+        return null;
+      }
+      const grad = pool === null ? bptt.run(xs, seqLoss, { batch }).grad : (await pool.bptt(spec, theta, xs, loss, { batch })).grad;
+      for (let p = 0; p < theta.length; p++) theta[p] -= LR * grad[p];
+      return grad;
+    };
+    return { threads: n, oneBatch, times: [] as number[], firstGrad: null as Float64Array | null };
+  });
+  const refBatch = () => (cfg.train ? ref.trainBatch(refTheta, xs.data, targets.data, LR) : ref.forward(refTheta, xs.data));
+  // Warm-up (JIT, arenas, workers' models); the first gradients are at the same theta.
+  refBatch();
+  for (const v of variants) v.firstGrad = await v.oneBatch();
+  const refTimes: number[] = [];
+  for (let r = 0; r < cfg.rounds; r++) {
+    let start = performance.now();
+    refBatch();
+    refTimes.push(performance.now() - start);
+    for (const v of variants) {
+      start = performance.now();
+      await v.oneBatch();
+      v.times.push(performance.now() - start);
+    }
+  }
+  const handFusedMs = median(refTimes);
+  const one = variants.find((v) => v.threads === 1)!;
+  const oneMs = median(one.times);
+  return variants.map((v) => {
+    const ms = median(v.times);
+    return {
+      config: cfg.name, batch, steps, inputSize, hiddenSize,
+      work: cfg.train ? 'train' : 'forward',
+      threads: v.threads,
+      msPerBatch: ms,
+      handFusedMs,
+      ratio: ms / handFusedMs,
+      speedupVsOneThread: oneMs / ms,
+      gradRelDiffVsOneThread: v.firstGrad === null || one.firstGrad === null ? 0 : relDiff(v.firstGrad, one.firstGrad),
+    };
+  });
+}
+
+export async function benchLstm(opts: LstmBenchOptions): Promise<LstmBenchRow[]> {
+  const threads = [...new Set([1, ...(opts.threads ?? [1])])].sort((a, b) => a - b);
+  const configs = opts.configs ?? LSTM_CONFIGS;
+  const pools = new Map<number, WorkerPool>();
+  const rows: LstmBenchRow[] = [];
+  try {
+    for (const n of threads) if (n > 1) pools.set(n, createNodePool({ threads: n }));
+    if (!opts.json) {
+      console.log('lstm: one LSTM layer + a dense head per step, MSE over every step; train = forward + BPTT + SGD per batch');
+      console.log('config  batch steps input hidden work     threads  loopgrad ms  hand-fused ms  ratio  speedup vs 1  grad rel diff vs 1');
+    }
+    for (const cfg of configs) {
+      // A forward-only config has no gradient to split: it runs on this thread alone.
+      const cfgRows = await benchConfig(cfg, cfg.train ? threads : [1], pools);
+      for (const row of cfgRows) {
+        rows.push(row);
+        if (opts.json) {
+          console.log(JSON.stringify(row));
+        } else {
+          console.log(`${row.config.padEnd(7)} ${String(row.batch).padStart(5)} ${String(row.steps).padStart(5)} ${String(row.inputSize).padStart(5)} ${String(row.hiddenSize).padStart(6)} ${row.work.padEnd(8)} ${String(row.threads).padStart(7)} ${row.msPerBatch.toFixed(2).padStart(12)} ${row.handFusedMs.toFixed(2).padStart(14)} ${row.ratio.toFixed(2).padStart(6)} ${row.speedupVsOneThread.toFixed(2).padStart(13)} ${row.gradRelDiffVsOneThread.toExponential(1).padStart(19)}`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...pools.values()].map((p) => p.close()));
+  }
+  return rows;
+}

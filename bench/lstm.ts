@@ -46,6 +46,12 @@ export interface LstmBenchRow {
   threads: number;
   /** Median ms per batch of loopgrad. */
   msPerBatch: number;
+  /**
+   * Median CPU ms per batch of loopgrad, every thread of the process counted (process.cpuUsage):
+   * on a machine shared with other work, msPerBatch / cpuMsPerBatch shows how much of a core
+   * the run got, and whether the threads ran at once.
+   */
+  cpuMsPerBatch: number;
   /** Median ms per batch of the hand-fused loop, measured in the same rounds. */
   handFusedMs: number;
   /** msPerBatch / handFusedMs. */
@@ -110,7 +116,7 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
       for (let p = 0; p < theta.length; p++) theta[p] -= LR * grad[p];
       return grad;
     };
-    return { threads: n, oneBatch, times: [] as number[], firstGrad: null as Float64Array | null };
+    return { threads: n, oneBatch, times: [] as number[], cpu: [] as number[], firstGrad: null as Float64Array | null };
   });
   const refBatch = () => (cfg.train ? ref.trainBatch(refTheta, xs.data, targets.data, LR) : ref.forward(refTheta, xs.data));
   // Warm-up (JIT, arenas, workers' models); the first gradients are at the same theta.
@@ -122,9 +128,12 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
     refBatch();
     refTimes.push(performance.now() - start);
     for (const v of variants) {
+      const cpu = process.cpuUsage();
       start = performance.now();
       await v.oneBatch();
       v.times.push(performance.now() - start);
+      const used = process.cpuUsage(cpu);
+      v.cpu.push((used.user + used.system) / 1000);
     }
   }
   const handFusedMs = median(refTimes);
@@ -137,6 +146,7 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
       work: cfg.train ? 'train' : 'forward',
       threads: v.threads,
       msPerBatch: ms,
+      cpuMsPerBatch: median(v.cpu),
       handFusedMs,
       ratio: ms / handFusedMs,
       speedupVsOneThread: oneMs / ms,
@@ -154,7 +164,7 @@ export async function benchLstm(opts: LstmBenchOptions): Promise<LstmBenchRow[]>
     for (const n of threads) if (n > 1) pools.set(n, createNodePool({ threads: n }));
     if (!opts.json) {
       console.log('lstm: one LSTM layer + a dense head per step, MSE over every step; train = forward + BPTT + SGD per batch');
-      console.log('config  batch steps input hidden work     threads  loopgrad ms  hand-fused ms  ratio  speedup vs 1  grad rel diff vs 1');
+      console.log('config  batch steps input hidden work     threads  loopgrad ms  (cpu ms)  hand-fused ms  ratio  speedup vs 1  grad rel diff vs 1');
     }
     for (const cfg of configs) {
       // A forward-only config has no gradient to split: it runs on this thread alone.
@@ -164,7 +174,7 @@ export async function benchLstm(opts: LstmBenchOptions): Promise<LstmBenchRow[]>
         if (opts.json) {
           console.log(JSON.stringify(row));
         } else {
-          console.log(`${row.config.padEnd(7)} ${String(row.batch).padStart(5)} ${String(row.steps).padStart(5)} ${String(row.inputSize).padStart(5)} ${String(row.hiddenSize).padStart(6)} ${row.work.padEnd(8)} ${String(row.threads).padStart(7)} ${row.msPerBatch.toFixed(2).padStart(12)} ${row.handFusedMs.toFixed(2).padStart(14)} ${row.ratio.toFixed(2).padStart(6)} ${row.speedupVsOneThread.toFixed(2).padStart(13)} ${row.gradRelDiffVsOneThread.toExponential(1).padStart(19)}`);
+          console.log(`${row.config.padEnd(7)} ${String(row.batch).padStart(5)} ${String(row.steps).padStart(5)} ${String(row.inputSize).padStart(5)} ${String(row.hiddenSize).padStart(6)} ${row.work.padEnd(8)} ${String(row.threads).padStart(7)} ${row.msPerBatch.toFixed(2).padStart(12)} ${row.cpuMsPerBatch.toFixed(1).padStart(9)} ${row.handFusedMs.toFixed(2).padStart(14)} ${row.ratio.toFixed(2).padStart(6)} ${row.speedupVsOneThread.toFixed(2).padStart(13)} ${row.gradRelDiffVsOneThread.toExponential(1).padStart(19)}`);
         }
       }
     }

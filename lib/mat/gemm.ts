@@ -239,12 +239,84 @@ function gatherScaled(len: number, src: Float64Array, so: number, stride: number
   return x;
 }
 
+// Tiny products (small batches, every step of a small RNN). Each out[i, j] is alpha·s + beta·out[i, j]
+// with s = Σ_p op(a)[i, p]·op(b)[p, j] added in p order from 0, whichever loop order reads the
+// operands contiguously, so the three orders below give the same bits:
+//   op(b) rows contiguous (b not transposed): the sums of a whole row of out are kept in a scratch
+//     row and op(b)'s row p is streamed into them (no stride-n reads down b's columns);
+//   op(b) columns contiguous (b transposed, x·Wᵀ): four dot products share each load of op(a);
+//   otherwise: one dot product at a time.
+let plainRow: Float64Array = new Float64Array(64);
+
 function gemmPlain(
   m: number, n: number, k: number,
   ad: Float64Array, ao: number, sai: number, sap: number,
   bd: Float64Array, bo: number, sbp: number, sbj: number,
   od: Float64Array, oo: number, alpha: number, beta: number,
 ): void {
+  if (sbj === 1 && n > 1) {
+    const acc = plainRow = grown(plainRow, n);
+    for (let i = 0; i < m; i++) {
+      const ai = ao + i * sai;
+      const oi = oo + i * n;
+      acc.fill(0, 0, n);
+      let p = 0;
+      // Four rows of op(b) per pass, each sum still taking them in order: ((s + c0·b0) + c1·b1) + ...
+      for (; p + 4 <= k; p += 4) {
+        const c0 = ad[ai + p * sap], c1 = ad[ai + (p + 1) * sap], c2 = ad[ai + (p + 2) * sap], c3 = ad[ai + (p + 3) * sap];
+        const r0 = bo + p * sbp, r1 = r0 + sbp, r2 = r1 + sbp, r3 = r2 + sbp;
+        for (let j = 0; j < n; j++) {
+          let s = acc[j];
+          s += c0 * bd[r0 + j];
+          s += c1 * bd[r1 + j];
+          s += c2 * bd[r2 + j];
+          s += c3 * bd[r3 + j];
+          acc[j] = s;
+        }
+      }
+      for (; p < k; p++) {
+        const c = ad[ai + p * sap];
+        const r = bo + p * sbp;
+        for (let j = 0; j < n; j++) acc[j] += c * bd[r + j];
+      }
+      if (beta === 0) for (let j = 0; j < n; j++) od[oi + j] = alpha * acc[j];
+      else for (let j = 0; j < n; j++) od[oi + j] = alpha * acc[j] + beta * od[oi + j];
+    }
+    return;
+  }
+  if (sbp === 1) {
+    for (let i = 0; i < m; i++) {
+      const ai = ao + i * sai;
+      const oi = oo + i * n;
+      let j = 0;
+      for (; j + 4 <= n; j += 4) {
+        const b0 = bo + j * sbj, b1 = b0 + sbj, b2 = b1 + sbj, b3 = b2 + sbj;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (let p = 0; p < k; p++) {
+          const av = ad[ai + p * sap];
+          s0 += av * bd[b0 + p];
+          s1 += av * bd[b1 + p];
+          s2 += av * bd[b2 + p];
+          s3 += av * bd[b3 + p];
+        }
+        if (beta === 0) {
+          od[oi + j] = alpha * s0; od[oi + j + 1] = alpha * s1; od[oi + j + 2] = alpha * s2; od[oi + j + 3] = alpha * s3;
+        } else {
+          od[oi + j] = alpha * s0 + beta * od[oi + j];
+          od[oi + j + 1] = alpha * s1 + beta * od[oi + j + 1];
+          od[oi + j + 2] = alpha * s2 + beta * od[oi + j + 2];
+          od[oi + j + 3] = alpha * s3 + beta * od[oi + j + 3];
+        }
+      }
+      for (; j < n; j++) {
+        const bj = bo + j * sbj;
+        let s = 0;
+        for (let p = 0; p < k; p++) s += ad[ai + p * sap] * bd[bj + p];
+        od[oi + j] = beta === 0 ? alpha * s : alpha * s + beta * od[oi + j];
+      }
+    }
+    return;
+  }
   for (let i = 0; i < m; i++) {
     const ai = ao + i * sai;
     const oi = oo + i * n;

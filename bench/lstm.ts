@@ -8,6 +8,7 @@
 // the variants interleaved within each round, so a machine shared with other work slows them
 // alike; the median over the rounds is reported. threads 1 is Bptt in this thread; threads N > 1
 // is the worker pool (loopgrad/node) splitting the batch into min(N, batch) shards.
+import { Worker } from 'node:worker_threads';
 import { LstmReference } from './lstm-reference.js';
 import { createNodePool } from '../node/pool.js';
 import type { WorkerPool } from '../lib/parallel/pool.js';
@@ -58,6 +59,13 @@ export interface LstmBenchRow {
   ratio: number;
   /** Median ms of one thread in the same rounds / msPerBatch (1 for threads 1). */
   speedupVsOneThread: number;
+  /**
+   * What N threads can gain on this machine at this moment, measured in the same rounds: N
+   * threads spinning on the same arithmetic each, against one (N · t_1 / t_N; N on an idle
+   * machine with N cores, less when other work holds the cores). speedupVsOneThread is to be
+   * read against it. 1 for threads 1 and for forward-only rows.
+   */
+  speedupCeiling: number;
   /** max |grad_N - grad_1| / max |grad_1| on the first batch (0 for forward-only rows). */
   gradRelDiffVsOneThread: number;
 }
@@ -85,6 +93,27 @@ function relDiff(a: Float64Array, b: Float64Array): number {
 }
 
 const LR = 0.01;
+
+// Worker threads that each spin on a fixed amount of arithmetic: the machine's parallel ceiling.
+const SPIN = `const { parentPort } = require('node:worker_threads');
+parentPort.on('message', (n) => { let s = 0; for (let i = 0; i < n; i++) s += Math.sqrt(i + s * 1e-300); parentPort.postMessage(s); });`;
+
+class Spinners {
+  private readonly workers: Worker[];
+  constructor(count: number) {
+    this.workers = Array.from({ length: count }, () => new Worker(SPIN, { eval: true }));
+    for (const w of this.workers) w.unref();
+  }
+  /** ms for k workers to spin n iterations each. */
+  async time(k: number, n: number): Promise<number> {
+    const start = performance.now();
+    await Promise.all(this.workers.slice(0, k).map((w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage(n); })));
+    return performance.now() - start;
+  }
+  close(): Promise<unknown> {
+    return Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
 
 async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: Map<number, WorkerPool>): Promise<LstmBenchRow[]> {
   const { batch, steps, inputSize, hiddenSize } = cfg;
@@ -116,14 +145,29 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
       for (let p = 0; p < theta.length; p++) theta[p] -= LR * grad[p];
       return grad;
     };
-    return { threads: n, oneBatch, times: [] as number[], cpu: [] as number[], firstGrad: null as Float64Array | null };
+    return { threads: n, oneBatch, times: [] as number[], cpu: [] as number[], ceiling: [] as number[], firstGrad: null as Float64Array | null };
   });
+  const maxThreads = Math.max(...threads);
+  const spinners = cfg.train && maxThreads > 1 ? new Spinners(maxThreads) : null;
   const refBatch = () => (cfg.train ? ref.trainBatch(refTheta, xs.data, targets.data, LR) : ref.forward(refTheta, xs.data));
   // Warm-up (JIT, arenas, workers' models); the first gradients are at the same theta.
   refBatch();
   for (const v of variants) v.firstGrad = await v.oneBatch();
   const refTimes: number[] = [];
+  // Spin about as long as one thread's batch takes (calibrated once, after the warm-up).
+  let spinIterations = 0;
+  if (spinners !== null) {
+    const start = performance.now();
+    await variants[0].oneBatch();
+    const batchMs = performance.now() - start;
+    const probe = 1e6;
+    spinIterations = Math.max(probe, Math.round(probe * Math.min(batchMs, 200) / Math.max(await spinners.time(1, probe), 0.01)));
+  }
   for (let r = 0; r < cfg.rounds; r++) {
+    if (spinners !== null) {
+      const one = await spinners.time(1, spinIterations);
+      for (const v of variants) if (v.threads > 1) v.ceiling.push((v.threads * one) / (await spinners.time(v.threads, spinIterations)));
+    }
     let start = performance.now();
     refBatch();
     refTimes.push(performance.now() - start);
@@ -136,6 +180,7 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
       v.cpu.push((used.user + used.system) / 1000);
     }
   }
+  await spinners?.close();
   const handFusedMs = median(refTimes);
   const one = variants.find((v) => v.threads === 1)!;
   const oneMs = median(one.times);
@@ -150,6 +195,7 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
       handFusedMs,
       ratio: ms / handFusedMs,
       speedupVsOneThread: oneMs / ms,
+      speedupCeiling: v.ceiling.length === 0 ? 1 : median(v.ceiling),
       gradRelDiffVsOneThread: v.firstGrad === null || one.firstGrad === null ? 0 : relDiff(v.firstGrad, one.firstGrad),
     };
   });
@@ -164,7 +210,7 @@ export async function benchLstm(opts: LstmBenchOptions): Promise<LstmBenchRow[]>
     for (const n of threads) if (n > 1) pools.set(n, createNodePool({ threads: n }));
     if (!opts.json) {
       console.log('lstm: one LSTM layer + a dense head per step, MSE over every step; train = forward + BPTT + SGD per batch');
-      console.log('config  batch steps input hidden work     threads  loopgrad ms  (cpu ms)  hand-fused ms  ratio  speedup vs 1  grad rel diff vs 1');
+      console.log('config  batch steps input hidden work     threads  loopgrad ms  (cpu ms)  hand-fused ms  ratio  speedup vs 1  (ceiling)  grad rel diff vs 1');
     }
     for (const cfg of configs) {
       // A forward-only config has no gradient to split: it runs on this thread alone.
@@ -174,7 +220,7 @@ export async function benchLstm(opts: LstmBenchOptions): Promise<LstmBenchRow[]>
         if (opts.json) {
           console.log(JSON.stringify(row));
         } else {
-          console.log(`${row.config.padEnd(7)} ${String(row.batch).padStart(5)} ${String(row.steps).padStart(5)} ${String(row.inputSize).padStart(5)} ${String(row.hiddenSize).padStart(6)} ${row.work.padEnd(8)} ${String(row.threads).padStart(7)} ${row.msPerBatch.toFixed(2).padStart(12)} ${row.cpuMsPerBatch.toFixed(1).padStart(9)} ${row.handFusedMs.toFixed(2).padStart(14)} ${row.ratio.toFixed(2).padStart(6)} ${row.speedupVsOneThread.toFixed(2).padStart(13)} ${row.gradRelDiffVsOneThread.toExponential(1).padStart(19)}`);
+          console.log(`${row.config.padEnd(7)} ${String(row.batch).padStart(5)} ${String(row.steps).padStart(5)} ${String(row.inputSize).padStart(5)} ${String(row.hiddenSize).padStart(6)} ${row.work.padEnd(8)} ${String(row.threads).padStart(7)} ${row.msPerBatch.toFixed(2).padStart(12)} ${row.cpuMsPerBatch.toFixed(1).padStart(9)} ${row.handFusedMs.toFixed(2).padStart(14)} ${row.ratio.toFixed(2).padStart(6)} ${row.speedupVsOneThread.toFixed(2).padStart(13)} ${row.speedupCeiling.toFixed(2).padStart(10)} ${row.gradRelDiffVsOneThread.toExponential(1).padStart(19)}`);
         }
       }
     }

@@ -160,8 +160,19 @@ export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, a
   } else if (m * n * k <= TINY_FLOPS) {
     gemmPlain(m, n, k, ad, ao, sai, sap, bd, bo, sbp, sbj, od, oo, alpha, beta);
   } else if (m <= SKINNY) {
-    // each row of out is a vector-matrix product with op(b)
-    for (let i = 0; i < m; i++) {
+    // each row of out is a vector-matrix product with op(b); two rows at a time share each load
+    // of op(b) (small batches), each row summed exactly as it would be alone
+    let i = 0;
+    for (; i + 2 <= m; i += 2) {
+      const xa = vecX = grown(vecX, k), xb = vecY = grown(vecY, k);
+      for (let p = 0; p < k; p++) {
+        xa[p] = alpha * ad[ao + i * sai + p * sap];
+        xb[p] = alpha * ad[ao + (i + 1) * sai + p * sap];
+      }
+      if (transB) rowsDot2(n, k, bd, bo, ldb, xa, xb, od, oo + i * n, oo + (i + 1) * n, beta);
+      else rowsAxpy2(k, n, bd, bo, ldb, xa, xb, od, oo + i * n, oo + (i + 1) * n, beta);
+    }
+    for (; i < m; i++) {
       const x = gatherScaled(k, ad, ao + i * sai, sap, alpha);
       if (transB) rowsDot(n, k, bd, bo, ldb, x, od, oo + i * n, 1, beta);
       else rowsAxpy(k, n, bd, bo, ldb, x, od, oo + i * n, beta);
@@ -418,6 +429,92 @@ function rowsAxpy(
     const x0 = x[p];
     const r0 = ao + p * lda - yo;
     for (let j = yo; j < ye; j++) y[j] += x0 * A[(r0 + j) | 0];
+  }
+}
+
+// rowsDot for two vectors at once (out rows ya and yb, contiguous): each of A's rows is loaded
+// once for both; every sum runs over p in order from 0, as rowsDot's, so the bits are the same.
+function rowsDot2(
+  rows: number, k: number, A: Float64Array, ao: number, lda: number,
+  xa: Float64Array, xb: Float64Array, y: Float64Array, ya: number, yb: number, beta: number,
+): void {
+  let i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const r0 = ao + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda;
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    for (let p = 0; p < k; p++) {
+      const u = xa[p], v = xb[p];
+      const w0 = A[(r0 + p) | 0], w1 = A[(r1 + p) | 0], w2 = A[(r2 + p) | 0], w3 = A[(r3 + p) | 0];
+      a0 += w0 * u; a1 += w1 * u; a2 += w2 * u; a3 += w3 * u;
+      b0 += w0 * v; b1 += w1 * v; b2 += w2 * v; b3 += w3 * v;
+    }
+    const oa = ya + i, ob = yb + i;
+    if (beta === 0) {
+      y[oa] = a0; y[oa + 1] = a1; y[oa + 2] = a2; y[oa + 3] = a3;
+      y[ob] = b0; y[ob + 1] = b1; y[ob + 2] = b2; y[ob + 3] = b3;
+    } else {
+      y[oa] = a0 + beta * y[oa]; y[oa + 1] = a1 + beta * y[oa + 1]; y[oa + 2] = a2 + beta * y[oa + 2]; y[oa + 3] = a3 + beta * y[oa + 3];
+      y[ob] = b0 + beta * y[ob]; y[ob + 1] = b1 + beta * y[ob + 1]; y[ob + 2] = b2 + beta * y[ob + 2]; y[ob + 3] = b3 + beta * y[ob + 3];
+    }
+  }
+  for (; i < rows; i++) {
+    const r0 = ao + i * lda;
+    let a0 = 0, b0 = 0;
+    for (let p = 0; p < k; p++) {
+      const w = A[(r0 + p) | 0];
+      a0 += w * xa[p];
+      b0 += w * xb[p];
+    }
+    y[ya + i] = beta === 0 ? a0 : a0 + beta * y[ya + i];
+    y[yb + i] = beta === 0 ? b0 : b0 + beta * y[yb + i];
+  }
+}
+
+// rowsAxpy for two vectors at once: each sweep loads four rows of A once for both outputs; each
+// output element is updated by the same expression, in the same order, as in rowsAxpy.
+function rowsAxpy2(
+  k: number, cols: number, A: Float64Array, ao: number, lda: number,
+  xa: Float64Array, xb: Float64Array, y: Float64Array, ya: number, yb: number, beta: number,
+): void {
+  let p = 0;
+  if (k >= 4) {
+    const u0 = xa[0], u1 = xa[1], u2 = xa[2], u3 = xa[3];
+    const v0 = xb[0], v1 = xb[1], v2 = xb[2], v3 = xb[3];
+    const r1 = lda, r2 = 2 * lda, r3 = 3 * lda;
+    for (let j = 0; j < cols; j++) {
+      const c = ao + j;
+      const w0 = A[c], w1 = A[(c + r1) | 0], w2 = A[(c + r2) | 0], w3 = A[(c + r3) | 0];
+      if (beta === 0) {
+        y[ya + j] = u0 * w0 + u1 * w1 + u2 * w2 + u3 * w3;
+        y[yb + j] = v0 * w0 + v1 * w1 + v2 * w2 + v3 * w3;
+      } else {
+        y[ya + j] = beta * y[ya + j] + u0 * w0 + u1 * w1 + u2 * w2 + u3 * w3;
+        y[yb + j] = beta * y[yb + j] + v0 * w0 + v1 * w1 + v2 * w2 + v3 * w3;
+      }
+    }
+    p = 4;
+  } else {
+    scaleBlock(y, ya, cols, beta);
+    scaleBlock(y, yb, cols, beta);
+  }
+  for (; p + 4 <= k; p += 4) {
+    const u0 = xa[p], u1 = xa[p + 1], u2 = xa[p + 2], u3 = xa[p + 3];
+    const v0 = xb[p], v1 = xb[p + 1], v2 = xb[p + 2], v3 = xb[p + 3];
+    const r0 = ao + p * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda;
+    for (let j = 0; j < cols; j++) {
+      const w0 = A[(r0 + j) | 0], w1 = A[(r1 + j) | 0], w2 = A[(r2 + j) | 0], w3 = A[(r3 + j) | 0];
+      y[ya + j] += u0 * w0 + u1 * w1 + u2 * w2 + u3 * w3;
+      y[yb + j] += v0 * w0 + v1 * w1 + v2 * w2 + v3 * w3;
+    }
+  }
+  for (; p < k; p++) {
+    const u = xa[p], v = xb[p];
+    const r0 = ao + p * lda;
+    for (let j = 0; j < cols; j++) {
+      const w = A[(r0 + j) | 0];
+      y[ya + j] += u * w;
+      y[yb + j] += v * w;
+    }
   }
 }
 

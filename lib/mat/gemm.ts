@@ -255,8 +255,8 @@ function gatherScaled(len: number, src: Float64Array, so: number, stride: number
 // operands contiguously, so the three orders below give the same bits:
 //   op(b) rows contiguous (b not transposed): the sums of a whole row of out are kept in a scratch
 //     row and op(b)'s row p is streamed into them (no stride-n reads down b's columns);
-//   op(b) columns contiguous (b transposed, x·Wᵀ): four dot products share each load of op(a);
-//   otherwise: one dot product at a time.
+//   op(b) columns contiguous (b transposed, x·Wᵀ, or one column): four dot products share each
+//   load of op(a).
 let plainRow: Float64Array = new Float64Array(64);
 
 function gemmPlain(
@@ -295,54 +295,38 @@ function gemmPlain(
     }
     return;
   }
-  if (sbp === 1) {
-    for (let i = 0; i < m; i++) {
-      const ai = ao + i * sai;
-      const oi = oo + i * n;
-      let j = 0;
-      for (; j + 4 <= n; j += 4) {
-        const b0 = bo + j * sbj, b1 = b0 + sbj, b2 = b1 + sbj, b3 = b2 + sbj;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (let p = 0; p < k; p++) {
-          const av = ad[ai + p * sap];
-          s0 += av * bd[b0 + p];
-          s1 += av * bd[b1 + p];
-          s2 += av * bd[b2 + p];
-          s3 += av * bd[b3 + p];
-        }
-        if (beta === 0) {
-          od[oi + j] = alpha * s0; od[oi + j + 1] = alpha * s1; od[oi + j + 2] = alpha * s2; od[oi + j + 3] = alpha * s3;
-        } else {
-          od[oi + j] = alpha * s0 + beta * od[oi + j];
-          od[oi + j + 1] = alpha * s1 + beta * od[oi + j + 1];
-          od[oi + j + 2] = alpha * s2 + beta * od[oi + j + 2];
-          od[oi + j + 3] = alpha * s3 + beta * od[oi + j + 3];
-        }
-      }
-      for (; j < n; j++) {
-        const bj = bo + j * sbj;
-        let s = 0;
-        for (let p = 0; p < k; p++) s += ad[ai + p * sap] * bd[bj + p];
-        od[oi + j] = beta === 0 ? alpha * s : alpha * s + beta * od[oi + j];
-      }
-    }
-    return;
-  }
+  // Otherwise b is transposed, or b is one column (k x 1): op(b)'s columns are contiguous (sbp = 1).
   for (let i = 0; i < m; i++) {
     const ai = ao + i * sai;
     const oi = oo + i * n;
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      let pa = ai;
-      let pb = bo + j * sbj;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const b0 = bo + j * sbj, b1 = b0 + sbj, b2 = b1 + sbj, b3 = b2 + sbj;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       for (let p = 0; p < k; p++) {
-        s += ad[pa] * bd[pb];
-        pa += sap;
-        pb += sbp;
+        const av = ad[ai + p * sap];
+        s0 += av * bd[b0 + p];
+        s1 += av * bd[b1 + p];
+        s2 += av * bd[b2 + p];
+        s3 += av * bd[b3 + p];
       }
-      od[oi + j] = beta === 0 ? alpha * s : alpha * s + beta * od[oi + j];
+      put(od, oi + j, alpha * s0, beta);
+      put(od, oi + j + 1, alpha * s1, beta);
+      put(od, oi + j + 2, alpha * s2, beta);
+      put(od, oi + j + 3, alpha * s3, beta);
+    }
+    for (; j < n; j++) {
+      const bj = bo + j * sbj;
+      let s = 0;
+      for (let p = 0; p < k; p++) s += ad[ai + p * sap] * bd[bj + p];
+      put(od, oi + j, alpha * s, beta);
     }
   }
+}
+
+// y[o] = s + beta·y[o], never reading y[o] when beta is 0.
+function put(y: Float64Array, o: number, s: number, beta: number): void {
+  y[o] = beta === 0 ? s : s + beta * y[o];
 }
 
 // y[yo + i*ys] = sum_p A[ao + i*lda + p] * x[p] + beta * y[yo + i*ys], for i < rows.
@@ -449,13 +433,8 @@ function rowsDot2(
       b0 += w0 * v; b1 += w1 * v; b2 += w2 * v; b3 += w3 * v;
     }
     const oa = ya + i, ob = yb + i;
-    if (beta === 0) {
-      y[oa] = a0; y[oa + 1] = a1; y[oa + 2] = a2; y[oa + 3] = a3;
-      y[ob] = b0; y[ob + 1] = b1; y[ob + 2] = b2; y[ob + 3] = b3;
-    } else {
-      y[oa] = a0 + beta * y[oa]; y[oa + 1] = a1 + beta * y[oa + 1]; y[oa + 2] = a2 + beta * y[oa + 2]; y[oa + 3] = a3 + beta * y[oa + 3];
-      y[ob] = b0 + beta * y[ob]; y[ob + 1] = b1 + beta * y[ob + 1]; y[ob + 2] = b2 + beta * y[ob + 2]; y[ob + 3] = b3 + beta * y[ob + 3];
-    }
+    put(y, oa, a0, beta); put(y, oa + 1, a1, beta); put(y, oa + 2, a2, beta); put(y, oa + 3, a3, beta);
+    put(y, ob, b0, beta); put(y, ob + 1, b1, beta); put(y, ob + 2, b2, beta); put(y, ob + 3, b3, beta);
   }
   for (; i < rows; i++) {
     const r0 = ao + i * lda;
@@ -465,8 +444,8 @@ function rowsDot2(
       a0 += w * xa[p];
       b0 += w * xb[p];
     }
-    y[ya + i] = beta === 0 ? a0 : a0 + beta * y[ya + i];
-    y[yb + i] = beta === 0 ? b0 : b0 + beta * y[yb + i];
+    put(y, ya + i, a0, beta);
+    put(y, yb + i, b0, beta);
   }
 }
 

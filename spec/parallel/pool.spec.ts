@@ -37,11 +37,35 @@ function data() {
   return { theta, xs, targets, mask };
 }
 
-/** The Node host with its ports visible (to kill one) and 2 cores whatever the machine has. */
+/**
+ * The Node host with 2 cores whatever the machine has, its ports visible, and a trap: after
+ * killOnRun(i), the next shard posted to worker i is not delivered; the worker is terminated
+ * instead, so it dies while the call waits for it (deterministically, whatever the timing).
+ */
 function watchedHost() {
   const ports: WorkerPort[] = [];
   const base = nodeWorkerHost();
-  return { ports, host: { cores: 2, shared: base.shared, spawn: (i: number) => { const p = base.spawn(i); ports[i] = p; return p; } } };
+  let victim = -1;
+  const spawn = (i: number): WorkerPort => {
+    const p = base.spawn(i);
+    const port: WorkerPort = {
+      name: p.name,
+      post: (m, transfer) => {
+        if (m.type === 'run' && victim === i) {
+          victim = -1;
+          void p.terminate();
+          return;
+        }
+        p.post(m, transfer);
+      },
+      listen: (onReply, onDeath) => p.listen(onReply, onDeath),
+      keepAlive: (on) => p.keepAlive(on),
+      terminate: () => p.terminate(),
+    };
+    ports[i] = port;
+    return port;
+  };
+  return { ports, killOnRun: (i: number) => { victim = i; }, host: { cores: 2, shared: base.shared, spawn } };
 }
 
 test('shards are contiguous, cover the batch and never outnumber it', () => {
@@ -85,15 +109,14 @@ test('2 threads = 1 thread = Bptt to 1e-12, shared or copied, and 2 threads repe
 
 test('a worker killed mid-call fails the call naming it; the pool replaces it and the next call is right', async () => {
   const { theta, xs, targets, mask } = data();
-  const { host, ports } = watchedHost();
+  const { host, ports, killOnRun } = watchedHost();
   const pool = new WorkerPool(host, { threads: 2 });
   try {
     const loss = { kind: 'mse' as const, targets, mask };
     const good = await pool.bptt(spec, theta, xs, loss, { batch, lengths });
     const victim = ports[1];
+    killOnRun(1);
     const call = pool.bptt(spec, theta, xs, loss, { batch, lengths });
-    await new Promise((r) => setImmediate(r)); // the call has posted its shards
-    await victim.terminate();
     let caught: unknown = null;
     try { await call; } catch (e) { caught = e; }
     assert.ok(caught instanceof WorkerError, `expected a WorkerError, got ${String(caught)}`);

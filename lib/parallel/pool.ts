@@ -96,6 +96,8 @@ export class WorkerPool {
   private specKey = '';
   private generation = 0;
   private paramCount = 0;
+  private inputSize = 0;
+  private outputSize = 0;
   private sharedTheta: Float64Array | null = null;
   private sharedGrads: Float64Array[] = [];
   private spec: ModelSpec | null = null;
@@ -160,10 +162,13 @@ export class WorkerPool {
     const batch = options.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) throw new ConfigError(OP, `batch must be an integer >= 1, got ${String(batch)}`, { batch });
     if (xs.rows % batch !== 0 || xs.rows === 0) throw new ShapeError(OP, `input ${shapeOf(xs)} is not steps·batch rows for batch ${batch}`, { xs: [xs.rows, xs.cols], batch });
+    if (xs.cols !== this.inputSize) throw new ShapeError(OP, `input is ${shapeOf(xs)} but the model takes ${this.inputSize} features per step`, { xs: [xs.rows, xs.cols], inputSize: this.inputSize });
     if (!LOSS_KINDS.includes(loss.kind)) throw new ConfigError(OP, `unknown loss kind ${JSON.stringify(loss.kind)} (${LOSS_KINDS.join(', ')})`, { kind: loss.kind });
     const { targets } = loss;
     const mask = loss.mask ?? null;
-    if (targets.rows !== xs.rows) throw new ShapeError(OP, `targets are ${shapeOf(targets)}, need ${xs.rows} rows like the ${shapeOf(xs)} input`, { targets: [targets.rows, targets.cols] });
+    if (targets.rows !== xs.rows || targets.cols !== this.outputSize) {
+      throw new ShapeError(OP, `targets are ${shapeOf(targets)}, need ${xs.rows}x${this.outputSize} (the input's rows, the model's outputs)`, { targets: [targets.rows, targets.cols] });
+    }
     if (mask !== null && (mask.rows !== xs.rows || mask.cols !== 1)) throw new ShapeError(OP, `mask is ${shapeOf(mask)}, needs ${xs.rows}x1`, { mask: [mask.rows, mask.cols] });
     const lengths = options.lengths ?? null;
     if (lengths !== null && lengths.length !== batch) throw new ShapeError(OP, `${lengths.length} lengths for a batch of ${batch} sequences`, { lengths: lengths.length, batch });
@@ -229,6 +234,8 @@ export class WorkerPool {
     this.specKey = key;
     this.generation++;
     this.paramCount = model.params.theta.length;
+    this.inputSize = model.cell.inputSize;
+    this.outputSize = model.cell.outputSize;
     if (this.shared) {
       const P = this.paramCount;
       this.sharedTheta = new Float64Array(new SharedArrayBuffer(8 * P));

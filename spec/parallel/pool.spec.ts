@@ -164,7 +164,12 @@ test('a shard\'s error names the worker and its sequences; bad inputs are refuse
   try {
     for (const [what, call, pattern] of [
       ['theta', () => pool2.bptt(spec, new Float64Array(3), xs, { kind: 'mse', targets }, { batch }), /theta has 3 numbers/],
-      ['targets', () => pool2.bptt(spec, theta, xs, { kind: 'mse', targets: mat(4, 2) }, { batch }), /targets are 4x2/],
+      ['targets', () => pool2.bptt(spec, theta, xs, { kind: 'mse', targets: mat(4, 2) }, { batch }), /targets are 4x2, need 30x2/],
+      ['target width', () => pool2.bptt(spec, theta, xs, { kind: 'mse', targets: mat(30, 3) }, { batch }), /targets are 30x3, need 30x2/],
+      ['input width', () => pool2.bptt(spec, theta, mat(30, 4), { kind: 'mse', targets }, { batch }), /^parallel bptt: input is 30x4 but the model takes 3 features/],
+      ['batch', () => pool2.bptt(spec, theta, xs, { kind: 'mse', targets }, { batch: 4 }), /not steps·batch rows for batch 4/],
+      ['lengths', () => pool2.bptt(spec, theta, xs, { kind: 'mse', targets }, { batch, lengths: [1, 2] }), /2 lengths for a batch of 5/],
+      ['option', () => pool2.bptt(spec, theta, xs, { kind: 'mse', targets }, { batch, initialState: 'carry' } as never), /unknown option "initialState"/],
       ['kind', () => pool2.bptt(spec, theta, xs, { kind: 'l1' as never, targets }, { batch }), /unknown loss kind "l1"/],
       ['spec', () => pool2.bptt({ cell: { kind: 'lsmt' as never, options: { inputSize: 3, hiddenSize: 5 } } }, theta, xs, { kind: 'mse', targets }, { batch }), /unknown cell "lsmt"/],
     ] as const) {

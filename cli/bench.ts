@@ -1,9 +1,12 @@
 // loopgrad bench <case>: the benchmarks under bench/, one name each.
 import { type Command, UsageError, parseArgs, usageLines } from './args.js';
 
-const flags = { json: { kind: 'boolean', help: 'print one JSON object instead of a table' } } as const;
+const flags = {
+  json: { kind: 'boolean', help: 'print one JSON object instead of a table' },
+  threads: { kind: 'ints', min: 1, help: 'lstm: thread counts to compare, e.g. 1,2 (default 1)' },
+} as const;
 
-const cases: Record<string, { summary: string; run: (json: boolean) => Promise<unknown> | unknown }> = {
+const cases: Record<string, { summary: string; run: (json: boolean, threads?: number[]) => Promise<unknown> | unknown }> = {
   kernels: {
     summary: 'GFLOP/s of gemm and gemv at square and RNN shapes',
     run: async (json) => (await import('../bench/kernels.js')).benchKernels({ json }),
@@ -28,6 +31,10 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
     summary: 'the network API: fit vs the raw Bptt loop (bilstm shape), generate symbols/s, load ms',
     run: async (json) => (await import('../bench/network.js')).benchNetwork({ json }),
   },
+  lstm: {
+    summary: 'LSTM + dense head, (a) batch 32 (b) batch 1 (c) forward only: loopgrad vs a hand-fused loop, --threads',
+    run: async (json, threads) => (await import('../bench/lstm.js')).benchLstm(threads === undefined ? { json } : { json, threads }),
+  },
   ctc: {
     summary: 'CTC loss + gradient time, and its growth in T·S',
     run: async (json) => (await import('../bench/ctc.js')).benchCtc({ json }),
@@ -36,13 +43,15 @@ const cases: Record<string, { summary: string; run: (json: boolean) => Promise<u
 
 export const benchCommand: Command = {
   summary: 'run a benchmark: ' + Object.keys(cases).join(', '),
-  usage: `usage: loopgrad bench <${Object.keys(cases).join('|')}> [--json]\n\n${Object.entries(cases).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n')}\n\noptions:\n${usageLines(flags)}`,
+  usage: `usage: loopgrad bench <${Object.keys(cases).join('|')}> [--json] [--threads 1,2]\n\n${Object.entries(cases).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n')}\n\noptions:\n${usageLines(flags)}`,
   async run(argv) {
     const { flags: parsed, positional } = parseArgs(argv, flags);
     if (positional.length !== 1) throw new UsageError(positional.length === 0 ? 'which benchmark? name one' : `one benchmark at a time, got ${positional.join(' ')}`);
     const c = cases[positional[0]];
     if (c === undefined) throw new UsageError(`unknown benchmark "${positional[0]}"`);
-    await c.run(parsed.get('json') === true);
+    const threads = parsed.get('threads') as number[] | undefined;
+    if (threads !== undefined && positional[0] !== 'lstm') throw new UsageError('--threads applies to the lstm benchmark only');
+    await c.run(parsed.get('json') === true, threads);
     return 0;
   },
 };

@@ -59,11 +59,15 @@ export class Graph {
   private cursor = 0;
   /** Counts resets: a Var from an earlier epoch no longer holds what it held. */
   private epoch = 0;
-  private inputScratch: Mat[] = [];
+  // Scratch arrays of the inputs' values, tangents and gradients, one per input count, so that
+  // recording a node or walking back over it never resizes an array (setting an array's length
+  // is a runtime call in V8, and small graphs make millions of them).
+  private readonly inputScratch: Mat[][] = [];
+  private readonly gradScratch: (Mat | null)[][] = [];
   private deferredLeaves: Node[] = [];
   private stackedGy: Float64Array = new Float64Array(0);
   private stackedX: Float64Array = new Float64Array(0);
-  private tangentScratch: (Tangent | null)[] = [];
+  private readonly tangentScratch: (Tangent | null)[][] = [];
 
   constructor(mode: Mode, directions = 0) {
     if (mode !== 'eval' && mode !== 'reverse' && mode !== 'forward') {
@@ -130,7 +134,7 @@ export class Graph {
     node.owned = false;
     node.op = null;
     node.rules = null;
-    node.inputs.length = 0;
+    if (node.inputs.length !== 0) node.inputs.length = 0;
     node.attrs = null;
     node.requiresGrad = this.mode === 'reverse' && options.requiresGrad === true;
     const tangent = this.mode === 'forward' ? (options.tangent ?? null) : null;
@@ -172,8 +176,7 @@ export class Graph {
     if (rules.arity !== 'variadic' && inputs.length !== rules.arity) {
       throw new Error(`${op}: takes ${rules.arity} inputs, got ${inputs.length}`);
     }
-    const xs = this.inputScratch;
-    xs.length = inputs.length;
+    const xs = scratchOf(this.inputScratch, inputs.length) as Mat[];
     for (let i = 0; i < inputs.length; i++) {
       const v = inputs[i] as Node;
       if (v.graph !== this) throw new Error(`${op}: input ${i} belongs to another graph`);
@@ -191,7 +194,7 @@ export class Graph {
     node.op = op;
     node.rules = rules;
     node.attrs = attrs;
-    node.inputs.length = inputs.length;
+    if (node.inputs.length !== inputs.length) node.inputs.length = inputs.length;
     let requiresGrad = false;
     for (let i = 0; i < inputs.length; i++) {
       const v = inputs[i] as Node;
@@ -204,8 +207,7 @@ export class Graph {
     flopCounter.count += outSize;
     node.tangent = null;
     if (this.mode === 'forward') {
-      const dxs = this.tangentScratch;
-      dxs.length = inputs.length;
+      const dxs = scratchOf(this.tangentScratch, inputs.length);
       let any = false;
       for (let i = 0; i < inputs.length; i++) {
         dxs[i] = (inputs[i] as Node).tangent;
@@ -290,13 +292,11 @@ export class Graph {
   }
 
   private walkBackwards(deferred: Node[]): void {
-    const xs = this.inputScratch;
-    const gxs: (Mat | null)[] = [];
     for (let i = this.cursor - 1; i >= 0; i--) {
       const n = this.nodes[i];
       if (n.op === null || !n.requiresGrad) continue;
-      xs.length = n.inputs.length;
-      gxs.length = n.inputs.length;
+      const xs = scratchOf(this.inputScratch, n.inputs.length) as Mat[];
+      const gxs = scratchOf(this.gradScratch, n.inputs.length);
       for (let j = 0; j < n.inputs.length; j++) {
         xs[j] = n.inputs[j].value;
         gxs[j] = n.inputs[j].requiresGrad ? n.inputs[j].grad : null;
@@ -388,3 +388,13 @@ export class Graph {
 }
 
 const EMPTY: Mat = { rows: 0, cols: 0, data: new Float64Array(0), offset: 0 };
+
+/** The scratch array of exactly `length` entries (made once per length, then reused). */
+function scratchOf<T>(byLength: (T | null)[][], length: number): (T | null)[] {
+  let a = byLength[length];
+  if (a === undefined) {
+    a = new Array<T | null>(length).fill(null);
+    byLength[length] = a;
+  }
+  return a;
+}

@@ -160,8 +160,19 @@ export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, a
   } else if (m * n * k <= TINY_FLOPS) {
     gemmPlain(m, n, k, ad, ao, sai, sap, bd, bo, sbp, sbj, od, oo, alpha, beta);
   } else if (m <= SKINNY) {
-    // each row of out is a vector-matrix product with op(b)
-    for (let i = 0; i < m; i++) {
+    // each row of out is a vector-matrix product with op(b); two rows at a time share each load
+    // of op(b) (small batches), each row summed exactly as it would be alone
+    let i = 0;
+    for (; i + 2 <= m; i += 2) {
+      const xa = vecX = grown(vecX, k), xb = vecY = grown(vecY, k);
+      for (let p = 0; p < k; p++) {
+        xa[p] = alpha * ad[ao + i * sai + p * sap];
+        xb[p] = alpha * ad[ao + (i + 1) * sai + p * sap];
+      }
+      if (transB) rowsDot2(n, k, bd, bo, ldb, xa, xb, od, oo + i * n, oo + (i + 1) * n, beta);
+      else rowsAxpy2(k, n, bd, bo, ldb, xa, xb, od, oo + i * n, oo + (i + 1) * n, beta);
+    }
+    for (; i < m; i++) {
       const x = gatherScaled(k, ad, ao + i * sai, sap, alpha);
       if (transB) rowsDot(n, k, bd, bo, ldb, x, od, oo + i * n, 1, beta);
       else rowsAxpy(k, n, bd, bo, ldb, x, od, oo + i * n, beta);
@@ -239,27 +250,83 @@ function gatherScaled(len: number, src: Float64Array, so: number, stride: number
   return x;
 }
 
+// Tiny products (small batches, every step of a small RNN). Each out[i, j] is alpha·s + beta·out[i, j]
+// with s = Σ_p op(a)[i, p]·op(b)[p, j] added in p order from 0, whichever loop order reads the
+// operands contiguously, so the three orders below give the same bits:
+//   op(b) rows contiguous (b not transposed): the sums of a whole row of out are kept in a scratch
+//     row and op(b)'s row p is streamed into them (no stride-n reads down b's columns);
+//   op(b) columns contiguous (b transposed, x·Wᵀ, or one column): four dot products share each
+//   load of op(a).
+let plainRow: Float64Array = new Float64Array(64);
+
 function gemmPlain(
   m: number, n: number, k: number,
   ad: Float64Array, ao: number, sai: number, sap: number,
   bd: Float64Array, bo: number, sbp: number, sbj: number,
   od: Float64Array, oo: number, alpha: number, beta: number,
 ): void {
+  if (sbj === 1 && n > 1) {
+    const acc = plainRow = grown(plainRow, n);
+    for (let i = 0; i < m; i++) {
+      const ai = ao + i * sai;
+      const oi = oo + i * n;
+      acc.fill(0, 0, n);
+      let p = 0;
+      // Four rows of op(b) per pass, each sum still taking them in order: ((s + c0·b0) + c1·b1) + ...
+      for (; p + 4 <= k; p += 4) {
+        const c0 = ad[ai + p * sap], c1 = ad[ai + (p + 1) * sap], c2 = ad[ai + (p + 2) * sap], c3 = ad[ai + (p + 3) * sap];
+        const r0 = bo + p * sbp, r1 = r0 + sbp, r2 = r1 + sbp, r3 = r2 + sbp;
+        for (let j = 0; j < n; j++) {
+          let s = acc[j];
+          s += c0 * bd[r0 + j];
+          s += c1 * bd[r1 + j];
+          s += c2 * bd[r2 + j];
+          s += c3 * bd[r3 + j];
+          acc[j] = s;
+        }
+      }
+      for (; p < k; p++) {
+        const c = ad[ai + p * sap];
+        const r = bo + p * sbp;
+        for (let j = 0; j < n; j++) acc[j] += c * bd[r + j];
+      }
+      if (beta === 0) for (let j = 0; j < n; j++) od[oi + j] = alpha * acc[j];
+      else for (let j = 0; j < n; j++) od[oi + j] = alpha * acc[j] + beta * od[oi + j];
+    }
+    return;
+  }
+  // Otherwise b is transposed, or b is one column (k x 1): op(b)'s columns are contiguous (sbp = 1).
   for (let i = 0; i < m; i++) {
     const ai = ao + i * sai;
     const oi = oo + i * n;
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      let pa = ai;
-      let pb = bo + j * sbj;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const b0 = bo + j * sbj, b1 = b0 + sbj, b2 = b1 + sbj, b3 = b2 + sbj;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       for (let p = 0; p < k; p++) {
-        s += ad[pa] * bd[pb];
-        pa += sap;
-        pb += sbp;
+        const av = ad[ai + p * sap];
+        s0 += av * bd[b0 + p];
+        s1 += av * bd[b1 + p];
+        s2 += av * bd[b2 + p];
+        s3 += av * bd[b3 + p];
       }
-      od[oi + j] = beta === 0 ? alpha * s : alpha * s + beta * od[oi + j];
+      put(od, oi + j, alpha * s0, beta);
+      put(od, oi + j + 1, alpha * s1, beta);
+      put(od, oi + j + 2, alpha * s2, beta);
+      put(od, oi + j + 3, alpha * s3, beta);
+    }
+    for (; j < n; j++) {
+      const bj = bo + j * sbj;
+      let s = 0;
+      for (let p = 0; p < k; p++) s += ad[ai + p * sap] * bd[bj + p];
+      put(od, oi + j, alpha * s, beta);
     }
   }
+}
+
+// y[o] = s + beta·y[o], never reading y[o] when beta is 0.
+function put(y: Float64Array, o: number, s: number, beta: number): void {
+  y[o] = beta === 0 ? s : s + beta * y[o];
 }
 
 // y[yo + i*ys] = sum_p A[ao + i*lda + p] * x[p] + beta * y[yo + i*ys], for i < rows.
@@ -346,6 +413,87 @@ function rowsAxpy(
     const x0 = x[p];
     const r0 = ao + p * lda - yo;
     for (let j = yo; j < ye; j++) y[j] += x0 * A[(r0 + j) | 0];
+  }
+}
+
+// rowsDot for two vectors at once (out rows ya and yb, contiguous): each of A's rows is loaded
+// once for both; every sum runs over p in order from 0, as rowsDot's, so the bits are the same.
+function rowsDot2(
+  rows: number, k: number, A: Float64Array, ao: number, lda: number,
+  xa: Float64Array, xb: Float64Array, y: Float64Array, ya: number, yb: number, beta: number,
+): void {
+  let i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const r0 = ao + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda;
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    for (let p = 0; p < k; p++) {
+      const u = xa[p], v = xb[p];
+      const w0 = A[(r0 + p) | 0], w1 = A[(r1 + p) | 0], w2 = A[(r2 + p) | 0], w3 = A[(r3 + p) | 0];
+      a0 += w0 * u; a1 += w1 * u; a2 += w2 * u; a3 += w3 * u;
+      b0 += w0 * v; b1 += w1 * v; b2 += w2 * v; b3 += w3 * v;
+    }
+    const oa = ya + i, ob = yb + i;
+    put(y, oa, a0, beta); put(y, oa + 1, a1, beta); put(y, oa + 2, a2, beta); put(y, oa + 3, a3, beta);
+    put(y, ob, b0, beta); put(y, ob + 1, b1, beta); put(y, ob + 2, b2, beta); put(y, ob + 3, b3, beta);
+  }
+  for (; i < rows; i++) {
+    const r0 = ao + i * lda;
+    let a0 = 0, b0 = 0;
+    for (let p = 0; p < k; p++) {
+      const w = A[(r0 + p) | 0];
+      a0 += w * xa[p];
+      b0 += w * xb[p];
+    }
+    put(y, ya + i, a0, beta);
+    put(y, yb + i, b0, beta);
+  }
+}
+
+// rowsAxpy for two vectors at once: each sweep loads four rows of A once for both outputs; each
+// output element is updated by the same expression, in the same order, as in rowsAxpy.
+function rowsAxpy2(
+  k: number, cols: number, A: Float64Array, ao: number, lda: number,
+  xa: Float64Array, xb: Float64Array, y: Float64Array, ya: number, yb: number, beta: number,
+): void {
+  let p = 0;
+  if (k >= 4) {
+    const u0 = xa[0], u1 = xa[1], u2 = xa[2], u3 = xa[3];
+    const v0 = xb[0], v1 = xb[1], v2 = xb[2], v3 = xb[3];
+    const r1 = lda, r2 = 2 * lda, r3 = 3 * lda;
+    for (let j = 0; j < cols; j++) {
+      const c = ao + j;
+      const w0 = A[c], w1 = A[(c + r1) | 0], w2 = A[(c + r2) | 0], w3 = A[(c + r3) | 0];
+      if (beta === 0) {
+        y[ya + j] = u0 * w0 + u1 * w1 + u2 * w2 + u3 * w3;
+        y[yb + j] = v0 * w0 + v1 * w1 + v2 * w2 + v3 * w3;
+      } else {
+        y[ya + j] = beta * y[ya + j] + u0 * w0 + u1 * w1 + u2 * w2 + u3 * w3;
+        y[yb + j] = beta * y[yb + j] + v0 * w0 + v1 * w1 + v2 * w2 + v3 * w3;
+      }
+    }
+    p = 4;
+  } else {
+    scaleBlock(y, ya, cols, beta);
+    scaleBlock(y, yb, cols, beta);
+  }
+  for (; p + 4 <= k; p += 4) {
+    const u0 = xa[p], u1 = xa[p + 1], u2 = xa[p + 2], u3 = xa[p + 3];
+    const v0 = xb[p], v1 = xb[p + 1], v2 = xb[p + 2], v3 = xb[p + 3];
+    const r0 = ao + p * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda;
+    for (let j = 0; j < cols; j++) {
+      const w0 = A[(r0 + j) | 0], w1 = A[(r1 + j) | 0], w2 = A[(r2 + j) | 0], w3 = A[(r3 + j) | 0];
+      y[ya + j] += u0 * w0 + u1 * w1 + u2 * w2 + u3 * w3;
+      y[yb + j] += v0 * w0 + v1 * w1 + v2 * w2 + v3 * w3;
+    }
+  }
+  for (; p < k; p++) {
+    const u = xa[p], v = xb[p];
+    const r0 = ao + p * lda;
+    for (let j = 0; j < cols; j++) {
+      const w = A[(r0 + j) | 0];
+      y[ya + j] += u * w;
+      y[yb + j] += v * w;
+    }
   }
 }
 

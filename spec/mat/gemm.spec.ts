@@ -122,6 +122,53 @@ for (const [transA, transB] of TRANSPOSES) {
   });
 }
 
+// The tiny path (m·n·k <= 4096, the steps of small RNNs) reads in whichever order is contiguous,
+// but keeps every element's sum in p order from 0: it gives the naive loop's exact bits.
+test('gemm on tiny products gives the naive triple loop bit for bit, in every orientation', () => {
+  const tiny: [number, number, number][] = [[1, 8, 128], [1, 32, 128], [1, 128, 32], [1, 128, 8], [3, 7, 5], [5, 32, 24], [2, 40, 50], [1, 9, 40], [4, 6, 1], [1, 6, 1], [6, 9, 7]];
+  for (const [transA, transB] of TRANSPOSES) {
+    for (const [m, k, n] of tiny) {
+      for (const [alpha, beta] of SCALARS) {
+        const a = transA ? random(k, m) : random(m, k);
+        const b = transB ? random(n, k) : random(k, n);
+        const out = random(m, n);
+        const want = copyOf(out);
+        naive(want, a, b, transA, transB, alpha, beta);
+        gemm(out, a, b, transA, transB, alpha, beta);
+        for (let e = 0; e < m * n; e++) {
+          if (out.data[e] !== want.data[e]) assert.unreachable(`${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${m}x${k}x${n} alpha ${alpha} beta ${beta}: element ${e} is ${out.data[e]}, the naive loop gives ${want.data[e]}`);
+        }
+      }
+    }
+  }
+});
+
+// Small batches (2 to 5 rows of op(a)) run two rows at a time; each row must still give the bits
+// it gives alone, so a sequence's numbers do not depend on the batch it is run in.
+test('gemm on 2 to 5 rows gives each row the bits of that row alone, in every orientation', () => {
+  for (const [transA, transB] of TRANSPOSES) {
+    for (const [k, n] of [[64, 70], [128, 37], [33, 129], [200, 40], [7, 700]] as [number, number][]) {
+      for (const m of [2, 3, 4, 5]) {
+        for (const [alpha, beta] of SCALARS) {
+          const a = transA ? random(k, m) : random(m, k);
+          const b = transB ? random(n, k) : random(k, n);
+          const out = random(m, n);
+          const rows = Array.from({ length: m }, (_, i) => matFrom(1, n, out.data.slice(i * n, (i + 1) * n)));
+          gemm(out, a, b, transA, transB, alpha, beta);
+          for (let i = 0; i < m; i++) {
+            const ai = mat(1, k);
+            for (let p = 0; p < k; p++) ai.data[p] = transA ? a.data[p * m + i] : a.data[i * k + p];
+            gemm(rows[i], ai, b, false, transB, alpha, beta);
+            for (let j = 0; j < n; j++) {
+              if (out.data[i * n + j] !== rows[i].data[j]) assert.unreachable(`${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${m}x${k}x${n} alpha ${alpha} beta ${beta}: row ${i} col ${j} is ${out.data[i * n + j]} in the batch, ${rows[i].data[j]} alone`);
+            }
+          }
+        }
+      }
+    }
+  }
+});
+
 test('gemm: alpha = 0 scales out by beta only', () => {
   const a = random(9, 9), b = random(9, 9), out = random(9, 9);
   const want = copyOf(out);

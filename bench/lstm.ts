@@ -1,0 +1,231 @@
+// loopgrad bench lstm: one LSTM layer with a dense head at every step, MSE over every step, full
+// BPTT and an SGD update per batch, against the same network written by hand as one fused loop
+// (bench/lstm-reference.ts, whose gradient equals loopgrad's: spec/bench/lstm-reference.spec.ts).
+//   (a) batch 32, 50 steps, input 32, hidden 128
+//   (b) batch 1, 20 steps, input 8, hidden 32
+//   (c) forward only, batch 1, 50 steps, input 32, hidden 128
+// Every variant (the hand-fused loop, loopgrad at each thread count) runs one batch per round,
+// the variants interleaved within each round, so a machine shared with other work slows them
+// alike; the median over the rounds is reported. threads 1 is Bptt in this thread; threads N > 1
+// is the worker pool (loopgrad/node) splitting the batch into min(N, batch) shards.
+import { Worker } from 'node:worker_threads';
+import { LstmReference } from './lstm-reference.js';
+import { createNodePool } from '../node/pool.js';
+import type { WorkerPool } from '../lib/parallel/pool.js';
+import { type ModelSpec, modelFromSpec } from '../lib/parallel/model-spec.js';
+import { Bptt } from '../lib/rnn/bptt.js';
+import { Forward } from '../lib/rnn/forward.js';
+import { sequenceLoss } from '../lib/loss/losses.js';
+import { mat } from '../lib/mat/mat.js';
+import { Rng } from '../lib/mat/rng.js';
+
+export interface LstmConfig {
+  name: string;
+  batch: number;
+  steps: number;
+  inputSize: number;
+  hiddenSize: number;
+  /** false: forward only (no loss, no gradient, no update). */
+  train: boolean;
+  rounds: number;
+}
+
+export const LSTM_CONFIGS: readonly LstmConfig[] = [
+  { name: 'a', batch: 32, steps: 50, inputSize: 32, hiddenSize: 128, train: true, rounds: 7 },
+  { name: 'b', batch: 1, steps: 20, inputSize: 8, hiddenSize: 32, train: true, rounds: 60 },
+  { name: 'c', batch: 1, steps: 50, inputSize: 32, hiddenSize: 128, train: false, rounds: 30 },
+];
+
+export interface LstmBenchRow {
+  config: string;
+  batch: number;
+  steps: number;
+  inputSize: number;
+  hiddenSize: number;
+  /** 'train': forward + BPTT + SGD; 'forward': outputs only. */
+  work: 'train' | 'forward';
+  threads: number;
+  /** Median ms per batch of loopgrad. */
+  msPerBatch: number;
+  /**
+   * Median CPU ms per batch of loopgrad, every thread of the process counted (process.cpuUsage):
+   * on a machine shared with other work, msPerBatch / cpuMsPerBatch shows how much of a core
+   * the run got, and whether the threads ran at once.
+   */
+  cpuMsPerBatch: number;
+  /** Median ms per batch of the hand-fused loop, measured in the same rounds. */
+  handFusedMs: number;
+  /** msPerBatch / handFusedMs. */
+  ratio: number;
+  /** Median ms of one thread in the same rounds / msPerBatch (1 for threads 1). */
+  speedupVsOneThread: number;
+  /**
+   * What N threads can gain on this machine at this moment, measured in the same rounds: N
+   * threads spinning on the same arithmetic each, against one (N · t_1 / t_N; N on an idle
+   * machine with N cores, less when other work holds the cores). speedupVsOneThread is to be
+   * read against it. 1 for threads 1 and for forward-only rows.
+   */
+  speedupCeiling: number;
+  /** max |grad_N - grad_1| / max |grad_1| on the first batch (0 for forward-only rows). */
+  gradRelDiffVsOneThread: number;
+}
+
+export interface LstmBenchOptions {
+  json: boolean;
+  /** Thread counts to compare (default [1]); 1 always runs, as the reference of the others. */
+  threads?: readonly number[];
+  /** The configs to run (default all three). */
+  configs?: readonly LstmConfig[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+function relDiff(a: Float64Array, b: Float64Array): number {
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return m === 0 ? d : d / m;
+}
+
+const LR = 0.01;
+
+// Worker threads that each spin on a fixed amount of arithmetic: the machine's parallel ceiling.
+const SPIN = `const { parentPort } = require('node:worker_threads');
+parentPort.on('message', (n) => { let s = 0; for (let i = 0; i < n; i++) s += Math.sqrt(i + s * 1e-300); parentPort.postMessage(s); });`;
+
+class Spinners {
+  private readonly workers: Worker[];
+  constructor(count: number) {
+    this.workers = Array.from({ length: count }, () => new Worker(SPIN, { eval: true }));
+    for (const w of this.workers) w.unref();
+  }
+  /** ms for k workers to spin n iterations each. */
+  async time(k: number, n: number): Promise<number> {
+    const start = performance.now();
+    await Promise.all(this.workers.slice(0, k).map((w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage(n); })));
+    return performance.now() - start;
+  }
+  close(): Promise<unknown> {
+    return Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: Map<number, WorkerPool>): Promise<LstmBenchRow[]> {
+  const { batch, steps, inputSize, hiddenSize } = cfg;
+  const outputSize = inputSize;
+  const spec: ModelSpec = { cell: { kind: 'lstm', options: { inputSize, hiddenSize } }, readout: outputSize };
+  const init = modelFromSpec(spec);
+  const rng = new Rng(2);
+  const xs = mat(steps * batch, inputSize);
+  rng.fillNormal(xs);
+  const targets = mat(steps * batch, outputSize);
+  rng.fillNormal(targets);
+  const ref = new LstmReference({ batch, steps, inputSize, hiddenSize, outputSize });
+  const refTheta = init.params.theta.slice();
+  const loss = { kind: 'mse' as const, targets, mask: null };
+  // One model (own theta, updated by its own SGD steps) per variant.
+  const variants = threads.map((n) => {
+    const model = modelFromSpec(spec, init.params.theta.slice());
+    const bptt = new Bptt(model);
+    const forward = new Forward(model);
+    const seqLoss = sequenceLoss({ ...loss, batch });
+    const theta = model.params.theta;
+    const pool = pools.get(n) ?? null;
+    const oneBatch = async (): Promise<Float64Array | null> => {
+      if (!cfg.train) {
+        forward.run(xs, { batch });
+        return null;
+      }
+      const grad = pool === null ? bptt.run(xs, seqLoss, { batch }).grad : (await pool.bptt(spec, theta, xs, loss, { batch })).grad;
+      for (let p = 0; p < theta.length; p++) theta[p] -= LR * grad[p];
+      return grad;
+    };
+    return { threads: n, oneBatch, times: [] as number[], cpu: [] as number[], ceiling: [] as number[], firstGrad: null as Float64Array | null };
+  });
+  const maxThreads = Math.max(...threads);
+  const spinners = cfg.train && maxThreads > 1 ? new Spinners(maxThreads) : null;
+  const refBatch = () => (cfg.train ? ref.trainBatch(refTheta, xs.data, targets.data, LR) : ref.forward(refTheta, xs.data));
+  // Warm-up (JIT, arenas, workers' models); the first gradients are at the same theta.
+  refBatch();
+  for (const v of variants) v.firstGrad = await v.oneBatch();
+  const refTimes: number[] = [];
+  // Spin about as long as one thread's batch takes (calibrated once, after the warm-up).
+  let spinIterations = 0;
+  if (spinners !== null) {
+    const start = performance.now();
+    await variants[0].oneBatch();
+    const batchMs = performance.now() - start;
+    const probe = 1e6;
+    spinIterations = Math.max(probe, Math.round(probe * Math.min(batchMs, 200) / Math.max(await spinners.time(1, probe), 0.01)));
+  }
+  for (let r = 0; r < cfg.rounds; r++) {
+    if (spinners !== null) {
+      const one = await spinners.time(1, spinIterations);
+      for (const v of variants) if (v.threads > 1) v.ceiling.push((v.threads * one) / (await spinners.time(v.threads, spinIterations)));
+    }
+    let start = performance.now();
+    refBatch();
+    refTimes.push(performance.now() - start);
+    for (const v of variants) {
+      const cpu = process.cpuUsage();
+      start = performance.now();
+      await v.oneBatch();
+      v.times.push(performance.now() - start);
+      const used = process.cpuUsage(cpu);
+      v.cpu.push((used.user + used.system) / 1000);
+    }
+  }
+  await spinners?.close();
+  const handFusedMs = median(refTimes);
+  const one = variants.find((v) => v.threads === 1)!;
+  const oneMs = median(one.times);
+  return variants.map((v) => {
+    const ms = median(v.times);
+    return {
+      config: cfg.name, batch, steps, inputSize, hiddenSize,
+      work: cfg.train ? 'train' : 'forward',
+      threads: v.threads,
+      msPerBatch: ms,
+      cpuMsPerBatch: median(v.cpu),
+      handFusedMs,
+      ratio: ms / handFusedMs,
+      speedupVsOneThread: oneMs / ms,
+      speedupCeiling: v.ceiling.length === 0 ? 1 : median(v.ceiling),
+      gradRelDiffVsOneThread: v.firstGrad === null || one.firstGrad === null ? 0 : relDiff(v.firstGrad, one.firstGrad),
+    };
+  });
+}
+
+export async function benchLstm(opts: LstmBenchOptions): Promise<LstmBenchRow[]> {
+  const threads = [...new Set([1, ...(opts.threads ?? [1])])].sort((a, b) => a - b);
+  const configs = opts.configs ?? LSTM_CONFIGS;
+  const pools = new Map<number, WorkerPool>();
+  const rows: LstmBenchRow[] = [];
+  try {
+    for (const n of threads) if (n > 1) pools.set(n, createNodePool({ threads: n }));
+    if (!opts.json) {
+      console.log('lstm: one LSTM layer + a dense head per step, MSE over every step; train = forward + BPTT + SGD per batch');
+      console.log('config  batch steps input hidden work     threads  loopgrad ms  (cpu ms)  hand-fused ms  ratio  speedup vs 1  (ceiling)  grad rel diff vs 1');
+    }
+    for (const cfg of configs) {
+      // A forward-only config has no gradient to split: it runs on this thread alone.
+      const cfgRows = await benchConfig(cfg, cfg.train ? threads : [1], pools);
+      for (const row of cfgRows) {
+        rows.push(row);
+        if (opts.json) {
+          console.log(JSON.stringify(row));
+        } else {
+          console.log(`${row.config.padEnd(7)} ${String(row.batch).padStart(5)} ${String(row.steps).padStart(5)} ${String(row.inputSize).padStart(5)} ${String(row.hiddenSize).padStart(6)} ${row.work.padEnd(8)} ${String(row.threads).padStart(7)} ${row.msPerBatch.toFixed(2).padStart(12)} ${row.cpuMsPerBatch.toFixed(1).padStart(9)} ${row.handFusedMs.toFixed(2).padStart(14)} ${row.ratio.toFixed(2).padStart(6)} ${row.speedupVsOneThread.toFixed(2).padStart(13)} ${row.speedupCeiling.toFixed(2).padStart(10)} ${row.gradRelDiffVsOneThread.toExponential(1).padStart(19)}`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...pools.values()].map((p) => p.close()));
+  }
+  return rows;
+}

@@ -1,0 +1,37 @@
+// A model described as data, so that it can cross a thread boundary: a worker cannot receive a
+// cell (its step is a closure), but it can rebuild the same cell from its kind and options. The
+// description covers the cells of the registry, optionally with a dense readout at every step,
+// and the initial-state rules 'zero' and 'learned' (a fixed initial state is not described).
+import { withReadout } from '../arch/readout.js';
+import { type CellKind, type CellOptions, createCell, isCellKind, CELL_KINDS } from '../cells/registry.js';
+import { ConfigError } from '../errors.js';
+import { checkInt, checkKeys } from '../mat/options.js';
+import { type RecurrentModel, createModel } from '../rnn/model.js';
+
+export interface ModelSpec {
+  /** A cell of the registry (lib/cells/registry.ts) and its options. */
+  cell: { kind: CellKind; options: CellOptions };
+  /** Outputs of a dense readout at every step (withReadout); absent: the cell's own output. */
+  readout?: number;
+  /** 'zero' (default) or 'learned'. */
+  initialState?: 'zero' | 'learned';
+}
+
+/** Builds the model a spec describes, over theta when given (a view: theta is not copied). */
+export function modelFromSpec(spec: ModelSpec, theta?: Float64Array): RecurrentModel {
+  const op = 'modelFromSpec';
+  if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `a model spec is an object { cell, readout?, initialState? }, got ${String(spec)}`);
+  checkKeys(op, spec, ['cell', 'readout', 'initialState']);
+  const cellSpec = spec.cell as unknown;
+  if (cellSpec === null || typeof cellSpec !== 'object') throw new ConfigError(op, 'cell must be { kind, options }', { cell: cellSpec });
+  checkKeys(`${op} cell`, cellSpec, ['kind', 'options']);
+  const { kind, options } = cellSpec as ModelSpec['cell'];
+  if (!isCellKind(kind)) throw new ConfigError(op, `unknown cell ${JSON.stringify(kind)} (one of ${CELL_KINDS.join(', ')})`, { kind });
+  const initialState = spec.initialState ?? 'zero';
+  if (initialState !== 'zero' && initialState !== 'learned') {
+    throw new ConfigError(op, `initialState must be 'zero' or 'learned' (a fixed state cannot be described here), got ${JSON.stringify(initialState)}`, { initialState });
+  }
+  let cell = createCell(kind, options);
+  if (spec.readout !== undefined) cell = withReadout(cell, checkInt(op, 'readout', spec.readout));
+  return createModel(cell, theta === undefined ? { initialState } : { initialState, theta });
+}

@@ -1,0 +1,58 @@
+// The Node adapter of the worker pool: worker_threads for the workers, SharedArrayBuffer for
+// parameters and gradients, os.availableParallelism() for the cores. Workers are unref'd while
+// idle, so an open pool never keeps the process alive; close() ends them.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { FromWorker, ToWorker, WorkerHost, WorkerPort } from '../lib/parallel/protocol.js';
+import { WorkerPool, type WorkerPoolOptions } from '../lib/parallel/pool.js';
+
+const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
+
+class NodeWorkerPort implements WorkerPort {
+  readonly name: string;
+  private readonly worker: Worker;
+
+  constructor() {
+    // The worker inherits the process's flags (--cpu-prof, --max-old-space-size ...) except
+    // --input-type, which Node refuses for a worker that runs a file.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    this.worker = new Worker(WORKER_SCRIPT, { execArgv });
+    this.name = `thread ${this.worker.threadId}`;
+  }
+
+  post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer);
+  }
+
+  listen(onReply: (message: FromWorker) => void, onDeath: (cause: string) => void): void {
+    let dead = false;
+    const die = (cause: string) => {
+      if (dead) return;
+      dead = true;
+      onDeath(cause);
+    };
+    this.worker.on('message', onReply);
+    this.worker.on('error', (e: unknown) => die(e instanceof Error ? `${e.name}: ${e.message}` : String(e)));
+    this.worker.on('messageerror', (e: unknown) => die(`a message could not be read: ${String(e)}`));
+    this.worker.on('exit', (code: number) => die(`it exited with code ${code}`));
+  }
+
+  keepAlive(on: boolean): void {
+    if (on) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/** Node's workers: one worker_threads Worker per slot, memory shared, cores from the OS. */
+export function nodeWorkerHost(): WorkerHost {
+  return { spawn: () => new NodeWorkerPort(), cores: availableParallelism(), shared: typeof SharedArrayBuffer === 'function' };
+}
+
+/** A pool of Node worker threads: createNodePool({ threads: 2 }); refuses more threads than cores. */
+export function createNodePool(options: WorkerPoolOptions = {}): WorkerPool {
+  return new WorkerPool(nodeWorkerHost(), options);
+}

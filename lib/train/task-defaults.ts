@@ -23,7 +23,7 @@ export const TASK_TRAINING_DEFAULTS: Readonly<Record<TaskName, TaskTrainingDefau
   // The Reber runs of docs/long-term-dependencies.md clip nothing; neither does the default.
   reber: { lr: 0.003, clip: null, iterations: 2000 },
   'reber-plain': { lr: 0.003, clip: null, iterations: 1000 },
-  'temporal-order': { lr: 0.003, clip: 1, iterations: 2000 },
+  'temporal-order': { lr: 0.003, clip: 1, iterations: 1000 },
   parity: { lr: 0.003, clip: 1, iterations: 2000 },
   'parity-running': { lr: 0.003, clip: 1, iterations: 2000 },
 };

@@ -14,7 +14,7 @@
 // default there) and with "module": "node16" in a CommonJS package, compiled to require()
 // calls and run.
 //
-// Needs the compiled package (npm run build: dist/lib/index.js and .d.ts).
+// Needs the compiled package (npm run build: dist/lib/index.js and .d.ts, dist/cjs/index.cjs and .d.cts).
 // The temporary project uses this checkout's TypeScript and @types/node, so no
 // network is needed.
 //

@@ -3,6 +3,7 @@
 // CLI prints as one line plus the usage, with exit status 2 and no stack trace.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../lib/errors.js';
 
 export class UsageError extends Error {}
 
@@ -155,4 +156,41 @@ export interface Command {
   usage: string;
   /** Runs the command; throws UsageError for bad input. Returns the exit status. */
   run(argv: readonly string[]): Promise<number> | number;
+}
+
+/** A library option's name as the command line spells it: weightDecay -> weight-decay. */
+export function kebab(option: string): string {
+  return option.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/**
+ * A library ConfigError about an option the command line set, as a UsageError naming the flag
+ * the user typed (exit status 2); null for anything else. `flags` maps a library option to its
+ * flag where the two are not the same name in kebab case (clipNorm -> clip); an option that
+ * maps to no flag of the command is not the user's doing, and gives null.
+ */
+export function flagError(e: unknown, known: Readonly<Record<string, FlagSpec>>, flags: Readonly<Record<string, string>> = {}): UsageError | null {
+  if (!(e instanceof ConfigError) || typeof e.details.option !== 'string') return null;
+  const option = e.details.option;
+  const flag = flags[option] ?? kebab(option);
+  if (known[flag] === undefined) return null;
+  const kind = typeof e.details.kind === 'string' ? e.details.kind : undefined;
+  const acceptedBy = Array.isArray(e.details.acceptedBy) ? (e.details.acceptedBy as string[]) : undefined;
+  // The optimiser's conflicts, said in flags.
+  if (kind !== undefined && acceptedBy !== undefined && known.optimizer !== undefined) {
+    const others = acceptedBy.length === 0 ? 'no optimiser' : `--optimizer ${acceptedBy.join(' | ')}`;
+    return new UsageError(`--${flag} does not apply to --optimizer ${kind}${kind === 'adam' ? ' (the default)' : ''}; it applies to ${others}`);
+  }
+  if (option === 'weightDecay' && kind !== undefined && known.l2 !== undefined) {
+    return new UsageError(`--weight-decay is AdamW's decoupled decay (--optimizer adamw); with --optimizer ${kind} use an L2 penalty, --l2`);
+  }
+  // Otherwise the library's sentence, its operation dropped and the option's name replaced by the flag.
+  const sentence = e.message.slice(e.op.length + 2).replace(new RegExp(`\\b${option}\\b`, 'g'), `--${flag}`);
+  let named = sentence.includes(`--${flag}`) ? sentence : `--${flag}: ${sentence}`;
+  // The other option a conflict needs (nesterov needs momentum), by its flag too.
+  const needs = e.details.needs;
+  if (typeof needs === 'string' && known[flags[needs] ?? kebab(needs)] !== undefined) {
+    named = named.replace(new RegExp(`\\b${needs}\\b`, 'g'), `--${flags[needs] ?? kebab(needs)}`);
+  }
+  return new UsageError(named);
 }

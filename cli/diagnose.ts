@@ -193,10 +193,23 @@ async function run(argv: readonly string[]): Promise<number> {
     if (parsed.positional.length > 0 && (parsed.flags.has('cell') || parsed.flags.has('activation') || parsed.flags.has('init'))) {
       throw new UsageError('give the cell, activation and init either as CASEs or as --cell/--activation/--init, not both');
     }
+    if (parsed.flags.has('forget-bias') && !cases.some((c) => c.cell === 'lstm')) {
+      throw new UsageError(`--forget-bias applies to lstm only, not ${[...new Set(cases.map((c) => c.cell))].join(', ')}`);
+    }
     for (const c of cases) {
       if (c.activation !== undefined && c.cell !== 'elman') throw new UsageError('--activation applies to elman only');
       let model: RecurrentModel;
       let cell: Cell;
+      // A scheme from --init is named by its flag; one from a CASE by the case.
+      const initError = (e: unknown): UsageError => {
+        const message = (e as Error).message;
+        return new UsageError(parsed.flags.has('init') ? message.replace(/^init: /, '--init: ') : `case "${c.label}": ${message}`);
+      };
+      try {
+        parseInit(c.init);
+      } catch (e) {
+        throw initError(e);
+      }
       try {
         cell = makeCell(c, inputSize, hidden, forgetBias);
       } catch (e) {
@@ -209,7 +222,7 @@ async function run(argv: readonly string[]): Promise<number> {
         applyInit(model.params, scheme, new Rng(seed).fork());
         if (c.label.endsWith('@default') && c.init === 'default') c.label = c.label.slice(0, -'@default'.length) + '@' + formatInit(scheme);
       } catch (e) {
-        throw new UsageError((e as Error).message);
+        throw initError(e);
       }
       models.push({ label: c.label, model, inputs: null });
     }

@@ -1,7 +1,7 @@
 // loopgrad train <task>: trains a recurrent network on one of the classic
 // generated tasks and reports the training curve and the held-out metric.
 import { writeFileSync } from 'node:fs';
-import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableDirectory, checkWritableFile, parseArgs, usageLines } from './args.js';
+import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableDirectory, checkWritableFile, flagError, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
 import { createProgress } from '../bench/progress.js';
 import { hasCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.js';
@@ -9,7 +9,8 @@ import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
 import { type TaskRunConfig, type TaskRunReport, buildCell, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
 import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
 import { METHOD_FORMS } from '../lib/rnn/methods.js';
-import { TASK_NAMES, createTask } from '../lib/tasks/registry.js';
+import { DEFAULT_STEPS, TASK_NAMES, type TaskName, createTask } from '../lib/tasks/registry.js';
+import { TASK_TRAINING_DEFAULTS } from '../lib/train/task-defaults.js';
 import { Rng, type RngState } from '../lib/mat/rng.js';
 import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
 
@@ -23,23 +24,24 @@ const specs: Record<string, FlagSpec> = {
   method: { kind: 'string', help: `${METHOD_FORMS.join(' | ')} (default bptt)` },
   steps: { kind: 'int', help: 'sequence length (copy: the delay); default per task', min: 1 },
   optimizer: { kind: 'string', help: `${OPTIMIZER_KINDS.join(' | ')} (default adam)`, choices: OPTIMIZER_KINDS },
-  lr: { kind: 'number', help: 'learning rate (> 0; default 0.001)' },
+  lr: { kind: 'number', help: 'learning rate (> 0; default per task, 0.003)' },
   momentum: { kind: 'number', help: 'sgd / rmsprop momentum', min: 0 },
   nesterov: { kind: 'boolean', help: 'sgd: Nesterov momentum' },
   'weight-decay': { kind: 'number', help: "adamw's decoupled weight decay", min: 0 },
   schedule: { kind: 'string', help: 'constant | step:EVERY:GAMMA | exp:GAMMA | cosine:TOTAL[:MINLR], optionally +warmup:N' },
   l1: { kind: 'number', help: 'L1 penalty on the weights', min: 0 },
   l2: { kind: 'number', help: 'L2 penalty on the weights', min: 0 },
-  clip: { kind: 'number', help: 'clip the gradient global norm to this (> 0)' },
+  clip: { kind: 'number', help: 'clip the gradient global norm to this (> 0; default per task: 1, reber none)' },
   'clip-value': { kind: 'number', help: 'clip each gradient entry to ± this (> 0)' },
   batch: { kind: 'int', help: 'sequences per batch (default 32)', min: 1 },
-  iterations: { kind: 'int', help: 'batches to train on, fresh each time (default 1000)', min: 1 },
+  iterations: { kind: 'int', help: 'batches to train on, fresh each time (default per task, 1000-4000, ending once solved)', min: 1 },
   'train-size': { kind: 'int', help: 'a fixed training set of this many sequences ...', min: 1 },
   epochs: { kind: 'int', help: '... visited this many times (default 1)', min: 1 },
   seed: { kind: 'int', help: 'seed of the initialisation and training data (default 0)' },
   'held-out': { kind: 'int', help: 'held-out sequences (default 1000)', min: 1 },
   'eval-every': { kind: 'int', help: 'evaluate the held-out metric every N iterations', min: 1 },
-  'stop-when-solved': { kind: 'boolean', help: "stop once the held-out metric reaches the task's solved level" },
+  'stop-when-solved': { kind: 'boolean', help: "stop once the held-out metric reaches the task's solved level (the default without --iterations)" },
+  'no-stop-when-solved': { kind: 'boolean', help: 'train the whole default budget even once solved' },
   patience: { kind: 'int', help: 'early stopping: evaluations without improvement', min: 1 },
   save: { kind: 'string', help: 'checkpoint directory to save to (at the end, and every --save-every)' },
   'save-every': { kind: 'int', help: 'save a checkpoint every N iterations', min: 1 },
@@ -58,6 +60,9 @@ const usage = [
   'options:',
   usageLines(specs),
   '',
+  'Without --iterations, --lr or --clip a task runs with its own defaults (lib/train/task-defaults.ts) and stops once solved;',
+  'an unsolved run ends with flags to try.',
+  '',
   'example: loopgrad train adding --steps 100 --cell lstm --hidden 32 --method bptt --lr 0.003 --iterations 3000 --svg curve.svg',
 ].join('\n');
 
@@ -73,6 +78,9 @@ export function configFromArgs(argv: readonly string[]): { config: TaskRunConfig
   }
   const task = parsed.positional[0];
   if (!(TASK_NAMES as readonly string[]).includes(task)) throw new UsageError(`unknown task "${task}" (one of ${TASK_NAMES.join(', ')})`);
+  const defaults = TASK_TRAINING_DEFAULTS[task as TaskName];
+  const defaultBudget = !parsed.flags.has('iterations') && !parsed.flags.has('train-size');
+  if (parsed.flags.has('stop-when-solved') && parsed.flags.has('no-stop-when-solved')) throw new UsageError('--stop-when-solved and --no-stop-when-solved contradict each other');
   for (const name of ['lr', 'clip', 'clip-value']) {
     const v = flag<number>(parsed, name);
     if (v !== undefined && !(v > 0)) throw new UsageError(`--${name}: ${v} is not positive`);
@@ -88,14 +96,14 @@ export function configFromArgs(argv: readonly string[]): { config: TaskRunConfig
     learnInitialState: flag<boolean>(parsed, 'learn-h0'),
     method: flag<string>(parsed, 'method'),
     optimizer: flag<Optimizer['kind']>(parsed, 'optimizer'),
-    lr: flag<number>(parsed, 'lr') ?? 0.001,
+    lr: flag<number>(parsed, 'lr') ?? defaults.lr,
     momentum: flag<number>(parsed, 'momentum'),
     nesterov: flag<boolean>(parsed, 'nesterov'),
     weightDecay: flag<number>(parsed, 'weight-decay'),
     schedule: flag<string>(parsed, 'schedule'),
     l1: flag<number>(parsed, 'l1'),
     l2: flag<number>(parsed, 'l2'),
-    clip: flag<number>(parsed, 'clip'),
+    clip: flag<number>(parsed, 'clip') ?? (parsed.flags.has('clip-value') ? undefined : defaults.clip ?? undefined),
     clipValue: flag<number>(parsed, 'clip-value'),
     batch: flag<number>(parsed, 'batch') ?? 32,
     trainSize: flag<number>(parsed, 'train-size'),
@@ -103,10 +111,11 @@ export function configFromArgs(argv: readonly string[]): { config: TaskRunConfig
     seed: flag<number>(parsed, 'seed'),
     heldOut: flag<number>(parsed, 'held-out'),
     evalEvery: flag<number>(parsed, 'eval-every'),
-    stopWhenSolved: flag<boolean>(parsed, 'stop-when-solved'),
+    // A budget of the task's own ends once solved; a budget the user set runs in full unless told.
+    stopWhenSolved: flag<boolean>(parsed, 'stop-when-solved') ?? (defaultBudget && !parsed.flags.has('no-stop-when-solved') ? true : undefined),
     patience: flag<number>(parsed, 'patience'),
   };
-  if (config.trainSize === undefined) config.iterations = flag<number>(parsed, 'iterations') ?? 1000;
+  if (config.trainSize === undefined) config.iterations = flag<number>(parsed, 'iterations') ?? defaults.iterations;
   else if (parsed.flags.has('iterations')) throw new UsageError('--iterations cannot be combined with --train-size/--epochs');
   if (config.epochs !== undefined && config.trainSize === undefined) throw new UsageError('--epochs needs --train-size (a fixed training set)');
   // Drop absent options so the library sees only what was given.
@@ -115,11 +124,14 @@ export function configFromArgs(argv: readonly string[]): { config: TaskRunConfig
     normalizeRunConfig(config);
     createTask(config.task, config.steps);
   } catch (e) {
-    throw new UsageError(cliMessage((e as Error).message));
+    throw flagError(e, specs, LIBRARY_FLAGS) ?? new UsageError(cliMessage((e as Error).message));
   }
   if (parsed.flags.has('save-every') && !parsed.flags.has('save')) throw new UsageError('--save-every needs --save DIR');
   return { config, parsed };
 }
+
+/** Run-config options whose flag is not their name in kebab case. */
+const LIBRARY_FLAGS: Readonly<Record<string, string>> = { learnInitialState: 'learn-h0', clipNorm: 'clip' };
 
 /** Library messages name options in camelCase; the CLI user typed kebab-case flags. */
 function cliMessage(message: string): string {
@@ -313,6 +325,7 @@ async function run(argv: readonly string[]): Promise<number> {
     console.log(`  held-out ${report.heldOut.metric}: ${report.heldOut.value.toPrecision(4)} (baseline ${report.baseline.toPrecision(3)}; ${report.solved ? 'solved' : 'not solved'})`);
     for (const [name, value] of Object.entries(report.extra)) console.log(`  held-out ${name}: ${value.toPrecision(4)}`);
     console.log(`  ${r.stop.message}`);
+    if (!report.solved && r.guard === null) console.log(`  ${unsolvedHint(config, parsed, r.iterations)}`);
   }
   if (saveError !== null) {
     const kept = lastSaved as { generation: number; iteration: number } | null;
@@ -326,6 +339,19 @@ async function run(argv: readonly string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/** What to try when a run ends unsolved: flags, most promising first, for this task. */
+export function unsolvedHint(config: TaskRunConfig, parsed: Parsed, iterations: number): string {
+  const tries: string[] = [];
+  if (config.trainSize === undefined) tries.push(`--iterations ${Math.max(2 * (config.iterations ?? iterations), 1000)}`);
+  const shorter: Record<string, number> = { adding: 50, copy: 5, 'temporal-order': 20, parity: 3 };
+  const steps = config.steps ?? DEFAULT_STEPS[config.task as TaskName];
+  if (shorter[config.task] !== undefined && steps > shorter[config.task]) tries.push(`--steps ${shorter[config.task]} (a shorter dependency)`);
+  if (config.cell !== 'gru') tries.push('--cell gru');
+  if (!parsed.flags.has('lr')) tries.push(`--lr ${Number((config.lr / 3).toPrecision(2))} or --lr ${Number((config.lr * 3).toPrecision(2))}`);
+  if (config.clip === undefined && config.clipValue === undefined) tries.push('--clip 1');
+  return `not solved in ${iterations} iterations; to try: ${tries.join(', ')} (docs/long-term-dependencies.md: what solves which task)`;
 }
 
 export const trainCommand: Command = {

@@ -7,8 +7,8 @@
 // insertion, JSON-aware edits, a renamed or swapped file, a file turned into a directory),
 // then calls readCheckpointMeta, loadCheckpoint into fresh params, and Optimizer.fromState
 // on the loaded optimiser state. Each case is classified:
-//   refused     a plain Error (constructor === Error) whose message names a checkpoint file
-//               (Optimizer.fromState's own plain Errors count as refusals too);
+//   refused     a plain Error (constructor === Error) or a LoopgradError whose message names a
+//               checkpoint file (Optimizer.fromState's own errors count as refusals too);
 //   accepted    everything loads, and the loaded weights equal the saved ones bit for bit;
 //   corruption  accepted although the weights file's bytes changed (the CRC must catch it),
 //               or accepted with different weights;
@@ -22,6 +22,7 @@ import { lstm } from '../lib/cells/lstm.js';
 import { createParams } from '../lib/cells/params.js';
 import { Rng } from '../lib/mat/rng.js';
 import { Optimizer } from '../lib/optim/optimizer.js';
+import { LoopgradError } from '../lib/errors.js';
 import { createModel } from '../lib/rnn/model.js';
 
 export type FileKey = 'pointer' | 'weights' | 'optimizer';
@@ -180,8 +181,9 @@ export const CHECKPOINT_MUTATIONS: readonly string[] = [
 // ---------------------------------------------------------------------------------------
 // The run
 
+/** A refusal on purpose: a plain Error, or one of loopgrad's typed errors (a LoopgradError: a ConfigError from the optimiser's checks). */
 function isPlainError(err: unknown): err is Error {
-  return err instanceof Error && err.constructor === Error && typeof err.message === 'string';
+  return err instanceof Error && (err.constructor === Error || err instanceof LoopgradError) && typeof err.message === 'string';
 }
 
 function namesAFile(message: string, dir: string): boolean {

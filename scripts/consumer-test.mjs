@@ -7,14 +7,20 @@
 // then compiles and runs the program: it builds an LSTM, trains it a few steps
 // with BPTT and with RTRL, saves its weights to a safetensors file with PyTorch
 // names, reloads them into a fresh model and checks the outputs are identical.
+// Then the CommonJS side, in a second project without "type": "module": a plain .cjs file
+// `require`s every face (an error thrown under loopgrad/train is `instanceof` the root face's
+// ConfigError: one module graph), and a TypeScript program is type-checked against the
+// shipped .d.cts declarations with "module": "commonjs" (moduleResolution node10, the
+// default there) and with "module": "node16" in a CommonJS package, compiled to require()
+// calls and run.
 //
-// Needs the compiled package (npm run build: dist/lib/index.js and .d.ts).
+// Needs the compiled package (npm run build: dist/lib/index.js and .d.ts, dist/cjs/index.cjs and .d.cts).
 // The temporary project uses this checkout's TypeScript and @types/node, so no
 // network is needed.
 //
 // usage: node scripts/consumer-test.mjs [--keep]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,10 +157,63 @@ console.log('consumer: OK: LSTM with ' + theta.length + ' parameters; BPTT loss 
   + '; reloaded from ' + file + ' (' + tensors.size + ' tensors): outputs bit-identical');
 `;
 
+// CommonJS: every face by require(), in a plain .cjs file.
+const REQUIRE_PROGRAM = `'use strict';
+const assert = require('node:assert');
+const root = require('loopgrad');
+const { stacked } = require('loopgrad/arch');
+const { Optimizer } = require('loopgrad/train');
+const { addingTask } = require('loopgrad/tasks');
+const { readSafetensors, writeSafetensors, pytorchStateDict } = require('loopgrad/io');
+const { Bptt, Rng, createModel, lstm, ConfigError, LoopgradError } = root;
+assert.strictEqual(typeof require('loopgrad/package.json').version, 'string');
+const model = createModel(stacked([lstm({ inputSize: 2, hiddenSize: 4 }), lstm({ inputSize: 4, hiddenSize: 1 })]), { seed: 3 });
+const batch = addingTask({ steps: 8 }).batch(new Rng(5), 4);
+const run = new Bptt(model).run(batch.xs, { step: (g, _t, out) => g.dot(out, out) }, { batch: 4 });
+new Optimizer({ kind: 'adam', lr: 0.01 }).step(model.params.theta, run.grad);
+assert.ok(Number.isFinite(run.loss) && run.grad.length === model.params.theta.length, 'the stack did not run');
+const bytes = writeSafetensors(pytorchStateDict(model.params), { format: 'pt' });
+assert.ok(readSafetensors(bytes).tensors.size > 0, 'no tensors read back');
+// One module graph for every face: the error thrown under loopgrad/train is the root face's class.
+let caught;
+try { new Optimizer({ kind: 'adam', lr: 0.1, momentum: 0.9 }); } catch (e) { caught = e; }
+assert.ok(caught instanceof ConfigError && caught instanceof LoopgradError, 'not a ConfigError of the root face: ' + caught);
+assert.strictEqual(caught.details.option, 'momentum');
+console.log('consumer (require): OK: every face required; ' + model.params.theta.length + ' parameters; ' + caught.constructor.name + ' from loopgrad/train is instanceof loopgrad.ConfigError');
+`;
+
+// CommonJS from TypeScript: imports compile to require() calls.
+const CJS_TS_PROGRAM = `import { Bptt, ConfigError, Rng, createModel, gru, type RecurrentModel } from 'loopgrad';
+import { bidirectional } from 'loopgrad/arch';
+import { Optimizer } from 'loopgrad/train';
+import { parityTask } from 'loopgrad/tasks';
+import { readSafetensors, writeSafetensors, pytorchStateDict } from 'loopgrad/io';
+
+// The declarations are real (not any): a wrong type is an error. Never called.
+// @ts-expect-error hiddenSize is a number
+const wrong = (): unknown => gru({ inputSize: 1, hiddenSize: 'two' });
+
+const model: RecurrentModel = createModel(bidirectional(gru({ inputSize: 1, hiddenSize: 3 }), gru({ inputSize: 1, hiddenSize: 3 })), { seed: 1 });
+const batch = parityTask({ steps: 5 }).batch(new Rng(2), 3);
+const result = new Bptt(model).run(batch.xs, { step: (g, _t, out) => g.dot(out, out) }, { batch: 3 });
+new Optimizer({ kind: 'sgd', lr: 0.01 }).step(model.params.theta, result.grad);
+const read = readSafetensors(writeSafetensors(pytorchStateDict(model.params)));
+let option: unknown = 'none';
+try {
+  new Optimizer({ kind: 'adam', lr: 0.1, weightDecay: 0.1 });
+} catch (e) {
+  if (e instanceof ConfigError) option = e.details.option;
+}
+if (!Number.isFinite(result.loss) || read.tensors.size === 0 || option !== 'weightDecay' || typeof wrong !== 'function') {
+  throw new Error('consumer (commonjs): failed: loss ' + result.loss + ', ' + read.tensors.size + ' tensors, option ' + String(option));
+}
+console.log('consumer (' + (typeof require === 'function' ? 'require' : 'import') + '): OK: ' + model.params.theta.length + ' parameters, ' + read.tensors.size + ' tensors, ConfigError names ' + option);
+`;
+
 function tsconfig(module, moduleResolution, extra = {}) {
   return JSON.stringify({
     compilerOptions: {
-      target: 'ES2022', module, moduleResolution, strict: true, skipLibCheck: false,
+      target: 'ES2022', module, ...(moduleResolution === undefined ? {} : { moduleResolution }), strict: true, skipLibCheck: false,
       types: ['node'], typeRoots: [join(root, 'node_modules/@types')],
       rootDir: 'src', outDir: 'out', ...extra,
     },
@@ -165,7 +224,7 @@ function tsconfig(module, moduleResolution, extra = {}) {
 function main() {
   if (!existsSync(tsc)) fail(`no TypeScript at ${relative(root, tsc)}: run npm install in ${root}`);
   if (!existsSync(join(root, 'node_modules/@types/node'))) fail('no @types/node in node_modules: run npm install');
-  for (const f of ['dist/lib/index.js', 'dist/lib/index.d.ts']) {
+  for (const f of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/cjs/index.cjs', 'dist/cjs/index.d.cts']) {
     if (!existsSync(join(root, f))) fail(`${f} is missing: run npm run build first`);
   }
   if (newestMtime(join(root, 'lib')) > statSync(join(root, 'dist/lib/index.js')).mtimeMs) {
@@ -179,7 +238,7 @@ function main() {
     const info = packed[0];
     const tarball = join(work, info.filename);
     const paths = info.files.map((f) => f.path);
-    const missing = ['package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts'].filter((p) => !paths.includes(p));
+    const missing = ['package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/cjs/index.cjs', 'dist/cjs/index.d.cts'].filter((p) => !paths.includes(p));
     if (missing.length > 0) fail(`the tarball lacks ${missing.join(', ')}`);
     const strays = paths.filter((p) => /^(spec|build|node_modules)\//.test(p));
     if (strays.length > 0) fail(`the tarball ships files it should not: ${strays.slice(0, 5).join(', ')}`);
@@ -205,6 +264,32 @@ function main() {
     const output = run(process.execPath, ['out/main.js', join(work, 'lstm.safetensors')], project, 'the consumer program');
     process.stdout.write(output);
     if (!output.includes('consumer: OK')) fail('the consumer program did not report OK');
+
+    // 5. CommonJS: a project without "type": "module"
+    const cjs = join(work, 'project-cjs');
+    mkdirSync(join(cjs, 'src'), { recursive: true });
+    writeFileSync(join(cjs, 'package.json'), JSON.stringify({ name: 'loopgrad-consumer-cjs', version: '0.0.0', private: true }, null, 2));
+    writeFileSync(join(cjs, 'require.cjs'), REQUIRE_PROGRAM);
+    writeFileSync(join(cjs, 'src/main.ts'), CJS_TS_PROGRAM);
+    // "module": "commonjs" alone resolves as node10 (no "exports": the package's "types" and "typesVersions")
+    writeFileSync(join(cjs, 'tsconfig.json'), tsconfig('commonjs', undefined));
+    writeFileSync(join(cjs, 'tsconfig.node16.json'), tsconfig('node16', 'node16', { outDir: 'out16' }));
+    run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--offline', tarball], cjs, 'npm install of the tarball (CommonJS project)');
+    const required = run(process.execPath, ['require.cjs'], cjs, 'require() of every face');
+    process.stdout.write(required);
+    if (!required.includes('consumer (require): OK')) fail('the require() program did not report OK');
+    const checks = [
+      ['tsconfig.json', 'out', '"module": "commonjs"', 'the "types" and "typesVersions" declarations'],
+      ['tsconfig.node16.json', 'out16', '"module": "node16" in a CommonJS package', 'the "require" condition\'s .d.cts declarations'],
+    ];
+    for (const [config, out, label, against] of checks) {
+      run(process.execPath, [tsc, '-p', config], cjs, `tsc with ${label}`);
+      const compiled = readFileSync(join(cjs, out, 'main.js'), 'utf8');
+      if (!/require\("loopgrad\/train"\)/.test(compiled)) fail(`tsc with ${label} did not compile the imports to require() calls`);
+      const ran = run(process.execPath, [join(out, 'main.js')], cjs, `the program compiled with ${label}`);
+      if (!ran.includes('consumer (require): OK')) fail(`the program compiled with ${label} did not report OK:\n${ran}`);
+      console.log(`consumer-test: type-checks with ${label} (against ${against}), compiles to require() and runs: ${ran.trim()}`);
+    }
     console.log('consumer-test: passed');
   } finally {
     if (keep) console.log(`consumer-test: kept ${work}`);

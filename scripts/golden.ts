@@ -76,13 +76,28 @@ export function formatReport(r: FileReport): string {
   return lines.join('\n');
 }
 
+const USAGE = 'usage: npm run golden -- [dir or file.safetensors ...]   (default: spec/golden; -- ends the options)';
+
 function main(argv: string[]): number {
-  const targets = argv.length > 0 ? argv : [fileURLToPath(new URL('../../spec/golden', import.meta.url))];
+  const end = argv.indexOf('--');
+  const options = end < 0 ? argv.filter((a) => a.startsWith('-')) : argv.slice(0, end).filter((a) => a.startsWith('-'));
+  if (options.includes('-h') || options.includes('--help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  // golden takes no options: a word starting with - is a mistyped one, not a file named so (write ./-x or put it after --).
+  if (options.length > 0) {
+    console.error(`golden: unknown option ${options[0]}\n${USAGE}`);
+    return 2;
+  }
+  const paths = end < 0 ? argv : [...argv.slice(0, end), ...argv.slice(end + 1)];
+  const targets = paths.length > 0 ? paths : [fileURLToPath(new URL('../../spec/golden', import.meta.url))];
   let files: string[];
   try {
     files = goldenFiles(targets);
   } catch (e) {
-    console.error(`golden: ${(e as Error).message}`);
+    const err = e as NodeJS.ErrnoException;
+    console.error(`golden: ${err.code === 'ENOENT' && typeof err.path === 'string' ? `${err.path} does not exist` : err.message}\n${USAGE}`);
     return 2;
   }
   if (files.length === 0) {

@@ -8,6 +8,7 @@
 // decoupled decay (in optimizer.ts) shrinks θ outside the adaptive step.
 import type { Params } from '../cells/params.js';
 import { checkKeys } from '../mat/options.js';
+import { ConfigError } from '../mat/errors.js';
 
 /** ‖g‖₂ of a flat vector (NaN if any entry is NaN, Infinity if any is infinite). */
 export function globalNorm(grad: Float64Array): number {
@@ -35,7 +36,7 @@ export function allFinite(values: Float64Array): boolean {
  * Returns the norm before clipping. A non-finite norm leaves grad untouched.
  */
 export function clipGlobalNorm(grad: Float64Array, maxNorm: number): number {
-  if (!(Number.isFinite(maxNorm) && maxNorm > 0)) throw new Error(`clipGlobalNorm: maxNorm must be a positive number, got ${maxNorm}`);
+  if (!(Number.isFinite(maxNorm) && maxNorm > 0)) throw new ConfigError('clipGlobalNorm', `maxNorm must be a positive number, got ${maxNorm}`, { option: 'maxNorm', value: maxNorm });
   const norm = globalNorm(grad);
   if (Number.isFinite(norm) && norm > maxNorm) {
     const s = maxNorm / norm;
@@ -46,7 +47,7 @@ export function clipGlobalNorm(grad: Float64Array, maxNorm: number): number {
 
 /** Clamps every entry of grad to [-limit, limit] in place; returns how many were clipped. */
 export function clipValue(grad: Float64Array, limit: number): number {
-  if (!(Number.isFinite(limit) && limit > 0)) throw new Error(`clipValue: limit must be a positive number, got ${limit}`);
+  if (!(Number.isFinite(limit) && limit > 0)) throw new ConfigError('clipValue', `limit must be a positive number, got ${limit}`, { option: 'limit', value: limit });
   let clipped = 0;
   for (let i = 0; i < grad.length; i++) {
     const g = grad[i];
@@ -70,7 +71,7 @@ export function checkPenalty(penalty: Penalty): void {
   checkKeys('penalty', penalty, ['l1', 'l2', 'mask']);
   for (const name of ['l1', 'l2'] as const) {
     const v = penalty[name];
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`penalty: ${name} must be a number >= 0, got ${v}`);
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new ConfigError('penalty', `${name} must be a number >= 0, got ${v}`, { option: name, value: v });
   }
 }
 

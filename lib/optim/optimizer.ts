@@ -13,6 +13,7 @@
 import { type Schedule, checkSchedule, scheduledRate } from './schedule.js';
 import * as pm from '../mat/math.js';
 import { checkInt, checkKeys } from '../mat/options.js';
+import { ConfigError } from '../mat/errors.js';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'];
@@ -70,31 +71,37 @@ function checkNumber(kind: string, name: string, value: unknown, lo: number, hi:
     && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
   if (!ok) {
     const range = `${loOpen ? '(' : '['}${lo}, ${hi === Infinity ? '∞' : hi}${hiOpen ? ')' : ']'}`;
-    throw new Error(`${kind}: ${name} must be a number in ${range}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(kind, `${name} must be a number in ${range}, got ${JSON.stringify(value)}`, { option: name, value });
   }
   return v;
 }
 
 /** Fills in defaults and validates; throws an Error naming the bad option. */
 export function normalizeOptimizerConfig(config: OptimizerConfig): Required<Omit<OptimizerConfig, 'schedule'>> & { schedule: Schedule | null } {
-  if (config === null || typeof config !== 'object') throw new Error(`optimizer: expected a config object, got ${JSON.stringify(config)}`);
+  if (config === null || typeof config !== 'object') throw new ConfigError('optimizer', `expected a config object, got ${JSON.stringify(config)}`, { value: config });
   const kind = config.kind;
   // Only an absent option takes its default: null is refused like any other non-number.
   const orDefault = (v: unknown, fallback: number | boolean): unknown => (v === undefined ? fallback : v);
-  if (!OPTIMIZER_KINDS.includes(kind)) throw new Error(`optimizer: unknown kind ${JSON.stringify(kind)} (${OPTIMIZER_KINDS.join(', ')})`);
-  checkKeys(kind, config, CONFIG_KEYS[kind]);
+  if (!OPTIMIZER_KINDS.includes(kind)) throw new ConfigError('optimizer', `unknown kind ${JSON.stringify(kind)} (${OPTIMIZER_KINDS.join(', ')})`, { option: 'kind', value: kind });
+  // An option the kind does not use (momentum with Adam) is the caller's setting at fault: name it.
+  for (const key of Object.keys(config)) {
+    if (!CONFIG_KEYS[kind].includes(key as keyof OptimizerConfig)) {
+      const acceptedBy = OPTIMIZER_KINDS.filter((k) => CONFIG_KEYS[k].includes(key as keyof OptimizerConfig));
+      throw new ConfigError(kind, `unknown option "${key}" (accepted: ${CONFIG_KEYS[kind].join(', ')})`, { option: key, kind, acceptedBy });
+    }
+  }
   const lr = checkNumber(kind, 'lr', config.lr, 0, Infinity, false, true);
   const momentum = checkNumber(kind, 'momentum', orDefault(config.momentum, 0), 0, 1, false, true);
   const nesterov = orDefault(config.nesterov, false);
-  if (typeof nesterov !== 'boolean') throw new Error(`${kind}: nesterov must be true or false, got ${JSON.stringify(nesterov)}`);
-  if (nesterov && momentum === 0) throw new Error(`${kind}: nesterov needs momentum > 0`);
+  if (typeof nesterov !== 'boolean') throw new ConfigError(kind, `nesterov must be true or false, got ${JSON.stringify(nesterov)}`, { option: 'nesterov', value: nesterov });
+  if (nesterov && momentum === 0) throw new ConfigError(kind, 'nesterov needs momentum > 0', { option: 'nesterov', needs: 'momentum' });
   const beta1 = checkNumber(kind, 'beta1', orDefault(config.beta1, 0.9), 0, 1, false, true);
   const beta2 = checkNumber(kind, 'beta2', orDefault(config.beta2, 0.999), 0, 1, false, true);
   const alpha = checkNumber(kind, 'alpha', orDefault(config.alpha, 0.99), 0, 1, false, true);
   const eps = checkNumber(kind, 'eps', orDefault(config.eps, kind === 'adagrad' ? 1e-10 : 1e-8), 0, Infinity, true, true);
   const weightDecay = checkNumber(kind, 'weightDecay', orDefault(config.weightDecay, kind === 'adamw' ? 0.01 : 0), 0, Infinity, false, true);
   if (weightDecay !== 0 && kind !== 'adamw') {
-    throw new Error(`${kind}: weightDecay is AdamW's decoupled decay; use an L2 penalty (applyPenalty) with ${kind}`);
+    throw new ConfigError(kind, `weightDecay is AdamW's decoupled decay; use an L2 penalty (applyPenalty) with ${kind}`, { option: 'weightDecay', value: weightDecay, kind });
   }
   const initialAccumulator = checkNumber(kind, 'initialAccumulator', orDefault(config.initialAccumulator, 0), 0, Infinity, false, true);
   const schedule = config.schedule == null ? null : checkSchedule(config.schedule);

@@ -11,6 +11,7 @@
 
 import * as pm from '../mat/math.js';
 import { checkInt, checkKeys } from '../mat/options.js';
+import { ConfigError } from '../mat/errors.js';
 
 export type Schedule =
   | { readonly kind: 'constant'; readonly warmup?: number }
@@ -18,8 +19,13 @@ export type Schedule =
   | { readonly kind: 'exponential'; readonly gamma: number; readonly warmup?: number }
   | { readonly kind: 'cosine'; readonly total: number; readonly minLr?: number; readonly warmup?: number };
 
+/** A malformed schedule: a ConfigError on the schedule option; message is what follows "schedule: ". */
+function refuse(message: string): never {
+  throw new ConfigError('schedule', message, { option: 'schedule' });
+}
+
 function need(ok: boolean, message: string): void {
-  if (!ok) throw new Error(message);
+  if (!ok) refuse(message);
 }
 
 /** The fields each kind of schedule understands. */
@@ -33,7 +39,7 @@ const SCHEDULE_KEYS: Readonly<Record<Schedule['kind'], readonly string[]>> = {
 /** Throws an Error naming the offending field when a schedule is malformed. */
 export function checkSchedule(schedule: Schedule): Schedule {
   const s = schedule as Schedule & Record<string, unknown>;
-  if (s === null || typeof s !== 'object') throw new Error(`schedule: expected an object, got ${JSON.stringify(schedule)}`);
+  if (s === null || typeof s !== 'object') refuse(`expected an object, got ${JSON.stringify(schedule)}`);
   const keys = Object.prototype.hasOwnProperty.call(SCHEDULE_KEYS, s.kind as string) ? SCHEDULE_KEYS[s.kind] : null;
   if (keys !== null) checkKeys(`schedule ${s.kind}`, s, keys);
   if (s.warmup !== undefined) checkInt(`schedule ${s.kind}`, 'warmup', s.warmup, 0);
@@ -42,17 +48,18 @@ export function checkSchedule(schedule: Schedule): Schedule {
       break;
     case 'step':
       checkInt('schedule step', 'every', s.every);
-      need(Number.isFinite(s.gamma) && s.gamma > 0, `schedule step: gamma must be a positive number, got ${JSON.stringify(s.gamma)}`);
+      need(Number.isFinite(s.gamma) && s.gamma > 0, `step: gamma must be a positive number, got ${JSON.stringify(s.gamma)}`);
       break;
     case 'exponential':
-      need(Number.isFinite(s.gamma) && s.gamma > 0, `schedule exponential: gamma must be a positive number, got ${JSON.stringify(s.gamma)}`);
+      need(Number.isFinite(s.gamma) && s.gamma > 0, `exponential: gamma must be a positive number, got ${JSON.stringify(s.gamma)}`);
       break;
     case 'cosine':
       checkInt('schedule cosine', 'total', s.total);
-      need(s.minLr === undefined || (Number.isFinite(s.minLr) && s.minLr >= 0), `schedule cosine: minLr must be a number >= 0, got ${JSON.stringify(s.minLr)}`);
+      need(s.minLr === undefined || (Number.isFinite(s.minLr) && s.minLr >= 0), `cosine: minLr must be a number >= 0, got ${JSON.stringify(s.minLr)}`);
       break;
     default:
-      throw new Error(`schedule: unknown kind ${JSON.stringify((s as { kind?: unknown }).kind)} (constant, step, exponential, cosine)`);
+      refuse(`unknown kind ${JSON.stringify((s as { kind?: unknown }).kind)} (constant, step, exponential, cosine)`);
+      return schedule;
   }
   return schedule;
 }
@@ -84,13 +91,13 @@ export function parseSchedule(text: string): Schedule {
   let warmup: number | undefined;
   if (extra !== undefined) {
     const m = /^warmup:(\d+)$/.exec(extra);
-    if (m === null) throw new Error(`schedule: "${text}": expected "+warmup:N" after the schedule`);
+    if (m === null) refuse(`"${text}": expected "+warmup:N" after the schedule`);
     warmup = Number(m[1]);
   }
   const parts = main.split(':');
   const num = (i: number, name: string): number => {
     const v = Number(parts[i]);
-    if (parts[i] === undefined || parts[i] === '' || !Number.isFinite(v)) throw new Error(`schedule: "${text}": ${name} is not a number`);
+    if (parts[i] === undefined || parts[i] === '' || !Number.isFinite(v)) refuse(`"${text}": ${name} is not a number`);
     return v;
   };
   let s: Schedule;
@@ -99,7 +106,7 @@ export function parseSchedule(text: string): Schedule {
     case 'step': s = { kind: 'step', every: num(1, 'every'), gamma: num(2, 'gamma'), warmup }; break;
     case 'exp': case 'exponential': s = { kind: 'exponential', gamma: num(1, 'gamma'), warmup }; break;
     case 'cosine': s = { kind: 'cosine', total: num(1, 'total'), minLr: parts.length > 2 ? num(2, 'minLr') : undefined, warmup }; break;
-    default: throw new Error(`schedule: "${text}" is not constant, step:EVERY:GAMMA, exp:GAMMA or cosine:TOTAL[:MINLR] (+warmup:N)`);
+    default: refuse(`"${text}" is not constant, step:EVERY:GAMMA, exp:GAMMA or cosine:TOTAL[:MINLR] (+warmup:N)`);
   }
   // Drop undefined fields so the object stays plain JSON.
   return checkSchedule(JSON.parse(JSON.stringify(s)) as Schedule);

@@ -4,7 +4,7 @@
 // and the initial-state rules 'zero' and 'learned' (a fixed initial state is not described).
 import { withReadout } from '../arch/readout.js';
 import { type CellKind, type CellOptions, createCell, isCellKind, CELL_KINDS } from '../cells/registry.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../mat/errors.js';
 import { checkInt, checkKeys } from '../mat/options.js';
 import { type RecurrentModel, createModel } from '../rnn/model.js';
 

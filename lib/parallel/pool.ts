@@ -13,7 +13,7 @@
 //
 // The loss crosses the thread boundary as data: a built-in loss kind with its targets and mask
 // (sequenceLoss of lib/loss/losses.ts), not a SequenceLoss closure.
-import { ConfigError, LoopgradError, ShapeError } from '../errors.js';
+import { ConfigError, LoopgradError, ShapeError } from '../mat/errors.js';
 import { type LossKind, LOSS_KINDS, targetCount } from '../loss/losses.js';
 import { type Mat, shapeOf } from '../mat/mat.js';
 import { checkKeys } from '../mat/options.js';

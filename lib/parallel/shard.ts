@@ -2,7 +2,7 @@
 // gradient is computed alone, and the shards' gradients are added in a fixed order
 // (shard 0 + shard 1 + ...), so a given number of shards repeats bit for bit. With every shard's
 // loss scaled by the WHOLE batch's 1 / targetCount, the sum is the whole batch's loss and gradient.
-import { ShapeError } from '../errors.js';
+import { ShapeError } from '../mat/errors.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
 
 /** Sequences [start, end) of the batch. */

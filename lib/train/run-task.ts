@@ -9,7 +9,8 @@ import { Rng, type RngState } from '../mat/rng.js';
 import { checkKeys, keysOf } from '../mat/options.js';
 import { createModel, type RecurrentModel } from '../rnn/model.js';
 import { sequenceLoss } from '../loss/losses.js';
-import { OPTIMIZER_KINDS, type OptimizerConfig, type OptimizerKind, Optimizer } from '../optim/optimizer.js';
+import { OPTIMIZER_KINDS, type OptimizerConfig, type OptimizerKind, Optimizer, normalizeOptimizerConfig } from '../optim/optimizer.js';
+import { ConfigError } from '../mat/errors.js';
 import { type Schedule, parseSchedule } from '../optim/schedule.js';
 import { weightMask } from '../optim/clip.js';
 import { type Task, type TaskBatch, isSolved } from '../tasks/task.js';
@@ -85,8 +86,9 @@ export interface TaskRunReport {
   optimizer: Optimizer;
 }
 
+/** A bad option: a ConfigError naming it (details.option is the config's key, for the CLI to name its flag). */
 function fail(option: string, message: string): never {
-  throw new Error(`trainTask: ${option} ${message}`);
+  throw new ConfigError('trainTask', `${option} ${message}`, { option });
 }
 
 function positiveInt(option: string, value: unknown): number {
@@ -118,12 +120,12 @@ export function buildCell(config: NormalizedRunConfig, task: Task): Cell {
   return withReadout(createCell(config.cell, { inputSize: task.inputSize, hiddenSize: config.hidden, ...config.cellOptions }), task.outputSize);
 }
 
-/** A text form parsed, its Error prefixed like every other bad option's (the parsers name the option). */
-function parsed<T>(parse: (text: string) => T, text: string): T {
+/** A text form parsed, its error prefixed like every other bad option's (the parsers name the option). */
+function parsed<T>(option: string, parse: (text: string) => T, text: string): T {
   try {
     return parse(text);
   } catch (e) {
-    throw new Error(`trainTask: ${(e as Error).message}`);
+    throw new ConfigError('trainTask', (e as Error).message, { option, value: text });
   }
 }
 
@@ -165,9 +167,9 @@ export function normalizeRunConfig(config: TaskRunConfig): NormalizedRunConfig {
   if (config.patience !== undefined) positiveInt('patience', config.patience);
   const seed = config.seed ?? 0;
   if (!Number.isSafeInteger(seed)) fail('seed', `must be an integer, got ${seed}`);
-  const method = parsed(parseMethod, config.method ?? 'bptt');
-  const init = parsed(parseInit, config.init ?? 'default');
-  const schedule = config.schedule === undefined ? null : parsed(parseSchedule, config.schedule);
+  const method = parsed('method', parseMethod, config.method ?? 'bptt');
+  const init = parsed('init', parseInit, config.init ?? 'default');
+  const schedule = config.schedule === undefined ? null : parsed('schedule', parseSchedule, config.schedule);
   const cellOptions: NormalizedRunConfig['cellOptions'] =
     cell === 'elman' ? { activation: config.activation ?? (init.kind === 'identity' ? 'relu' : 'tanh') }
     : cell === 'lstm' ? { forgetBias: config.forgetBias ?? 1 }
@@ -177,7 +179,21 @@ export function normalizeRunConfig(config: TaskRunConfig): NormalizedRunConfig {
   if (init.kind !== 'default' && !probe.paramSpecs.some((s) => s.name === 'weight_hh')) {
     fail('init', `${formatInit(init)} sets weight_hh, which ${cell} has not (its parameters: ${probe.paramSpecs.map((s) => s.name).join(', ')}); use default`);
   }
-  return { ...config, cell, method, optimizer, seed, heldOut, init, schedule, cellOptions };
+  const normalized: NormalizedRunConfig = { ...config, cell, method, optimizer, seed, heldOut, init, schedule, cellOptions };
+  // The optimiser's own checks now, not after the model is built: momentum with Adam, weightDecay
+  // with anything but AdamW, nesterov without momentum. Its ConfigError names the option as the config does.
+  normalizeOptimizerConfig(optimizerConfig(normalized));
+  return normalized;
+}
+
+/** The optimiser a normalized config asks for: only the options it was given. */
+function optimizerConfig(c: NormalizedRunConfig): OptimizerConfig {
+  const config: OptimizerConfig = { kind: c.optimizer, lr: c.lr };
+  if (c.momentum !== undefined) config.momentum = c.momentum;
+  if (c.nesterov !== undefined) config.nesterov = c.nesterov;
+  if (c.weightDecay !== undefined) config.weightDecay = c.weightDecay;
+  if (c.schedule !== null) config.schedule = c.schedule;
+  return config;
 }
 
 /** The held-out batch of a task (one batch of `size` sequences from a fixed seed). */
@@ -212,12 +228,7 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
   const initRng = root.fork(), dataRng = root.fork();
   applyInit(model.params, init, initRng);
   const method = c.method;
-  const optConfig: OptimizerConfig = { kind: c.optimizer, lr: c.lr };
-  if (c.momentum !== undefined) optConfig.momentum = c.momentum;
-  if (c.nesterov !== undefined) optConfig.nesterov = c.nesterov;
-  if (c.weightDecay !== undefined) optConfig.weightDecay = c.weightDecay;
-  if (c.schedule !== null) optConfig.schedule = c.schedule;
-  const optimizer = new Optimizer(optConfig);
+  const optimizer = new Optimizer(optimizerConfig(c));
   const mask = weightMask(model.params);
   if (c.optimizer === 'adamw') optimizer.decayMask = mask;
 

@@ -20,6 +20,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { BoundedCurve } from './curve.js';
 import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
 import { checkKeys, keysOf } from '../mat/options.js';
+import { ConfigError } from '../mat/errors.js';
 
 /** One mini-batch: time-major inputs and the loss over them. */
 export interface TrainBatch {
@@ -143,7 +144,7 @@ type OnlineMethod = Pick<Rtrl, 'reset' | 'step' | 'grad' | 'loss' | 'zeroGrad'>;
 
 function checkPositive(name: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-    throw new Error(`train: ${name} must be a positive number, got ${value}`);
+    throw new ConfigError('train', `${name} must be a positive number, got ${value}`, { option: name, value });
   }
 }
 
@@ -153,25 +154,25 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const method = checkMethod('train', options.method);
   const drive = methodDrive(method);
   if (!Number.isInteger(options.iterations) || options.iterations < 0) {
-    throw new Error(`train: iterations must be an integer >= 0, got ${options.iterations}`);
+    throw new ConfigError('train', `iterations must be an integer >= 0, got ${options.iterations}`, { option: 'iterations' });
   }
   checkPositive('clipNorm', options.clipNorm);
   checkPositive('clipValue', options.clipValue);
   if (options.penalty) checkPenalty(options.penalty);
   const evalEvery = options.evalEvery ?? Math.max(1, Math.ceil(options.iterations / 20));
-  if (!Number.isInteger(evalEvery) || evalEvery < 1) throw new Error(`train: evalEvery must be an integer >= 1, got ${evalEvery}`);
+  if (!Number.isInteger(evalEvery) || evalEvery < 1) throw new ConfigError('train', `evalEvery must be an integer >= 1, got ${evalEvery}`, { option: 'evalEvery' });
   const early = options.earlyStopping;
   if (early !== undefined) {
-    if (!Number.isInteger(early.patience) || early.patience < 1) throw new Error(`train: earlyStopping.patience must be an integer >= 1, got ${early.patience}`);
-    if (early.minDelta !== undefined && !(early.minDelta >= 0)) throw new Error(`train: earlyStopping.minDelta must be >= 0, got ${early.minDelta}`);
-    if (options.evaluate === undefined) throw new Error('train: earlyStopping needs an evaluate function');
+    if (!Number.isInteger(early.patience) || early.patience < 1) throw new ConfigError('train', `earlyStopping.patience must be an integer >= 1, got ${early.patience}`, { option: 'earlyStopping' });
+    if (early.minDelta !== undefined && !(early.minDelta >= 0)) throw new ConfigError('train', `earlyStopping.minDelta must be >= 0, got ${early.minDelta}`, { option: 'earlyStopping' });
+    if (options.evaluate === undefined) throw new ConfigError('train', 'earlyStopping needs an evaluate function', { option: 'earlyStopping' });
   }
-  if (options.target !== undefined && options.evaluate === undefined) throw new Error('train: target needs an evaluate function');
+  if (options.target !== undefined && options.evaluate === undefined) throw new ConfigError('train', 'target needs an evaluate function', { option: 'target' });
   const base = options.startIteration ?? 0;
-  if (!Number.isSafeInteger(base) || base < 0) throw new Error(`train: startIteration must be an integer >= 0, got ${base}`);
+  if (!Number.isSafeInteger(base) || base < 0) throw new ConfigError('train', `startIteration must be an integer >= 0, got ${base}`, { option: 'startIteration' });
   const guardOn = options.guard ?? true;
   const divergenceFactor = options.divergenceFactor ?? 1e4;
-  if (!(divergenceFactor > 1)) throw new Error(`train: divergenceFactor must be a number > 1, got ${divergenceFactor}`);
+  if (!(divergenceFactor > 1)) throw new ConfigError('train', `divergenceFactor must be a number > 1, got ${divergenceFactor}`, { option: 'divergenceFactor' });
   let initialLoss = 0;
   // The parameters at the start of this batch and of the previous one (for the divergence guard).
   const batchStart = guardOn && divergenceFactor !== Infinity ? model.params.theta.slice() : new Float64Array(0);

@@ -1,6 +1,6 @@
 // The standing fuzz test of the checkpoint loader: two thousand seeded mutations of one
 // file of a valid checkpoint (scripts/checkpoint-fuzz-core.ts; `npm run fuzz -- --target
-// checkpoint --count N` runs longer). Every case must be refused with a plain Error naming
+// checkpoint --count N` runs longer). Every case must be refused with a plain or typed (LoopgradError) error naming
 // the file, or load the saved weights bit for bit; none may crash, be slow, or accept a
 // changed weights file.
 import { test } from 'uvu';
@@ -14,7 +14,7 @@ import { lstm } from '../../lib/cells/lstm.js';
 import { createModel } from '../../lib/rnn/model.js';
 import { baseCheckpoint, CHECKPOINT_MUTATIONS, checkpointFuzzSummary, fuzzCheckpoint } from '../../scripts/checkpoint-fuzz-core.js';
 
-test('checkpoint fuzz: 2000 seeded mutations are refused with a plain Error naming the file, or load the saved weights', () => {
+test('checkpoint fuzz: 2000 seeded mutations are refused with a plain or typed (LoopgradError) error naming the file, or load the saved weights', () => {
   const result = fuzzCheckpoint({ seed: 20261202, count: 2000, slowMs: 1000 });
   const failures = result.failures.map((f) => `case ${f.caseIndex} ${f.kind} (${f.file}/${f.mutation}): ${f.message}`);
   assert.is(result.crashes + result.corruptions + result.slow, 0, `${checkpointFuzzSummary(result)}\n${failures.join('\n')}`);

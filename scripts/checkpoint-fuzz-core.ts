@@ -8,7 +8,7 @@
 // then calls readCheckpointMeta, loadCheckpoint into fresh params, and Optimizer.fromState
 // on the loaded optimiser state. Each case is classified:
 //   refused     a plain Error (constructor === Error) whose message names a checkpoint file
-//               (Optimizer.fromState's own plain Errors count as refusals too);
+//               (Optimizer.fromState's own refusals count too: a plain Error or a LoopgradError);
 //   accepted    everything loads, and the loaded weights equal the saved ones bit for bit;
 //   corruption  accepted although the weights file's bytes changed (the CRC must catch it),
 //               or accepted with different weights;
@@ -21,6 +21,7 @@ import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../cli/check
 import { lstm } from '../lib/cells/lstm.js';
 import { createParams } from '../lib/cells/params.js';
 import { Rng } from '../lib/mat/rng.js';
+import { LoopgradError } from '../lib/mat/errors.js';
 import { Optimizer } from '../lib/optim/optimizer.js';
 import { createModel } from '../lib/rnn/model.js';
 
@@ -180,8 +181,9 @@ export const CHECKPOINT_MUTATIONS: readonly string[] = [
 // ---------------------------------------------------------------------------------------
 // The run
 
+/** A refusal on purpose: a plain Error, or one of lib/'s typed errors (all LoopgradError). */
 function isPlainError(err: unknown): err is Error {
-  return err instanceof Error && err.constructor === Error && typeof err.message === 'string';
+  return err instanceof Error && (err.constructor === Error || err instanceof LoopgradError) && typeof err.message === 'string';
 }
 
 function namesAFile(message: string, dir: string): boolean {

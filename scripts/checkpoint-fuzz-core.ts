@@ -21,8 +21,8 @@ import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../cli/check
 import { lstm } from '../lib/cells/lstm.js';
 import { createParams } from '../lib/cells/params.js';
 import { Rng } from '../lib/mat/rng.js';
+import { LoopgradError } from '../lib/mat/errors.js';
 import { Optimizer } from '../lib/optim/optimizer.js';
-import { LoopgradError } from '../lib/errors.js';
 import { createModel } from '../lib/rnn/model.js';
 
 export type FileKey = 'pointer' | 'weights' | 'optimizer';

@@ -5,7 +5,7 @@
 // byte inserts and deletes, truncations, length-prefix changes, and header edits aimed at
 // the parser and the validator: duplicated keys, odd number literals, bad shapes and
 // offsets, deep nesting, bad UTF-8 and escapes), reads the result, and classifies it:
-//   refused       a plain Error whose message starts "safetensors: " and stays short;
+//   refused       a FormatError (lib/mat/errors.ts) whose message starts "safetensors: " and stays short;
 //   accepted      the file reads, and writing what was read and reading it back gives the
 //                 same tensors and metadata (and writing again gives the same bytes);
 //   crash         anything else thrown (TypeError, RangeError, a non-Error, an unclear message);
@@ -15,6 +15,7 @@
 
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type DType, type ReadOptions, type Tensor, type TensorInput } from '../lib/io/safetensors.js';
 import { Rng } from '../lib/mat/rng.js';
+import { FormatError } from '../lib/mat/errors.js';
 
 export interface FuzzFailure {
   caseIndex: number;
@@ -372,7 +373,7 @@ function checkAccepted(bytes: Uint8Array, options: ReadOptions): void {
 }
 
 function isClearRefusal(err: unknown): boolean {
-  return err instanceof Error && err.constructor === Error && err.message.startsWith('safetensors: ') && err.message.length <= 1000;
+  return err instanceof FormatError && err.message.startsWith('safetensors: ') && err.message.length <= 1000;
 }
 
 function describeThrown(err: unknown): string {

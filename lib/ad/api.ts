@@ -5,6 +5,7 @@ import { type Mat, mat, clone, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import { Graph, type Var } from './graph.js';
 import { denseTangent } from './tangent.js';
+import { ShapeError } from '../mat/errors.js';
 
 export type Differentiable = (g: Graph, inputs: Var[]) => Var;
 
@@ -18,7 +19,7 @@ export function valueAndGrad(f: Differentiable, inputs: readonly Mat[]): { value
   const vars = inputs.map((m) => g.leaf(m, { requiresGrad: true }));
   const out = f(g, vars);
   if (out.value.rows !== 1 || out.value.cols !== 1) {
-    throw new Error(`valueAndGrad: the function returned ${shapeOf(out.value)}, not a 1x1 scalar`);
+    throw new ShapeError('valueAndGrad', `the function returned ${shapeOf(out.value)}, not a 1x1 scalar`, { out: [out.value.rows, out.value.cols] });
   }
   g.backward(out);
   return { value: out.value.data[out.value.offset], grads: vars.map((v, i) => v.grad === null ? mat(inputs[i].rows, inputs[i].cols) : clone(v.grad)) };
@@ -33,7 +34,7 @@ export function vjp(f: Differentiable, inputs: readonly Mat[], cotangent: Mat): 
   const vars = inputs.map((m) => g.leaf(m, { requiresGrad: true }));
   const out = f(g, vars);
   if (out.value.rows !== cotangent.rows || out.value.cols !== cotangent.cols) {
-    throw new Error(`vjp: cotangent is ${shapeOf(cotangent)} but f returned ${shapeOf(out.value)}`);
+    throw new ShapeError('vjp', `cotangent is ${shapeOf(cotangent)} but f returned ${shapeOf(out.value)}`, { cotangent: [cotangent.rows, cotangent.cols], out: [out.value.rows, out.value.cols] });
   }
   g.backward(out, cotangent);
   return { value: clone(out.value), grads: vars.map((v, i) => v.grad === null ? mat(inputs[i].rows, inputs[i].cols) : clone(v.grad)) };
@@ -46,15 +47,15 @@ export function vjp(f: Differentiable, inputs: readonly Mat[], cotangent: Mat): 
  */
 export function jvp(f: Differentiable, inputs: readonly Mat[], tangents: readonly (Mat | null)[]): { value: Mat; tangent: Mat } {
   if (tangents.length !== inputs.length) {
-    throw new Error(`jvp: ${inputs.length} inputs but ${tangents.length} tangents`);
+    throw new ShapeError('jvp', `${inputs.length} inputs but ${tangents.length} tangents`, { inputs: inputs.length, tangents: tangents.length });
   }
   let K = 0;
   tangents.forEach((t, i) => {
     if (t === null) return;
     if (t.rows !== sizeOf(inputs[i])) {
-      throw new Error(`jvp: tangent ${i} is ${shapeOf(t)}, needs ${sizeOf(inputs[i])} rows (one per element of input ${i}, ${shapeOf(inputs[i])})`);
+      throw new ShapeError('jvp', `tangent ${i} is ${shapeOf(t)}, needs ${sizeOf(inputs[i])} rows (one per element of input ${i}, ${shapeOf(inputs[i])})`, { index: i, tangent: [t.rows, t.cols], input: [inputs[i].rows, inputs[i].cols] });
     }
-    if (K !== 0 && t.cols !== K) throw new Error(`jvp: tangent ${i} has ${t.cols} directions, others ${K}`);
+    if (K !== 0 && t.cols !== K) throw new ShapeError('jvp', `tangent ${i} has ${t.cols} directions, others ${K}`, { index: i, found: t.cols, expected: K });
     K = t.cols;
   });
   if (K === 0) K = 1;

@@ -10,6 +10,7 @@ import { gemm } from '../mat/gemm.js';
 import * as k from '../mat/elementwise.js';
 import { type Tangent, accScaled, accWeightedSum } from './tangent.js';
 import * as pm from '../mat/math.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 /** Attributes of each primitive (null when it has none). */
 export interface PrimAttrs {
@@ -100,7 +101,7 @@ function size(m: Mat): number {
 function sameShape(op: string, x: readonly Mat[]): [number, number] {
   for (let i = 1; i < x.length; i++) {
     if (x[i].rows !== x[0].rows || x[i].cols !== x[0].cols) {
-      throw new Error(`${op}: shapes ${x.map(shapeOf).join(' and ')} differ`);
+      throw new ShapeError(op, `shapes ${x.map(shapeOf).join(' and ')} differ`, { shapes: x.map((m) => [m.rows, m.cols]) });
     }
   }
   return [x[0].rows, x[0].cols];
@@ -109,7 +110,7 @@ function sameShape(op: string, x: readonly Mat[]): [number, number] {
 function rowVector(op: string, x: readonly Mat[]): [number, number] {
   const [a, row] = x;
   if (row.rows !== 1 || row.cols !== a.cols) {
-    throw new Error(`${op}: row vector ${shapeOf(row)} does not broadcast over ${shapeOf(a)} (need 1x${a.cols})`);
+    throw new ShapeError(op, `row vector ${shapeOf(row)} does not broadcast over ${shapeOf(a)} (need 1x${a.cols})`, { row: [row.rows, row.cols], a: [a.rows, a.cols] });
   }
   return [a.rows, a.cols];
 }
@@ -276,7 +277,7 @@ export const primitives: PrimitiveTable = {
     arity: 1,
     shape: ([a], { scale, shift }) => {
       if (!Number.isFinite(scale) || !Number.isFinite(shift)) {
-        throw new Error(`affine: scale ${scale} and shift ${shift} must be finite`);
+        throw new ConfigError('affine', `scale ${scale} and shift ${shift} must be finite`, { scale, shift });
       }
       return [a.rows, a.cols];
     },
@@ -332,7 +333,7 @@ export const primitives: PrimitiveTable = {
     arity: 2,
     shape: ([a, column]) => {
       if (column.cols !== 1 || column.rows !== a.rows) {
-        throw new Error(`mulColumn: column vector ${shapeOf(column)} does not broadcast over ${shapeOf(a)} (need ${a.rows}x1)`);
+        throw new ShapeError('mulColumn', `column vector ${shapeOf(column)} does not broadcast over ${shapeOf(a)} (need ${a.rows}x1)`, { column: [column.rows, column.cols], a: [a.rows, a.cols] });
       }
       return [a.rows, a.cols];
     },
@@ -366,8 +367,8 @@ export const primitives: PrimitiveTable = {
   selectRows: {
     arity: 3,
     shape: ([a, b, mask]) => {
-      if (a.rows !== b.rows || a.cols !== b.cols) throw new Error(`selectRows: shapes ${shapeOf(a)} and ${shapeOf(b)} differ`);
-      if (mask.cols !== 1 || mask.rows !== a.rows) throw new Error(`selectRows: mask ${shapeOf(mask)} must be ${a.rows}x1`);
+      if (a.rows !== b.rows || a.cols !== b.cols) throw new ShapeError('selectRows', `shapes ${shapeOf(a)} and ${shapeOf(b)} differ`, { a: [a.rows, a.cols], b: [b.rows, b.cols] });
+      if (mask.cols !== 1 || mask.rows !== a.rows) throw new ShapeError('selectRows', `mask ${shapeOf(mask)} must be ${a.rows}x1`, { mask: [mask.rows, mask.cols] });
       return [a.rows, a.cols];
     },
     eval: ([a, b, mask], y) => {
@@ -400,11 +401,11 @@ export const primitives: PrimitiveTable = {
   gatherRows: {
     arity: 2,
     shape: ([table, index]) => {
-      if (index.cols !== 1) throw new Error(`gatherRows: index ${shapeOf(index)} must be one column (rows x 1)`);
+      if (index.cols !== 1) throw new ShapeError('gatherRows', `index ${shapeOf(index)} must be one column (rows x 1)`, { index: [index.rows, index.cols] });
       for (let r = 0; r < index.rows; r++) {
         const i = Math.round(index.data[index.offset + r]);
         if (!(i >= 0 && i < table.rows)) {
-          throw new Error(`gatherRows: index ${index.data[index.offset + r]} in row ${r} is outside the ${table.rows} rows of the ${shapeOf(table)} table`);
+          throw new ShapeError('gatherRows', `index ${index.data[index.offset + r]} in row ${r} is outside the ${table.rows} rows of the ${shapeOf(table)} table`, { row: r, index: index.data[index.offset + r], table: [table.rows, table.cols] });
         }
       }
       return [index.rows, table.cols];
@@ -437,7 +438,7 @@ export const primitives: PrimitiveTable = {
       const m = transA ? a.cols : a.rows, ka = transA ? a.rows : a.cols;
       const kb = transB ? b.cols : b.rows, n = transB ? b.rows : b.cols;
       if (ka !== kb) {
-        throw new Error(`matmul: ${transA ? 'aᵀ' : 'a'} is ${m}x${ka} and ${transB ? 'bᵀ' : 'b'} is ${kb}x${n} (a ${shapeOf(a)}, b ${shapeOf(b)})`);
+        throw new ShapeError('matmul', `${transA ? 'aᵀ' : 'a'} is ${m}x${ka} and ${transB ? 'bᵀ' : 'b'} is ${kb}x${n} (a ${shapeOf(a)}, b ${shapeOf(b)})`, { a: [a.rows, a.cols], b: [b.rows, b.cols], transA, transB });
       }
       return [m, n];
     },
@@ -465,17 +466,17 @@ export const primitives: PrimitiveTable = {
     arity: 'variadic',
     shape: (x, { pairs }) => {
       if (!Number.isInteger(pairs) || pairs < 1 || x.length < 2 * pairs) {
-        throw new Error(`linear: needs ${pairs} (x, W) pairs before the biases, got ${x.length} inputs`);
+        throw new ShapeError('linear', `needs ${pairs} (x, W) pairs before the biases, got ${x.length} inputs`, { pairs, inputs: x.length });
       }
       const rows = x[0].rows, cols = x[1].rows;
       for (let i = 0; i < pairs; i++) {
         const xi = x[2 * i], w = x[2 * i + 1];
         if (xi.rows !== rows || w.rows !== cols || xi.cols !== w.cols) {
-          throw new Error(`linear: pair ${i} has x ${shapeOf(xi)} and W ${shapeOf(w)}; needs x ${rows}xk and W ${cols}xk`);
+          throw new ShapeError('linear', `pair ${i} has x ${shapeOf(xi)} and W ${shapeOf(w)}; needs x ${rows}xk and W ${cols}xk`, { pair: i, x: [xi.rows, xi.cols], w: [w.rows, w.cols] });
         }
       }
       for (let j = 2 * pairs; j < x.length; j++) {
-        if (x[j].rows !== 1 || x[j].cols !== cols) throw new Error(`linear: bias ${j - 2 * pairs} is ${shapeOf(x[j])}, needs 1x${cols}`);
+        if (x[j].rows !== 1 || x[j].cols !== cols) throw new ShapeError('linear', `bias ${j - 2 * pairs} is ${shapeOf(x[j])}, needs 1x${cols}`, { bias: j - 2 * pairs, shape: [x[j].rows, x[j].cols], cols });
       }
       return [rows, cols];
     },
@@ -540,7 +541,7 @@ export const primitives: PrimitiveTable = {
     arity: 1,
     shape: ([a], { start, count }) => {
       if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > a.cols) {
-        throw new Error(`sliceCols: columns [${start}, ${start + count}) out of range for ${shapeOf(a)}`);
+        throw new ShapeError('sliceCols', `columns [${start}, ${start + count}) out of range for ${shapeOf(a)}`, { start, count, a: [a.rows, a.cols] });
       }
       return [a.rows, count];
     },
@@ -573,10 +574,10 @@ export const primitives: PrimitiveTable = {
   concatCols: {
     arity: 'variadic',
     shape: (x) => {
-      if (x.length === 0) throw new Error('concatCols: needs at least one input');
+      if (x.length === 0) throw new ShapeError('concatCols', 'needs at least one input');
       let cols = 0;
       for (const m of x) {
-        if (m.rows !== x[0].rows) throw new Error(`concatCols: row counts differ (${x.map(shapeOf).join(', ')})`);
+        if (m.rows !== x[0].rows) throw new ShapeError('concatCols', `row counts differ (${x.map(shapeOf).join(', ')})`, { shapes: x.map((v) => [v.rows, v.cols]) });
         cols += m.cols;
       }
       return [x[0].rows, cols];
@@ -616,7 +617,7 @@ export const primitives: PrimitiveTable = {
     arity: 1,
     shape: ([a], { start, count }) => {
       if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > a.rows) {
-        throw new Error(`sliceRows: rows [${start}, ${start + count}) out of range for ${shapeOf(a)}`);
+        throw new ShapeError('sliceRows', `rows [${start}, ${start + count}) out of range for ${shapeOf(a)}`, { start, count, a: [a.rows, a.cols] });
       }
       return [count, a.cols];
     },
@@ -641,10 +642,10 @@ export const primitives: PrimitiveTable = {
   concatRows: {
     arity: 'variadic',
     shape: (x) => {
-      if (x.length === 0) throw new Error('concatRows: needs at least one input');
+      if (x.length === 0) throw new ShapeError('concatRows', 'needs at least one input');
       let rows = 0;
       for (const m of x) {
-        if (m.cols !== x[0].cols) throw new Error(`concatRows: column counts differ (${x.map(shapeOf).join(', ')})`);
+        if (m.cols !== x[0].cols) throw new ShapeError('concatRows', `column counts differ (${x.map(shapeOf).join(', ')})`, { shapes: x.map((v) => [v.rows, v.cols]) });
         rows += m.rows;
       }
       return [rows, x[0].cols];

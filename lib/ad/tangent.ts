@@ -1,3 +1,4 @@
+import { ConfigError } from '../mat/errors.js';
 // Tangent bundles for forward mode.
 //
 // A value with `size` elements carries K tangent directions. A dense tangent
@@ -19,7 +20,7 @@ export function denseTangent(data: Float64Array, offset = 0): Tangent {
 }
 
 export function seedTangent(start: number): Tangent {
-  if (!Number.isInteger(start) || start < 0) throw new Error(`seedTangent: start ${start} is not a non-negative integer`);
+  if (!Number.isInteger(start) || start < 0) throw new ConfigError('seedTangent', `start ${start} is not a non-negative integer`, { start });
   return { kind: 'seed', start };
 }
 

@@ -14,6 +14,7 @@ import { joinParamSpecs } from '../cells/params.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { scanCell } from '../rnn/unroll.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 export interface BidirectionalLayer extends Cell {
   readonly kind: 'bidirectional';
@@ -26,9 +27,10 @@ export function isBidirectional(cell: Cell): cell is BidirectionalLayer {
 }
 
 /** The reason RTRL (or any step-at-a-time runner) cannot run a bidirectional layer. */
-export function bidirectionalStepError(where: string): Error {
-  return new Error(
-    `${where}: a bidirectional layer cannot be stepped one input at a time — its backward direction reads the ` +
+export function bidirectionalStepError(where: string): ConfigError {
+  return new ConfigError(
+    where,
+    'a bidirectional layer cannot be stepped one input at a time — its backward direction reads the ' +
     'future of the sequence. RTRL (forward in time) cannot train it; run the whole sequence with Bptt.',
   );
 }
@@ -40,10 +42,10 @@ export function bidirectionalStepError(where: string): Error {
  */
 export function bidirectional(forward: Cell, backward: Cell = forward): BidirectionalLayer {
   if (isBidirectional(forward) || isBidirectional(backward)) {
-    throw new Error('bidirectional: a direction cannot itself be bidirectional');
+    throw new ConfigError('bidirectional', 'a direction cannot itself be bidirectional');
   }
   if (forward.inputSize !== backward.inputSize) {
-    throw new Error(`bidirectional: forward ${forward.kind} takes ${forward.inputSize} inputs, backward ${backward.kind} takes ${backward.inputSize}`);
+    throw new ShapeError('bidirectional', `forward ${forward.kind} takes ${forward.inputSize} inputs, backward ${backward.kind} takes ${backward.inputSize}`, { forward: forward.inputSize, backward: backward.inputSize });
   }
   const fwdCount = forward.paramSpecs.length, fwdStates = forward.stateSizes.length;
   return {

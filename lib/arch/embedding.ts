@@ -12,6 +12,7 @@ import { sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { checkInt } from '../mat/options.js';
 import { scanCell } from '../rnn/unroll.js';
+import { ConfigError } from '../mat/errors.js';
 
 /** The name of the table in theta. */
 export const EMBEDDING_PARAM = 'embedding_weight';
@@ -24,7 +25,7 @@ export interface EmbeddedCell extends Cell {
 export function withEmbedding(inner: Cell, vocabSize: number): EmbeddedCell {
   checkInt('withEmbedding', 'vocabSize', vocabSize);
   for (const s of inner.paramSpecs) {
-    if (s.name === EMBEDDING_PARAM) throw new Error(`withEmbedding: the ${inner.kind} cell already has a parameter named ${EMBEDDING_PARAM}`);
+    if (s.name === EMBEDDING_PARAM) throw new ConfigError('withEmbedding', `the ${inner.kind} cell already has a parameter named ${EMBEDDING_PARAM}`, { cell: inner.kind, name: EMBEDDING_PARAM });
   }
   const innerCount = inner.paramSpecs.length;
   const { specs } = joinParamSpecs([inner, { paramSpecs: [{ name: EMBEDDING_PARAM, rows: vocabSize, cols: inner.inputSize, role: 'weight' }] }], (name) => name);

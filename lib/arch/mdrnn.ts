@@ -21,6 +21,7 @@ import { uniformInit } from '../mat/init.js';
 import { type Mat, clone, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import { gatherGrads, paramLeaves, scatterGrads } from '../rnn/unroll.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 /** The state vectors of a grid position, one Var (batch x size) per entry of stateSizes. */
 /** What a grid cell's step returns: the same as a cell's (its new state and its output). */
@@ -94,7 +95,7 @@ export function mdLstm(options: MdLstmOptions): MdCell {
   const inputSize = checkInt(op, 'inputSize', options.inputSize);
   const H = checkInt(op, 'hiddenSize', options.hiddenSize);
   const forgetBias = options.forgetBias ?? 0;
-  if (!Number.isFinite(forgetBias)) throw new Error(`mdLstm: forgetBias must be finite, got ${forgetBias}`);
+  if (!Number.isFinite(forgetBias)) throw new ConfigError('mdLstm', `forgetBias must be finite, got ${forgetBias}`, { option: 'forgetBias', value: forgetBias });
   return {
     kind: 'mdLstm',
     inputSize,
@@ -151,13 +152,13 @@ export interface GridLayer {
 function checkGrid(op: string, input: Grid, features: number): number {
   const { height, width, cells } = input;
   if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
-    throw new Error(`${op}: grid is ${height}x${width}; both sizes must be positive integers`);
+    throw new ConfigError(op, `grid is ${height}x${width}; both sizes must be positive integers`, { height, width });
   }
-  if (cells.length !== height * width) throw new Error(`${op}: ${cells.length} cells for a ${height}x${width} grid`);
+  if (cells.length !== height * width) throw new ShapeError(op, `${cells.length} cells for a ${height}x${width} grid`, { cells: cells.length, grid: [height, width] });
   const batch = cells[0].value.rows;
   for (const v of cells) {
     if (v.value.cols !== features || v.value.rows !== batch) {
-      throw new Error(`${op}: a cell is ${shapeOf(v.value)}, needs ${batch}x${features}`);
+      throw new ShapeError(op, `a cell is ${shapeOf(v.value)}, needs ${batch}x${features}`, { cell: [v.value.rows, v.value.cols], expected: [batch, features] });
     }
   }
   return batch;
@@ -169,8 +170,8 @@ function checkGrid(op: string, input: Grid, features: number): number {
  */
 export function scanGrid(g: Graph, cell: MdCell, params: readonly Var[], input: Grid, corner: Corner = 'top-left'): { outputs: Var[]; states: Var[][] } {
   const batch = checkGrid(`scanGrid (${cell.kind})`, input, cell.inputSize);
-  if (!CORNERS.includes(corner)) throw new Error(`scanGrid: corner ${JSON.stringify(corner)} is not one of ${CORNERS.join(', ')}`);
-  if (params.length !== cell.paramSpecs.length) throw new Error(`scanGrid: ${cell.kind} has ${cell.paramSpecs.length} parameters, ${params.length} given`);
+  if (!CORNERS.includes(corner)) throw new ConfigError('scanGrid', `corner ${JSON.stringify(corner)} is not one of ${CORNERS.join(', ')}`, { option: 'corner', value: corner, accepted: CORNERS });
+  if (params.length !== cell.paramSpecs.length) throw new ShapeError('scanGrid', `${cell.kind} has ${cell.paramSpecs.length} parameters, ${params.length} given`, { expected: cell.paramSpecs.length, found: params.length });
   const { height, width, cells } = input;
   const fromBottom = corner.startsWith('bottom'), fromRight = corner.endsWith('right');
   const zero = cell.stateSizes.map((size) => g.constant(sharedZeros(batch, size)));
@@ -194,7 +195,7 @@ export function scanGrid(g: Graph, cell: MdCell, params: readonly Var[], input: 
 
 /** A one-corner MD layer. */
 export function mdScan(cell: MdCell, corner: Corner = 'top-left'): GridLayer {
-  if (!CORNERS.includes(corner)) throw new Error(`mdScan: corner ${JSON.stringify(corner)} is not one of ${CORNERS.join(', ')}`);
+  if (!CORNERS.includes(corner)) throw new ConfigError('mdScan', `corner ${JSON.stringify(corner)} is not one of ${CORNERS.join(', ')}`, { option: 'corner', value: corner, accepted: CORNERS });
   return {
     kind: `mdScan(${cell.kind}, ${corner})`,
     inputSize: cell.inputSize,
@@ -217,10 +218,10 @@ const CORNER_SUFFIX: Record<Corner, string> = { 'top-left': 'tl', 'top-right': '
  */
 export function mdFourWay(cells: MdCell | readonly [MdCell, MdCell, MdCell, MdCell]): GridLayer {
   const list: readonly MdCell[] = 'step' in cells ? [cells, cells, cells, cells] : cells;
-  if (list.length !== 4) throw new Error(`mdFourWay: needs one cell or four, got ${list.length}`);
+  if (list.length !== 4) throw new ConfigError('mdFourWay', `needs one cell or four, got ${list.length}`, { cells: list.length });
   const inputSize = list[0].inputSize;
   list.forEach((c, k) => {
-    if (c.inputSize !== inputSize) throw new Error(`mdFourWay: the ${CORNERS[k]} cell takes ${c.inputSize} inputs, the top-left one ${inputSize}`);
+    if (c.inputSize !== inputSize) throw new ShapeError('mdFourWay', `the ${CORNERS[k]} cell takes ${c.inputSize} inputs, the top-left one ${inputSize}`, { corner: CORNERS[k], found: c.inputSize, expected: inputSize });
   });
   const { specs, starts } = joinParamSpecs(list, (name, k) => `${name}_${CORNER_SUFFIX[CORNERS[k]]}`);
   return {
@@ -281,12 +282,12 @@ export interface GridShape {
 export function gridLeaves(g: Graph, x: Mat, shape: GridShape, requiresGrad = false): Grid {
   const batch = shape.batch ?? 1;
   const { height, width } = shape;
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`gridLeaves: batch must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('gridLeaves', `batch must be a positive integer, got ${batch}`, { option: 'batch', value: batch });
   if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
-    throw new Error(`gridLeaves: grid is ${height}x${width}; both sizes must be positive integers`);
+    throw new ConfigError('gridLeaves', `grid is ${height}x${width}; both sizes must be positive integers`, { height, width });
   }
   if (x.rows !== height * width * batch) {
-    throw new Error(`gridLeaves: input is ${shapeOf(x)} but a ${height}x${width} grid of batch ${batch} needs ${height * width * batch} rows`);
+    throw new ShapeError('gridLeaves', `input is ${shapeOf(x)} but a ${height}x${width} grid of batch ${batch} needs ${height * width * batch} rows`, { x: [x.rows, x.cols], grid: [height, width], batch });
   }
   const cells: Var[] = [];
   for (let p = 0; p < height * width; p++) cells.push(g.leaf(rowsView(x, p * batch, batch), { requiresGrad }));
@@ -321,13 +322,13 @@ export function gridBptt(
   layer: GridLayer, params: Params, x: Mat, shape: GridShape,
   loss: (g: Graph, output: Grid) => Var, options: { inputGrad?: boolean } = {},
 ): GridBpttResult {
-  if (x.cols !== layer.inputSize) throw new Error(`gridBptt: input is ${shapeOf(x)} but ${layer.kind} takes ${layer.inputSize} features`);
+  if (x.cols !== layer.inputSize) throw new ShapeError('gridBptt', `input is ${shapeOf(x)} but ${layer.kind} takes ${layer.inputSize} features`, { x: [x.rows, x.cols], inputSize: layer.inputSize });
   const g = new Graph('reverse');
   const paramVars = paramLeaves(g, params.mats, { requiresGrad: true });
   const input = gridLeaves(g, x, shape, options.inputGrad === true);
   const out = layer.run(g, paramVars, input);
   const total = loss(g, out);
-  if (total.value.rows !== 1 || total.value.cols !== 1) throw new Error(`gridBptt: the loss is ${shapeOf(total.value)}, not 1x1`);
+  if (total.value.rows !== 1 || total.value.cols !== 1) throw new ShapeError('gridBptt', `the loss is ${shapeOf(total.value)}, not 1x1`, { loss: [total.value.rows, total.value.cols] });
   g.backward(total);
   const grad = new Float64Array(params.theta.length);
   scatterGrads(params.offsets, paramVars, grad);
@@ -337,7 +338,7 @@ export function gridBptt(
 
 /** Runs a grid layer for values only. */
 export function gridForward(layer: GridLayer, params: Params, x: Mat, shape: GridShape): { outputs: Mat; outHeight: number; outWidth: number } {
-  if (x.cols !== layer.inputSize) throw new Error(`gridForward: input is ${shapeOf(x)} but ${layer.kind} takes ${layer.inputSize} features`);
+  if (x.cols !== layer.inputSize) throw new ShapeError('gridForward', `input is ${shapeOf(x)} but ${layer.kind} takes ${layer.inputSize} features`, { x: [x.rows, x.cols], inputSize: layer.inputSize });
   const g = new Graph('eval');
   const out = layer.run(g, paramLeaves(g, params.mats), gridLeaves(g, x, shape));
   return { outputs: clone(gridValues(out)), outHeight: out.height, outWidth: out.width };

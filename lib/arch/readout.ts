@@ -14,6 +14,7 @@ import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt } from '../mat/options.js';
 import { zeroPastEnd } from '../rnn/unroll.js';
+import { ConfigError } from '../mat/errors.js';
 
 export interface ReadoutCell extends Cell {
   /** The wrapped cell. */
@@ -24,7 +25,7 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
   checkInt('withReadout', 'outputSize', outputSize);
   const innerCount = inner.paramSpecs.length;
   for (const s of inner.paramSpecs) {
-    if (s.name === 'weight_out' || s.name === 'bias_out') throw new Error(`withReadout: the ${inner.kind} cell already has a parameter named ${s.name}`);
+    if (s.name === 'weight_out' || s.name === 'bias_out') throw new ConfigError('withReadout', `the ${inner.kind} cell already has a parameter named ${s.name}`, { cell: inner.kind, name: s.name });
   }
   const head: readonly ParamSpec[] = [
     { name: 'weight_out', rows: outputSize, cols: inner.outputSize, role: 'weight' },

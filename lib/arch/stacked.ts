@@ -16,6 +16,7 @@ import { Rng } from '../mat/rng.js';
 import { checkKeys } from '../mat/options.js';
 import { bidirectionalStepError, isBidirectional } from './bidirectional.js';
 import { scanCell } from '../rnn/unroll.js';
+import { ConfigError } from '../mat/errors.js';
 
 export interface StackedOptions {
   /** Dropout probability on the outputs of every layer but the last (default 0). */
@@ -76,7 +77,7 @@ function maskSeed(seed: number, layer: number, index: number): number {
 }
 
 function checkDropoutSeed(op: string, seed: unknown): number {
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new Error(`${op}: seed must be a safe integer, got ${String(seed)}`);
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new ConfigError(op, `seed must be a safe integer, got ${String(seed)}`, { option: 'seed', value: seed });
   return seed;
 }
 
@@ -122,14 +123,14 @@ class DropoutMasks {
 
 /** A deep network of layers (plain cells or bidirectional layers), bottom first. */
 export function stacked(layers: readonly Cell[], options: StackedOptions = {}): StackedCell {
-  if (layers === undefined || layers === null) throw new Error('stacked: needs at least one layer');
+  if (layers === undefined || layers === null) throw new ConfigError('stacked', 'needs at least one layer');
   checkChain('stacked', layers, 'layer', 'inputs');
   checkKeys('stacked', options, ['dropout', 'seed']);
   const p = options.dropout ?? 0;
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`stacked: dropout must be in [0, 1), got ${String(p)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new ConfigError('stacked', `dropout must be in [0, 1), got ${String(p)}`, { option: 'dropout', value: p });
   const seed = checkDropoutSeed('stacked', options.seed ?? 0);
   layers.forEach((layer, l) => {
-    if (isStacked(layer)) throw new Error(`stacked: layer ${l} is itself a stack; pass its layers instead`);
+    if (isStacked(layer)) throw new ConfigError('stacked', `layer ${l} is itself a stack; pass its layers instead`, { layer: l });
   });
   const { specs: paramSpecs, starts: paramStarts } = joinParamSpecs(layers, layerParamName);
   const stateSizes: number[] = [], stateNames: string[] = [], stateStarts: number[] = [0];
@@ -159,7 +160,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
     },
     applyDropout(g: Graph, x: Var, layer: number): Var {
       if (!Number.isInteger(layer) || layer < 1 || layer >= layers.length) {
-        throw new Error(`applyDropout: layer must be an integer in [1, ${layers.length - 1}] (dropout acts on the inputs of the layers above the first), got ${layer}`);
+        throw new ConfigError('applyDropout', `layer must be an integer in [1, ${layers.length - 1}] (dropout acts on the inputs of the layers above the first), got ${layer}`, { layer, layers: layers.length });
       }
       return dropout !== null && cell.training ? dropout.apply(g, x, layer) : x;
     },

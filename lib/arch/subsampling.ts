@@ -18,6 +18,7 @@ import { type Mat, mat, rowsView, shapeOf, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import type { GridLayer } from './mdrnn.js';
 import { gatherGrads, paramLeaves, scanCell, scatterGrads } from '../rnn/unroll.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 /** Maps a sequence (one batch x inputSize Var per step) to a sequence, maybe shorter. */
 export interface SequenceLayer {
@@ -40,7 +41,7 @@ export function recurrentLayer(cell: Cell): SequenceLayer {
     paramSpecs: cell.paramSpecs,
     init: (mats, rng) => cell.init(mats, rng),
     run(g, params, xs) {
-      if (xs.length === 0) throw new Error(`recurrentLayer (${cell.kind}): the sequence is empty`);
+      if (xs.length === 0) throw new ShapeError(`recurrentLayer (${cell.kind})`, 'the sequence is empty');
       const batch = xs[0].value.rows;
       const initial = cell.stateSizes.map((size) => g.constant(sharedZeros(batch, size)));
       return scanCell(g, cell, params, xs, initial).outputs;
@@ -90,10 +91,10 @@ export function subsample(options: SubsampleOptions): SequenceLayer {
     paramSpecs: feedForwardSpecs(fanIn, outputSize, bias),
     init: (mats, rng) => initFeedForward(mats, rng, fanIn),
     run(g, params, xs) {
-      if (xs.length === 0) throw new Error('subsample: the sequence is empty');
+      if (xs.length === 0) throw new ShapeError('subsample', 'the sequence is empty');
       const batch = xs[0].value.rows;
       xs.forEach((x, t) => {
-        if (x.value.cols !== inputSize || x.value.rows !== batch) throw new Error(`subsample: step ${t} is ${shapeOf(x.value)}, needs ${batch}x${inputSize}`);
+        if (x.value.cols !== inputSize || x.value.rows !== batch) throw new ShapeError('subsample', `step ${t} is ${shapeOf(x.value)}, needs ${batch}x${inputSize}`, { step: t, x: [x.value.rows, x.value.cols], expected: [batch, inputSize] });
       });
       const out: Var[] = [];
       const pad = g.constant(sharedZeros(batch, inputSize));
@@ -143,9 +144,9 @@ export function sequenceLayerBptt(
   layer: SequenceLayer, params: Params, xs: Mat, batch: number,
   loss: (g: Graph, outputs: readonly Var[]) => Var, options: { inputGrad?: boolean } = {},
 ): SequenceLayerBpttResult {
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`sequenceLayerBptt: batch must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('sequenceLayerBptt', `batch must be a positive integer, got ${batch}`, { option: 'batch', value: batch });
   if (xs.cols !== layer.inputSize || xs.rows % batch !== 0 || xs.rows === 0) {
-    throw new Error(`sequenceLayerBptt: input ${shapeOf(xs)} needs ${layer.inputSize} columns and a positive multiple of batch ${batch} rows`);
+    throw new ShapeError('sequenceLayerBptt', `input ${shapeOf(xs)} needs ${layer.inputSize} columns and a positive multiple of batch ${batch} rows`, { xs: [xs.rows, xs.cols], inputSize: layer.inputSize, batch });
   }
   const g = new Graph('reverse');
   const paramVars = paramLeaves(g, params.mats, { requiresGrad: true });
@@ -154,7 +155,7 @@ export function sequenceLayerBptt(
   for (let t = 0; t < steps; t++) inputs.push(g.leaf(rowsView(xs, t * batch, batch), { requiresGrad: options.inputGrad === true }));
   const outs = layer.run(g, paramVars, inputs);
   const total = loss(g, outs);
-  if (total.value.rows !== 1 || total.value.cols !== 1) throw new Error(`sequenceLayerBptt: the loss is ${shapeOf(total.value)}, not 1x1`);
+  if (total.value.rows !== 1 || total.value.cols !== 1) throw new ShapeError('sequenceLayerBptt', `the loss is ${shapeOf(total.value)}, not 1x1`, { loss: [total.value.rows, total.value.cols] });
   g.backward(total);
   const grad = new Float64Array(params.theta.length);
   scatterGrads(params.offsets, paramVars, grad);
@@ -185,7 +186,7 @@ export function gridSubsample(options: GridSubsampleOptions): GridLayer {
   const op = 'gridSubsample';
   const inputSize = checkInt(op, 'inputSize', options.inputSize);
   const outputSize = checkInt(op, 'outputSize', options.outputSize);
-  if (options.window === undefined || options.window.length !== 2) throw new Error('gridSubsample: window must be [height, width]');
+  if (options.window === undefined || options.window.length !== 2) throw new ConfigError('gridSubsample', 'window must be [height, width]', { option: 'window', value: options.window });
   const wh = checkInt(op, 'window height', options.window[0]);
   const ww = checkInt(op, 'window width', options.window[1]);
   const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid', 'identity']);
@@ -199,10 +200,10 @@ export function gridSubsample(options: GridSubsampleOptions): GridLayer {
     init: (mats, rng) => initFeedForward(mats, rng, fanIn),
     run(g, params, input) {
       const { height, width, cells } = input;
-      if (cells.length !== height * width || cells.length === 0) throw new Error(`gridSubsample: ${cells.length} cells for a ${height}x${width} grid`);
+      if (cells.length !== height * width || cells.length === 0) throw new ShapeError('gridSubsample', `${cells.length} cells for a ${height}x${width} grid`, { cells: cells.length, grid: [height, width] });
       const batch = cells[0].value.rows;
       for (const v of cells) {
-        if (v.value.cols !== inputSize || v.value.rows !== batch) throw new Error(`gridSubsample: a cell is ${shapeOf(v.value)}, needs ${batch}x${inputSize}`);
+        if (v.value.cols !== inputSize || v.value.rows !== batch) throw new ShapeError('gridSubsample', `a cell is ${shapeOf(v.value)}, needs ${batch}x${inputSize}`, { cell: [v.value.rows, v.value.cols], expected: [batch, inputSize] });
       }
       const outH = Math.ceil(height / wh), outW = Math.ceil(width / ww);
       const pad = g.constant(sharedZeros(batch, inputSize));

@@ -5,6 +5,7 @@ import type { Graph, Var } from '../ad/graph.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import type { ParamSpec } from './params.js';
+import { ConfigError } from '../mat/errors.js';
 
 export interface StepResult {
   /** The new state, one Var per entry of stateSizes (batch x size each). */
@@ -73,7 +74,7 @@ export function activate(g: Graph, a: Var, f: Activation): Var {
 
 export function checkActivation(op: string, f: unknown, allowed: readonly Activation[]): Activation {
   if (!allowed.includes(f as Activation)) {
-    throw new Error(`${op}: activation ${JSON.stringify(f)} is not one of ${allowed.join(', ')}`);
+    throw new ConfigError(op, `activation ${JSON.stringify(f)} is not one of ${allowed.join(', ')}`, { value: f, accepted: allowed });
   }
   return f as Activation;
 }

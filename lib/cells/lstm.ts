@@ -11,6 +11,7 @@ import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Cell } from './cell.js';
 import type { ParamSpec } from './params.js';
+import { ConfigError } from '../mat/errors.js';
 
 export interface LstmOptions {
   inputSize: number;
@@ -35,8 +36,8 @@ export function lstm(options: LstmOptions): Cell {
   const bias = options.bias ?? true;
   const peephole = options.peephole ?? false;
   const forgetBias = options.forgetBias ?? 0;
-  if (!Number.isFinite(forgetBias)) throw new Error(`lstm: forgetBias must be finite, got ${forgetBias}`);
-  if (!bias && forgetBias !== 0) throw new Error(`lstm: forgetBias ${forgetBias} needs biases, but bias is false`);
+  if (!Number.isFinite(forgetBias)) throw new ConfigError('lstm', `forgetBias must be finite, got ${forgetBias}`, { option: 'forgetBias', value: forgetBias });
+  if (!bias && forgetBias !== 0) throw new ConfigError('lstm', `forgetBias ${forgetBias} needs biases, but bias is false`, { option: 'forgetBias', value: forgetBias, bias });
   const specs: ParamSpec[] = [
     { name: 'weight_ih', rows: 4 * H, cols: inputSize, role: 'weight' },
     { name: 'weight_hh', rows: 4 * H, cols: H, role: 'weight' },

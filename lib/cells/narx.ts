@@ -24,6 +24,7 @@ import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { type Activation, type Cell, activate, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 export interface NarxOptions {
   /** Exogenous inputs per step (0: a purely autoregressive model). */
@@ -68,7 +69,7 @@ export function narx(options: NarxOptions): NarxCell {
   const activation = checkActivation(op, options.activation ?? 'tanh', ['tanh', 'relu', 'sigmoid', 'identity']);
   const outputActivation = checkActivation(op, options.outputActivation ?? 'identity', ['tanh', 'relu', 'sigmoid', 'identity']);
   const feedback = options.feedback ?? 'closed';
-  if (feedback !== 'closed' && feedback !== 'teacher') throw new Error(`narx: feedback must be 'closed' or 'teacher', got ${JSON.stringify(feedback)}`);
+  if (feedback !== 'closed' && feedback !== 'teacher') throw new ConfigError('narx', `feedback must be 'closed' or 'teacher', got ${JSON.stringify(feedback)}`, { option: 'feedback', value: feedback });
   const teacher = feedback === 'teacher';
   const specs: ParamSpec[] = [];
   if (I > 0) specs.push({ name: 'weight_x', rows: H, cols: (p + 1) * I, role: 'weight' });
@@ -145,10 +146,10 @@ export function teacherInputs(xs: Mat, targets: Mat, batch: number, first: Mat |
   const I = xs.cols, O = targets.cols;
   checkInt('teacherInputs', 'batch', batch);
   if (xs.rows !== targets.rows || xs.rows % batch !== 0) {
-    throw new Error(`teacherInputs: inputs ${shapeOf(xs)} and targets ${shapeOf(targets)} need the same number of rows, a multiple of batch ${batch}`);
+    throw new ShapeError('teacherInputs', `inputs ${shapeOf(xs)} and targets ${shapeOf(targets)} need the same number of rows, a multiple of batch ${batch}`, { xs: [xs.rows, xs.cols], targets: [targets.rows, targets.cols], batch });
   }
   if (first !== null && (first.rows !== batch || first.cols !== O)) {
-    throw new Error(`teacherInputs: first is ${shapeOf(first)}, needs ${batch}x${O}`);
+    throw new ShapeError('teacherInputs', `first is ${shapeOf(first)}, needs ${batch}x${O}`, { first: [first.rows, first.cols], expected: [batch, O] });
   }
   const out = mat(xs.rows, I + O);
   for (let r = 0; r < xs.rows; r++) {
@@ -176,7 +177,7 @@ export function narxState(cell: NarxCell, batch: number, pastX: Mat | null, past
     const out = mat(batch, cell.stateSizes[line]);
     const slots = cell.stateSizes[line] / size;
     if (past === null) return out;
-    if (past.cols !== size || past.rows % batch !== 0) throw new Error(`narxState: history ${shapeOf(past)} needs ${size} columns and a multiple of batch ${batch} rows`);
+    if (past.cols !== size || past.rows % batch !== 0) throw new ShapeError('narxState', `history ${shapeOf(past)} needs ${size} columns and a multiple of batch ${batch} rows`, { past: [past.rows, past.cols], size, batch });
     const T = past.rows / batch;
     for (let k = 0; k < slots; k++) {
       const t = T - 1 - skip - k; // slot k holds the (k + skip + 1)-th most recent step
@@ -202,15 +203,15 @@ export function narxState(cell: NarxCell, batch: number, pastX: Mat | null, past
  */
 export function runClosedLoop(cell: Cell, params: readonly Mat[], initialState: readonly Mat[], xs: Mat | null, batch: number, steps?: number): Mat {
   if (initialState.length !== cell.stateSizes.length) {
-    throw new Error(`runClosedLoop: ${cell.kind} has ${cell.stateSizes.length} state vectors, ${initialState.length} given`);
+    throw new ShapeError('runClosedLoop', `${cell.kind} has ${cell.stateSizes.length} state vectors, ${initialState.length} given`, { expected: cell.stateSizes.length, found: initialState.length });
   }
-  if (cell.inputSize > 0 && xs === null) throw new Error(`runClosedLoop: ${cell.kind} takes ${cell.inputSize} inputs per step but xs is null`);
+  if (cell.inputSize > 0 && xs === null) throw new ShapeError('runClosedLoop', `${cell.kind} takes ${cell.inputSize} inputs per step but xs is null`, { inputSize: cell.inputSize });
   if (xs !== null && (xs.cols !== cell.inputSize || xs.rows % batch !== 0)) {
-    throw new Error(`runClosedLoop: input ${shapeOf(xs)} needs ${cell.inputSize} columns and a multiple of batch ${batch} rows`);
+    throw new ShapeError('runClosedLoop', `input ${shapeOf(xs)} needs ${cell.inputSize} columns and a multiple of batch ${batch} rows`, { xs: [xs.rows, xs.cols], batch });
   }
   const T = steps ?? (xs !== null && xs.cols > 0 ? xs.rows / batch : NaN);
-  if (!Number.isInteger(T) || T < 1) throw new Error(`runClosedLoop: steps must be a positive integer, got ${String(steps)}`);
-  if (xs !== null && xs.cols > 0 && xs.rows / batch < T) throw new Error(`runClosedLoop: ${T} steps but the input has ${xs.rows / batch}`);
+  if (!Number.isInteger(T) || T < 1) throw new ConfigError('runClosedLoop', `steps must be a positive integer, got ${String(steps)}`, { option: 'steps', value: steps });
+  if (xs !== null && xs.cols > 0 && xs.rows / batch < T) throw new ShapeError('runClosedLoop', `${T} steps but the input has ${xs.rows / batch}`, { steps: T, available: xs.rows / batch });
   const out = mat(T * batch, cell.outputSize);
   const g = new Graph('eval');
   const state = initialState.map((m) => { const c = mat(m.rows, m.cols); c.data.set(m.data.subarray(m.offset, m.offset + m.rows * m.cols)); return c; });

@@ -3,6 +3,7 @@
 // optimiser updates and what a checkpoint saves; the views are what cells use.
 import { type Mat, matFrom } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 /**
  * What a parameter is for: a weight matrix (decayed and penalised), a bias, or a learned
@@ -33,19 +34,19 @@ export function createParams(specs: readonly ParamSpec[], theta?: Float64Array):
   let total = 0;
   const names = new Set<string>();
   for (const s of specs) {
-    if (names.has(s.name)) throw new Error(`createParams: parameter "${s.name}" appears twice`);
+    if (names.has(s.name)) throw new ConfigError('createParams', `parameter "${s.name}" appears twice`, { name: s.name });
     names.add(s.name);
     if (!Number.isInteger(s.rows) || !Number.isInteger(s.cols) || s.rows < 1 || s.cols < 1) {
-      throw new Error(`createParams: parameter "${s.name}" has shape ${s.rows}x${s.cols}`);
+      throw new ShapeError('createParams', `parameter "${s.name}" has shape ${s.rows}x${s.cols}`, { name: s.name, shape: [s.rows, s.cols] });
     }
     if (s.role !== 'weight' && s.role !== 'bias' && s.role !== 'initial') {
-      throw new Error(`createParams: parameter "${s.name}" has role ${JSON.stringify(s.role)}, not weight, bias or initial`);
+      throw new ConfigError('createParams', `parameter "${s.name}" has role ${JSON.stringify(s.role)}, not weight, bias or initial`, { name: s.name, role: s.role });
     }
     offsets.push(total);
     total += s.rows * s.cols;
   }
   if (theta !== undefined && theta.length !== total) {
-    throw new Error(`createParams: theta has ${theta.length} numbers but the parameters need ${total}`);
+    throw new ShapeError('createParams', `theta has ${theta.length} numbers but the parameters need ${total}`, { found: theta.length, expected: total });
   }
   const data = theta ?? new Float64Array(total);
   const mats = specs.map((s, i) => matFrom(s.rows, s.cols, data, offsets[i]));
@@ -54,7 +55,7 @@ export function createParams(specs: readonly ParamSpec[], theta?: Float64Array):
 
 export function paramIndex(params: Params, name: string): number {
   const i = params.specs.findIndex((s) => s.name === name);
-  if (i < 0) throw new Error(`params: no parameter named "${name}" (have ${params.specs.map((s) => s.name).join(', ')})`);
+  if (i < 0) throw new ConfigError('params', `no parameter named "${name}" (have ${params.specs.map((s) => s.name).join(', ')})`, { name, have: params.specs.map((s) => s.name) });
   return i;
 }
 
@@ -74,11 +75,11 @@ export interface ChainPart {
  * `op: layer 1 (gru) takes 5 inputs but layer 0 (lstm) emits 4`.
  */
 export function checkChain(op: string, parts: readonly ChainPart[], noun: string, unit: string): void {
-  if (parts.length === 0) throw new Error(`${op}: needs at least one ${noun}`);
+  if (parts.length === 0) throw new ConfigError(op, `needs at least one ${noun}`, { noun });
   for (let l = 1; l < parts.length; l++) {
     const part = parts[l], below = parts[l - 1];
     if (part.inputSize !== below.outputSize) {
-      throw new Error(`${op}: ${noun} ${l} (${part.kind}) takes ${part.inputSize} ${unit} but ${noun} ${l - 1} (${below.kind}) emits ${below.outputSize}`);
+      throw new ShapeError(op, `${noun} ${l} (${part.kind}) takes ${part.inputSize} ${unit} but ${noun} ${l - 1} (${below.kind}) emits ${below.outputSize}`, { index: l, takes: part.inputSize, emits: below.outputSize });
     }
   }
 }

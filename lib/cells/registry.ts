@@ -6,6 +6,7 @@ import { type GruOptions, gru } from './gru.js';
 import { type IndrnnOptions, indrnn } from './indrnn.js';
 import { type JordanOptions, jordan } from './jordan.js';
 import { type LstmOptions, lstm } from './lstm.js';
+import { ConfigError } from '../mat/errors.js';
 
 /** Each kind's options: inputSize and hiddenSize, then what that cell alone takes. */
 export interface CellOptionsByKind {
@@ -44,7 +45,7 @@ export function isCellKind(kind: unknown): kind is CellKind {
 }
 
 function entry<K extends CellKind>(op: string, kind: K): CellEntry<K> {
-  if (!isCellKind(kind)) throw new Error(`${op}: unknown cell ${JSON.stringify(kind)} (one of ${CELL_KINDS.join(', ')})`);
+  if (!isCellKind(kind)) throw new ConfigError(op, `unknown cell ${JSON.stringify(kind)} (one of ${CELL_KINDS.join(', ')})`, { value: kind, accepted: CELL_KINDS });
   return CELLS[kind];
 }
 

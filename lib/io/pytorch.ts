@@ -17,6 +17,7 @@ import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { bidirectional, isBidirectional } from '../arch/bidirectional.js';
 import { type StackedCell, isStacked, layerParamName, stacked } from '../arch/stacked.js';
 import type { Tensor, TensorInput } from './safetensors.js';
+import { ConfigError, FormatError, ShapeError } from '../mat/errors.js';
 
 /** The cell kind behind each PyTorch recurrent module. */
 export const PYTORCH_MODULES = { RNN: 'elman', LSTM: 'lstm', GRU: 'gru' } as const satisfies Record<string, CellKind>;
@@ -48,7 +49,7 @@ export function pytorchRnn(options: PytorchRnnOptions): StackedCell {
   const numLayers = options.numLayers ?? 1;
   checkInt('pytorchRnn', 'numLayers', numLayers);
   if (!Object.prototype.hasOwnProperty.call(PYTORCH_MODULES, options.module)) {
-    throw new Error(`pytorchRnn: module ${JSON.stringify(options.module)} is not one of ${Object.keys(PYTORCH_MODULES).join(', ')}`);
+    throw new ConfigError('pytorchRnn', `module ${JSON.stringify(options.module)} is not one of ${Object.keys(PYTORCH_MODULES).join(', ')}`, { option: 'module', value: options.module, accepted: Object.keys(PYTORCH_MODULES) });
   }
   const kind = PYTORCH_MODULES[options.module];
   const directions = options.bidirectional ? 2 : 1;
@@ -91,11 +92,11 @@ export function pytorchNames(specs: readonly ParamSpec[], prefix = ''): string[]
 function coveredSpecs(op: string, params: Params, cell: Cell | undefined): readonly ParamSpec[] {
   if (cell === undefined) return params.specs;
   const own = cell.paramSpecs;
-  if (params.specs.length < own.length) throw new Error(`${op}: params hold ${params.specs.length} matrices but ${cell.kind} has ${own.length}`);
+  if (params.specs.length < own.length) throw new ShapeError(op, `params hold ${params.specs.length} matrices but ${cell.kind} has ${own.length}`, { found: params.specs.length, expected: own.length });
   own.forEach((s, i) => {
     const p = params.specs[i];
     if (p.name !== s.name || p.rows !== s.rows || p.cols !== s.cols) {
-      throw new Error(`${op}: parameter ${i} of params is ${p.name} ${p.rows}x${p.cols}, but ${cell.kind}'s is ${s.name} ${s.rows}x${s.cols}`);
+      throw new ShapeError(op, `parameter ${i} of params is ${p.name} ${p.rows}x${p.cols}, but ${cell.kind}'s is ${s.name} ${s.rows}x${s.cols}`, { index: i, found: [p.rows, p.cols], expected: [s.rows, s.cols] });
     }
   });
   return own;
@@ -111,13 +112,13 @@ export function loadPytorchParams(params: Params, tensors: ReadonlyMap<string, T
   specs.forEach((spec, i) => {
     const name = pytorchName(spec.name, options.prefix);
     const t = tensors.get(name);
-    if (t === undefined) throw new Error(`loadPytorchParams: tensor "${name}" is missing (needed for ${spec.name}, ${spec.rows}x${spec.cols})`);
+    if (t === undefined) throw new FormatError('loadPytorchParams', `tensor "${name}" is missing (needed for ${spec.name}, ${spec.rows}x${spec.cols})`, { tensor: name, param: spec.name });
     const fits = spec.rows === 1
       ? (t.shape.length === 1 && t.shape[0] === spec.cols) || (t.shape.length === 2 && t.shape[0] === 1 && t.shape[1] === spec.cols)
       : t.shape.length === 2 && t.shape[0] === spec.rows && t.shape[1] === spec.cols;
     if (!fits) {
       const want = spec.rows === 1 ? `[${spec.cols}]` : `[${spec.rows}, ${spec.cols}]`;
-      throw new Error(`loadPytorchParams: tensor "${name}" has shape [${t.shape.join(', ')}] but ${spec.name} needs ${want}`);
+      throw new FormatError('loadPytorchParams', `tensor "${name}" has shape [${t.shape.join(', ')}] but ${spec.name} needs ${want}`, { tensor: name, shape: t.shape, expected: [spec.rows, spec.cols] });
     }
     params.theta.set(t.data, params.offsets[i]);
   });
@@ -155,7 +156,7 @@ function stateSlots(op: string, cell: Cell): { slots: StateSlot[]; count: number
     const directions = isBidirectional(layer) ? [layer.forward, layer.backward] : [layer];
     for (const dir of directions) {
       dir.stateNames.forEach((name, i) => {
-        if (name !== 'h' && name !== 'c') throw new Error(`${op}: ${dir.kind} has a state "${name}"; PyTorch's layout holds only h and c`);
+        if (name !== 'h' && name !== 'c') throw new ConfigError(op, `${dir.kind} has a state "${name}"; PyTorch's layout holds only h and c`, { cell: dir.kind, state: name });
         slots.push({ index: index++, slot, kind: name, size: dir.stateSizes[i] });
       });
       slot++;
@@ -173,9 +174,9 @@ export function fromPytorchStates(cell: Cell, batch: number, h: Mat, c: Mat | nu
   const out: Mat[] = new Array<Mat>(cell.stateSizes.length);
   for (const s of slots) {
     const src = s.kind === 'h' ? h : c;
-    if (src === null) throw new Error(`fromPytorchStates: ${cell.kind} has a cell state c but no c was given`);
+    if (src === null) throw new ConfigError('fromPytorchStates', `${cell.kind} has a cell state c but no c was given`, { cell: cell.kind });
     if (src.rows !== count * batch || src.cols !== s.size) {
-      throw new Error(`fromPytorchStates: ${s.kind} is ${shapeOf(src)}, needs ${count * batch}x${s.size} (${count} layer-directions x batch ${batch})`);
+      throw new ShapeError('fromPytorchStates', `${s.kind} is ${shapeOf(src)}, needs ${count * batch}x${s.size} (${count} layer-directions x batch ${batch})`, { [s.kind]: [src.rows, src.cols], expected: [count * batch, s.size] });
     }
     const m = mat(batch, s.size);
     m.data.set(src.data.subarray(src.offset + s.slot * batch * s.size, src.offset + (s.slot + 1) * batch * s.size));
@@ -188,7 +189,7 @@ export function fromPytorchStates(cell: Cell, batch: number, h: Mat, c: Mat | nu
 export function pytorchStates(cell: Cell, states: readonly Mat[]): { h: Mat; c: Mat | null } {
   const { slots, count } = stateSlots('pytorchStates', cell);
   if (states.length !== cell.stateSizes.length) {
-    throw new Error(`pytorchStates: ${cell.kind} has ${cell.stateSizes.length} state vectors, ${states.length} given`);
+    throw new ShapeError('pytorchStates', `${cell.kind} has ${cell.stateSizes.length} state vectors, ${states.length} given`, { expected: cell.stateSizes.length, found: states.length });
   }
   const batch = states[0].rows;
   const size = slots[0].size;
@@ -196,7 +197,7 @@ export function pytorchStates(cell: Cell, states: readonly Mat[]): { h: Mat; c: 
   const c = slots.some((s) => s.kind === 'c') ? mat(count * batch, size) : null;
   for (const s of slots) {
     const m = states[s.index];
-    if (m.rows !== batch || m.cols !== size) throw new Error(`pytorchStates: state ${s.index} is ${shapeOf(m)}, expected ${batch}x${size}`);
+    if (m.rows !== batch || m.cols !== size) throw new ShapeError('pytorchStates', `state ${s.index} is ${shapeOf(m)}, expected ${batch}x${size}`, { state: [m.rows, m.cols], expected: [batch, size] });
     (s.kind === 'h' ? h : c!).data.set(m.data.subarray(m.offset, m.offset + batch * size), s.slot * batch * size);
   }
   return { h, c };

@@ -19,6 +19,7 @@
 // options.maxHeaderBytes says otherwise.
 
 import type { Mat } from '../mat/mat.js';
+import { ConfigError, FormatError, ResourceError, ShapeError, type ErrorDetails } from '../mat/errors.js';
 
 /** Element types this module reads and writes. Values are always exposed as float64. */
 export type DType =
@@ -124,8 +125,11 @@ const TWO_POW_32 = 4294967296;
 // ---------------------------------------------------------------------------------------
 // Messages
 
-function fail(message: string): never {
-  throw new Error(`safetensors: ${message}`);
+/** The kind of a refusal: FormatError for bytes read, ShapeError / ConfigError for arguments. */
+type ErrorKind = typeof FormatError | typeof ShapeError | typeof ConfigError | typeof ResourceError;
+
+function fail(message: string, details: ErrorDetails = {}, Kind: ErrorKind = FormatError): never {
+  throw new Kind('safetensors', message, details);
 }
 
 function clip(text: string, max = 120): string {
@@ -137,8 +141,8 @@ function quote(name: string): string {
   return JSON.stringify(clip(name));
 }
 
-function tensorFail(name: string, message: string): never {
-  fail(`tensor ${quote(name)}: ${message}`);
+function tensorFail(name: string, message: string, Kind: ErrorKind = FormatError, details: ErrorDetails = {}): never {
+  fail(`tensor ${quote(name)}: ${message}`, { tensor: name, ...details }, Kind);
 }
 
 /** A short description of an untrusted JSON value (never recursive, never huge). */
@@ -272,11 +276,11 @@ class HeaderParser {
   }
 
   private syntax(message: string, offset: number): never {
-    fail(`header is not valid JSON (${message} ${this.at(offset)})`);
+    fail(`header is not valid JSON (${message} ${this.at(offset)})`, { headerOffset: offset - this.start });
   }
 
   private badUtf8(message: string, offset: number): never {
-    fail(`header is not valid UTF-8 (${message} ${this.at(offset)})`);
+    fail(`header is not valid UTF-8 (${message} ${this.at(offset)})`, { headerOffset: offset - this.start });
   }
 
   private unexpected(offset: number, expected: string): never {
@@ -289,13 +293,13 @@ class HeaderParser {
   private duplicate(depth: number, key: string, offset: number): never {
     const where = `at header offset ${offset - this.start}`;
     if (depth === 1) {
-      if (key === METADATA_KEY) fail(`header has two ${METADATA_KEY} entries (the second ${where})`);
-      fail(`header has two entries for tensor ${quote(key)} (the second ${where})`);
+      if (key === METADATA_KEY) fail(`header has two ${METADATA_KEY} entries (the second ${where})`, { key, headerOffset: offset - this.start });
+      fail(`header has two entries for tensor ${quote(key)} (the second ${where})`, { tensor: key, headerOffset: offset - this.start });
     }
     const top = this.keys[1] as string;
-    if (depth === 2 && top === METADATA_KEY) fail(`header ${METADATA_KEY} has the key ${quote(key)} twice (the second ${where})`);
-    if (depth === 2) tensorFail(top, `entry has the field ${quote(key)} twice (the second ${where})`);
-    fail(`header has the key ${quote(key)} twice in one object (the second ${this.at(offset)})`);
+    if (depth === 2 && top === METADATA_KEY) fail(`header ${METADATA_KEY} has the key ${quote(key)} twice (the second ${where})`, { key, headerOffset: offset - this.start });
+    if (depth === 2) tensorFail(top, `entry has the field ${quote(key)} twice (the second ${where})`, FormatError, { field: key, headerOffset: offset - this.start });
+    fail(`header has the key ${quote(key)} twice in one object (the second ${this.at(offset)})`, { key, headerOffset: offset - this.start });
   }
 
   // --- grammar ------------------------------------------------------------------------
@@ -333,7 +337,7 @@ class HeaderParser {
   }
 
   private tooDeep(): never {
-    fail(`header nests arrays and objects more than ${MAX_NESTING} deep (${this.at(this.pos)}), the limit of the reference parser`);
+    fail(`header nests arrays and objects more than ${MAX_NESTING} deep (${this.at(this.pos)}), the limit of the reference parser`, { headerOffset: this.pos - this.start, limit: MAX_NESTING });
   }
 
   private parseObject(depth: number): JsonObject {
@@ -696,12 +700,12 @@ function readU64Length(view: DataView): number {
 
 /** The dims of a shape given to the writer, or a clear error if it is not a list of sizes. */
 function checkInputShape(name: string, shape: unknown): number[] {
-  if (!Array.isArray(shape)) tensorFail(name, `shape is ${describe(shape)}, not an array of sizes`);
+  if (!Array.isArray(shape)) tensorFail(name, `shape is ${describe(shape)}, not an array of sizes`, ShapeError, { shape });
   const dims: number[] = [];
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      tensorFail(name, `shape entry ${i} is ${describe(d)}, not a non-negative integer`);
+      tensorFail(name, `shape entry ${i} is ${describe(d)}, not a non-negative integer`, ShapeError, { shape });
     }
     dims.push(d + 0); // + 0 turns -0 into 0
   }
@@ -732,7 +736,7 @@ function readShape(name: string, shape: JsonValue | undefined): number[] {
  * product(shape), checking as it goes that the product of the non-zero dims stays within
  * 2^53 - 1 (for empty tensors too) and, for an empty tensor, within emptyLimit.
  */
-function shapeCount(name: string, shape: readonly number[], emptyLimit = Infinity): number {
+function shapeCount(name: string, shape: readonly number[], emptyLimit = Infinity, Kind: ErrorKind = FormatError): number {
   const empty = shape.includes(0);
   let extent = 1;
   for (let i = 0; i < shape.length; i++) {
@@ -740,14 +744,14 @@ function shapeCount(name: string, shape: readonly number[], emptyLimit = Infinit
     if (d === 0) continue;
     extent *= d;
     if (extent > Number.MAX_SAFE_INTEGER) {
-      if (!empty) tensorFail(name, `shape ${shapeText(shape)} has more than 2^53 elements (the product passes 2^53 - 1 at entry ${i})`);
-      tensorFail(name, `shape ${shapeText(shape)} has no elements, but its non-zero dims multiply past 2^53 - 1 (at entry ${i})`);
+      if (!empty) tensorFail(name, `shape ${shapeText(shape)} has more than 2^53 elements (the product passes 2^53 - 1 at entry ${i})`, Kind, { shape });
+      tensorFail(name, `shape ${shapeText(shape)} has no elements, but its non-zero dims multiply past 2^53 - 1 (at entry ${i})`, Kind, { shape });
     }
   }
   if (!empty) return extent;
   if (extent > emptyLimit) {
     tensorFail(name, `shape ${shapeText(shape)} has no elements, but its non-zero dims multiply to ${extent}, more than ${emptyLimit}` +
-      ' (an empty tensor may span at most max(file length, 2^24) positions, so that loops over its rows stay bounded)');
+      ' (an empty tensor may span at most max(file length, 2^24) positions, so that loops over its rows stay bounded)', Kind, { shape, limit: emptyLimit });
   }
   return 0;
 }
@@ -776,22 +780,22 @@ function readOffsets(name: string, offsets: JsonValue | undefined, dataLength: n
 function readMetadata(value: JsonValue | undefined): Record<string, string> {
   const metadata: Record<string, string> = {};
   if (value === undefined || value === null) return metadata;
-  if (!(value instanceof Map)) fail(`header ${METADATA_KEY} is ${describe(value)}, not an object of strings`);
+  if (!(value instanceof Map)) fail(`header ${METADATA_KEY} is ${describe(value)}, not an object of strings`, { field: METADATA_KEY });
   for (const [key, v] of value) {
-    if (typeof v !== 'string') fail(`header ${METADATA_KEY} key ${quote(key)} is ${describe(v)}, not a string`);
+    if (typeof v !== 'string') fail(`header ${METADATA_KEY} key ${quote(key)} is ${describe(v)}, not a string`, { key });
     putOwn(metadata, key, v);
   }
   return metadata;
 }
 
 function checkOptions(options: ReadOptions): void {
-  if (options === null || typeof options !== 'object') fail(`options is ${describe(options)}, not an object`);
+  if (options === null || typeof options !== 'object') fail(`options is ${describe(options)}, not an object`, { value: options }, ConfigError);
   const { maxHeaderBytes, unsafeIntegers } = options;
   if (maxHeaderBytes !== undefined && (typeof maxHeaderBytes !== 'number' || !(maxHeaderBytes >= 0))) {
-    fail(`option maxHeaderBytes is ${describe(maxHeaderBytes)}, not a non-negative number`);
+    fail(`option maxHeaderBytes is ${describe(maxHeaderBytes)}, not a non-negative number`, { option: 'maxHeaderBytes', value: maxHeaderBytes }, ConfigError);
   }
   if (unsafeIntegers !== undefined && unsafeIntegers !== 'throw' && unsafeIntegers !== 'round') {
-    fail(`option unsafeIntegers is ${describe(unsafeIntegers)}, not 'throw' or 'round'`);
+    fail(`option unsafeIntegers is ${describe(unsafeIntegers)}, not 'throw' or 'round'`, { option: 'unsafeIntegers', value: unsafeIntegers }, ConfigError);
   }
 }
 
@@ -803,20 +807,20 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadOptions = 
   checkOptions(options);
   const onNode = runsOnNode();
   const maxHeader = options.maxHeaderBytes ?? (onNode ? MAX_HEADER_BYTES : MAX_HEADER_BYTES_BROWSER);
-  if (!(bytes instanceof Uint8Array)) fail('input is not a Uint8Array');
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  if (!(bytes instanceof Uint8Array)) fail('input is not a Uint8Array', { value: bytes }, ConfigError);
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`, { bytes: bytes.length });
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = readU64Length(view);
   if (headerLength > maxHeader) {
     const hint = options.maxHeaderBytes === undefined && !onNode ? ' (the default without Node.js; raise it with the maxHeaderBytes option)' : '';
-    fail(`header length ${headerLength === Infinity ? '>= 2^53' : headerLength} exceeds the limit of ${maxHeader} bytes${hint}`);
+    fail(`header length ${headerLength === Infinity ? '>= 2^53' : headerLength} exceeds the limit of ${maxHeader} bytes${hint}`, { headerLength, limit: maxHeader });
   }
   if (headerLength > bytes.length - 8) {
-    fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes, at most ${bytes.length - 8} for the header)`);
+    fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes, at most ${bytes.length - 8} for the header)`, { headerLength, bytes: bytes.length });
   }
-  if (headerLength === 0) fail('header is empty (length 0)');
+  if (headerLength === 0) fail('header is empty (length 0)', { headerLength });
   const dataStart = 8 + headerLength;
-  if (bytes[8] !== 0x7b) fail(`header does not start with '{' (first byte 0x${bytes[8].toString(16).padStart(2, '0')})`);
+  if (bytes[8] !== 0x7b) fail(`header does not start with '{' (first byte 0x${bytes[8].toString(16).padStart(2, '0')})`, { headerLength, firstByte: bytes[8] });
   const json = new HeaderParser(bytes, 8, dataStart).parse();
 
   const dataLength = bytes.length - dataStart;
@@ -862,7 +866,7 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadOptions = 
     previous = t;
   }
   if (covered !== dataLength) {
-    fail(`data section has ${dataLength} bytes but the tensors cover only ${covered} (trailing bytes)`);
+    fail(`data section has ${dataLength} bytes but the tensors cover only ${covered} (trailing bytes)`, { dataLength, covered });
   }
   return { tensors, metadata, dataStart };
 }
@@ -974,10 +978,10 @@ function bigFromValue(name: string, dtype: 'I64' | 'U64', v: unknown, i: number)
   } else if (typeof v === 'number' && Number.isInteger(v)) {
     big = BigInt(v);
   } else {
-    tensorFail(name, `element ${i} is ${typeof v === 'number' ? v : typeof v}, not an integer for ${dtype}`);
+    tensorFail(name, `element ${i} is ${typeof v === 'number' ? v : typeof v}, not an integer for ${dtype}`, ConfigError, { index: i, dtype });
   }
   const [lo, hi] = dtype === 'I64' ? [I64_MIN, I64_MAX] : [BigInt(0), U64_MAX];
-  if (big < lo || big > hi) tensorFail(name, `element ${i} is ${big}, out of range for ${dtype}`);
+  if (big < lo || big > hi) tensorFail(name, `element ${i} is ${big}, out of range for ${dtype}`, ConfigError, { index: i, dtype });
   return big;
 }
 
@@ -995,9 +999,9 @@ function writeTensorData(view: DataView, at: number, name: string, t: TensorInpu
   const range = INT_RANGE[dtype];
   for (let i = 0; i < count; i++) {
     const v = data[i];
-    if (typeof v !== 'number') tensorFail(name, `element ${i} is a ${typeof v}, not a number (bigints only for I64/U64)`);
+    if (typeof v !== 'number') tensorFail(name, `element ${i} is a ${typeof v}, not a number (bigints only for I64/U64)`, ConfigError, { index: i });
     if (range && (!Number.isInteger(v) || v < range[0] || v > range[1])) {
-      tensorFail(name, `element ${i} is ${v}, not an integer in [${range[0]}, ${range[1]}] for ${dtype}`);
+      tensorFail(name, `element ${i} is ${v}, not an integer in [${range[0]}, ${range[1]}] for ${dtype}`, ConfigError, { index: i, dtype });
     }
     switch (dtype) {
       case 'F64': view.setFloat64(at + i * 8, v, true); break;
@@ -1029,19 +1033,18 @@ export function writeSafetensors(
 
   const planned: { name: string; input: TensorInput; shape: number[]; count: number; bytes: number }[] = [];
   for (const [name, input] of entries) {
-    if (typeof name !== 'string') fail(`tensor name ${describe(name)} is not a string`);
-    if (LONE_SURROGATE.test(name)) tensorFail(name, 'the name holds a lone surrogate, which has no UTF-8 form');
-    if (name === METADATA_KEY) tensorFail(name, 'this name is reserved for the metadata');
-    if (!isPlainObject(input)) tensorFail(name, `is ${describe(input)}, not {dtype, shape, data}`);
-    if (!isDType(input.dtype)) tensorFail(name, `unknown dtype ${describe(input.dtype)}`);
+    if (typeof name !== 'string') fail(`tensor name ${describe(name)} is not a string`, { value: name }, ConfigError);
+    if (LONE_SURROGATE.test(name)) tensorFail(name, 'the name holds a lone surrogate, which has no UTF-8 form', ConfigError);
+    if (name === METADATA_KEY) tensorFail(name, 'this name is reserved for the metadata', ConfigError);
+    if (!isPlainObject(input)) tensorFail(name, `is ${describe(input)}, not {dtype, shape, data}`, ConfigError);
+    if (!isDType(input.dtype)) tensorFail(name, `unknown dtype ${describe(input.dtype)}`, ConfigError, { option: 'dtype', value: input.dtype });
     const shape = checkInputShape(name, input.shape);
-    const count = shapeCount(name, shape);
-    const data = input.data as ArrayLike<unknown> | undefined;
+    const count = shapeCount(name, shape, Infinity, ShapeError);    const data = input.data as ArrayLike<unknown> | undefined;
     if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
-      tensorFail(name, 'data is not an array-like of numbers');
+      tensorFail(name, 'data is not an array-like of numbers', ConfigError);
     }
     if (data.length !== count) {
-      tensorFail(name, `data has ${data.length} elements but shape ${shapeText(shape)} needs ${count}`);
+      tensorFail(name, `data has ${data.length} elements but shape ${shapeText(shape)} needs ${count}`, ShapeError, { shape, length: data.length, expected: count });
     }
     planned.push({ name, input, shape, count, bytes: count * DTYPE_SIZE[input.dtype] });
   }
@@ -1054,10 +1057,10 @@ export function writeSafetensors(
       : Object.keys(metadata).map((k) => [k, (metadata as Record<string, unknown>)[k]] as [string, unknown]);
     const fields: string[] = [];
     for (const [key, value] of pairs) {
-      if (typeof key !== 'string') fail(`metadata key ${describe(key)} is not a string`);
-      if (typeof value !== 'string') fail(`metadata key ${quote(key)} is ${describe(value)}, not a string`);
+      if (typeof key !== 'string') fail(`metadata key ${describe(key)} is not a string`, { value: key }, ConfigError);
+      if (typeof value !== 'string') fail(`metadata key ${quote(key)} is ${describe(value)}, not a string`, { key, value }, ConfigError);
       if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value)) {
-        fail(`metadata key ${quote(key)}: the ${LONE_SURROGATE.test(key) ? 'key' : 'value'} holds a lone surrogate, which has no UTF-8 form`);
+        fail(`metadata key ${quote(key)}: the ${LONE_SURROGATE.test(key) ? 'key' : 'value'} holds a lone surrogate, which has no UTF-8 form`, { key }, ConfigError);
       }
       fields.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
     }
@@ -1070,7 +1073,7 @@ export function writeSafetensors(
   }
   const json = encodeUtf8(`{${parts.join(',')}}`);
   const headerLength = json.length + ((8 - (json.length % 8)) % 8);
-  if (headerLength > MAX_HEADER_BYTES) fail(`header would be ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit of readers`);
+  if (headerLength > MAX_HEADER_BYTES) fail(`header would be ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit of readers`, { headerLength, limit: MAX_HEADER_BYTES }, ResourceError);
 
   const out = new Uint8Array(8 + headerLength + offset);
   const view = new DataView(out.buffer);
@@ -1099,7 +1102,7 @@ export function tensorToMat(t: Tensor): Mat {
   let rows = 1;
   for (let i = 0; i < shape.length - 1; i++) rows *= shape[i];
   if (rows * cols !== t.data.length) {
-    fail(`tensorToMat: shape ${shapeText(shape)} needs ${rows * cols} values but data has ${t.data.length}`);
+    fail(`tensorToMat: shape ${shapeText(shape)} needs ${rows * cols} values but data has ${t.data.length}`, { shape: t.shape, length: t.data.length }, ShapeError);
   }
   return { rows, cols, data: t.data, offset: 0 };
 }
@@ -1111,12 +1114,12 @@ export function tensorToMat(t: Tensor): Mat {
 export function matToTensor(m: Mat, shape?: readonly number[], dtype: DType = 'F64'): Tensor {
   const size = m.rows * m.cols;
   if (shape !== undefined && !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail(`matToTensor: shape ${describe(shape)} is not a list of non-negative integers`);
+    fail(`matToTensor: shape ${describe(shape)} is not a list of non-negative integers`, { shape }, ShapeError);
   }
   const dims = shape === undefined ? [m.rows, m.cols] : shape.map((d) => d + 0);
   let count = 1;
   for (const d of dims) count *= d;
-  if (count !== size) fail(`matToTensor: shape ${shapeText(dims)} has ${count} elements but the matrix is ${m.rows}x${m.cols}`);
-  if (!isDType(dtype)) fail(`matToTensor: unknown dtype ${describe(dtype)}`);
+  if (count !== size) fail(`matToTensor: shape ${shapeText(dims)} has ${count} elements but the matrix is ${m.rows}x${m.cols}`, { shape: dims, mat: [m.rows, m.cols] }, ShapeError);
+  if (!isDType(dtype)) fail(`matToTensor: unknown dtype ${describe(dtype)}`, { option: 'dtype', value: dtype }, ConfigError);
   return { dtype, shape: dims, data: m.data.slice(m.offset, m.offset + size) };
 }

@@ -7,6 +7,7 @@
 import type { Mat } from '../mat/mat.js';
 import * as pm from '../mat/math.js';
 import { checkInt } from '../mat/options.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 export interface CtcDecodeOptions {
   readonly T: number;
@@ -74,23 +75,23 @@ interface Checked {
 function check(op: string, logProbs: Float64Array | Mat, options: CtcDecodeOptions): Checked {
   const { T, N, C } = options;
   if (!Number.isInteger(T) || !Number.isInteger(N) || !Number.isInteger(C) || T < 0 || N < 0 || C < 1) {
-    throw new Error(`${op}: T ${T}, N ${N}, C ${C} must be non-negative integers with C >= 1`);
+    throw new ConfigError(op, `T ${T}, N ${N}, C ${C} must be non-negative integers with C >= 1`, { T, N, C });
   }
   const blank = options.blank ?? 0;
   if (!Number.isInteger(blank) || blank < 0 || blank >= C) {
-    throw new Error(`${op}: blank index ${blank} is not a class in [0, ${C})`);
+    throw new ConfigError(op, `blank index ${blank} is not a class in [0, ${C})`, { option: 'blank', value: blank, classes: C });
   }
   let data: Float64Array;
   let offset: number;
   if (logProbs instanceof Float64Array) {
     if (logProbs.length !== T * N * C) {
-      throw new Error(`${op}: input of ${logProbs.length} values, expected T*N*C = ${T}*${N}*${C} = ${T * N * C}`);
+      throw new ShapeError(op, `input of ${logProbs.length} values, expected T*N*C = ${T}*${N}*${C} = ${T * N * C}`, { length: logProbs.length, expected: T * N * C });
     }
     data = logProbs;
     offset = 0;
   } else {
     if (logProbs.rows !== T * N || logProbs.cols !== C) {
-      throw new Error(`${op}: input ${logProbs.rows}x${logProbs.cols}, expected (T*N)x C = ${T * N}x${C}`);
+      throw new ShapeError(op, `input ${logProbs.rows}x${logProbs.cols}, expected (T*N)x C = ${T * N}x${C}`, { input: [logProbs.rows, logProbs.cols], expected: [T * N, C] });
     }
     data = logProbs.data;
     offset = logProbs.offset;
@@ -98,12 +99,12 @@ function check(op: string, logProbs: Float64Array | Mat, options: CtcDecodeOptio
   const inputLengths = new Int32Array(N).fill(T);
   if (options.inputLengths !== undefined) {
     if (options.inputLengths.length !== N) {
-      throw new Error(`${op}: ${options.inputLengths.length} input lengths for a batch of ${N}`);
+      throw new ShapeError(op, `${options.inputLengths.length} input lengths for a batch of ${N}`, { lengths: options.inputLengths.length, batch: N });
     }
     for (let n = 0; n < N; n++) {
       const len = options.inputLengths[n];
-      if (!Number.isInteger(len) || len < 0) throw new Error(`${op}: item ${n}: input length ${len} is not a non-negative integer`);
-      if (len > T) throw new Error(`${op}: item ${n}: input length ${len} exceeds the ${T} frames given`);
+      if (!Number.isInteger(len) || len < 0) throw new ShapeError(op, `item ${n}: input length ${len} is not a non-negative integer`, { item: n, inputLength: len });
+      if (len > T) throw new ShapeError(op, `item ${n}: input length ${len} exceeds the ${T} frames given`, { item: n, inputLength: len, frames: T });
       inputLengths[n] = len;
     }
   }
@@ -235,7 +236,7 @@ export function ctcPrefixBeamSearch(logProbs: Float64Array | Mat, options: CtcBe
   const scorer = options.scorer;
   const weight = options.scorerWeight ?? 1;
   const labelBeam = options.labelBeam ?? Infinity;
-  if (!(labelBeam >= 0)) throw new Error(`${op}: labelBeam ${labelBeam} must be >= 0`);
+  if (!(labelBeam >= 0)) throw new ConfigError(op, `labelBeam ${labelBeam} must be >= 0`, { option: 'labelBeam', value: labelBeam });
 
   const results: CtcHypothesis[][] = [];
   for (let n = 0; n < N; n++) {

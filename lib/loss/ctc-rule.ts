@@ -9,13 +9,14 @@ import type { FusedRule } from '../ad/primitives.js';
 import type { Graph, Var } from '../ad/graph.js';
 import { accWeightedSum } from '../ad/tangent.js';
 import { type CtcOptions, ctcLossFromLogits, ctcLossGradLogits } from './ctc.js';
+import { ShapeError } from '../mat/errors.js';
 
 export const ctcRule: FusedRule<CtcOptions> = {
   name: 'ctc',
   arity: 1,
   shape: ([z], o) => {
     if (z.rows !== o.T * o.N || z.cols !== o.C) {
-      throw new Error(`ctc: logits ${shapeOf(z)} do not match T ${o.T} x N ${o.N} rows and C ${o.C} columns`);
+      throw new ShapeError('ctc', `logits ${shapeOf(z)} do not match T ${o.T} x N ${o.N} rows and C ${o.C} columns`, { logits: [z.rows, z.cols], expected: [o.T * o.N, o.C] });
     }
     return (o.reduction ?? 'mean') === 'none' ? [o.N, 1] : [1, 1];
   },

@@ -22,6 +22,7 @@
 import { type Mat, matFrom } from '../mat/mat.js';
 import * as pm from '../mat/math.js';
 import { logSoftmaxRows as logSoftmaxMat } from '../mat/elementwise.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 export type CtcReduction = 'none' | 'sum' | 'mean';
 
@@ -117,21 +118,21 @@ function isNested(targets: ArrayLike<number> | readonly ArrayLike<number>[]): ta
 function checkBatch(op: string, options: CtcOptions): Batch {
   const { T, N, C } = options;
   if (!isCount(T) || !isCount(N) || !isCount(C) || C < 1) {
-    throw new Error(`${op}: T ${T}, N ${N}, C ${C} must be non-negative integers with C >= 1`);
+    throw new ConfigError(op, `T ${T}, N ${N}, C ${C} must be non-negative integers with C >= 1`, { T, N, C });
   }
   const blank = options.blank ?? 0;
   if (!Number.isInteger(blank) || blank < 0 || blank >= C) {
-    throw new Error(`${op}: blank index ${blank} is not a class in [0, ${C})`);
+    throw new ConfigError(op, `blank index ${blank} is not a class in [0, ${C})`, { option: 'blank', value: blank, classes: C });
   }
   const reduction = options.reduction ?? 'mean';
   if (reduction !== 'none' && reduction !== 'sum' && reduction !== 'mean') {
-    throw new Error(`${op}: reduction '${String(reduction)}' is not 'none', 'sum' or 'mean'`);
+    throw new ConfigError(op, `reduction '${String(reduction)}' is not 'none', 'sum' or 'mean'`, { option: 'reduction', value: reduction });
   }
   if (options.inputLengths.length !== N) {
-    throw new Error(`${op}: ${options.inputLengths.length} input lengths for a batch of ${N}`);
+    throw new ShapeError(op, `${options.inputLengths.length} input lengths for a batch of ${N}`, { lengths: options.inputLengths.length, batch: N });
   }
   if (options.targetLengths.length !== N) {
-    throw new Error(`${op}: ${options.targetLengths.length} target lengths for a batch of ${N}`);
+    throw new ShapeError(op, `${options.targetLengths.length} target lengths for a batch of ${N}`, { lengths: options.targetLengths.length, batch: N });
   }
   const inputLengths = new Int32Array(N);
   const targetLengths = new Int32Array(N);
@@ -140,9 +141,9 @@ function checkBatch(op: string, options: CtcOptions): Batch {
   for (let n = 0; n < N; n++) {
     const li = options.inputLengths[n];
     const lt = options.targetLengths[n];
-    if (!isCount(li)) throw new Error(`${op}: item ${n}: input length ${li} is not a non-negative integer`);
-    if (li > T) throw new Error(`${op}: item ${n}: input length ${li} exceeds the ${T} frames given`);
-    if (!isCount(lt)) throw new Error(`${op}: item ${n}: target length ${lt} is not a non-negative integer`);
+    if (!isCount(li)) throw new ShapeError(op, `item ${n}: input length ${li} is not a non-negative integer`, { item: n, inputLength: li });
+    if (li > T) throw new ShapeError(op, `item ${n}: input length ${li} exceeds the ${T} frames given`, { item: n, inputLength: li, frames: T });
+    if (!isCount(lt)) throw new ShapeError(op, `item ${n}: target length ${lt} is not a non-negative integer`, { item: n, targetLength: lt });
     inputLengths[n] = li;
     targetLengths[n] = lt;
     total += lt;
@@ -155,31 +156,31 @@ function checkBatch(op: string, options: CtcOptions): Batch {
   const padded = options.paddedTargetLength;
   let at = 0;
   if (isNested(targets)) {
-    if (padded !== undefined) throw new Error(`${op}: paddedTargetLength is for flat targets, got one array per item`);
-    if (targets.length !== N) throw new Error(`${op}: ${targets.length} target arrays for a batch of ${N}`);
+    if (padded !== undefined) throw new ConfigError(op, 'paddedTargetLength is for flat targets, got one array per item', { option: 'paddedTargetLength', value: padded });
+    if (targets.length !== N) throw new ShapeError(op, `${targets.length} target arrays for a batch of ${N}`, { targets: targets.length, batch: N });
     for (let n = 0; n < N; n++) {
       const row = targets[n];
       if (targetLengths[n] > row.length) {
-        throw new Error(`${op}: item ${n}: target length ${targetLengths[n]} exceeds its ${row.length} targets`);
+        throw new ShapeError(op, `item ${n}: target length ${targetLengths[n]} exceeds its ${row.length} targets`, { item: n, targetLength: targetLengths[n], targets: row.length });
       }
       targetStarts[n] = at;
       for (let i = 0; i < targetLengths[n]; i++) labels[at++] = checkLabel(op, n, row[i], C, blank);
     }
   } else if (padded !== undefined) {
-    if (!isCount(padded)) throw new Error(`${op}: paddedTargetLength ${padded} is not a non-negative integer`);
+    if (!isCount(padded)) throw new ConfigError(op, `paddedTargetLength ${padded} is not a non-negative integer`, { option: 'paddedTargetLength', value: padded });
     if (targets.length !== N * padded) {
-      throw new Error(`${op}: padded targets (${N}, ${padded}) need ${N * padded} values, got ${targets.length}`);
+      throw new ShapeError(op, `padded targets (${N}, ${padded}) need ${N * padded} values, got ${targets.length}`, { batch: N, paddedTargetLength: padded, length: targets.length });
     }
     for (let n = 0; n < N; n++) {
       if (targetLengths[n] > padded) {
-        throw new Error(`${op}: item ${n}: target length ${targetLengths[n]} exceeds the padded target length ${padded}`);
+        throw new ShapeError(op, `item ${n}: target length ${targetLengths[n]} exceeds the padded target length ${padded}`, { item: n, targetLength: targetLengths[n], paddedTargetLength: padded });
       }
       targetStarts[n] = at;
       for (let i = 0; i < targetLengths[n]; i++) labels[at++] = checkLabel(op, n, targets[n * padded + i], C, blank);
     }
   } else {
     if (targets.length !== total) {
-      throw new Error(`${op}: concatenated targets hold ${targets.length} labels but the target lengths sum to ${total}`);
+      throw new ShapeError(op, `concatenated targets hold ${targets.length} labels but the target lengths sum to ${total}`, { labels: targets.length, total });
     }
     for (let n = 0; n < N; n++) {
       targetStarts[n] = at;
@@ -194,9 +195,9 @@ function checkBatch(op: string, options: CtcOptions): Batch {
 
 function checkLabel(op: string, n: number, label: number, C: number, blank: number): number {
   if (!Number.isInteger(label) || label < 0 || label >= C) {
-    throw new Error(`${op}: item ${n}: target label ${label} is not a class in [0, ${C})`);
+    throw new ConfigError(op, `item ${n}: target label ${label} is not a class in [0, ${C})`, { item: n, label, classes: C });
   }
-  if (label === blank) throw new Error(`${op}: item ${n}: target label ${label} equals the blank index`);
+  if (label === blank) throw new ConfigError(op, `item ${n}: target label ${label} equals the blank index`, { item: n, label, blank });
   return label;
 }
 
@@ -204,12 +205,12 @@ function storage(op: string, x: Float64Array | Mat, b: Batch): { data: Float64Ar
   const size = b.T * b.N * b.C;
   if (x instanceof Float64Array) {
     if (x.length !== size) {
-      throw new Error(`${op}: input of ${x.length} values, expected T*N*C = ${b.T}*${b.N}*${b.C} = ${size}`);
+      throw new ShapeError(op, `input of ${x.length} values, expected T*N*C = ${b.T}*${b.N}*${b.C} = ${size}`, { length: x.length, expected: size });
     }
     return { data: x, offset: 0 };
   }
   if (x.rows !== b.T * b.N || x.cols !== b.C) {
-    throw new Error(`${op}: input ${x.rows}x${x.cols}, expected (T*N)x C = ${b.T * b.N}x${b.C}`);
+    throw new ShapeError(op, `input ${x.rows}x${x.cols}, expected (T*N)x C = ${b.T * b.N}x${b.C}`, { input: [x.rows, x.cols], expected: [b.T * b.N, b.C] });
   }
   return { data: x.data, offset: x.offset };
 }
@@ -219,9 +220,9 @@ function itemWeights(op: string, b: Batch, gy: number | ArrayLike<number> | unde
   const w = new Float64Array(b.N);
   if (gy !== undefined && typeof gy !== 'number') {
     if (b.reduction !== 'none') {
-      throw new Error(`${op}: reduction '${b.reduction}' gives a scalar loss, so its upstream gy must be a number`);
+      throw new ConfigError(op, `reduction '${b.reduction}' gives a scalar loss, so its upstream gy must be a number`, { reduction: b.reduction });
     }
-    if (gy.length !== b.N) throw new Error(`${op}: ${gy.length} upstream values for a batch of ${b.N}`);
+    if (gy.length !== b.N) throw new ShapeError(op, `${gy.length} upstream values for a batch of ${b.N}`, { found: gy.length, expected: b.N });
     for (let n = 0; n < b.N; n++) w[n] = gy[n];
     return w;
   }
@@ -395,7 +396,7 @@ function lossAndGrad(
 ): CtcGradResult {
   const size = b.T * b.N * b.C;
   const gx = grad.gx ?? new Float64Array(size);
-  if (gx.length !== size) throw new Error(`${op}: gx has ${gx.length} values, expected T*N*C = ${size}`);
+  if (gx.length !== size) throw new ShapeError(op, `gx has ${gx.length} values, expected T*N*C = ${size}`, { found: gx.length, expected: size });
   const accumulate = grad.accumulate ?? false;
   const w = itemWeights(op, b, grad.gy);
   const width = 2 * b.maxTargetLength + 1;
@@ -452,7 +453,7 @@ export function ctcLossGradLogProbs(
   const { data, offset } = storage(op, logProbs, b);
   const convention = grad.convention ?? 'torch';
   if (convention !== 'torch' && convention !== 'exact') {
-    throw new Error(`${op}: convention '${String(convention)}' is not 'torch' or 'exact'`);
+    throw new ConfigError(op, `convention '${String(convention)}' is not 'torch' or 'exact'`, { option: 'convention', value: convention });
   }
   return lossAndGrad(op, b, data, offset, grad, convention === 'torch' ? 1 : 0);
 }

@@ -1,3 +1,4 @@
+import { ShapeError } from '../mat/errors.js';
 // Levenshtein distance over label sequences and the label error rate built on it.
 
 /**
@@ -38,7 +39,7 @@ export function labelErrorRate(
   predictions: readonly ArrayLike<number>[], targets: readonly ArrayLike<number>[],
 ): number {
   if (predictions.length !== targets.length) {
-    throw new Error(`labelErrorRate: ${predictions.length} predictions for ${targets.length} targets`);
+    throw new ShapeError('labelErrorRate', `${predictions.length} predictions for ${targets.length} targets`, { predictions: predictions.length, targets: targets.length });
   }
   let edits = 0;
   let length = 0;

@@ -15,6 +15,7 @@ import { type Mat, rowsView, shapeOf } from '../mat/mat.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
 import * as pm from '../mat/math.js';
 import { checkInt } from '../mat/options.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 export type LossKind = 'mse' | 'softmax-ce' | 'bce';
 export const LOSS_KINDS: readonly LossKind[] = ['mse', 'softmax-ce', 'bce'];
@@ -29,10 +30,10 @@ export interface StepLossOptions {
 function checkShapes(op: string, output: Var, target: Mat, mask: Mat | null): void {
   const y = output.value;
   if (y.rows !== target.rows || y.cols !== target.cols) {
-    throw new Error(`${op}: output is ${shapeOf(y)} but target is ${shapeOf(target)}`);
+    throw new ShapeError(op, `output is ${shapeOf(y)} but target is ${shapeOf(target)}`, { output: [y.rows, y.cols], target: [target.rows, target.cols] });
   }
   if (mask !== null && (mask.rows !== y.rows || mask.cols !== 1)) {
-    throw new Error(`${op}: mask is ${shapeOf(mask)}, needs ${y.rows}x1 (one weight per row of the ${shapeOf(y)} output)`);
+    throw new ShapeError(op, `mask is ${shapeOf(mask)}, needs ${y.rows}x1 (one weight per row of the ${shapeOf(y)} output)`, { mask: [mask.rows, mask.cols], output: [y.rows, y.cols] });
   }
 }
 
@@ -45,7 +46,7 @@ function weightSum(mask: Mat | null, rows: number): number {
 
 function defaultScale(op: string, options: StepLossOptions, mask: Mat | null, rows: number, perRow: number): number {
   if (options.scale !== undefined) {
-    if (!Number.isFinite(options.scale)) throw new Error(`${op}: scale must be finite, got ${options.scale}`);
+    if (!Number.isFinite(options.scale)) throw new ConfigError(op, `scale must be finite, got ${options.scale}`, { option: 'scale', value: options.scale });
     return options.scale;
   }
   const w = weightSum(mask, rows);
@@ -90,7 +91,7 @@ export function stepLoss(kind: LossKind, g: Graph, output: Var, target: Mat, opt
     case 'mse': return mseLoss(g, output, target, options);
     case 'softmax-ce': return softmaxCrossEntropy(g, output, target, options);
     case 'bce': return binaryCrossEntropy(g, output, target, options);
-    default: throw new Error(`stepLoss: unknown loss kind ${JSON.stringify(kind)} (${LOSS_KINDS.join(', ')})`);
+    default: throw new ConfigError('stepLoss', `unknown loss kind ${JSON.stringify(kind)} (${LOSS_KINDS.join(', ')})`, { value: kind, accepted: LOSS_KINDS });
   }
 }
 
@@ -106,11 +107,11 @@ export interface SequenceTargets {
 
 function checkTargets(op: string, spec: SequenceTargets): number {
   const { targets, mask, batch } = spec;
-  if (!LOSS_KINDS.includes(spec.kind)) throw new Error(`${op}: unknown loss kind ${JSON.stringify(spec.kind)} (${LOSS_KINDS.join(', ')})`);
+  if (!LOSS_KINDS.includes(spec.kind)) throw new ConfigError(op, `unknown loss kind ${JSON.stringify(spec.kind)} (${LOSS_KINDS.join(', ')})`, { option: 'kind', value: spec.kind, accepted: LOSS_KINDS });
   checkInt(op, 'batch', batch);
-  if (targets.rows % batch !== 0) throw new Error(`${op}: targets have ${targets.rows} rows, not a multiple of batch ${batch}`);
+  if (targets.rows % batch !== 0) throw new ShapeError(op, `targets have ${targets.rows} rows, not a multiple of batch ${batch}`, { targets: [targets.rows, targets.cols], batch });
   if (mask !== null && (mask.rows !== targets.rows || mask.cols !== 1)) {
-    throw new Error(`${op}: mask is ${shapeOf(mask)}, needs ${targets.rows}x1 like the ${shapeOf(targets)} targets`);
+    throw new ShapeError(op, `mask is ${shapeOf(mask)}, needs ${targets.rows}x1 like the ${shapeOf(targets)} targets`, { mask: [mask.rows, mask.cols], targets: [targets.rows, targets.cols] });
   }
   return targets.rows / batch;
 }
@@ -132,7 +133,7 @@ export function sequenceLoss(spec: SequenceTargets, options: { scale?: number } 
   const { kind, targets, mask, batch } = spec;
   const count = targetCount(spec);
   const scale = options.scale ?? (count === 0 ? 0 : 1 / count);
-  if (!Number.isFinite(scale)) throw new Error(`sequenceLoss: scale must be finite, got ${scale}`);
+  if (!Number.isFinite(scale)) throw new ConfigError('sequenceLoss', `scale must be finite, got ${scale}`, { option: 'scale', value: scale });
   // Per step: skip (no weight), plain (all weights 1), or weighted.
   const plan = new Int8Array(steps);
   for (let t = 0; t < steps; t++) {
@@ -147,7 +148,7 @@ export function sequenceLoss(spec: SequenceTargets, options: { scale?: number } 
   }
   return {
     step(g: Graph, t: number, output: Var): Var | null {
-      if (t < 0 || t >= steps) throw new Error(`sequenceLoss: step ${t} is outside the ${steps} steps of the targets`);
+      if (t < 0 || t >= steps) throw new ShapeError('sequenceLoss', `step ${t} is outside the ${steps} steps of the targets`, { step: t, steps });
       if (plan[t] === 0) return null;
       const target = rowsView(targets, t * batch, batch);
       const stepMask = plan[t] === 2 ? rowsView(mask!, t * batch, batch) : null;
@@ -163,9 +164,9 @@ export function sequenceLoss(spec: SequenceTargets, options: { scale?: number } 
  */
 export function lossValue(kind: LossKind, outputs: Mat, targets: Mat, mask: Mat | null): number {
   if (outputs.rows !== targets.rows || outputs.cols !== targets.cols) {
-    throw new Error(`lossValue: outputs are ${shapeOf(outputs)} but targets are ${shapeOf(targets)}`);
+    throw new ShapeError('lossValue', `outputs are ${shapeOf(outputs)} but targets are ${shapeOf(targets)}`, { outputs: [outputs.rows, outputs.cols], targets: [targets.rows, targets.cols] });
   }
-  if (mask !== null && (mask.rows !== targets.rows || mask.cols !== 1)) throw new Error(`lossValue: mask is ${shapeOf(mask)}, needs ${targets.rows}x1`);
+  if (mask !== null && (mask.rows !== targets.rows || mask.cols !== 1)) throw new ShapeError('lossValue', `mask is ${shapeOf(mask)}, needs ${targets.rows}x1`, { mask: [mask.rows, mask.cols], targets: [targets.rows, targets.cols] });
   const { rows, cols } = targets;
   const y = outputs.data, t = targets.data;
   let total = 0, count = 0;
@@ -192,7 +193,7 @@ export function lossValue(kind: LossKind, outputs: Mat, targets: Mat, mask: Mat 
       for (let j = 0; j < cols; j++) rowLoss -= t[to + j] * (y[yo + j] - logZ);
       count += w;
     } else {
-      throw new Error(`lossValue: unknown loss kind ${JSON.stringify(kind)} (${LOSS_KINDS.join(', ')})`);
+      throw new ConfigError('lossValue', `unknown loss kind ${JSON.stringify(kind)} (${LOSS_KINDS.join(', ')})`, { value: kind, accepted: LOSS_KINDS });
     }
     total += w * rowLoss;
   }

@@ -3,6 +3,7 @@
 // Shapes are checked once per call, never per element.
 import { type Mat, assertSameShape, shapeOf } from './mat.js';
 import * as pm from './math.js';
+import { ShapeError } from './errors.js';
 
 function size(m: Mat): number {
   return m.rows * m.cols;
@@ -51,7 +52,7 @@ export function axpy(alpha: number, x: Mat, y: Mat): void {
 
 function assertRowVector(op: string, m: Mat, row: Mat): void {
   if (row.rows !== 1 || row.cols !== m.cols) {
-    throw new Error(`${op}: row vector ${shapeOf(row)} does not broadcast over ${shapeOf(m)} (need 1x${m.cols})`);
+    throw new ShapeError(op, `row vector ${shapeOf(row)} does not broadcast over ${shapeOf(m)} (need 1x${m.cols})`, { row: [row.rows, row.cols], m: [m.rows, m.cols] });
   }
 }
 
@@ -80,7 +81,7 @@ export function mulRow(out: Mat, a: Mat, row: Mat): void {
 /** out[r, c] = a[r, c] · column[r]  (scale each row) */
 export function mulColumn(out: Mat, a: Mat, column: Mat): void {
   if (column.cols !== 1 || column.rows !== a.rows) {
-    throw new Error(`mulColumn: column vector ${shapeOf(column)} does not broadcast over ${shapeOf(a)} (need ${a.rows}x1)`);
+    throw new ShapeError('mulColumn', `column vector ${shapeOf(column)} does not broadcast over ${shapeOf(a)} (need ${a.rows}x1)`, { column: [column.rows, column.cols], a: [a.rows, a.cols] });
   }
   assertSameShape('mulColumn', out, a);
   const cols = a.cols, o = out.data, ad = a.data;
@@ -94,7 +95,7 @@ export function mulColumn(out: Mat, a: Mat, column: Mat): void {
 /** out (1 x cols) = sum over rows of a, times alpha, plus beta · out */
 export function sumRows(out: Mat, a: Mat, alpha = 1, beta = 0): void {
   if (out.rows !== 1 || out.cols !== a.cols) {
-    throw new Error(`sumRows: out ${shapeOf(out)} must be 1x${a.cols} for ${shapeOf(a)}`);
+    throw new ShapeError('sumRows', `out ${shapeOf(out)} must be 1x${a.cols} for ${shapeOf(a)}`, { out: [out.rows, out.cols], a: [a.rows, a.cols] });
   }
   const cols = a.cols, o = out.data, ad = a.data, oo = out.offset;
   for (let c = 0; c < cols; c++) o[oo + c] = beta === 0 ? 0 : beta * o[oo + c];
@@ -107,7 +108,7 @@ export function sumRows(out: Mat, a: Mat, alpha = 1, beta = 0): void {
 /** out (rows x 1) = sum over columns of a */
 export function sumCols(out: Mat, a: Mat): void {
   if (out.cols !== 1 || out.rows !== a.rows) {
-    throw new Error(`sumCols: out ${shapeOf(out)} must be ${a.rows}x1 for ${shapeOf(a)}`);
+    throw new ShapeError('sumCols', `out ${shapeOf(out)} must be ${a.rows}x1 for ${shapeOf(a)}`, { out: [out.rows, out.cols], a: [a.rows, a.cols] });
   }
   const cols = a.cols, ad = a.data;
   for (let r = 0; r < a.rows; r++) {

@@ -3,6 +3,7 @@
 
 import type { Mat } from './mat.js';
 import type { Rng } from './rng.js';
+import { ConfigError, ShapeError } from './errors.js';
 
 function shape(m: Mat): string {
   return `${m.rows}x${m.cols}`;
@@ -10,21 +11,21 @@ function shape(m: Mat): string {
 
 function checkFinite(op: string, name: string, value: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new Error(`${op}: ${name} must be a finite number, got ${String(value)}`);
+    throw new ConfigError(op, `${name} must be a finite number, got ${String(value)}`, { option: name, value });
   }
 }
 
 function checkMat(op: string, m: Mat): void {
   if (!Number.isInteger(m.rows) || !Number.isInteger(m.cols) || m.rows < 0 || m.cols < 0 ||
     !Number.isInteger(m.offset) || m.offset < 0 || m.offset + m.rows * m.cols > m.data.length) {
-    throw new Error(`${op}: ${m.rows}x${m.cols} at offset ${m.offset} is not a valid matrix over ${m.data.length} elements`);
+    throw new ShapeError(op, `${m.rows}x${m.cols} at offset ${m.offset} is not a valid matrix over ${m.data.length} elements`, { shape: [m.rows, m.cols], offset: m.offset, length: m.data.length });
   }
 }
 
 function checkFans(op: string, m: Mat): void {
   checkMat(op, m);
   if (m.rows === 0 || m.cols === 0) {
-    throw new Error(`${op}: fan_in and fan_out of ${shape(m)} must be positive`);
+    throw new ShapeError(op, `fan_in and fan_out of ${shape(m)} must be positive`, { shape: [m.rows, m.cols] });
   }
 }
 
@@ -33,7 +34,7 @@ export function uniformInit(m: Mat, rng: Rng, lo: number, hi: number): void {
   checkMat('uniformInit', m);
   checkFinite('uniformInit', 'lo', lo);
   checkFinite('uniformInit', 'hi', hi);
-  if (hi < lo) throw new Error(`uniformInit: hi ${hi} < lo ${lo} for ${shape(m)}`);
+  if (hi < lo) throw new ConfigError('uniformInit', `hi ${hi} < lo ${lo} for ${shape(m)}`, { hi, lo });
   rng.fillUniform(m, lo, hi);
 }
 
@@ -42,7 +43,7 @@ export function normalInit(m: Mat, rng: Rng, std: number, mean = 0): void {
   checkMat('normalInit', m);
   checkFinite('normalInit', 'std', std);
   checkFinite('normalInit', 'mean', mean);
-  if (std < 0) throw new Error(`normalInit: std ${std} < 0 for ${shape(m)}`);
+  if (std < 0) throw new ConfigError('normalInit', `std ${std} < 0 for ${shape(m)}`, { option: 'std', value: std });
   rng.fillNormal(m, mean, std);
 }
 
@@ -80,7 +81,7 @@ export function heUniform(m: Mat, rng: Rng, gain = Math.SQRT2): void {
 export function pytorchRnnUniform(m: Mat, rng: Rng, hiddenSize: number): void {
   checkMat('pytorchRnnUniform', m);
   if (!Number.isInteger(hiddenSize) || hiddenSize <= 0) {
-    throw new Error(`pytorchRnnUniform: hiddenSize ${hiddenSize} is not a positive integer (${shape(m)})`);
+    throw new ConfigError('pytorchRnnUniform', `hiddenSize ${hiddenSize} is not a positive integer (${shape(m)})`, { option: 'hiddenSize', value: hiddenSize });
   }
   const bound = 1 / Math.sqrt(hiddenSize);
   rng.fillUniform(m, -bound, bound);

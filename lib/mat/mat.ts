@@ -1,3 +1,4 @@
+import { ResourceError, ShapeError } from './errors.js';
 // The one matrix type: row-major float64 storage with an offset, so a view of
 // a contiguous block of rows (one time step of a batch, one gate's rows) costs
 // no copy. Element (r, c) lives at data[offset + r * cols + c].
@@ -11,7 +12,7 @@ export interface Mat {
 
 function checkSize(op: string, rows: number, cols: number): void {
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
-    throw new Error(`${op}: shape ${rows}x${cols} is not a pair of non-negative integers`);
+    throw new ShapeError(op, `shape ${rows}x${cols} is not a pair of non-negative integers`, { rows, cols });
   }
 }
 
@@ -23,7 +24,7 @@ export function mat(rows: number, cols: number): Mat {
     data = new Float64Array(rows * cols);
   } catch (e) {
     // The engine's own message ("Array buffer allocation failed", "Invalid typed array length") names neither.
-    throw new Error(`mat: cannot allocate ${rows}x${cols} (${(rows * cols * 8 / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`);
+    throw new ResourceError('mat', `cannot allocate ${rows}x${cols} (${(rows * cols * 8 / 2 ** 30).toFixed(1)} GiB): ${(e as Error).message}`, { rows, cols, bytes: rows * cols * 8 });
   }
   return { rows, cols, data, offset: 0 };
 }
@@ -32,7 +33,7 @@ export function mat(rows: number, cols: number): Mat {
 export function matFrom(rows: number, cols: number, data: Float64Array, offset = 0): Mat {
   checkSize('matFrom', rows, cols);
   if (!Number.isInteger(offset) || offset < 0 || offset + rows * cols > data.length) {
-    throw new Error(`matFrom: ${rows}x${cols} at offset ${offset} does not fit in ${data.length} elements`);
+    throw new ShapeError('matFrom', `${rows}x${cols} at offset ${offset} does not fit in ${data.length} elements`, { rows, cols, offset, length: data.length });
   }
   return { rows, cols, data, offset };
 }
@@ -44,7 +45,7 @@ export function matOf(rowsOfValues: readonly (readonly number[])[]): Mat {
   const out = mat(rows, cols);
   for (let r = 0; r < rows; r++) {
     if (rowsOfValues[r].length !== cols) {
-      throw new Error(`matOf: row ${r} has ${rowsOfValues[r].length} values, row 0 has ${cols}`);
+      throw new ShapeError('matOf', `row ${r} has ${rowsOfValues[r].length} values, row 0 has ${cols}`, { row: r, found: rowsOfValues[r].length, expected: cols });
     }
     for (let c = 0; c < cols; c++) out.data[r * cols + c] = rowsOfValues[r][c];
   }
@@ -54,7 +55,7 @@ export function matOf(rowsOfValues: readonly (readonly number[])[]): Mat {
 /** A view of rows [start, start+count) sharing storage with m. */
 export function rowsView(m: Mat, start: number, count: number): Mat {
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > m.rows) {
-    throw new Error(`rowsView: rows [${start}, ${start + count}) out of range for ${m.rows}x${m.cols}`);
+    throw new ShapeError('rowsView', `rows [${start}, ${start + count}) out of range for ${m.rows}x${m.cols}`, { start, count, shape: [m.rows, m.cols] });
   }
   return { rows: count, cols: m.cols, data: m.data, offset: m.offset + start * m.cols };
 }
@@ -63,7 +64,7 @@ export function rowsView(m: Mat, start: number, count: number): Mat {
 export function reshape(m: Mat, rows: number, cols: number): Mat {
   checkSize('reshape', rows, cols);
   if (rows * cols !== m.rows * m.cols) {
-    throw new Error(`reshape: ${m.rows}x${m.cols} cannot become ${rows}x${cols}`);
+    throw new ShapeError('reshape', `${m.rows}x${m.cols} cannot become ${rows}x${cols}`, { from: [m.rows, m.cols], to: [rows, cols] });
   }
   return { rows, cols, data: m.data, offset: m.offset };
 }
@@ -113,7 +114,7 @@ export function sameShape(a: Mat, b: Mat): boolean {
 
 export function assertSameShape(op: string, a: Mat, b: Mat): void {
   if (a.rows !== b.rows || a.cols !== b.cols) {
-    throw new Error(`${op}: shapes ${shapeOf(a)} and ${shapeOf(b)} differ`);
+    throw new ShapeError(op, `shapes ${shapeOf(a)} and ${shapeOf(b)} differ`, { a: [a.rows, a.cols], b: [b.rows, b.cols] });
   }
 }
 

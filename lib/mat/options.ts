@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.js';
 // Checks shared by every options object and size argument in lib/. This file
 // imports nothing, so any layer (cells, optimisers, runners, trainers) can use it.
 
@@ -18,10 +19,10 @@ function show(value: unknown): string {
  */
 export function checkKeys(op: string, options: unknown, accepted: readonly string[]): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new Error(`${op}: options must be an object, got ${show(options)}`);
+    throw new ConfigError(op, `options must be an object, got ${show(options)}`, { value: options });
   }
   for (const key of Object.keys(options)) {
-    if (!accepted.includes(key)) throw new Error(`${op}: unknown option "${key}" (accepted: ${accepted.join(', ')})`);
+    if (!accepted.includes(key)) throw new ConfigError(op, `unknown option "${key}" (accepted: ${accepted.join(', ')})`, { option: key, accepted });
   }
 }
 
@@ -39,7 +40,7 @@ export function keysOf<T>(all: { readonly [K in keyof Required<T>]: true }): rea
  */
 export function checkInt(op: string, name: string, value: unknown, min = 1): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${show(value)}`);
+    throw new ConfigError(op, `${name} must be an integer >= ${min}, got ${show(value)}`, { option: name, value, min });
   }
   return value;
 }

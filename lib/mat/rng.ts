@@ -7,6 +7,7 @@
 
 import type { Mat } from './mat.js';
 import { log } from './math.js';
+import { ConfigError, FormatError } from './errors.js';
 
 /** Anything indexable with a length: arrays and typed arrays. */
 export interface MutableArrayLike<T> {
@@ -27,19 +28,19 @@ function mix32(z: number): number {
 
 function checkSeed(op: string, seed: number): void {
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
-    throw new Error(`${op}: seed ${String(seed)} is not a safe integer`);
+    throw new ConfigError(op, `seed ${String(seed)} is not a safe integer`, { seed });
   }
 }
 
 function checkRange(op: string, lo: number, hi: number): void {
   if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) {
-    throw new Error(`${op}: range [${lo}, ${hi}) is not a finite interval with lo <= hi`);
+    throw new ConfigError(op, `range [${lo}, ${hi}) is not a finite interval with lo <= hi`, { lo, hi });
   }
 }
 
 function checkNormal(op: string, mean: number, std: number): void {
   if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0) {
-    throw new Error(`${op}: mean ${mean} and std ${std} must be finite with std >= 0`);
+    throw new ConfigError(op, `mean ${mean} and std ${std} must be finite with std >= 0`, { mean, std });
   }
 }
 
@@ -136,7 +137,7 @@ export class Rng {
   /** A uniform integer in [0, n), without modulo bias; n a positive safe integer. */
   int(n: number): number {
     if (!Number.isSafeInteger(n) || n <= 0) {
-      throw new Error(`int: n ${n} is not a positive safe integer`);
+      throw new ConfigError('int', `n ${n} is not a positive safe integer`, { n });
     }
     if (n <= TWO_POW_32) {
       const limit = TWO_POW_32 - (TWO_POW_32 % n);
@@ -204,7 +205,7 @@ export class Rng {
     const ok = state !== null && typeof state === 'object' && Array.isArray(state.words) && state.words.length === 4
       && state.words.every((w) => Number.isInteger(w) && w >= 0 && w < TWO_POW_32)
       && state.words.some((w) => w !== 0) && typeof state.hasSpare === 'boolean' && Number.isFinite(state.spare);
-    if (!ok) throw new Error(`Rng.fromState: ${JSON.stringify(state)} is not a generator state (four unsigned 32-bit words, not all zero; spare; hasSpare)`);
+    if (!ok) throw new FormatError('Rng.fromState', `${JSON.stringify(state)} is not a generator state (four unsigned 32-bit words, not all zero; spare; hasSpare)`, { state });
     const r = new Rng(0);
     [r.s0, r.s1, r.s2, r.s3] = state.words.map((w) => w | 0);
     r.spare = state.spare;

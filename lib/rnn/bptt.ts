@@ -8,6 +8,7 @@ import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, RUN_OPTIONS, Unroll, estimateStepBytes, gatherGrads, stateValues, sumTerms } from './unroll.js';
 import { checkKeys } from '../mat/options.js';
+import { ConfigError, ResourceError } from '../mat/errors.js';
 
 export interface BpttOptions extends RunOptions {
   /** Also return d loss / d xs. */
@@ -53,7 +54,7 @@ export class Bptt implements GradientMethod {
   constructor(model: RecurrentModel, options: BpttMethodOptions = {}) {
     checkKeys('bptt', options, ['maxBytes']);
     const limit = options.maxBytes ?? DEFAULT_BPTT_MAX_BYTES;
-    if (typeof limit !== 'number' || !(limit > 0)) throw new Error(`bptt: maxBytes must be a positive number, got ${String(limit)}`);
+    if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('bptt', `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
     this.model = model;
     this.maxBytes = limit;
     this.unroll = new Unroll(model, 'bptt', () => this.lastFinal?.map(clone) ?? null);
@@ -71,7 +72,7 @@ export class Bptt implements GradientMethod {
     const { batch, steps } = seq;
     const bytes = this.estimateBytes(steps, batch);
     if (bytes > this.maxBytes) {
-      throw new Error(`bptt: ${steps} steps of a batch of ${batch} keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on the tape, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, shorten the sequence, or use Tbptt or Rtrl, whose memory does not grow with it)`);
+      throw new ResourceError('bptt', `${steps} steps of a batch of ${batch} keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on the tape, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, shorten the sequence, or use Tbptt or Rtrl, whose memory does not grow with it)`, { bytes, limit: this.maxBytes, steps, batch });
     }
     g.reset();
     const paramVars = unroll.leaves(g, REQUIRES_GRAD);

@@ -20,6 +20,7 @@ import type { Params } from '../cells/params.js';
 import type { RecurrentModel } from './model.js';
 import { Unroll, estimateStepBytes } from './unroll.js';
 import * as pm from '../mat/math.js';
+import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 
 export interface GradientFlowOptions {
   /** T, the number of steps (>= 1). */
@@ -58,7 +59,7 @@ export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions
   const op = 'gradientFlow';
   const T = checkInt(op, 'steps', options.steps);
   const inputStd = options.inputStd ?? 1;
-  if (!(Number.isFinite(inputStd) && inputStd >= 0)) throw new Error(`${op}: inputStd must be a number >= 0, got ${inputStd}`);
+  if (!(Number.isFinite(inputStd) && inputStd >= 0)) throw new ConfigError(op, `inputStd must be a number >= 0, got ${inputStd}`, { option: 'inputStd', value: inputStd });
   const { cell, params } = model;
   const sizes = cell.stateSizes;
   const N = sizes.reduce((a, b) => a + b, 0);
@@ -66,14 +67,14 @@ export function gradientFlow(model: RecurrentModel, options: GradientFlowOptions
   const rng = new Rng(options.seed ?? 0);
   const given = options.inputs ?? null;
   if (given !== null && (given.rows !== T || given.cols !== cell.inputSize)) {
-    throw new Error(`${op}: inputs are ${shapeOf(given)}, need ${T}x${cell.inputSize} (steps x inputSize)`);
+    throw new ShapeError(op, `inputs are ${shapeOf(given)}, need ${T}x${cell.inputSize} (steps x inputSize)`, { inputs: [given.rows, given.cols], expected: [T, cell.inputSize] });
   }
   // The tape: T steps of N + 1 rows, values and adjoints (plus a copy of the state per step).
   const limit = options.maxBytes ?? 2 ** 31;
-  if (typeof limit !== 'number' || !(limit > 0)) throw new Error(`${op}: maxBytes must be a positive number, got ${String(limit)}`);
+  if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError(op, `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
   const bytes = 2 * T * (estimateStepBytes(model, rows) + 8 * rows * N);
   if (bytes > limit) {
-    throw new Error(`${op}: ${T} steps of ${rows} rows keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on the tape, over the limit of ${(limit / 2 ** 20).toFixed(1)} MiB (raise maxBytes or lower steps)`);
+    throw new ResourceError(op, `${T} steps of ${rows} rows keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on the tape, over the limit of ${(limit / 2 ** 20).toFixed(1)} MiB (raise maxBytes or lower steps)`, { bytes, limit, steps: T, rows });
   }
   const g = new Graph('reverse');
   const unroll = new Unroll(model, op);
@@ -201,9 +202,9 @@ export function spectralNorm(m: Mat, iterations = 200): number {
 
 /** ρ(m) = max |λ| of a square matrix, estimated by Gelfand's formula (see the file comment). */
 export function spectralRadius(m: Mat, options: { iterations?: number; seed?: number } = {}): number {
-  if (m.rows !== m.cols) throw new Error(`spectralRadius: the matrix is ${shapeOf(m)}, not square`);
+  if (m.rows !== m.cols) throw new ShapeError('spectralRadius', `the matrix is ${shapeOf(m)}, not square`, { shape: [m.rows, m.cols] });
   const n = m.rows, iterations = options.iterations ?? 2000;
-  if (!Number.isInteger(iterations) || iterations < 2) throw new Error(`spectralRadius: iterations must be an integer >= 2, got ${iterations}`);
+  if (!Number.isInteger(iterations) || iterations < 2) throw new ConfigError('spectralRadius', `iterations must be an integer >= 2, got ${iterations}`, { option: 'iterations', value: iterations });
   const rng = new Rng(options.seed ?? 0);
   let v = new Float64Array(n), w = new Float64Array(n);
   for (let j = 0; j < n; j++) v[j] = rng.normal();
@@ -241,7 +242,7 @@ export interface BlockSpectrum {
 /** Spectral radius and norm of each H x H block of the recurrent weights weight_hh. */
 export function recurrentSpectrum(params: Params, cellKind: string): BlockSpectrum[] {
   const i = params.specs.findIndex((s) => s.name === 'weight_hh');
-  if (i < 0) throw new Error(`recurrentSpectrum: no weight_hh among the parameters (${params.specs.map((s) => s.name).join(', ')})`);
+  if (i < 0) throw new ConfigError('recurrentSpectrum', `no weight_hh among the parameters (${params.specs.map((s) => s.name).join(', ')})`, { have: params.specs.map((s) => s.name) });
   const { rows, cols } = params.specs[i];
   if (cellKind === 'indrnn' && rows === 1) {
     // IndRNN's weight_hh is the diagonal u of its recurrent matrix diag(u): radius and norm are max |u_k|.
@@ -250,7 +251,7 @@ export function recurrentSpectrum(params: Params, cellKind: string): BlockSpectr
     return [{ block: 'diag', radius: max, norm: max }];
   }
   const count = rows / cols;
-  if (!Number.isInteger(count)) throw new Error(`recurrentSpectrum: weight_hh is ${rows}x${cols}, not a stack of ${cols}x${cols} blocks`);
+  if (!Number.isInteger(count)) throw new ShapeError('recurrentSpectrum', `weight_hh is ${rows}x${cols}, not a stack of ${cols}x${cols} blocks`, { shape: [rows, cols] });
   const names = cellKind === 'lstm' && count === 4 ? ['i', 'f', 'g', 'o'] : cellKind === 'gru' && count === 3 ? ['r', 'z', 'n'] : null;
   const out: BlockSpectrum[] = [];
   for (let b = 0; b < count; b++) {

@@ -9,6 +9,7 @@ import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import { type RunOptions, type Sequence, RUN_OPTIONS, Unroll, copyState } from './unroll.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 export interface ForwardOptions extends RunOptions {
   /** Where to write the outputs ((steps·batch) x outputSize); default a new matrix. */
@@ -78,8 +79,8 @@ export class Forward {
   step(x: Mat): Mat {
     const { model, unroll, seq } = this;
     const { cell } = model;
-    if (cell.causal === false) throw new Error(`forward: the ${cell.kind} model reads the future of the sequence, so it cannot be stepped; use run() on the whole sequence`);
-    if (x.rows !== seq.batch || x.cols !== cell.inputSize) throw new Error(`forward: input is ${shapeOf(x)}, needs batch ${seq.batch} x ${cell.inputSize}`);
+    if (cell.causal === false) throw new ConfigError('forward', `the ${cell.kind} model reads the future of the sequence, so it cannot be stepped; use run() on the whole sequence`, { cell: cell.kind });
+    if (x.rows !== seq.batch || x.cols !== cell.inputSize) throw new ShapeError('forward', `input is ${shapeOf(x)}, needs batch ${seq.batch} x ${cell.inputSize}`, { x: [x.rows, x.cols], expected: [seq.batch, cell.inputSize] });
     unroll.checkStep(seq, x, this.steps);
     this.advance(x, this.output, 0);
     return this.output;
@@ -114,7 +115,7 @@ export class Forward {
     const { batch, steps } = seq;
     const outputs = options.out ?? mat(steps * batch, cell.outputSize);
     if (outputs.rows !== steps * batch || outputs.cols !== cell.outputSize) {
-      throw new Error(`forward: out is ${shapeOf(outputs)}, needs ${steps * batch}x${cell.outputSize}`);
+      throw new ShapeError('forward', `out is ${shapeOf(outputs)}, needs ${steps * batch}x${cell.outputSize}`, { out: [outputs.rows, outputs.cols], expected: [steps * batch, cell.outputSize] });
     }
     this.begin(seq);
     const width = batch * cell.outputSize;

@@ -152,7 +152,7 @@ export class KfRtrl implements GradientMethod {
     if (this.buffers !== null && this.buffers.batch === batch) return this.buffers;
     const bytes = estimateKfRtrlBytes(this.model, batch);
     if (bytes > this.maxBytes) {
-      throw new ResourceError('kf-rtrl', `a batch of ${batch} needs ${(bytes / 2 ** 20).toFixed(1)} MiB (u and A per sequence, and a tangent pass with ${this.directions} directions), over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes or use a smaller batch)`, { batch, bytes, maxBytes: this.maxBytes });
+      throw new ResourceError('kf-rtrl', `a batch of ${batch} needs ${(bytes / 2 ** 20).toFixed(1)} MiB (u and A per sequence, and a tangent pass with ${this.directions} directions), over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes or use a smaller batch)`, { bytes, limit: this.maxBytes, batch });
     }
     const H = this.hiddenSize;
     const factors = new Float64Array(batch * H * this.directions);

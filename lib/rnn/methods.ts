@@ -16,6 +16,7 @@ import { Tbptt } from './tbptt.js';
 import { Uoro } from './uoro.js';
 import { KfRtrl } from './kf-rtrl.js';
 import type { GradientMethod } from './unroll.js';
+import { ConfigError } from '../mat/errors.js';
 
 /** A gradient method with its settings, as parseMethod reads it from text. */
 export type MethodSpec =
@@ -153,11 +154,11 @@ export function parseMethod(text: string): MethodSpec {
     const spec = entry.parse(args);
     if (spec !== null) {
       const problem = entry.check(spec as never);
-      if (problem !== null) throw new Error(`method: "${text}" ${problem} (${entry.forms.join(' or ')})`);
+      if (problem !== null) throw new ConfigError('method', `"${text}" ${problem} (${entry.forms.join(' or ')})`, { value: text, accepted: entry.forms });
       return spec;
     }
   }
-  throw new Error(`method: "${text}" is not one of ${METHOD_FORMS.join(', ')}`);
+  throw new ConfigError('method', `"${text}" is not one of ${METHOD_FORMS.join(', ')}`, { value: text, accepted: METHOD_FORMS });
 }
 
 /**
@@ -165,13 +166,13 @@ export function parseMethod(text: string): MethodSpec {
  * Returns it; the Error starts with `op`.
  */
 export function checkMethod(op: string, spec: unknown): MethodSpec {
-  if (spec === null || typeof spec !== 'object') throw new Error(`${op}: method must be an object, got ${JSON.stringify(spec)}`);
+  if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `method must be an object, got ${JSON.stringify(spec)}`, { option: 'method', value: spec });
   const kind = (spec as { kind?: unknown }).kind;
   if (typeof kind !== 'string' || !Object.prototype.hasOwnProperty.call(METHODS, kind)) {
-    throw new Error(`${op}: unknown method ${JSON.stringify(kind)} (${METHOD_KINDS.join(', ')})`);
+    throw new ConfigError(op, `unknown method ${JSON.stringify(kind)} (${METHOD_KINDS.join(', ')})`, { option: 'method', value: kind, accepted: METHOD_KINDS });
   }
   const problem = entryOf(kind as MethodKind).check(spec as never);
-  if (problem !== null) throw new Error(`${op}: method ${kind} ${problem}`);
+  if (problem !== null) throw new ConfigError(op, `method ${kind} ${problem}`, { option: 'method', value: kind });
   return spec as MethodSpec;
 }
 

@@ -4,6 +4,7 @@ import { type Params, type ParamSpec, createParams } from '../cells/params.js';
 import { type Mat, shapeOf } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import { checkKeys } from '../mat/options.js';
+import { ShapeError } from '../mat/errors.js';
 
 /**
  * How h_0 is chosen: 'zero'; a fixed value per state vector (1 x size, shared
@@ -53,18 +54,18 @@ export function createModel(cell: Cell, options: ModelOptions = {}): RecurrentMo
 export function checkInitialState(op: string, cell: Cell, state: unknown, batch?: number): readonly Mat[] {
   const count = cell.stateSizes.length, names = cell.stateNames.join(', ');
   if (!Array.isArray(state)) {
-    throw new Error(`${op}: a fixed initial state is an array of ${count} matrices (${names}), got ${typeof state === 'string' ? JSON.stringify(state) : String(state)}`);
+    throw new ShapeError(op, `a fixed initial state is an array of ${count} matrices (${names}), got ${typeof state === 'string' ? JSON.stringify(state) : String(state)}`, { expected: count });
   }
-  if (state.length !== count) throw new Error(`${op}: a fixed initial state needs ${count} matrices (${names}), got ${state.length}`);
+  if (state.length !== count) throw new ShapeError(op, `a fixed initial state needs ${count} matrices (${names}), got ${state.length}`, { expected: count, found: state.length });
   state.forEach((m: unknown, i) => {
     const name = cell.stateNames[i], size = cell.stateSizes[i];
     const v = m as Mat | null;
     if (v === null || typeof v !== 'object' || !(v.data instanceof Float64Array) || !Number.isInteger(v.rows) || !Number.isInteger(v.cols)) {
-      throw new Error(`${op}: initial ${name} is ${v === null ? 'null' : typeof v}, not a matrix`);
+      throw new ShapeError(op, `initial ${name} is ${v === null ? 'null' : typeof v}, not a matrix`, { name });
     }
-    if (v.cols !== size) throw new Error(`${op}: initial ${name} is ${shapeOf(v)}, needs ${size} columns`);
+    if (v.cols !== size) throw new ShapeError(op, `initial ${name} is ${shapeOf(v)}, needs ${size} columns`, { name, shape: [v.rows, v.cols], size });
     if (batch !== undefined && v.rows !== 1 && v.rows !== batch) {
-      throw new Error(`${op}: initial ${name} is ${shapeOf(v)}; it needs 1 row (shared by the batch) or batch ${batch} rows`);
+      throw new ShapeError(op, `initial ${name} is ${shapeOf(v)}; it needs 1 row (shared by the batch) or batch ${batch} rows`, { name, shape: [v.rows, v.cols], batch });
     }
   });
   return state as readonly Mat[];

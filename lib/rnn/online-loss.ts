@@ -104,7 +104,7 @@ export function isActive(masks: StepMasks | null, t: number, b: number): boolean
 export function checkSeed(op: string, seed: unknown): number {
   if (seed === undefined) return 0;
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
-    throw new ConfigError(op, `seed must be an integer, got ${typeof seed === 'number' ? String(seed) : JSON.stringify(seed)}`, { seed });
+    throw new ConfigError(op, `seed must be an integer, got ${typeof seed === 'number' ? String(seed) : JSON.stringify(seed)}`, { option: 'seed', value: seed });
   }
   return seed;
 }
@@ -112,7 +112,7 @@ export function checkSeed(op: string, seed: unknown): number {
 /** The maxBytes option (default 2 GiB), or a ConfigError naming it. */
 export function checkMaxBytes(op: string, limit: unknown): number {
   if (limit === undefined) return 2 ** 31;
-  if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError(op, `maxBytes must be a positive number, got ${String(limit)}`, { maxBytes: limit });
+  if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError(op, `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
   return limit;
 }
 

@@ -10,17 +10,18 @@
 // so every differentiation mode applies and nothing is differentiated by hand.
 import type { StepMasks } from '../cells/cell.js';
 import { type Mat, mat } from '../mat/mat.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 /** Checks a batch's lengths: one integer in [1, steps] per sequence. Returns them as numbers. */
 export function checkLengths(op: string, lengths: ArrayLike<number>, batch: number, steps: number): number[] {
   if (lengths.length !== batch) {
-    throw new Error(`${op}: ${lengths.length} lengths for a batch of ${batch} sequences`);
+    throw new ShapeError(op, `${lengths.length} lengths for a batch of ${batch} sequences`, { lengths: lengths.length, batch });
   }
   const out: number[] = [];
   for (let b = 0; b < batch; b++) {
     const L = Number(lengths[b]);
     if (!Number.isInteger(L) || L < 1 || L > steps) {
-      throw new Error(`${op}: sequence ${b} has length ${String(lengths[b])}; lengths must be integers in [1, ${steps}] (the padded length)`);
+      throw new ShapeError(op, `sequence ${b} has length ${String(lengths[b])}; lengths must be integers in [1, ${steps}] (the padded length)`, { sequence: b, length: lengths[b], steps });
     }
     out.push(L);
   }
@@ -44,9 +45,9 @@ export class LengthMasks implements StepMasks {
   readonly empty: readonly boolean[];
 
   constructor(lengths: ArrayLike<number>, steps: number, op = 'LengthMasks') {
-    if (!Number.isInteger(steps) || steps < 1) throw new Error(`${op}: steps must be a positive integer, got ${steps}`);
+    if (!Number.isInteger(steps) || steps < 1) throw new ConfigError(op, `steps must be a positive integer, got ${steps}`, { option: 'steps', value: steps });
     const batch = lengths.length;
-    if (batch < 1) throw new Error(`${op}: no lengths given (the batch is empty)`);
+    if (batch < 1) throw new ShapeError(op, 'no lengths given (the batch is empty)');
     this.lengths = checkLengths(op, lengths, batch, steps);
     this.batch = batch;
     this.steps = steps;

@@ -12,6 +12,7 @@ import type { RecurrentModel } from './model.js';
 import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, estimateStepBytes } from './unroll.js';
+import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 
 export interface RtrlOptions {
   /**
@@ -73,10 +74,10 @@ export class Rtrl implements GradientMethod {
   constructor(model: RecurrentModel, options: RtrlOptions = {}) {
     checkKeys('rtrl', options, ['maxBytes']);
     if (model.cell.causal === false) {
-      throw new Error(`rtrl: the ${model.cell.kind} model reads the future of the sequence (a bidirectional layer), so it cannot be trained online; use Bptt`);
+      throw new ConfigError('rtrl', `the ${model.cell.kind} model reads the future of the sequence (a bidirectional layer), so it cannot be trained online; use Bptt`, { cell: model.cell.kind });
     }
     const limit = options.maxBytes ?? DEFAULT_RTRL_MAX_BYTES;
-    if (typeof limit !== 'number' || !(limit > 0)) throw new Error(`rtrl: maxBytes must be a positive number, got ${String(limit)}`);
+    if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('rtrl', `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
     this.model = model;
     this.maxBytes = limit;
     this.unroll = new Unroll(model, 'rtrl', () => (this.started ? this.state.map(clone) : null));
@@ -94,7 +95,7 @@ export class Rtrl implements GradientMethod {
     const bytes = estimateRtrlBytes(model, batch);
     if (bytes > this.maxBytes) {
       const stateNumbers = model.cell.stateSizes.reduce((a, b) => a + b, 0);
-      throw new Error(`rtrl: ${batch} x ${stateNumbers} state numbers and one step's values, each with P = ${P} tangent directions, need ${(bytes / 2 ** 20).toFixed(1)} MiB, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, or use BPTT)`);
+      throw new ResourceError('rtrl', `${batch} x ${stateNumbers} state numbers and one step's values, each with P = ${P} tangent directions, need ${(bytes / 2 ** 20).toFixed(1)} MiB, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, or use BPTT)`, { bytes, limit: this.maxBytes, batch, stateNumbers, P });
     }
     const makeStates = () => model.cell.stateSizes.map((size) => mat(batch, size));
     const makeSensitivities = () => model.cell.stateSizes.map((size) => mat(batch * size, P));
@@ -166,7 +167,7 @@ export class Rtrl implements GradientMethod {
   step(x: Mat, loss: SequenceLoss = {}, last = false): Mat {
     const { seq } = this;
     if (x.rows !== seq.batch || x.cols !== this.model.cell.inputSize) {
-      throw new Error(`rtrl: input is ${shapeOf(x)}, needs batch ${seq.batch} x ${this.model.cell.inputSize}`);
+      throw new ShapeError('rtrl', `input is ${shapeOf(x)}, needs batch ${seq.batch} x ${this.model.cell.inputSize}`, { x: [x.rows, x.cols], expected: [seq.batch, this.model.cell.inputSize] });
     }
     this.unroll.checkStep(seq, x, this.steps);
     return this.advance(x, loss, last);
@@ -214,7 +215,7 @@ export class Rtrl implements GradientMethod {
   }
 
   private accumulate(term: Var): void {
-    if (term.value.rows !== 1 || term.value.cols !== 1) throw new Error(`rtrl: a loss term must be 1x1, got ${shapeOf(term.value)}`);
+    if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('rtrl', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
     this.loss += term.value.data[term.value.offset];
     const t = term.tangent;
     if (t === null) return;

@@ -21,6 +21,7 @@ import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import type { RecurrentModel } from './model.js';
+import { ShapeError } from '../mat/errors.js';
 
 const PROBE_ROWS = 16;
 const PROBE_DRAWS = 2;
@@ -106,7 +107,7 @@ function probeSupport(model: RecurrentModel): StepSupport {
       const state = cell.stateSizes.map((n) => g.leaf(random(rng, PROBE_ROWS, n), { requiresGrad: true }));
       const x = g.leaf(random(rng, PROBE_ROWS, cell.inputSize));
       const out = cell.step(g, params, state, x).state;
-      if (out.length !== cell.stateSizes.length) throw new Error(`snap: ${cell.kind} returned ${out.length} state vectors, its stateSizes has ${cell.stateSizes.length}`);
+      if (out.length !== cell.stateSizes.length) throw new ShapeError('snap', `${cell.kind} returned ${out.length} state vectors, its stateSizes has ${cell.stateSizes.length}`, { found: out.length, expected: cell.stateSizes.length });
       draws.push({ g, params, state, out });
     }
   } finally {

@@ -56,7 +56,7 @@ interface Buffers {
 
 function checkOrder(order: unknown): number {
   if (typeof order !== 'number' || !Number.isSafeInteger(order) || order < 1) {
-    throw new ConfigError('snap', `order must be an integer >= 1 (SnAp-n keeps what a parameter reaches within n steps), got ${String(order)}`, { order });
+    throw new ConfigError('snap', `order must be an integer >= 1 (SnAp-n keeps what a parameter reaches within n steps), got ${String(order)}`, { option: 'order', value: order });
   }
   return order;
 }
@@ -120,7 +120,7 @@ export class Snap implements GradientMethod {
       throw new ConfigError('snap', `the ${cell.kind} model has dropout ${dropout}, whose masks would differ between the passes SnAp takes over one step; use Rtrl or Bptt (or a stack without dropout)`, { dropout });
     }
     const limit = options.maxBytes ?? DEFAULT_SNAP_MAX_BYTES;
-    if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('snap', `maxBytes must be a positive number, got ${String(limit)}`, { maxBytes: limit });
+    if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('snap', `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
     this.model = model;
     this.order = order;
     this.maxBytes = limit;
@@ -162,7 +162,7 @@ export class Snap implements GradientMethod {
     const { model, pattern } = this;
     const bytes = this.estimateBytes(batch);
     if (bytes > this.maxBytes) {
-      throw new ResourceError('snap', `SnAp-${this.order} keeps ${pattern.nnz} sensitivities per sequence for a batch of ${batch} (and one step's values with ${pattern.dColours} tangent directions): ${(bytes / 2 ** 20).toFixed(1)} MiB, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, or use a lower order or BPTT)`, { bytes, maxBytes: this.maxBytes, batch });
+      throw new ResourceError('snap', `SnAp-${this.order} keeps ${pattern.nnz} sensitivities per sequence for a batch of ${batch} (and one step's values with ${pattern.dColours} tangent directions): ${(bytes / 2 ** 20).toFixed(1)} MiB, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, or use a lower order or BPTT)`, { bytes, limit: this.maxBytes, batch });
     }
     const { stateSizes } = model.cell;
     const K = pattern.dColours;

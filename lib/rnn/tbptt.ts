@@ -17,6 +17,7 @@ import type { RecurrentModel } from './model.js';
 import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, type Sequence, RUN_OPTIONS, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 export interface TbpttOptions {
   /** Steps between updates (the loss of these steps is backpropagated). */
@@ -78,8 +79,8 @@ export class Tbptt implements GradientMethod {
   constructor(model: RecurrentModel, options: TbpttOptions) {
     checkKeys('tbptt', options, ['k1', 'k2']);
     const k1 = options.k1, k2 = options.k2 ?? options.k1;
-    if (!Number.isInteger(k1) || k1 < 1) throw new Error(`tbptt: k1 must be an integer >= 1, got ${k1}`);
-    if (!Number.isInteger(k2) || k2 < k1) throw new Error(`tbptt: k2 must be an integer >= k1 = ${k1}, got ${k2}`);
+    if (!Number.isInteger(k1) || k1 < 1) throw new ConfigError('tbptt', `k1 must be an integer >= 1, got ${k1}`, { option: 'k1', value: k1 });
+    if (!Number.isInteger(k2) || k2 < k1) throw new ConfigError('tbptt', `k2 must be an integer >= k1 = ${k1}, got ${k2}`, { option: 'k2', value: k2, k1 });
     this.model = model;
     this.k1 = k1;
     this.k2 = k2;
@@ -147,11 +148,11 @@ export class Tbptt implements GradientMethod {
   feed(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, end = false): void {
     const { batch } = this.seq;
     const cols = this.model.cell.inputSize;
-    if (xs.cols !== cols) throw new Error(`tbptt: input is ${shapeOf(xs)} but the cell takes ${cols} features per step`);
-    if (xs.rows % batch !== 0) throw new Error(`tbptt: input has ${xs.rows} rows, not a multiple of batch ${batch}`);
+    if (xs.cols !== cols) throw new ShapeError('tbptt', `input is ${shapeOf(xs)} but the cell takes ${cols} features per step`, { xs: [xs.rows, xs.cols], inputSize: cols });
+    if (xs.rows % batch !== 0) throw new ShapeError('tbptt', `input has ${xs.rows} rows, not a multiple of batch ${batch}`, { xs: [xs.rows, xs.cols], batch });
     const count = xs.rows / batch;
     if (end && count === 0 && this.steps + this.pending === 0) {
-      throw new Error(`tbptt: the sequence is empty (input ${shapeOf(xs)}, no step fed since the reset)`);
+      throw new ShapeError('tbptt', `the sequence is empty (input ${shapeOf(xs)}, no step fed since the reset)`, { xs: [xs.rows, xs.cols] });
     }
     if (this.seq.checkFinite) checkFiniteInputs('tbptt', xs, batch, this.steps + this.pending, this.seq.masks);
     this.push(xs, loss, onWindow, end);

@@ -14,6 +14,7 @@ import { type RecurrentModel, checkInitialState } from './model.js';
 import { LengthMasks } from './packed.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 /** The options every gradient method's run() takes. */
 export interface RunOptions {
@@ -88,13 +89,13 @@ export class Unroll {
     const { op, model } = this;
     const { batch, initial, checkFinite } = this.common(options, accepted);
     if (xs.cols !== model.cell.inputSize) {
-      throw new Error(`${op}: input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`);
+      throw new ShapeError(op, `input is ${shapeOf(xs)} but the cell takes ${model.cell.inputSize} features per step`, { xs: [xs.rows, xs.cols], inputSize: model.cell.inputSize });
     }
     if (xs.rows % batch !== 0) {
-      throw new Error(`${op}: input has ${xs.rows} rows, not a multiple of batch ${batch} (rows are time-major: step t is rows [t*batch, (t+1)*batch))`);
+      throw new ShapeError(op, `input has ${xs.rows} rows, not a multiple of batch ${batch} (rows are time-major: step t is rows [t*batch, (t+1)*batch))`, { xs: [xs.rows, xs.cols], batch });
     }
     const steps = xs.rows / batch;
-    if (steps === 0) throw new Error(`${op}: the sequence is empty (input ${shapeOf(xs)})`);
+    if (steps === 0) throw new ShapeError(op, `the sequence is empty (input ${shapeOf(xs)})`, { xs: [xs.rows, xs.cols] });
     const masks = this.masksFor(options.lengths, batch, steps);
     if (checkFinite) checkFiniteInputs(op, xs, batch, 0, masks);
     return { batch, steps, masks, initial, checkFinite };
@@ -110,7 +111,7 @@ export class Unroll {
     let steps = 0;
     if (lengths !== null) {
       for (let b = 0; b < lengths.length; b++) steps = Math.max(steps, Number(lengths[b]));
-      if (!Number.isInteger(steps) || steps < 1) throw new Error(`${this.op}: lengths must be positive integers, got [${Array.from(lengths).join(', ')}]`);
+      if (!Number.isInteger(steps) || steps < 1) throw new ShapeError(this.op, `lengths must be positive integers, got [${Array.from(lengths).join(', ')}]`, { lengths: Array.from(lengths) });
     }
     return { batch, steps, masks: this.masksFor(lengths, batch, steps), initial, checkFinite };
   }
@@ -134,7 +135,7 @@ export class Unroll {
 
   private masksFor(lengths: ArrayLike<number> | null | undefined, batch: number, steps: number): LengthMasks | null {
     if (lengths === undefined || lengths === null) return null;
-    if (lengths.length !== batch) throw new Error(`${this.op}: ${lengths.length} lengths for a batch of ${batch} sequences`);
+    if (lengths.length !== batch) throw new ShapeError(this.op, `${lengths.length} lengths for a batch of ${batch} sequences`, { lengths: lengths.length, batch });
     if (this.masksCache === null || !this.masksCache.matches(lengths, steps)) this.masksCache = new LengthMasks(lengths, steps, this.op);
     return this.masksCache.allFull ? null : this.masksCache;
   }
@@ -144,7 +145,7 @@ export class Unroll {
     if (given === 'carry') {
       const carried = this.carried();
       if (carried !== null && carried.length > 0 && carried[0].rows !== batch) {
-        throw new Error(`${this.op}: initialState 'carry' holds a batch of ${carried[0].rows} sequences, this run has ${batch}`);
+        throw new ShapeError(this.op, `initialState 'carry' holds a batch of ${carried[0].rows} sequences, this run has ${batch}`, { carried: carried[0].rows, batch });
       }
       return carried;
     }
@@ -272,7 +273,7 @@ export function sumTerms(g: Graph, op: string, terms: readonly Var[]): Var | nul
   if (terms.length === 0) return null;
   let total = terms[0];
   for (let i = 1; i < terms.length; i++) total = g.add(total, terms[i]);
-  if (total.value.rows !== 1 || total.value.cols !== 1) throw new Error(`${op}: a loss term must be 1x1, got ${shapeOf(total.value)}`);
+  if (total.value.rows !== 1 || total.value.cols !== 1) throw new ShapeError(op, `a loss term must be 1x1, got ${shapeOf(total.value)}`, { term: [total.value.rows, total.value.cols] });
   return total;
 }
 
@@ -283,11 +284,11 @@ export function stateValues(state: readonly Var[]): Mat[] {
 
 /** Copies a state's values into matrices of the same shapes (checked: a cell that returns the wrong shape is named). */
 export function copyState(op: string, cell: Cell, state: readonly Var[], into: readonly Mat[]): void {
-  if (state.length !== into.length) throw new Error(`${op}: ${cell.kind} returned ${state.length} state vectors, its stateSizes has ${into.length}`);
+  if (state.length !== into.length) throw new ShapeError(op, `${cell.kind} returned ${state.length} state vectors, its stateSizes has ${into.length}`, { found: state.length, expected: into.length });
   for (let i = 0; i < into.length; i++) {
     const v = state[i].value, m = into[i], n = m.rows * m.cols;
     if (v.rows !== m.rows || v.cols !== m.cols) {
-      throw new Error(`${op}: ${cell.kind} state ${cell.stateNames[i]} is ${shapeOf(v)}, expected ${shapeOf(m)}`);
+      throw new ShapeError(op, `${cell.kind} state ${cell.stateNames[i]} is ${shapeOf(v)}, expected ${shapeOf(m)}`, { state: cell.stateNames[i], found: [v.rows, v.cols], expected: [m.rows, m.cols] });
     }
     m.data.set(v.data.subarray(v.offset, v.offset + n), m.offset);
   }
@@ -305,7 +306,7 @@ export function checkFiniteInputs(op: string, xs: Mat, batch: number, firstStep:
     if (v - v === 0) continue; // finite: NaN - NaN and Inf - Inf are NaN
     const row = Math.floor((i - offset) / cols), t = firstStep + Math.floor(row / batch), b = row % batch;
     if (masks !== null && (t >= masks.steps || masks.keep[t].data[masks.keep[t].offset + b] === 0)) continue;
-    throw new Error(`${op}: input at step ${t}, sequence ${b}, feature ${(i - offset) % cols} is ${v} (inputs must be finite; pass checkFinite: false to skip this check)`);
+    throw new ConfigError(op, `input at step ${t}, sequence ${b}, feature ${(i - offset) % cols} is ${v} (inputs must be finite; pass checkFinite: false to skip this check)`, { step: t, sequence: b, value: v });
   }
 }
 
@@ -313,7 +314,7 @@ function checkFiniteState(op: string, name: string, m: Mat): void {
   const n = m.rows * m.cols;
   for (let i = 0; i < n; i++) {
     const v = m.data[m.offset + i];
-    if (v - v !== 0) throw new Error(`${op}: initial ${name} holds ${v} at row ${Math.floor(i / m.cols)}, column ${i % m.cols} (it must be finite)`);
+    if (v - v !== 0) throw new ConfigError(op, `initial ${name} holds ${v} at row ${Math.floor(i / m.cols)}, column ${i % m.cols} (it must be finite)`, { name, value: v });
   }
 }
 
@@ -355,10 +356,10 @@ export function scanCell(
   masks: StepMasks | null = null, reverse = false,
 ): ScanResult {
   const steps = xs.length;
-  if (steps === 0) throw new Error(`scan: the sequence is empty (${cell.kind})`);
-  if (params.length !== cell.paramSpecs.length) throw new Error(`scan: ${cell.kind} has ${cell.paramSpecs.length} parameters, ${params.length} given`);
-  if (initial.length !== cell.stateSizes.length) throw new Error(`scan: ${cell.kind} has ${cell.stateSizes.length} state vectors, ${initial.length} given`);
-  if (masks !== null && masks.steps !== steps) throw new Error(`scan: masks cover ${masks.steps} steps but the sequence has ${steps}`);
+  if (steps === 0) throw new ShapeError('scan', `the sequence is empty (${cell.kind})`);
+  if (params.length !== cell.paramSpecs.length) throw new ShapeError('scan', `${cell.kind} has ${cell.paramSpecs.length} parameters, ${params.length} given`, { expected: cell.paramSpecs.length, found: params.length });
+  if (initial.length !== cell.stateSizes.length) throw new ShapeError('scan', `${cell.kind} has ${cell.stateSizes.length} state vectors, ${initial.length} given`, { expected: cell.stateSizes.length, found: initial.length });
+  if (masks !== null && masks.steps !== steps) throw new ShapeError('scan', `masks cover ${masks.steps} steps but the sequence has ${steps}`, { masks: masks.steps, steps });
   if (cell.scan !== undefined && !reverse) return cell.scan(g, params, xs, initial, masks);
   const outputs: Var[] = new Array<Var>(steps);
   const states: Var[][] = new Array<Var[]>(steps);

@@ -148,7 +148,7 @@ export class Uoro implements GradientMethod {
     const { model } = this;
     const bytes = estimateUoroBytes(model, batch);
     if (bytes > this.maxBytes) {
-      throw new ResourceError('uoro', `a batch of ${batch} needs ${(bytes / 2 ** 20).toFixed(1)} MiB (s̃, θ̃ with P = ${model.params.theta.length} per sequence, and the step's graphs), over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes or use a smaller batch)`, { batch, bytes, maxBytes: this.maxBytes });
+      throw new ResourceError('uoro', `a batch of ${batch} needs ${(bytes / 2 ** 20).toFixed(1)} MiB (s̃, θ̃ with P = ${model.params.theta.length} per sequence, and the step's graphs), over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes or use a smaller batch)`, { bytes, limit: this.maxBytes, batch });
     }
     const sizes = model.cell.stateSizes;
     const makeStates = () => sizes.map((size) => mat(batch, size));

@@ -5,6 +5,7 @@ import { copyTask } from './copy.js';
 import { reberTask } from './reber.js';
 import { temporalOrderTask } from './temporal-order.js';
 import { parityTask } from './parity.js';
+import { ConfigError } from '../mat/errors.js';
 
 export const TASK_NAMES = ['adding', 'copy', 'reber', 'reber-plain', 'temporal-order', 'parity', 'parity-running'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
@@ -20,7 +21,7 @@ export const DEFAULT_STEPS: Readonly<Record<TaskName, number>> = {
  */
 export function createTask(name: string, steps?: number): Task {
   if (!(TASK_NAMES as readonly string[]).includes(name)) {
-    throw new Error(`createTask: unknown task ${JSON.stringify(name)} (${TASK_NAMES.join(', ')})`);
+    throw new ConfigError('createTask', `unknown task ${JSON.stringify(name)} (${TASK_NAMES.join(', ')})`, { value: name, accepted: TASK_NAMES });
   }
   const n = name as TaskName;
   const T = steps ?? DEFAULT_STEPS[n];

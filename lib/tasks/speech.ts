@@ -5,6 +5,7 @@
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { ConfigError } from '../mat/errors.js';
 
 export interface SpeechTaskOptions {
   /** Distinct labels (classes besides the blank). Default 8. */
@@ -58,7 +59,7 @@ export function speechTask(options: SpeechTaskOptions = {}): SpeechTask {
   const maxHold = checkInt(op, 'maxHold', options.maxHold ?? 4, minHold);
   const maxGap = checkInt(op, 'maxGap', options.maxGap ?? 2, 0);
   const noise = options.noise ?? 1;
-  if (!(noise >= 0) || !Number.isFinite(noise)) throw new Error(`${op}: noise must be a finite number >= 0, got ${noise}`);
+  if (!(noise >= 0) || !Number.isFinite(noise)) throw new ConfigError(op, `noise must be a finite number >= 0, got ${noise}`, { option: 'noise', value: noise });
   // Prototypes: one unit-norm-ish random vector per label.
   const protoRng = new Rng(options.seed ?? 1);
   const prototypes = new Float64Array(labels * features);

@@ -5,6 +5,7 @@
 import type { LossKind, SequenceTargets } from '../loss/losses.js';
 import { type Mat, mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
+import { ShapeError } from '../mat/errors.js';
 
 export interface TaskBatch extends SequenceTargets {
   /** Inputs, (steps·batch) x inputSize, time-major. */
@@ -58,7 +59,7 @@ export function batchBuffers(steps: number, batch: number, inputSize: number, ou
 
 export function checkOutputs(task: string, batch: TaskBatch, outputs: Mat, cols: number): void {
   if (outputs.rows !== batch.steps * batch.batch || outputs.cols !== cols) {
-    throw new Error(`${task}.score: outputs are ${outputs.rows}x${outputs.cols}, need ${batch.steps * batch.batch}x${cols} (steps ${batch.steps} x batch ${batch.batch})`);
+    throw new ShapeError(`${task}.score`, `outputs are ${outputs.rows}x${outputs.cols}, need ${batch.steps * batch.batch}x${cols} (steps ${batch.steps} x batch ${batch.batch})`, { outputs: [outputs.rows, outputs.cols], expected: [batch.steps * batch.batch, cols] });
   }
 }
 

@@ -1,5 +1,5 @@
 // The safetensors header parser is as strict as the reference (safetensors + serde_json),
-// and stricter on duplicate keys: each case below is refused with a plain Error naming
+// and stricter on duplicate keys: each case below is refused with a FormatError naming
 // the problem, or (the "accepted" cases) read exactly.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,6 +11,7 @@ import {
   MAX_HEADER_BYTES_BROWSER,
 } from '../../lib/io/safetensors.js';
 import { concat } from '../../scripts/fuzz-core.js';
+import { FormatError } from '../../lib/mat/errors.js';
 
 const encoder = new TextEncoder();
 
@@ -39,7 +40,7 @@ function refuses(bytes: Uint8Array, pattern: RegExp, label: string): string {
     caught = err;
   }
   if (caught === undefined) assert.unreachable(`${label}: accepted`);
-  assert.ok(caught instanceof Error && caught.constructor === Error, `${label}: threw ${String(caught)}`);
+  assert.ok(caught instanceof FormatError, `${label}: threw ${String(caught)}`);
   const message = (caught as Error).message;
   assert.ok(message.startsWith('safetensors: '), `${label}: ${message}`);
   assert.ok(pattern.test(message), `${label}: message ${JSON.stringify(message)} does not match ${pattern}`);

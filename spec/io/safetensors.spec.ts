@@ -15,6 +15,7 @@ import {
 } from '../../lib/io/safetensors.js';
 import { matOf, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
+import { FormatError, LoopgradError } from '../../lib/mat/errors.js';
 import { concat } from '../../scripts/fuzz-core.js';
 import { GOLDEN_DIR } from '../helpers.js';
 
@@ -58,7 +59,7 @@ function throwsWith(fn: () => unknown, pattern: RegExp, label?: string): void {
   }
   if (caught === undefined) assert.unreachable(`${label ?? pattern} did not throw`);
   assert.ok(caught instanceof Error, `${label}: threw a non-Error`);
-  assert.is((caught as Error).constructor, Error, `${label}: threw ${(caught as Error).constructor.name}: ${(caught as Error).message}`);
+  assert.ok(caught instanceof LoopgradError, `${label}: threw ${(caught as Error).constructor.name}: ${(caught as Error).message}`);
   const message = (caught as Error).message;
   assert.ok(pattern.test(message), `${label ?? ''}: message ${JSON.stringify(message)} does not match ${pattern}`);
   assert.ok(message.startsWith('safetensors: '), `message does not name the module: ${message}`);
@@ -357,7 +358,7 @@ test('golden: the float32 file reads as float32 values; +Infinity survives', () 
 });
 
 // ---------------------------------------------------------------------------------------
-// Hostile input: every case throws a plain Error whose message names the problem.
+// Hostile input: every case throws a LoopgradError (a FormatError for bytes read) whose message names the problem.
 
 const W_ENTRY = { dtype: 'F64', shape: [4, 3], data_offsets: [0, 96] };
 const W_DATA = f64Bytes(Array.from({ length: 12 }, (_, i) => i));
@@ -525,7 +526,7 @@ test('tensorToMat / matToTensor', () => {
 });
 
 // ---------------------------------------------------------------------------------------
-// Fuzz: mutations of valid files either parse consistently or throw a plain Error.
+// Fuzz: mutations of valid files either parse consistently or throw a FormatError.
 
 function mixedFile(): Uint8Array {
   return writeSafetensors({
@@ -585,7 +586,7 @@ function mutate(base: Uint8Array, random: () => number): Uint8Array {
   }
 }
 
-test('fuzz: 1500 seeded mutations parse or throw a plain Error, never RangeError', () => {
+test('fuzz: 1500 seeded mutations parse or throw a FormatError, never RangeError', () => {
   const bases = [
     mixedFile(),
     new Uint8Array(readFileSync(join(GOLDEN_DIR, 'rnn_tanh_nobias.safetensors'))),
@@ -613,7 +614,7 @@ test('fuzz: 1500 seeded mutations parse or throw a plain Error, never RangeError
       }
       for (const v of Object.values(metadata)) assert.type(v, 'string');
     } catch (err) {
-      if (!(err instanceof Error) || err.constructor !== Error || !err.message.startsWith('safetensors: ')) {
+      if (!(err instanceof FormatError) || !err.message.startsWith('safetensors: ')) {
         throw new Error(`case ${caseIndex}: unexpected ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`);
       }
       rejected++;

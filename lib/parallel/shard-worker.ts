@@ -7,6 +7,12 @@ import { type Mat, matFrom } from '../mat/mat.js';
 import type { RecurrentModel } from '../rnn/model.js';
 import { modelFromSpec } from './model-spec.js';
 import type { FromWorker, MatData, ToWorker } from './protocol.js';
+import { LoopgradError } from '../mat/errors.js';
+
+/** Whatever a run threw, as an Error to send back (a non-Error throwable keeps its text). */
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new LoopgradError('parallel worker', String(e));
+}
 
 function toMat(m: MatData): Mat {
   return matFrom(m.rows, m.cols, m.data, 0);
@@ -30,7 +36,7 @@ export class ShardWorker {
         this.initError = null;
       } catch (e) {
         this.model = this.bptt = null;
-        this.initError = e instanceof Error ? e : new Error(String(e));
+        this.initError = asError(e);
       }
       return { reply: null, transfer: [] };
     }
@@ -38,7 +44,7 @@ export class ShardWorker {
     try {
       if (this.initError !== null) throw this.initError;
       if (this.bptt === null || this.model === null || message.generation !== this.generation) {
-        throw new Error(`parallel worker: run for model generation ${message.generation}, but this worker holds ${this.generation}`);
+        throw new LoopgradError('parallel worker', `run for model generation ${message.generation}, but this worker holds ${this.generation}`, { generation: message.generation, held: this.generation });
       }
       if (message.theta !== null) this.model.params.theta.set(message.theta);
       const targets = toMat(message.targets);
@@ -50,7 +56,7 @@ export class ShardWorker {
       }
       return { reply: { type: 'done', id, loss: r.loss, grad: r.grad }, transfer: [r.grad.buffer as ArrayBuffer] };
     } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
+      const err = asError(e);
       return { reply: { type: 'error', id, name: err.name, message: err.message }, transfer: [] };
     }
   }

@@ -153,7 +153,7 @@ test('a shard\'s error names the worker and its sequences; bad inputs are refuse
     let caught: unknown = null;
     try { await pool.bptt(spec, theta, nanXs, { kind: 'mse', targets }, { batch }); } catch (e) { caught = e; }
     assert.ok(caught instanceof WorkerError, String(caught));
-    assert.match((caught as Error).message, /^parallel bptt: worker 1 failed on sequences 2\.\.4: Error: bptt: /);
+    assert.match((caught as Error).message, /^parallel bptt: worker 1 failed on sequences 2\.\.4: ConfigError: bptt: /);
     // The pool goes on: a clean call after a failed one.
     const ok = await pool.bptt(spec, theta, xs, { kind: 'mse', targets }, { batch });
     assert.ok(Number.isFinite(ok.loss) && ok.loss > 0);

@@ -58,7 +58,7 @@ export interface DataLayout {
   readonly vocabulary: Vocabulary | null;
   readonly outputs: number;
   readonly loss: 'softmax-ce' | 'mse' | 'bce' | 'ctc';
-  readonly shape: 'many-to-many' | 'many-to-one' | 'one-to-many';
+  readonly shape: 'many-to-many' | 'many-to-one' | 'one-to-many' | 'seq2seq';
 }
 
 /** Sequences checked and copied out, one per entry. */
@@ -71,6 +71,10 @@ export interface Prepared {
   readonly targets: Float64Array[] | null;
   /** ctc: each sequence's labels. */
   readonly labels: Int32Array[] | null;
+  /** The inputs already hold `width` columns a step (seq2seq: phase, source, previous symbol), never one-hot expanded here. */
+  readonly expanded?: boolean;
+  /** Per sequence, its length's 0/1 weights: which steps have a target (seq2seq: the decoder's); absent: every step (or the last, many-to-one). */
+  readonly stepMasks?: Float64Array[];
 }
 
 /** One batch as the unroll takes it. */
@@ -198,7 +202,8 @@ function targetSteps(op: string, targets: unknown, b: number, count: number, bat
 
 // ---- inputs ----
 
-function readInputs(op: string, layout: DataLayout, inputs: unknown, batchFirst: boolean, lengthsIn: ArrayLike<number> | undefined): { inputs: Float64Array[]; lengths: Int32Array } {
+/** Reads inputs in any of the forms of the file comment: per sequence length x (1 or features), and the lengths. */
+export function readInputs(op: string, layout: DataLayout, inputs: unknown, batchFirst: boolean, lengthsIn: ArrayLike<number> | undefined): { inputs: Float64Array[]; lengths: Int32Array } {
   const F = layout.indices ? 1 : layout.inputs;
   let count: number, padded: (b: number) => number, at: (b: number, t: number) => unknown;
   let flatData: ArrayLike<number> | null = null, flatShape: number[] = [];
@@ -422,7 +427,7 @@ export function assembleBatch(layout: DataLayout, data: Prepared, order: ArrayLi
   const x = xs.data;
   for (let i = 0; i < size; i++) {
     const s = data.inputs[order[start + i]], L = allLengths[i];
-    if (layout.oneHot) {
+    if (layout.oneHot && data.expanded !== true) {
       for (let t = 0; t < L; t++) x[(t * size + i) * width + s[t]] = 1;
     } else {
       for (let t = 0; t < L; t++) x.set(s.subarray(t * width, (t + 1) * width), (t * size + i) * width);
@@ -432,10 +437,14 @@ export function assembleBatch(layout: DataLayout, data: Prepared, order: ArrayLi
   if (data.targets !== null) {
     targets = mat(steps * size, C);
     const many = layout.shape !== 'many-to-one';
-    if (!full || !many) mask = mat(steps * size, 1);
+    if (!full || !many || data.stepMasks !== undefined) mask = mat(steps * size, 1);
     for (let i = 0; i < size; i++) {
       const tgt = data.targets[order[start + i]], L = allLengths[i];
-      if (many) {
+      if (data.stepMasks !== undefined) {
+        const w = data.stepMasks[order[start + i]];
+        for (let t = 0; t < L; t++) targets.data.set(tgt.subarray(t * C, (t + 1) * C), (t * size + i) * C);
+        for (let t = 0; t < L; t++) mask!.data[t * size + i] = w[t];
+      } else if (many) {
         for (let t = 0; t < L; t++) targets.data.set(tgt.subarray(t * C, (t + 1) * C), (t * size + i) * C);
         if (mask !== null) for (let t = 0; t < L; t++) mask.data[t * size + i] = 1;
       } else {

@@ -21,6 +21,7 @@
 // one-to-many: one input per sequence (inputs[b] is one step: a vector or a symbol index; flat
 // [N, F] or [N]), read at every step; a sequence runs as many steps as its targets have
 // (many-to-many targets, each sequence its own length), or `steps` when predicting.
+// seq2seq: sources as inputs above, targets a list of symbol sequences (lib/train/seq2seq-data.ts).
 import { ConfigError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import type { Vocabulary } from './vocabulary.js';

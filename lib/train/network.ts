@@ -3,7 +3,9 @@
 // fit drives the trainer (lib/train/trainer.ts: the methods' drives, the optimiser, clipping,
 // penalties, early stopping, the divergence guard) with batches made from the user's data
 // (lib/train/network-data.ts); predict, evaluate, step and generate run Forward (eval graph, no
-// dropout); save writes one safetensors file whose metadata holds the description.
+// dropout); save writes one safetensors file whose metadata holds the description. A seq2seq
+// network (lib/train/seq2seq.ts: encoder and decoder as one cell) trains the same way and
+// decodes with decode (greedy, or beam search: lib/train/beam.ts).
 import { ConfigError, FormatError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';

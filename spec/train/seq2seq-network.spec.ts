@@ -124,6 +124,25 @@ test('seq2seq: rtrl and tbptt (one window) give bptt\'s gradient through the han
   }
 });
 
+test('seq2seq sources in every form give the same gradient: nested, time major padded, flat padded; strings with a vocabulary', () => {
+  const net = createNetwork(CASES[0].description);
+  const sources = [[1, 2, 3, 4], [0, 4], [3, 3, 1]], targets = [[1, 2], [3], [0, 0, 2]];
+  const nested = net.gradient({ inputs: sources, targets });
+  const lengths = sources.map((s) => s.length), T = Math.max(...lengths);
+  const padded = sources.map((s) => [...s, ...Array<number>(T - s.length).fill(0)]);
+  const timeMajor = net.gradient({ inputs: Array.from({ length: T }, (_, t) => padded.map((s) => s[t])), batchFirst: false, lengths, targets });
+  const flat = net.gradient({ inputs: { data: padded.flat(), shape: [3, T] }, lengths, targets });
+  for (const [what, r] of [['time major', timeMajor], ['flat', flat]] as const) {
+    assert.ok(Math.abs(r.loss - nested.loss) <= REORDERED * nested.loss && relErr(r.grad, nested.grad) <= REORDERED, what);
+  }
+  // A vocabulary without an embedding: the source one-hot; a string is its symbols' indices.
+  const text = createNetwork({ shape: 'seq2seq', inputSize: 3, vocabulary: ['a', 'b', 'c'], cell: 'gru', hiddenSize: 4, output: { size: 3 }, loss: 'softmax-ce', seed: 2 });
+  assert.equal(text.decode(['abc', 'ca'], { maxLength: 4, beamWidth: 2 }), text.decode([[0, 1, 2], [2, 0]], { maxLength: 4, beamWidth: 2 }));
+  const a = text.gradient({ inputs: ['abc', 'ca'], targets: [[1], [2, 0]] }), b = text.gradient({ inputs: [[0, 1, 2], [2, 0]], targets: [[1], [2, 0]] });
+  assert.equal(Array.from(a.grad), Array.from(b.grad));
+  assert.ok(a.grad.some((v) => v !== 0));
+});
+
 // ---- decoding ----
 
 /** log p(symbols [+ end]) rescored with teacher forcing through the whole stream: -loss · count. */

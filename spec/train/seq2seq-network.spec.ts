@@ -143,6 +143,25 @@ test('seq2seq sources in every form give the same gradient: nested, time major p
   assert.ok(a.grad.some((v) => v !== 0));
 });
 
+test('seq2seq dropout: on in both halves in train mode, off in eval mode and in decode', () => {
+  const base = { ...CASES[0].description, seed: 17 };
+  const plain = createNetwork(base), dropped = createNetwork({ ...base, dropout: 0.5 });
+  assert.equal(Array.from(dropped.model.params.theta), Array.from(plain.model.params.theta));
+  const data = pairs(4, new Rng(18), CASES[0].source, 4);
+  const reference = plain.gradient(data).grad, inTrain = dropped.gradient(data).grad;
+  const { encoder } = seq2seqParts(plain.description);
+  const nEnc = encoder.paramSpecs.reduce((n, sp) => n + sp.rows * sp.cols, 0);
+  // Each half's own gradient changes: dropout acts between the encoder's layers and the decoder's.
+  assert.ok(relErr(inTrain.subarray(0, nEnc), reference.subarray(0, nEnc)) > 1e-3, 'train mode: the encoder\'s gradient changes');
+  assert.ok(relErr(inTrain.subarray(nEnc), reference.subarray(nEnc)) > 1e-3, 'train mode: the decoder\'s gradient changes');
+  dropped.eval();
+  assert.equal(Array.from(dropped.gradient(data).grad), Array.from(reference), 'eval mode: no dropout');
+  dropped.train();
+  const sources = data.inputs as number[][];
+  assert.equal(dropped.decode(sources, { maxLength: 4, beamWidth: 2 }), plain.decode(sources, { maxLength: 4, beamWidth: 2 }), 'decode never drops');
+  assert.ok(dropped.training, 'decode puts the mode back');
+});
+
 // ---- decoding ----
 
 /** log p(symbols [+ end]) rescored with teacher forcing through the whole stream: -loss · count. */

@@ -72,10 +72,8 @@ export interface Prepared {
   readonly targets: Float64Array[] | null;
   /** ctc: each sequence's labels. */
   readonly labels: Int32Array[] | null;
-  /** The inputs already hold `width` columns a step (seq2seq: phase, source, previous symbol), never one-hot expanded here. */
-  readonly expanded?: boolean;
-  /** Per sequence, its length's 0/1 weights: which steps have a target (seq2seq: the decoder's); absent: every step (or the last, many-to-one). */
-  readonly stepMasks?: Float64Array[];
+  /** seq2seq: each pair's source steps (the first of its rows; its targets are then the other rows'; lib/train/seq2seq-data.ts batches these). */
+  readonly sourceLengths?: Int32Array;
 }
 
 /** One batch as the unroll takes it. */
@@ -428,7 +426,7 @@ export function assembleBatch(layout: DataLayout, data: Prepared, order: ArrayLi
   const x = xs.data;
   for (let i = 0; i < size; i++) {
     const s = data.inputs[order[start + i]], L = allLengths[i];
-    if (layout.oneHot && data.expanded !== true) {
+    if (layout.oneHot) {
       for (let t = 0; t < L; t++) x[(t * size + i) * width + s[t]] = 1;
     } else {
       for (let t = 0; t < L; t++) x.set(s.subarray(t * width, (t + 1) * width), (t * size + i) * width);
@@ -438,14 +436,10 @@ export function assembleBatch(layout: DataLayout, data: Prepared, order: ArrayLi
   if (data.targets !== null) {
     targets = mat(steps * size, C);
     const many = layout.shape !== 'many-to-one';
-    if (!full || !many || data.stepMasks !== undefined) mask = mat(steps * size, 1);
+    if (!full || !many) mask = mat(steps * size, 1);
     for (let i = 0; i < size; i++) {
       const tgt = data.targets[order[start + i]], L = allLengths[i];
-      if (data.stepMasks !== undefined) {
-        const w = data.stepMasks[order[start + i]];
-        for (let t = 0; t < L; t++) targets.data.set(tgt.subarray(t * C, (t + 1) * C), (t * size + i) * C);
-        for (let t = 0; t < L; t++) mask!.data[t * size + i] = w[t];
-      } else if (many) {
+      if (many) {
         for (let t = 0; t < L; t++) targets.data.set(tgt.subarray(t * C, (t + 1) * C), (t * size + i) * C);
         if (mask !== null) for (let t = 0; t < L; t++) mask.data[t * size + i] = 1;
       } else {

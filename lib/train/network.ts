@@ -28,7 +28,7 @@ import { type GuardReport, type StopReason, train } from './trainer.js';
 import { type FullDescription, type NetworkDescription, checkDescription, copyDescription } from './network-description.js';
 import { networkCell, networkModel, savedName, savedShape, sourceWidth } from './network-build.js';
 import { seq2seqWidth } from './seq2seq.js';
-import { prepareSeq2seq, readSources } from './seq2seq-data.js';
+import { assembleSeq2seqBatch, prepareSeq2seq, readSources } from './seq2seq-data.js';
 import { Seq2seqDecoder } from './seq2seq-decode.js';
 import { type Decoded, beamSearch } from './beam.js';
 import { type Batch, type DataLayout, type NetworkData, type Prepared, type SequenceInputs, assembleBatch, prepareData } from './network-data.js';
@@ -261,6 +261,11 @@ export class Network {
     return this.full.shape === 'seq2seq' ? prepareSeq2seq(op, this.layout, data) : prepareData(op, this.layout, data, withTargets, steps);
   }
 
+  // The sequences order[start, start + size) as one batch (seq2seq: sources' ends aligned).
+  private assemble(prepared: Prepared, order: ArrayLike<number>, start: number, size: number): Batch {
+    return this.full.shape === 'seq2seq' ? assembleSeq2seqBatch(this.layout, prepared, order, start, size) : assembleBatch(this.layout, prepared, order, start, size);
+  }
+
   // ---- training ----
 
   /** The loss of one batch, written once for every method. */
@@ -349,7 +354,7 @@ export class Network {
       next: (iteration) => {
         const j = iteration % batches;
         if (j === 0 && shuffle) rng.shuffle(order);
-        const b = assembleBatch(this.layout, prepared, order, j * batchSize, sizeOf(iteration));
+        const b = this.assemble(prepared, order, j * batchSize, sizeOf(iteration));
         return { xs: b.xs, batch: b.batch, loss: this.batchLoss(b), lengths: b.lengths };
       },
       ...(options.clipNorm === undefined ? {} : { clipNorm: options.clipNorm }),
@@ -390,7 +395,7 @@ export class Network {
   gradient(data: NetworkData, options: { method?: string } = {}): { loss: number; grad: Float64Array } {
     checkOptionKeys('gradient', options, ['method']);
     const prepared = this.prepare('gradient', data, true);
-    const b = assembleBatch(this.layout, prepared, new Int32Array(prepared.count).map((_, i) => i), 0, prepared.count);
+    const b = this.assemble(prepared, new Int32Array(prepared.count).map((_, i) => i), 0, prepared.count);
     const method = createMethod(this.model, options.method ?? 'bptt');
     const r = method.run(b.xs, this.batchLoss(b), { batch: b.batch, lengths: b.lengths });
     return { loss: r.loss, grad: r.grad };
@@ -458,7 +463,7 @@ export class Network {
   private eachBatch(prepared: Prepared, batchSize: number, f: (b: Batch, start: number) => void): void {
     const order = new Int32Array(prepared.count).map((_, i) => i);
     for (let start = 0; start < prepared.count; start += batchSize) {
-      f(assembleBatch(this.layout, prepared, order, start, Math.min(batchSize, prepared.count - start)), start);
+      f(this.assemble(prepared, order, start, Math.min(batchSize, prepared.count - start)), start);
     }
   }
 

@@ -1,11 +1,15 @@
 // seq2seq data: sources in any input form of lib/train/network-data.ts (nested batch first or time
 // major, flat, strings with a vocabulary, `lengths` for padding), targets a list of symbol
-// sequences (class indices in [0, output.size)), one per source, each its own length. A pair of
-// N source steps and M target symbols becomes one stream of N + M rows (lib/train/seq2seq.ts):
-// [1, source[t], 0] for t < N, then [0, 0, previous symbol] with the start symbol (output.size)
-// first; the target rows are scored, the source rows are not (their step weight is 0).
+// sequences (class indices in [0, output.size)), one per source, each its own length (always one
+// sequence per source, also when the sources are time major). A pair of N source steps and M
+// target symbols becomes one stream of N + M rows (lib/train/seq2seq.ts), columns [encode, wait,
+// source, previous symbol]: [1, 0, source[t], 0] for t < N, then [0, 0, 0, previous symbol] with
+// the start symbol (output.size) first; the target rows are scored, the source rows are not.
+// A batch puts `wait` rows [1, 1, 0, 0] before a source shorter than the batch's longest, so
+// every pair's source ends at the same step and its decoder starts at the same step.
 import { ConfigError, ShapeError } from '../mat/errors.js';
-import { type DataLayout, type NetworkData, type Prepared, NETWORK_DATA_KEYS, readInputs } from './network-data.js';
+import { mat } from '../mat/mat.js';
+import { type Batch, type DataLayout, type NetworkData, type Prepared, NETWORK_DATA_KEYS, readInputs } from './network-data.js';
 
 /** The source of every sequence, as the encoder's rows (length x width, phase 1), and the lengths. */
 export function readSources(op: string, layout: DataLayout, inputs: unknown, batchFirst: boolean, lengths: ArrayLike<number> | undefined): { rows: Float64Array[]; lengths: Int32Array } {
@@ -15,8 +19,8 @@ export function readSources(op: string, layout: DataLayout, inputs: unknown, bat
     const L = read.lengths[b], out = new Float64Array(L * W);
     for (let t = 0; t < L; t++) {
       out[t * W] = 1;
-      if (layout.oneHot) out[t * W + 1 + s[t]] = 1;
-      else for (let f = 0; f < F; f++) out[t * W + 1 + f] = s[t * F + f];
+      if (layout.oneHot) out[t * W + 2 + s[t]] = 1;
+      else for (let f = 0; f < F; f++) out[t * W + 2 + f] = s[t * F + f];
     }
     return out;
   });
@@ -58,18 +62,46 @@ export function prepareSeq2seq(op: string, layout: DataLayout, data: NetworkData
   if (data.targets === undefined) throw new ConfigError(op, 'data.targets is missing (needed to fit or evaluate)');
   const symbols = readSymbols(op, layout, data.targets, count);
   const W = layout.width, C = layout.outputs;
-  const lengths = new Int32Array(count), inputs: Float64Array[] = [], targets: Float64Array[] = [], stepMasks: Float64Array[] = [];
+  const lengths = new Int32Array(count), inputs: Float64Array[] = [], targets: Float64Array[] = [];
   for (let b = 0; b < count; b++) {
     const N = sources.lengths[b], M = symbols[b].length, L = N + M;
     lengths[b] = L;
-    const x = new Float64Array(L * W), y = new Float64Array(L * C), w = new Float64Array(L);
+    // The target rows only: M x C.
+    const x = new Float64Array(L * W), y = new Float64Array(M * C);
     x.set(sources.rows[b]);
     for (let j = 0; j < M; j++) {
       x[(N + j) * W + W - 1] = j === 0 ? C : symbols[b][j - 1];
-      y[(N + j) * C + symbols[b][j]] = 1;
-      w[N + j] = 1;
+      y[j * C + symbols[b][j]] = 1;
     }
-    inputs.push(x); targets.push(y); stepMasks.push(w);
+    inputs.push(x); targets.push(y);
   }
-  return { count, lengths, inputs, targets, labels: null, expanded: true, stepMasks };
+  return { count, lengths, inputs, targets, labels: null, sourceLengths: sources.lengths };
+}
+
+/** The pairs `order[start, start + size)` as one time-major batch, their sources' ends aligned by wait rows (see the file comment). */
+export function assembleSeq2seqBatch(layout: DataLayout, data: Prepared, order: ArrayLike<number>, start: number, size: number): Batch {
+  const W = layout.width, C = layout.outputs, source = data.sourceLengths!;
+  let longest = 0, steps = 0;
+  for (let i = 0; i < size; i++) longest = Math.max(longest, source[order[start + i]]);
+  const allLengths = new Int32Array(size);
+  for (let i = 0; i < size; i++) {
+    const k = order[start + i];
+    allLengths[i] = longest + data.lengths[k] - source[k];
+    steps = Math.max(steps, allLengths[i]);
+  }
+  let full = true;
+  for (let i = 0; i < size; i++) if (allLengths[i] !== steps) full = false;
+  const xs = mat(steps * size, W), targets = mat(steps * size, C), mask = mat(steps * size, 1);
+  const x = xs.data;
+  for (let i = 0; i < size; i++) {
+    const k = order[start + i], N = source[k], L = data.lengths[k], pad = longest - N, rows = data.inputs[k], y = data.targets![k];
+    for (let t = 0; t < pad; t++) { x[(t * size + i) * W] = 1; x[(t * size + i) * W + 1] = 1; }
+    for (let t = 0; t < L; t++) x.set(rows.subarray(t * W, (t + 1) * W), ((pad + t) * size + i) * W);
+    for (let j = 0; j < L - N; j++) {
+      const row = (longest + j) * size + i;
+      targets.data.set(y.subarray(j * C, (j + 1) * C), row * C);
+      mask.data[row] = 1;
+    }
+  }
+  return { batch: size, steps, xs, lengths: full ? null : allLengths, allLengths, targets, mask, labels: null };
 }

@@ -1,5 +1,5 @@
-// Decoding with a seq2seq model (lib/train/seq2seq.ts) in eval mode: Forward runs the encoder rows
-// of every source (phase 1) to its final state, then steps the decoder (phase 0) from it, each
+// Decoding with a seq2seq model (lib/train/seq2seq.ts) in eval mode: Forward runs the encode rows
+// of every source to its final state, then steps the decoder (decode rows) from it, each
 // step fed the symbol chosen at the step before (the start symbol first). Greedy decoding runs all
 // sources as one batch; beam search (lib/train/beam.ts) runs one source at a time, its
 // hypotheses as the batch, the state rows reordered to follow their parents.

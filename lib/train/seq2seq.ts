@@ -1,18 +1,21 @@
 // Sequence to sequence (N to M) as ONE recurrent cell, so every gradient method, the trainer and
-// Forward run it unchanged: an encoder cell and a decoder cell sharing one state, and a phase
-// column in the input saying which of the two reads the step. A sequence pair (source of N
-// steps, target of M symbols) is one stream of N + M steps:
-//   steps 0..N-1    phase 1: the encoder reads source[t];
-//   steps N..N+M-1  phase 0: the decoder reads the previous target symbol (the start symbol at
+// Forward run it unchanged: an encoder cell and a decoder cell sharing one state, and columns of
+// the input saying which of the two reads the step. A pair (source of N steps, target of M
+// symbols) is one stream of N + M steps:
+//   steps 0..N-1    encode: the encoder reads source[t];
+//   steps N..N+M-1  decode: the decoder reads the previous target symbol (the start symbol at
 //                   step N) and its output is scored against target[t - N].
 // The state after the encoder's last step is what the decoder's first step reads: the encoder's
 // final state starts the decoder, and reverse mode carries the decoder's d loss / d h_0 into the
 // encoder (the two-model chain of spec/rnn/seq2seq.spec.ts, here inside one unroll).
-// Input columns: [phase, source (sourceWidth), previous symbol]. Per row,
-//   state' = phase ? encoder(state, source) : decoder(state, previous),
-//   output = phase ? 0 : decoder's output,
+// A batch aligns its pairs' ends of source (lib/train/seq2seq-data.ts): a shorter source waits,
+// its state held, until the longest has been read, so every row encodes, then every row decodes,
+// and a step runs one half only.
+// Input columns: [encode, wait, source (sourceWidth), previous symbol]. Per row,
+//   state' = wait ? state : encode ? encoder(state, source) : decoder(state, previous),
+//   output = encode ? 0 : decoder's output,
 // chosen by selectRows (no mixing, so an unread branch never leaks a value or a gradient). A step
-// whose rows are all in one phase runs only that branch.
+// whose rows are all in one phase runs only that half.
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell } from '../cells/cell.js';
 import { joinParamSpecs } from '../cells/params.js';
@@ -31,9 +34,17 @@ export interface Seq2seqCell extends Cell {
   readonly sourceWidth: number;
 }
 
-/** Columns of a seq2seq step's input for a source of `sourceWidth` columns: phase, source, previous symbol. */
+/** Columns of a seq2seq step's input for a source of `sourceWidth` columns: encode, wait, source, previous symbol. */
 export function seq2seqWidth(sourceWidth: number): number {
-  return sourceWidth + 2;
+  return sourceWidth + 3;
+}
+
+/** How many rows of a 0/1 column are set. */
+function countSet(column: Var): number {
+  const m = column.value;
+  let n = 0;
+  for (let r = 0; r < m.rows; r++) if (m.data[m.offset + r] !== 0) n++;
+  return n;
 }
 
 /**
@@ -64,22 +75,20 @@ export function seq2seqCell(encoder: Cell, decoder: Cell, sourceWidth: number): 
     paramSpecs: specs,
     step(g: Graph, params: readonly Var[], state: readonly Var[], x: Var) {
       const rows = x.value.rows;
-      const phase = g.sliceCols(x, 0, 1);
-      // The phase column is data, not a parameter: which branches run is read off its values.
-      const p = phase.value;
-      let encoding = 0;
-      for (let r = 0; r < rows; r++) if (p.data[p.offset + r] !== 0) encoding++;
+      const encode = g.sliceCols(x, 0, 1), wait = g.sliceCols(x, 1, 1);
+      // The flag columns are data, not parameters: which halves run is read off their values.
+      const encoding = countSet(encode), waiting = countSet(wait);
       const zeros = (): Var => g.constant(sharedZeros(rows, C));
-      if (encoding === rows) {
-        const e = encoder.step(g, params.slice(0, encoderCount), state, g.sliceCols(x, 1, sourceWidth));
-        return { state: e.state, output: zeros() };
-      }
-      const d = decoder.step(g, params.slice(encoderCount), state, g.sliceCols(x, 1 + sourceWidth, 1));
+      const encoded = (): Var[] => {
+        const e = encoder.step(g, params.slice(0, encoderCount), state, g.sliceCols(x, 2, sourceWidth)).state;
+        return waiting === 0 ? e : e.map((s, i) => g.selectRows(wait, state[i], s));
+      };
+      if (encoding === rows) return { state: encoded(), output: zeros() };
+      const d = decoder.step(g, params.slice(encoderCount), state, g.sliceCols(x, 2 + sourceWidth, 1));
       if (encoding === 0) return d;
-      const e = encoder.step(g, params.slice(0, encoderCount), state, g.sliceCols(x, 1, sourceWidth));
       return {
-        state: e.state.map((s, i) => g.selectRows(phase, s, d.state[i])),
-        output: g.selectRows(phase, zeros(), d.output),
+        state: encoded().map((s, i) => g.selectRows(encode, s, d.state[i])),
+        output: g.selectRows(encode, zeros(), d.output),
       };
     },
     init(mats: readonly Mat[], rng: Rng) {

@@ -22,17 +22,18 @@ export class Seq2seqDecoder {
     this.symbols = model.cell.outputSize;
   }
 
-  /** The encoder's final state for every source (rows: each source's encoder rows, length x width). */
+  /** The encoder's final state for every source (rows: each source's encode rows, length x width), their ends aligned by wait rows as in training. */
   encode(rows: readonly Float64Array[], lengths: Int32Array): Mat[] {
     const N = rows.length, W = this.width;
-    let T = 0, full = true;
+    let T = 0;
     for (let b = 0; b < N; b++) T = Math.max(T, lengths[b]);
-    for (let b = 0; b < N; b++) if (lengths[b] !== T) full = false;
     const xs = mat(T * N, W);
     for (let b = 0; b < N; b++) {
-      for (let t = 0; t < lengths[b]; t++) xs.data.set(rows[b].subarray(t * W, (t + 1) * W), (t * N + b) * W);
+      const pad = T - lengths[b];
+      for (let t = 0; t < pad; t++) { xs.data[(t * N + b) * W] = 1; xs.data[(t * N + b) * W + 1] = 1; }
+      for (let t = 0; t < lengths[b]; t++) xs.data.set(rows[b].subarray(t * W, (t + 1) * W), ((pad + t) * N + b) * W);
     }
-    return this.forward.run(xs, { batch: N, lengths: full ? null : lengths }).finalState;
+    return this.forward.run(xs, { batch: N }).finalState;
   }
 
   // One decoder step of `rows` streams from `state`, each fed its symbol; returns the logits.

@@ -3,6 +3,7 @@
 // so an example that stops compiling, running or learning fails here.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import { main as oneToMany } from '../../examples/shapes/one-to-many.js';
 import { main as manyToOne } from '../../examples/shapes/many-to-one.js';
 import { main as manyToMany } from '../../examples/shapes/many-to-many.js';
@@ -31,6 +32,14 @@ test('examples/shapes/seq2seq.ts decodes whole sequences right (beam search, wid
   // One exact reversal by chance: at most (1/5)^2 · 1/6.
   assert.ok(exact > 0.6, `exactly reversed ${exact} of the held-out sequences`);
   assert.is(examples.length, 3);
+});
+
+test('docs/first-network.md shows each example as it is in examples/shapes', () => {
+  const doc = readFileSync('docs/first-network.md', 'utf8');
+  for (const shape of Object.keys(CHANCE)) {
+    const code = readFileSync(`examples/shapes/${shape}.ts`, 'utf8').trimEnd();
+    assert.ok(doc.includes('```ts\n' + code + '\n```'), `docs/first-network.md lacks examples/shapes/${shape}.ts verbatim`);
+  }
 });
 
 test.run();

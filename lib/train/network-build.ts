@@ -13,17 +13,43 @@ import { EMBEDDING_PARAM, withEmbedding } from '../arch/embedding.js';
 import { pytorchName } from '../io/pytorch.js';
 import { type RecurrentModel, createModel } from '../rnn/model.js';
 import type { FullDescription } from './network-description.js';
+import { DECODER_PREFIX, ENCODER_PREFIX, seq2seqCell } from './seq2seq.js';
 
-/** The network's cell: [embedding →] recurrent layers → linear output layer. */
-export function networkCell(d: FullDescription): Cell {
-  const first = d.embedding !== undefined ? d.embedding.size : d.inputSize!;
+/** The recurrent layers of a description reading `first` features (one cell, or a stack); `seed` seeds the dropout masks. */
+function recurrentCore(d: FullDescription, first: number, seed: number): Cell {
   const directions = d.bidirectional ? 2 : 1;
   const layers: Cell[] = [];
   for (let l = 0; l < d.layers; l++) {
     const cell = createCell(d.cell, { inputSize: l === 0 ? first : d.hiddenSize * directions, hiddenSize: d.hiddenSize });
     layers.push(d.bidirectional ? bidirectional(cell) : cell);
   }
-  let core: Cell = layers.length === 1 && !d.bidirectional ? layers[0] : stacked(layers, { dropout: d.dropout, seed: d.seed });
+  return layers.length === 1 && !d.bidirectional ? layers[0] : stacked(layers, { dropout: d.dropout, seed });
+}
+
+/** The source's columns in a step's input: 1 (an embedding's index), else inputSize (features, or a vocabulary's one-hot). */
+export function sourceWidth(d: FullDescription): number {
+  return d.embedding !== undefined ? 1 : d.inputSize!;
+}
+
+/**
+ * A seq2seq description's two halves: the encoder ([embedding →] layers, no output layer) and
+ * the decoder (an embedding of the output.size target symbols plus the start symbol, row
+ * output.size → layers → linear output layer). Their dropout masks are seeded apart.
+ */
+export function seq2seqParts(d: FullDescription): { encoder: Cell; decoder: Cell } {
+  let encoder = recurrentCore(d, d.embedding !== undefined ? d.embedding.size : d.inputSize!, d.seed);
+  if (d.embedding !== undefined) encoder = withEmbedding(encoder, d.embedding.vocabSize);
+  const decoder = withReadout(withEmbedding(recurrentCore(d, d.decoder!.embeddingSize, d.seed + 1), d.output.size + 1), d.output.size);
+  return { encoder, decoder };
+}
+
+/** The network's cell: [embedding →] recurrent layers → linear output layer; or seq2seq's encoder and decoder as one cell. */
+export function networkCell(d: FullDescription): Cell {
+  if (d.shape === 'seq2seq') {
+    const { encoder, decoder } = seq2seqParts(d);
+    return seq2seqCell(encoder, decoder, sourceWidth(d));
+  }
+  let core = recurrentCore(d, d.embedding !== undefined ? d.embedding.size : d.inputSize!, d.seed);
   if (d.embedding !== undefined) core = withEmbedding(core, d.embedding.vocabSize);
   return withReadout(core, d.output.size);
 }
@@ -35,6 +61,10 @@ export function networkModel(d: FullDescription, theta?: Float64Array): Recurren
 
 /** The name a parameter is saved under. */
 export function savedName(spec: ParamSpec): string {
+  // seq2seq: each half under its module's name (encoder.rnn.weight_ih_l0, decoder.linear.weight ...).
+  for (const prefix of [ENCODER_PREFIX, DECODER_PREFIX]) {
+    if (spec.name.startsWith(prefix)) return prefix + savedName({ ...spec, name: spec.name.slice(prefix.length) });
+  }
   if (spec.name === EMBEDDING_PARAM) return 'embedding.weight';
   if (spec.name === 'weight_out') return 'linear.weight';
   if (spec.name === 'bias_out') return 'linear.bias';

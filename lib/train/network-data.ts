@@ -21,6 +21,7 @@
 // one-to-many: one input per sequence (inputs[b] is one step: a vector or a symbol index; flat
 // [N, F] or [N]), read at every step; a sequence runs as many steps as its targets have
 // (many-to-many targets, each sequence its own length), or `steps` when predicting.
+// seq2seq: sources as inputs above, targets a list of symbol sequences (lib/train/seq2seq-data.ts).
 import { ConfigError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import type { Vocabulary } from './vocabulary.js';
@@ -58,7 +59,7 @@ export interface DataLayout {
   readonly vocabulary: Vocabulary | null;
   readonly outputs: number;
   readonly loss: 'softmax-ce' | 'mse' | 'bce' | 'ctc';
-  readonly shape: 'many-to-many' | 'many-to-one' | 'one-to-many';
+  readonly shape: 'many-to-many' | 'many-to-one' | 'one-to-many' | 'seq2seq';
 }
 
 /** Sequences checked and copied out, one per entry. */
@@ -71,6 +72,8 @@ export interface Prepared {
   readonly targets: Float64Array[] | null;
   /** ctc: each sequence's labels. */
   readonly labels: Int32Array[] | null;
+  /** seq2seq: each pair's source steps (the first of its rows; its targets are then the other rows'; lib/train/seq2seq-data.ts batches these). */
+  readonly sourceLengths?: Int32Array;
 }
 
 /** One batch as the unroll takes it. */
@@ -198,7 +201,8 @@ function targetSteps(op: string, targets: unknown, b: number, count: number, bat
 
 // ---- inputs ----
 
-function readInputs(op: string, layout: DataLayout, inputs: unknown, batchFirst: boolean, lengthsIn: ArrayLike<number> | undefined): { inputs: Float64Array[]; lengths: Int32Array } {
+/** Reads inputs in any of the forms of the file comment: per sequence length x (1 or features), and the lengths. */
+export function readInputs(op: string, layout: DataLayout, inputs: unknown, batchFirst: boolean, lengthsIn: ArrayLike<number> | undefined): { inputs: Float64Array[]; lengths: Int32Array } {
   const F = layout.indices ? 1 : layout.inputs;
   let count: number, padded: (b: number) => number, at: (b: number, t: number) => unknown;
   let flatData: ArrayLike<number> | null = null, flatShape: number[] = [];

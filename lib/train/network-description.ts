@@ -12,10 +12,12 @@ export const NETWORK_LOSSES: readonly NetworkLoss[] = ['softmax-ce', 'mse', 'bce
 /**
  * many-to-many: an output (and a target) at every step; many-to-one: one output per sequence,
  * the output at its last real step (the loss is taken there); one-to-many: one input per
- * sequence, read at every step (repeated), and an output at every step.
+ * sequence, read at every step (repeated), and an output at every step; seq2seq (N to M): an
+ * encoder reads the source, its final state starts a decoder that emits the target symbol by
+ * symbol, reading the previous target symbol (a start symbol first).
  */
-export type NetworkShape = 'many-to-many' | 'many-to-one' | 'one-to-many';
-export const NETWORK_SHAPES: readonly NetworkShape[] = ['many-to-many', 'many-to-one', 'one-to-many'];
+export type NetworkShape = 'many-to-many' | 'many-to-one' | 'one-to-many' | 'seq2seq';
+export const NETWORK_SHAPES: readonly NetworkShape[] = ['many-to-many', 'many-to-one', 'one-to-many', 'seq2seq'];
 /** What predict applies to the output layer: softmax (softmax-ce, ctc), sigmoid (bce), identity/tanh/sigmoid (mse). */
 export type OutputActivation = 'identity' | 'softmax' | 'sigmoid' | 'tanh';
 export const OUTPUT_ACTIVATIONS: readonly OutputActivation[] = ['identity', 'softmax', 'sigmoid', 'tanh'];
@@ -39,6 +41,12 @@ export interface NetworkDescription {
   loss: NetworkLoss;
   /** Default 'many-to-many'. */
   shape?: NetworkShape;
+  /**
+   * seq2seq only: the decoder reads its previous target symbol through a table of
+   * (output.size + 1) x embeddingSize rows, the last row being the start symbol (default
+   * embeddingSize: embedding.size, else hiddenSize).
+   */
+  decoder?: { embeddingSize?: number };
   /** The state entering step 0: zero or a learned parameter (default 'zero'). */
   initialState?: 'zero' | 'learned';
   /** Seed of the weights and of the dropout masks (default 0). */
@@ -59,12 +67,14 @@ export interface FullDescription {
   output: { size: number; activation: OutputActivation };
   loss: NetworkLoss;
   shape: NetworkShape;
+  /** seq2seq only. */
+  decoder?: { embeddingSize: number };
   initialState: 'zero' | 'learned';
   seed: number;
   vocabulary?: string[];
 }
 
-const KEYS = ['inputSize', 'embedding', 'cell', 'hiddenSize', 'layers', 'bidirectional', 'dropout', 'output', 'loss', 'shape', 'initialState', 'seed', 'vocabulary'];
+const KEYS = ['inputSize', 'embedding', 'cell', 'hiddenSize', 'layers', 'bidirectional', 'dropout', 'output', 'loss', 'shape', 'decoder', 'initialState', 'seed', 'vocabulary'];
 const OP = 'createNetwork';
 
 function show(v: unknown): string {
@@ -134,6 +144,14 @@ export function checkDescription(description: unknown): FullDescription {
   out.output = { size, activation };
   out.shape = d.shape === undefined ? 'many-to-many' : oneOf('shape', d.shape, NETWORK_SHAPES);
   if (out.loss === 'ctc' && out.shape !== 'many-to-many') fail('shape', 'must be many-to-many with loss ctc (it scores every frame)', d.shape);
+  if (out.shape === 'seq2seq') {
+    if (out.loss !== 'softmax-ce') fail('loss', 'must be softmax-ce with shape seq2seq (the decoder emits target symbols)', d.loss);
+    if (out.bidirectional) fail('bidirectional', 'must be false with shape seq2seq (encoder and decoder run as one causal stream)', d.bidirectional);
+    const dec = d.decoder === undefined ? {} : plainObject('decoder', d.decoder, ['embeddingSize']);
+    out.decoder = { embeddingSize: dec.embeddingSize === undefined ? (out.embedding?.size ?? out.hiddenSize) : count('decoder.embeddingSize', dec.embeddingSize) };
+  } else if (d.decoder !== undefined) {
+    fail('decoder', `applies to shape seq2seq only (shape is ${out.shape})`, d.decoder);
+  }
   out.initialState = d.initialState === undefined ? 'zero' : oneOf('initialState', d.initialState, ['zero', 'learned'] as const);
   const seed = d.seed ?? 0;
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) fail('seed', 'must be an integer >= 0', seed);

@@ -3,7 +3,9 @@
 // fit drives the trainer (lib/train/trainer.ts: the methods' drives, the optimiser, clipping,
 // penalties, early stopping, the divergence guard) with batches made from the user's data
 // (lib/train/network-data.ts); predict, evaluate, step and generate run Forward (eval graph, no
-// dropout); save writes one safetensors file whose metadata holds the description.
+// dropout); save writes one safetensors file whose metadata holds the description. A seq2seq
+// network (lib/train/seq2seq.ts: encoder and decoder as one cell) trains the same way and
+// decodes with decode (greedy, or beam search: lib/train/beam.ts).
 import { ConfigError, FormatError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
@@ -24,7 +26,11 @@ import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safet
 import type { Var } from '../ad/graph.js';
 import { type GuardReport, type StopReason, train } from './trainer.js';
 import { type FullDescription, type NetworkDescription, checkDescription, copyDescription } from './network-description.js';
-import { networkCell, networkModel, savedName, savedShape } from './network-build.js';
+import { networkCell, networkModel, savedName, savedShape, sourceWidth } from './network-build.js';
+import { seq2seqWidth } from './seq2seq.js';
+import { assembleSeq2seqBatch, prepareSeq2seq, readSources } from './seq2seq-data.js';
+import { Seq2seqDecoder } from './seq2seq-decode.js';
+import { type Decoded, beamSearch } from './beam.js';
 import { type Batch, type DataLayout, type NetworkData, type Prepared, type SequenceInputs, assembleBatch, prepareData } from './network-data.js';
 import { Vocabulary } from './vocabulary.js';
 
@@ -129,6 +135,20 @@ export interface GenerateOptions {
   seed?: number;
 }
 
+/** What decode takes (seq2seq networks). */
+export interface DecodeOptions {
+  /** Symbols to emit at most per source. */
+  maxLength: number;
+  /** The end symbol (a target class): emitting it ends a sequence (default none: maxLength symbols each). */
+  end?: number;
+  /** Beam search keeping this many hypotheses (default: greedy decoding, every source in one batch; 1 gives the same result one source at a time). */
+  beamWidth?: number;
+  /** Whether the sources are batch first (default true). */
+  batchFirst?: boolean;
+  lengths?: ArrayLike<number>;
+}
+
+const DECODE_KEYS = ['maxLength', 'end', 'beamWidth', 'batchFirst', 'lengths'];
 const GENERATE_KEYS = ['prime', 'length', 'temperature', 'topK', 'seed'];
 const PREDICT_KEYS = ['batchFirst', 'lengths', 'batchSize', 'steps'];
 const SAVE_FORMAT = 'loopgrad-network';
@@ -163,6 +183,7 @@ export class Network {
   private readonly full: FullDescription;
   private readonly layout: DataLayout;
   private runner: Forward | null = null;
+  private decoder: Seq2seqDecoder | null = null;
   private stream: Forward | null = null;
   private streamInput: Mat | null = null;
   private lastSymbol = -1;
@@ -180,7 +201,7 @@ export class Network {
     this.layout = {
       indices,
       inputs,
-      width: full.embedding !== undefined ? 1 : inputs,
+      width: full.shape === 'seq2seq' ? seq2seqWidth(sourceWidth(full)) : full.embedding !== undefined ? 1 : inputs,
       oneHot: full.embedding === undefined && indices,
       vocabulary: this.vocabulary,
       outputs: full.output.size,
@@ -233,6 +254,16 @@ export class Network {
     } finally {
       if (before !== undefined) cell.training = before;
     }
+  }
+
+  // The user's data checked and copied out for this network's shape.
+  private prepare(op: string, data: NetworkData, withTargets: boolean, steps?: number): Prepared {
+    return this.full.shape === 'seq2seq' ? prepareSeq2seq(op, this.layout, data) : prepareData(op, this.layout, data, withTargets, steps);
+  }
+
+  // The sequences order[start, start + size) as one batch (seq2seq: sources' ends aligned).
+  private assemble(prepared: Prepared, order: ArrayLike<number>, start: number, size: number): Batch {
+    return this.full.shape === 'seq2seq' ? assembleSeq2seqBatch(this.layout, prepared, order, start, size) : assembleBatch(this.layout, prepared, order, start, size);
   }
 
   // ---- training ----
@@ -300,8 +331,8 @@ export class Network {
       throw new ConfigError(op, (e as Error).message, { option: options.penalty !== undefined && /^penalty/.test((e as Error).message) ? 'penalty' : 'optimizer' });
     }
     if (options.earlyStopping !== undefined && options.validation === undefined) throw new ConfigError(op, 'earlyStopping needs validation data', { option: 'earlyStopping' });
-    const prepared = prepareData(op, this.layout, data, true);
-    const validation = options.validation === undefined ? null : prepareData(`${op} (validation)`, this.layout, options.validation, true);
+    const prepared = this.prepare(op, data, true);
+    const validation = options.validation === undefined ? null : this.prepare(`${op} (validation)`, options.validation, true);
     const batches = Math.ceil(prepared.count / batchSize);
     const order = new Int32Array(prepared.count).map((_, i) => i);
     const rng = new Rng(seed);
@@ -323,7 +354,7 @@ export class Network {
       next: (iteration) => {
         const j = iteration % batches;
         if (j === 0 && shuffle) rng.shuffle(order);
-        const b = assembleBatch(this.layout, prepared, order, j * batchSize, sizeOf(iteration));
+        const b = this.assemble(prepared, order, j * batchSize, sizeOf(iteration));
         return { xs: b.xs, batch: b.batch, loss: this.batchLoss(b), lengths: b.lengths };
       },
       ...(options.clipNorm === undefined ? {} : { clipNorm: options.clipNorm }),
@@ -363,8 +394,8 @@ export class Network {
   /** The loss over the whole data as one batch, and its gradient (laid out like model.params.theta), by any method; dropout as the network's mode says. */
   gradient(data: NetworkData, options: { method?: string } = {}): { loss: number; grad: Float64Array } {
     checkOptionKeys('gradient', options, ['method']);
-    const prepared = prepareData('gradient', this.layout, data, true);
-    const b = assembleBatch(this.layout, prepared, new Int32Array(prepared.count).map((_, i) => i), 0, prepared.count);
+    const prepared = this.prepare('gradient', data, true);
+    const b = this.assemble(prepared, new Int32Array(prepared.count).map((_, i) => i), 0, prepared.count);
     const method = createMethod(this.model, options.method ?? 'bptt');
     const r = method.run(b.xs, this.batchLoss(b), { batch: b.batch, lengths: b.lengths });
     return { loss: r.loss, grad: r.grad };
@@ -402,6 +433,7 @@ export class Network {
    */
   predict(inputs: SequenceInputs, options: PredictOptions = {}): Float64Array[][] | Float64Array[] {
     checkOptionKeys('predict', options, PREDICT_KEYS);
+    if (this.full.shape === 'seq2seq') throw new ConfigError('predict', 'a seq2seq network emits symbols it reads back: use decode (greedy or beam search)');
     const batchFirst = options.batchFirst ?? true;
     const batchSize = positiveInt('predict', 'batchSize', options.batchSize, 64);
     if (options.steps !== undefined && this.full.shape !== 'one-to-many') throw new ConfigError('predict', `steps applies to one-to-many networks; this one is ${this.full.shape}`, { option: 'steps' });
@@ -431,7 +463,7 @@ export class Network {
   private eachBatch(prepared: Prepared, batchSize: number, f: (b: Batch, start: number) => void): void {
     const order = new Int32Array(prepared.count).map((_, i) => i);
     for (let start = 0; start < prepared.count; start += batchSize) {
-      f(assembleBatch(this.layout, prepared, order, start, Math.min(batchSize, prepared.count - start)), start);
+      f(this.assemble(prepared, order, start, Math.min(batchSize, prepared.count - start)), start);
     }
   }
 
@@ -439,7 +471,7 @@ export class Network {
   evaluate(data: NetworkData, options: { batchSize?: number } = {}): Metrics {
     checkOptionKeys('evaluate', options, ['batchSize']);
     const batchSize = positiveInt('evaluate', 'batchSize', options.batchSize, 64);
-    const prepared = prepareData('evaluate', this.layout, data, true);
+    const prepared = this.prepare('evaluate', data, true);
     return this.withTraining(false, () => this.metricsOf(prepared, batchSize));
   }
 
@@ -496,9 +528,42 @@ export class Network {
     return metrics;
   }
 
+  // ---- sequence to sequence ----
+
+  /**
+   * seq2seq: the target each source decodes to, in eval mode: greedy (argmax at every step, the
+   * symbol fed back) or beam search with beamWidth (lib/train/beam.ts), until `end` or maxLength.
+   * Each result has the symbols (end not included), their log-probability and whether end came.
+   */
+  decode(inputs: SequenceInputs, options: DecodeOptions): Decoded[] {
+    const op = 'decode';
+    if (this.full.shape !== 'seq2seq') throw new ConfigError(op, `decode is for seq2seq networks; this one is ${this.full.shape} (use predict)`);
+    checkOptionKeys(op, options, DECODE_KEYS);
+    const maxLength = positiveInt(op, 'maxLength', options.maxLength, NaN);
+    const C = this.full.output.size;
+    if (options.end !== undefined && (!Number.isInteger(options.end) || options.end < 0 || options.end >= C)) {
+      throw new ConfigError(op, `end must be a target symbol in [0, ${C}), got ${String(options.end)}`, { option: 'end', value: options.end });
+    }
+    const width = options.beamWidth === undefined ? 0 : positiveInt(op, 'beamWidth', options.beamWidth, NaN);
+    const batchFirst = options.batchFirst ?? true;
+    if (typeof batchFirst !== 'boolean') throw new ConfigError(op, `batchFirst must be true or false, got ${String(batchFirst)}`, { option: 'batchFirst' });
+    const sources = readSources(op, this.layout, inputs, batchFirst, options.lengths);
+    this.decoder ??= new Seq2seqDecoder(this.model, this.layout.width);
+    const decoder = this.decoder;
+    return this.withTraining(false, () => {
+      const encoded = decoder.encode(sources.rows, sources.lengths);
+      const end = options.end ?? -1;
+      if (width === 0) return decoder.greedy(encoded, maxLength, end);
+      return sources.rows.map((_, b) => beamSearch(decoder.stepper(encoded, b), {
+        maxLength, width, start: C, ...(options.end === undefined ? {} : { end: options.end }),
+      }));
+    });
+  }
+
   // ---- streaming ----
 
   private streaming(op: string): Forward {
+    if (this.full.shape === 'seq2seq') throw new ConfigError(op, 'a seq2seq network is not a stream of one kind of step (encoder, then decoder): use decode');
     if (this.model.cell.causal === false) throw new ConfigError(op, 'a bidirectional network reads the future of the sequence, so it cannot be stepped; use predict on whole sequences');
     if (this.stream === null) {
       this.stream = new Forward(this.model);

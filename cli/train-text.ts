@@ -8,7 +8,7 @@
 // a rename; --load continues a saved network, refusing flags that contradict its description.
 import { readFileSync, statSync } from 'node:fs';
 import { type FlagSpec, type Parsed, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
-import { type Estimate, NODE_OVERHEAD_BYTES, libraryLimit, memoryFlags, memoryLimit, parameterCount, probeStep, refuseOverLimit } from './memory.js';
+import { type Estimate, NODE_OVERHEAD_BYTES, libraryLimit, memoryFlags, memoryLimit, parameterCount, probeStep, refuseOverLimit, totalBytes } from './memory.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { readTextNetwork } from './saved-network.js';
 import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
@@ -182,7 +182,7 @@ function contradictions(parsed: Parsed, saved: FullDescription): string[] {
  * gradient method's memory (BPTT's tape over a window, or an online method's sensitivities),
  * and one held-out chunk with its outputs.
  */
-function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number, method: MethodSpec): Estimate {
+function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number, method: MethodSpec, limit: number): Estimate {
   const V = d.output.size, B = c.batch, L = c.seqLength;
   const cell = networkCell(d);
   const P = parameterCount(cell);
@@ -190,7 +190,8 @@ function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number,
     ['the text and its indices', TEXT_BYTES_PER_BYTE * fileBytes],
     ['parameters, gradient, optimiser state and restore copies', 8 * 8 * P],
   ];
-  if (8 * P > 2 ** 30) return estimate;
+  // Over the limit already, or parameters too many to probe a step with: refuse on what is known.
+  if (totalBytes(estimate) > limit || 8 * P > 2 ** 30) return estimate;
   const probe = probeStep(cell);
   const perRow = probe.numbers + 2 * V;
   const stateNumbers = cell.stateSizes.reduce((a, b) => a + b, 0);
@@ -201,12 +202,19 @@ function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number,
   else if (method.kind === 'tbptt') estimate.push(['TBPTT window', tape(Math.min(L, method.k1 + method.k2))]);
   else {
     // The online methods' own estimates read a model: build one (its parameters are small, checked above).
+    // A method that cannot train this network (kf-rtrl on an LSTM ...) says so here: name the flag.
     const model = createModel(cell, { initialState: d.initialState, seed: 0 });
-    const bytes = method.kind === 'rtrl' ? estimateRtrlBytes(model, B)
-      : method.kind === 'uoro' ? estimateUoroBytes(model, B)
-        : method.kind === 'kf-rtrl' ? estimateKfRtrlBytes(model, B)
-          // SnAp-N keeps at most one number per (state entry reached, parameter): SnAp-1 one per state vector, deeper orders up to RTRL's.
-          : 8 * B * P * (method.order === 1 ? cell.stateSizes.length : stateNumbers) * 2;
+    let bytes: number;
+    try {
+      createMethod(model, method, { maxBytes: Number.MAX_SAFE_INTEGER });
+      bytes = method.kind === 'rtrl' ? estimateRtrlBytes(model, B)
+        : method.kind === 'uoro' ? estimateUoroBytes(model, B)
+          : method.kind === 'kf-rtrl' ? estimateKfRtrlBytes(model, B)
+            // SnAp-N keeps at most one number per (state entry reached, parameter): SnAp-1 one per state vector, deeper orders up to RTRL's.
+            : 8 * B * P * (method.order === 1 ? cell.stateSizes.length : stateNumbers) * 2;
+    } catch (e) {
+      throw new UsageError(`--method ${c.method}: ${(e as Error).message}`);
+    }
     estimate.push([`${method.kind} sensitivities`, bytes]);
   }
   return estimate;
@@ -296,16 +304,10 @@ export async function runTrainText(argv: readonly string[]): Promise<number> {
     symbols = vocabulary.encode(text);
   }
   // Everything else, from the description, before the network is built.
-  refuseOverLimit('', estimateTextBytes(description, c, Buffer.byteLength(text), method), limit, hint);
+  refuseOverLimit('', estimateTextBytes(description, c, Buffer.byteLength(text), method, limit), limit, hint);
   const network = saved ?? createNetwork(description);
   const V = network.vocabulary!.size;
   const d = network.description;
-  // Refuse an unusable method (kf-rtrl on an LSTM ...) now, naming the flag.
-  try {
-    createMethod(network.model, method, { maxBytes: libraryLimit(limit) });
-  } catch (e) {
-    throw new UsageError(`--method ${c.method}: ${(e as Error).message}`);
-  }
   const training = symbols.subarray(0, trainCount), held = symbols.subarray(trainCount);
   const windows = heldOutWindows(held, c.seqLength);
   const baselines = {
@@ -397,7 +399,7 @@ export async function runTrainText(argv: readonly string[]): Promise<number> {
           if (iteration % c.evalEvery === 0 || !budgetLeft()) return 'stop';
         },
       });
-      if (history.guard !== null) failure = `training stopped: ${history.guard.message}`;
+      if (history.guard !== null) failure = history.guard.message;
       if (failure === null && iteration % c.evalEvery === 0 && iteration !== lastEval) { evaluate(); lastEval = iteration; }
     }
   } finally {

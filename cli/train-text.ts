@@ -66,7 +66,17 @@ last --held-out fraction of the text is never trained on; its bits per character
 are reported during training and at the end, beside what count models score on
 the same characters: an interpolated Kneser-Ney bigram (one absolute discount),
 an add-one bigram and an add-one unigram, all counted on the training part.
-Ctrl-C stops training early and still scores and saves.
+The held-out text is scored in windows of --seq-length characters, each window
+starting from the initial state; every held-out character after the first is
+scored once, by the network and by the count models alike. An iteration is one
+Adam update on --batch windows. Ctrl-C stops training (after at most 8 more
+batches), then scores and saves as usual. The run's memory is estimated before
+anything is built and refused over --max-bytes.
+
+exit status: 0 done; 2 a bad option, named (a --load file whose description a
+flag contradicts, a --file character outside its vocabulary); 1 a --load file
+that is not a saved text model, a diverging run, or a failed save (a failed run
+never touches an existing --save file).
 
 options:
 ${usageLines(flags)}
@@ -321,11 +331,11 @@ export async function runTrainText(argv: readonly string[]): Promise<number> {
   log(`train text: ${saved !== null ? `continuing ${c.load}: ` : ''}${architecture}; ${c.method}, windows of ${c.seqLength}, batch ${c.batch}, adam lr ${c.lr}, clip ${c.clip}`);
   log(`train text: held-out bits per character of the count models: Kneser-Ney bigram ${baselines.bigramKneserNey.toFixed(3)}, add-one bigram ${baselines.bigramAddOne.toFixed(3)}, unigram ${baselines.unigram.toFixed(3)}`);
 
-  // Ctrl-C: stop after the current batch, then score and save as usual; a second one quits.
+  // Ctrl-C: stop after the current fit call (at most BATCHES_PER_FIT batches), then score and save as usual; a second one quits.
   let interrupted = false;
   const onInterrupt = () => {
     interrupted = true;
-    log('train text: interrupted: finishing the batch, then scoring and saving (Ctrl-C again to quit without saving)');
+    log('train text: interrupted: finishing the current batches, then scoring and saving (Ctrl-C again to quit without saving)');
     process.once('SIGINT', () => process.exit(130));
   };
   process.once('SIGINT', onInterrupt);
@@ -367,6 +377,9 @@ export async function runTrainText(argv: readonly string[]): Promise<number> {
   let lastEval = -1;
   try {
     while (failure === null && budgetLeft()) {
+      // Signals are events: let a Ctrl-C in between fit calls.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!budgetLeft()) break;
       if (position >= order.length) {
         epochsDone++;
         position = 0;

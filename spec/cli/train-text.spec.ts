@@ -6,7 +6,7 @@
 // file; a failed run or a failed write leaves an existing save untouched.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,6 +211,23 @@ test('a failed write (the disk full) leaves the existing file untouched and no t
   assert.not.ok(existsSync(temporaryPath(target)));
   writeFileAtomic(target, new Uint8Array([1, 2, 3]));
   assert.equal([...bytesOf(target)], [1, 2, 3]);
+});
+
+test('Ctrl-C stops training after the current batches, then scores and saves as usual', async () => {
+  const path = join(dir, 'interrupted.safetensors');
+  const child = spawn(process.execPath, [cli, 'train', 'text', '--file', corpus, ...TINY, '--time', '60', '--eval-every', '1', '--save', path]);
+  let stderr = '', stdout = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (/iteration 2 /.test(stderr) && !child.killed) child.kill('SIGINT');
+  });
+  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  assert.is(status, 0, stderr);
+  assert.match(stderr, /interrupted: finishing the current batches/);
+  assert.match(stdout, /: interrupted \(Ctrl-C\)/);
+  assert.match(stdout, /saved to .*interrupted\.safetensors/);
+  assert.ok(loadNetwork(bytesOf(path)).parameterCount > 0);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

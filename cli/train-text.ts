@@ -53,7 +53,7 @@ const flags: Record<string, FlagSpec> = {
   time: { kind: 'number', help: `stop after this many seconds of training (default ${DEFAULTS.time} when no --iterations, --epochs or --time is given)` },
   'held-out': { kind: 'number', help: `fraction of the text, at its end, held out for scoring (default ${DEFAULTS.heldOut})` },
   'eval-every': { kind: 'int', min: 1, help: `score the held-out text every N updates (default ${DEFAULTS.evalEvery}; always at the end)` },
-  seed: { kind: 'int', min: 0, help: 'seed of the weights (a new network) and of the window order (default 0)' },
+  seed: { kind: 'int', min: 0, help: 'seed of the weights (a new network) and of the window order (with --load, mixed with the saved weights; default 0)' },
   json: { kind: 'boolean', help: 'print one JSON object with the config, the curves and the held-out scores' },
   quiet: { kind: 'boolean', help: 'no progress lines' },
   ...memoryFlags,
@@ -253,6 +253,14 @@ function heldOutBits(network: Network, windows: { inputs: Int32Array[]; targets:
   return bits / count;
 }
 
+/** FNV-1a over the weights' bytes: a 32-bit number that differs for different weights. */
+function weightsHash(theta: Float64Array): number {
+  const bytes = new Uint8Array(theta.buffer, theta.byteOffset, theta.byteLength);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
+  return h;
+}
+
 /** The text of --file; a file that cannot be read as text is a UsageError naming the flag. */
 function readText(path: string): string {
   try {
@@ -341,7 +349,8 @@ export async function runTrainText(argv: readonly string[]): Promise<number> {
   process.once('SIGINT', onInterrupt);
 
   const optimizer = new Optimizer({ kind: 'adam', lr: c.lr });
-  const rng = new Rng(c.seed + 1);
+  // A continued run draws its window order from the saved weights too, so it does not replay the first run's order.
+  const rng = new Rng(saved === null ? c.seed + 1 : (c.seed + 1 + weightsHash(saved.model.params.theta)) % 2 ** 32);
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
   const curve: { iteration: number; trainBits: number }[] = [];

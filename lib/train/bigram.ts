@@ -13,6 +13,7 @@
 // Counts are kept sparse (a Map keyed by v·V + w): a vocabulary of thousands of symbols costs
 // only the pairs the text holds.
 import { ConfigError } from '../mat/errors.js';
+import * as pm from '../mat/math.js';
 
 export type BigramSmoothing = 'add-one' | 'kneser-ney';
 export const BIGRAM_SMOOTHINGS: readonly BigramSmoothing[] = ['add-one', 'kneser-ney'];
@@ -105,7 +106,7 @@ export class BigramModel {
     const op = 'BigramModel.bitsPerSymbol';
     checkSymbols(op, 'symbols', symbols, this.vocabularySize, 2);
     let bits = 0;
-    for (let i = 1; i < symbols.length; i++) bits -= Math.log2(this.probability(symbols[i - 1], symbols[i]));
+    for (let i = 1; i < symbols.length; i++) bits -= pm.log(this.probability(symbols[i - 1], symbols[i])) / Math.LN2;
     return bits / (symbols.length - 1);
   }
 }
@@ -122,6 +123,6 @@ export function unigramBits(training: ArrayLike<number>, test: ArrayLike<number>
   const counts = new Float64Array(V);
   for (let i = 0; i < training.length; i++) counts[training[i]]++;
   let bits = 0;
-  for (let i = from; i < test.length; i++) bits -= Math.log2((counts[test[i]] + 1) / (training.length + V));
+  for (let i = from; i < test.length; i++) bits -= pm.log((counts[test[i]] + 1) / (training.length + V)) / Math.LN2;
   return bits / (test.length - from);
 }

@@ -69,7 +69,8 @@ an add-one bigram and an add-one unigram, all counted on the training part.
 The held-out text is scored in windows of --seq-length characters, each window
 starting from the initial state; every held-out character after the first is
 scored once, by the network and by the count models alike. An iteration is one
-Adam update on --batch windows. Ctrl-C stops training (after at most 8 more
+batch of --batch windows (one Adam update with bptt; tbptt and the online
+methods update more often). Ctrl-C stops training (after at most 8 more
 batches), then scores and saves as usual. The run's memory is estimated before
 anything is built and refused over --max-bytes.
 
@@ -212,6 +213,11 @@ function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number,
   else if (method.kind === 'tbptt') estimate.push(['TBPTT window', tape(Math.min(L, method.k1 + method.k2))]);
   else {
     // The online methods' own estimates read a model: build one (its parameters are small, checked above).
+    // SnAp's sparsity pattern is found by probing the cell with random real inputs, which an embedding
+    // (symbol indices in) cannot take: refuse it here in the flags' terms (one-hot inputs work).
+    if (method.kind === 'snap' && d.embedding !== undefined) {
+      throw new UsageError(`--method ${c.method} cannot train a network with an embedding yet (SnAp probes the cell with random real-valued inputs); use --embedding 0 (one-hot inputs)`);
+    }
     // A method that cannot train this network (kf-rtrl on an LSTM ...) says so here: name the flag.
     const model = createModel(cell, { initialState: d.initialState, seed: 0 });
     let bytes: number;

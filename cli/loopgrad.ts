@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('./bench.js')).benchCommand,
   train: async () => (await import('./train.js')).trainCommand,
   diagnose: async () => (await import('./diagnose.js')).diagnoseCommand,
+  generate: async () => (await import('./generate.js')).generateCommand,
 };
 
 /** The package's version, read from its package.json when asked (dist/cli and build/cli both sit two levels down). */
@@ -49,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = await load();
   // `train ctc` has options of its own.
-  const usage = name === 'train' && rest[0] === 'ctc' ? (await import('./train-ctc.js')).trainCtcUsage : command.usage;
+  const usage = name === 'train' && rest[0] === 'ctc' ? (await import('./train-ctc.js')).trainCtcUsage : name === 'train' && rest[0] === 'text' ? (await import('./train-text.js')).trainTextUsage : command.usage;
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(usage);
     return 0;

@@ -355,8 +355,8 @@ export function unsolvedHint(config: TaskRunConfig, parsed: Parsed, iterations: 
 }
 
 export const trainCommand: Command = {
-  summary: 'train a recurrent network on a generated task (adding, copy, reber, temporal-order, parity, ctc)',
-  usage: `${usage}\n\nloopgrad train ctc: a bidirectional LSTM with CTC on a speech-like task (loopgrad train ctc --help)`,
+  summary: 'train a recurrent network on a generated task (adding, copy, reber, temporal-order, parity, ctc, text)',
+  usage: `${usage}\n\nloopgrad train ctc: a bidirectional LSTM with CTC on a speech-like task (loopgrad train ctc --help)\nloopgrad train text: a character-level language model of a text file (loopgrad train text --help)`,
   // `ctc` is a different kind of run (a bidirectional network, whole-sequence labels): its own options.
-  run: async (argv) => (argv[0] === 'ctc' ? (await import('./train-ctc.js')).runTrainCtc(argv.slice(1)) : run(argv)),
+  run: async (argv) => (argv[0] === 'ctc' ? (await import('./train-ctc.js')).runTrainCtc(argv.slice(1)) : argv[0] === 'text' ? (await import('./train-text.js')).runTrainText(argv.slice(1)) : run(argv)),
 };

@@ -213,11 +213,6 @@ function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number,
   else if (method.kind === 'tbptt') estimate.push(['TBPTT window', tape(Math.min(L, method.k1 + method.k2))]);
   else {
     // The online methods' own estimates read a model: build one (its parameters are small, checked above).
-    // SnAp's sparsity pattern is found by probing the cell with random real inputs, which an embedding
-    // (symbol indices in) cannot take: refuse it here in the flags' terms (one-hot inputs work).
-    if (method.kind === 'snap' && d.embedding !== undefined) {
-      throw new UsageError(`--method ${c.method} cannot train a network with an embedding yet (SnAp probes the cell with random real-valued inputs); use --embedding 0 (one-hot inputs)`);
-    }
     // A method that cannot train this network (kf-rtrl on an LSTM ...) says so here: name the flag.
     const model = createModel(cell, { initialState: d.initialState, seed: 0 });
     let bytes: number;

@@ -36,6 +36,7 @@ export function withEmbedding(inner: Cell, vocabSize: number): EmbeddedCell {
     vocabSize,
     ...(inner.causal === undefined ? {} : { causal: inner.causal }),
     inputSize: 1,
+    inputSymbols: vocabSize,
     stateSizes: inner.stateSizes,
     stateNames: inner.stateNames,
     outputSize: inner.outputSize,

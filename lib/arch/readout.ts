@@ -39,6 +39,7 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
     // A readout looks at one step's output only, so the wrapper is causal exactly when the
     // inner cell is: Rtrl then refuses a readout over a bidirectional layer up front.
     ...(inner.causal === undefined ? {} : { causal: inner.causal }),
+    ...(inner.inputSymbols === undefined ? {} : { inputSymbols: inner.inputSymbols }),
     inputSize: inner.inputSize,
     stateSizes: inner.stateSizes,
     stateNames: inner.stateNames,

@@ -52,6 +52,12 @@ export interface Cell {
    */
   readonly causal?: boolean;
   /**
+   * Set when the input is one symbol index per row in [0, inputSymbols) (an embedding's lookup),
+   * not inputSize real features: a probe of the step (SnAp's pattern) must feed it valid symbols,
+   * every one of them. Absent means real-valued features.
+   */
+  readonly inputSymbols?: number;
+  /**
    * Runs the cell over a whole sequence when stepping it in order is not how it runs (a stack of
    * bidirectional layers, layer by layer). Absent: the unroll steps the cell (lib/rnn/unroll.ts).
    * It must give what stepping gives wherever stepping is defined.

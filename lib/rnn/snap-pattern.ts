@@ -93,6 +93,10 @@ function probeSupport(model: RecurrentModel): StepSupport {
   const N = cell.stateSizes.reduce((a, b) => a + b, 0);
   const starts = stateStarts(cell.stateSizes);
   const rng = new Rng(PROBE_SEED);
+  // Symbol inputs (an embedding): every symbol once per draw at least, so every row of the table
+  // shows what it reaches; real inputs: PROBE_ROWS random rows.
+  const symbols = cell.inputSymbols;
+  const rows = symbols === undefined ? PROBE_ROWS : Math.max(PROBE_ROWS, symbols);
   const offsets = model.params.offsets;
   const P = model.params.theta.length;
   // One recorded step per draw; each is walked back once per state entry.
@@ -104,8 +108,8 @@ function probeSupport(model: RecurrentModel): StepSupport {
     for (let d = 0; d < PROBE_DRAWS; d++) {
       const g = new Graph('reverse');
       const params = cell.paramSpecs.map((s) => g.leaf(random(rng, s.rows, s.cols), { requiresGrad: true }));
-      const state = cell.stateSizes.map((n) => g.leaf(random(rng, PROBE_ROWS, n), { requiresGrad: true }));
-      const x = g.leaf(random(rng, PROBE_ROWS, cell.inputSize));
+      const state = cell.stateSizes.map((n) => g.leaf(random(rng, rows, n), { requiresGrad: true }));
+      const x = g.leaf(symbols === undefined ? random(rng, rows, cell.inputSize) : symbolColumn(rows, symbols));
       const out = cell.step(g, params, state, x).state;
       if (out.length !== cell.stateSizes.length) throw new ShapeError('snap', `${cell.kind} returned ${out.length} state vectors, its stateSizes has ${cell.stateSizes.length}`, { found: out.length, expected: cell.stateSizes.length });
       draws.push({ g, params, state, out });
@@ -116,13 +120,13 @@ function probeSupport(model: RecurrentModel): StepSupport {
   const iRows: Int32Array[] = [], dRows: Int32Array[] = [];
   const pStamp = new Int32Array(P), jStamp = new Int32Array(N);
   const ps: number[] = [], js: number[] = [];
-  const cotangents = cell.stateSizes.map((n) => mat(PROBE_ROWS, n));
+  const cotangents = cell.stateSizes.map((n) => mat(rows, n));
   cell.stateSizes.forEach((n, i) => {
     const cot = cotangents[i];
     for (let e = 0; e < n; e++) {
       const k = starts[i] + e, stamp = k + 1;
       ps.length = 0; js.length = 0;
-      for (let b = 0; b < PROBE_ROWS; b++) cot.data[b * n + e] = 1;
+      for (let b = 0; b < rows; b++) cot.data[b * n + e] = 1;
       for (const { g, params, state, out } of draws) {
         g.backward([out[i]], [cot]);
         params.forEach((v, q) => {
@@ -137,7 +141,7 @@ function probeSupport(model: RecurrentModel): StepSupport {
         state.forEach((v, i2) => {
           const gr = v.grad, n2 = cell.stateSizes[i2];
           if (gr === null) return;
-          for (let b = 0; b < PROBE_ROWS; b++) {
+          for (let b = 0; b < rows; b++) {
             for (let e2 = 0; e2 < n2; e2++) {
               const j = starts[i2] + e2;
               if (gr.data[gr.offset + b * n2 + e2] !== 0 && jStamp[j] !== stamp) { jStamp[j] = stamp; js.push(j); }
@@ -145,12 +149,19 @@ function probeSupport(model: RecurrentModel): StepSupport {
           }
         });
       }
-      for (let b = 0; b < PROBE_ROWS; b++) cot.data[b * n + e] = 0;
+      for (let b = 0; b < rows; b++) cot.data[b * n + e] = 0;
       iRows.push(Int32Array.from(ps).sort());
       dRows.push(Int32Array.from(js).sort());
     }
   });
   return { iRows, dRows };
+}
+
+/** A column of symbol indices 0, 1, ..., symbols - 1, 0, 1, ... (rows x 1). */
+function symbolColumn(rows: number, symbols: number): Mat {
+  const m = mat(rows, 1);
+  for (let r = 0; r < rows; r++) m.data[r] = r % symbols;
+  return m;
 }
 
 function random(rng: Rng, rows: number, cols: number): Mat {

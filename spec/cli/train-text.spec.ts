@@ -131,7 +131,6 @@ const BAD_OPTIONS: [string[], RegExp][] = [
   [['--file', corpus, '--save', '/nonexistent-loopgrad/model.safetensors'], /--save: directory \/nonexistent-loopgrad does not exist/],
   [['--file', corpus, '--hidden', '4096', '--max-bytes', '100000000'], /this run would need about .* over the limit of 95\.4 MiB; use smaller --hidden.*--allow-large/],
   [['--file', corpus, '--method', 'kf-rtrl', '--hidden', '4'], /--method kf-rtrl: /],
-  [['--file', corpus, '--method', 'snap1', '--hidden', '4'], /--method snap1 cannot train a network with an embedding yet .* use --embedding 0/],
   [['--file', corpus, '--bogus'], /unknown option --bogus/],
   [['--file', corpus, 'extra'], /unexpected argument "extra"/],
 ];

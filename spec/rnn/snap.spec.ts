@@ -20,6 +20,7 @@ import { lstm } from '../../lib/cells/lstm.js';
 import { stacked } from '../../lib/arch/stacked.js';
 import { bidirectional } from '../../lib/arch/bidirectional.js';
 import { withReadout } from '../../lib/arch/readout.js';
+import { withEmbedding } from '../../lib/arch/embedding.js';
 import { ConfigError, ResourceError } from '../../lib/errors.js';
 import { type Mat, mat, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
@@ -91,6 +92,23 @@ const cells: [string, () => Cell, boolean][] = [
   ['stack indrnn -> gru', () => stacked([indrnn({ inputSize: 2, hiddenSize: 3 }), gru({ inputSize: 3, hiddenSize: 2 })]), false],
   ['readout over a stack elman -> indrnn', () => withReadout(stacked([elman({ inputSize: 2, hiddenSize: 3 }), indrnn({ inputSize: 3, hiddenSize: 2, activation: 'tanh' })]), 2), false],
 ];
+
+test('snap: an embedding under the cell is probed with every symbol; a full pattern is exact RTRL, and SnAp-1 keeps every table row', () => {
+  const vocab = 20; // more symbols than the probe's 16 random rows: every one must still be probed
+  const model = createModel(withReadout(withEmbedding(gru({ inputSize: 3, hiddenSize: 3 }), vocab), 2), { seed: 4 });
+  const steps = 4, rows = 2;
+  const xs = mat(steps * rows, 1);
+  [19, 17, 0, 3, 19, 8, 11, 19].forEach((v, i) => { xs.data[i] = v; }); // the last symbol, read by both sequences
+  const targets = randomMat(rng, steps * rows, 2);
+  const loss = lossOf(targets, rows, [randomMat(rng, rows, 3)]);
+  const rtrl = new Rtrl(model).run(xs, loss, { batch: rows });
+  assertAgree('snap5 over an embedding', new Snap(model, { order: steps + 1 }).run(xs, loss, { batch: rows }), rtrl);
+  // One step: SnAp-1's Ŝ_1 = M_1 ⊙ I_1 = I_1, so it is exact there, the final-state term included,
+  // only if the pattern holds every table row the step reads (19 and 17 lie past the probe's 16 rows).
+  const first = rowsView(xs, 0, rows), finals = [randomMat(rng, rows, 3)];
+  const oneStep = lossOf(targets, rows, finals);
+  assertAgree('snap1 on one step over an embedding', new Snap(model, { order: 1 }).run(first, oneStep, { batch: rows }), new Bptt(model).run(first, oneStep, { batch: rows }));
+});
 
 const P = (model: RecurrentModel) => model.params.theta.length;
 const stateNumbers = (cell: Cell) => cell.stateSizes.reduce((a, b) => a + b, 0);

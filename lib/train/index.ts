@@ -15,3 +15,4 @@ export { type NetworkDescription, type FullDescription, type NetworkLoss, type N
 export { type NetworkData, type SequenceInputs, type SequenceTargetsInput, type FlatArray } from './network-data.js';
 export { Vocabulary } from './vocabulary.js';
 export { trainCopyCurriculum, type CurriculumConfig, type CurriculumPoint, type CurriculumReport } from './curriculum.js';
+export { BigramModel, BIGRAM_SMOOTHINGS, unigramBits, type BigramSmoothing } from './bigram.js';

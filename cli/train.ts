@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableDirectory, checkWritableFile, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
 import { createProgress } from '../bench/progress.js';
+import { trainCurriculumUsage } from './train-curriculum.js';
 import { hasCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.js';
 import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
 import { type TaskRunConfig, type TaskRunReport, buildCell, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
@@ -330,7 +331,8 @@ async function run(argv: readonly string[]): Promise<number> {
 
 export const trainCommand: Command = {
   summary: 'train a recurrent network on a generated task (adding, copy, reber, temporal-order, parity, ctc)',
-  usage: `${usage}\n\nloopgrad train ctc: a bidirectional LSTM with CTC on a speech-like task (loopgrad train ctc --help)`,
+  usage: `${usage}\n\nloopgrad train ctc: a bidirectional LSTM with CTC on a speech-like task (loopgrad train ctc --help)\n\n${trainCurriculumUsage}`,
   // `ctc` is a different kind of run (a bidirectional network, whole-sequence labels): its own options.
-  run: async (argv) => (argv[0] === 'ctc' ? (await import('./train-ctc.js')).runTrainCtc(argv.slice(1)) : run(argv)),
+  run: async (argv) => (argv[0] === 'ctc' ? (await import('./train-ctc.js')).runTrainCtc(argv.slice(1))
+    : argv.includes('--curriculum') ? (await import('./train-curriculum.js')).runTrainCurriculum(argv) : run(argv)),
 };

@@ -108,6 +108,7 @@ function svgOf(report: CurriculumReport, command: string): string {
     solved: report.solved,
     end: { steps: last?.steps ?? 0, elapsedMs: last?.elapsedMs ?? 0 },
     startDelay: c.startDelay as number,
+    firstSteps: report.points[0]?.steps ?? 1,
   };
   return curriculumSvg([run], `copy curriculum: ${String(c.cell)} ${String(c.hidden)}, ${String(c.method)}, lr ${String(c.lr)}`, command);
 }

@@ -20,7 +20,9 @@ interface RunRecord {
   hidden: number;
   method: string;
   lr: number;
-  budgetSeconds: number;
+  /** The budget: seconds of wall time, or (with --batches) null and a number of batches. */
+  budgetSeconds: number | null;
+  batches?: number;
   reached: number;
   stop: string;
   iterations: number;
@@ -33,6 +35,7 @@ interface RunRecord {
 
 const specs: Record<string, FlagSpec> = {
   budget: { kind: 'number', help: 'seconds of training per run (default 45)', min: 0.001 },
+  batches: { kind: 'int', help: 'instead of a time budget: this many batches per run (the same data for every method)', min: 1 },
   lrs: { kind: 'list', help: 'learning rates to try per method (default 0.001,0.003,0.01)' },
   hidden: { kind: 'int', help: 'hidden units (default 16)', min: 1 },
   sets: { kind: 'list', help: 'gru (bptt, tbptt, rtrl, snap1, snap2, uoro) and/or elman (the same and kf-rtrl); default both', choices: ['gru', 'lstm', 'elman'] },
@@ -43,11 +46,18 @@ const specs: Record<string, FlagSpec> = {
   'plot-only': { kind: 'boolean', help: 'run nothing: draw the figures and print the tables from the JSON' },
 };
 
+// The curriculum's settings (those of trainCopyCurriculum's defaults, written out).
+const BATCH = 8, CHECK_EVERY = 10, LENGTH = 3;
+
 function main(argv: string[]): number {
   const parsed = parseArgs(argv, specs);
   if (parsed.positional.length > 0) throw new UsageError(`unexpected argument "${parsed.positional[0]}"`);
   const get = <T>(name: string) => parsed.flags.get(name) as T | undefined;
-  const budgetSeconds = get<number>('budget') ?? 45;
+  const batches = get<number>('batches');
+  if (batches !== undefined && parsed.flags.has('budget')) throw new UsageError('--batches replaces the time budget: give one of --budget and --batches');
+  const budgetSeconds = batches === undefined ? get<number>('budget') ?? 45 : null;
+  const sameBudget = (r: RunRecord) => r.budgetSeconds === budgetSeconds && r.batches === batches;
+  const budgetText = budgetSeconds === null ? `${batches} batches` : `${budgetSeconds} s`;
   const lrs = (get<string[]>('lrs') ?? ['0.001', '0.003', '0.01']).map((t) => {
     const v = Number(t);
     if (!(v > 0 && Number.isFinite(v))) throw new UsageError(`--lrs: "${t}" is not a positive number`);
@@ -58,9 +68,10 @@ function main(argv: string[]): number {
   const out = get<string>('out') ?? 'docs';
   const sets = get<string[]>('sets') ?? ['gru', 'elman'];
   const only = get<string[]>('methods');
-  const file = join(out, 'online-methods-runs.json');
+  const file = join(out, budgetSeconds === null ? `online-methods-runs-${batches}-batches.json` : 'online-methods-runs.json');
   const runs: RunRecord[] = get<boolean>('resume') || get<boolean>('plot-only') ? (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as RunRecord[] : []) : [];
-  const command = `node dist/scripts/curriculum-curves.js ${argv.join(' ')}`.trim();
+  // The figures' caption: the command that ran the grid (a redraw names it too).
+  const command = `node dist/scripts/curriculum-curves.js ${argv.filter((a) => a !== '--plot-only' && a !== '--resume').join(' ')}`.trim();
 
   const methodsOf = (set: string) => {
     const base = ['bptt', `tbptt:${K}`, 'rtrl', 'snap1', 'snap2', 'uoro'];
@@ -73,14 +84,14 @@ function main(argv: string[]): number {
     for (const set of sets) {
       for (const method of methodsOf(set)) {
         for (const lr of lrs) {
-          if (runs.some((r) => r.set === set && r.method === method && r.lr === lr && r.hidden === hidden && r.budgetSeconds === budgetSeconds)) continue;
+          if (runs.some((r) => r.set === set && r.method === method && r.lr === lr && r.hidden === hidden && sameBudget(r))) continue;
           const loadBefore = loadavg()[0];
           const report = trainCopyCurriculum({
-            cell: set as CellKind, hidden, method, lr, clip: 1, batch: 8, budgetMs: budgetSeconds * 1000, maxIterations: Number.MAX_SAFE_INTEGER, seed: 1,
+            cell: set as CellKind, hidden, method, lr, clip: 1, batch: BATCH, checkEvery: CHECK_EVERY, length: LENGTH, ...(budgetSeconds === null ? { maxIterations: batches } : { budgetMs: budgetSeconds * 1000, maxIterations: Number.MAX_SAFE_INTEGER }), seed: 1,
           });
           const last = report.points[report.points.length - 1];
           const record: RunRecord = {
-            set, cell: set, hidden, method, lr, budgetSeconds, reached: report.reached, stop: report.stop,
+            set, cell: set, hidden, method, lr, budgetSeconds, ...(batches === undefined ? {} : { batches }), reached: report.reached, stop: report.stop,
             iterations: last?.iteration ?? 0, steps: last?.steps ?? 0, elapsedMs: last?.elapsedMs ?? 0,
             load: [loadBefore, loadavg()[0]], solved: report.solved,
           };
@@ -94,13 +105,13 @@ function main(argv: string[]): number {
 
   // Per set: the grid table, the best rate per method, the figure.
   for (const set of sets) {
-    const mine = runs.filter((r) => r.set === set && r.hidden === hidden && r.budgetSeconds === budgetSeconds);
+    const mine = runs.filter((r) => r.set === set && r.hidden === hidden && sameBudget(r));
     if (mine.length === 0) continue;
     const methods = methodsOf(set).filter((m) => mine.some((r) => r.method === m));
     const rates = [...new Set(mine.map((r) => r.lr))].sort((a, b) => a - b);
     const time = (r: RunRecord) => (r.solved.length > 0 ? r.solved[r.solved.length - 1].elapsedMs : Infinity);
     const best = methods.map((m) => mine.filter((r) => r.method === m).sort((a, b) => b.reached - a.reached || time(a) - time(b))[0]);
-    console.log(`\n${set}, hidden ${hidden}, ${budgetSeconds} s per run: longest delay solved per learning rate (best in bold)`);
+    console.log(`\n${set}, hidden ${hidden}, ${budgetText} per run: longest delay solved per learning rate (best in bold)`);
     console.log(`| method | ${rates.map((r) => `lr ${r}`).join(' | ')} | batches (best) | input steps (best) | ms per batch (best) |`);
     console.log(`| --- | ${rates.map(() => '---:').join(' | ')} | ---: | ---: | ---: |`);
     methods.forEach((m, i) => {
@@ -111,9 +122,22 @@ function main(argv: string[]): number {
       });
       console.log(`| ${m} | ${cells.join(' | ')} | ${b.iterations} | ${b.steps} | ${(b.elapsedMs / Math.max(1, b.iterations)).toFixed(1)} |`);
     });
-    const curves: CurriculumRun[] = best.map((b) => ({ label: `${b.method} (lr ${b.lr}): ${b.reached}`, solved: b.solved, end: { steps: b.steps, elapsedMs: b.elapsedMs } }));
-    const svg = join(out, `online-methods-${set}.svg`);
-    writeFileSync(svg, curriculumSvg(curves, `copy curriculum: ${set} ${hidden}, ${budgetSeconds} s per method, best lr of ${rates.join(', ')}`, command));
+    // Data efficiency, the papers' axis: the delay each best run had solved by a given amount of data
+    // ('-' where the run ended before it had seen that much).
+    const most = Math.max(...best.map((r) => r.steps));
+    const marks = [3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 3e6].filter((m) => m <= most);
+    console.log(`\n${set}: longest delay solved by the input steps seen (best lr per method)`);
+    console.log(`| method | ${marks.map((m) => m.toExponential(0).replace('e+', 'e')).join(' | ')} |`);
+    console.log(`| --- | ${marks.map(() => '---:').join(' | ')} |`);
+    for (const b of best) {
+      const cells = marks.map((m) => (b.steps < m ? '-' : String(b.solved.filter((x) => x.steps <= m).reduce((d, x) => Math.max(d, x.delay), 0))));
+      console.log(`| ${b.method} (lr ${b.lr}) | ${cells.join(' | ')} |`);
+    }
+    // The first check comes after CHECK_EVERY batches at delay 1 (sequences of 1 + 2 * LENGTH steps).
+    const firstSteps = CHECK_EVERY * BATCH * (1 + 2 * LENGTH);
+    const curves: CurriculumRun[] = best.map((b) => ({ label: `${b.method} (lr ${b.lr}): ${b.reached}`, solved: b.solved, end: { steps: b.steps, elapsedMs: b.elapsedMs }, firstSteps }));
+    const svg = join(out, budgetSeconds === null ? `online-methods-${set}-${batches}-batches.svg` : `online-methods-${set}.svg`);
+    writeFileSync(svg, curriculumSvg(curves, `copy curriculum: ${set} ${hidden}, ${budgetText} per method, best lr of ${rates.join(', ')}`, command));
     console.log(`wrote ${svg}`);
   }
   return 0;

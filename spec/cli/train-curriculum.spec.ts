@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { curriculumConfigFromArgs } from '../../cli/train-curriculum.js';
+import { UsageError } from '../../cli/args.js';
 
 const cli = fileURLToPath(new URL('../../cli/loopgrad.js', import.meta.url));
 const curriculum = (...args: string[]) => spawnSync(process.execPath, [cli, 'train', 'copy', '--curriculum', ...args], { encoding: 'utf8', timeout: 60000 });
@@ -61,21 +63,41 @@ test('--help shows the curriculum options', () => {
   assert.match(r.stdout, /--time-budget <number>/);
 });
 
+// Parsing in-process (fast); the exit status and usage of a refusal through the CLI below.
+for (const [args, message] of [
+  [['--time-budget', '0'], /^--time-budget: 0 is not positive$/],
+  [['--time-budget', 'soon'], /^--time-budget: "soon" is not a number$/],
+  [['--lr', '0'], /^--lr: 0 is not positive$/],
+  [['--clip', '-1'], /^--clip: -1 is not positive$/],
+  [['--hidden', '0'], /^--hidden: 0 is below the minimum 1$/],
+  [['--cell', 'banana'], /^--cell: "banana" is not one of/],
+  [['--method', 'snap0'], /^--method: .*snap0/],
+  [['--solved', '2'], /^--solved: 2 is not an accuracy in \(0, 1\]$/],
+  [['--start-delay', '5', '--max-delay', '3'], /^--max-delay: 3 is below the start delay 5$/],
+  [['--steps', '10'], /^unknown option --steps$/],
+] as [string[], RegExp][]) {
+  test(`train copy --curriculum ${args.join(' ')}: a usage error naming the flag`, () => {
+    try {
+      curriculumConfigFromArgs(['copy', '--curriculum', ...args]);
+      assert.unreachable(`${args.join(' ')} was accepted`);
+    } catch (e) {
+      assert.instance(e, UsageError);
+      assert.match((e as Error).message, message);
+    }
+  });
+}
+
+test('the parsed config: defaults for a time-budgeted run, flags as given', () => {
+  const { config } = curriculumConfigFromArgs(['copy', '--curriculum', '--method', 'uoro', '--time-budget', '2.5', '--hidden', '8', '--start-delay', '3']);
+  assert.equal(config, { cell: 'gru', hidden: 8, method: 'uoro', lr: 0.003, clip: 1, startDelay: 3, budgetMs: 2500, maxIterations: Number.MAX_SAFE_INTEGER });
+});
+
 for (const [args, message] of [
   [['--time-budget', '0'], /--time-budget: 0 is not positive/],
-  [['--time-budget', 'soon'], /--time-budget: "soon" is not a number/],
-  [['--lr', '0'], /--lr: 0 is not positive/],
-  [['--clip', '-1'], /--clip: -1 is not positive/],
-  [['--hidden', '0'], /--hidden: 0 is below the minimum 1/],
-  [['--cell', 'banana'], /--cell: "banana" is not one of/],
-  [['--method', 'snap0'], /--method: .*snap0/],
   [['--method', 'kf-rtrl'], /--method: kf-rtrl: the gru cell is not of the form/],
-  [['--solved', '2'], /--solved: 2 is not an accuracy in \(0, 1\]/],
-  [['--start-delay', '5', '--max-delay', '3'], /--max-delay: 3 is below the start delay 5/],
-  [['--steps', '10'], /unknown option --steps/],
   [['--svg', '/nonexistent-loopgrad-dir/curve.svg'], /--svg: directory \/nonexistent-loopgrad-dir does not exist/],
 ] as [string[], RegExp][]) {
-  test(`train copy --curriculum ${args.join(' ')}: one line naming the flag, the usage, exit 2`, () => {
+  test(`loopgrad train copy --curriculum ${args.join(' ')}: one line naming the flag, the usage, exit 2`, () => {
     const r = curriculum('--time-budget', '0.1', ...args);
     assert.is(r.status, 2, r.stderr);
     assert.match(r.stderr, message);

@@ -41,8 +41,8 @@ export function curriculumSvg(runs: readonly CurriculumRun[], title: string, cap
     title,
     caption,
     panels: [
-      { title: 'against data seen', xLabel: 'input steps seen (all sequences)', yLabel: 'longest delay solved', xScale: 'log', yScale: 'linear', series: series((p) => p.steps, (run) => run.firstSteps), legend: 'top-left' },
-      { title: 'against wall time', xLabel: 'seconds', yLabel: 'longest delay solved', xScale: 'linear', yScale: 'linear', series: series((p) => p.elapsedMs / 1000, () => 0), legend: 'top-left' },
+      { title: 'against data seen', xLabel: 'input steps seen (all sequences)', yLabel: 'longest delay solved', xScale: 'log', yScale: 'linear', series: series((p) => p.steps, (run) => run.firstSteps) },
+      { title: 'against wall time', xLabel: 'seconds', yLabel: 'longest delay solved', xScale: 'linear', yScale: 'linear', series: series((p) => p.elapsedMs / 1000, () => 0) },
     ],
   });
 }

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableDirectory, checkWritableFile, flagError, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
 import { createProgress } from '../bench/progress.js';
+import { trainCurriculumUsage } from './train-curriculum.js';
 import { hasCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.js';
 import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
 import { type TaskRunConfig, type TaskRunReport, buildCell, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
@@ -356,7 +357,9 @@ export function unsolvedHint(config: TaskRunConfig, parsed: Parsed, iterations: 
 
 export const trainCommand: Command = {
   summary: 'train a recurrent network on a generated task (adding, copy, reber, temporal-order, parity, ctc, text)',
-  usage: `${usage}\n\nloopgrad train ctc: a bidirectional LSTM with CTC on a speech-like task (loopgrad train ctc --help)\nloopgrad train text: a character-level language model of a text file (loopgrad train text --help)`,
-  // `ctc` is a different kind of run (a bidirectional network, whole-sequence labels): its own options.
-  run: async (argv) => (argv[0] === 'ctc' ? (await import('./train-ctc.js')).runTrainCtc(argv.slice(1)) : argv[0] === 'text' ? (await import('./train-text.js')).runTrainText(argv.slice(1)) : run(argv)),
+  usage: `${usage}\n\nloopgrad train ctc: a bidirectional LSTM with CTC on a speech-like task (loopgrad train ctc --help)\nloopgrad train text: a character-level language model of a text file (loopgrad train text --help)\n\n${trainCurriculumUsage}`,
+  // `ctc` and `text` are different kinds of run (their own networks and options); `copy --curriculum` grows the delay.
+  run: async (argv) => (argv[0] === 'ctc' ? (await import('./train-ctc.js')).runTrainCtc(argv.slice(1))
+    : argv[0] === 'text' ? (await import('./train-text.js')).runTrainText(argv.slice(1))
+      : argv.includes('--curriculum') ? (await import('./train-curriculum.js')).runTrainCurriculum(argv) : run(argv)),
 };

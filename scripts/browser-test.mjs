@@ -320,6 +320,28 @@ async function main() {
     check('demo: the BPTT/RTRL switch reports each method\'s time and memory',
       stats.method === 'rtrl' && stats.rtrlReports > 0 && rtrl.msPerChar > 0 && rtrl.gradientBytes > 0 && bptt.msPerChar > 0 && bptt.gradientBytes > 0,
       `BPTT ${bptt.msPerChar.toFixed(3)} ms/char, tape ${(bptt.gradientBytes / 1024).toFixed(0)} KB; RTRL ${rtrl.msPerChar.toFixed(1)} ms/char, sensitivity ${(rtrl.gradientBytes / 1048576).toFixed(1)} MB, all ${(rtrl.totalBytes / 1048576).toFixed(1)} MB`);
+
+    // the online approximations on the same model: SnAp-1 and UORO train and report their costs beside
+    // RTRL's; what each keeps for its gradient orders as the methods do (UORO's rank-one pair is
+    // O(P), SnAp-1's pattern about one number per parameter and state link, RTRL's S is state x P)
+    for (const method of ['snap1', 'uoro']) {
+      await page.check(`input[name="method"][value="${method}"]`);
+      await page.waitForFunction((m) => (window.loopgradDemo.stats?.[m]?.chars ?? 0) >= 20, method, { timeout: 60_000 });
+    }
+    await sleep(500);
+    const online = await page.evaluate(() => ({
+      stats: window.loopgradDemo.stats, method: window.loopgradDemo.method, messages: [...window.loopgradDemo.messages],
+      reports: Object.fromEntries(['snap1', 'uoro'].map((m) => [m, window.loopgradDemo.history.filter((h) => h.method === m && Number.isFinite(h.lossBits)).length])),
+      rowMs: document.querySelector('#row-uoro .ms').textContent, kfDisabled: document.querySelector('input[name="method"][value="kf-rtrl"]').disabled,
+    }));
+    const { snap1, uoro } = online.stats;
+    const kb = (b) => `${(b / 1024).toFixed(0)} KB`;
+    check('demo: SnAp-1 and UORO train on the same model and report their time and memory beside RTRL\'s',
+      online.method === 'uoro' && online.messages.length === 0 && online.reports.snap1 > 0 && online.reports.uoro > 0
+        && snap1.msPerChar > 0 && uoro.msPerChar > 0 && uoro.gradientBytes < snap1.gradientBytes && snap1.gradientBytes < rtrl.gradientBytes
+        && online.rowMs !== '–',
+      `SnAp-1 ${snap1.msPerChar.toFixed(2)} ms/char, keeps ${kb(snap1.gradientBytes)}; UORO ${uoro.msPerChar.toFixed(2)} ms/char, keeps ${kb(uoro.gradientBytes)}; RTRL keeps ${kb(rtrl.gradientBytes)}${online.messages.length ? `; message: ${online.messages[0]}` : ''}`);
+    check('demo: KF-RTRL is not offered for the LSTM', online.kfDisabled, `kf-rtrl radio ${online.kfDisabled ? 'disabled' : 'enabled'}`);
     await page.screenshot({ path: shot, fullPage: true });
     const png = readFileSync(shot);
     check('screenshot written', png.length > 1000 && png.subarray(1, 4).toString() === 'PNG', `${relative(root, shot)} (${png.length} bytes)`);
@@ -343,6 +365,28 @@ async function main() {
       const shown = await page.evaluate(() => ({ text: document.getElementById('message').textContent, visible: !document.getElementById('message').hidden }));
       check(`demo: ${m.name} shows a message`, shown.visible && m.expect.test(shown.text), `${Date.now() - t0} ms: "${shown.text}"`);
     }
+
+    // KF-RTRL: offered once Elman is chosen; the running LSTM refuses it with a message and keeps
+    // its method; a restarted Elman model switches to it and reports its cost
+    await page.fill('#text', originalText);
+    await page.evaluate(() => { document.getElementById('hidden').value = '16'; window.loopgradDemo.messages.length = 0; });
+    await page.selectOption('#kind', 'elman');
+    const runningMethod = await page.evaluate(() => window.loopgradDemo.method);
+    await page.click('input[name="method"][value="kf-rtrl"]');
+    await page.waitForFunction(() => window.loopgradDemo.messages.length > 0, null, { timeout: 10_000 }).catch(() => {});
+    const refused = await page.evaluate(() => ({ text: document.getElementById('message').textContent, method: window.loopgradDemo.method }));
+    check('demo: switching the running LSTM to KF-RTRL shows a message and keeps its method', /KF-RTRL .*Elman/.test(refused.text) && refused.method === runningMethod,
+      `"${refused.text}"; method ${refused.method}`);
+    await page.evaluate(() => { window.loopgradDemo.messages.length = 0; });
+    await page.check('input[name="method"][value="bptt"]');
+    await page.click('#start');
+    await page.waitForFunction(() => window.loopgradDemo.state === 'training' && window.loopgradDemo.kind === 'elman' && window.loopgradDemo.stats !== null && window.loopgradDemo.history.length > 0, null, { timeout: 30_000 });
+    await page.check('input[name="method"][value="kf-rtrl"]');
+    await page.waitForFunction(() => (window.loopgradDemo.stats?.['kf-rtrl']?.chars ?? 0) >= 20 || window.loopgradDemo.messages.length > 0, null, { timeout: 60_000 });
+    const kf = await page.evaluate(() => ({ s: window.loopgradDemo.stats['kf-rtrl'], method: window.loopgradDemo.method, messages: [...window.loopgradDemo.messages], kind: window.loopgradDemo.kind }));
+    check('demo: KF-RTRL trains an Elman cell and reports its cost',
+      kf.kind === 'elman' && kf.method === 'kf-rtrl' && kf.messages.length === 0 && kf.s.msPerChar > 0 && kf.s.gradientBytes > 0,
+      kf.messages.length ? `message: ${kf.messages[0]}` : `${kf.s.msPerChar.toFixed(2)} ms/char, keeps ${(kf.s.gradientBytes / 1024).toFixed(1)} KB`);
     check('no page errors', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
   } catch (err) {
     check('browser session', false, err instanceof Error ? err.message.split('\n')[0] : String(err));

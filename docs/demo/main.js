@@ -1,7 +1,7 @@
 // The demo page: reads the form, talks to the training worker, draws the loss,
 // the cost table and the samples. No training happens on this thread.
 // State for tests and the curious lives in window.loopgradDemo.
-import { checkConfig } from './trainer.js';
+import { METHODS, checkConfig, methodFitsCell } from './trainer.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -14,6 +14,8 @@ const demo = {
   /** 'idle' | 'starting' | 'training' | 'paused' | 'failed' */
   state: 'idle',
   method: 'bptt',
+  /** The cell kind of the model being trained. */
+  kind: null,
   /** One entry per progress report: {seconds, chars, lossBits, method}. */
   history: [],
   samples: [],
@@ -51,7 +53,22 @@ function setMethodRadio(method) {
   const radio = document.querySelector(`input[name="method"][value="${method}"]`);
   if (radio) radio.checked = true;
   demo.method = method;
-  for (const m of ['bptt', 'rtrl']) $(`row-${m}`).classList.toggle('active', m === method);
+  for (const m of METHODS) $(`row-${m}`).classList.toggle('active', m === method);
+}
+
+/**
+ * Methods the chosen cell cannot take (KF-RTRL unless Elman) are greyed out. The cell chosen is the
+ * one the next Start builds; a running model of another kind refuses such a switch with a message.
+ */
+function updateMethodAvailability() {
+  const kind = ui.kind.value;
+  for (const m of METHODS) {
+    const fits = methodFitsCell(m, kind);
+    document.querySelector(`input[name="method"][value="${m}"]`).disabled = !fits;
+    $(`row-${m}`).classList.toggle('unavailable', !fits);
+  }
+  const running = demo.state === 'training' || demo.state === 'paused';
+  if (!running && !methodFitsCell(selectedMethod(), kind)) setMethodRadio('bptt');
 }
 
 function readConfig() {
@@ -110,6 +127,7 @@ function start() {
   lastProgressAt = null;
   resetCostTable();
   setMethodRadio(config.method);
+  demo.kind = config.kind;
   setState('starting');
   ui.status.textContent = 'Starting…';
   schedulePlot();
@@ -143,6 +161,7 @@ function onWorkerMessage(message) {
     case 'started':
       demo.info = message;
       setState('training');
+      updateMethodAvailability();
       setMethodRadio(message.method);
       ui.status.textContent = `Training ${ui.kind.value.toUpperCase()} · ${message.parameters.toLocaleString('en')} parameters · ${message.vocabSize} distinct characters · ${message.textChars.toLocaleString('en')} characters of text`;
       break;
@@ -196,7 +215,7 @@ function formatMs(ms) {
 }
 
 function resetCostTable() {
-  for (const m of ['bptt', 'rtrl']) {
+  for (const m of METHODS) {
     const row = $(`row-${m}`);
     row.querySelector('.ms').textContent = '–';
     row.querySelector('.grad').textContent = '–';
@@ -206,7 +225,7 @@ function resetCostTable() {
 }
 
 function updateCostTable(message) {
-  for (const m of ['bptt', 'rtrl']) {
+  for (const m of METHODS) {
     const s = message.stats[m];
     const row = $(`row-${m}`);
     row.querySelector('.ms').textContent = formatMs(s.msPerChar);
@@ -228,7 +247,7 @@ function schedulePlot() {
   });
 }
 
-const COLORS = { bptt: '#2166ac', rtrl: '#d6604d' };
+const COLORS = { bptt: '#2166ac', rtrl: '#d6604d', snap1: '#1b9e77', snap2: '#7570b3', uoro: '#e6ab02', 'kf-rtrl': '#a6761d' };
 
 function drawPlot() {
   const canvas = ui.plot;
@@ -327,6 +346,8 @@ setInterval(() => {
 ui.start.addEventListener('click', start);
 ui.pause.addEventListener('click', togglePause);
 for (const radio of document.querySelectorAll('input[name="method"]')) radio.addEventListener('change', onMethodChange);
+ui.kind.addEventListener('change', updateMethodAvailability);
 window.addEventListener('resize', schedulePlot);
 setMethodRadio(selectedMethod());
+updateMethodAvailability();
 drawPlot();

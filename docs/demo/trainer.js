@@ -4,12 +4,17 @@
 //
 // A cell (LSTM, GRU or Elman) reads one-hot characters; a linear readout gives
 // logits over the vocabulary; the loss is softmax cross-entropy on the next
-// character. Both methods train the same parameters theta with Adam (RTRL's rate
-// divided by the window, since it updates at every character):
-//   BPTT: windows of `seqLength` characters, the state carried from window to
-//         window (truncated BPTT), one update per window;
-//   RTRL: one update per character from the exact sensitivity S_t, which is
-//         carried forward forever and never truncated (online learning).
+// character. Every method trains the same parameters theta with Adam (the online
+// methods' rate divided by the window, since they update at every character):
+//   BPTT:    windows of `seqLength` characters, the state carried from window to
+//            window (truncated BPTT), one update per window;
+//   RTRL:    one update per character from the exact sensitivity S_t, which is
+//            carried forward forever and never truncated (online learning);
+//   SnAp-1, SnAp-2: RTRL on the entries of S_t a parameter reaches within 1 or 2
+//            steps (Menick et al. 2021); SnAp-2 of a dense cell is nearly all of S_t;
+//   UORO:    a rank-one unbiased estimate of S_t (Tallec & Ollivier 2017);
+//   KF-RTRL: a Kronecker-factored estimate of S_t (Mujika et al. 2018), Elman only.
+// All online methods run through the same contract (reset, zeroGrad, step, grad).
 
 /** Limits past which the demo refuses to start, with a message, rather than freeze or run out of memory. */
 export const LIMITS = {
@@ -24,7 +29,13 @@ export const LIMITS = {
 };
 
 export const CELL_KINDS = ['lstm', 'gru', 'elman'];
-export const METHODS = ['bptt', 'rtrl'];
+export const METHODS = ['bptt', 'rtrl', 'snap1', 'snap2', 'uoro', 'kf-rtrl'];
+export const METHOD_LABELS = { bptt: 'BPTT', rtrl: 'RTRL', snap1: 'SnAp-1', snap2: 'SnAp-2', uoro: 'UORO', 'kf-rtrl': 'KF-RTRL' };
+
+/** Whether a method can train this cell kind (KF-RTRL factors an Elman cell's recurrence only). */
+export function methodFitsCell(method, kind) {
+  return method !== 'kf-rtrl' || kind === 'elman';
+}
 
 const LN2 = Math.log(2);
 
@@ -72,7 +83,7 @@ export function checkConfig(config) {
   const length = Array.from(text).length;
   if (length > LIMITS.maxTextChars) return `The text has ${length.toLocaleString('en')} characters; the demo takes at most ${LIMITS.maxTextChars.toLocaleString('en')}.`;
   if (!CELL_KINDS.includes(kind)) return `Unknown cell "${kind}": choose one of ${CELL_KINDS.join(', ')}.`;
-  if (!METHODS.includes(method)) return `Unknown method "${method}": choose BPTT or RTRL.`;
+  if (!METHODS.includes(method)) return `Unknown method "${method}": choose one of ${METHODS.map((m) => METHOD_LABELS[m]).join(', ')}.`;
   if (!Number.isInteger(hidden) || hidden < 1 || hidden > LIMITS.maxHidden) return `Hidden size must be a whole number from 1 to ${LIMITS.maxHidden}, got ${hidden}.`;
   if (!Number.isInteger(seqLength) || seqLength < 1 || seqLength > LIMITS.maxSeqLength) return `Sequence length must be a whole number from 1 to ${LIMITS.maxSeqLength}, got ${seqLength}.`;
   if (!(learningRate > 0 && learningRate <= 1)) return `Learning rate must be a number in (0, 1], got ${learningRate}.`;
@@ -87,12 +98,16 @@ export function checkConfig(config) {
 export function checkMethodFits(method, kind, hidden, vocabSize, seqLength) {
   const cost = estimateCost(kind, hidden, vocabSize, seqLength);
   const mb = (bytes) => (bytes >= 1073741824 ? `${(bytes / 1073741824).toFixed(1)} GB` : `${(bytes / 1048576).toFixed(0)} MB`);
-  if (method === 'rtrl') {
+  if (!methodFitsCell(method, kind)) return `${METHOD_LABELS[method]} factors an Elman cell's recurrence only: choose the Elman cell, or another method for the ${kind.toUpperCase()}.`;
+  // SnAp-2 of a dense cell keeps nearly all of S (every unit reaches every unit in two steps):
+  // it is held to RTRL's limits. SnAp-1, UORO and KF-RTRL keep O(parameters) and cost a few passes.
+  if (method === 'rtrl' || method === 'snap2') {
+    const name = METHOD_LABELS[method];
     if (cost.rtrlBytes > LIMITS.maxBytes) {
-      return `RTRL for this ${kind.toUpperCase()} (hidden ${hidden}, ${cost.parameters.toLocaleString('en')} parameters) would need about ${mb(cost.rtrlBytes)}, over the demo's ${mb(LIMITS.maxBytes)}: lower the hidden size or use BPTT.`;
+      return `${name} for this ${kind.toUpperCase()} (hidden ${hidden}, ${cost.parameters.toLocaleString('en')} parameters) would need about ${mb(cost.rtrlBytes)}, over the demo's ${mb(LIMITS.maxBytes)}: lower the hidden size or use BPTT.`;
     }
     if (cost.rtrlFlopsPerChar > LIMITS.maxRtrlFlopsPerChar) {
-      return `RTRL for this size costs about ${(cost.rtrlFlopsPerChar / 1e9).toFixed(1)} GFLOP per character (it grows as hidden⁴): lower the hidden size or use BPTT.`;
+      return `${name} for this size costs about ${(cost.rtrlFlopsPerChar / 1e9).toFixed(1)} GFLOP per character (it grows as hidden⁴): lower the hidden size or use BPTT.`;
     }
   } else if (cost.bpttBytes > LIMITS.maxBytes) {
     return `BPTT for this size would need about ${mb(cost.bpttBytes)}: lower the hidden size or the sequence length.`;
@@ -127,12 +142,10 @@ export class CharTrainer {
     this.cell = charCell(lg, config.kind, config.hidden, V);
     this.model = lg.createModel(this.cell, { seed: config.seed ?? 1 });
     this.theta = this.model.params.theta;
-    // BPTT makes one update per window of seqLength characters, RTRL one per character: RTRL's
-    // rate is divided by the window so that both move theta about as far per character read.
-    this.optimizers = {
-      bptt: clippedAdam(lg, config.learningRate),
-      rtrl: clippedAdam(lg, config.learningRate / config.seqLength),
-    };
+    // BPTT makes one update per window of seqLength characters, the online methods one per
+    // character: their rate is divided by the window so that all move theta about as far per
+    // character read. Each method has its own Adam (its moments), made when first used.
+    this.optimizers = {};
     this.rng = new lg.Rng(config.seed ?? 1);
     this.method = config.method;
     this.position = 0; // next character to read
@@ -144,17 +157,16 @@ export class CharTrainer {
     this.targets = lg.mat(T, V);
     this.carried = null; // BPTT state carried between windows
     this.bptt = null;
-    this.rtrl = null;
+    /** The online learners, by method, made when first used. */
+    this.online = {};
     this.rtrlX = lg.mat(1, V);
     this.rtrlTarget = lg.mat(1, V);
     const targets = this.targets, rtrlTarget = this.rtrlTarget, scale = -1 / T;
     this.bpttLoss = { step: (g, t, output) => g.scale(g.dot(g.logSoftmax(output), g.constant(lg.rowsView(targets, t, 1))), scale) };
     this.rtrlLoss = { step: (g, t, output) => g.scale(g.dot(g.logSoftmax(output), g.constant(rtrlTarget)), -1) };
     /** Per method: smoothed milliseconds per character, bytes held for the gradient, bytes in all. */
-    this.stats = {
-      bptt: { msPerChar: null, gradientBytes: null, totalBytes: null, chars: 0 },
-      rtrl: { msPerChar: null, gradientBytes: null, totalBytes: null, chars: 0 },
-    };
+    this.stats = {};
+    for (const m of METHODS) this.stats[m] = { msPerChar: null, gradientBytes: null, totalBytes: null, chars: 0 };
   }
 
   get parameterCount() {
@@ -169,13 +181,19 @@ export class CharTrainer {
     if (problem !== null) return problem;
     this.method = method;
     this.carried = null;
-    if (method === 'rtrl' && this.rtrl !== null) this.rtrl.reset();
+    // An online method starts again from a zero state and a zero sensitivity (estimate).
+    if (this.online[method] !== undefined) this.online[method].reset();
     return null;
   }
 
-  /** One update: a BPTT window or one RTRL character. Returns the mean loss in bits per character. */
+  optimizer(method) {
+    const lr = method === 'bptt' ? this.config.learningRate : this.config.learningRate / this.config.seqLength;
+    return this.optimizers[method] ??= clippedAdam(this.lg, lr);
+  }
+
+  /** One update: a BPTT window or one character of an online method. Returns the mean loss in bits per character. */
   trainStep() {
-    return this.method === 'bptt' ? this.bpttStep() : this.rtrlStep();
+    return this.method === 'bptt' ? this.bpttStep() : this.onlineStep(this.method);
   }
 
   bpttStep() {
@@ -195,7 +213,7 @@ export class CharTrainer {
     const start = now();
     const options = this.carried === null ? {} : { initialState: this.carried };
     const result = this.bptt.run(xs, this.bpttLoss, options);
-    this.optimizers.bptt.step(this.theta, result.grad);
+    this.optimizer('bptt').step(this.theta, result.grad);
     const ms = now() - start;
     this.carried = result.finalState;
     this.position += T;
@@ -209,35 +227,37 @@ export class CharTrainer {
     return result.loss / LN2;
   }
 
-  rtrlStep() {
+  onlineStep(method) {
     const { lg, ids, rtrlX, rtrlTarget } = this;
-    const V = this.vocab.length;
-    if (this.rtrl === null) {
-      this.rtrl = new lg.Rtrl(this.model);
-      this.rtrl.reset();
+    let learner = this.online[method];
+    if (learner === undefined) {
+      // The method table's factory: the same object `--method` makes on the command line.
+      learner = this.online[method] = lg.createMethod(this.model, lg.parseMethod(method));
+      learner.reset();
     }
     if (this.position + 2 > ids.length) {
       this.position = 0;
-      this.rtrl.reset();
+      learner.reset();
     }
     rtrlX.data.fill(0);
     rtrlTarget.data.fill(0);
     rtrlX.data[ids[this.position]] = 1;
     rtrlTarget.data[ids[this.position + 1]] = 1;
     const start = now();
-    this.rtrl.zeroGrad();
-    this.rtrl.step(rtrlX, this.rtrlLoss, false);
-    this.optimizers.rtrl.step(this.theta, this.rtrl.grad);
+    learner.zeroGrad();
+    learner.step(rtrlX, this.rtrlLoss, false);
+    this.optimizer(method).step(this.theta, learner.grad);
     const ms = now() - start;
     this.position += 1;
     this.charsSeen += 1;
     this.updates++;
-    const s = this.stats.rtrl;
+    const s = this.stats[method];
     s.msPerChar = smooth(s.msPerChar, ms);
-    s.gradientBytes = this.rtrl.sensitivityBytes();
-    s.totalBytes = this.rtrl.totalBytes() + 8 * 3 * this.theta.length;
+    s.gradientBytes = keptBytes(learner);
+    const all = allBytes(learner);
+    s.totalBytes = all === null ? null : all + 8 * 3 * this.theta.length;
     s.chars += 1;
-    return this.rtrl.loss / LN2;
+    return learner.loss / LN2;
   }
 
   /** Samples `length` characters from the model, starting from a zero state after `prime`. */
@@ -272,6 +292,18 @@ export class CharTrainer {
     }
     return out;
   }
+}
+
+/** What an online learner keeps between characters for its gradient: RTRL's S, SnAp's pattern of S, UORO's and KF-RTRL's factors (with the state). */
+function keptBytes(learner) {
+  return typeof learner.sensitivityBytes === 'function' ? learner.sensitivityBytes() : learner.stateBytes();
+}
+
+/** All a learner holds, where it says (RTRL and UORO count their buffers, SnAp estimates them for one sequence); null otherwise. */
+function allBytes(learner) {
+  if (typeof learner.totalBytes === 'function') return learner.totalBytes();
+  if (typeof learner.estimateBytes === 'function') return learner.estimateBytes(1);
+  return null;
 }
 
 function smooth(previous, value) {

@@ -45,7 +45,7 @@ function loop(myGeneration) {
       lossBits: lossBits / updates,
       updates: trainer.updates,
       charsPerSecond: (trainer.charsSeen - charsBefore) / ((performance.now() - start) / 1000),
-      stats: { bptt: { ...stats.bptt }, rtrl: { ...stats.rtrl } },
+      stats: Object.fromEntries(Object.entries(stats).map(([m, s]) => [m, { ...s }])),
     });
     if (performance.now() - lastSample > SAMPLE_EVERY_MS) {
       lastSample = performance.now();

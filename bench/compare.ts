@@ -431,14 +431,6 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
         stateBytes: () => last!.tapeBytes,
       };
     }
-    case 'rtrl': {
-      const learner = createMethod(model, spec, limitsOf(config));
-      return {
-        run: () => { learner.run(xs, loss, { batch: config.batch }); },
-        grad: () => learner.grad.slice(),
-        stateBytes: () => learner.sensitivityBytes(),
-      };
-    }
     case 'tbptt': {
       const learner = createMethod(model, spec);
       let tape = 0;
@@ -455,8 +447,8 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
       };
     }
     default: {
-      // An online approximation (SnAp, UORO, KF-RTRL ...): its run() over the sequence, and the
-      // bytes it keeps from one step to the next for its gradient.
+      // An online method (RTRL, SnAp, UORO, KF-RTRL ...): its run() over the sequence, and the
+      // bytes it keeps from one step to the next for its gradient (stateBytes).
       const learner = createMethod(model, spec as MethodSpec, limitsOf(config)) as unknown as GradientMethod & { stateBytes(): number };
       let last: Float64Array | null = null;
       return {

@@ -80,7 +80,7 @@ function benchOne(cell: CellKind, hidden: number, rng: Rng): SnapStepRow[] {
     rows.push({ cell, hidden, params, method: `snap${order}`, msPerStep, bytes: snap.stateBytes() });
   }
   const rtrl = new Rtrl(model, { maxBytes: 2 ** 33 });
-  rows.push({ cell, hidden, params, method: 'rtrl', msPerStep: online(rtrl, xs, loss, samples), bytes: rtrl.sensitivityBytes() });
+  rows.push({ cell, hidden, params, method: 'rtrl', msPerStep: online(rtrl, xs, loss, samples), bytes: rtrl.stateBytes() });
   const bptt = new Bptt(model);
   let tape = 0;
   const msPerRun = timePerCall(() => { tape = bptt.run(xs, loss).tapeBytes; }, 3);

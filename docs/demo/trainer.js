@@ -296,7 +296,7 @@ export class CharTrainer {
 
 /** What an online learner keeps between characters for its gradient: RTRL's S, SnAp's pattern of S, UORO's and KF-RTRL's factors (with the state). */
 function keptBytes(learner) {
-  return typeof learner.sensitivityBytes === 'function' ? learner.sensitivityBytes() : learner.stateBytes();
+  return learner.stateBytes();
 }
 
 /** All a learner holds, where it says (RTRL and UORO count their buffers, SnAp estimates them for one sequence); null otherwise. */

@@ -125,14 +125,14 @@ export class Rtrl implements GradientMethod {
     return this.buffers!.sensitivities[this.current];
   }
 
-  /** Bytes of the sensitivity matrices S_t: what RTRL keeps alive for its gradient. */
-  sensitivityBytes(): number {
+  /** Bytes of the sensitivity matrices S_t: what RTRL keeps alive between steps for its gradient (every online method has stateBytes). */
+  stateBytes(): number {
     return this.sensitivity.reduce((bytes, s) => bytes + 8 * s.rows * s.cols, 0);
   }
 
   /** Bytes of every buffer this learner holds, scratch of the step included. */
   totalBytes(): number {
-    return 2 * this.sensitivityBytes() + this.graph.arenaBytes() + 8 * this.grad.length;
+    return 2 * this.stateBytes() + this.graph.arenaBytes() + 8 * this.grad.length;
   }
 
   /**

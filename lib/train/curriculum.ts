@@ -43,7 +43,7 @@ export interface CurriculumConfig {
   heldOut?: number;
   /** Stop after this many milliseconds of training (default: no limit). */
   budgetMs?: number;
-  /** Stop after this many batches (default 2000). */
+  /** Stop after this many batches (default 2000, or no limit when budgetMs is given). */
   maxIterations?: number;
   seed?: number;
 }
@@ -115,7 +115,7 @@ export function trainCopyCurriculum(config: CurriculumConfig): CurriculumReport 
   const maxDelay = positiveInt('maxDelay', config.maxDelay, 1000);
   const checkEvery = positiveInt('checkEvery', config.checkEvery, 10);
   const heldOut = positiveInt('heldOut', config.heldOut, 100);
-  const maxIterations = positiveInt('maxIterations', config.maxIterations, 2000);
+  const maxIterations = positiveInt('maxIterations', config.maxIterations, config.budgetMs === undefined ? 2000 : Number.MAX_SAFE_INTEGER);
   const seed = positiveInt('seed', config.seed, 0, 0);
   const lr = positiveNumber('lr', config.lr, undefined)!;
   const clip = positiveNumber('clip', config.clip, undefined);

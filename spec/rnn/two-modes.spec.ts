@@ -166,7 +166,7 @@ test('RTRL memory does not grow with the sequence length', () => {
   const after5 = rtrl.totalBytes();
   rtrl.run(randomMat(rng, 60, 2), loss);
   assert.is(rtrl.totalBytes(), after5);
-  assert.is(rtrl.sensitivityBytes(), 8 * 5 * model.params.theta.length);
+  assert.is(rtrl.stateBytes(), 8 * 5 * model.params.theta.length);
 });
 
 test('BPTT gives gradients for the inputs and the initial state (finite differences)', () => {

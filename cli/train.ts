@@ -13,6 +13,7 @@ import { METHOD_FORMS } from '../lib/rnn/methods.js';
 import { DEFAULT_STEPS, TASK_NAMES, type TaskName, createTask } from '../lib/tasks/registry.js';
 import { TASK_TRAINING_DEFAULTS } from '../lib/train/task-defaults.js';
 import { Rng, type RngState } from '../lib/mat/rng.js';
+import { FormatError } from '../lib/errors.js';
 import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
 
 const specs: Record<string, FlagSpec> = {
@@ -378,7 +379,7 @@ async function run(argv: readonly string[]): Promise<number> {
             optimizer.loadState({ ...loaded.optimizer, config: optimizer.saveState().config });
           }
         } catch (e) {
-          throw new Error(`checkpoint: the optimiser state in ${loadDir} is unusable: ${(e as Error).message}`);
+          throw new FormatError('checkpoint', `the optimiser state in ${loadDir} is unusable: ${(e as Error).message}`, { dir: loadDir });
         }
       },
       onProgress(p, model, optimizer) {

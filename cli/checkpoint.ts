@@ -17,6 +17,7 @@ import type { Params } from '../lib/cells/params.js';
 import { pytorchStateDict, loadPytorchParams } from '../lib/io/pytorch.js';
 import { type TensorInfo, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../lib/io/safetensors.js';
 import type { OptimizerState } from '../lib/optim/optimizer.js';
+import { FormatError, ShapeError } from '../lib/errors.js';
 
 const POINTER = 'checkpoint.json';
 const FORMAT = 'loopgrad-checkpoint';
@@ -113,11 +114,11 @@ function jsonDepth(text: string): number {
 function parseJsonFile(path: string, what: string): unknown {
   const text = readCheckpointFile(path, what).toString('utf8');
   const depth = jsonDepth(text);
-  if (depth > MAX_JSON_DEPTH) throw new Error(`checkpoint: ${path} nests arrays and objects ${depth} deep, more than ${MAX_JSON_DEPTH}`);
+  if (depth > MAX_JSON_DEPTH) throw new FormatError('checkpoint', `${path} nests arrays and objects ${depth} deep, more than ${MAX_JSON_DEPTH}`, { path, depth });
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new Error(`checkpoint: ${path} is not valid JSON (${(e as Error).message})`);
+    throw new FormatError('checkpoint', `${path} is not valid JSON (${(e as Error).message})`, { path });
   }
 }
 
@@ -173,26 +174,26 @@ function readPointer(dir: string): Pointer | null {
   const path = join(dir, POINTER);
   if (!existsSync(path)) return null;
   const raw = parseJsonFile(path, 'checkpoint pointer');
-  if (!isObject(raw) || raw.format !== FORMAT) throw new Error(`checkpoint: ${path} is not a loopgrad checkpoint pointer (format is not "${FORMAT}")`);
-  if (raw.version !== 1) throw new Error(`checkpoint: ${path}: version ${JSON.stringify(raw.version)} is not 1`);
-  if (!Number.isSafeInteger(raw.generation) || (raw.generation as number) < 1) throw new Error(`checkpoint: ${path}: generation ${JSON.stringify(raw.generation)} is not an integer >= 1`);
+  if (!isObject(raw) || raw.format !== FORMAT) throw new FormatError('checkpoint', `${path} is not a loopgrad checkpoint pointer (format is not "${FORMAT}")`, { path, format: isObject(raw) ? raw.format : raw });
+  if (raw.version !== 1) throw new FormatError('checkpoint', `${path}: version ${JSON.stringify(raw.version)} is not 1`, { path, version: raw.version });
+  if (!Number.isSafeInteger(raw.generation) || (raw.generation as number) < 1) throw new FormatError('checkpoint', `${path}: generation ${JSON.stringify(raw.generation)} is not an integer >= 1`, { path, generation: raw.generation });
   for (const field of ['weights', 'optimizer']) {
-    if (typeof raw[field] !== 'string') throw new Error(`checkpoint: ${path}: ${field} is ${JSON.stringify(raw[field]) ?? 'missing'}, not a file name`);
+    if (typeof raw[field] !== 'string') throw new FormatError('checkpoint', `${path}: ${field} is ${JSON.stringify(raw[field]) ?? 'missing'}, not a file name`, { path, field, value: raw[field] });
   }
   if (raw.weightsCrc32 !== undefined && (typeof raw.weightsCrc32 !== 'string' || !/^[0-9a-f]{8}$/.test(raw.weightsCrc32))) {
-    throw new Error(`checkpoint: ${path}: weightsCrc32 ${JSON.stringify(raw.weightsCrc32)} is not 8 hex digits`);
+    throw new FormatError('checkpoint', `${path}: weightsCrc32 ${JSON.stringify(raw.weightsCrc32)} is not 8 hex digits`, { path, weightsCrc32: raw.weightsCrc32 });
   }
   if (raw.weightsBytes !== undefined && (!Number.isSafeInteger(raw.weightsBytes) || (raw.weightsBytes as number) < 0)) {
-    throw new Error(`checkpoint: ${path}: weightsBytes ${JSON.stringify(raw.weightsBytes)} is not a byte count`);
+    throw new FormatError('checkpoint', `${path}: weightsBytes ${JSON.stringify(raw.weightsBytes)} is not a byte count`, { path, weightsBytes: raw.weightsBytes });
   }
   const pointer = raw as unknown as Pointer;
   // The pointer's file names are joined to dir: accept only the names saveCheckpoint
   // writes, so a crafted pointer cannot reach outside the directory ("../../x").
   if (!WEIGHTS_NAME.test(pointer.weights)) {
-    throw new Error(`checkpoint: ${path} names weights file ${JSON.stringify(pointer.weights)}, not weights-NNNNNN.safetensors`);
+    throw new FormatError('checkpoint', `${path} names weights file ${JSON.stringify(pointer.weights)}, not weights-NNNNNN.safetensors`, { path, weights: pointer.weights });
   }
   if (!OPTIMIZER_NAME.test(pointer.optimizer)) {
-    throw new Error(`checkpoint: ${path} names optimiser file ${JSON.stringify(pointer.optimizer)}, not optimizer-NNNNNN.json`);
+    throw new FormatError('checkpoint', `${path} names optimiser file ${JSON.stringify(pointer.optimizer)}, not optimizer-NNNNNN.json`, { path, optimizer: pointer.optimizer });
   }
   return pointer;
 }
@@ -259,17 +260,17 @@ function requirePointer(dir: string): Pointer {
 function readSide(dir: string, pointer: Pointer): Side {
   const path = join(dir, pointer.optimizer);
   const side = parseJsonFile(path, 'optimiser file');
-  if (!isObject(side)) throw new Error(`checkpoint: ${path} holds ${JSON.stringify(side)}, not an object`);
-  if (side.format !== FORMAT) throw new Error(`checkpoint: ${path}: format is ${JSON.stringify(side.format) ?? 'missing'}, not "${FORMAT}"`);
+  if (!isObject(side)) throw new FormatError('checkpoint', `${path} holds ${JSON.stringify(side)}, not an object`, { path });
+  if (side.format !== FORMAT) throw new FormatError('checkpoint', `${path}: format is ${JSON.stringify(side.format) ?? 'missing'}, not "${FORMAT}"`, { path, format: side.format });
   if (side.generation !== pointer.generation) {
-    throw new Error(`checkpoint: ${pointer.optimizer} is generation ${JSON.stringify(side.generation)}, the pointer says ${pointer.generation}`);
+    throw new FormatError('checkpoint', `${pointer.optimizer} is generation ${JSON.stringify(side.generation)}, the pointer says ${pointer.generation}`, { path, generation: side.generation, expected: pointer.generation });
   }
   if (side.optimizer !== null && side.optimizer !== undefined && !isObject(side.optimizer)) {
-    throw new Error(`checkpoint: ${path}: optimizer is ${JSON.stringify(side.optimizer)}, not an object or null`);
+    throw new FormatError('checkpoint', `${path}: optimizer is ${JSON.stringify(side.optimizer)}, not an object or null`, { path, optimizer: side.optimizer });
   }
-  if (side.meta !== undefined && !isObject(side.meta)) throw new Error(`checkpoint: ${path}: meta is ${JSON.stringify(side.meta)}, not an object`);
+  if (side.meta !== undefined && !isObject(side.meta)) throw new FormatError('checkpoint', `${path}: meta is ${JSON.stringify(side.meta)}, not an object`, { path, meta: side.meta });
   if (side.weightsCrc32 !== undefined && side.weightsCrc32 !== pointer.weightsCrc32) {
-    throw new Error(`checkpoint: ${path}: weightsCrc32 ${JSON.stringify(side.weightsCrc32)} differs from the pointer's ${JSON.stringify(pointer.weightsCrc32)}`);
+    throw new FormatError('checkpoint', `${path}: weightsCrc32 ${JSON.stringify(side.weightsCrc32)} differs from the pointer's ${JSON.stringify(pointer.weightsCrc32)}`, { path, weightsCrc32: side.weightsCrc32, expected: pointer.weightsCrc32 });
   }
   return { format: FORMAT, generation: pointer.generation, optimizer: (side.optimizer ?? null) as OptimizerState | null, meta: (side.meta ?? {}) as Record<string, unknown> };
 }
@@ -279,12 +280,12 @@ function readWeights(dir: string, pointer: Pointer): Uint8Array {
   const path = join(dir, pointer.weights);
   const bytes = new Uint8Array(readCheckpointFile(path, 'weights file'));
   if (pointer.weightsBytes !== undefined && bytes.length !== pointer.weightsBytes) {
-    throw new Error(`checkpoint: the weights file ${path} is ${bytes.length} bytes, the pointer says ${pointer.weightsBytes} (truncated or replaced)`);
+    throw new FormatError('checkpoint', `the weights file ${path} is ${bytes.length} bytes, the pointer says ${pointer.weightsBytes} (truncated or replaced)`, { path, bytes: bytes.length, expected: pointer.weightsBytes });
   }
   if (pointer.weightsCrc32 !== undefined) {
     const actual = crc32(bytes);
     if (actual !== pointer.weightsCrc32) {
-      throw new Error(`checkpoint: the weights file ${path} is corrupt: its CRC-32 is ${actual}, the pointer says ${pointer.weightsCrc32}`);
+      throw new FormatError('checkpoint', `the weights file ${path} is corrupt: its CRC-32 is ${actual}, the pointer says ${pointer.weightsCrc32}`, { path, crc32: actual, expected: pointer.weightsCrc32 });
     }
   }
   return bytes;
@@ -298,7 +299,8 @@ export function readCheckpointShapes(dir: string): TensorInfo[] {
     return readSafetensorsHeader(readWeights(dir, pointer)).tensors;
   } catch (e) {
     const message = (e as Error).message;
-    throw new Error(message.startsWith('checkpoint:') ? message : `checkpoint: ${path}: ${message}`);
+    if (message.startsWith('checkpoint:')) throw e;
+    throw new FormatError('checkpoint', `${path}: ${message}`, { path });
   }
 }
 
@@ -311,16 +313,16 @@ export function loadCheckpoint(dir: string, params: Params): LoadedCheckpoint {
   try {
     ({ tensors, metadata } = readSafetensors(bytes));
   } catch (e) {
-    throw new Error(`checkpoint: ${path}: ${(e as Error).message}`);
+    throw new FormatError('checkpoint', `${path}: ${(e as Error).message}`, { path });
   }
   if (metadata['loopgrad.generation'] !== String(pointer.generation)) {
-    throw new Error(`checkpoint: ${pointer.weights} is generation ${metadata['loopgrad.generation']}, the pointer says ${pointer.generation}`);
+    throw new FormatError('checkpoint', `${pointer.weights} is generation ${metadata['loopgrad.generation']}, the pointer says ${pointer.generation}`, { path, generation: metadata['loopgrad.generation'], expected: pointer.generation });
   }
   const side = readSide(dir, pointer);
   try {
     loadPytorchParams(params, tensors);
   } catch (e) {
-    throw new Error(`checkpoint: ${path} does not fit the model: ${(e as Error).message}`);
+    throw new ShapeError('checkpoint', `${path} does not fit the model: ${(e as Error).message}`, { path });
   }
   return { generation: pointer.generation, optimizer: side.optimizer, meta: side.meta };
 }
@@ -342,8 +344,8 @@ export function checkWeightsFit(dir: string, specs: readonly { name: string; row
   const need = specs.reduce((s, p) => s + p.rows * p.cols, 0);
   if (have !== need || tensors.length !== specs.length) {
     const pointer = requirePointer(dir);
-    throw new Error(`checkpoint: the config in ${join(dir, pointer.optimizer)} describes ${specs.length} parameter tensors of ${need} numbers, `
-      + `but ${join(dir, pointer.weights)} holds ${tensors.length} tensors of ${have} numbers (config and weights do not match)`);
+    throw new FormatError('checkpoint', `the config in ${join(dir, pointer.optimizer)} describes ${specs.length} parameter tensors of ${need} numbers, `
+      + `but ${join(dir, pointer.weights)} holds ${tensors.length} tensors of ${have} numbers (config and weights do not match)`, { tensors: tensors.length, numbers: have, expectedTensors: specs.length, expectedNumbers: need });
   }
   return have;
 }

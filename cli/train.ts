@@ -7,12 +7,14 @@ import { createProgress } from '../bench/progress.js';
 import { trainCurriculumUsage } from './train-curriculum.js';
 import { hasCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.js';
 import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
-import { type TaskRunConfig, type TaskRunReport, buildCell, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
+import { type NormalizedRunConfig, type TaskRunConfig, type TaskRunReport, buildCell, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
+import { formatInit } from '../lib/train/init.js';
 import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
 import { METHOD_FORMS } from '../lib/rnn/methods.js';
 import { DEFAULT_STEPS, TASK_NAMES, type TaskName, createTask } from '../lib/tasks/registry.js';
 import { TASK_TRAINING_DEFAULTS } from '../lib/train/task-defaults.js';
 import { Rng, type RngState } from '../lib/mat/rng.js';
+import { FormatError } from '../lib/errors.js';
 import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
 
 const specs: Record<string, FlagSpec> = {
@@ -46,7 +48,7 @@ const specs: Record<string, FlagSpec> = {
   patience: { kind: 'int', help: 'early stopping: evaluations without improvement', min: 1 },
   save: { kind: 'string', help: 'checkpoint directory to save to (at the end, and every --save-every)' },
   'save-every': { kind: 'int', help: 'save a checkpoint every N iterations', min: 1 },
-  load: { kind: 'string', help: 'checkpoint directory to start from (weights and optimiser state)' },
+  load: { kind: 'string', help: 'checkpoint directory to continue (weights, optimiser state, iteration count, the settings of the model and data: see below)' },
   svg: { kind: 'string', help: 'write the learning curve to this SVG file' },
   json: { kind: 'boolean', help: 'print one JSON object {config, curve, heldOut}' },
   quiet: { kind: 'boolean', help: 'no progress bar, no summary' },
@@ -64,6 +66,14 @@ const usage = [
   'Without --iterations, --lr or --clip a task runs with its own defaults (lib/train/task-defaults.ts) and stops once solved;',
   'an unsolved run ends with flags to try.',
   '',
+  'With --load DIR (the task may be left out) the checkpoint\'s settings of the model and the data apply:',
+  '  taken from it, and refused (exit 2) when given with another value: the task, --steps, --cell, --hidden,',
+  '    --activation, --forget-bias, --init, --learn-h0, --seed, --train-size (and --batch with --train-size);',
+  '  taken from it when absent, free to change: --batch (fresh batches), --held-out;',
+  '  free, their ordinary defaults when absent: --iterations, --epochs, --method, --optimizer, --lr, --momentum,',
+  '    --nesterov, --weight-decay, --schedule, --l1, --l2, --clip, --clip-value, --eval-every, --stop-when-solved,',
+  '    --no-stop-when-solved, --patience, --save, --save-every, --svg, --json, --quiet, --allow-large, --max-bytes.',
+  '',
   'example: loopgrad train adding --steps 100 --cell lstm --hidden 32 --method bptt --lr 0.003 --iterations 3000 --svg curve.svg',
 ].join('\n');
 
@@ -74,6 +84,10 @@ function flag<T>(parsed: Parsed, name: string): T | undefined {
 /** The run config a command line asks for; every bad value is a UsageError naming its option. */
 export function configFromArgs(argv: readonly string[]): { config: TaskRunConfig; parsed: Parsed } {
   const parsed = parseArgs(argv, specs);
+  // --load: the checkpoint's own config defines the model and the data (see checkpointConfig).
+  const loadDir = flag<string>(parsed, 'load');
+  const saved = loadDir === undefined ? null : savedRunConfig(loadDir);
+  if (parsed.positional.length === 0 && saved !== null) parsed.positional.push(saved.task);
   if (parsed.positional.length !== 1) {
     throw new UsageError(parsed.positional.length === 0 ? 'which task? (one of ' + TASK_NAMES.join(', ') + ')' : `one task expected, got ${parsed.positional.join(' ')}`);
   }
@@ -116,19 +130,103 @@ export function configFromArgs(argv: readonly string[]): { config: TaskRunConfig
     stopWhenSolved: flag<boolean>(parsed, 'stop-when-solved') ?? (defaultBudget && !parsed.flags.has('no-stop-when-solved') ? true : undefined),
     patience: flag<number>(parsed, 'patience'),
   };
+  if (saved !== null) restoreFromCheckpoint(config, parsed, saved, loadDir!);
   if (config.trainSize === undefined) config.iterations = flag<number>(parsed, 'iterations') ?? defaults.iterations;
-  else if (parsed.flags.has('iterations')) throw new UsageError('--iterations cannot be combined with --train-size/--epochs');
+  else if (parsed.flags.has('iterations')) {
+    throw new UsageError('--iterations cannot be combined with --train-size/--epochs'
+      + (saved !== null && !parsed.flags.has('train-size') ? ` (the checkpoint in ${loadDir} trained on a fixed set, train-size ${config.trainSize}: continue it with --epochs)` : ''));
+  }
   if (config.epochs !== undefined && config.trainSize === undefined) throw new UsageError('--epochs needs --train-size (a fixed training set)');
   // Drop absent options so the library sees only what was given.
   for (const key of Object.keys(config) as (keyof TaskRunConfig)[]) if (config[key] === undefined) delete config[key];
+  let normalized: NormalizedRunConfig;
   try {
-    normalizeRunConfig(config);
+    normalized = normalizeRunConfig(config);
     createTask(config.task, config.steps);
   } catch (e) {
     throw flagError(e, specs, LIBRARY_FLAGS) ?? new UsageError(cliMessage((e as Error).message));
   }
+  if (saved !== null) refuseContradictions(normalized, parsed, saved, loadDir!);
   if (parsed.flags.has('save-every') && !parsed.flags.has('save')) throw new UsageError('--save-every needs --save DIR');
   return { config, parsed };
+}
+
+/**
+ * What --load takes from the checkpoint's config. LOCKED settings define the model and the data:
+ * absent, they are the checkpoint's; given, they must equal it. RESTORED ones are the checkpoint's
+ * when absent and may change when given (batch only with fresh batches: a fixed set's batches are
+ * its data). Every other flag (the budget, the method, the optimiser and its schedule, clipping,
+ * penalties, evaluation, stopping, output) is free and takes its ordinary default when absent.
+ */
+const LOCKED: readonly { key: keyof TaskRunConfig; flag: string }[] = [
+  { key: 'task', flag: 'task' }, { key: 'steps', flag: 'steps' }, { key: 'cell', flag: 'cell' }, { key: 'hidden', flag: 'hidden' },
+  { key: 'activation', flag: 'activation' }, { key: 'forgetBias', flag: 'forget-bias' }, { key: 'init', flag: 'init' },
+  { key: 'learnInitialState', flag: 'learn-h0' }, { key: 'seed', flag: 'seed' }, { key: 'trainSize', flag: 'train-size' },
+];
+const RESTORED: readonly { key: keyof TaskRunConfig; flag: string }[] = [{ key: 'batch', flag: 'batch' }, { key: 'heldOut', flag: 'held-out' }];
+
+/** The run config saved with the checkpoint in dir (null: none saved, as by older versions or from code); its faults are UsageErrors naming --load. */
+function savedRunConfig(dir: string): TaskRunConfig | null {
+  let meta: Record<string, unknown>;
+  try {
+    if (!hasCheckpoint(dir)) throw new UsageError(`--load: no checkpoint in ${dir}`);
+    meta = readCheckpointMeta(dir);
+  } catch (e) {
+    throw e instanceof UsageError ? e : new UsageError(`--load: ${(e as Error).message}`);
+  }
+  if (meta.config === undefined) return null;
+  const config = meta.config as TaskRunConfig;
+  try {
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error(`${JSON.stringify(config)} is not an object`);
+    normalizeRunConfig(config);
+    createTask(config.task, config.steps);
+  } catch (e) {
+    throw new UsageError(`--load: the checkpoint in ${dir} has an unusable meta.config: ${(e as Error).message}`);
+  }
+  return config;
+}
+
+/** Fills the settings the command line left out from the checkpoint's config. */
+function restoreFromCheckpoint(config: TaskRunConfig, parsed: Parsed, saved: TaskRunConfig, dir: string): void {
+  const target = config as unknown as Record<string, unknown>, from = saved as unknown as Record<string, unknown>;
+  for (const { key, flag: name } of [...LOCKED, ...RESTORED]) {
+    if (key === 'task' || parsed.flags.has(name)) continue;
+    if (from[key] === undefined) delete target[key];
+    else target[key] = from[key];
+  }
+  // A fixed training set's batches are its data: the batch size is locked with it.
+  if (saved.trainSize !== undefined && parsed.flags.has('batch') && config.batch !== saved.batch) {
+    throw new UsageError(`--batch ${config.batch} contradicts the checkpoint in ${dir} (batch ${saved.batch}, a fixed set of train-size ${saved.trainSize}); drop the flag or start a new run`);
+  }
+}
+
+/** The value a locked setting has in effect in a normalized config, as the message shows it. */
+function effective(c: NormalizedRunConfig, key: keyof TaskRunConfig): string {
+  switch (key) {
+    case 'steps': return String(c.steps ?? DEFAULT_STEPS[c.task as TaskName]);
+    case 'activation': return 'activation' in c.cellOptions ? String(c.cellOptions.activation) : 'none';
+    case 'forgetBias': return 'forgetBias' in c.cellOptions ? String(c.cellOptions.forgetBias) : 'none';
+    case 'init': return formatInit(c.init);
+    case 'learnInitialState': return String(c.learnInitialState === true);
+    case 'trainSize': return c.trainSize === undefined ? 'none (fresh batches)' : String(c.trainSize);
+    default: return String(c[key]);
+  }
+}
+
+/** Refuses every locked setting the command line gave that differs from the checkpoint's, naming each. */
+function refuseContradictions(config: NormalizedRunConfig, parsed: Parsed, saved: TaskRunConfig, dir: string): void {
+  const was = normalizeRunConfig(saved);
+  const given: string[] = [], had: string[] = [];
+  for (const { key, flag: name } of LOCKED) {
+    const typed = key === 'task' ? config.task : parsed.flags.get(name);
+    if (typed === undefined) continue;
+    if (effective(config, key) === effective(was, key)) continue;
+    given.push(key === 'task' ? `task ${config.task}` : typeof typed === 'boolean' ? `--${name}` : `--${name} ${String(typed)}`);
+    had.push(`${name} ${effective(was, key)}`);
+  }
+  if (given.length === 0) return;
+  const many = given.length > 1;
+  throw new UsageError(`${given.join(' and ')} ${many ? 'contradict' : 'contradicts'} the checkpoint in ${dir} (${had.join(', ')}); drop the ${many ? 'flags' : 'flag'} or start a new run`);
 }
 
 /** Run-config options whose flag is not their name in kebab case. */
@@ -282,7 +380,7 @@ async function run(argv: readonly string[]): Promise<number> {
             optimizer.loadState({ ...loaded.optimizer, config: optimizer.saveState().config });
           }
         } catch (e) {
-          throw new Error(`checkpoint: the optimiser state in ${loadDir} is unusable: ${(e as Error).message}`);
+          throw new FormatError('checkpoint', `the optimiser state in ${loadDir} is unusable: ${(e as Error).message}`, { dir: loadDir });
         }
       },
       onProgress(p, model, optimizer) {

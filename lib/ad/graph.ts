@@ -9,6 +9,7 @@
 // so a steady-state step allocates no Float64Array.
 import { type Mat, grown, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 import { type DenseTangent, type FusedRule, type PrimAttrs, type PrimName, type Rules, primitives } from './primitives.js';
 import type { Tangent } from './tangent.js';
 
@@ -71,10 +72,10 @@ export class Graph {
 
   constructor(mode: Mode, directions = 0) {
     if (mode !== 'eval' && mode !== 'reverse' && mode !== 'forward') {
-      throw new Error(`Graph: mode must be 'eval', 'reverse' or 'forward', got ${String(mode)}`);
+      throw new ConfigError('Graph', `mode must be 'eval', 'reverse' or 'forward', got ${String(mode)}`, { mode });
     }
     if (mode === 'forward' && (!Number.isInteger(directions) || directions < 1)) {
-      throw new Error(`Graph: forward mode needs a positive integer number of directions, got ${directions}`);
+      throw new ConfigError('Graph', `forward mode needs a positive integer number of directions, got ${directions}`, { directions });
     }
     this.mode = mode;
     this.directions = mode === 'forward' ? directions : 0;
@@ -147,10 +148,10 @@ export class Graph {
     const n = value.rows * value.cols, K = this.directions;
     if (t.kind === 'seed') {
       if (!Number.isInteger(t.start) || t.start < 0 || t.start + n > K) {
-        throw new Error(`leaf: a seed tangent at direction ${t.start} for ${shapeOf(value)} (${n} elements) does not fit in ${K} directions`);
+        throw new ShapeError('leaf', `a seed tangent at direction ${t.start} for ${shapeOf(value)} (${n} elements) does not fit in ${K} directions`, { start: t.start, shape: [value.rows, value.cols], directions: K });
       }
     } else if (!Number.isInteger(t.offset) || t.offset < 0 || t.offset + n * K > t.data.length) {
-      throw new Error(`leaf: a dense tangent for ${shapeOf(value)} needs ${n} x ${K} numbers from offset ${t.offset}, but holds ${t.data.length}`);
+      throw new ShapeError('leaf', `a dense tangent for ${shapeOf(value)} needs ${n} x ${K} numbers from offset ${t.offset}, but holds ${t.data.length}`, { shape: [value.rows, value.cols], directions: K, offset: t.offset, length: t.data.length });
     }
   }
 
@@ -174,13 +175,13 @@ export class Graph {
 
   private record(op: string, rules: Rules<unknown>, inputs: readonly Var[], attrs: unknown): Var {
     if (rules.arity !== 'variadic' && inputs.length !== rules.arity) {
-      throw new Error(`${op}: takes ${rules.arity} inputs, got ${inputs.length}`);
+      throw new ConfigError(op, `takes ${rules.arity} inputs, got ${inputs.length}`, { arity: rules.arity, inputs: inputs.length });
     }
     const xs = scratchOf(this.inputScratch, inputs.length) as Mat[];
     for (let i = 0; i < inputs.length; i++) {
       const v = inputs[i] as Node;
-      if (v.graph !== this) throw new Error(`${op}: input ${i} belongs to another graph`);
-      if (v.epoch !== this.epoch) throw new Error(`${op}: input ${i} was made before the graph's last reset(), and its buffer has been reused`);
+      if (v.graph !== this) throw new ConfigError(op, `input ${i} belongs to another graph`, { input: i });
+      if (v.epoch !== this.epoch) throw new ConfigError(op, `input ${i} was made before the graph's last reset(), and its buffer has been reused`, { input: i, epoch: v.epoch, graphEpoch: this.epoch });
       xs[i] = v.value;
     }
     const [rows, cols] = rules.shape(xs, attrs);
@@ -245,11 +246,11 @@ export class Graph {
    * in .grad of every Var that requires one.
    */
   backward(outputs: Var | readonly Var[], cotangents?: Mat | readonly (Mat | null)[]): void {
-    if (this.mode !== 'reverse') throw new Error(`backward: the graph is in '${this.mode}' mode, not 'reverse'`);
+    if (this.mode !== 'reverse') throw new ConfigError('backward', `the graph is in '${this.mode}' mode, not 'reverse'`, { mode: this.mode });
     const outs = (Array.isArray(outputs) ? outputs : [outputs]) as Node[];
     const cots = cotangents === undefined ? null : (Array.isArray(cotangents) ? cotangents : [cotangents]) as (Mat | null)[];
     if (cots !== null && cots.length !== outs.length) {
-      throw new Error(`backward: ${outs.length} outputs but ${cots.length} cotangents`);
+      throw new ShapeError('backward', `${outs.length} outputs but ${cots.length} cotangents`, { outputs: outs.length, cotangents: cots.length });
     }
     for (let i = 0; i < this.cursor; i++) {
       const n = this.nodes[i];
@@ -261,19 +262,19 @@ export class Graph {
     }
     for (let i = 0; i < outs.length; i++) {
       const out = outs[i];
-      if (out.graph !== this) throw new Error(`backward: output ${i} belongs to another graph`);
-      if (out.epoch !== this.epoch) throw new Error(`backward: output ${i} was made before the graph's last reset()`);
+      if (out.graph !== this) throw new ConfigError('backward', `output ${i} belongs to another graph`, { output: i });
+      if (out.epoch !== this.epoch) throw new ConfigError('backward', `output ${i} was made before the graph's last reset()`, { output: i, epoch: out.epoch, graphEpoch: this.epoch });
       if (!out.requiresGrad) continue;
       const g = out.grad!;
       const cot = cots === null ? null : cots[i];
       if (cot === null) {
         if (out.value.rows !== 1 || out.value.cols !== 1) {
-          throw new Error(`backward: output ${i} is ${shapeOf(out.value)}; a cotangent is needed unless it is 1x1`);
+          throw new ShapeError('backward', `output ${i} is ${shapeOf(out.value)}; a cotangent is needed unless it is 1x1`, { output: i, shape: [out.value.rows, out.value.cols] });
         }
         g.data[0] += 1;
       } else {
         if (cot.rows !== g.rows || cot.cols !== g.cols) {
-          throw new Error(`backward: cotangent ${i} is ${shapeOf(cot)} but output ${i} is ${shapeOf(g)}`);
+          throw new ShapeError('backward', `cotangent ${i} is ${shapeOf(cot)} but output ${i} is ${shapeOf(g)}`, { output: i, cotangent: [cot.rows, cot.cols], shape: [g.rows, g.cols] });
         }
         const n = g.rows * g.cols;
         for (let j = 0; j < n; j++) g.data[j] += cot.data[cot.offset + j];

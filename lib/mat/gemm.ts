@@ -20,6 +20,7 @@
 // allocate nothing.
 
 import { type Mat, grown } from './mat.js';
+import { ConfigError, ShapeError } from './errors.js';
 
 /** Running count of floating-point operations done by gemm and gemv (2*m*n*k per gemm). */
 export const flopCounter = { count: 0 };
@@ -47,19 +48,19 @@ function describe(m: Mat): string {
 function checkMat(op: string, name: string, m: Mat): void {
   const { rows, cols, offset, data } = m;
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
-    throw new Error(`${op}: ${name} has shape ${rows}x${cols}, not a pair of non-negative integers`);
+    throw new ShapeError(op, `${name} has shape ${rows}x${cols}, not a pair of non-negative integers`, { name, rows, cols });
   }
   if (!(data instanceof Float64Array)) {
-    throw new Error(`${op}: ${name} (${rows}x${cols}) does not hold a Float64Array`);
+    throw new ConfigError(op, `${name} (${rows}x${cols}) does not hold a Float64Array`, { name, rows, cols });
   }
   if (!Number.isInteger(offset) || offset < 0 || offset + rows * cols > data.length) {
-    throw new Error(`${op}: ${name} ${rows}x${cols} at offset ${offset} does not fit in ${data.length} elements`);
+    throw new ShapeError(op, `${name} ${rows}x${cols} at offset ${offset} does not fit in ${data.length} elements`, { name, rows, cols, offset, length: data.length });
   }
 }
 
 function checkScalar(op: string, name: string, v: number): void {
-  if (typeof v !== 'number') throw new Error(`${op}: ${name} must be a number, got ${typeof v}`);
-  if (!Number.isFinite(v)) throw new Error(`${op}: ${name} is ${v}, not a finite number`);
+  if (typeof v !== 'number') throw new ConfigError(op, `${name} must be a number, got ${typeof v}`, { name, type: typeof v });
+  if (!Number.isFinite(v)) throw new ConfigError(op, `${name} is ${v}, not a finite number`, { name, value: v });
 }
 
 /**
@@ -75,9 +76,11 @@ function checkNoAlias(op: string, out: Mat, name: string, x: Mat): void {
   const xLen = x.rows * x.cols;
   if (outLen === 0 || xLen === 0) return;
   if (out.offset < x.offset + xLen && x.offset < out.offset + outLen) {
-    throw new Error(
-      `${op}: out ${describe(out)} at offset ${out.offset} shares storage with ${name} ${describe(x)} at offset ${x.offset}` +
+    throw new ShapeError(
+      op,
+      `out ${describe(out)} at offset ${out.offset} shares storage with ${name} ${describe(x)} at offset ${x.offset}` +
       ` (out must not overlap an input; write into a separate matrix)`,
+      { out: [out.rows, out.cols], outOffset: out.offset, input: name, shape: [x.rows, x.cols], offset: x.offset },
     );
   }
 }
@@ -126,12 +129,14 @@ export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, a
   const opA = `a ${describe(a)}${transA ? ' transposed' : ''}`;
   const opB = `b ${describe(b)}${transB ? ' transposed' : ''}`;
   if (k !== kb) {
-    throw new Error(
-      `gemm: ${transA ? 'a.rows' : 'a.cols'} ${k} != ${transB ? 'b.cols' : 'b.rows'} ${kb} (${opA}, ${opB})`,
+    throw new ShapeError(
+      'gemm',
+      `${transA ? 'a.rows' : 'a.cols'} ${k} != ${transB ? 'b.cols' : 'b.rows'} ${kb} (${opA}, ${opB})`,
+      { a: [a.rows, a.cols], b: [b.rows, b.cols], transA, transB },
     );
   }
   if (out.rows !== m || out.cols !== n) {
-    throw new Error(`gemm: out is ${describe(out)} but ${opA} times ${opB} is ${m}x${n}`);
+    throw new ShapeError('gemm', `out is ${describe(out)} but ${opA} times ${opB} is ${m}x${n}`, { out: [out.rows, out.cols], expected: [m, n] });
   }
   flopCounter.count += 2 * m * n * k;
   if (m === 0 || n === 0) return;
@@ -211,18 +216,18 @@ export function gemv(out: Mat, a: Mat, x: Mat, transA = false, alpha = 1, beta =
   const k = transA ? a.rows : a.cols;
   const opA = `a ${describe(a)}${transA ? ' transposed' : ''}`;
   if (x.rows !== 1 && x.cols !== 1) {
-    throw new Error(`gemv: x is ${describe(x)}, not a row or column vector (${opA})`);
+    throw new ShapeError('gemv', `x is ${describe(x)}, not a row or column vector (${opA})`, { x: [x.rows, x.cols], a: [a.rows, a.cols], transA });
   }
   if (out.rows !== 1 && out.cols !== 1) {
-    throw new Error(`gemv: out is ${describe(out)}, not a row or column vector (${opA})`);
+    throw new ShapeError('gemv', `out is ${describe(out)}, not a row or column vector (${opA})`, { out: [out.rows, out.cols], a: [a.rows, a.cols], transA });
   }
   const xLen = x.rows * x.cols;
   const outLen = out.rows * out.cols;
   if (xLen !== k) {
-    throw new Error(`gemv: ${transA ? 'a.rows' : 'a.cols'} ${k} != length ${xLen} of x ${describe(x)} (${opA})`);
+    throw new ShapeError('gemv', `${transA ? 'a.rows' : 'a.cols'} ${k} != length ${xLen} of x ${describe(x)} (${opA})`, { a: [a.rows, a.cols], x: [x.rows, x.cols], transA });
   }
   if (outLen !== m) {
-    throw new Error(`gemv: out ${describe(out)} has length ${outLen} but ${opA} times x gives ${m}`);
+    throw new ShapeError('gemv', `out ${describe(out)} has length ${outLen} but ${opA} times x gives ${m}`, { out: [out.rows, out.cols], expected: m });
   }
   flopCounter.count += 2 * m * k;
   if (m === 0) return;

@@ -8,7 +8,7 @@
 // decoupled decay (in optimizer.ts) shrinks θ outside the adaptive step.
 import type { Params } from '../cells/params.js';
 import { checkKeys } from '../mat/options.js';
-import { ConfigError } from '../mat/errors.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 /** ‖g‖₂ of a flat vector (NaN if any entry is NaN, Infinity if any is infinite). */
 export function globalNorm(grad: Float64Array): number {
@@ -82,8 +82,8 @@ export function checkPenalty(penalty: Penalty): void {
 export function applyPenalty(theta: Float64Array, grad: Float64Array, penalty: Penalty): number {
   checkPenalty(penalty);
   const l1 = penalty.l1 ?? 0, l2 = penalty.l2 ?? 0, mask = penalty.mask ?? null;
-  if (theta.length !== grad.length) throw new Error(`applyPenalty: theta has ${theta.length} numbers but grad has ${grad.length}`);
-  if (mask !== null && mask.length !== theta.length) throw new Error(`applyPenalty: mask has ${mask.length} numbers but theta has ${theta.length}`);
+  if (theta.length !== grad.length) throw new ShapeError('applyPenalty', `theta has ${theta.length} numbers but grad has ${grad.length}`, { theta: theta.length, grad: grad.length });
+  if (mask !== null && mask.length !== theta.length) throw new ShapeError('applyPenalty', `mask has ${mask.length} numbers but theta has ${theta.length}`, { mask: mask.length, theta: theta.length });
   if (l1 === 0 && l2 === 0) return 0;
   let abs = 0, sq = 0;
   for (let i = 0; i < theta.length; i++) {

@@ -13,7 +13,7 @@
 import { type Schedule, checkSchedule, scheduledRate } from './schedule.js';
 import * as pm from '../mat/math.js';
 import { checkInt, checkKeys } from '../mat/options.js';
-import { ConfigError } from '../mat/errors.js';
+import { ConfigError, FormatError, ShapeError } from '../mat/errors.js';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'];
@@ -163,7 +163,7 @@ export class Optimizer {
 
   private ensure(size: number): void {
     if (this.size === size) return;
-    if (this.size >= 0) throw new Error(`${this.kind}: theta has ${size} numbers but this optimiser's state is for ${this.size}`);
+    if (this.size >= 0) throw new ShapeError(this.kind, `theta has ${size} numbers but this optimiser's state is for ${this.size}`, { theta: size, state: this.size });
     this.size = size;
     for (const name of bufferNames(this.config)) {
       const b = new Float64Array(size);
@@ -175,10 +175,10 @@ export class Optimizer {
   /** One update of theta in place from grad (same length). */
   step(theta: Float64Array, grad: Float64Array): void {
     if (theta.length !== grad.length) {
-      throw new Error(`${this.kind}.step: theta has ${theta.length} numbers but grad has ${grad.length}`);
+      throw new ShapeError(`${this.kind}.step`, `theta has ${theta.length} numbers but grad has ${grad.length}`, { theta: theta.length, grad: grad.length });
     }
     if (this.decayMask !== null && this.decayMask.length !== theta.length) {
-      throw new Error(`${this.kind}.step: decayMask has ${this.decayMask.length} numbers but theta has ${theta.length}`);
+      throw new ShapeError(`${this.kind}.step`, `decayMask has ${this.decayMask.length} numbers but theta has ${theta.length}`, { decayMask: this.decayMask.length, theta: theta.length });
     }
     this.ensure(theta.length);
     const c = this.config;
@@ -264,7 +264,7 @@ export class Optimizer {
   loadState(state: OptimizerState): void {
     const restored = Optimizer.fromState(state);
     if (JSON.stringify(restored.config) !== JSON.stringify(this.config)) {
-      throw new Error(`${this.kind}.loadState: the saved state is for ${JSON.stringify(restored.config)}, not ${JSON.stringify(this.config)}`);
+      throw new ConfigError(`${this.kind}.loadState`, `the saved state is for ${JSON.stringify(restored.config)}, not ${JSON.stringify(this.config)}`, { saved: restored.config, config: this.config });
     }
     this.steps = restored.steps;
     this.buffers = restored.buffers;
@@ -273,34 +273,34 @@ export class Optimizer {
 
   /** A new optimiser that continues from a snapshot. */
   static fromState(state: OptimizerState): Optimizer {
-    if (state === null || typeof state !== 'object' || state.format !== 'loopgrad-optimizer') {
-      throw new Error('Optimizer.fromState: not a loopgrad optimiser state (format field missing)');
-    }
     const op = 'Optimizer.fromState';
-    if (state.version !== 1) throw new Error(`${op}: unsupported version ${JSON.stringify(state.version)}`);
+    if (state === null || typeof state !== 'object' || state.format !== 'loopgrad-optimizer') {
+      throw new FormatError(op, 'not a loopgrad optimiser state (format field missing)', { format: state === null || typeof state !== 'object' ? null : (state as { format?: unknown }).format });
+    }
+    if (state.version !== 1) throw new FormatError(op, `unsupported version ${JSON.stringify(state.version)}`, { version: state.version });
     checkKeys(op, state, ['format', 'version', 'config', 'steps', 'buffers']);
     const opt = new Optimizer(withoutUnusedDefaults(state.config));
     opt.steps = checkInt(op, 'steps', state.steps, 0);
     const names = bufferNames(opt.config);
     const saved: Record<string, number[]> = state.buffers === undefined ? {} : state.buffers;
     if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) {
-      throw new Error(`${op}: buffers must be an object of number arrays by name, got ${JSON.stringify(saved)}`);
+      throw new FormatError(op, `buffers must be an object of number arrays by name, got ${JSON.stringify(saved)}`, { buffers: saved });
     }
     const savedNames = Object.keys(saved);
     if (savedNames.length === 0) return opt; // saved before the first update
     if (savedNames.length !== names.length || !names.every((n) => Array.isArray(saved[n]))) {
-      throw new Error(`Optimizer.fromState: ${opt.kind} keeps buffers [${names.join(', ')}] but the state has [${savedNames.join(', ')}]`);
+      throw new FormatError(op, `${opt.kind} keeps buffers [${names.join(', ')}] but the state has [${savedNames.join(', ')}]`, { kind: opt.kind, expected: names, found: savedNames });
     }
     const size = saved[names[0]].length;
     for (const name of names) {
       const arr = saved[name];
-      if (arr.length !== size) throw new Error(`Optimizer.fromState: buffer ${name} has ${arr.length} numbers, ${names[0]} has ${size}`);
+      if (arr.length !== size) throw new FormatError(op, `buffer ${name} has ${arr.length} numbers, ${names[0]} has ${size}`, { buffer: name, length: arr.length, expected: size });
       // Checked before converting: Float64Array.from would turn null, true, "1" and [] into numbers.
       const b = new Float64Array(size);
       for (let i = 0; i < size; i++) {
         const v: unknown = arr[i];
         if (typeof v !== 'number' || !Number.isFinite(v)) {
-          throw new Error(`${op}: buffer ${name}[${i}] is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, not a finite number`);
+          throw new FormatError(op, `buffer ${name}[${i}] is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, not a finite number`, { buffer: name, index: i, value: v });
         }
         b[i] = v;
       }

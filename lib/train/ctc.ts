@@ -9,6 +9,7 @@ import type { Mat } from '../mat/mat.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';
 import { Rng } from '../mat/rng.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
+import { ConfigError } from '../mat/errors.js';
 import { bidirectional } from '../arch/bidirectional.js';
 import { stacked } from '../arch/stacked.js';
 import { Bptt } from '../rnn/bptt.js';
@@ -62,7 +63,7 @@ export interface CtcTrainHooks {
 }
 
 function positive(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) throw new Error(`trainCtc: ${name} must be a positive number, got ${value}`);
+  if (!(value > 0) || !Number.isFinite(value)) throw new ConfigError('trainCtc', `${name} must be a positive number, got ${value}`, { option: name, value });
   return value;
 }
 
@@ -135,7 +136,8 @@ export function trainCtc(config: CtcTrainConfig = {}, hooks: CtcTrainHooks = {})
     const batch = task.batch(batchSize, rng);
     const result = bptt.run(batch.xs, ctcSequenceLoss(batch, task.classes), { batch: batchSize, lengths: batch.lengths });
     if (!Number.isFinite(result.loss) || !allFinite(result.grad)) {
-      throw new Error(`trainCtc: step ${step}: loss ${result.loss} or its gradient is not finite; parameters left as after step ${step - 1}`);
+      // Diverged: the settings (lr, clip) are out of range for this run.
+      throw new ConfigError('trainCtc', `step ${step}: loss ${result.loss} or its gradient is not finite; parameters left as after step ${step - 1}`, { step, loss: result.loss });
     }
     clipGlobalNorm(result.grad, clip);
     optimizer.step(model.params.theta, result.grad);

@@ -4,6 +4,7 @@
 // most `cap` points. The first iteration stays a point of its own, every point
 // carries the exact iteration number of the last batch it covers, and the last
 // point ends at the last iteration added.
+import { ConfigError } from '../mat/errors.js';
 
 export interface CurvePoint {
   /** The last iteration (1-based) the point covers. */
@@ -26,7 +27,7 @@ export class BoundedCurve {
   private lastLoss = 0;
 
   constructor(cap = DEFAULT_CURVE_CAP) {
-    if (!Number.isInteger(cap) || cap < 4) throw new Error(`BoundedCurve: cap must be an integer >= 4, got ${cap}`);
+    if (!Number.isInteger(cap) || cap < 4) throw new ConfigError('BoundedCurve', `cap must be an integer >= 4, got ${cap}`, { option: 'cap', value: cap });
     this.cap = cap;
   }
 

@@ -13,6 +13,7 @@ import type { Params } from '../cells/params.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import { heNormal, identityInit, normalInit, orthogonal, xavierUniform } from '../mat/init.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 export type InitScheme =
   | { readonly kind: 'default' }
@@ -24,23 +25,23 @@ export const INIT_KINDS = ['default', 'normal', 'xavier', 'he', 'orthogonal', 'i
 /** Parses `kind` or `kind:NUMBER` (see the file comment). */
 export function parseInit(text: string): InitScheme {
   const [kind, arg, extra] = text.split(':');
-  if (extra !== undefined) throw new Error(`init: "${text}" has more than one ":NUMBER"`);
+  if (extra !== undefined) throw new ConfigError('init', `"${text}" has more than one ":NUMBER"`, { text });
   let value: number | undefined;
   if (arg !== undefined) {
     value = Number(arg);
-    if (arg.trim() === '' || !Number.isFinite(value)) throw new Error(`init: "${text}": "${arg}" is not a number`);
-    if (value < 0) throw new Error(`init: "${text}": the gain/scale must be >= 0`);
+    if (arg.trim() === '' || !Number.isFinite(value)) throw new ConfigError('init', `"${text}": "${arg}" is not a number`, { text, number: arg });
+    if (value < 0) throw new ConfigError('init', `"${text}": the gain/scale must be >= 0`, { text, value });
   }
   switch (kind) {
     case 'default':
-      if (value !== undefined) throw new Error(`init: "default" takes no number`);
+      if (value !== undefined) throw new ConfigError('init', `"default" takes no number`, { text, value });
       return { kind: 'default' };
     case 'normal': return { kind, gain: value ?? 1 };
     case 'xavier': return { kind, gain: value ?? 1 };
     case 'he': return { kind, gain: value ?? Math.SQRT2 };
     case 'orthogonal': return { kind, gain: value ?? 1 };
     case 'identity': return { kind, scale: value ?? 1, inputStd: 0.001 };
-    default: throw new Error(`init: unknown scheme "${kind}" (${INIT_KINDS.join(', ')}; e.g. normal:0.5, identity)`);
+    default: throw new ConfigError('init', `unknown scheme "${kind}" (${INIT_KINDS.join(', ')}; e.g. normal:0.5, identity)`, { text, kind });
   }
 }
 
@@ -56,10 +57,10 @@ export function formatInit(scheme: InitScheme): string {
 export function recurrentBlocks(params: Params): Mat[] {
   const i = params.specs.findIndex((s) => s.name === 'weight_hh');
   if (i < 0) {
-    throw new Error(`recurrentBlocks: no weight_hh among the parameters (${params.specs.map((s) => s.name).join(', ')})`);
+    throw new ConfigError('recurrentBlocks', `no weight_hh among the parameters (${params.specs.map((s) => s.name).join(', ')})`, { parameters: params.specs.map((s) => s.name) });
   }
   const { rows, cols } = params.specs[i];
-  if (rows % cols !== 0) throw new Error(`recurrentBlocks: weight_hh is ${rows}x${cols}, not a stack of ${cols}x${cols} blocks`);
+  if (rows % cols !== 0) throw new ShapeError('recurrentBlocks', `weight_hh is ${rows}x${cols}, not a stack of ${cols}x${cols} blocks`, { shape: [rows, cols] });
   const blocks: Mat[] = [];
   for (let b = 0; b < rows / cols; b++) blocks.push(matFrom(cols, cols, params.theta, params.offsets[i] + b * cols * cols));
   return blocks;
@@ -77,7 +78,7 @@ export function applyInit(params: Params, scheme: InitScheme, rng: Rng): void {
       case 'he': heNormal(block, rng, scheme.gain); break;
       case 'orthogonal': orthogonal(block, rng, scheme.gain); break;
       case 'identity': identityInit(block, scheme.scale); break;
-      default: throw new Error(`applyInit: unknown scheme ${JSON.stringify((scheme as { kind?: unknown }).kind)}`);
+      default: throw new ConfigError('applyInit', `unknown scheme ${JSON.stringify((scheme as { kind?: unknown }).kind)}`, { kind: (scheme as { kind?: unknown }).kind });
     }
   }
   if (scheme.kind === 'identity') {

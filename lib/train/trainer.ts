@@ -20,7 +20,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { BoundedCurve } from './curve.js';
 import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
 import { checkKeys, keysOf } from '../mat/options.js';
-import { ConfigError } from '../mat/errors.js';
+import { ConfigError, ShapeError } from '../mat/errors.js';
 
 /** One mini-batch: time-major inputs and the loss over them. */
 export interface TrainBatch {
@@ -245,8 +245,8 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
 
   const runBatch = (b: TrainBatch): number => {
     const steps = b.xs.rows / b.batch;
-    if (!Number.isInteger(steps)) throw new Error(`train: input has ${b.xs.rows} rows, not a multiple of batch ${b.batch}`);
-    if (steps === 0) throw new Error(`train: batch ${iteration + 1} is empty (input ${b.xs.rows}x${b.xs.cols}, 0 steps)`);
+    if (!Number.isInteger(steps)) throw new ShapeError('train', `input has ${b.xs.rows} rows, not a multiple of batch ${b.batch}`, { rows: b.xs.rows, batch: b.batch });
+    if (steps === 0) throw new ShapeError('train', `batch ${iteration + 1} is empty (input ${b.xs.rows}x${b.xs.cols}, 0 steps)`, { iteration: iteration + 1, input: [b.xs.rows, b.xs.cols] });
     switch (drive) {
       case 'sequence': {
         const r = engineFor<GradientMethod>(b.batch).run(b.xs, b.loss, { batch: b.batch, lengths: b.lengths });

@@ -12,6 +12,7 @@ import { loadCheckpoint, readCheckpointMeta } from '../../cli/checkpoint.js';
 import { createParams } from '../../lib/cells/params.js';
 import { lstm } from '../../lib/cells/lstm.js';
 import { createModel } from '../../lib/rnn/model.js';
+import { FormatError } from '../../lib/errors.js';
 import { baseCheckpoint, CHECKPOINT_MUTATIONS, checkpointFuzzSummary, fuzzCheckpoint } from '../../scripts/checkpoint-fuzz-core.js';
 
 test('checkpoint fuzz: 2000 seeded mutations are refused with a plain or typed (LoopgradError) error naming the file, or load the saved weights', () => {
@@ -35,7 +36,7 @@ test('checkpoint fuzz: the run is reproducible from its seed', () => {
 // Found by the fuzzer: deeply nested JSON in the pointer or the optimiser file reached
 // JSON.stringify in an error message (readPointer, readSide) or Optimizer.fromState's checks
 // and overflowed the stack (RangeError). Now refused up front, naming the file.
-test('checkpoint fuzz: deeply nested JSON in the pointer or the optimiser file is refused with a plain Error', () => {
+test('checkpoint fuzz: deeply nested JSON in the pointer or the optimiser file is refused with a FormatError (not a stack-overflow RangeError)', () => {
   const root = mkdtempSync(join(tmpdir(), 'loopgrad-ckpt-deep-'));
   try {
     const { files } = baseCheckpoint(root);
@@ -59,7 +60,8 @@ test('checkpoint fuzz: deeply nested JSON in the pointer or the optimiser file i
           load();
           assert.unreachable('accepted');
         } catch (err) {
-          assert.is((err as Error).constructor, Error, String(err));
+          assert.is((err as Error).constructor, FormatError, String(err));
+          assert.is((err as FormatError).op, 'checkpoint');
           assert.match((err as Error).message, `${name} nests arrays and objects 200`);
         }
       }

@@ -123,7 +123,12 @@ export async function runTrainCurriculum(argv: readonly string[]): Promise<numbe
   if (!quiet) console.error(`training ${config.cell} ${config.hidden} by ${config.method} on the copy curriculum for ${config.budgetMs! / 1000} s ...`);
   let report: CurriculumReport;
   try {
-    report = trainCopyCurriculum(config);
+    // A line per delay as it is solved (not with --json, which prints one object at the end, nor --quiet).
+    report = trainCopyCurriculum(config, quiet ? {} : {
+      onCheck: (p, solved) => {
+        if (solved) console.log(`  delay ${p.delay} solved: ${p.iteration} batches, ${p.steps} input steps seen, ${(p.elapsedMs / 1000).toFixed(1)} s`);
+      },
+    });
   } catch (e) {
     // Settings only the library can judge (an Elman-only method on another cell ...): name the flag.
     if (e instanceof ConfigError && typeof e.details.option === 'string' && FLAG_OF[e.details.option] !== undefined) {
@@ -145,13 +150,7 @@ export async function runTrainCurriculum(argv: readonly string[]): Promise<numbe
   if (json) {
     console.log(JSON.stringify({ config: report.config, points: report.points, solved: report.solved, reached: report.reached, stop: report.stop }));
   } else {
-    if (!quiet) {
-      // trainCopyCurriculum reports when it returns: the progress is told from its record.
-      for (const s of report.solved) {
-        console.log(`  delay ${s.delay} solved: ${s.iteration} batches, ${s.steps} input steps seen, ${(s.elapsedMs / 1000).toFixed(1)} s`);
-      }
-    }
-    const why = { budget: 'time budget spent', iterations: 'batch limit reached', 'max-delay': 'maximum delay solved', diverged: 'training diverged' }[report.stop];
+    const why = { budget: 'time budget spent', iterations: 'batch limit reached', 'max-delay': 'maximum delay solved', diverged: 'training diverged', callback: 'stopped' }[report.stop];
     const current = last === undefined ? '' : `; at delay ${last.delay} the held-out accuracy was ${last.accuracy.toFixed(3)}`;
     console.log(`reached delay ${report.reached} (${why}): ${batches} batches, ${steps} input steps, ${seconds.toFixed(1)} s${current}`);
   }

@@ -75,7 +75,7 @@ export interface CurriculumReport {
   solved: { delay: number; iteration: number; steps: number; elapsedMs: number }[];
   /** The longest delay solved (startDelay - 1 when none was). */
   reached: number;
-  stop: 'budget' | 'iterations' | 'max-delay' | 'diverged';
+  stop: 'budget' | 'iterations' | 'max-delay' | 'diverged' | 'callback';
   model: RecurrentModel;
 }
 
@@ -96,7 +96,12 @@ function positiveNumber(name: string, value: unknown, fallback: number | undefin
 }
 
 /** Trains one model on the copy task, the delay growing by one each time it is solved, within a budget. */
-export function trainCopyCurriculum(config: CurriculumConfig): CurriculumReport {
+export interface CurriculumHooks {
+  /** After every held-out check, with whether it solved the delay it was at; 'stop' ends the run there. */
+  onCheck?: (point: CurriculumPoint, solved: boolean) => void | 'stop';
+}
+
+export function trainCopyCurriculum(config: CurriculumConfig, hooks: CurriculumHooks = {}): CurriculumReport {
   checkKeys('curriculum', config, CURRICULUM_KEYS);
   if (!isCellKind(config.cell)) throw new ConfigError('curriculum', `cell ${JSON.stringify(config.cell)} is not one of ${CELL_KINDS.join(', ')}`, { option: 'cell', value: config.cell });
   const optimizerKind = config.optimizer ?? 'adam';
@@ -162,7 +167,9 @@ export function trainCopyCurriculum(config: CurriculumConfig): CurriculumReport 
     if (result.stop.reason === 'guard') { stop = 'diverged'; break; }
     const accuracy = task.score(held, forward.run(held.xs, { batch: held.batch }).outputs);
     const elapsedMs = Date.now() - started;
-    points.push({ iteration, steps: stepsSeen, elapsedMs, delay, loss: lossCount > 0 ? lossSum / lossCount : NaN, accuracy });
+    const point: CurriculumPoint = { iteration, steps: stepsSeen, elapsedMs, delay, loss: lossCount > 0 ? lossSum / lossCount : NaN, accuracy };
+    points.push(point);
+    const stopHere = hooks.onCheck?.(point, accuracy >= solvedAt) === 'stop';
     if (accuracy >= solvedAt) {
       solved.push({ delay, iteration, steps: stepsSeen, elapsedMs });
       if (delay >= maxDelay) { stop = 'max-delay'; break; }
@@ -170,6 +177,7 @@ export function trainCopyCurriculum(config: CurriculumConfig): CurriculumReport 
       task = copyTask({ delay, length, symbols });
       held = task.batch(new Rng(20240601 + delay), heldOut);
     }
+    if (stopHere) { stop = 'callback'; break; }
   }
   return {
     config: {

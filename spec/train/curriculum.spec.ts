@@ -43,6 +43,16 @@ test('the same seed repeats the run; the wall-time budget and maxDelay stop it',
   assert.is(capped.reached, 1);
 });
 
+test('onCheck sees every held-out check as it happens, and can stop the run', () => {
+  const seen: [number, boolean][] = [];
+  const r = trainCopyCurriculum({ ...easy, maxIterations: 100 }, { onCheck: (p, solved) => { seen.push([p.iteration, solved]); } });
+  assert.equal(seen.map(([i]) => i), r.points.map((p) => p.iteration));
+  assert.equal(seen.filter(([, solved]) => solved).map(([i]) => i), r.solved.map((s) => s.iteration));
+  const stopped = trainCopyCurriculum({ ...easy, maxIterations: 100 }, { onCheck: (p) => (p.iteration >= 30 ? 'stop' : undefined) });
+  assert.is(stopped.stop, 'callback');
+  assert.is(stopped.points[stopped.points.length - 1].iteration, 30);
+});
+
 test('an online method drives the same curriculum', () => {
   const r = trainCopyCurriculum({ ...easy, cell: 'elman', hidden: 4, method: 'rtrl', maxIterations: 4, checkEvery: 2 });
   assert.is(r.points.length, 2);

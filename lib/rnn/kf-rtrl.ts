@@ -33,10 +33,10 @@ import { denseTangent } from '../ad/tangent.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { checkKeys } from '../mat/options.js';
-import { Rng } from '../mat/rng.js';
+import type { Rng } from '../mat/rng.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { LossPass, balance, checkMaxBytes, checkSeed, isActive, randomSign } from './online-loss.js';
+import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, isActive, randomSign } from './online-loss.js';
 import { type Sequence, copyState, estimateStepBytes } from './unroll.js';
 import { OnlineMethod } from './online.js';
 
@@ -188,17 +188,14 @@ export class KfRtrl extends OnlineMethod {
 
   // Sequence b draws from its own stream, continued across resets (as Uoro's).
   protected override onBegin(seq: Sequence): void {
-    while (this.streams.length < seq.batch) this.streams.push(new Rng(this.seed + this.streams.length));
+    extendStreams(this.streams, this.seed, seq.batch);
   }
 
   // h_0 as values; u = 0, A = 0, and M = identity for a learned initial state.
   private start(): void {
-    const { model, seq } = this;
+    const { seq } = this;
     const buffers = this.buffers!;
-    const g = this.forward;
-    g.reset();
-    const paramVars = this.unroll.leaves(g, {}, this.paramVars);
-    copyState('kf-rtrl', model.cell, this.unroll.initialState(g, seq.batch, paramVars, seq.initial), buffers.states[this.current]);
+    this.writeInitialState(this.forward, this.paramVars, buffers.states[this.current]);
     buffers.factors.fill(0);
     buffers.u.fill(0);
     if (!this.learned || seq.initial !== null) return;

@@ -9,11 +9,12 @@
 // them forwarded again in each class, the very copies this file removes.
 // Field order: this constructor runs before the subclass's fields are initialised, so it calls
 // none of the hooks; the subclass allocates its first buffers at the end of its own constructor.
+import type { Graph, Var } from '../ad/graph.js';
 import { type Mat, clone, shapeOf } from '../mat/mat.js';
 import { ShapeError } from '../mat/errors.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll } from './unroll.js';
+import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState } from './unroll.js';
 
 export abstract class OnlineMethod implements GradientMethod {
   readonly model: RecurrentModel;
@@ -53,6 +54,17 @@ export abstract class OnlineMethod implements GradientMethod {
   /** The details of the ShapeError for a step's input of the wrong shape. */
   protected inputDetails(x: Mat): Record<string, unknown> {
     return { input: [x.rows, x.cols] };
+  }
+
+  /**
+   * Writes the state entering step 0 into `into` as values (the stream's explicit or carried
+   * state, or the model's rule), computed on g (reset first) with paramVars as its scratch.
+   */
+  protected writeInitialState(g: Graph, paramVars: Var[], into: readonly Mat[]): void {
+    const { unroll, seq } = this;
+    g.reset();
+    const params = unroll.leaves(g, {}, paramVars);
+    copyState(unroll.op, this.model.cell, unroll.initialState(g, seq.batch, params, seq.initial), into);
   }
 
   /** Sequences advanced together since the last reset. */

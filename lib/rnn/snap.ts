@@ -199,12 +199,9 @@ export class Snap extends OnlineMethod {
 
   // s_0 and Ŝ_0 (lazily at the first step, from the parameters as they are then, as Rtrl does).
   private start(): void {
-    const { seq, unroll, model } = this;
+    const { seq, model } = this;
     const buffers = this.buffers!;
-    const g = this.lossGraph;
-    g.reset();
-    const paramVars = unroll.leaves(g, {}, this.paramVars);
-    copyState('snap', model.cell, unroll.initialState(g, seq.batch, paramVars, seq.initial), buffers.states[this.current]);
+    this.writeInitialState(this.lossGraph, this.paramVars, buffers.states[this.current]);
     buffers.values.fill(0);
     if (seq.initial === null && model.initialState === 'learned') {
       const { nnz, initialSlots } = this.pattern;

@@ -35,10 +35,10 @@ import type { Cell } from '../cells/cell.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat, rowsView } from '../mat/mat.js';
 import { checkKeys } from '../mat/options.js';
-import { Rng } from '../mat/rng.js';
+import type { Rng } from '../mat/rng.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { LossPass, balance, checkMaxBytes, checkSeed, isActive, norm2, randomSign } from './online-loss.js';
+import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, isActive, norm2, randomSign } from './online-loss.js';
 import { type Sequence, copyState, estimateStepBytes, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
 
@@ -190,17 +190,14 @@ export class Uoro extends OnlineMethod {
 
   // Sequence b draws from its own stream, continued across resets (see the file comment).
   protected override onBegin(seq: Sequence): void {
-    while (this.streams.length < seq.batch) this.streams.push(new Rng(this.seed + this.streams.length));
+    extendStreams(this.streams, this.seed, seq.batch);
   }
 
   // The state entering step 0 as values, and the estimate's start (see the file comment).
   private start(): void {
     const { model, seq } = this;
     const buffers = this.buffers!;
-    const g = this.forward;
-    g.reset();
-    const paramVars = this.unroll.leaves(g, {}, this.paramVars);
-    copyState('uoro', model.cell, this.unroll.initialState(g, seq.batch, paramVars, seq.initial), buffers.states[this.current]);
+    this.writeInitialState(this.forward, this.paramVars, buffers.states[this.current]);
     for (const m of buffers.stateTilde) m.data.fill(0);
     buffers.thetaTilde.fill(0);
     buffers.thetaNormSq.fill(0);

@@ -47,8 +47,10 @@ interface Buffers {
 
 /**
  * Exact RTRL. Online: reset({ batch, lengths, initialState }), then step(x, loss) per step, the
- * gradient of the loss so far in grad after each; the state and S carry across steps and calls.
- * run(xs, loss, options) does a whole sequence under the contract every gradient method has.
+ * gradient of the loss so far in grad after each; the state and S carry across steps and calls
+ * (a new stream starts S_0 from its initial state: 0 for an explicit or carried one). run(xs,
+ * loss, options) does a whole sequence under the contract every gradient method has; the shell
+ * (reset, step, run, zeroGrad) is OnlineMethod's (lib/rnn/online.ts).
  */
 export class Rtrl extends OnlineMethod {
   /** P, the number of tangent directions (parameters). */

@@ -75,7 +75,9 @@ function dropoutOf(cell: unknown): number {
 /**
  * SnAp-n. Online like Rtrl: reset({ batch, lengths, initialState }), then step(x, loss, last) per
  * step with the gradient estimate of the loss so far in grad; run(xs, loss, options) does a whole
- * sequence under the contract every gradient method has.
+ * sequence under the contract every gradient method has (the shell is OnlineMethod's). A new
+ * stream starts Ŝ_0 at 0, or at 1 on a learned initial state's own entries; a finished sequence's
+ * Ŝ is frozen with its state.
  */
 export class Snap extends OnlineMethod {
   readonly order: number;

@@ -31,13 +31,14 @@
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
-import { type Mat, clone, mat, shapeOf } from '../mat/mat.js';
+import { type Mat, mat } from '../mat/mat.js';
 import { checkKeys } from '../mat/options.js';
-import { Rng } from '../mat/rng.js';
+import type { Rng } from '../mat/rng.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { LossPass, balance, checkMaxBytes, checkSeed, isActive, randomSign } from './online-loss.js';
-import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, estimateStepBytes } from './unroll.js';
+import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, isActive, randomSign } from './online-loss.js';
+import { type Sequence, copyState, estimateStepBytes } from './unroll.js';
+import { OnlineMethod } from './online.js';
 
 export interface KfRtrlOptions {
   /** Seed of the random signs (an integer, default 0); sequence b of a batch uses seed + b. */
@@ -95,13 +96,8 @@ interface Buffers {
  * KF-RTRL under the one contract: run(xs, loss, options) and online reset / step / grad / zeroGrad /
  * loss as Rtrl has; grad is an unbiased estimate of the gradient (see the file comment).
  */
-export class KfRtrl implements GradientMethod {
-  readonly model: RecurrentModel;
+export class KfRtrl extends OnlineMethod {
   readonly seed: number;
-  readonly grad: Float64Array;
-  loss = 0;
-  steps = 0;
-  private readonly unroll: Unroll;
   private readonly maxBytes: number;
   private readonly inputSize: number;
   private readonly hiddenSize: number;
@@ -119,24 +115,22 @@ export class KfRtrl implements GradientMethod {
   private readonly v: Float64Array;
   private readonly vInit: Float64Array;
   private buffers: Buffers | null = null;
-  private seq: Sequence;
   private current = 0;
-  private started = false;
 
   constructor(model: RecurrentModel, options: KfRtrlOptions = {}) {
     checkKeys('kf-rtrl', options, ['seed', 'maxBytes']);
     const { inputSize, hiddenSize: H } = kfRtrlShape(model);
-    this.seed = checkSeed('kf-rtrl', options.seed);
-    this.maxBytes = checkMaxBytes('kf-rtrl', options.maxBytes);
-    this.model = model;
+    const seed = checkSeed('kf-rtrl', options.seed);
+    const maxBytes = checkMaxBytes('kf-rtrl', options.maxBytes);
+    super(model, 'kf-rtrl');
+    this.seed = seed;
+    this.maxBytes = maxBytes;
     this.inputSize = inputSize;
     this.hiddenSize = H;
     this.learned = model.initialState === 'learned';
     this.directions = (this.learned ? 2 * H : H) + 1;
     this.forward = new Graph('forward', this.directions);
-    this.unroll = new Unroll(model, 'kf-rtrl', () => (this.started ? this.state.map(clone) : null));
     this.lossPass = new LossPass(this.unroll);
-    this.grad = new Float64Array(model.params.theta.length);
     // bias_hh moves every z_i by 1 in the last direction, so h_i moves by f'(z_i) there.
     const K = this.directions, ones = new Float64Array(H * K);
     for (let j = 0; j < H; j++) ones[j * K + K - 1] = 1;
@@ -144,11 +138,10 @@ export class KfRtrl implements GradientMethod {
     this.a = new Float64Array(inputSize + H + 2);
     this.v = new Float64Array(H);
     this.vInit = new Float64Array(H);
-    this.seq = this.unroll.stream({});
     this.allocate(1);
   }
 
-  private allocate(batch: number): Buffers {
+  protected override allocate(batch: number): Buffers {
     if (this.buffers !== null && this.buffers.batch === batch) return this.buffers;
     const bytes = estimateKfRtrlBytes(this.model, batch);
     if (bytes > this.maxBytes) {
@@ -167,12 +160,8 @@ export class KfRtrl implements GradientMethod {
     return this.buffers;
   }
 
-  get batch(): number {
-    return this.seq.batch;
-  }
-
   /** The current state h (batch x H), overwritten by the step after next. */
-  get state(): readonly Mat[] {
+  override get state(): readonly Mat[] {
     return this.buffers!.states[this.current];
   }
 
@@ -197,42 +186,16 @@ export class KfRtrl implements GradientMethod {
     return 8 * (b.batch * this.hiddenSize + b.u.length + b.factors.length);
   }
 
-  reset(options: RunOptions = {}): void {
-    this.begin(this.unroll.stream(options));
-  }
-
-  private begin(seq: Sequence): void {
-    this.allocate(seq.batch);
-    this.seq = seq;
-    this.started = false;
-    this.grad.fill(0);
-    this.loss = 0;
-    this.steps = 0;
-    while (this.streams.length < seq.batch) this.streams.push(new Rng(this.seed + this.streams.length));
-  }
-
-  zeroGrad(): void {
-    this.grad.fill(0);
-    this.loss = 0;
-  }
-
-  step(x: Mat, loss: SequenceLoss = {}, last = false): Mat {
-    const { seq } = this;
-    if (x.rows !== seq.batch || x.cols !== this.inputSize) {
-      throw new ShapeError('kf-rtrl', `input is ${shapeOf(x)}, needs batch ${seq.batch} x ${this.inputSize}`, { input: [x.rows, x.cols] });
-    }
-    this.unroll.checkStep(seq, x, this.steps);
-    return this.advance(x, loss, last);
+  // Sequence b draws from its own stream, continued across resets (as Uoro's).
+  protected override onBegin(seq: Sequence): void {
+    extendStreams(this.streams, this.seed, seq.batch);
   }
 
   // h_0 as values; u = 0, A = 0, and M = identity for a learned initial state.
   private start(): void {
-    const { model, seq } = this;
+    const { seq } = this;
     const buffers = this.buffers!;
-    const g = this.forward;
-    g.reset();
-    const paramVars = this.unroll.leaves(g, {}, this.paramVars);
-    copyState('kf-rtrl', model.cell, this.unroll.initialState(g, seq.batch, paramVars, seq.initial), buffers.states[this.current]);
+    this.writeInitialState(this.forward, this.paramVars, buffers.states[this.current]);
     buffers.factors.fill(0);
     buffers.u.fill(0);
     if (!this.learned || seq.initial !== null) return;
@@ -240,7 +203,7 @@ export class KfRtrl implements GradientMethod {
     for (let b = 0; b < seq.batch; b++) for (let i = 0; i < H; i++) buffers.factors[(b * H + i) * K + H + i] = 1;
   }
 
-  private advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
+  protected override advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
     const { model, unroll, seq } = this;
     const buffers = this.buffers!;
     const t = this.steps, masks = seq.masks;
@@ -328,16 +291,5 @@ export class KfRtrl implements GradientMethod {
     this.started = true;
     this.steps++;
     return buffers.output;
-  }
-
-  /** A whole sequence (time-major rows) from a reset; grad is a copy. */
-  run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): RunResult {
-    const seq = this.unroll.sequence(xs, options);
-    this.begin(seq);
-    const width = seq.batch * xs.cols;
-    for (let t = 0; t < seq.steps; t++) {
-      this.advance({ rows: seq.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * width }, loss, t === seq.steps - 1);
-    }
-    return { loss: this.loss, grad: this.grad.slice(), finalState: this.state.map(clone) };
   }
 }

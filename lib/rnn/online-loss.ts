@@ -9,7 +9,7 @@ import { Graph, type Var } from '../ad/graph.js';
 import type { StepMasks } from '../cells/cell.js';
 import { ConfigError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat, shapeOf } from '../mat/mat.js';
-import type { Rng } from '../mat/rng.js';
+import { Rng } from '../mat/rng.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type Unroll, scatterGrads } from './unroll.js';
 
@@ -90,6 +90,11 @@ export class LossPass {
 /** A random sign, +1 or -1 with probability 1/2 each: the top bit of one 32-bit draw. */
 export function randomSign(rng: Rng): number {
   return rng.nextUint32() >= 0x80000000 ? -1 : 1;
+}
+
+/** Sequence b of a batch draws from streams[b] = new Rng(seed + b): the missing ones are added, the others continue. */
+export function extendStreams(streams: Rng[], seed: number, batch: number): void {
+  while (streams.length < batch) streams.push(new Rng(seed + streams.length));
 }
 
 /** Whether sequence b runs at step t (masks null: every sequence runs every step). */

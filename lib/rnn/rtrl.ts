@@ -7,11 +7,12 @@
 // each step the gradient of the loss so far is exact, and memory does not grow with the sequence.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { seedTangent, denseTangent } from '../ad/tangent.js';
-import { type Mat, clone, mat, shapeOf } from '../mat/mat.js';
+import { type Mat, mat, shapeOf } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, estimateStepBytes } from './unroll.js';
+import { copyState, estimateStepBytes } from './unroll.js';
+import { OnlineMethod } from './online.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 
 export interface RtrlOptions {
@@ -46,28 +47,20 @@ interface Buffers {
 
 /**
  * Exact RTRL. Online: reset({ batch, lengths, initialState }), then step(x, loss) per step, the
- * gradient of the loss so far in grad after each; the state and S carry across steps and calls.
- * run(xs, loss, options) does a whole sequence under the contract every gradient method has.
+ * gradient of the loss so far in grad after each; the state and S carry across steps and calls
+ * (a new stream starts S_0 from its initial state: 0 for an explicit or carried one). run(xs,
+ * loss, options) does a whole sequence under the contract every gradient method has; the shell
+ * (reset, step, run, zeroGrad) is OnlineMethod's (lib/rnn/online.ts).
  */
-export class Rtrl implements GradientMethod {
-  readonly model: RecurrentModel;
+export class Rtrl extends OnlineMethod {
   /** P, the number of tangent directions (parameters). */
   readonly directions: number;
-  /** d (loss so far) / d theta, laid out like model.params.theta. */
-  readonly grad: Float64Array;
-  /** Loss accumulated since the last reset (or zeroGrad). */
-  loss = 0;
-  /** Steps taken since the last reset. */
-  steps = 0;
   private readonly graph: Graph;
-  private readonly unroll: Unroll;
   private readonly maxBytes: number;
   private buffers: Buffers | null = null;
-  private seq: Sequence;
   private current = 0;
   private readonly paramVars: Var[] = [];
   private readonly stateVars: Var[] = [];
-  private started = false;
   // Leaf options made once: parameter seeds.
   private readonly paramLeaves: LeafOptions[];
 
@@ -78,18 +71,15 @@ export class Rtrl implements GradientMethod {
     }
     const limit = options.maxBytes ?? DEFAULT_RTRL_MAX_BYTES;
     if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('rtrl', `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
-    this.model = model;
+    super(model, 'rtrl');
     this.maxBytes = limit;
-    this.unroll = new Unroll(model, 'rtrl', () => (this.started ? this.state.map(clone) : null));
     this.directions = model.params.theta.length;
     this.graph = new Graph('forward', this.directions);
-    this.grad = new Float64Array(this.directions);
     this.paramLeaves = model.params.offsets.map((offset) => ({ tangent: seedTangent(offset) }));
-    this.seq = this.unroll.stream({});
     this.allocate(1);
   }
 
-  private allocate(batch: number): Buffers {
+  protected override allocate(batch: number): Buffers {
     if (this.buffers !== null && this.buffers.batch === batch) return this.buffers;
     const { model, directions: P } = this;
     const bytes = estimateRtrlBytes(model, batch);
@@ -110,13 +100,8 @@ export class Rtrl implements GradientMethod {
     return this.buffers;
   }
 
-  /** Sequences advanced together since the last reset. */
-  get batch(): number {
-    return this.seq.batch;
-  }
-
   /** The current state, one batch x size matrix per state vector (overwritten by the step after next). */
-  get state(): readonly Mat[] {
+  override get state(): readonly Mat[] {
     return this.buffers!.states[this.current];
   }
 
@@ -135,46 +120,12 @@ export class Rtrl implements GradientMethod {
     return 2 * this.stateBytes() + this.graph.arenaBytes() + 8 * this.grad.length;
   }
 
-  /**
-   * Starts a new stream: batch, lengths (a sequence is frozen after its last step) and the
-   * initial state (explicit, 'carry' for the current state with S_0 = 0, or the model's rule);
-   * S_0 from it, loss and gradient zero.
-   */
-  reset(options: RunOptions = {}): void {
-    this.begin(this.unroll.stream(options));
-  }
-
-  private begin(seq: Sequence): void {
-    this.allocate(seq.batch);
-    this.seq = seq;
-    this.started = false;
-    this.grad.fill(0);
-    this.loss = 0;
-    this.steps = 0;
-  }
-
-  /** Zeroes the accumulated gradient and loss but keeps the state and S (online learning). */
-  zeroGrad(): void {
-    this.grad.fill(0);
-    this.loss = 0;
-  }
-
-  /**
-   * Advances one step on input x (batch x inputSize); adds the step's loss term
-   * (and, with `last`, the final-state term) to loss and its gradient to grad.
-   * Returns the step's output (a buffer reused by the next step).
-   */
-  step(x: Mat, loss: SequenceLoss = {}, last = false): Mat {
-    const { seq } = this;
-    if (x.rows !== seq.batch || x.cols !== this.model.cell.inputSize) {
-      throw new ShapeError('rtrl', `input is ${shapeOf(x)}, needs batch ${seq.batch} x ${this.model.cell.inputSize}`, { x: [x.rows, x.cols], expected: [seq.batch, this.model.cell.inputSize] });
-    }
-    this.unroll.checkStep(seq, x, this.steps);
-    return this.advance(x, loss, last);
+  protected override inputDetails(x: Mat): Record<string, unknown> {
+    return { x: [x.rows, x.cols], expected: [this.seq.batch, this.model.cell.inputSize] };
   }
 
   // One step on a checked input.
-  private advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
+  protected override advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
     const { model, graph: g, unroll, seq } = this;
     const buffers = this.buffers!;
     const { cell } = model;
@@ -222,16 +173,5 @@ export class Rtrl implements GradientMethod {
     const P = this.directions;
     if (t.kind === 'seed') { this.grad[t.start] += 1; return; }
     for (let k = 0; k < P; k++) this.grad[k] += t.data[t.offset + k];
-  }
-
-  /** A whole sequence (time-major rows) from a reset; grad is a copy (this.grad keeps accumulating online). */
-  run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): RunResult {
-    const seq = this.unroll.sequence(xs, options); // checks every input once
-    this.begin(seq);
-    const width = seq.batch * xs.cols;
-    for (let t = 0; t < seq.steps; t++) {
-      this.advance({ rows: seq.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * width }, loss, t === seq.steps - 1);
-    }
-    return { loss: this.loss, grad: this.grad.slice(), finalState: this.state.map(clone) };
   }
 }

@@ -16,14 +16,15 @@
 // Cost per step is linear in the batch; memory is the pattern's nnz per sequence.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
-import { type Mat, clone, mat, matFrom, shapeOf } from '../mat/mat.js';
+import { type Mat, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
 import { checkKeys } from '../mat/options.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type SnapPattern, snapPattern } from './snap-pattern.js';
-import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, estimateStepBytes } from './unroll.js';
+import { copyState, estimateStepBytes } from './unroll.js';
+import { OnlineMethod } from './online.js';
 
 export interface SnapOptions {
   /** n of SnAp-n: the pattern keeps what a parameter reaches within n steps (integer >= 1, default 1). */
@@ -74,25 +75,19 @@ function dropoutOf(cell: unknown): number {
 /**
  * SnAp-n. Online like Rtrl: reset({ batch, lengths, initialState }), then step(x, loss, last) per
  * step with the gradient estimate of the loss so far in grad; run(xs, loss, options) does a whole
- * sequence under the contract every gradient method has.
+ * sequence under the contract every gradient method has (the shell is OnlineMethod's). A new
+ * stream starts Ŝ_0 at 0, or at 1 on a learned initial state's own entries; a finished sequence's
+ * Ŝ is frozen with its state.
  */
-export class Snap implements GradientMethod {
-  readonly model: RecurrentModel;
+export class Snap extends OnlineMethod {
   readonly order: number;
   readonly pattern: SnapPattern;
-  /** The gradient estimate of the loss so far, laid out like model.params.theta. */
-  readonly grad: Float64Array;
-  loss = 0;
-  steps = 0;
-  private readonly unroll: Unroll;
   private readonly maxBytes: number;
   private readonly lossGraph = new Graph('reverse');
   private readonly rowGraph = new Graph('reverse');
   private readonly jvpGraph: Graph;
   private buffers: Buffers | null = null;
-  private seq: Sequence;
   private current = 0;
-  private started = false;
   private readonly paramVars: Var[] = [];
   private readonly stateVars: Var[] = [];
   private readonly gradLeaves: LeafOptions = { requiresGrad: true };
@@ -121,14 +116,12 @@ export class Snap implements GradientMethod {
     }
     const limit = options.maxBytes ?? DEFAULT_SNAP_MAX_BYTES;
     if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('snap', `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
-    this.model = model;
+    super(model, 'snap');
     this.order = order;
     this.maxBytes = limit;
-    this.unroll = new Unroll(model, 'snap', () => (this.started ? this.state.map(clone) : null));
     this.pattern = snapPattern(model, order);
     const { pattern } = this;
     this.jvpGraph = new Graph('forward', pattern.dColours);
-    this.grad = new Float64Array(pattern.params);
     this.influence = new Float64Array(pattern.nnz);
     this.column = new Float64Array(BLOCK * pattern.maxClassRows);
     this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
@@ -141,7 +134,6 @@ export class Snap implements GradientMethod {
         return m;
       }));
     }
-    this.seq = this.unroll.stream({});
     this.allocate(1);
   }
 
@@ -157,7 +149,7 @@ export class Snap implements GradientMethod {
     return 8 * batch * (p.nnz + N * (2 + p.dColours)) + p.indexBytes + stepBatch * (2 + p.dColours + 1) + 2 * stepOne + 8 * (2 * p.nnz + p.params);
   }
 
-  private allocate(batch: number): Buffers {
+  protected override allocate(batch: number): Buffers {
     if (this.buffers !== null && this.buffers.batch === batch) return this.buffers;
     const { model, pattern } = this;
     const bytes = this.estimateBytes(batch);
@@ -186,13 +178,8 @@ export class Snap implements GradientMethod {
     return this.buffers;
   }
 
-  /** Sequences advanced together since the last reset. */
-  get batch(): number {
-    return this.seq.batch;
-  }
-
   /** The current state, one batch x size matrix per state vector (overwritten by the step after next). */
-  get state(): readonly Mat[] {
+  override get state(): readonly Mat[] {
     return this.buffers!.states[this.current];
   }
 
@@ -212,52 +199,11 @@ export class Snap implements GradientMethod {
     return 8 * b.values.length + b.states.flat().reduce((bytes, m) => bytes + 8 * m.rows * m.cols, 0) + this.pattern.indexBytes + 8 * this.grad.length;
   }
 
-  /**
-   * Starts a new stream: batch, lengths (a sequence is frozen after its last step, its Ŝ too) and
-   * the initial state (explicit, 'carry' for the current state with Ŝ_0 = 0, or the model's rule:
-   * a learned state starts Ŝ_0 at 1 on its own entries); loss and gradient zero.
-   */
-  reset(options: RunOptions = {}): void {
-    this.begin(this.unroll.stream(options));
-  }
-
-  private begin(seq: Sequence): void {
-    this.allocate(seq.batch);
-    this.seq = seq;
-    this.started = false;
-    this.grad.fill(0);
-    this.loss = 0;
-    this.steps = 0;
-  }
-
-  /** Zeroes the accumulated gradient and loss but keeps the state and Ŝ (online learning). */
-  zeroGrad(): void {
-    this.grad.fill(0);
-    this.loss = 0;
-  }
-
-  /**
-   * Advances one step on input x (batch x inputSize); adds the step's loss term (and, with `last`,
-   * the final-state term) to loss and its gradient estimate to grad. Returns the step's output
-   * (a buffer reused by the next step).
-   */
-  step(x: Mat, loss: SequenceLoss = {}, last = false): Mat {
-    const { seq } = this;
-    if (x.rows !== seq.batch || x.cols !== this.model.cell.inputSize) {
-      throw new ShapeError('snap', `input is ${shapeOf(x)}, needs batch ${seq.batch} x ${this.model.cell.inputSize}`, { input: [x.rows, x.cols] });
-    }
-    this.unroll.checkStep(seq, x, this.steps);
-    return this.advance(x, loss, last);
-  }
-
   // s_0 and Ŝ_0 (lazily at the first step, from the parameters as they are then, as Rtrl does).
   private start(): void {
-    const { seq, unroll, model } = this;
+    const { seq, model } = this;
     const buffers = this.buffers!;
-    const g = this.lossGraph;
-    g.reset();
-    const paramVars = unroll.leaves(g, {}, this.paramVars);
-    copyState('snap', model.cell, unroll.initialState(g, seq.batch, paramVars, seq.initial), buffers.states[this.current]);
+    this.writeInitialState(this.lossGraph, this.paramVars, buffers.states[this.current]);
     buffers.values.fill(0);
     if (seq.initial === null && model.initialState === 'learned') {
       const { nnz, initialSlots } = this.pattern;
@@ -266,7 +212,7 @@ export class Snap implements GradientMethod {
     this.started = true;
   }
 
-  private advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
+  protected override advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
     if (!this.started) this.start();
     const { model, unroll, seq } = this;
     const buffers = this.buffers!;
@@ -449,16 +395,5 @@ export class Snap implements GradientMethod {
       values.set(column.subarray(0, n), base + s);
       ci += count;
     }
-  }
-
-  /** A whole sequence (time-major rows) from a reset; grad is a copy (this.grad keeps accumulating online). */
-  run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): RunResult {
-    const seq = this.unroll.sequence(xs, options);
-    this.begin(seq);
-    const width = seq.batch * xs.cols;
-    for (let t = 0; t < seq.steps; t++) {
-      this.advance({ rows: seq.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * width }, loss, t === seq.steps - 1);
-    }
-    return { loss: this.loss, grad: this.grad.slice(), finalState: this.state.map(clone) };
   }
 }

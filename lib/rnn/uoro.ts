@@ -33,13 +33,14 @@ import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
 import type { Cell } from '../cells/cell.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
-import { type Mat, clone, mat, rowsView, shapeOf } from '../mat/mat.js';
+import { type Mat, mat, rowsView } from '../mat/mat.js';
 import { checkKeys } from '../mat/options.js';
-import { Rng } from '../mat/rng.js';
+import type { Rng } from '../mat/rng.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { LossPass, balance, checkMaxBytes, checkSeed, isActive, norm2, randomSign } from './online-loss.js';
-import { type GradientMethod, type RunOptions, type RunResult, type Sequence, Unroll, copyState, estimateStepBytes, scatterGrads } from './unroll.js';
+import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, isActive, norm2, randomSign } from './online-loss.js';
+import { type Sequence, copyState, estimateStepBytes, scatterGrads } from './unroll.js';
+import { OnlineMethod } from './online.js';
 
 export interface UoroOptions {
   /** Seed of the random signs (an integer, default 0); sequence b of a batch uses seed + b. */
@@ -89,16 +90,8 @@ interface Buffers {
  * UORO under the one contract: run(xs, loss, options), and online reset / step / grad / zeroGrad /
  * loss as Rtrl has. grad is an unbiased estimate of the gradient (see the file comment).
  */
-export class Uoro implements GradientMethod {
-  readonly model: RecurrentModel;
+export class Uoro extends OnlineMethod {
   readonly seed: number;
-  /** The gradient estimate of the loss so far, laid out like model.params.theta. */
-  readonly grad: Float64Array;
-  /** Loss accumulated since the last reset (or zeroGrad). */
-  loss = 0;
-  /** Steps taken since the last reset. */
-  steps = 0;
-  private readonly unroll: Unroll;
   private readonly maxBytes: number;
   private readonly stateSize: number;
   private readonly forward = new Graph('forward', 1);
@@ -114,9 +107,7 @@ export class Uoro implements GradientMethod {
   private readonly signedInfluence: Float64Array;
   private readonly rowInput: Mat;
   private buffers: Buffers | null = null;
-  private seq: Sequence;
   private current = 0;
-  private started = false;
 
   constructor(model: RecurrentModel, options: UoroOptions = {}) {
     checkKeys('uoro', options, ['seed', 'maxBytes']);
@@ -128,22 +119,21 @@ export class Uoro implements GradientMethod {
     if (dropout > 0) {
       throw new ConfigError('uoro', `the ${model.cell.kind} model uses dropout ${dropout}, whose masks would differ between the passes UORO makes of each step; use dropout 0 (or bptt)`, { cell: model.cell.kind, dropout });
     }
-    this.seed = checkSeed('uoro', options.seed);
-    this.maxBytes = checkMaxBytes('uoro', options.maxBytes);
-    this.model = model;
+    const seed = checkSeed('uoro', options.seed);
+    const maxBytes = checkMaxBytes('uoro', options.maxBytes);
+    super(model, 'uoro');
+    this.seed = seed;
+    this.maxBytes = maxBytes;
     this.stateSize = model.cell.stateSizes.reduce((a, b) => a + b, 0);
-    this.unroll = new Unroll(model, 'uoro', () => (this.started ? this.state.map(clone) : null));
     this.lossPass = new LossPass(this.unroll);
     const P = model.params.theta.length;
-    this.grad = new Float64Array(P);
     this.signedInfluence = new Float64Array(P);
     this.signs = model.cell.stateSizes.map((size) => mat(1, size));
     this.rowInput = mat(1, model.cell.inputSize);
-    this.seq = this.unroll.stream({});
     this.allocate(1);
   }
 
-  private allocate(batch: number): Buffers {
+  protected override allocate(batch: number): Buffers {
     if (this.buffers !== null && this.buffers.batch === batch) return this.buffers;
     const { model } = this;
     const bytes = estimateUoroBytes(model, batch);
@@ -169,13 +159,8 @@ export class Uoro implements GradientMethod {
     return this.buffers;
   }
 
-  /** Sequences advanced together since the last reset. */
-  get batch(): number {
-    return this.seq.batch;
-  }
-
   /** The current state, one batch x size matrix per state vector (overwritten by the step after next). */
-  get state(): readonly Mat[] {
+  override get state(): readonly Mat[] {
     return this.buffers!.states[this.current];
   }
 
@@ -203,48 +188,16 @@ export class Uoro implements GradientMethod {
       + this.forward.arenaBytes() + this.rowGraph.arenaBytes() + this.lossPass.bytes();
   }
 
-  /** Starts a new stream (batch, lengths, initial state as Rtrl takes them); s̃, θ̃, loss and gradient from zero. */
-  reset(options: RunOptions = {}): void {
-    this.begin(this.unroll.stream(options));
-  }
-
-  private begin(seq: Sequence): void {
-    this.allocate(seq.batch);
-    this.seq = seq;
-    this.started = false;
-    this.grad.fill(0);
-    this.loss = 0;
-    this.steps = 0;
-    while (this.streams.length < seq.batch) this.streams.push(new Rng(this.seed + this.streams.length));
-  }
-
-  /** Zeroes the accumulated gradient and loss but keeps the state and the estimate (online learning). */
-  zeroGrad(): void {
-    this.grad.fill(0);
-    this.loss = 0;
-  }
-
-  /**
-   * Advances one step on x (batch x inputSize); adds the step's loss term (and with `last` the
-   * final term) to loss and its gradient estimate to grad. Returns the output (reused next step).
-   */
-  step(x: Mat, loss: SequenceLoss = {}, last = false): Mat {
-    const { seq } = this;
-    if (x.rows !== seq.batch || x.cols !== this.model.cell.inputSize) {
-      throw new ShapeError('uoro', `input is ${shapeOf(x)}, needs batch ${seq.batch} x ${this.model.cell.inputSize}`, { input: [x.rows, x.cols] });
-    }
-    this.unroll.checkStep(seq, x, this.steps);
-    return this.advance(x, loss, last);
+  // Sequence b draws from its own stream, continued across resets (see the file comment).
+  protected override onBegin(seq: Sequence): void {
+    extendStreams(this.streams, this.seed, seq.batch);
   }
 
   // The state entering step 0 as values, and the estimate's start (see the file comment).
   private start(): void {
     const { model, seq } = this;
     const buffers = this.buffers!;
-    const g = this.forward;
-    g.reset();
-    const paramVars = this.unroll.leaves(g, {}, this.paramVars);
-    copyState('uoro', model.cell, this.unroll.initialState(g, seq.batch, paramVars, seq.initial), buffers.states[this.current]);
+    this.writeInitialState(this.forward, this.paramVars, buffers.states[this.current]);
     for (const m of buffers.stateTilde) m.data.fill(0);
     buffers.thetaTilde.fill(0);
     buffers.thetaNormSq.fill(0);
@@ -264,7 +217,7 @@ export class Uoro implements GradientMethod {
     }
   }
 
-  private advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
+  protected override advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
     const { model, unroll, seq } = this;
     const { cell } = model;
     const buffers = this.buffers!;
@@ -354,16 +307,5 @@ export class Uoro implements GradientMethod {
     const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(this.rowInput), 0, null);
     g.backward(result.state, this.signs);
     scatterGrads(this.model.params.offsets, paramVars, this.signedInfluence);
-  }
-
-  /** A whole sequence (time-major rows) from a reset; grad is a copy (this.grad keeps accumulating online). */
-  run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): RunResult {
-    const seq = this.unroll.sequence(xs, options);
-    this.begin(seq);
-    const width = seq.batch * xs.cols;
-    for (let t = 0; t < seq.steps; t++) {
-      this.advance({ rows: seq.batch, cols: xs.cols, data: xs.data, offset: xs.offset + t * width }, loss, t === seq.steps - 1);
-    }
-    return { loss: this.loss, grad: this.grad.slice(), finalState: this.state.map(clone) };
   }
 }

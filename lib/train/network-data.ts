@@ -23,7 +23,7 @@
 // (many-to-many targets, each sequence its own length), or `steps` when predicting.
 // seq2seq: sources as inputs above, targets a list of symbol sequences (lib/train/seq2seq-data.ts).
 import { ConfigError, ShapeError } from '../mat/errors.js';
-import { type Mat, mat } from '../mat/mat.js';
+import { type Mat, mat, matFrom } from '../mat/mat.js';
 import type { Vocabulary } from './vocabulary.js';
 
 type Step = number | ArrayLike<number>;
@@ -68,8 +68,16 @@ export interface Prepared {
   readonly lengths: Int32Array;
   /** Per sequence: length x 1 indices or length x inputs features, row-major. */
   readonly inputs: Float64Array[];
-  /** Per sequence: length x outputs (many-to-many) or outputs (many-to-one) target values; null without targets or for ctc. */
+  /** Per sequence: length x outputs (many-to-many) or outputs (many-to-one) target values; null without targets, for ctc, or when `classes` holds them. */
   readonly targets: Float64Array[] | null;
+  /**
+   * softmax-ce with every target a class index: per sequence its classes (length of them, or one
+   * for many-to-one), kept as indices (4 bytes a step instead of 8·outputs) and written as one-hot
+   * rows only into each batch (`oneHotRows`).
+   */
+  readonly classes?: Int32Array[] | null;
+  /** The one-hot target rows of the latest batch built from `classes`: reused by the next batch, grown when it needs more. */
+  oneHotRows?: Float64Array;
   /** ctc: each sequence's labels. */
   readonly labels: Int32Array[] | null;
   /** seq2seq: each pair's source steps (the first of its rows; its targets are then the other rows'; lib/train/seq2seq-data.ts batches these). */
@@ -132,7 +140,7 @@ export function prepareData(op: string, layout: DataLayout, data: NetworkData, w
   if (!withTargets) return { count, lengths: given, inputs, targets: null, labels: null };
   if (data.targets === undefined) throw new ConfigError(op, 'data.targets is missing (needed to fit or evaluate)');
   if (layout.loss === 'ctc') return { count, lengths: given, inputs, targets: null, labels: readLabels(op, layout, data.targets, count) };
-  return { count, lengths: given, inputs, targets: readTargets(op, layout, data.targets, batchFirst, given, data.lengths !== undefined), labels: null };
+  return { count, lengths: given, inputs, ...readTargets(op, layout, data.targets, batchFirst, given, data.lengths !== undefined), labels: null };
 }
 
 // ---- one-to-many ----
@@ -174,8 +182,8 @@ function prepareOneToMany(op: string, layout: DataLayout, data: NetworkData, bat
     for (let t = 0; t < lengths[b]; t++) out.set(x, t * x.length);
     return out;
   });
-  const targets = withTargets ? readTargets(op, layout, data.targets, batchFirst, lengths, false) : null;
-  return { count, lengths, inputs, targets, labels: null };
+  const targets = withTargets ? readTargets(op, layout, data.targets, batchFirst, lengths, false) : { targets: null, classes: null };
+  return { count, lengths, inputs, ...targets, labels: null };
 }
 
 /** Steps of sequence b's targets (one-to-many: they set its length). */
@@ -320,28 +328,61 @@ function writeTarget(op: string, layout: DataLayout, name: string, v: unknown, o
   for (let c = 0; c < C; c++) out[offset + c] = checkFinite(op, `${name}[${c}]`, (v as ArrayLike<unknown>)[c]);
 }
 
+/** Thrown by writeClass at the first target that is not a number: read the targets again as rows. */
+const NOT_A_CLASS = Symbol('not a class index');
+
+/** Writes one class index into out[step] (the checks and messages of writeTarget for a softmax-ce index). */
+function writeClass(op: string, layout: DataLayout, name: string, v: unknown, out: Int32Array, step: number): void {
+  if (typeof v !== 'number') throw NOT_A_CLASS;
+  const C = layout.outputs;
+  if (!Number.isInteger(v) || v < 0 || v >= C) throw new ConfigError(op, `${name} is class ${v}, outside [0, ${C}) (output.size ${C})`, { name, value: v, classes: C });
+  out[step] = v;
+}
+
+/**
+ * Targets per sequence: for softmax-ce with every target a class index, the indices (`classes`);
+ * else the rows of values (`targets`). A pass as indices stops at the first target that is not a
+ * number and the targets are read again as rows, so errors are the same either way.
+ */
+function readTargets(op: string, layout: DataLayout, targets: unknown, batchFirst: boolean, lengths: Int32Array, padded: boolean): { targets: Float64Array[] | null; classes: Int32Array[] | null } {
+  if (layout.loss === 'softmax-ce') {
+    try {
+      return { targets: null, classes: readTargetsAs(true, op, layout, targets, batchFirst, lengths, padded) as Int32Array[] };
+    } catch (e) {
+      if (e !== NOT_A_CLASS) throw e;
+    }
+  }
+  return { targets: readTargetsAs(false, op, layout, targets, batchFirst, lengths, padded) as Float64Array[], classes: null };
+}
+
+// `asClasses`: per sequence an Int32Array of one class a step (writeClass), else one row of outputs a step (writeTarget).
 // `padded`: lengths were given, so a sequence of targets may run past its length (padding); without
 // them a sequence's targets must have exactly its inputs' steps.
-function readTargets(op: string, layout: DataLayout, targets: unknown, batchFirst: boolean, lengths: Int32Array, padded: boolean): Float64Array[] {
+function readTargetsAs(asClasses: boolean, op: string, layout: DataLayout, targets: unknown, batchFirst: boolean, lengths: Int32Array, padded: boolean): (Float64Array | Int32Array)[] {
   const count = lengths.length, C = layout.outputs;
-  const out: Float64Array[] = new Array<Float64Array>(count);
+  const out: (Float64Array | Int32Array)[] = new Array<Float64Array | Int32Array>(count);
+  const alloc = (steps: number) => (asClasses ? new Int32Array(steps) : new Float64Array(steps * C));
+  const write = (name: string, v: unknown, seq: Float64Array | Int32Array, step: number) => {
+    if (asClasses) writeClass(op, layout, name, v, seq as Int32Array, step);
+    else writeTarget(op, layout, name, v, seq as Float64Array, step * C);
+  };
   if (layout.shape === 'many-to-one') {
     if (isFlat(targets)) {
       const shape = checkFlat(op, 'targets', targets, [1, 2]);
       if (shape[0] !== count) throw new ShapeError(op, `targets.shape is [${shape.join(', ')}] for ${count} sequences`, { shape, count });
       if (shape.length === 2 && shape[1] !== C) throw new ShapeError(op, `targets.shape is [${shape.join(', ')}]: ${shape[1]} values per sequence, the network has ${C} outputs`, { shape, expected: C });
       for (let b = 0; b < count; b++) {
-        out[b] = new Float64Array(C);
-        if (shape.length === 1) writeTarget(op, layout, `targets.data[${b}]`, targets.data[b], out[b], 0);
-        else writeTarget(op, layout, `targets.data[${b}]`, Array.prototype.slice.call(targets.data, b * C, (b + 1) * C), out[b], 0);
+        out[b] = alloc(1);
+        if (shape.length === 1) write(`targets.data[${b}]`, targets.data[b], out[b], 0);
+        else write(`targets.data[${b}]`, Array.prototype.slice.call(targets.data, b * C, (b + 1) * C), out[b], 0);
       }
       return out;
     }
     if (!Array.isArray(targets)) throw new ConfigError(op, `targets must be an array (one per sequence) or { data, shape }, got ${show(targets)}`);
     if (targets.length !== count) throw new ShapeError(op, `targets has ${targets.length} entries for ${count} sequences (many-to-one: one target per sequence)`, { found: targets.length, expected: count });
     for (let b = 0; b < count; b++) {
-      out[b] = new Float64Array(C);
-      writeTarget(op, layout, `targets[${b}]`, targets[b], out[b], 0);
+      out[b] = alloc(1);
+      write(`targets[${b}]`, targets[b], out[b], 0);
     }
     return out;
   }
@@ -355,11 +396,11 @@ function readTargets(op: string, layout: DataLayout, targets: unknown, batchFirs
     for (let b = 0; b < count; b++) {
       const L = lengths[b];
       if (L > T) throw new ShapeError(op, `targets cover ${T} steps, sequence ${b} has ${L}`, { index: b });
-      out[b] = new Float64Array(L * C);
+      out[b] = alloc(L);
       for (let t = 0; t < L; t++) {
         const base = (batchFirst ? b * T + t : t * count + b) * per;
         const v = per === 1 ? targets.data[base] : Array.prototype.slice.call(targets.data, base, base + C);
-        writeTarget(op, layout, `targets.data (sequence ${b}, step ${t})`, v, out[b], t * C);
+        write(`targets.data (sequence ${b}, step ${t})`, v, out[b], t);
       }
     }
     return out;
@@ -373,7 +414,7 @@ function readTargets(op: string, layout: DataLayout, targets: unknown, batchFirs
   }
   for (let b = 0; b < count; b++) {
     const L = lengths[b];
-    out[b] = new Float64Array(L * C);
+    out[b] = alloc(L);
     const seq = batchFirst ? targets[b] : null;
     if (batchFirst && !isArrayLike(seq)) throw new ShapeError(op, `targets[${b}] must be a sequence of per-step targets, got ${show(seq)}`, { index: b });
     const steps = seq === null ? L : (seq as ArrayLike<unknown>).length;
@@ -386,7 +427,7 @@ function readTargets(op: string, layout: DataLayout, targets: unknown, batchFirs
         if (!isArrayLike(row) || row.length !== count) throw new ShapeError(op, `targets[${t}] (time major) must hold one target per sequence (${count}), got ${show(row)}`, { step: t });
         v = (row as ArrayLike<unknown>)[b];
       }
-      writeTarget(op, layout, batchFirst ? `targets[${b}][${t}]` : `targets[${t}][${b}]`, v, out[b], t * C);
+      write(batchFirst ? `targets[${b}][${t}]` : `targets[${t}][${b}]`, v, out[b], t);
     }
   }
   return out;
@@ -433,7 +474,27 @@ export function assembleBatch(layout: DataLayout, data: Prepared, order: ArrayLi
     }
   }
   let targets: Mat | null = null, mask: Mat | null = null;
-  if (data.targets !== null) {
+  const classes = data.classes ?? null;
+  if (classes !== null) {
+    // One-hot rows of this batch only, in the buffer the previous batch used (zeroed first).
+    const rows = steps * size, need = rows * C;
+    let buffer = data.oneHotRows;
+    if (buffer === undefined || buffer.length < need) buffer = data.oneHotRows = mat(rows, C).data;
+    else buffer.fill(0, 0, need);
+    targets = matFrom(rows, C, buffer);
+    const many = layout.shape !== 'many-to-one';
+    if (!full || !many) mask = mat(rows, 1);
+    for (let i = 0; i < size; i++) {
+      const k = classes[order[start + i]], L = allLengths[i];
+      if (many) {
+        for (let t = 0; t < L; t++) buffer[(t * size + i) * C + k[t]] = 1;
+        if (mask !== null) for (let t = 0; t < L; t++) mask.data[t * size + i] = 1;
+      } else {
+        buffer[((L - 1) * size + i) * C + k[0]] = 1;
+        mask!.data[(L - 1) * size + i] = 1;
+      }
+    }
+  } else if (data.targets !== null) {
     targets = mat(steps * size, C);
     const many = layout.shape !== 'many-to-one';
     if (!full || !many) mask = mat(steps * size, 1);
@@ -450,4 +511,13 @@ export function assembleBatch(layout: DataLayout, data: Prepared, order: ArrayLi
   }
   const labels = data.labels === null ? null : Array.from({ length: size }, (_, i) => data.labels![order[start + i]]);
   return { batch: size, steps, xs, lengths: full ? null : allLengths, allLengths, targets, mask, labels };
+}
+
+/** Bytes of the typed arrays prepared data holds for the whole data set (not the one batch's `oneHotRows`). */
+export function preparedBytes(data: Prepared): number {
+  let bytes = data.lengths.byteLength + (data.sourceLengths?.byteLength ?? 0);
+  for (const list of [data.inputs, data.targets, data.classes ?? null, data.labels]) {
+    if (list !== null) for (const a of list) bytes += a.byteLength;
+  }
+  return bytes;
 }

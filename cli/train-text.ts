@@ -27,7 +27,11 @@ import { Vocabulary } from '../lib/train/vocabulary.js';
 import { BigramModel, unigramBits } from '../lib/train/bigram.js';
 
 const DEFAULTS = { hidden: 128, layers: 1, embedding: 32, seqLength: 64, batch: 32, lr: 0.002, clip: 5, heldOut: 0.05, evalEvery: 100, time: 300 };
-/** Batches handed to one fit call (its one-hot targets are 8·batch·seq-length·symbols bytes per batch). */
+/**
+ * Batches handed to one fit call. Not a memory bound (fit keeps targets as class indices, 12 bytes
+ * a step with the inputs, and makes one batch's one-hot rows at a time): a Ctrl-C is seen only
+ * between fit calls, so this bounds how many batches run after it (docs/text.md says 8).
+ */
 const BATCHES_PER_FIT = 8;
 /** Held-out windows evaluated together. */
 const EVAL_WINDOWS = 64;
@@ -189,9 +193,9 @@ function contradictions(parsed: Parsed, saved: FullDescription): string[] {
 /**
  * What a run holds at its peak, from the description before the network is built: the text
  * (the string, its characters split, the indices), the parameters with gradient, Adam's moments
- * and the trainer's restore copies, one fit call's windows with their one-hot targets, the
- * gradient method's memory (BPTT's tape over a window, or an online method's sensitivities),
- * and one held-out chunk with its outputs.
+ * and the trainer's restore copies, one fit call's windows (inputs and target indices) with one
+ * batch's one-hot targets, the gradient method's memory (BPTT's tape over a window, or an online
+ * method's sensitivities), and one held-out chunk with its outputs.
  */
 function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number, method: MethodSpec, limit: number): Estimate {
   const V = d.output.size, B = c.batch, L = c.seqLength;
@@ -206,7 +210,8 @@ function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number,
   const probe = probeStep(cell);
   const perRow = probe.numbers + 2 * V;
   const stateNumbers = cell.stateSizes.reduce((a, b) => a + b, 0);
-  estimate.push(['training windows and one-hot targets', 8 * BATCHES_PER_FIT * B * L * (V + 2) + 8 * L * B * (V + 2)]);
+  // A fit call's windows: 8 bytes an input index and 4 a target index per step; one batch: inputs, one-hot targets, mask.
+  estimate.push(['training windows and one-hot targets', 12 * BATCHES_PER_FIT * B * L + 8 * L * B * (V + 2)]);
   estimate.push(['held-out chunk and its outputs', 8 * EVAL_WINDOWS * L * (2 * V + 2 + probe.numbers)]);
   const tape = (steps: number) => steps * (2 * 8 * B * (perRow + stateNumbers) + NODE_OVERHEAD_BYTES * (probe.nodes + 4));
   if (method.kind === 'bptt') estimate.push(['BPTT tape', tape(L)]);

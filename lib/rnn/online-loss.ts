@@ -21,7 +21,8 @@ export class LossPass {
   private readonly unroll: Unroll;
   private readonly paramVars: Var[] = [];
   private readonly stateVars: Var[] = [];
-  private readonly direct: Float64Array;
+  /** The direct gradient dL_t/dtheta of the last run() with a term (laid out like theta). */
+  readonly direct: Float64Array;
   /** The state the last run() recorded (for vjpParams). */
   private lastState: readonly Var[] = [];
   /** delta_s after run(): dL_t / ds_{t-1}, one batch x size matrix per state vector (zero when no term). */
@@ -34,10 +35,11 @@ export class LossPass {
 
   /**
    * Step t from `states` (leaves) on input x; sums the step's loss term (and the final term with
-   * `last`). Adds the direct gradient into grad and returns the loss value, or null without a term
-   * (then stateGrads are zero).
+   * `last`). Adds the direct gradient into grad (with grad null it is only left in `direct`, for a
+   * caller that folds the addition into its own pass over theta) and returns the loss value, or
+   * null without a term (then stateGrads are zero).
    */
-  run(states: readonly Mat[], x: Mat, t: number, masks: StepMasks | null, loss: SequenceLoss, last: boolean, grad: Float64Array): number | null {
+  run(states: readonly Mat[], x: Mat, t: number, masks: StepMasks | null, loss: SequenceLoss, last: boolean, grad: Float64Array | null): number | null {
     const { graph: g, unroll } = this;
     const { cell } = unroll.model;
     if (this.stateGrads.length === 0 || this.stateGrads[0].rows !== x.rows) this.stateGrads = cell.stateSizes.map((size) => mat(x.rows, size));
@@ -67,7 +69,7 @@ export class LossPass {
       else out.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + out.data.length));
     }
     scatterGrads(unroll.model.params.offsets, paramVars, this.direct);
-    for (let k = 0; k < grad.length; k++) grad[k] += this.direct[k];
+    if (grad !== null) for (let k = 0; k < grad.length; k++) grad[k] += this.direct[k];
     return total.value.data[total.value.offset];
   }
 

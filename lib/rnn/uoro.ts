@@ -83,6 +83,8 @@ interface Buffers {
   readonly thetaTilde: Float64Array;
   /** ‖θ̃‖² per sequence, kept with θ̃ (one pass over P numbers a step fewer). */
   readonly thetaNormSq: Float64Array;
+  /** δs · s̃ per sequence, the weight of θ̃ in the step's gradient estimate. */
+  readonly coeffs: Float64Array;
   readonly output: Mat;
 }
 
@@ -154,6 +156,7 @@ export class Uoro extends OnlineMethod {
       pushed: makeStates(),
       thetaTilde: new Float64Array(batch * model.params.theta.length),
       thetaNormSq: new Float64Array(batch),
+      coeffs: new Float64Array(batch),
       output: mat(batch, model.cell.outputSize),
     };
     return this.buffers;
@@ -244,9 +247,10 @@ export class Uoro extends OnlineMethod {
     const out = result.output.value;
     buffers.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
 
-    // The gradient estimate with s̃_{t-1}, θ̃_{t-1}: (δs · s̃) θ̃ per sequence, plus the direct term.
-    const value = this.lossPass.run(states, x, t, masks, loss, last, this.grad);
-    const P = this.grad.length;
+    // The gradient estimate with s̃_{t-1}, θ̃_{t-1}: g += ∂L_t/∂θ + Σ_b (δs_b · s̃_b) θ̃_b, one pass
+    // over theta (for a single running sequence, the same pass as θ̃'s update below).
+    const value = this.lossPass.run(states, x, t, masks, loss, last, null);
+    const P = this.grad.length, coeffs = buffers.coeffs;
     if (value !== null) {
       this.loss += value;
       const deltas = this.lossPass.stateGrads;
@@ -256,11 +260,11 @@ export class Uoro extends OnlineMethod {
           const d = deltas[i].data, s = buffers.stateTilde[i].data, n = deltas[i].cols;
           for (let j = b * n; j < (b + 1) * n; j++) c += d[j] * s[j];
         }
-        if (c === 0) continue;
-        const tt = buffers.thetaTilde;
-        for (let k = 0, at = b * P; k < P; k++) this.grad[k] += c * tt[at + k];
+        coeffs[b] = c;
       }
     }
+    const fused = value !== null && seq.batch === 1 && isActive(masks, t, 0);
+    if (value !== null && !fused) this.accumulate(seq.batch);
 
     // The estimate's update, sequence by sequence (a finished one keeps s̃ and θ̃).
     for (let b = 0; b < seq.batch; b++) {
@@ -275,19 +279,53 @@ export class Uoro extends OnlineMethod {
         const s = buffers.stateTilde[i].data, d = buffers.pushed[i].data, nu = this.signs[i].data, n = this.signs[i].cols;
         for (let j = 0; j < n; j++) s[b * n + j] = rho0 * d[b * n + j] + rho1 * nu[j];
       }
-      const vi = this.signedInfluence;
-      let normSq = 0;
-      for (let k = 0; k < P; k++) {
-        const v = tt[at + k] / rho0 + vi[k] / rho1;
-        tt[at + k] = v;
-        normSq += v * v;
-      }
-      buffers.thetaNormSq[b] = normSq;
+      buffers.thetaNormSq[b] = fused
+        ? this.accumulateAndUpdate(coeffs[0], rho0, rho1)
+        : updateThetaTilde(tt, at, this.signedInfluence, P, rho0, rho1);
     }
     this.current = to;
     this.started = true;
     this.steps++;
     return buffers.output;
+  }
+
+  /** grad += ∂L_t/∂θ + Σ_b c_b θ̃_b (c_b = δs_b · s̃_b; a zero c_b adds nothing), one pass over theta. */
+  private accumulate(batch: number): void {
+    const grad = this.grad, direct = this.lossPass.direct, coeffs = this.buffers!.coeffs, tt = this.buffers!.thetaTilde;
+    const P = grad.length;
+    for (let k = 0; k < P; k++) {
+      let v = grad[k] + direct[k];
+      for (let b = 0; b < batch; b++) if (coeffs[b] !== 0) v += coeffs[b] * tt[b * P + k];
+      grad[k] = v;
+    }
+  }
+
+  /**
+   * A single running sequence: grad += ∂L_t/∂θ + c θ̃_{t-1} and θ̃_t = θ̃_{t-1} / ρ0 + (νᵀI_t) / ρ1 in
+   * the same pass over theta (each element summed in the order of accumulate then
+   * updateThetaTilde, so bit for bit the same); returns ‖θ̃_t‖².
+   */
+  private accumulateAndUpdate(c: number, rho0: number, rho1: number): number {
+    const grad = this.grad, direct = this.lossPass.direct, tt = this.buffers!.thetaTilde, vi = this.signedInfluence;
+    const P = grad.length;
+    let normSq = 0;
+    if (c === 0) {
+      for (let k = 0; k < P; k++) {
+        grad[k] += direct[k];
+        const v = tt[k] / rho0 + vi[k] / rho1;
+        tt[k] = v;
+        normSq += v * v;
+      }
+    } else {
+      for (let k = 0; k < P; k++) {
+        const old = tt[k];
+        grad[k] = grad[k] + direct[k] + c * old;
+        const v = old / rho0 + vi[k] / rho1;
+        tt[k] = v;
+        normSq += v * v;
+      }
+    }
+    return normSq;
   }
 
   /** Draws ν for sequence b and computes νᵀ I_t for it: a batch-1 reverse pass with cotangent ν on s_t. */
@@ -308,4 +346,15 @@ export class Uoro extends OnlineMethod {
     g.backward(result.state, this.signs);
     scatterGrads(this.model.params.offsets, paramVars, this.signedInfluence);
   }
+}
+
+/** θ̃ = θ̃ / ρ0 + (νᵀI) / ρ1 for the sequence at `at`; returns the new ‖θ̃‖². */
+function updateThetaTilde(tt: Float64Array, at: number, signedInfluence: Float64Array, P: number, rho0: number, rho1: number): number {
+  let normSq = 0;
+  for (let k = 0; k < P; k++) {
+    const v = tt[at + k] / rho0 + signedInfluence[k] / rho1;
+    tt[at + k] = v;
+    normSq += v * v;
+  }
+  return normSq;
 }

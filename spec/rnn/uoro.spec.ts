@@ -245,6 +245,41 @@ test('uoro: a packed batch gives, row by row, what each sequence gives alone wit
   }
 });
 
+// Covers the paths the batch-1 step does not fuse: a step without a loss term, and a single
+// sequence stepped past its length (it runs no update), against a batch's per-row path.
+test('uoro: loss terms at some steps only, and a single sequence stepped past its end, give what a batch gives row by row', () => {
+  const batch = 2, lengths = [5, 3], T = 5;
+  const sparse = (targets: Mat, rows: number): SequenceLoss => {
+    const dense = lossOf(targets, rows, null);
+    return { step: (g, t, out, state) => (t % 2 === 1 ? null : dense.step!(g, t, out, state)) };
+  };
+  for (const [cell, initialState] of [[gru({ inputSize: 2, hiddenSize: 3 }), 'zero'], [lstm({ inputSize: 2, hiddenSize: 2 }), 'learned']] as const) {
+    const model = randomized(createModel(cell, { seed: 9, initialState }));
+    const xs = randomMat(rng, T * batch, 2);
+    const targets = randomMat(rng, T * batch, cell.outputSize);
+    for (let t = 0; t < T; t++) for (let b = 0; b < batch; b++) if (t >= lengths[b]) targets.data.fill(0, (t * batch + b) * cell.outputSize, (t * batch + b + 1) * cell.outputSize);
+    const whole = new Uoro(model, { seed: 30 });
+    const all = whole.run(xs, sparse(targets, batch), { batch, lengths });
+    const sum = new Float64Array(all.grad.length);
+    for (let b = 0; b < batch; b++) {
+      const col = (m: Mat, L: number) => { const out = mat(L, m.cols); for (let t = 0; t < L; t++) out.data.set(m.data.subarray((t * batch + b) * m.cols, (t * batch + b + 1) * m.cols), t * m.cols); return out; };
+      // All T steps with its length given (the steps past it do nothing), and only its own steps.
+      const padded = new Uoro(model, { seed: 30 + b }), own = new Uoro(model, { seed: 30 + b });
+      const p = padded.run(col(xs, T), sparse(col(targets, T), 1), { lengths: [lengths[b]] });
+      const o = own.run(col(xs, lengths[b]), sparse(col(targets, lengths[b]), 1));
+      assert.ok(relErr(p.grad, o.grad) <= REORDERED, `${cell.kind} sequence ${b}: grad past the end ${relErr(p.grad, o.grad)}`);
+      assert.ok(Math.abs(p.loss - o.loss) <= REORDERED * Math.max(1, Math.abs(o.loss)), `${cell.kind} sequence ${b}: loss`);
+      const mine = whole.estimate(b), its = padded.estimate(0), short = own.estimate(0);
+      assert.ok(relErr(its.thetaTilde, short.thetaTilde) <= REORDERED && relErr(its.stateTilde, short.stateTilde) <= REORDERED, `${cell.kind} sequence ${b}: estimate past the end`);
+      assert.ok(relErr(mine.thetaTilde, its.thetaTilde) <= REORDERED, `${cell.kind} sequence ${b}: θ̃ in the batch`);
+      assert.ok(relErr(mine.stateTilde, its.stateTilde) <= REORDERED, `${cell.kind} sequence ${b}: s̃ in the batch`);
+      for (let i = 0; i < sum.length; i++) sum[i] += o.grad[i];
+    }
+    assert.ok(sum.some((v) => v !== 0), `${cell.kind}: a gradient at all`);
+    assert.ok(relErr(all.grad, sum) <= REORDERED, `${cell.kind}: grad vs the sum of each sequence alone: ${relErr(all.grad, sum)}`);
+  }
+});
+
 test('uoro and kf-rtrl: an explicit initial state and \'carry\' mean what they mean in Bptt (same loss and final state)', () => {
   const model = createModel(withReadout(elman({ inputSize: 2, hiddenSize: 3 }), 1), { seed: 12 });
   const T = 4, batch = 2, xs = randomMat(rng, 2 * T * batch, 2), loss = lossOf(randomMat(rng, 2 * T * batch, 1), batch, null);

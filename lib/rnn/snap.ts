@@ -20,6 +20,7 @@ import { type Mat, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
 import { checkKeys } from '../mat/options.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
+import type { StepResult } from '../cells/cell.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type SnapPattern, snapPattern } from './snap-pattern.js';
@@ -86,6 +87,16 @@ export class Snap extends OnlineMethod {
   private readonly lossGraph = new Graph('reverse');
   private readonly rowGraph = new Graph('reverse');
   private readonly jvpGraph: Graph;
+  private readonly evalGraph = new Graph('eval');
+  /**
+   * True when every D entry the pattern needs lies in a unit block (s[a][u], s[c][u]) and the cell
+   * has unitJacobian: D then comes from that hook (SnAp-1 on a dense cell), not the forward step.
+   */
+  readonly unitBlocks: boolean;
+  /** Entries per row of the stored D: m (state vectors) with unitBlocks, else pattern.dColours. */
+  private readonly dWidth: number;
+  /** Per pair, where its D entry is in a sequence's stored D: pattern.pairD, or k·m + (vector of j) with unitBlocks. */
+  private readonly pairD: Int32Array;
   private buffers: Buffers | null = null;
   private current = 0;
   private readonly paramVars: Var[] = [];
@@ -121,7 +132,11 @@ export class Snap extends OnlineMethod {
     this.maxBytes = limit;
     this.pattern = snapPattern(model, order);
     const { pattern } = this;
-    this.jvpGraph = new Graph('forward', pattern.dColours);
+    const unitPairs = unitBlockPairs(model, pattern);
+    this.unitBlocks = unitPairs !== null;
+    this.pairD = unitPairs ?? pattern.pairD;
+    this.dWidth = unitPairs !== null ? cell.stateSizes.length : pattern.dColours;
+    this.jvpGraph = new Graph('forward', this.unitBlocks ? 1 : pattern.dColours);
     this.influence = new Float64Array(pattern.nnz);
     this.column = new Float64Array(BLOCK * pattern.maxClassRows);
     this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
@@ -157,11 +172,11 @@ export class Snap extends OnlineMethod {
       throw new ResourceError('snap', `SnAp-${this.order} keeps ${pattern.nnz} sensitivities per sequence for a batch of ${batch} (and one step's values with ${pattern.dColours} tangent directions): ${(bytes / 2 ** 20).toFixed(1)} MiB, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, or use a lower order or BPTT)`, { bytes, limit: this.maxBytes, batch });
     }
     const { stateSizes } = model.cell;
-    const K = pattern.dColours;
+    const K = this.dWidth;
     const makeStates = () => stateSizes.map((size) => mat(batch, size));
     const states: [Mat[], Mat[]] = [makeStates(), makeStates()];
     const rows = (set: Mat[]) => Array.from({ length: batch }, (_, b) => set.map((m) => matFrom(1, m.cols, m.data, m.offset + b * m.cols)));
-    const seedLeaves = stateSizes.map((size, i) => {
+    const seedLeaves = this.unitBlocks ? [] : stateSizes.map((size, i) => {
       const data = new Float64Array(batch * size * K);
       for (let b = 0; b < batch; b++) for (let e = 0; e < size; e++) data[(b * size + e) * K + pattern.dColour[pattern.stateStarts[i] + e]] = 1;
       return { tangent: denseTangent(data) };
@@ -220,6 +235,7 @@ export class Snap extends OnlineMethod {
     const from = this.current, to = 1 - from, t = this.steps;
 
     // 1. The step's loss term: dL/dθ with s_{t-1} fixed, plus dL/ds_{t-1} · Ŝ_{t-1}.
+    let stepped: StepResult | null = null;
     if (loss.step !== undefined) {
       const g = this.lossGraph;
       g.reset();
@@ -228,21 +244,36 @@ export class Snap extends OnlineMethod {
       stateVars.length = 0;
       for (const m of buffers.states[from]) stateVars.push(g.leaf(m, this.gradLeaves));
       const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks);
+      stepped = result;
       const term = loss.step(g, t, result.output, result.state);
       if (term !== null) this.accumulate(g, term, paramVars, stateVars);
     }
 
-    // 2. The new state and D_t on its support: one forward step, the state seeded with D's colouring.
-    const gf = this.jvpGraph;
-    gf.reset();
-    const fParams = unroll.leaves(gf, {}, this.paramVars);
-    const fState: Var[] = [];
-    buffers.states[from].forEach((m, i) => fState.push(gf.leaf(m, buffers.seedLeaves[i])));
-    const stepped = unroll.step(gf, unroll.cellParams(fParams), fState, gf.leaf(x), t, seq.masks);
+    // 2. The new state and D_t on its support: with unitBlocks, the state from step 1's values (or
+    // a values-only step) and D's unit blocks from the cell's hook; else one forward step, the
+    // state seeded with D's colouring.
+    if (this.unitBlocks) {
+      if (stepped === null) {
+        const ge = this.evalGraph;
+        ge.reset();
+        const eParams = unroll.leaves(ge, {}, this.paramVars);
+        const eState: Var[] = [];
+        for (const m of buffers.states[from]) eState.push(ge.leaf(m));
+        stepped = unroll.step(ge, unroll.cellParams(eParams), eState, ge.leaf(x), t, seq.masks);
+      }
+      cell.unitJacobian!(model.params.mats, buffers.states[from], x, buffers.jacobian);
+    } else {
+      const gf = this.jvpGraph;
+      gf.reset();
+      const fParams = unroll.leaves(gf, {}, this.paramVars);
+      const fState: Var[] = [];
+      buffers.states[from].forEach((m, i) => fState.push(gf.leaf(m, buffers.seedLeaves[i])));
+      stepped = unroll.step(gf, unroll.cellParams(fParams), fState, gf.leaf(x), t, seq.masks);
+      this.readJacobian(stepped.state);
+    }
     copyState('snap', cell, stepped.state, buffers.states[to]);
     const out = stepped.output.value;
     buffers.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
-    this.readJacobian(stepped.state);
 
     // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update.
     const masks = seq.masks;
@@ -356,8 +387,9 @@ export class Snap extends OnlineMethod {
     const { pattern, influence, column } = this;
     const buffers = this.buffers!;
     const values = buffers.values, D = buffers.jacobian;
-    const { nnz, classes, classRowStart, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, pairD, classDense } = pattern;
-    const base = b * nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
+    const { nnz, classes, classRowStart, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, classDense } = pattern;
+    const pairD = this.pairD;
+    const base = b * nnz, dBase = b * pattern.stateNumbers * this.dWidth;
     flopCounter.count += pattern.loopFlops;
     for (let c = 0; c < classes; c++) {
       const size = classRowStart[c + 1] - classRowStart[c];
@@ -379,8 +411,9 @@ export class Snap extends OnlineMethod {
     const { pattern, influence, column, block } = this;
     const buffers = this.buffers!;
     const values = buffers.values, D = buffers.jacobian;
-    const { colStart, classCols, pairOut, pairIn, pairD } = pattern;
-    const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
+    const { colStart, classCols, pairOut, pairIn } = pattern;
+    const pairD = this.pairD;
+    const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * this.dWidth;
     block.fill(0, 0, size * size);
     for (let q = q0; q < q1; q++) block[pairOut[q] * size + pairIn[q]] = D[dBase + pairD[q]];
     const dBlock = matFrom(size, size, block);
@@ -396,4 +429,27 @@ export class Snap extends OnlineMethod {
       ci += count;
     }
   }
+}
+
+/**
+ * With a cell that has unitJacobian and state vectors of one size H: when every D entry (k, j) the
+ * pattern's pairs need has k and j in one unit (k mod H = j mod H), each pair's place in the hook's
+ * layout, k·m + (j's vector), m state vectors; else null (the generic forward step is needed).
+ */
+function unitBlockPairs(model: RecurrentModel, pattern: SnapPattern): Int32Array | null {
+  const { cell } = model;
+  if (cell.unitJacobian === undefined) return null;
+  const H = cell.stateSizes[0], m = cell.stateSizes.length;
+  if (cell.stateSizes.some((n) => n !== H)) return null;
+  const { classes, classRowStart, classRows, classPairStart, pairOut, pairIn } = pattern;
+  const pairs = new Int32Array(pattern.pairD.length);
+  for (let c = 0; c < classes; c++) {
+    const r0 = classRowStart[c];
+    for (let q = classPairStart[c]; q < classPairStart[c + 1]; q++) {
+      const k = classRows[r0 + pairOut[q]], j = classRows[r0 + pairIn[q]];
+      if (k % H !== j % H) return null;
+      pairs[q] = k * m + Math.floor(j / H);
+    }
+  }
+  return pairs;
 }

@@ -331,6 +331,19 @@ export class Snap extends OnlineMethod {
       const base = b * nnz;
       for (let c = 0; c < classes; c++) {
         const r0 = classRowStart[c], r1 = classRowStart[c + 1];
+        if (r1 - r0 <= 2) {
+          // A unit's class: its (one or two) rows' dL/ds in registers.
+          const g0 = gs[classRows[r0]], g1 = r1 - r0 === 2 ? gs[classRows[r0 + 1]] : 0;
+          if (r1 - r0 === 1) {
+            for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) { const p = classCols[ci]; grad[p] += g0 * values[base + colStart[p]]; }
+          } else {
+            for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+              const p = classCols[ci], at = base + colStart[p];
+              grad[p] += g0 * values[at] + g1 * values[at + 1];
+            }
+          }
+          continue;
+        }
         for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
           const p = classCols[ci], at = base + colStart[p] - r0;
           let acc = 0;
@@ -396,6 +409,28 @@ export class Snap extends OnlineMethod {
       const q0 = classPairStart[c], q1 = classPairStart[c + 1];
       const c0 = classColStart[c], c1 = classColStart[c + 1];
       if (classDense[c] === 1) { this.updateDense(b, c0, c1, size, q0, q1); continue; }
+      if (size <= 2) {
+        // A unit's class (SnAp-1: 1 row on GRU, 2 on LSTM): its D block (zero where no pair) in registers.
+        let d00 = 0, d01 = 0, d10 = 0, d11 = 0;
+        for (let q = q0; q < q1; q++) {
+          const v = D[dBase + pairD[q]], at = pairOut[q] * 2 + pairIn[q];
+          if (at === 0) d00 = v; else if (at === 1) d01 = v; else if (at === 2) d10 = v; else d11 = v;
+        }
+        if (size === 1) {
+          for (let ci = c0; ci < c1; ci++) {
+            const s = colStart[classCols[ci]];
+            values[base + s] = influence[s] + d00 * values[base + s];
+          }
+        } else {
+          for (let ci = c0; ci < c1; ci++) {
+            const s = colStart[classCols[ci]], at = base + s;
+            const v0 = values[at], v1 = values[at + 1];
+            values[at] = influence[s] + d00 * v0 + d01 * v1;
+            values[at + 1] = influence[s + 1] + d10 * v0 + d11 * v1;
+          }
+        }
+        continue;
+      }
       for (let ci = c0; ci < c1; ci++) {
         const s = colStart[classCols[ci]], at = base + s;
         for (let a = 0; a < size; a++) column[a] = influence[s + a];

@@ -6,6 +6,7 @@
 import type { Graph, Var } from '../ad/graph.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { gemm } from '../mat/gemm.js';
+import { sigmoid, tanh } from '../mat/math.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
@@ -71,8 +72,8 @@ export function gru(options: GruOptions): Cell {
             aN += bi.data[bi.offset + 2 * H + u];
             ghN += bh.data[bh.offset + 2 * H + u];
           }
-          const r = 1 / (1 + Math.exp(-aR)), z = 1 / (1 + Math.exp(-aZ));
-          const n = Math.tanh(aN + r * ghN);
+          const r = sigmoid(aR), z = sigmoid(aZ);
+          const n = tanh(aN + r * ghN);
           const dr = r * (1 - r) * wd[wo + u * H + u], dz = z * (1 - z) * wd[wo + (H + u) * H + u];
           const dn = (1 - n * n) * (dr * ghN + r * wd[wo + (2 * H + u) * H + u]);
           out[b * H + u] = z + (1 - z) * dn + (h.data[h.offset + b * H + u] - n) * dz;

@@ -7,6 +7,7 @@
 import type { Graph, Var } from '../ad/graph.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { gemm } from '../mat/gemm.js';
+import { sigmoid, tanh } from '../mat/math.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
@@ -102,10 +103,10 @@ export function lstm(options: LstmOptions): Cell {
             aI += pI * cPrev;
             aF += pF * cPrev;
           }
-          const i = 1 / (1 + Math.exp(-aI)), f = 1 / (1 + Math.exp(-aF)), gg = Math.tanh(aG);
+          const i = sigmoid(aI), f = sigmoid(aF), gg = tanh(aG);
           const cNew = f * cPrev + i * gg;
           aO += pO * cNew;
-          const o = 1 / (1 + Math.exp(-aO)), tc = Math.tanh(cNew);
+          const o = sigmoid(aO), tc = tanh(cNew);
           const si = i * (1 - i), sf = f * (1 - f), so = o * (1 - o);
           const wI = wd[wo + u * H + u], wF = wd[wo + (H + u) * H + u], wG = wd[wo + (2 * H + u) * H + u], wO = wd[wo + (3 * H + u) * H + u];
           // source h_u

@@ -102,6 +102,16 @@ export class Snap extends OnlineMethod {
   private readonly paramVars: Var[] = [];
   private readonly stateVars: Var[] = [];
   private readonly gradLeaves: LeafOptions = { requiresGrad: true };
+  /**
+   * True when every class has at most 2 rows (not dense) and every slot is in supp(I) or belongs to
+   * a learned initial state's parameter (SnAp-1): then I[k, p] is the gradient of colour(k)'s reverse
+   * pass at p (a colour holds one row of p's at most), read straight from colourGrads by the update.
+   */
+  private readonly directI: boolean;
+  /** With directI: per colour of I, that pass's gradient laid out like theta (iColours x P). */
+  private readonly colourGrads: Float64Array;
+  /** With directI: per class, for its rows 0 and 1, where their colour's gradient starts in colourGrads. */
+  private readonly classGradAt: Int32Array;
   /** One sequence's I on the pattern (zero outside M_1, never written there). */
   private readonly influence: Float64Array;
   /** One column's new values, or a block of a dense class's columns (BLOCK x rows). */
@@ -137,7 +147,17 @@ export class Snap extends OnlineMethod {
     this.pairD = unitPairs ?? pattern.pairD;
     this.dWidth = unitPairs !== null ? cell.stateSizes.length : pattern.dColours;
     this.jvpGraph = new Graph('forward', this.unitBlocks ? 1 : pattern.dColours);
-    this.influence = new Float64Array(pattern.nnz);
+    this.directI = directInfluence(model, pattern);
+    this.colourGrads = new Float64Array(this.directI ? pattern.iColours * pattern.params : 0);
+    this.classGradAt = new Int32Array(this.directI ? 2 * pattern.classes : 0);
+    if (this.directI) {
+      for (let c = 0; c < pattern.classes; c++) {
+        const r0 = pattern.classRowStart[c], r1 = pattern.classRowStart[c + 1];
+        this.classGradAt[2 * c] = pattern.iColour[pattern.classRows[r0]] * pattern.params;
+        this.classGradAt[2 * c + 1] = r1 - r0 === 2 ? pattern.iColour[pattern.classRows[r0 + 1]] * pattern.params : 0;
+      }
+    }
+    this.influence = new Float64Array(this.directI ? 0 : pattern.nnz);
     this.column = new Float64Array(BLOCK * pattern.maxClassRows);
     this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
     this.stateGrad = new Float64Array(pattern.stateNumbers);
@@ -386,11 +406,30 @@ export class Snap extends OnlineMethod {
     const result = model.cell.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(xRow));
     const influence = this.influence;
     const { iEntryStart, iSlot, iLeaf, iElement } = pattern;
+    if (this.directI) {
+      const { offsets } = model.params, P = pattern.params, grads = this.colourGrads;
+      for (let c = 0; c < pattern.iColours; c++) {
+        g.backward(result.state, this.colourCotangents[c]);
+        for (let q = 0; q < paramVars.length; q++) {
+          const gr = paramVars[q].grad, at = c * P + offsets[q], n = model.params.mats[q].rows * model.params.mats[q].cols;
+          if (gr === null) grads.fill(0, at, at + n);
+          else grads.set(gr.data.subarray(gr.offset, gr.offset + n), at);
+        }
+      }
+      return;
+    }
     for (let c = 0; c < pattern.iColours; c++) {
       g.backward(result.state, this.colourCotangents[c]);
+      // Entries run leaf by leaf within a state row: look a leaf's gradient up once per run.
+      let leaf = -1, gd: Float64Array | null = null, go = 0;
       for (let a = iEntryStart[c]; a < iEntryStart[c + 1]; a++) {
-        const gr = paramVars[iLeaf[a]].grad;
-        influence[iSlot[a]] = gr === null ? 0 : gr.data[gr.offset + iElement[a]];
+        if (iLeaf[a] !== leaf) {
+          leaf = iLeaf[a];
+          const gr = paramVars[leaf].grad;
+          gd = gr === null ? null : gr.data;
+          go = gr === null ? 0 : gr.offset;
+        }
+        influence[iSlot[a]] = gd === null ? 0 : gd[go + iElement[a]];
       }
     }
   }
@@ -416,7 +455,22 @@ export class Snap extends OnlineMethod {
           const v = D[dBase + pairD[q]], at = pairOut[q] * 2 + pairIn[q];
           if (at === 0) d00 = v; else if (at === 1) d01 = v; else if (at === 2) d10 = v; else d11 = v;
         }
-        if (size === 1) {
+        if (this.directI) {
+          const grads = this.colourGrads, g0 = this.classGradAt[2 * c], g1 = this.classGradAt[2 * c + 1];
+          if (size === 1) {
+            for (let ci = c0; ci < c1; ci++) {
+              const p = classCols[ci], at = base + colStart[p];
+              values[at] = grads[g0 + p] + d00 * values[at];
+            }
+          } else {
+            for (let ci = c0; ci < c1; ci++) {
+              const p = classCols[ci], at = base + colStart[p];
+              const v0 = values[at], v1 = values[at + 1];
+              values[at] = grads[g0 + p] + d00 * v0 + d01 * v1;
+              values[at + 1] = grads[g1 + p] + d10 * v0 + d11 * v1;
+            }
+          }
+        } else if (size === 1) {
           for (let ci = c0; ci < c1; ci++) {
             const s = colStart[classCols[ci]];
             values[base + s] = influence[s] + d00 * values[base + s];
@@ -487,4 +541,25 @@ function unitBlockPairs(model: RecurrentModel, pattern: SnapPattern): Int32Array
     }
   }
   return pairs;
+}
+
+/**
+ * Whether I can be read from the colour passes' gradients in theta's layout (see Snap.directI):
+ * every class of at most 2 rows and not dense, and every slot in supp(I) or in a column of a learned
+ * initial state (whose I is 0, as that pass's gradient is there).
+ */
+function directInfluence(model: RecurrentModel, pattern: SnapPattern): boolean {
+  const { classes, classRowStart, classDense, classColStart, classCols, colStart } = pattern;
+  for (let c = 0; c < classes; c++) if (classDense[c] === 1 || classRowStart[c + 1] - classRowStart[c] > 2) return false;
+  const covered = new Uint8Array(pattern.nnz);
+  for (let a = 0; a < pattern.iSlot.length; a++) covered[pattern.iSlot[a]] = 1;
+  const cellParams = model.params.offsets[model.cellParamCount] ?? pattern.params;
+  for (let c = 0; c < classes; c++) {
+    for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+      const p = classCols[ci];
+      if (p >= cellParams) continue;
+      for (let s = colStart[p]; s < colStart[p + 1]; s++) if (covered[s] === 0) return false;
+    }
+  }
+  return true;
 }

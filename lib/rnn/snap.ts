@@ -54,6 +54,9 @@ interface Buffers {
   /** Per set, per row b, per state vector: 1 x size views of the state. */
   readonly rowStates: [Mat[][], Mat[][]];
   readonly output: Mat;
+  /** dL/ds of the latest loss term per row (batch x N), and 1 for a row whose contraction with Ŝ waits for its update. */
+  readonly stateGrads: Float64Array;
+  readonly pending: Uint8Array;
 }
 
 function checkOrder(order: unknown): number {
@@ -209,6 +212,8 @@ export class Snap extends OnlineMethod {
       seedLeaves,
       rowStates: [rows(states[0]), rows(states[1])],
       output: mat(batch, model.cell.outputSize),
+      stateGrads: new Float64Array(batch * pattern.stateNumbers),
+      pending: new Uint8Array(batch),
     };
     return this.buffers;
   }
@@ -266,7 +271,8 @@ export class Snap extends OnlineMethod {
       const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks);
       stepped = result;
       const term = loss.step(g, t, result.output, result.state);
-      if (term !== null) this.accumulate(g, term, paramVars, stateVars);
+      // With directI the update reads Ŝ_{t-1} anyway: dL/ds_{t-1} · Ŝ_{t-1} is taken there (deferred).
+      if (term !== null) this.accumulate(g, term, paramVars, stateVars, this.directI);
     }
 
     // 2. The new state and D_t on its support: with unitBlocks, the state from step 1's values (or
@@ -302,6 +308,7 @@ export class Snap extends OnlineMethod {
       this.rowInfluence(x, b, buffers.rowStates[from][b]);
       this.update(b);
     }
+    for (let b = 0; b < seq.batch; b++) if (buffers.pending[b] === 1) this.contract(b); // frozen rows' deferred terms
     this.current = to;
     this.steps++;
 
@@ -313,13 +320,14 @@ export class Snap extends OnlineMethod {
       stateVars.length = 0;
       for (const m of buffers.states[to]) stateVars.push(g.leaf(m, this.gradLeaves));
       const term = loss.final(g, stateVars);
-      if (term !== null) this.accumulate(g, term, null, stateVars);
+      if (term !== null) this.accumulate(g, term, null, stateVars, false);
     }
     return buffers.output;
   }
 
-  // Adds a loss term and its gradient: the parameters' own (when paramVars are given) and dL/ds · Ŝ.
-  private accumulate(g: Graph, term: Var, paramVars: readonly Var[] | null, stateVars: readonly Var[]): void {
+  // Adds a loss term and its gradient: the parameters' own (when paramVars are given) and dL/ds · Ŝ
+  // (with defer, left to the row's update: pending).
+  private accumulate(g: Graph, term: Var, paramVars: readonly Var[] | null, stateVars: readonly Var[], defer: boolean): void {
     if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('snap', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
     this.loss += term.value.data[term.value.offset];
     if (!term.requiresGrad) return;
@@ -334,12 +342,12 @@ export class Snap extends OnlineMethod {
         for (let a = 0; a < n; a++) grad[at + a] += gr.data[gr.offset + a];
       }
     }
-    const values = this.buffers!.values, gs = this.stateGrad;
-    const { nnz, classes, classRowStart, classRows, classColStart, classCols, colStart, stateStarts } = pattern;
+    const buffers = this.buffers!, N = pattern.stateNumbers, { stateStarts } = pattern;
     for (let b = 0; b < this.seq.batch; b++) {
       let any = false;
+      const gs = buffers.stateGrads, gBase = b * N;
       for (let i = 0; i < stateVars.length; i++) {
-        const gr = stateVars[i].grad, n = this.model.cell.stateSizes[i], s0 = stateStarts[i];
+        const gr = stateVars[i].grad, n = this.model.cell.stateSizes[i], s0 = gBase + stateStarts[i];
         for (let e = 0; e < n; e++) {
           const v = gr === null ? 0 : gr.data[gr.offset + b * n + e];
           gs[s0 + e] = v;
@@ -347,29 +355,41 @@ export class Snap extends OnlineMethod {
         }
       }
       if (!any) continue;
-      flopCounter.count += 2 * nnz;
-      const base = b * nnz;
-      for (let c = 0; c < classes; c++) {
-        const r0 = classRowStart[c], r1 = classRowStart[c + 1];
-        if (r1 - r0 <= 2) {
-          // A unit's class: its (one or two) rows' dL/ds in registers.
-          const g0 = gs[classRows[r0]], g1 = r1 - r0 === 2 ? gs[classRows[r0 + 1]] : 0;
-          if (r1 - r0 === 1) {
-            for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) { const p = classCols[ci]; grad[p] += g0 * values[base + colStart[p]]; }
-          } else {
-            for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
-              const p = classCols[ci], at = base + colStart[p];
-              grad[p] += g0 * values[at] + g1 * values[at + 1];
-            }
+      if (defer) buffers.pending[b] = 1;
+      else this.contract(b);
+    }
+  }
+
+  // grad += dL/ds · Ŝ for row b (dL/ds in stateGrads).
+  private contract(b: number): void {
+    const { grad, pattern } = this;
+    const buffers = this.buffers!;
+    buffers.pending[b] = 0;
+    const values = buffers.values, gs = this.stateGrad;
+    gs.set(buffers.stateGrads.subarray(b * pattern.stateNumbers, (b + 1) * pattern.stateNumbers));
+    const { nnz, classes, classRowStart, classRows, classColStart, classCols, colStart } = pattern;
+    flopCounter.count += 2 * nnz;
+    const base = b * nnz;
+    for (let c = 0; c < classes; c++) {
+      const r0 = classRowStart[c], r1 = classRowStart[c + 1];
+      if (r1 - r0 <= 2) {
+        // A unit's class: its (one or two) rows' dL/ds in registers.
+        const g0 = gs[classRows[r0]], g1 = r1 - r0 === 2 ? gs[classRows[r0 + 1]] : 0;
+        if (r1 - r0 === 1) {
+          for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) { const p = classCols[ci]; grad[p] += g0 * values[base + colStart[p]]; }
+        } else {
+          for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+            const p = classCols[ci], at = base + colStart[p];
+            grad[p] += g0 * values[at] + g1 * values[at + 1];
           }
-          continue;
         }
-        for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
-          const p = classCols[ci], at = base + colStart[p] - r0;
-          let acc = 0;
-          for (let r = r0; r < r1; r++) acc += gs[classRows[r]] * values[at + r];
-          grad[p] += acc;
-        }
+        continue;
+      }
+      for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+        const p = classCols[ci], at = base + colStart[p] - r0;
+        let acc = 0;
+        for (let r = r0; r < r1; r++) acc += gs[classRows[r]] * values[at + r];
+        grad[p] += acc;
       }
     }
   }
@@ -439,9 +459,12 @@ export class Snap extends OnlineMethod {
     const { pattern, influence, column } = this;
     const buffers = this.buffers!;
     const values = buffers.values, D = buffers.jacobian;
-    const { nnz, classes, classRowStart, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, classDense } = pattern;
-    const pairD = this.pairD;
+    const { nnz, classes, classRowStart, classRows, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, classDense } = pattern;
+    const pairD = this.pairD, grad = this.grad, sg = buffers.stateGrads, gBase = b * pattern.stateNumbers;
     const base = b * nnz, dBase = b * pattern.stateNumbers * this.dWidth;
+    // A pending contraction is done here only on the directI path (the only one that defers it).
+    const fuse = buffers.pending[b] === 1;
+    if (fuse) { buffers.pending[b] = 0; flopCounter.count += 2 * nnz; }
     flopCounter.count += pattern.loopFlops;
     for (let c = 0; c < classes; c++) {
       const size = classRowStart[c + 1] - classRowStart[c];
@@ -455,7 +478,26 @@ export class Snap extends OnlineMethod {
           const v = D[dBase + pairD[q]], at = pairOut[q] * 2 + pairIn[q];
           if (at === 0) d00 = v; else if (at === 1) d01 = v; else if (at === 2) d10 = v; else d11 = v;
         }
-        if (this.directI) {
+        if (this.directI && fuse) {
+          // grad += dL/ds_{t-1} · Ŝ_{t-1} (the deferred contraction) on the old values, then the update.
+          const grads = this.colourGrads, g0 = this.classGradAt[2 * c], g1 = this.classGradAt[2 * c + 1];
+          const r0 = classRowStart[c], s0 = sg[gBase + classRows[r0]], s1 = size === 2 ? sg[gBase + classRows[r0 + 1]] : 0;
+          if (size === 1) {
+            for (let ci = c0; ci < c1; ci++) {
+              const p = classCols[ci], at = base + colStart[p], v0 = values[at];
+              grad[p] += s0 * v0;
+              values[at] = grads[g0 + p] + d00 * v0;
+            }
+          } else {
+            for (let ci = c0; ci < c1; ci++) {
+              const p = classCols[ci], at = base + colStart[p];
+              const v0 = values[at], v1 = values[at + 1];
+              grad[p] += s0 * v0 + s1 * v1;
+              values[at] = grads[g0 + p] + d00 * v0 + d01 * v1;
+              values[at + 1] = grads[g1 + p] + d10 * v0 + d11 * v1;
+            }
+          }
+        } else if (this.directI) {
           const grads = this.colourGrads, g0 = this.classGradAt[2 * c], g1 = this.classGradAt[2 * c + 1];
           if (size === 1) {
             for (let ci = c0; ci < c1; ci++) {

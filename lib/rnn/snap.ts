@@ -13,6 +13,11 @@
 //   - I on M_1: per batch row, one batch-1 reverse-mode step walked back once per row colour of
 //     I (1 colour for SnAp-1 on Elman, GRU, IndRNN; 2 for LSTM);
 //   - the sparse update, column by column over the class pairs, in place.
+// SnAp-1 fast paths (same values, spec/rnn/snap-unit-jacobian.spec.ts and the dense reference):
+//   - unitBlocks: a cell with unitJacobian (GRU, LSTM) gives D's unit blocks, the only D entries
+//     SnAp-1 needs, by plain loops; the new state is then step 1's values (no forward-mode step);
+//   - directI: classes of at most 2 rows, every slot in supp(I): the update reads I from each
+//     colour pass's gradient in theta's layout and takes step 1's dL/ds_{t-1}·Ŝ_{t-1} in the same pass.
 // Cost per step is linear in the batch; memory is the pattern's nnz per sequence.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';

@@ -63,6 +63,14 @@ export interface Cell {
    * It must give what stepping gives wherever stepping is defined.
    */
   scan?(g: Graph, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: StepMasks | null): ScanResult;
+  /**
+   * Optional, for SnAp-1 (lib/rnn/snap.ts): the unit-block diagonal of D = d s_t / d s_{t-1} for a
+   * cell whose every state vector has `units` entries, entry u of each vector being unit u's.
+   * From the step's inputs (params in paramSpecs order, state, x as values, batch rows), writes
+   * out[((b·m + a)·units + u)·m + c] = d s_t[a][b, u] / d s_{t-1}[c][b, u], m = stateSizes.length.
+   * It must equal what differentiating step gives on those entries (spec/rnn/snap-unit-jacobian.spec.ts).
+   */
+  unitJacobian?(params: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array): void;
   /** Fills freshly created parameters with this cell's default initialisation. */
   init(params: readonly Mat[], rng: Rng): void;
 }

@@ -4,7 +4,9 @@
 //   n = tanh(n_x + r ⊙ n_h)            (the reset gate multiplies W_hn h + b_hn)
 //   h_t = (1 - z) ⊙ n + z ⊙ h_{t-1} = n + z ⊙ (h_{t-1} - n)   (one lerp node)
 import type { Graph, Var } from '../ad/graph.js';
-import type { Mat } from '../mat/mat.js';
+import { type Mat, mat } from '../mat/mat.js';
+import { gemm } from '../mat/gemm.js';
+import { sigmoid, tanh } from '../mat/math.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
@@ -30,6 +32,7 @@ export function gru(options: GruOptions): Cell {
     { name: 'weight_hh', rows: 3 * H, cols: H, role: 'weight' },
   ];
   if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: 3 * H, role: 'bias' }, { name: 'bias_hh', rows: 1, cols: 3 * H, role: 'bias' });
+  let scratch: { gx: Mat; gh: Mat } | null = null;
   return {
     kind: 'gru',
     inputSize,
@@ -46,6 +49,36 @@ export function gru(options: GruOptions): Cell {
       const n = g.tanh(g.add(g.sliceCols(gx, 2 * H, H), g.mul(r, g.sliceCols(gh, 2 * H, H))));
       const hNew = g.lerp(n, h, z);
       return { state: [hNew], output: hNew };
+    },
+    // dh'_u/dh_u = z + (1 - z)·n' + (h - n)·z',  z' = z(1 - z)·W_hz[u, u],  r' = r(1 - r)·W_hr[u, u],
+    // n' = (1 - n²)·(r'·(W_hn h + b_hn)_u + r·W_hn[u, u]).
+    unitJacobian(mats: readonly Mat[], [h]: readonly Mat[], x: Mat, out: Float64Array) {
+      const batch = x.rows;
+      if (scratch === null || scratch.gx.rows !== batch) scratch = { gx: mat(batch, 3 * H), gh: mat(batch, 3 * H) };
+      const { gx, gh } = scratch;
+      const wHh = mats[1];
+      gemm(gx, x, mats[0], false, true);
+      gemm(gh, h, wHh, false, true);
+      const G = 3 * H, wd = wHh.data, wo = wHh.offset;
+      for (let b = 0; b < batch; b++) {
+        for (let u = 0; u < H; u++) {
+          let aR = gx.data[b * G + u] + gh.data[b * G + u];
+          let aZ = gx.data[b * G + H + u] + gh.data[b * G + H + u];
+          let ghN = gh.data[b * G + 2 * H + u], aN = gx.data[b * G + 2 * H + u];
+          if (bias) {
+            const bi = mats[2], bh = mats[3];
+            aR += bi.data[bi.offset + u] + bh.data[bh.offset + u];
+            aZ += bi.data[bi.offset + H + u] + bh.data[bh.offset + H + u];
+            aN += bi.data[bi.offset + 2 * H + u];
+            ghN += bh.data[bh.offset + 2 * H + u];
+          }
+          const r = sigmoid(aR), z = sigmoid(aZ);
+          const n = tanh(aN + r * ghN);
+          const dr = r * (1 - r) * wd[wo + u * H + u], dz = z * (1 - z) * wd[wo + (H + u) * H + u];
+          const dn = (1 - n * n) * (dr * ghN + r * wd[wo + (2 * H + u) * H + u]);
+          out[b * H + u] = z + (1 - z) * dn + (h.data[h.offset + b * H + u] - n) * dz;
+        }
+      }
     },
     init(mats: readonly Mat[], rng: Rng) {
       const bound = 1 / Math.sqrt(H);

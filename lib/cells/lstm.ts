@@ -5,7 +5,9 @@
 //   o = σ(o + p_o ⊙ c_t),      h_t = o ⊙ tanh(c_t)
 // The peephole terms p ⊙ c (Gers & Schmidhuber) are optional; without them this is nn.LSTM.
 import type { Graph, Var } from '../ad/graph.js';
-import type { Mat } from '../mat/mat.js';
+import { type Mat, mat } from '../mat/mat.js';
+import { gemm } from '../mat/gemm.js';
+import { sigmoid, tanh } from '../mat/math.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
@@ -46,6 +48,7 @@ export function lstm(options: LstmOptions): Cell {
   if (peephole) {
     specs.push({ name: 'weight_ci', rows: 1, cols: H, role: 'weight' }, { name: 'weight_cf', rows: 1, cols: H, role: 'weight' }, { name: 'weight_co', rows: 1, cols: H, role: 'weight' });
   }
+  let gates: Mat | null = null;
   return {
     kind: 'lstm',
     inputSize,
@@ -69,6 +72,54 @@ export function lstm(options: LstmOptions): Cell {
       if (peephole) oPre = g.add(oPre, g.mulRow(cNew, params[p + 2]));
       const hNew = g.mul(g.sigmoid(oPre), g.tanh(cNew));
       return { state: [hNew, cNew], output: hNew };
+    },
+    // Unit u, source s in {h_u, c_u} of the previous state (W = W_hh[gate·H + u, u], p the peepholes):
+    //   i' = i(1 - i)·(W_i·[s = h] + p_i·[s = c]),  f' likewise,  g' = (1 - g²)·W_g·[s = h]
+    //   c' = f'·c + f·[s = c] + i'·g + i·g',  o' = o(1 - o)·(W_o·[s = h] + p_o·c'),
+    //   h' = o'·tanh(c_t) + o·(1 - tanh²(c_t))·c'.
+    unitJacobian(mats: readonly Mat[], [h, c]: readonly Mat[], x: Mat, out: Float64Array) {
+      const batch = x.rows;
+      if (gates === null || gates.rows !== batch) gates = mat(batch, 4 * H);
+      const wHh = mats[1];
+      gemm(gates, x, mats[0], false, true);
+      gemm(gates, h, wHh, false, true, 1, 1);
+      const G = 4 * H, gd = gates.data, wd = wHh.data, wo = wHh.offset, p = bias ? 4 : 2;
+      for (let b = 0; b < batch; b++) {
+        for (let u = 0; u < H; u++) {
+          let aI = gd[b * G + u], aF = gd[b * G + H + u], aG = gd[b * G + 2 * H + u], aO = gd[b * G + 3 * H + u];
+          if (bias) {
+            const bi = mats[2], bh = mats[3];
+            aI += bi.data[bi.offset + u] + bh.data[bh.offset + u];
+            aF += bi.data[bi.offset + H + u] + bh.data[bh.offset + H + u];
+            aG += bi.data[bi.offset + 2 * H + u] + bh.data[bh.offset + 2 * H + u];
+            aO += bi.data[bi.offset + 3 * H + u] + bh.data[bh.offset + 3 * H + u];
+          }
+          const cPrev = c.data[c.offset + b * H + u];
+          let pI = 0, pF = 0, pO = 0;
+          if (peephole) {
+            pI = mats[p].data[mats[p].offset + u];
+            pF = mats[p + 1].data[mats[p + 1].offset + u];
+            pO = mats[p + 2].data[mats[p + 2].offset + u];
+            aI += pI * cPrev;
+            aF += pF * cPrev;
+          }
+          const i = sigmoid(aI), f = sigmoid(aF), gg = tanh(aG);
+          const cNew = f * cPrev + i * gg;
+          aO += pO * cNew;
+          const o = sigmoid(aO), tc = tanh(cNew);
+          const si = i * (1 - i), sf = f * (1 - f), so = o * (1 - o);
+          const wI = wd[wo + u * H + u], wF = wd[wo + (H + u) * H + u], wG = wd[wo + (2 * H + u) * H + u], wO = wd[wo + (3 * H + u) * H + u];
+          // source h_u
+          const dcH = sf * wF * cPrev + si * wI * gg + i * (1 - gg * gg) * wG;
+          const dhH = so * (wO + pO * dcH) * tc + o * (1 - tc * tc) * dcH;
+          // source c_u
+          const dcC = sf * pF * cPrev + f + si * pI * gg;
+          const dhC = so * pO * dcC * tc + o * (1 - tc * tc) * dcC;
+          const hRow = ((b * 2) * H + u) * 2, cRow = ((b * 2 + 1) * H + u) * 2;
+          out[hRow] = dhH; out[hRow + 1] = dhC;
+          out[cRow] = dcH; out[cRow + 1] = dcC;
+        }
+      }
     },
     init(mats: readonly Mat[], rng: Rng) {
       const bound = 1 / Math.sqrt(H);

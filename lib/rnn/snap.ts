@@ -13,6 +13,11 @@
 //   - I on M_1: per batch row, one batch-1 reverse-mode step walked back once per row colour of
 //     I (1 colour for SnAp-1 on Elman, GRU, IndRNN; 2 for LSTM);
 //   - the sparse update, column by column over the class pairs, in place.
+// SnAp-1 fast paths (same values, spec/rnn/snap-unit-jacobian.spec.ts and the dense reference):
+//   - unitBlocks: a cell with unitJacobian (GRU, LSTM) gives D's unit blocks, the only D entries
+//     SnAp-1 needs, by plain loops; the new state is then step 1's values (no forward-mode step);
+//   - directI: classes of at most 2 rows, every slot in supp(I): the update reads I from each
+//     colour pass's gradient in theta's layout and takes step 1's dL/ds_{t-1}·Ŝ_{t-1} in the same pass.
 // Cost per step is linear in the batch; memory is the pattern's nnz per sequence.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
@@ -20,6 +25,7 @@ import { type Mat, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
 import { checkKeys } from '../mat/options.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
+import type { StepResult } from '../cells/cell.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type SnapPattern, snapPattern } from './snap-pattern.js';
@@ -53,6 +59,9 @@ interface Buffers {
   /** Per set, per row b, per state vector: 1 x size views of the state. */
   readonly rowStates: [Mat[][], Mat[][]];
   readonly output: Mat;
+  /** dL/ds of the latest loss term per row (batch x N), and 1 for a row whose contraction with Ŝ waits for its update. */
+  readonly stateGrads: Float64Array;
+  readonly pending: Uint8Array;
 }
 
 function checkOrder(order: unknown): number {
@@ -86,11 +95,31 @@ export class Snap extends OnlineMethod {
   private readonly lossGraph = new Graph('reverse');
   private readonly rowGraph = new Graph('reverse');
   private readonly jvpGraph: Graph;
+  private readonly evalGraph = new Graph('eval');
+  /**
+   * True when every D entry the pattern needs lies in a unit block (s[a][u], s[c][u]) and the cell
+   * has unitJacobian: D then comes from that hook (SnAp-1 on a dense cell), not the forward step.
+   */
+  readonly unitBlocks: boolean;
+  /** Entries per row of the stored D: m (state vectors) with unitBlocks, else pattern.dColours. */
+  private readonly dWidth: number;
+  /** Per pair, where its D entry is in a sequence's stored D: pattern.pairD, or k·m + (vector of j) with unitBlocks. */
+  private readonly pairD: Int32Array;
   private buffers: Buffers | null = null;
   private current = 0;
   private readonly paramVars: Var[] = [];
   private readonly stateVars: Var[] = [];
   private readonly gradLeaves: LeafOptions = { requiresGrad: true };
+  /**
+   * True when every class has at most 2 rows (not dense) and every slot is in supp(I) or belongs to
+   * a learned initial state's parameter (SnAp-1): then I[k, p] is the gradient of colour(k)'s reverse
+   * pass at p (a colour holds one row of p's at most), read straight from colourGrads by the update.
+   */
+  private readonly directI: boolean;
+  /** With directI: per colour of I, that pass's gradient laid out like theta (iColours x P). */
+  private readonly colourGrads: Float64Array;
+  /** With directI: per class, for its rows 0 and 1, where their colour's gradient starts in colourGrads. */
+  private readonly classGradAt: Int32Array;
   /** One sequence's I on the pattern (zero outside M_1, never written there). */
   private readonly influence: Float64Array;
   /** One column's new values, or a block of a dense class's columns (BLOCK x rows). */
@@ -121,8 +150,22 @@ export class Snap extends OnlineMethod {
     this.maxBytes = limit;
     this.pattern = snapPattern(model, order);
     const { pattern } = this;
-    this.jvpGraph = new Graph('forward', pattern.dColours);
-    this.influence = new Float64Array(pattern.nnz);
+    const unitPairs = unitBlockPairs(model, pattern);
+    this.unitBlocks = unitPairs !== null;
+    this.pairD = unitPairs ?? pattern.pairD;
+    this.dWidth = unitPairs !== null ? cell.stateSizes.length : pattern.dColours;
+    this.jvpGraph = new Graph('forward', this.unitBlocks ? 1 : pattern.dColours);
+    this.directI = directInfluence(model, pattern);
+    this.colourGrads = new Float64Array(this.directI ? pattern.iColours * pattern.params : 0);
+    this.classGradAt = new Int32Array(this.directI ? 2 * pattern.classes : 0);
+    if (this.directI) {
+      for (let c = 0; c < pattern.classes; c++) {
+        const r0 = pattern.classRowStart[c], r1 = pattern.classRowStart[c + 1];
+        this.classGradAt[2 * c] = pattern.iColour[pattern.classRows[r0]] * pattern.params;
+        this.classGradAt[2 * c + 1] = r1 - r0 === 2 ? pattern.iColour[pattern.classRows[r0 + 1]] * pattern.params : 0;
+      }
+    }
+    this.influence = new Float64Array(this.directI ? 0 : pattern.nnz);
     this.column = new Float64Array(BLOCK * pattern.maxClassRows);
     this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
     this.stateGrad = new Float64Array(pattern.stateNumbers);
@@ -157,11 +200,11 @@ export class Snap extends OnlineMethod {
       throw new ResourceError('snap', `SnAp-${this.order} keeps ${pattern.nnz} sensitivities per sequence for a batch of ${batch} (and one step's values with ${pattern.dColours} tangent directions): ${(bytes / 2 ** 20).toFixed(1)} MiB, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, or use a lower order or BPTT)`, { bytes, limit: this.maxBytes, batch });
     }
     const { stateSizes } = model.cell;
-    const K = pattern.dColours;
+    const K = this.dWidth;
     const makeStates = () => stateSizes.map((size) => mat(batch, size));
     const states: [Mat[], Mat[]] = [makeStates(), makeStates()];
     const rows = (set: Mat[]) => Array.from({ length: batch }, (_, b) => set.map((m) => matFrom(1, m.cols, m.data, m.offset + b * m.cols)));
-    const seedLeaves = stateSizes.map((size, i) => {
+    const seedLeaves = this.unitBlocks ? [] : stateSizes.map((size, i) => {
       const data = new Float64Array(batch * size * K);
       for (let b = 0; b < batch; b++) for (let e = 0; e < size; e++) data[(b * size + e) * K + pattern.dColour[pattern.stateStarts[i] + e]] = 1;
       return { tangent: denseTangent(data) };
@@ -174,6 +217,8 @@ export class Snap extends OnlineMethod {
       seedLeaves,
       rowStates: [rows(states[0]), rows(states[1])],
       output: mat(batch, model.cell.outputSize),
+      stateGrads: new Float64Array(batch * pattern.stateNumbers),
+      pending: new Uint8Array(batch),
     };
     return this.buffers;
   }
@@ -220,6 +265,7 @@ export class Snap extends OnlineMethod {
     const from = this.current, to = 1 - from, t = this.steps;
 
     // 1. The step's loss term: dL/dθ with s_{t-1} fixed, plus dL/ds_{t-1} · Ŝ_{t-1}.
+    let stepped: StepResult | null = null;
     if (loss.step !== undefined) {
       const g = this.lossGraph;
       g.reset();
@@ -228,21 +274,37 @@ export class Snap extends OnlineMethod {
       stateVars.length = 0;
       for (const m of buffers.states[from]) stateVars.push(g.leaf(m, this.gradLeaves));
       const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks);
+      stepped = result;
       const term = loss.step(g, t, result.output, result.state);
-      if (term !== null) this.accumulate(g, term, paramVars, stateVars);
+      // With directI the update reads Ŝ_{t-1} anyway: dL/ds_{t-1} · Ŝ_{t-1} is taken there (deferred).
+      if (term !== null) this.accumulate(g, term, paramVars, stateVars, this.directI);
     }
 
-    // 2. The new state and D_t on its support: one forward step, the state seeded with D's colouring.
-    const gf = this.jvpGraph;
-    gf.reset();
-    const fParams = unroll.leaves(gf, {}, this.paramVars);
-    const fState: Var[] = [];
-    buffers.states[from].forEach((m, i) => fState.push(gf.leaf(m, buffers.seedLeaves[i])));
-    const stepped = unroll.step(gf, unroll.cellParams(fParams), fState, gf.leaf(x), t, seq.masks);
+    // 2. The new state and D_t on its support: with unitBlocks, the state from step 1's values (or
+    // a values-only step) and D's unit blocks from the cell's hook; else one forward step, the
+    // state seeded with D's colouring.
+    if (this.unitBlocks) {
+      if (stepped === null) {
+        const ge = this.evalGraph;
+        ge.reset();
+        const eParams = unroll.leaves(ge, {}, this.paramVars);
+        const eState: Var[] = [];
+        for (const m of buffers.states[from]) eState.push(ge.leaf(m));
+        stepped = unroll.step(ge, unroll.cellParams(eParams), eState, ge.leaf(x), t, seq.masks);
+      }
+      cell.unitJacobian!(model.params.mats, buffers.states[from], x, buffers.jacobian);
+    } else {
+      const gf = this.jvpGraph;
+      gf.reset();
+      const fParams = unroll.leaves(gf, {}, this.paramVars);
+      const fState: Var[] = [];
+      buffers.states[from].forEach((m, i) => fState.push(gf.leaf(m, buffers.seedLeaves[i])));
+      stepped = unroll.step(gf, unroll.cellParams(fParams), fState, gf.leaf(x), t, seq.masks);
+      this.readJacobian(stepped.state);
+    }
     copyState('snap', cell, stepped.state, buffers.states[to]);
     const out = stepped.output.value;
     buffers.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
-    this.readJacobian(stepped.state);
 
     // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update.
     const masks = seq.masks;
@@ -251,6 +313,7 @@ export class Snap extends OnlineMethod {
       this.rowInfluence(x, b, buffers.rowStates[from][b]);
       this.update(b);
     }
+    for (let b = 0; b < seq.batch; b++) if (buffers.pending[b] === 1) this.contract(b); // frozen rows' deferred terms
     this.current = to;
     this.steps++;
 
@@ -262,13 +325,14 @@ export class Snap extends OnlineMethod {
       stateVars.length = 0;
       for (const m of buffers.states[to]) stateVars.push(g.leaf(m, this.gradLeaves));
       const term = loss.final(g, stateVars);
-      if (term !== null) this.accumulate(g, term, null, stateVars);
+      if (term !== null) this.accumulate(g, term, null, stateVars, false);
     }
     return buffers.output;
   }
 
-  // Adds a loss term and its gradient: the parameters' own (when paramVars are given) and dL/ds · Ŝ.
-  private accumulate(g: Graph, term: Var, paramVars: readonly Var[] | null, stateVars: readonly Var[]): void {
+  // Adds a loss term and its gradient: the parameters' own (when paramVars are given) and dL/ds · Ŝ
+  // (with defer, left to the row's update: pending).
+  private accumulate(g: Graph, term: Var, paramVars: readonly Var[] | null, stateVars: readonly Var[], defer: boolean): void {
     if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('snap', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
     this.loss += term.value.data[term.value.offset];
     if (!term.requiresGrad) return;
@@ -283,12 +347,12 @@ export class Snap extends OnlineMethod {
         for (let a = 0; a < n; a++) grad[at + a] += gr.data[gr.offset + a];
       }
     }
-    const values = this.buffers!.values, gs = this.stateGrad;
-    const { nnz, classes, classRowStart, classRows, classColStart, classCols, colStart, stateStarts } = pattern;
+    const buffers = this.buffers!, N = pattern.stateNumbers, { stateStarts } = pattern;
     for (let b = 0; b < this.seq.batch; b++) {
       let any = false;
+      const gs = buffers.stateGrads, gBase = b * N;
       for (let i = 0; i < stateVars.length; i++) {
-        const gr = stateVars[i].grad, n = this.model.cell.stateSizes[i], s0 = stateStarts[i];
+        const gr = stateVars[i].grad, n = this.model.cell.stateSizes[i], s0 = gBase + stateStarts[i];
         for (let e = 0; e < n; e++) {
           const v = gr === null ? 0 : gr.data[gr.offset + b * n + e];
           gs[s0 + e] = v;
@@ -296,16 +360,41 @@ export class Snap extends OnlineMethod {
         }
       }
       if (!any) continue;
-      flopCounter.count += 2 * nnz;
-      const base = b * nnz;
-      for (let c = 0; c < classes; c++) {
-        const r0 = classRowStart[c], r1 = classRowStart[c + 1];
-        for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
-          const p = classCols[ci], at = base + colStart[p] - r0;
-          let acc = 0;
-          for (let r = r0; r < r1; r++) acc += gs[classRows[r]] * values[at + r];
-          grad[p] += acc;
+      if (defer) buffers.pending[b] = 1;
+      else this.contract(b);
+    }
+  }
+
+  // grad += dL/ds · Ŝ for row b (dL/ds in stateGrads).
+  private contract(b: number): void {
+    const { grad, pattern } = this;
+    const buffers = this.buffers!;
+    buffers.pending[b] = 0;
+    const values = buffers.values, gs = this.stateGrad;
+    gs.set(buffers.stateGrads.subarray(b * pattern.stateNumbers, (b + 1) * pattern.stateNumbers));
+    const { nnz, classes, classRowStart, classRows, classColStart, classCols, colStart } = pattern;
+    flopCounter.count += 2 * nnz;
+    const base = b * nnz;
+    for (let c = 0; c < classes; c++) {
+      const r0 = classRowStart[c], r1 = classRowStart[c + 1];
+      if (r1 - r0 <= 2) {
+        // A unit's class: its (one or two) rows' dL/ds in registers.
+        const g0 = gs[classRows[r0]], g1 = r1 - r0 === 2 ? gs[classRows[r0 + 1]] : 0;
+        if (r1 - r0 === 1) {
+          for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) { const p = classCols[ci]; grad[p] += g0 * values[base + colStart[p]]; }
+        } else {
+          for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+            const p = classCols[ci], at = base + colStart[p];
+            grad[p] += g0 * values[at] + g1 * values[at + 1];
+          }
         }
+        continue;
+      }
+      for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+        const p = classCols[ci], at = base + colStart[p] - r0;
+        let acc = 0;
+        for (let r = r0; r < r1; r++) acc += gs[classRows[r]] * values[at + r];
+        grad[p] += acc;
       }
     }
   }
@@ -342,11 +431,30 @@ export class Snap extends OnlineMethod {
     const result = model.cell.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(xRow));
     const influence = this.influence;
     const { iEntryStart, iSlot, iLeaf, iElement } = pattern;
+    if (this.directI) {
+      const { offsets } = model.params, P = pattern.params, grads = this.colourGrads;
+      for (let c = 0; c < pattern.iColours; c++) {
+        g.backward(result.state, this.colourCotangents[c]);
+        for (let q = 0; q < paramVars.length; q++) {
+          const gr = paramVars[q].grad, at = c * P + offsets[q], n = model.params.mats[q].rows * model.params.mats[q].cols;
+          if (gr === null) grads.fill(0, at, at + n);
+          else grads.set(gr.data.subarray(gr.offset, gr.offset + n), at);
+        }
+      }
+      return;
+    }
     for (let c = 0; c < pattern.iColours; c++) {
       g.backward(result.state, this.colourCotangents[c]);
+      // Entries run leaf by leaf within a state row: look a leaf's gradient up once per run.
+      let leaf = -1, gd: Float64Array | null = null, go = 0;
       for (let a = iEntryStart[c]; a < iEntryStart[c + 1]; a++) {
-        const gr = paramVars[iLeaf[a]].grad;
-        influence[iSlot[a]] = gr === null ? 0 : gr.data[gr.offset + iElement[a]];
+        if (iLeaf[a] !== leaf) {
+          leaf = iLeaf[a];
+          const gr = paramVars[leaf].grad;
+          gd = gr === null ? null : gr.data;
+          go = gr === null ? 0 : gr.offset;
+        }
+        influence[iSlot[a]] = gd === null ? 0 : gd[go + iElement[a]];
       }
     }
   }
@@ -356,14 +464,74 @@ export class Snap extends OnlineMethod {
     const { pattern, influence, column } = this;
     const buffers = this.buffers!;
     const values = buffers.values, D = buffers.jacobian;
-    const { nnz, classes, classRowStart, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, pairD, classDense } = pattern;
-    const base = b * nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
+    const { nnz, classes, classRowStart, classRows, classColStart, classCols, colStart, classPairStart, pairOut, pairIn, classDense } = pattern;
+    const pairD = this.pairD, grad = this.grad, sg = buffers.stateGrads, gBase = b * pattern.stateNumbers;
+    const base = b * nnz, dBase = b * pattern.stateNumbers * this.dWidth;
+    // A pending contraction is done here only on the directI path (the only one that defers it).
+    const fuse = buffers.pending[b] === 1;
+    if (fuse) { buffers.pending[b] = 0; flopCounter.count += 2 * nnz; }
     flopCounter.count += pattern.loopFlops;
     for (let c = 0; c < classes; c++) {
       const size = classRowStart[c + 1] - classRowStart[c];
       const q0 = classPairStart[c], q1 = classPairStart[c + 1];
       const c0 = classColStart[c], c1 = classColStart[c + 1];
       if (classDense[c] === 1) { this.updateDense(b, c0, c1, size, q0, q1); continue; }
+      if (size <= 2) {
+        // A unit's class (SnAp-1: 1 row on GRU, 2 on LSTM): its D block (zero where no pair) in registers.
+        let d00 = 0, d01 = 0, d10 = 0, d11 = 0;
+        for (let q = q0; q < q1; q++) {
+          const v = D[dBase + pairD[q]], at = pairOut[q] * 2 + pairIn[q];
+          if (at === 0) d00 = v; else if (at === 1) d01 = v; else if (at === 2) d10 = v; else d11 = v;
+        }
+        if (this.directI && fuse) {
+          // grad += dL/ds_{t-1} · Ŝ_{t-1} (the deferred contraction) on the old values, then the update.
+          const grads = this.colourGrads, g0 = this.classGradAt[2 * c], g1 = this.classGradAt[2 * c + 1];
+          const r0 = classRowStart[c], s0 = sg[gBase + classRows[r0]], s1 = size === 2 ? sg[gBase + classRows[r0 + 1]] : 0;
+          if (size === 1) {
+            for (let ci = c0; ci < c1; ci++) {
+              const p = classCols[ci], at = base + colStart[p], v0 = values[at];
+              grad[p] += s0 * v0;
+              values[at] = grads[g0 + p] + d00 * v0;
+            }
+          } else {
+            for (let ci = c0; ci < c1; ci++) {
+              const p = classCols[ci], at = base + colStart[p];
+              const v0 = values[at], v1 = values[at + 1];
+              grad[p] += s0 * v0 + s1 * v1;
+              values[at] = grads[g0 + p] + d00 * v0 + d01 * v1;
+              values[at + 1] = grads[g1 + p] + d10 * v0 + d11 * v1;
+            }
+          }
+        } else if (this.directI) {
+          const grads = this.colourGrads, g0 = this.classGradAt[2 * c], g1 = this.classGradAt[2 * c + 1];
+          if (size === 1) {
+            for (let ci = c0; ci < c1; ci++) {
+              const p = classCols[ci], at = base + colStart[p];
+              values[at] = grads[g0 + p] + d00 * values[at];
+            }
+          } else {
+            for (let ci = c0; ci < c1; ci++) {
+              const p = classCols[ci], at = base + colStart[p];
+              const v0 = values[at], v1 = values[at + 1];
+              values[at] = grads[g0 + p] + d00 * v0 + d01 * v1;
+              values[at + 1] = grads[g1 + p] + d10 * v0 + d11 * v1;
+            }
+          }
+        } else if (size === 1) {
+          for (let ci = c0; ci < c1; ci++) {
+            const s = colStart[classCols[ci]];
+            values[base + s] = influence[s] + d00 * values[base + s];
+          }
+        } else {
+          for (let ci = c0; ci < c1; ci++) {
+            const s = colStart[classCols[ci]], at = base + s;
+            const v0 = values[at], v1 = values[at + 1];
+            values[at] = influence[s] + d00 * v0 + d01 * v1;
+            values[at + 1] = influence[s + 1] + d10 * v0 + d11 * v1;
+          }
+        }
+        continue;
+      }
       for (let ci = c0; ci < c1; ci++) {
         const s = colStart[classCols[ci]], at = base + s;
         for (let a = 0; a < size; a++) column[a] = influence[s + a];
@@ -379,8 +547,9 @@ export class Snap extends OnlineMethod {
     const { pattern, influence, column, block } = this;
     const buffers = this.buffers!;
     const values = buffers.values, D = buffers.jacobian;
-    const { colStart, classCols, pairOut, pairIn, pairD } = pattern;
-    const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * pattern.dColours;
+    const { colStart, classCols, pairOut, pairIn } = pattern;
+    const pairD = this.pairD;
+    const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * this.dWidth;
     block.fill(0, 0, size * size);
     for (let q = q0; q < q1; q++) block[pairOut[q] * size + pairIn[q]] = D[dBase + pairD[q]];
     const dBlock = matFrom(size, size, block);
@@ -396,4 +565,48 @@ export class Snap extends OnlineMethod {
       ci += count;
     }
   }
+}
+
+/**
+ * With a cell that has unitJacobian and state vectors of one size H: when every D entry (k, j) the
+ * pattern's pairs need has k and j in one unit (k mod H = j mod H), each pair's place in the hook's
+ * layout, k·m + (j's vector), m state vectors; else null (the generic forward step is needed).
+ */
+function unitBlockPairs(model: RecurrentModel, pattern: SnapPattern): Int32Array | null {
+  const { cell } = model;
+  if (cell.unitJacobian === undefined) return null;
+  const H = cell.stateSizes[0], m = cell.stateSizes.length;
+  if (cell.stateSizes.some((n) => n !== H)) return null;
+  const { classes, classRowStart, classRows, classPairStart, pairOut, pairIn } = pattern;
+  const pairs = new Int32Array(pattern.pairD.length);
+  for (let c = 0; c < classes; c++) {
+    const r0 = classRowStart[c];
+    for (let q = classPairStart[c]; q < classPairStart[c + 1]; q++) {
+      const k = classRows[r0 + pairOut[q]], j = classRows[r0 + pairIn[q]];
+      if (k % H !== j % H) return null;
+      pairs[q] = k * m + Math.floor(j / H);
+    }
+  }
+  return pairs;
+}
+
+/**
+ * Whether I can be read from the colour passes' gradients in theta's layout (see Snap.directI):
+ * every class of at most 2 rows and not dense, and every slot in supp(I) or in a column of a learned
+ * initial state (whose I is 0, as that pass's gradient is there).
+ */
+function directInfluence(model: RecurrentModel, pattern: SnapPattern): boolean {
+  const { classes, classRowStart, classDense, classColStart, classCols, colStart } = pattern;
+  for (let c = 0; c < classes; c++) if (classDense[c] === 1 || classRowStart[c + 1] - classRowStart[c] > 2) return false;
+  const covered = new Uint8Array(pattern.nnz);
+  for (let a = 0; a < pattern.iSlot.length; a++) covered[pattern.iSlot[a]] = 1;
+  const cellParams = model.params.offsets[model.cellParamCount] ?? pattern.params;
+  for (let c = 0; c < classes; c++) {
+    for (let ci = classColStart[c]; ci < classColStart[c + 1]; ci++) {
+      const p = classCols[ci];
+      if (p >= cellParams) continue;
+      for (let s = colStart[p]; s < colStart[p + 1]; s++) if (covered[s] === 0) return false;
+    }
+  }
+  return true;
 }

@@ -140,45 +140,47 @@ export function trainCopyCurriculum(config: CurriculumConfig, hooks: CurriculumH
   const points: CurriculumPoint[] = [];
   const solved: CurriculumReport['solved'] = [];
   const started = Date.now();
-  let iteration = 0, stepsSeen = 0, delay = startDelay;
+  let stepsSeen = 0, delay = startDelay;
   let stop: CurriculumReport['stop'] = 'iterations';
   let task = first;
   let held = task.batch(new Rng(20240601 + delay), heldOut);
+  let lossSum = 0, lossCount = 0;
 
-  while (true) {
-    if (iteration >= maxIterations) { stop = 'iterations'; break; }
-    if (Date.now() - started >= budgetMs) { stop = 'budget'; break; }
-    const chunk = Math.min(checkEvery, maxIterations - iteration);
-    let lossSum = 0, lossCount = 0;
-    const result = train(model, {
-      method, optimizer, iterations: chunk, clipNorm: clip,
-      next: () => {
-        const b = task.batch(dataRng, batch);
-        return { xs: b.xs, batch: b.batch, loss: sequenceLoss(b) };
-      },
-      onProgress: (p) => {
-        lossSum += p.loss;
-        lossCount++;
-        return Date.now() - started >= budgetMs ? 'stop' : undefined;
-      },
-    });
-    iteration += result.iterations;
-    stepsSeen += result.iterations * batch * task.steps;
-    if (result.stop.reason === 'guard') { stop = 'diverged'; break; }
-    const accuracy = task.score(held, forward.run(held.xs, { batch: held.batch }).outputs);
-    const elapsedMs = Date.now() - started;
-    const point: CurriculumPoint = { iteration, steps: stepsSeen, elapsedMs, delay, loss: lossCount > 0 ? lossSum / lossCount : NaN, accuracy };
-    points.push(point);
-    const stopHere = hooks.onCheck?.(point, accuracy >= solvedAt) === 'stop';
-    if (accuracy >= solvedAt) {
-      solved.push({ delay, iteration, steps: stepsSeen, elapsedMs });
-      if (delay >= maxDelay) { stop = 'max-delay'; break; }
-      delay++;
-      task = copyTask({ delay, length, symbols });
-      held = task.batch(new Rng(20240601 + delay), heldOut);
-    }
-    if (stopHere) { stop = 'callback'; break; }
-  }
+  // One training run: the gradient method is made once (SnAp's pattern probe, UORO's streams), the
+  // held-out check is the trainer's evaluation every checkEvery batches, and the task it draws
+  // from grows when a check solves it.
+  const result = train(model, {
+    method, optimizer, iterations: maxIterations, clipNorm: clip, evalEvery: checkEvery,
+    evaluate: () => task.score(held, forward.run(held.xs, { batch: held.batch }).outputs),
+    next: () => {
+      const b = task.batch(dataRng, batch);
+      stepsSeen += batch * task.steps;
+      return { xs: b.xs, batch: b.batch, loss: sequenceLoss(b) };
+    },
+    onProgress: (p) => {
+      lossSum += p.loss;
+      lossCount++;
+      if (p.heldOut !== undefined) {
+        const accuracy = p.heldOut;
+        const point: CurriculumPoint = { iteration: p.iteration, steps: stepsSeen, elapsedMs: Date.now() - started, delay, loss: lossSum / lossCount, accuracy };
+        points.push(point);
+        lossSum = 0;
+        lossCount = 0;
+        const stopHere = hooks.onCheck?.(point, accuracy >= solvedAt) === 'stop';
+        if (accuracy >= solvedAt) {
+          solved.push({ delay, iteration: p.iteration, steps: stepsSeen, elapsedMs: point.elapsedMs });
+          if (delay >= maxDelay) { stop = 'max-delay'; return 'stop'; }
+          delay++;
+          task = copyTask({ delay, length, symbols });
+          held = task.batch(new Rng(20240601 + delay), heldOut);
+        }
+        if (stopHere) { stop = 'callback'; return 'stop'; }
+      }
+      if (Date.now() - started >= budgetMs) { stop = 'budget'; return 'stop'; }
+      return undefined;
+    },
+  });
+  if (result.stop.reason === 'guard') stop = 'diverged';
   return {
     config: {
       task: 'copy-curriculum', cell: config.cell, hidden, method: formatMethod(method), optimizer: optimizerKind, lr,

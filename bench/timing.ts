@@ -1,4 +1,4 @@
-// Timing shared by the per-step benches (rtrl-step, online-step).
+// Timing shared by the benches: best ms per call (rtrl-step, online-step), the median (lstm, network).
 
 /**
  * Best ms per call: warm up for warmupMs (the JIT), size a sample to >= sampleMs, take `samples`
@@ -24,4 +24,10 @@ export function bestMsPerCall(fn: () => void, samples: number, warmupMs: number,
     best = Math.min(best, (performance.now() - start) / reps);
   }
   return best;
+}
+
+/** The median of xs (the upper middle one for an even count), xs left unsorted. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
 }

@@ -10,6 +10,7 @@
 // is the worker pool (loopgrad/node) splitting the batch into min(N, batch) shards.
 import { Worker } from 'node:worker_threads';
 import { LstmReference } from './lstm-reference.js';
+import { median } from './timing.js';
 import { createNodePool } from '../node/pool.js';
 import type { WorkerPool } from '../lib/parallel/pool.js';
 import { type ModelSpec, modelFromSpec } from '../lib/parallel/model-spec.js';
@@ -76,11 +77,6 @@ export interface LstmBenchOptions {
   threads?: readonly number[];
   /** The configs to run (default all three). */
   configs?: readonly LstmConfig[];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
 
 function relDiff(a: Float64Array, b: Float64Array): number {

@@ -13,6 +13,7 @@ import { Bptt } from '../lib/rnn/bptt.js';
 import { sequenceLoss } from '../lib/loss/losses.js';
 import { mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
+import { median } from './timing.js';
 
 export interface NetworkBenchOptions {
   json: boolean;
@@ -110,8 +111,7 @@ function benchLoad(): NetworkBenchResult['load'] {
     loadNetwork(bytes);
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return { ms: times[times.length >> 1], bytes: bytes.length, parameters: net.parameterCount };
+  return { ms: median(times), bytes: bytes.length, parameters: net.parameterCount };
 }
 
 export function benchNetwork(opts: NetworkBenchOptions): NetworkBenchResult {

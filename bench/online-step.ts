@@ -3,6 +3,7 @@
 // and LSTM at hidden 16 and 64 (input 8, batch 1, a loss term at every step).
 // Expected shape: UORO a small multiple of BPTT's per-step cost (a few passes of the step plus
 // O(P)); KF-RTRL adds the H x H x H product D·A; RTRL grows with P·(state), n⁴ overall.
+import { bestMsPerCall } from './timing.js';
 import { type CellKind, createCell } from '../lib/cells/registry.js';
 import { type Mat, mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
@@ -37,21 +38,8 @@ export interface OnlineStepOptions {
   samples?: number;
 }
 
-/**
- * Fastest ms per call over `samples` samples of >= SAMPLE_MS each, after WARMUP_MS of warm-up (the
- * JIT): on a shared machine interference only adds time, so the minimum is the most repeatable.
- */
 function measure(fn: () => void, samples: number): number {
-  let start = performance.now(), calls = 0;
-  while (performance.now() - start < WARMUP_MS) { fn(); calls++; }
-  const reps = Math.max(1, Math.ceil(calls * SAMPLE_MS / WARMUP_MS));
-  let best = Infinity;
-  for (let s = 0; s < samples; s++) {
-    start = performance.now();
-    for (let r = 0; r < reps; r++) fn();
-    best = Math.min(best, (performance.now() - start) / reps);
-  }
-  return best;
+  return bestMsPerCall(fn, samples, WARMUP_MS, SAMPLE_MS);
 }
 
 function random(rows: number, cols: number, rng: Rng): Mat {

@@ -14,6 +14,7 @@
 // Every step carries a loss term (a dot product of the output with a fixed
 // random cotangent), as in training.
 
+import { bestMsPerCall } from './timing.js';
 import { Graph, type Var } from '../lib/ad/graph.js';
 import { type CellKind, cellGates, createCell } from '../lib/cells/registry.js';
 import { flopCounter, gemm } from '../lib/mat/gemm.js';
@@ -82,30 +83,8 @@ const INPUT = 8;
 const SAMPLE_MS = 20;
 const WARMUP_MS = 100;
 
-/**
- * Best ms per call: warm up, size a sample to >= SAMPLE_MS, take `samples` samples and
- * keep the fastest. On a machine shared with other jobs, interference only ever adds
- * time, so the minimum is the most repeatable estimate of what the code itself costs.
- */
 function measure(fn: () => void, samples: number): number {
-  const warmEnd = performance.now() + WARMUP_MS;
-  let calls = 0;
-  let spent = 0;
-  do {
-    const s = performance.now();
-    fn();
-    spent += performance.now() - s;
-    calls++;
-  } while (performance.now() < warmEnd);
-  const perCall = spent / calls;
-  const reps = Math.max(1, Math.ceil(SAMPLE_MS / Math.max(perCall, 1e-4)));
-  const times: number[] = [];
-  for (let s = 0; s < samples; s++) {
-    const start = performance.now();
-    for (let r = 0; r < reps; r++) fn();
-    times.push((performance.now() - start) / reps);
-  }
-  return Math.min(...times);
+  return bestMsPerCall(fn, samples, WARMUP_MS, SAMPLE_MS);
 }
 
 function random(rows: number, cols: number, rng: Rng): Mat {

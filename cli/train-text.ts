@@ -12,12 +12,11 @@ import { type Estimate, NODE_OVERHEAD_BYTES, libraryLimit, memoryFlags, memoryLi
 import { writeFileAtomic } from './atomic-write.js';
 import { readTextNetwork } from './saved-network.js';
 import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
-import { METHOD_FORMS, type MethodSpec, parseMethod } from '../lib/rnn/methods.js';
+import { METHOD_FORMS, type MethodSpec, createMethod, parseMethod } from '../lib/rnn/methods.js';
 import { createModel } from '../lib/rnn/model.js';
 import { estimateRtrlBytes } from '../lib/rnn/rtrl.js';
 import { estimateUoroBytes } from '../lib/rnn/uoro.js';
 import { estimateKfRtrlBytes } from '../lib/rnn/kf-rtrl.js';
-import { createMethod } from '../lib/rnn/methods.js';
 import { Optimizer } from '../lib/optim/optimizer.js';
 import { Rng } from '../lib/mat/rng.js';
 import { type Network, createNetwork } from '../lib/train/network.js';

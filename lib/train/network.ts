@@ -13,7 +13,7 @@ import { checkKeys } from '../mat/options.js';
 import * as pm from '../mat/math.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';
 import { Forward } from '../rnn/forward.js';
-import { type RecurrentModel, createModel } from '../rnn/model.js';
+import type { RecurrentModel } from '../rnn/model.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
 import { createMethod, methodDrive, parseMethod } from '../rnn/methods.js';
 import { type LossKind, lossValue, sequenceLoss, targetCount } from '../loss/losses.js';
@@ -27,7 +27,7 @@ import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safet
 import type { Var } from '../ad/graph.js';
 import { type GuardReport, type StopReason, train } from './trainer.js';
 import { type FullDescription, type NetworkDescription, checkDescription, copyDescription } from './network-description.js';
-import { networkCell, networkModel, savedName, savedShape, sourceWidth } from './network-build.js';
+import { networkModel, savedName, savedShape, sourceWidth } from './network-build.js';
 import { seq2seqWidth } from './seq2seq.js';
 import { assembleSeq2seqBatch, prepareSeq2seq, readSources } from './seq2seq-data.js';
 import { Seq2seqDecoder } from './seq2seq-decode.js';
@@ -741,11 +741,8 @@ export function loadNetwork(bytes: Uint8Array): Network {
     throw new FormatError(op, 'the saved vocabulary differs from the description\'s');
   }
   // The parameters the description needs, in theta order, each from its saved tensor.
-  const cell = networkCell(full);
-  let size = 0;
-  for (const s of cell.paramSpecs) size += s.rows * s.cols;
-  if (full.initialState === 'learned') for (const n of cell.stateSizes) size += n;
-  const model = createModel(cell, { initialState: full.initialState, theta: new Float64Array(size) });
+  // Every entry of theta is overwritten below (each spec needs its tensor), so the fresh weights never show.
+  const model = networkModel(full);
   const { specs, offsets, theta } = model.params;
   const expected = new Set<string>();
   specs.forEach((spec, i) => {

@@ -5,7 +5,7 @@
 // reads). The table joins theta after the inner cell's parameters, so the inner cell (which reads
 // its parameters by position) is unchanged; a readout wrapped around this cell comes after it.
 import type { Graph, Var } from '../ad/graph.js';
-import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
+import { type Cell, type ScanResult, type StepMasks, forwardTraining } from '../cells/cell.js';
 import { joinParamSpecs } from '../cells/params.js';
 import type { Mat } from '../mat/mat.js';
 import { sharedZeros } from '../mat/mat.js';
@@ -63,13 +63,6 @@ export function withEmbedding(inner: Cell, vocabSize: number): EmbeddedCell {
       return scanCell(g, inner, params.slice(0, innerCount), rows, initial, masks);
     };
   }
-  if ('training' in inner) {
-    const switchable = inner as Cell & { training: boolean };
-    Object.defineProperty(cell, 'training', {
-      get: () => switchable.training,
-      set: (on: boolean) => { switchable.training = on; },
-      enumerable: true,
-    });
-  }
+  forwardTraining(cell, [inner]);
   return cell;
 }

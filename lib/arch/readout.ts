@@ -7,7 +7,7 @@
 // It does not yet run a bidirectional layer or stack: runStacked dispatches on the
 // cell itself, so Bptt steps the wrapper and the inner layer's step() throws.
 import type { Graph, Var } from '../ad/graph.js';
-import type { Cell, ScanResult, StepMasks } from '../cells/cell.js';
+import { type Cell, type ScanResult, type StepMasks, forwardTraining } from '../cells/cell.js';
 import { type ParamSpec, joinParamSpecs } from '../cells/params.js';
 import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
@@ -68,13 +68,6 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
     };
   }
   // A stack's dropout switch (which Rtrl's memory probe turns off while it steps once) reaches the stack.
-  if ('training' in inner) {
-    const switchable = inner as Cell & { training: boolean };
-    Object.defineProperty(cell, 'training', {
-      get: () => switchable.training,
-      set: (on: boolean) => { switchable.training = on; },
-      enumerable: true,
-    });
-  }
+  forwardTraining(cell, [inner]);
   return cell;
 }

@@ -92,3 +92,18 @@ export function checkActivation(op: string, f: unknown, allowed: readonly Activa
   }
   return f as Activation;
 }
+
+/**
+ * Gives a wrapping cell the `training` switch (dropout on/off) of the cells it wraps, when any
+ * has one: reading gives the first one's, setting sets them all (Rtrl's memory probe and a
+ * network's train()/eval() flip it on the outer cell).
+ */
+export function forwardTraining(cell: Cell, inner: readonly Cell[]): void {
+  const switchable = inner.filter((c) => 'training' in c) as (Cell & { training: boolean })[];
+  if (switchable.length === 0) return;
+  Object.defineProperty(cell, 'training', {
+    get: () => switchable[0].training,
+    set: (on: boolean) => { for (const c of switchable) c.training = on; },
+    enumerable: true,
+  });
+}

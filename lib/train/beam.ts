@@ -9,7 +9,8 @@
 // equal maxima, until the end symbol); with width >= V^maxLength every prefix is kept, so the
 // result is the most probable sequence over all of them (spec/train/seq2seq.spec.ts checks both).
 import { ConfigError } from '../mat/errors.js';
-import * as pm from '../mat/math.js';
+import { matFrom } from '../mat/mat.js';
+import { logSoftmaxRows } from '../mat/elementwise.js';
 
 /** The decoder as beam search drives it. */
 export interface DecoderStepper {
@@ -63,21 +64,15 @@ export function beamSearch(decoder: DecoderStepper, options: BeamOptions): Decod
   keep = Math.min(keep, width);
   const candScore = new Float64Array(keep), candFrom = new Int32Array(keep), candSymbol = new Int32Array(keep);
   let parents = new Int32Array(1), inputs = new Int32Array([start]);
-  const logp = new Float64Array(V);
+  const logp = new Float64Array(keep * V);
   decoder.start(1);
   for (let k = 1; k <= maxLength; k++) {
     const z = decoder.step(parents, inputs, live.length);
+    logSoftmaxRows(matFrom(live.length, V, logp), matFrom(live.length, V, z));
     let kept = 0;
     for (let h = 0; h < live.length; h++) {
-      // log softmax of row h: z - max - log Σ exp(z - max).
-      let max = -Infinity;
-      for (let c = 0; c < V; c++) max = Math.max(max, z[h * V + c]);
-      let sum = 0;
-      for (let c = 0; c < V; c++) sum += pm.exp(z[h * V + c] - max);
-      const shift = max + pm.log(sum);
-      for (let c = 0; c < V; c++) logp[c] = z[h * V + c] - shift;
       for (let c = 0; c < V; c++) {
-        const s = live[h].logProb + logp[c];
+        const s = live[h].logProb + logp[h * V + c];
         // Insert into the sorted candidates unless it is no better than the last of a full list
         // (an equal score loses: it comes later in (hypothesis, symbol) order).
         if (kept === keep && !(s > candScore[kept - 1])) continue;

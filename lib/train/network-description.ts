@@ -153,9 +153,7 @@ export function checkDescription(description: unknown): FullDescription {
     fail('decoder', `applies to shape seq2seq only (shape is ${out.shape})`, d.decoder);
   }
   out.initialState = d.initialState === undefined ? 'zero' : oneOf('initialState', d.initialState, ['zero', 'learned'] as const);
-  const seed = d.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) fail('seed', 'must be an integer >= 0', seed);
-  out.seed = seed as number;
+  out.seed = count('seed', d.seed ?? 0, 0);
   if (d.vocabulary !== undefined) {
     const v = d.vocabulary;
     if (!Array.isArray(v) || v.length === 0 || !v.every((s) => typeof s === 'string' && s.length > 0)) fail('vocabulary', 'must be a non-empty array of non-empty strings', v);

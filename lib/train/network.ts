@@ -9,10 +9,11 @@
 import { ConfigError, FormatError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
+import { checkKeys } from '../mat/options.js';
 import * as pm from '../mat/math.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';
 import { Forward } from '../rnn/forward.js';
-import { type RecurrentModel, createModel } from '../rnn/model.js';
+import type { RecurrentModel } from '../rnn/model.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
 import { createMethod, methodDrive, parseMethod } from '../rnn/methods.js';
 import { type LossKind, lossValue, sequenceLoss, targetCount } from '../loss/losses.js';
@@ -26,7 +27,7 @@ import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safet
 import type { Var } from '../ad/graph.js';
 import { type GuardReport, type StopReason, train } from './trainer.js';
 import { type FullDescription, type NetworkDescription, checkDescription, copyDescription } from './network-description.js';
-import { networkCell, networkModel, savedName, savedShape, sourceWidth } from './network-build.js';
+import { networkModel, savedName, savedShape, sourceWidth } from './network-build.js';
 import { seq2seqWidth } from './seq2seq.js';
 import { assembleSeq2seqBatch, prepareSeq2seq, readSources } from './seq2seq-data.js';
 import { Seq2seqDecoder } from './seq2seq-decode.js';
@@ -153,13 +154,6 @@ const GENERATE_KEYS = ['prime', 'length', 'temperature', 'topK', 'seed'];
 const PREDICT_KEYS = ['batchFirst', 'lengths', 'batchSize', 'steps'];
 const SAVE_FORMAT = 'loopgrad-network';
 const SAVE_VERSION = '1';
-
-function checkOptionKeys(op: string, options: unknown, accepted: readonly string[]): void {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new ConfigError(op, `options must be an object, got ${String(options)}`);
-  for (const k of Object.keys(options)) {
-    if (!accepted.includes(k)) throw new ConfigError(op, `unknown option "${k}" (accepted: ${accepted.join(', ')})`, { option: k });
-  }
-}
 
 /** An integer option >= min; `fallback` when absent (NaN: the option is required). */
 function positiveInt(op: string, name: string, v: unknown, fallback: number, min = 1): number {
@@ -295,7 +289,7 @@ export class Network {
   /** Trains on data (see FitOptions); returns the history, also when stopped early, aborted or guarded. */
   fit(data: NetworkData, options: FitOptions = {}): FitHistory {
     const op = 'fit';
-    checkOptionKeys(op, options, FIT_KEYS);
+    checkKeys(op, options, FIT_KEYS);
     const methodText = options.method ?? 'bptt';
     if (typeof methodText !== 'string') throw new ConfigError(op, `method must be a method's text form (bptt, tbptt:K1:K2, rtrl, ...), got ${String(methodText)}`, { option: 'method' });
     let method;
@@ -393,7 +387,7 @@ export class Network {
 
   /** The loss over the whole data as one batch, and its gradient (laid out like model.params.theta), by any method; dropout as the network's mode says. */
   gradient(data: NetworkData, options: { method?: string } = {}): { loss: number; grad: Float64Array } {
-    checkOptionKeys('gradient', options, ['method']);
+    checkKeys('gradient', options, ['method']);
     const prepared = this.prepare('gradient', data, true);
     const b = this.assemble(prepared, new Int32Array(prepared.count).map((_, i) => i), 0, prepared.count);
     const method = createMethod(this.model, options.method ?? 'bptt');
@@ -432,7 +426,7 @@ export class Network {
    * out[t][b] with batchFirst false); many-to-one: one per sequence, the output at its last real step.
    */
   predict(inputs: SequenceInputs, options: PredictOptions = {}): Float64Array[][] | Float64Array[] {
-    checkOptionKeys('predict', options, PREDICT_KEYS);
+    checkKeys('predict', options, PREDICT_KEYS);
     if (this.full.shape === 'seq2seq') throw new ConfigError('predict', 'a seq2seq network emits symbols it reads back: use decode (greedy or beam search)');
     const batchFirst = options.batchFirst ?? true;
     const batchSize = positiveInt('predict', 'batchSize', options.batchSize, 64);
@@ -469,7 +463,7 @@ export class Network {
 
   /** Loss and the metrics that apply (accuracy, bits per symbol, label error rate) on data, in eval mode. */
   evaluate(data: NetworkData, options: { batchSize?: number } = {}): Metrics {
-    checkOptionKeys('evaluate', options, ['batchSize']);
+    checkKeys('evaluate', options, ['batchSize']);
     const batchSize = positiveInt('evaluate', 'batchSize', options.batchSize, 64);
     const prepared = this.prepare('evaluate', data, true);
     return this.withTraining(false, () => this.metricsOf(prepared, batchSize));
@@ -538,7 +532,7 @@ export class Network {
   decode(inputs: SequenceInputs, options: DecodeOptions): Decoded[] {
     const op = 'decode';
     if (this.full.shape !== 'seq2seq') throw new ConfigError(op, `decode is for seq2seq networks; this one is ${this.full.shape} (use predict)`);
-    checkOptionKeys(op, options, DECODE_KEYS);
+    checkKeys(op, options, DECODE_KEYS);
     const maxLength = positiveInt(op, 'maxLength', options.maxLength, NaN);
     const C = this.full.output.size;
     if (options.end !== undefined && (!Number.isInteger(options.end) || options.end < 0 || options.end >= C)) {
@@ -624,7 +618,7 @@ export class Network {
    */
   generateIndices(options: GenerateOptions): Int32Array {
     const op = 'generate';
-    checkOptionKeys(op, options, GENERATE_KEYS);
+    checkKeys(op, options, GENERATE_KEYS);
     const V = this.layout.inputs;
     if (!this.layout.indices) throw new ConfigError(op, 'the network reads feature vectors, not symbols: generate needs an embedding or a vocabulary');
     if (this.full.loss !== 'softmax-ce' || this.full.output.size !== V) {
@@ -653,10 +647,7 @@ export class Network {
     const rng = new Rng(seed);
     const order = new Int32Array(V), weights = new Float64Array(V);
     const k = Math.min(topK, V);
-    const cell = this.model.cell as { training?: boolean };
-    const before = cell.training;
-    this.setTraining(false);
-    try {
+    this.withTraining(false, () => {
       let logits = stream.step(this.prepareInput(input, prime[0]));
       for (let i = 1; i < prime.length; i++) logits = stream.step(this.prepareInput(input, prime[i]));
       for (let i = 0; i < length; i++) {
@@ -664,9 +655,7 @@ export class Network {
         out[i] = s;
         if (i < length - 1) logits = stream.step(this.prepareInput(input, s));
       }
-    } finally {
-      if (before !== undefined) cell.training = before;
-    }
+    });
     return out;
   }
 
@@ -752,11 +741,8 @@ export function loadNetwork(bytes: Uint8Array): Network {
     throw new FormatError(op, 'the saved vocabulary differs from the description\'s');
   }
   // The parameters the description needs, in theta order, each from its saved tensor.
-  const cell = networkCell(full);
-  let size = 0;
-  for (const s of cell.paramSpecs) size += s.rows * s.cols;
-  if (full.initialState === 'learned') for (const n of cell.stateSizes) size += n;
-  const model = createModel(cell, { initialState: full.initialState, theta: new Float64Array(size) });
+  // Every entry of theta is overwritten below (each spec needs its tensor), so the fresh weights never show.
+  const model = networkModel(full);
   const { specs, offsets, theta } = model.params;
   const expected = new Set<string>();
   specs.forEach((spec, i) => {

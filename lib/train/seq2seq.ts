@@ -17,7 +17,7 @@
 // chosen by selectRows (no mixing, so an unread branch never leaks a value or a gradient). A step
 // whose rows are all in one phase runs only that half.
 import type { Graph, Var } from '../ad/graph.js';
-import type { Cell } from '../cells/cell.js';
+import { type Cell, forwardTraining } from '../cells/cell.js';
 import { joinParamSpecs } from '../cells/params.js';
 import { type Mat, sharedZeros } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
@@ -97,13 +97,6 @@ export function seq2seqCell(encoder: Cell, decoder: Cell, sourceWidth: number): 
     },
   };
   // Dropout switches (stacks) of both halves follow the network's train()/eval().
-  if ('training' in encoder || 'training' in decoder) {
-    const halves = [encoder, decoder].filter((c) => 'training' in c) as (Cell & { training: boolean })[];
-    Object.defineProperty(cell, 'training', {
-      get: () => halves[0].training,
-      set: (on: boolean) => { for (const h of halves) h.training = on; },
-      enumerable: true,
-    });
-  }
+  forwardTraining(cell, [encoder, decoder]);
   return cell;
 }

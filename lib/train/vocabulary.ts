@@ -7,6 +7,8 @@ import { ConfigError } from '../mat/errors.js';
 export class Vocabulary {
   /** symbols[i] is the symbol of index i. */
   readonly symbols: readonly string[];
+  /** Whether every symbol is one character (then encode splits a text into characters). */
+  readonly characters: boolean;
   private readonly index = new Map<string, number>();
 
   /** From a list of distinct symbols, in index order (each a non-empty string). */
@@ -20,6 +22,7 @@ export class Vocabulary {
       this.index.set(s, i);
     });
     this.symbols = symbols.slice();
+    this.characters = this.symbols.every((s) => Array.from(s).length === 1);
   }
 
   /** The distinct characters of a text, sorted by code point. */
@@ -32,11 +35,6 @@ export class Vocabulary {
 
   get size(): number {
     return this.symbols.length;
-  }
-
-  /** Whether every symbol is one character (then encode splits a text into characters). */
-  get characters(): boolean {
-    return this.symbols.every((s) => Array.from(s).length === 1);
   }
 
   /** The index of one symbol. */

@@ -29,7 +29,7 @@ import type { StepResult } from '../cells/cell.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type SnapPattern, snapPattern } from './snap-pattern.js';
-import { copyState, estimateStepBytes, scatterGrads } from './unroll.js';
+import { copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
 
 export interface SnapOptions {
@@ -314,7 +314,7 @@ export class Snap extends OnlineMethod {
     // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update.
     const masks = seq.masks;
     for (let b = 0; b < seq.batch; b++) {
-      if (masks !== null && (t >= masks.steps || masks.keep[t].data[masks.keep[t].offset + b] === 0)) continue; // frozen: state and Ŝ kept
+      if (!isActive(masks, t, b)) continue; // frozen: state and Ŝ kept
       this.rowInfluence(x, b, buffers.rowStates[from][b]);
       this.update(b);
     }

@@ -34,28 +34,34 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Σ_t <output_t, G_t> (+ Σ_i <tanh(final_i), F_i> when finals are given): touches every output and state. */
-export function dotLoss(upstream: Mat, batch: number, finals: Mat[] | null = null): SequenceLoss {
-  return {
-    step: (g, t, out) => g.dot(out, g.constant(rowsView(upstream, t * batch, batch))),
-    final: finals === null ? undefined : (g, state) => {
-      let total = null;
-      for (let i = 0; i < state.length; i++) {
-        const term = g.dot(g.tanh(state[i]), g.constant(finals[i]));
-        total = total === null ? term : g.add(total, term);
-      }
-      return total;
-    },
+/** Σ_i <tanh(final_i), F_i>: a final-state term touching every state vector. */
+function tanhFinals(finals: readonly Mat[]): NonNullable<SequenceLoss['final']> {
+  return (g, state) => {
+    let total = null;
+    for (let i = 0; i < state.length; i++) {
+      const term = g.dot(g.tanh(state[i]), g.constant(finals[i]));
+      total = total === null ? term : g.add(total, term);
+    }
+    return total;
   };
 }
 
-/** Squared error of every step's output against targets. */
-export function squaredLoss(targets: Mat, batch: number): SequenceLoss {
+/** Σ_t <output_t, G_t> (+ Σ_i <tanh(final_i), F_i> when finals are given): touches every output and state. */
+export function dotLoss(upstream: Mat, batch: number, finals: readonly Mat[] | null = null): SequenceLoss {
+  return {
+    step: (g, t, out) => g.dot(out, g.constant(rowsView(upstream, t * batch, batch))),
+    final: finals === null ? undefined : tanhFinals(finals),
+  };
+}
+
+/** Squared error of every step's output against targets (+ Σ_i <tanh(final_i), F_i> when finals are given). */
+export function squaredLoss(targets: Mat, batch: number, finals: readonly Mat[] | null = null): SequenceLoss {
   return {
     step: (g, t, out) => {
       const d = g.sub(out, g.constant(rowsView(targets, t * batch, batch)));
       return g.dot(d, d);
     },
+    final: finals === null ? undefined : tanhFinals(finals),
   };
 }
 

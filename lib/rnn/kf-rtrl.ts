@@ -36,8 +36,8 @@ import { checkKeys } from '../mat/options.js';
 import type { Rng } from '../mat/rng.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, isActive, randomSign } from './online-loss.js';
-import { type Sequence, copyState, estimateStepBytes } from './unroll.js';
+import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, randomSign } from './online-loss.js';
+import { type Sequence, copyState, estimateStepBytes, isActive } from './unroll.js';
 import { OnlineMethod } from './online.js';
 
 export interface KfRtrlOptions {

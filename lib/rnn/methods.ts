@@ -73,9 +73,11 @@ const parseSeed = (args: readonly string[]): { seed: number } | null => {
   return args.length === 1 && /^[0-9]+$/.test(args[0]) ? { seed: Number(args[0]) } : null;
 };
 const checkSeedSpec = (spec: { seed?: number }) => (spec.seed === undefined || Number.isSafeInteger(spec.seed) ? null : `needs an integer seed, got ${String(spec.seed)}`);
+/** The maxBytes option a method's constructor takes: present only when the limits set it. */
+const maxBytesOption = (limits: MethodLimits) => (limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes });
 const seedOptions = (spec: { seed?: number }, limits: MethodLimits) => ({
   ...(spec.seed === undefined ? {} : { seed: spec.seed }),
-  ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+  ...maxBytesOption(limits),
 });
 
 const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
@@ -85,7 +87,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 0 ? { kind: 'bptt' } : null),
     check: () => null,
     format: () => 'bptt',
-    create: (model, _spec, limits) => new Bptt(model, limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+    create: (model, _spec, limits) => new Bptt(model, maxBytesOption(limits)),
   },
   tbptt: {
     forms: ['tbptt:K', 'tbptt:K1:K2'],
@@ -105,7 +107,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 0 ? { kind: 'rtrl' } : null),
     check: () => null,
     format: () => 'rtrl',
-    create: (model, _spec, limits) => new Rtrl(model, limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+    create: (model, _spec, limits) => new Rtrl(model, maxBytesOption(limits)),
   },
   snap: {
     forms: ['snapN', 'snap:N'],
@@ -113,7 +115,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 1 && /^[0-9]+$/.test(args[0]) ? { kind: 'snap', order: Number(args[0]) } : null),
     check: (spec) => (isCount(spec.order) ? null : `needs an integer order N >= 1, got ${spec.order}`),
     format: (spec) => `snap${spec.order}`,
-    create: (model, spec, limits) => new Snap(model, limits.maxBytes === undefined ? { order: spec.order } : { order: spec.order, maxBytes: limits.maxBytes }),
+    create: (model, spec, limits) => new Snap(model, { order: spec.order, ...maxBytesOption(limits) }),
   },
   uoro: {
     forms: ['uoro', 'uoro:SEED'],

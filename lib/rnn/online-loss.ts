@@ -99,14 +99,6 @@ export function extendStreams(streams: Rng[], seed: number, batch: number): void
   while (streams.length < batch) streams.push(new Rng(seed + streams.length));
 }
 
-/** Whether sequence b runs at step t (masks null: every sequence runs every step). */
-export function isActive(masks: StepMasks | null, t: number, b: number): boolean {
-  if (masks === null) return true;
-  if (t >= masks.steps) return false;
-  const keep = masks.keep[t];
-  return keep.data[keep.offset + b] !== 0;
-}
-
 /** The `seed` option of a randomised method: an integer (default 0), or a ConfigError naming it. */
 export function checkSeed(op: string, seed: unknown): number {
   if (seed === undefined) return 0;

@@ -29,7 +29,7 @@ import type { StepResult } from '../cells/cell.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type SnapPattern, snapPattern } from './snap-pattern.js';
-import { copyState, estimateStepBytes } from './unroll.js';
+import { copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
 
 export interface SnapOptions {
@@ -118,6 +118,8 @@ export class Snap extends OnlineMethod {
   private readonly directI: boolean;
   /** With directI: per colour of I, that pass's gradient laid out like theta (iColours x P). */
   private readonly colourGrads: Float64Array;
+  /** colourGrads' row per colour (views made once, not per step). */
+  private readonly colourGradRows: Float64Array[] = [];
   /** With directI: per class, for its rows 0 and 1, where their colour's gradient starts in colourGrads. */
   private readonly classGradAt: Int32Array;
   /** One sequence's I on the pattern (zero outside M_1, never written there). */
@@ -159,6 +161,7 @@ export class Snap extends OnlineMethod {
     this.colourGrads = new Float64Array(this.directI ? pattern.iColours * pattern.params : 0);
     this.classGradAt = new Int32Array(this.directI ? 2 * pattern.classes : 0);
     if (this.directI) {
+      for (let c = 0; c < pattern.iColours; c++) this.colourGradRows.push(this.colourGrads.subarray(c * pattern.params, (c + 1) * pattern.params));
       for (let c = 0; c < pattern.classes; c++) {
         const r0 = pattern.classRowStart[c], r1 = pattern.classRowStart[c + 1];
         this.classGradAt[2 * c] = pattern.iColour[pattern.classRows[r0]] * pattern.params;
@@ -288,7 +291,8 @@ export class Snap extends OnlineMethod {
         const ge = this.evalGraph;
         ge.reset();
         const eParams = unroll.leaves(ge, {}, this.paramVars);
-        const eState: Var[] = [];
+        const eState = this.stateVars; // step 1's leaves are spent
+        eState.length = 0;
         for (const m of buffers.states[from]) eState.push(ge.leaf(m));
         stepped = unroll.step(ge, unroll.cellParams(eParams), eState, ge.leaf(x), t, seq.masks);
       }
@@ -297,8 +301,9 @@ export class Snap extends OnlineMethod {
       const gf = this.jvpGraph;
       gf.reset();
       const fParams = unroll.leaves(gf, {}, this.paramVars);
-      const fState: Var[] = [];
-      buffers.states[from].forEach((m, i) => fState.push(gf.leaf(m, buffers.seedLeaves[i])));
+      const fState = this.stateVars; // step 1's leaves are spent
+      fState.length = 0;
+      for (let i = 0; i < buffers.states[from].length; i++) fState.push(gf.leaf(buffers.states[from][i], buffers.seedLeaves[i]));
       stepped = unroll.step(gf, unroll.cellParams(fParams), fState, gf.leaf(x), t, seq.masks);
       this.readJacobian(stepped.state);
     }
@@ -309,7 +314,7 @@ export class Snap extends OnlineMethod {
     // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update.
     const masks = seq.masks;
     for (let b = 0; b < seq.batch; b++) {
-      if (masks !== null && (t >= masks.steps || masks.keep[t].data[masks.keep[t].offset + b] === 0)) continue; // frozen: state and Ŝ kept
+      if (!isActive(masks, t, b)) continue; // frozen: state and Ŝ kept
       this.rowInfluence(x, b, buffers.rowStates[from][b]);
       this.update(b);
     }
@@ -432,14 +437,9 @@ export class Snap extends OnlineMethod {
     const influence = this.influence;
     const { iEntryStart, iSlot, iLeaf, iElement } = pattern;
     if (this.directI) {
-      const { offsets } = model.params, P = pattern.params, grads = this.colourGrads;
       for (let c = 0; c < pattern.iColours; c++) {
         g.backward(result.state, this.colourCotangents[c]);
-        for (let q = 0; q < paramVars.length; q++) {
-          const gr = paramVars[q].grad, at = c * P + offsets[q], n = model.params.mats[q].rows * model.params.mats[q].cols;
-          if (gr === null) grads.fill(0, at, at + n);
-          else grads.set(gr.data.subarray(gr.offset, gr.offset + n), at);
-        }
+        scatterGrads(model.params.offsets, paramVars, this.colourGradRows[c]);
       }
       return;
     }

@@ -248,6 +248,14 @@ export function estimateStepBytes(model: RecurrentModel, batch: number): number 
   return probeCellStep(model.cell, batch, model.params.mats).bytes;
 }
 
+/** Whether sequence b runs at step t (masks null: every sequence runs every step). */
+export function isActive(masks: StepMasks | null, t: number, b: number): boolean {
+  if (masks === null) return true;
+  if (t >= masks.steps) return false;
+  const keep = masks.keep[t];
+  return keep.data[keep.offset + b] !== 0;
+}
+
 /** Writes each leaf's gradient (reverse mode) into grad at offsets[i]; leaves without a gradient get zeros. */
 export function scatterGrads(offsets: readonly number[], paramVars: readonly Var[], grad: Float64Array): void {
   for (let i = 0; i < paramVars.length; i++) {
@@ -305,7 +313,7 @@ export function checkFiniteInputs(op: string, xs: Mat, batch: number, firstStep:
     const v = data[i];
     if (v - v === 0) continue; // finite: NaN - NaN and Inf - Inf are NaN
     const row = Math.floor((i - offset) / cols), t = firstStep + Math.floor(row / batch), b = row % batch;
-    if (masks !== null && (t >= masks.steps || masks.keep[t].data[masks.keep[t].offset + b] === 0)) continue;
+    if (!isActive(masks, t, b)) continue;
     throw new ConfigError(op, `input at step ${t}, sequence ${b}, feature ${(i - offset) % cols} is ${v} (inputs must be finite; pass checkFinite: false to skip this check)`, { step: t, sequence: b, value: v });
   }
 }

@@ -38,8 +38,8 @@ import { checkKeys } from '../mat/options.js';
 import type { Rng } from '../mat/rng.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, isActive, norm2, randomSign } from './online-loss.js';
-import { type Sequence, copyState, estimateStepBytes, scatterGrads } from './unroll.js';
+import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, norm2, randomSign } from './online-loss.js';
+import { type Sequence, copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
 
 export interface UoroOptions {

@@ -26,21 +26,11 @@ import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import { ConfigError } from '../../lib/errors.js';
 import { train } from '../../lib/train/trainer.js';
 import { Optimizer } from '../../lib/optim/optimizer.js';
-import { randomMat, relErr } from '../helpers.js';
+import { randomMat, relErr, squaredLoss } from '../helpers.js';
 import { REORDERED } from '../tolerances.js';
 import { checkUnbiased } from './unbiased.js';
 
 const rng = new Rng(2018);
-
-function lossOf(targets: Mat, rows: number, finals: readonly Mat[] | null): SequenceLoss {
-  return {
-    step: (g, t, out) => {
-      const d = g.sub(out, g.constant(rowsView(targets, t * rows, rows)));
-      return g.dot(d, d);
-    },
-    final: finals === null ? undefined : (g, state) => g.dot(g.tanh(state[0]), g.constant(finals[0])),
-  };
-}
 
 const sign = (r: Rng) => (r.nextUint32() >= 2 ** 31 ? -1 : 1);
 const EPS = 1e-7;
@@ -131,7 +121,7 @@ for (const [name, make, initial] of models) {
     if (initial === 'learned') for (let i = model.params.offsets[model.cellParamCount]; i < model.params.theta.length; i++) model.params.theta[i] = rng.normal(0, 0.5);
     const T = 5;
     const xs = randomMat(rng, T, cell.inputSize);
-    const loss = lossOf(randomMat(rng, T, cell.outputSize), 1, [randomMat(rng, 1, cell.stateSizes[0])]);
+    const loss = squaredLoss(randomMat(rng, T, cell.outputSize), 1, [randomMat(rng, 1, cell.stateSizes[0])]);
     for (const seed of [0, 77]) {
       const kf = new KfRtrl(model, { seed });
       const got = kf.run(xs, loss);
@@ -152,7 +142,7 @@ test('kf-rtrl is unbiased: the mean of 2000 seeds\' estimates is within the deri
   for (let i = 0; i < model.params.theta.length; i++) model.params.theta[i] *= 2;
   const T = 4, K = 2000;
   const xs = randomMat(rng, T, 2);
-  const loss = lossOf(randomMat(rng, T, 2), 1, null);
+  const loss = squaredLoss(randomMat(rng, T, 2), 1, null);
   const exact = new Rtrl(model).run(xs, loss).grad;
   const samples: Float64Array[] = [];
   for (let k = 0; k < K; k++) samples.push(new KfRtrl(model, { seed: k }).run(xs, loss).grad);
@@ -167,7 +157,7 @@ test('kf-rtrl is unbiased: the mean of 2000 seeds\' estimates is within the deri
 
 test('kf-rtrl: repeatable per seed, different seeds differ, finite; online step equals run; a packed batch row by row equals each sequence alone with seed + b', () => {
   const model = createModel(withReadout(elman({ inputSize: 2, hiddenSize: 3 }), 2), { seed: 6, initialState: 'learned' });
-  const T = 5, xs = randomMat(rng, T, 2), loss = lossOf(randomMat(rng, T, 2), 1, null);
+  const T = 5, xs = randomMat(rng, T, 2), loss = squaredLoss(randomMat(rng, T, 2), 1, null);
   const a = new KfRtrl(model, { seed: 3 }).run(xs, loss);
   assert.equal(Array.from(new KfRtrl(model, { seed: 3 }).run(xs, loss).grad), Array.from(a.grad));
   assert.ok(relErr(new KfRtrl(model, { seed: 4 }).run(xs, loss).grad, a.grad) > 1e-6);
@@ -189,12 +179,12 @@ test('kf-rtrl: repeatable per seed, different seeds differ, finite; online step 
     }
   }
   const kf = new KfRtrl(model, { seed: 30 });
-  const whole = kf.run(bx, lossOf(targets, batch, null), { batch, lengths });
+  const whole = kf.run(bx, squaredLoss(targets, batch, null), { batch, lengths });
   const sum = new Float64Array(whole.grad.length);
   lengths.forEach((L, b) => {
     const col = (m: Mat) => { const out = mat(L, m.cols); for (let t = 0; t < L; t++) out.data.set(m.data.subarray((t * batch + b) * m.cols, (t * batch + b + 1) * m.cols), t * m.cols); return out; };
     const alone = new KfRtrl(model, { seed: 30 + b });
-    const r = alone.run(col(bx), lossOf(col(targets), 1, null));
+    const r = alone.run(col(bx), squaredLoss(col(targets), 1, null));
     for (let i = 0; i < sum.length; i++) sum[i] += r.grad[i];
     assert.ok(relErr(kf.estimate(b).A, alone.estimate(0).A) <= REORDERED, `sequence ${b}: A`);
     assert.ok(relErr(kf.estimate(b).u, alone.estimate(0).u) <= REORDERED, `sequence ${b}: u`);
@@ -237,7 +227,7 @@ test('kf-rtrl: the trainer trains with it online (finite loss, the parameters mo
       const xs = mat(6 * 2, 2), targets = mat(6 * 2, 1);
       data.fillNormal(xs);
       for (let r = 0; r < 12; r++) targets.data[r] = xs.data[2 * r] * 0.5;
-      return { xs, batch: 2, loss: lossOf(targets, 2, null) };
+      return { xs, batch: 2, loss: squaredLoss(targets, 2, null) };
     },
   });
   assert.is(result.updates, 4 * 6);

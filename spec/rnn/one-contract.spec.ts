@@ -24,6 +24,7 @@ import { Tbptt } from '../../lib/rnn/tbptt.js';
 import { Forward } from '../../lib/rnn/forward.js';
 import type { GradientMethod, RunResult } from '../../lib/rnn/unroll.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
+import { squaredLoss } from '../helpers.js';
 import { METHODS_AGREE } from '../tolerances.js';
 
 const rng = new Rng(77);
@@ -56,24 +57,6 @@ function packedInputs(inputSize: number): Mat {
     for (let b = 0; b < batch; b++) if (t >= lengths[b]) xs.data.fill(NaN, (t * batch + b) * inputSize, (t * batch + b + 1) * inputSize);
   }
   return xs;
-}
-
-/** Squared error against targets at every step (a batch's rows) plus tanh of the final state against cotangents. */
-function lossOf(targets: Mat, rows: number, finals: Mat[]): SequenceLoss {
-  return {
-    step: (g, t, out) => {
-      const d = g.sub(out, g.constant(rowsView(targets, t * rows, rows)));
-      return g.dot(d, d);
-    },
-    final: (g, state) => {
-      let total = null;
-      for (let i = 0; i < state.length; i++) {
-        const term = g.dot(g.tanh(state[i]), g.constant(finals[i]));
-        total = total === null ? term : g.add(total, term);
-      }
-      return total;
-    },
-  };
 }
 
 /** Rows of sequence b, steps [0, L), out of a time-major batch. */
@@ -126,7 +109,7 @@ for (const [name, make] of cells) {
       const targets = randomMat(T * batch, cell.outputSize);
       for (let t = 0; t < T; t++) for (let b = 0; b < batch; b++) if (t >= lengths[b]) targets.data.fill(0, (t * batch + b) * cell.outputSize, (t * batch + b + 1) * cell.outputSize);
       const finals = cell.stateSizes.map((s) => randomMat(batch, s));
-      const loss = lossOf(targets, batch, finals);
+      const loss = squaredLoss(targets, batch, finals);
       const options = { batch, lengths };
       const reference = new Bptt(model).run(xs, loss, options);
       const methods: [string, GradientMethod][] = [
@@ -146,7 +129,7 @@ for (const [name, make] of cells) {
       const grad = new Float64Array(reference.grad.length);
       let total = 0;
       lengths.forEach((L, b) => {
-        const alone = new Bptt(model).run(column(xs, b, L), lossOf(column(targets, b, L), 1, finals.map((f) => rowOf(f, b))));
+        const alone = new Bptt(model).run(column(xs, b, L), squaredLoss(column(targets, b, L), 1, finals.map((f) => rowOf(f, b))));
         total += alone.loss;
         for (let i = 0; i < grad.length; i++) grad[i] += alone.grad[i];
         alone.finalState.forEach((m, i) => assert.ok(relDiff(m.data, rowOf(reference.finalState[i], b).data) <= METHODS_AGREE, `sequence ${b} final state ${i}`));
@@ -164,7 +147,7 @@ for (const [name, make] of cells) {
 test('an explicit initial state (batch rows or one shared row) means the same in every method', () => {
   const model = createModel(lstm({ inputSize: 3, hiddenSize: 4 }), { seed: 5 });
   const xs = packedInputs(3);
-  const loss = lossOf(randomMat(T * batch, 4), batch, [randomMat(batch, 4), randomMat(batch, 4)]);
+  const loss = squaredLoss(randomMat(T * batch, 4), batch, [randomMat(batch, 4), randomMat(batch, 4)]);
   for (const initialState of [[randomMat(batch, 4), randomMat(batch, 4)], [randomMat(1, 4), randomMat(1, 4)]]) {
     const options = { batch, lengths, initialState };
     const reference = new Bptt(model).run(xs, loss, options);
@@ -206,7 +189,7 @@ test('a stream continues: a run from the previous final state (or \'carry\') giv
 test('a bidirectional model: Bptt and Forward run it under the same contract, Rtrl refuses at creation naming Bptt', () => {
   const model = createModel(withReadout(stacked([bidirectional(lstm({ inputSize: 3, hiddenSize: 3 })), gru({ inputSize: 6, hiddenSize: 3 })]), 2), { seed: 8 });
   const xs = packedInputs(3);
-  const loss = lossOf(randomMat(T * batch, 2), batch, model.cell.stateSizes.map((s) => randomMat(batch, s)));
+  const loss = squaredLoss(randomMat(T * batch, 2), batch, model.cell.stateSizes.map((s) => randomMat(batch, s)));
   const result = new Bptt(model).run(xs, loss, { batch, lengths });
   assert.ok(Number.isFinite(result.loss) && result.grad.every(Number.isFinite));
   const fwd = new Forward(model).run(xs, { batch, lengths });

@@ -33,29 +33,11 @@ import { type RecurrentModel, createModel } from '../../lib/rnn/model.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import type { RunResult } from '../../lib/rnn/unroll.js';
 import { trainTask } from '../../lib/train/run-task.js';
-import { randomMat, relErr } from '../helpers.js';
+import { randomMat, relErr, squaredLoss } from '../helpers.js';
 import { METHODS_AGREE } from '../tolerances.js';
 
 const rng = new Rng(2021);
 const T = 5, batch = 3, lengths = [5, 3, 1];
-
-/** Squared error at every step plus <tanh(final state), F>: touches every output and state. */
-function lossOf(targets: Mat, rows: number, finals: Mat[]): SequenceLoss {
-  return {
-    step: (g, t, out) => {
-      const d = g.sub(out, g.constant(rowsView(targets, t * rows, rows)));
-      return g.dot(d, d);
-    },
-    final: (g, state) => {
-      let total = null;
-      for (let i = 0; i < state.length; i++) {
-        const term = g.dot(g.tanh(state[i]), g.constant(finals[i]));
-        total = total === null ? term : g.add(total, term);
-      }
-      return total;
-    },
-  };
-}
 
 interface Problem { model: RecurrentModel; xs: Mat; targets: Mat; finals: Mat[]; loss: SequenceLoss }
 
@@ -73,7 +55,7 @@ function problem(cell: Cell, learned: boolean): Problem {
     }
   }
   const finals = cell.stateSizes.map((s) => randomMat(rng, batch, s));
-  return { model, xs, targets, finals, loss: lossOf(targets, batch, finals) };
+  return { model, xs, targets, finals, loss: squaredLoss(targets, batch, finals) };
 }
 
 function assertAgree(what: string, got: RunResult, want: RunResult): void {
@@ -100,13 +82,13 @@ test('snap: an embedding under the cell is probed with every symbol; a full patt
   const xs = mat(steps * rows, 1);
   [19, 17, 0, 3, 19, 8, 11, 19].forEach((v, i) => { xs.data[i] = v; }); // the last symbol, read by both sequences
   const targets = randomMat(rng, steps * rows, 2);
-  const loss = lossOf(targets, rows, [randomMat(rng, rows, 3)]);
+  const loss = squaredLoss(targets, rows, [randomMat(rng, rows, 3)]);
   const rtrl = new Rtrl(model).run(xs, loss, { batch: rows });
   assertAgree('snap5 over an embedding', new Snap(model, { order: steps + 1 }).run(xs, loss, { batch: rows }), rtrl);
   // One step: SnAp-1's Ŝ_1 = M_1 ⊙ I_1 = I_1, so it is exact there, the final-state term included,
   // only if the pattern holds every table row the step reads (19 and 17 lie past the probe's 16 rows).
   const first = rowsView(xs, 0, rows), finals = [randomMat(rng, rows, 3)];
-  const oneStep = lossOf(targets, rows, finals);
+  const oneStep = squaredLoss(targets, rows, finals);
   assertAgree('snap1 on one step over an embedding', new Snap(model, { order: 1 }).run(first, oneStep, { batch: rows }), new Bptt(model).run(first, oneStep, { batch: rows }));
 });
 
@@ -366,7 +348,7 @@ test('snap: the work of a run is affine in the batch (counted flops: no term gro
     const snap = new Snap(model, { order });
     const flops = (B: number): number => {
       const xs = randomMat(rng, T * B, 2);
-      const loss = lossOf(randomMat(rng, T * B, cell.outputSize), B, cell.stateSizes.map((n) => randomMat(rng, B, n)));
+      const loss = squaredLoss(randomMat(rng, T * B, cell.outputSize), B, cell.stateSizes.map((n) => randomMat(rng, B, n)));
       snap.run(xs, loss, { batch: B }); // buffers sized for B first
       const before = flopCounter.count;
       snap.run(xs, loss, { batch: B });

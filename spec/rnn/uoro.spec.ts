@@ -27,29 +27,11 @@ import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import { ConfigError } from '../../lib/errors.js';
 import { train } from '../../lib/train/trainer.js';
 import { Optimizer } from '../../lib/optim/optimizer.js';
-import { randomMat, relErr } from '../helpers.js';
+import { randomMat, relErr, squaredLoss } from '../helpers.js';
 import { REORDERED } from '../tolerances.js';
 import { checkUnbiased } from './unbiased.js';
 
 const rng = new Rng(2017);
-
-/** Squared error at every step plus <tanh(final state), F>: loss terms on outputs and on the final state. */
-function lossOf(targets: Mat, rows: number, finals: readonly Mat[] | null): SequenceLoss {
-  return {
-    step: (g, t, out) => {
-      const d = g.sub(out, g.constant(rowsView(targets, t * rows, rows)));
-      return g.dot(d, d);
-    },
-    final: finals === null ? undefined : (g, state) => {
-      let total: Var | null = null;
-      for (let i = 0; i < state.length; i++) {
-        const term = g.dot(g.tanh(state[i]), g.constant(finals[i]));
-        total = total === null ? term : g.add(total, term);
-      }
-      return total;
-    },
-  };
-}
 
 /** The paper's sign draw, written again: +1 or -1 from the top bit of one 32-bit word. */
 const sign = (r: Rng) => (r.nextUint32() >= 2 ** 31 ? -1 : 1);
@@ -149,7 +131,7 @@ for (const [name, make, initial] of cells) {
     const model = randomized(createModel(cell, { seed: 3, initialState: initial }));
     const T = 5;
     const xs = randomMat(rng, T, cell.inputSize);
-    const loss = lossOf(randomMat(rng, T, cell.outputSize), 1, cell.stateSizes.map((s) => randomMat(rng, 1, s)));
+    const loss = squaredLoss(randomMat(rng, T, cell.outputSize), 1, cell.stateSizes.map((s) => randomMat(rng, 1, s)));
     for (const seed of [0, 41]) {
       const uoro = new Uoro(model, { seed });
       const got = uoro.run(xs, loss);
@@ -177,7 +159,7 @@ test('uoro is unbiased: the mean of 4000 seeds\' estimates is within the derived
   for (let i = 0; i < model.params.theta.length; i++) model.params.theta[i] *= 2; // strong recurrence: long-range terms matter
   const T = 4, K = 4000;
   const xs = randomMat(rng, T, 2);
-  const loss = lossOf(randomMat(rng, T, 2), 1, null);
+  const loss = squaredLoss(randomMat(rng, T, 2), 1, null);
   const exact = new Rtrl(model).run(xs, loss).grad;
   const samples = samplesOf((seed) => new Uoro(model, { seed }), xs, loss, K);
   const report = checkUnbiased(samples, exact);
@@ -196,7 +178,7 @@ test('uoro is unbiased: the mean of 4000 seeds\' estimates is within the derived
 
 test('uoro: repeatable per seed, different seeds differ, finite; an online step equals run', () => {
   const model = createModel(withReadout(lstm({ inputSize: 2, hiddenSize: 3 }), 2), { seed: 4 });
-  const T = 6, xs = randomMat(rng, T, 2), loss = lossOf(randomMat(rng, T, 2), 1, null);
+  const T = 6, xs = randomMat(rng, T, 2), loss = squaredLoss(randomMat(rng, T, 2), 1, null);
   const a = new Uoro(model, { seed: 5 }).run(xs, loss), b = new Uoro(model, { seed: 5 }).run(xs, loss);
   assert.equal(Array.from(a.grad), Array.from(b.grad), 'same seed, same bits');
   const c = new Uoro(model, { seed: 6 }).run(xs, loss);
@@ -224,7 +206,7 @@ test('uoro: a packed batch gives, row by row, what each sequence gives alone wit
     const targets = randomMat(rng, T * batch, cell.outputSize);
     for (let t = 0; t < T; t++) for (let b = 0; b < batch; b++) if (t >= lengths[b]) targets.data.fill(0, (t * batch + b) * cell.outputSize, (t * batch + b + 1) * cell.outputSize);
     const uoro = new Uoro(model, { seed: 20 });
-    const whole = uoro.run(xs, lossOf(targets, batch, null), { batch, lengths });
+    const whole = uoro.run(xs, squaredLoss(targets, batch, null), { batch, lengths });
     const sum = new Float64Array(whole.grad.length);
     let total = 0;
     for (let b = 0; b < batch; b++) {
@@ -232,7 +214,7 @@ test('uoro: a packed batch gives, row by row, what each sequence gives alone wit
       const col = (m: Mat) => { const out = mat(L, m.cols); for (let t = 0; t < L; t++) out.data.set(m.data.subarray((t * batch + b) * m.cols, (t * batch + b + 1) * m.cols), t * m.cols); return out; };
       const row = (m: Mat) => ({ rows: 1, cols: m.cols, data: m.data.slice(b * m.cols, (b + 1) * m.cols), offset: 0 });
       const alone = new Uoro(model, { seed: 20 + b });
-      const r = alone.run(col(xs), lossOf(col(targets), 1, null));
+      const r = alone.run(col(xs), squaredLoss(col(targets), 1, null));
       total += r.loss;
       for (let i = 0; i < sum.length; i++) sum[i] += r.grad[i];
       r.finalState.forEach((m, i) => assert.ok(relErr(m.data, row(whole.finalState[i]).data) <= REORDERED, `sequence ${b} final state ${i}`));
@@ -250,7 +232,7 @@ test('uoro: a packed batch gives, row by row, what each sequence gives alone wit
 test('uoro: loss terms at some steps only, and a single sequence stepped past its end, give what a batch gives row by row', () => {
   const batch = 2, lengths = [5, 3], T = 5;
   const sparse = (targets: Mat, rows: number): SequenceLoss => {
-    const dense = lossOf(targets, rows, null);
+    const dense = squaredLoss(targets, rows, null);
     return { step: (g, t, out, state) => (t % 2 === 1 ? null : dense.step!(g, t, out, state)) };
   };
   for (const [cell, initialState] of [[gru({ inputSize: 2, hiddenSize: 3 }), 'zero'], [lstm({ inputSize: 2, hiddenSize: 2 }), 'learned']] as const) {
@@ -282,9 +264,9 @@ test('uoro: loss terms at some steps only, and a single sequence stepped past it
 
 test('uoro and kf-rtrl: an explicit initial state and \'carry\' mean what they mean in Bptt (same loss and final state)', () => {
   const model = createModel(withReadout(elman({ inputSize: 2, hiddenSize: 3 }), 1), { seed: 12 });
-  const T = 4, batch = 2, xs = randomMat(rng, 2 * T * batch, 2), loss = lossOf(randomMat(rng, 2 * T * batch, 1), batch, null);
+  const T = 4, batch = 2, xs = randomMat(rng, 2 * T * batch, 2), loss = squaredLoss(randomMat(rng, 2 * T * batch, 1), batch, null);
   const first = rowsView(xs, 0, T * batch), second = rowsView(xs, T * batch, T * batch);
-  const firstLoss = lossOf(randomMat(rng, T * batch, 1), batch, null);
+  const firstLoss = squaredLoss(randomMat(rng, T * batch, 1), batch, null);
   for (const method of [new Uoro(model, { seed: 1 }), createMethod(model, 'kf-rtrl:1')]) {
     const a = method.run(first, firstLoss, { batch });
     const carried = method.run(second, loss, { batch, initialState: 'carry' });
@@ -324,7 +306,7 @@ test('uoro: the trainer trains with it online (a few iterations, finite loss, th
       const xs = mat(6 * 2, 2), targets = mat(6 * 2, 1);
       data.fillNormal(xs);
       for (let r = 0; r < 12; r++) targets.data[r] = xs.data[2 * r] * 0.5;
-      return { xs, batch: 2, loss: lossOf(targets, 2, null) };
+      return { xs, batch: 2, loss: squaredLoss(targets, 2, null) };
     },
   });
   assert.is(result.updates, 4 * 6);

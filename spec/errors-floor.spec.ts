@@ -70,9 +70,11 @@ test('each converted refusal: its kind, op, a value at fault and the very messag
 
 test('none of them names an option the CLI would turn into a usage error (their exit codes stay)', () => {
   for (const c of CASES) {
-    try { c.provoke(); } catch (e) {
-      if (c.op !== 'BoundedCurve') assert.is((e as LoopgradError).details.option, undefined, c.message);
-    }
+    let caught: unknown = null;
+    try { c.provoke(); } catch (e) { caught = e; }
+    // A case that stopped throwing must fail here too, not pass by asserting nothing.
+    assert.ok(caught instanceof LoopgradError, `${c.message}: got ${String(caught)}`);
+    if (c.op !== 'BoundedCurve') assert.is(caught.details.option, undefined, c.message);
   }
 });
 

@@ -4,10 +4,10 @@
 // the line and what it found.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
+import { sourceFiles, repoRoot as sharedRepoRoot } from './lib-sources.js';
 
 interface Finding {
   line: number;
@@ -107,27 +107,8 @@ export function scanSource(source: string): Finding[] {
   return findings.sort((a, b) => a.line - b.line);
 }
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...tsFiles(path));
-    else if (/\.(?:ts|mts|cts|js|mjs)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
-
-// build/spec/build/this.js -> the repository root three levels up; works from spec/ too.
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      if (statSync(join(dir, 'lib')).isDirectory() && statSync(join(dir, 'package.json')).isFile()) return dir;
-    } catch { /* keep climbing */ }
-    dir = resolve(dir, '..');
-  }
-  throw new Error(`no-node-builtins: cannot find the repository root above ${fileURLToPath(import.meta.url)}`);
-}
+const tsFiles = (dir: string): string[] => sourceFiles(dir, /\.(?:ts|mts|cts|js|mjs)$/);
+const repoRoot = (): string => sharedRepoRoot('no-node-builtins', import.meta.url);
 
 test('the scanner flags Node built-in imports in every import form', () => {
   const cases: [string, string][] = [

@@ -5,9 +5,9 @@
 // typing cannot silently regress.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { sourceFiles, repoRoot as sharedRepoRoot } from './lib-sources.js';
 
 /**
  * The files that may still construct plain errors, with how many sites each and why. Only
@@ -58,27 +58,8 @@ export function plainErrorLines(source: string): number[] {
   return [...code.matchAll(PLAIN)].map((m) => code.slice(0, m.index).split('\n').length);
 }
 
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...tsFiles(path));
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
-
-// build/spec/build/this.js -> the repository root; works from spec/ too.
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      if (statSync(join(dir, 'lib')).isDirectory() && statSync(join(dir, 'package.json')).isFile()) return dir;
-    } catch { /* keep climbing */ }
-    dir = resolve(dir, '..');
-  }
-  throw new Error(`typed-errors: cannot find the repository root above ${fileURLToPath(import.meta.url)}`);
-}
+const tsFiles = (dir: string): string[] => sourceFiles(dir, /\.ts$/);
+const repoRoot = (): string => sharedRepoRoot('typed-errors', import.meta.url);
 
 test('the scanner finds plain errors in code, not in comments or strings', () => {
   const source = [

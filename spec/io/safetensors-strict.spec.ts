@@ -76,27 +76,25 @@ test('nesting: a 99 MB header of [[[[ or {"a":{"a": fails fast', () => {
       header.copyWithin(prefix.length + filled, prefix.length, prefix.length + filled);
     }
     header.fill(0x20, size - ((size - prefix.length) % u.length));
-    const bytes = file(header);
-    const t0 = performance.now();
-    refuses(bytes, /more than 127 deep/, label);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 200, `${label}: ${ms.toFixed(1)} ms`);
+    // Fast without a clock: the refusal names the offset where it stopped, which must lie within
+    // the first 128 units (at most 6 bytes each) of the 99 MB, not somewhere after a full scan.
+    const message = refuses(file(header), /more than 127 deep \(at header offset (\d+)/, label);
+    const offset = Number(/at header offset (\d+)/.exec(message)![1]);
+    assert.ok(offset <= prefix.length + 128 * u.length, `${label}: stopped at header offset ${offset}`);
   }
 });
 
-test('a 99 MB header that is valid but mostly spaces or one long string reads in well under 2 s', () => {
+// No timed assertion here (speed belongs in bench/): a reader quadratic in these 99 MB would not
+// finish, so the whole suite's time limit is what catches it.
+test('a 99 MB header that is valid but mostly spaces or one long string reads', () => {
   const size = 99_000_000;
   const spaces = new Uint8Array(size).fill(0x20);
   spaces.set(encoder.encode('{}'), 0);
-  let t0 = performance.now();
   assert.is(readSafetensors(file(spaces)).tensors.size, 0);
-  assert.ok(performance.now() - t0 < 2000, `spaces: ${(performance.now() - t0).toFixed(0)} ms`);
   const long = new Uint8Array(size).fill(0x78);
   long.set(encoder.encode('{"__metadata__":{"k":"'), 0);
   long.set(encoder.encode('"}}'), size - 3);
-  t0 = performance.now();
   assert.is(readSafetensors(file(long)).metadata.k.length, size - 25);
-  assert.ok(performance.now() - t0 < 2000, `long string: ${(performance.now() - t0).toFixed(0)} ms`);
 });
 
 // ---------------------------------------------------------------------------------------

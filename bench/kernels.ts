@@ -1,7 +1,8 @@
 // Kernel benchmark: GFLOP/s of gemm and gemv at square sizes and at the
 // shapes an RNN step uses (batch 32 and batch 1, 128 inputs, 512 = 4 gates x 128).
 
-import { type Mat, mat } from '../lib/mat/mat.js';
+import { uniformMat } from './inputs.js';
+import { mat } from '../lib/mat/mat.js';
 import { gemm, gemv } from '../lib/mat/gemm.js';
 import { Rng } from '../lib/mat/rng.js';
 
@@ -28,22 +29,17 @@ const SAMPLE_MS = 15; // each timed sample repeats the call for at least this lo
 const SAMPLES = 9; // median of this many samples
 const WARMUP_MS = 150; // lets the JIT settle and the scratch buffers grow first
 
-function random(rows: number, cols: number, rng: Rng): Mat {
-  const m = mat(rows, cols);
-  rng.fillUniform(m, -1, 1);
-  return m;
-}
 
 function gemmCase(name: string, m: number, k: number, n: number, transA: boolean, transB: boolean, rng: Rng): Case {
-  const a = transA ? random(k, m, rng) : random(m, k, rng);
-  const b = transB ? random(n, k, rng) : random(k, n, rng);
+  const a = transA ? uniformMat(k, m, rng) : uniformMat(m, k, rng);
+  const b = transB ? uniformMat(n, k, rng) : uniformMat(k, n, rng);
   const out = mat(m, n);
   return { name, m, k, n, run: () => gemm(out, a, b, transA, transB) };
 }
 
 function gemvCase(name: string, rows: number, cols: number, transA: boolean, rng: Rng): Case {
-  const a = random(rows, cols, rng);
-  const x = random(transA ? rows : cols, 1, rng);
+  const a = uniformMat(rows, cols, rng);
+  const x = uniformMat(transA ? rows : cols, 1, rng);
   const out = mat(transA ? cols : rows, 1);
   return { name, m: transA ? cols : rows, k: transA ? rows : cols, n: 1, run: () => gemv(out, a, x, transA) };
 }

@@ -3,9 +3,10 @@
 // and LSTM at hidden 16 and 64 (input 8, batch 1, a loss term at every step).
 // Expected shape: UORO a small multiple of BPTT's per-step cost (a few passes of the step plus
 // O(P)); KF-RTRL adds the H x H x H product D·A; RTRL grows with P·(state), n⁴ overall.
+import { uniformMat } from './inputs.js';
 import { bestMsPerCall } from './timing.js';
 import { type CellKind, createCell } from '../lib/cells/registry.js';
-import { type Mat, mat } from '../lib/mat/mat.js';
+import { type Mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { Bptt } from '../lib/rnn/bptt.js';
 import { KfRtrl } from '../lib/rnn/kf-rtrl.js';
@@ -42,17 +43,12 @@ function measure(fn: () => void, samples: number): number {
   return bestMsPerCall(fn, samples, WARMUP_MS, SAMPLE_MS);
 }
 
-function random(rows: number, cols: number, rng: Rng): Mat {
-  const m = mat(rows, cols);
-  rng.fillUniform(m, -1, 1);
-  return m;
-}
 
 function row(kind: CellKind, hidden: number, samples: number): OnlineStepRow {
   const rng = new Rng(hidden);
   const model = createModel(createCell(kind, { inputSize: INPUT, hiddenSize: hidden }), { seed: hidden });
-  const xs = random(STEPS, INPUT, rng);
-  const cot = random(STEPS, model.cell.outputSize, rng);
+  const xs = uniformMat(STEPS, INPUT, rng);
+  const cot = uniformMat(STEPS, model.cell.outputSize, rng);
   const loss: SequenceLoss = { step: (g, t, out) => g.dot(out, g.constant({ rows: 1, cols: cot.cols, data: cot.data, offset: t * cot.cols })) };
   const inputs = Array.from({ length: STEPS }, (_, t) => ({ rows: 1, cols: INPUT, data: xs.data, offset: t * INPUT }));
   const online = (method: { reset(): void; step(x: Mat, loss: SequenceLoss): Mat }) => {

@@ -14,11 +14,12 @@
 // Every step carries a loss term (a dot product of the output with a fixed
 // random cotangent), as in training.
 
+import { uniformMat } from './inputs.js';
 import { bestMsPerCall } from './timing.js';
 import { Graph, type Var } from '../lib/ad/graph.js';
 import { type CellKind, cellGates, createCell } from '../lib/cells/registry.js';
 import { flopCounter, gemm } from '../lib/mat/gemm.js';
-import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
+import { type Mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { Bptt } from '../lib/rnn/bptt.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
@@ -87,11 +88,6 @@ function measure(fn: () => void, samples: number): number {
   return bestMsPerCall(fn, samples, WARMUP_MS, SAMPLE_MS);
 }
 
-function random(rows: number, cols: number, rng: Rng): Mat {
-  const m = mat(rows, cols);
-  rng.fillUniform(m, -1, 1);
-  return m;
-}
 
 /** A loss term at every step: <output_t, c_t> with fixed random cotangents c_t. */
 function dotLoss(cotangents: readonly Mat[]): SequenceLoss {
@@ -102,8 +98,8 @@ function benchRtrl(kind: CellKind, hidden: number, samples: number): RtrlStepRow
   const rng = new Rng(1000 + hidden);
   const model = createModel(createCell(kind, { inputSize: INPUT, hiddenSize: hidden }), { seed: hidden });
   const P = model.params.theta.length;
-  const inputs = Array.from({ length: 64 }, () => random(1, INPUT, rng));
-  const loss = dotLoss(Array.from({ length: 64 }, () => random(1, model.cell.outputSize, rng)));
+  const inputs = Array.from({ length: 64 }, () => uniformMat(1, INPUT, rng));
+  const loss = dotLoss(Array.from({ length: 64 }, () => uniformMat(1, model.cell.outputSize, rng)));
   const rtrl = new Rtrl(model);
   rtrl.reset();
   let t = 0;
@@ -115,9 +111,9 @@ function benchRtrl(kind: CellKind, hidden: number, samples: number): RtrlStepRow
   const stepMs = measure(step, samples);
   // The recurrent product, as the forward-mode rule of x·Wᵀ issues it for the h input.
   const rows = cellGates(kind) * hidden;
-  const weight = random(rows, hidden, rng);
-  const sensitivity = random(hidden, P, rng);
-  const out = random(rows, P, rng);
+  const weight = uniformMat(rows, hidden, rng);
+  const sensitivity = uniformMat(hidden, P, rng);
+  const out = uniformMat(rows, P, rng);
   const product = () => gemm(out, weight, sensitivity, false, false, 1, 1);
   const gemmMs = measure(product, samples);
   const ratio = stepMs / gemmMs;
@@ -146,9 +142,9 @@ function forward(g: Graph, model: RecurrentModel, views: readonly Mat[], loss: S
 function benchBptt(kind: CellKind, hidden: number, steps: number, samples: number): BpttStepRow {
   const rng = new Rng(2000 + hidden);
   const model = createModel(createCell(kind, { inputSize: INPUT, hiddenSize: hidden }), { seed: hidden });
-  const xs = random(steps, INPUT, rng);
+  const xs = uniformMat(steps, INPUT, rng);
   const views = Array.from({ length: steps }, (_, t) => rowsView(xs, t, 1));
-  const loss = dotLoss(Array.from({ length: steps }, () => random(1, model.cell.outputSize, rng)));
+  const loss = dotLoss(Array.from({ length: steps }, () => uniformMat(1, model.cell.outputSize, rng)));
   const evalGraph = new Graph('eval');
   const tapeGraph = new Graph('reverse');
   const bptt = new Bptt(model);

@@ -4,7 +4,7 @@
 //   - BPTT: Bptt.run over STEPS steps, divided by STEPS (its tape grows with the sequence).
 // Bytes: what each keeps for its gradient between steps (Snap.stateBytes, Rtrl's S, BPTT's tape over STEPS steps).
 import { type CellKind, createCell } from '../lib/cells/registry.js';
-import { type Mat, rowsView } from '../lib/mat/mat.js';
+import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { Bptt } from '../lib/rnn/bptt.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
@@ -37,7 +37,7 @@ function lossFor(outputs: Mat, rows: number): SequenceLoss {
 }
 
 function random(rng: Rng, rows: number, cols: number): Mat {
-  const m = { rows, cols, data: new Float64Array(rows * cols), offset: 0 };
+  const m = mat(rows, cols);
   rng.fillNormal(m, 0, 1);
   return m;
 }

@@ -8,6 +8,7 @@ export type ErrorDetails = Readonly<Record<string, unknown>>;
 
 /** The base of every error loopgrad throws on purpose. */
 export class LoopgradError extends Error {
+  static readonly errorName: string = 'LoopgradError';
   /** The operation that refused: 'gemm', 'rtrl', 'loadNetwork', 'train --lr' ... */
   readonly op: string;
   readonly details: ErrorDetails;
@@ -15,20 +16,30 @@ export class LoopgradError extends Error {
   /** `message` is what follows "op: "; details are the values at fault. */
   constructor(op: string, message: string, details: ErrorDetails = {}) {
     super(`${op}: ${message}`);
-    this.name = new.target.name;
+    // The class's own errorName, not new.target.name: a minifier renames classes, and a bundle's
+    // errors must still read "ShapeError: ..." (a caller's subclass without one keeps its own name).
+    this.name = Object.prototype.hasOwnProperty.call(new.target, 'errorName') ? (new.target as unknown as { errorName: string }).errorName : new.target.name;
     this.op = op;
     this.details = details;
   }
 }
 
 /** An array, matrix or sequence of the wrong shape, length or size for the operation. */
-export class ShapeError extends LoopgradError {}
+export class ShapeError extends LoopgradError {
+  static override readonly errorName = 'ShapeError';
+}
 
 /** An option, setting or argument that is unknown, of the wrong type, out of range or in conflict. */
-export class ConfigError extends LoopgradError {}
+export class ConfigError extends LoopgradError {
+  static override readonly errorName = 'ConfigError';
+}
 
 /** Bytes that are not what they claim: a corrupt or hostile file, a header, a checkpoint, a saved network. */
-export class FormatError extends LoopgradError {}
+export class FormatError extends LoopgradError {
+  static override readonly errorName = 'FormatError';
+}
 
 /** A run refused or stopped for what it would cost: memory over a limit, a size past what is safe. */
-export class ResourceError extends LoopgradError {}
+export class ResourceError extends LoopgradError {
+  static override readonly errorName = 'ResourceError';
+}

@@ -8,7 +8,13 @@
 //      ticking (timer and animation-frame heartbeats, prompt evaluation round
 //      trips), the BPTT/RTRL switch reports each method's cost, and bad input
 //      shows a message;
-//   4. a screenshot of the demo is written to a PNG file.
+//   4. a screenshot of the demo is written to a PNG file;
+//   5. data-parallel BPTT on a pool of Web Workers (loopgrad.parallel.createWebPool and the
+//      worker bundle dist/browser/loopgrad-worker.js), on a page served without and with
+//      COOP/COEP (copies, then SharedArrayBuffer): 2 workers equal the main thread's Bptt to
+//      1e-12, repeat bit for bit, survive a worker terminated mid-call (the call fails naming
+//      it, the next is whole) and a worker script that throws at load (no respawn loop), and
+//      close() ends every worker (counted by playwright); the IIFE bundle finds the worker too.
 // Needs the bundles (node scripts/bundle.mjs), /usr/bin/chromium and playwright-core.
 //
 // Check 2 runs twice and both must be bit-identical to Node's: once as is (lib/
@@ -120,6 +126,26 @@ try {
 } catch (err) { window.__result = { error: String(err && err.stack || err) }; }
 </script>`,
   '/__test/broken-worker.js': `throw new Error('broken on purpose');`,
+  // the IIFE bundle finds loopgrad-worker.js beside itself (document.currentScript, read at load)
+  '/__test/workers-iife.html': `<!doctype html><meta charset="utf-8"><title>workers-iife</title><link rel="icon" href="data:,">
+<script src="/dist/browser/loopgrad.min.js"></script>
+<script type="module">
+try {
+  const lg = window.loopgrad;
+  const spec = { cell: { kind: 'gru', options: { inputSize: 2, hiddenSize: 3 } }, readout: 1 };
+  const theta = new Float64Array(lg.parallel.modelFromSpec(spec).params.theta.length).map((_, i) => 0.4 * Math.cos(i));
+  const xs = lg.mat(8, 2), targets = lg.mat(8, 1);
+  xs.data.forEach((_, i) => { xs.data[i] = Math.sin(i); });
+  targets.data.forEach((_, i) => { targets.data[i] = 0.1 * i; });
+  const plain = new lg.Bptt(lg.parallel.modelFromSpec(spec, theta.slice())).run(xs, lg.sequenceLoss({ kind: 'mse', targets, mask: null, batch: 2 }), { batch: 2 });
+  const pool = lg.parallel.createWebPool({ threads: 1 });
+  const r = await pool.bptt(spec, theta, xs, { kind: 'mse', targets }, { batch: 2 });
+  await pool.close();
+  let d = 0, m = 0;
+  for (let i = 0; i < r.grad.length; i++) { d = Math.max(d, Math.abs(r.grad[i] - plain.grad[i])); m = Math.max(m, Math.abs(plain.grad[i])); }
+  window.__iife = { gradRel: d / m, lossRel: Math.abs(r.loss - plain.loss) / plain.loss };
+} catch (err) { window.__iife = { error: String(err && err.stack || err) }; }
+</script>`,
 };
 
 // Check 5: data-parallel BPTT on a pool of Web Workers. The page is served twice: at
@@ -483,6 +509,7 @@ async function main() {
       kf.kind === 'elman' && kf.method === 'kf-rtrl' && kf.messages.length === 0 && kf.s.msPerChar > 0 && kf.s.gradientBytes > 0,
       kf.messages.length ? `message: ${kf.messages[0]}` : `${kf.s.msPerChar.toFixed(2)} ms/char, keeps ${(kf.s.gradientBytes / 1024).toFixed(1)} KB`);
     // 5: data-parallel BPTT on Web Workers, copying and sharing memory
+    const workersStarted = Date.now();
     for (const [label, path, isolated] of [['copies', '/__test/workers.html', false], ['SharedArrayBuffer', '/__coi/__test/workers.html', true]]) {
       const name = `workers (${label})`;
       await page.goto(base + path);
@@ -516,6 +543,14 @@ async function main() {
       check(`${name}: close() ends every worker and later calls are refused`, live >= 4 && left === 0 && afterClose !== null && /closed/.test(afterClose.message),
         `${live} workers running before close, ${left} ${Date.now() - t0} ms after; a call after close: ${afterClose === null ? 'succeeded' : afterClose.message}`);
     }
+
+    await page.goto(`${base}/__test/workers-iife.html`);
+    await page.waitForFunction(() => window.__iife !== undefined, null, { timeout: 30_000 });
+    const iife = await page.evaluate(() => window.__iife);
+    check('workers (IIFE bundle): createWebPool finds the worker bundle beside loopgrad.min.js', !iife.error && iife.lossRel <= 1e-12 && iife.gradRel <= 1e-12,
+      iife.error ? iife.error.split('\n')[0] : `1 worker's GRU BPTT against the main thread's: loss ${iife.lossRel.toExponential(1)}, gradient ${iife.gradRel.toExponential(1)} relative`);
+
+    console.log(`info  the Web Worker checks took ${((Date.now() - workersStarted) / 1000).toFixed(1)} s`);
 
     check('no page errors', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
   } catch (err) {

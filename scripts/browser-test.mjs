@@ -203,6 +203,7 @@ try {
   out.gradRel = relErr(a.grad, plain.grad);
   out.params = a.grad.length;
   out.repeatBits = a.loss === b.loss && sameBits(a.grad, b.grad);
+  out.bits = Array.from(new Uint8Array(new Float64Array([a.loss, ...a.grad]).buffer), (v) => v.toString(16).padStart(2, '0')).join('');
   // the public entry, default worker URL (beside the bundle), a second pool of 2
   const other = P.createWebPool({ threads: 2 });
   pools.push(other);
@@ -510,6 +511,7 @@ async function main() {
       kf.messages.length ? `message: ${kf.messages[0]}` : `${kf.s.msPerChar.toFixed(2)} ms/char, keeps ${(kf.s.gradientBytes / 1024).toFixed(1)} KB`);
     // 5: data-parallel BPTT on Web Workers, copying and sharing memory
     const workersStarted = Date.now();
+    const workerBits = [];
     for (const [label, path, isolated] of [['copies', '/__test/workers.html', false], ['SharedArrayBuffer', '/__coi/__test/workers.html', true]]) {
       const name = `workers (${label})`;
       await page.goto(base + path);
@@ -525,6 +527,10 @@ async function main() {
         `LSTM 3-6 + readout 2, ${w.params} parameters, batch 5, 7 steps: loss ${w.lossRel.toExponential(1)}, gradient ${w.gradRel.toExponential(1)}; first call ${w.firstCallMs.toFixed(0)} ms (workers starting), the next ${w.repeatCallMs.toFixed(1)} ms`);
       check(`${name}: 2 workers repeat bit for bit (same pool, a second pool from createWebPool)`, w.repeatBits && w.otherPoolBits,
         `same pool ${w.repeatBits ? 'identical' : 'differs'}, second pool ${w.otherPoolBits ? 'identical' : 'differs'}`);
+      workerBits.push(w.bits);
+      if (workerBits.length === 2) {
+        check('workers: copying and sharing give the same bits', workerBits[0] === workerBits[1], `loss and ${w.params} gradient entries ${workerBits[0] === workerBits[1] ? 'identical' : 'differ'} between the two pages`);
+      }
       const killed = w.killed;
       check(`${name}: a worker terminated mid-call fails the call naming it; the next call is whole`,
         killed !== null && killed.name === 'WorkerError' && /worker 1 \(web worker \d+\) died: it was terminated; no gradient is returned/.test(killed.message) && w.afterKillBits,

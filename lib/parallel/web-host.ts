@@ -143,12 +143,12 @@ class WebWorkerPort implements WorkerPort {
 
 /** new URL(url, base).href (URL is a web global; ES2022 alone does not declare it). */
 function resolveUrl(g: WebGlobals, url: string, base: string | undefined): string {
-  if (typeof g.URL !== 'function') throw new ConfigError('webWorkerHost', 'this platform has no URL global');
-  return new g.URL(url, base).href;
+  return new g.URL!(url, base).href;
 }
 
 function resolveWorkerUrl(g: WebGlobals, workerUrl: WebWorkerHostOptions['workerUrl']): string {
   const op = 'webWorkerHost';
+  if (typeof g.URL !== 'function') throw new ConfigError(op, 'this platform has no URL global to resolve the worker script\'s URL with');
   if (workerUrl === undefined) {
     if (BUNDLE_URL === undefined) {
       throw new ConfigError(op, `workerUrl is needed here: this copy of loopgrad is not one of the browser bundles, so it cannot find ${WORKER_BUNDLE} by itself (pass workerUrl: the URL where dist/browser/${WORKER_BUNDLE} is served)`);

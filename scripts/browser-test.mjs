@@ -8,7 +8,13 @@
 //      ticking (timer and animation-frame heartbeats, prompt evaluation round
 //      trips), the BPTT/RTRL switch reports each method's cost, and bad input
 //      shows a message;
-//   4. a screenshot of the demo is written to a PNG file.
+//   4. a screenshot of the demo is written to a PNG file;
+//   5. data-parallel BPTT on a pool of Web Workers (loopgrad.parallel.createWebPool and the
+//      worker bundle dist/browser/loopgrad-worker.js), on a page served without and with
+//      COOP/COEP (copies, then SharedArrayBuffer): 2 workers equal the main thread's Bptt to
+//      1e-12, repeat bit for bit, survive a worker terminated mid-call (the call fails naming
+//      it, the next is whole) and a worker script that throws at load (no respawn loop), and
+//      close() ends every worker (counted by playwright); the IIFE bundle finds the worker too.
 // Needs the bundles (node scripts/bundle.mjs), /usr/bin/chromium and playwright-core.
 //
 // Check 2 runs twice and both must be bit-identical to Node's: once as is (lib/
@@ -86,6 +92,7 @@ const MIME = {
   '.png': 'image/png',
   '.txt': 'text/plain; charset=utf-8',
 };
+const ISOLATION_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 const SERVED = ['dist/browser/', 'dist/lib/mat/math.js', 'docs/demo/', 'scripts/seeded-run.mjs', 'scripts/portable-math.mjs'];
 
 // Both pages run the seeded routine twice: with the engine's own Math, and
@@ -118,19 +125,134 @@ try {
   window.__result = { ...result, isGlobal: true };
 } catch (err) { window.__result = { error: String(err && err.stack || err) }; }
 </script>`,
+  '/__test/broken-worker.js': `throw new Error('broken on purpose');`,
+  // the IIFE bundle finds loopgrad-worker.js beside itself (document.currentScript, read at load)
+  '/__test/workers-iife.html': `<!doctype html><meta charset="utf-8"><title>workers-iife</title><link rel="icon" href="data:,">
+<script src="/dist/browser/loopgrad.min.js"></script>
+<script type="module">
+try {
+  const lg = window.loopgrad;
+  const spec = { cell: { kind: 'gru', options: { inputSize: 2, hiddenSize: 3 } }, readout: 1 };
+  const theta = new Float64Array(lg.parallel.modelFromSpec(spec).params.theta.length).map((_, i) => 0.4 * Math.cos(i));
+  const xs = lg.mat(8, 2), targets = lg.mat(8, 1);
+  xs.data.forEach((_, i) => { xs.data[i] = Math.sin(i); });
+  targets.data.forEach((_, i) => { targets.data[i] = 0.1 * i; });
+  const plain = new lg.Bptt(lg.parallel.modelFromSpec(spec, theta.slice())).run(xs, lg.sequenceLoss({ kind: 'mse', targets, mask: null, batch: 2 }), { batch: 2 });
+  const pool = lg.parallel.createWebPool({ threads: 1 });
+  const r = await pool.bptt(spec, theta, xs, { kind: 'mse', targets }, { batch: 2 });
+  await pool.close();
+  let d = 0, m = 0;
+  for (let i = 0; i < r.grad.length; i++) { d = Math.max(d, Math.abs(r.grad[i] - plain.grad[i])); m = Math.max(m, Math.abs(plain.grad[i])); }
+  window.__iife = { gradRel: d / m, lossRel: Math.abs(r.loss - plain.loss) / plain.loss };
+} catch (err) { window.__iife = { error: String(err && err.stack || err) }; }
+</script>`,
 };
+
+// Check 5: data-parallel BPTT on a pool of Web Workers. The page is served twice: at
+// /__test/workers.html as is (no SharedArrayBuffer: parameters and gradients are copied) and at
+// /__coi/__test/workers.html with every response under /__coi/ carrying COOP same-origin and
+// COEP require-corp (cross-origin isolated: SharedArrayBuffer). Each run: an LSTM with a readout,
+// 5 sequences of different lengths, MSE; a 2-worker pool's loss and gradient against the
+// main thread's Bptt; the same call again and on a second pool (bit for bit); a worker
+// terminated while a call waits for it; a worker script that throws while loading; close().
+// The pages leave their pools open and set window.__workers; window.__closeAll() closes them.
+function workersPage(prefix) {
+  return `<!doctype html><meta charset="utf-8"><title>workers</title><link rel="icon" href="data:,">
+<script type="module">
+const out = { isolated: globalThis.crossOriginIsolated === true, sab: typeof SharedArrayBuffer === 'function' };
+const pools = [];
+try {
+  const lg = await import('${prefix}/dist/browser/loopgrad.min.mjs');
+  const P = lg.parallel;
+  const spec = { cell: { kind: 'lstm', options: { inputSize: 3, hiddenSize: 6 } }, readout: 2 };
+  const batch = 5, steps = 7, lengths = [7, 4, 6, 7, 2];
+  const theta = new Float64Array(P.modelFromSpec(spec).params.theta.length);
+  for (let i = 0; i < theta.length; i++) theta[i] = 0.3 * Math.sin(1 + 0.7 * i);
+  const xs = lg.mat(steps * batch, 3), targets = lg.mat(steps * batch, 2), mask = lg.mat(steps * batch, 1);
+  for (let i = 0; i < xs.data.length; i++) xs.data[i] = Math.cos(0.37 * i);
+  for (let i = 0; i < targets.data.length; i++) targets.data[i] = 0.5 * Math.sin(0.23 * i + 2);
+  for (let t = 0; t < steps; t++) for (let b = 0; b < batch; b++) mask.data[t * batch + b] = t < lengths[b] ? 1 : 0;
+  const plain = new lg.Bptt(P.modelFromSpec(spec, theta.slice())).run(xs, lg.sequenceLoss({ kind: 'mse', targets, mask, batch }), { batch, lengths });
+  const relErr = (a, b) => { let d = 0, m = 0; for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); } return m === 0 ? d : d / m; };
+  const sameBits = (a, b) => a.length === b.length && new Uint8Array(a.buffer, a.byteOffset, a.byteLength).every((v, i) => v === new Uint8Array(b.buffer, b.byteOffset, b.byteLength)[i]);
+  const call = (pool) => pool.bptt(spec, theta, xs, { kind: 'mse', targets, mask }, { batch, lengths });
+  // (the class, not e.name: the minified bundles rename classes, and LoopgradError takes its name from the class)
+  const failure = (promise) => promise.then(() => null, (e) => ({ name: e instanceof P.WorkerError ? 'WorkerError' : e instanceof lg.ConfigError ? 'ConfigError' : String(e && e.name), message: String(e && e.message) }));
+
+  // The real host, wrapped: after killOnRun(i) the next shard posted to worker i is posted and
+  // its worker terminated at once, so it dies while the call waits for it.
+  const base = P.webWorkerHost();
+  out.host = { cores: base.cores, shared: base.shared };
+  let victim = -1;
+  const host = { cores: Math.max(2, base.cores), shared: base.shared, spawn: (i) => {
+    const p = base.spawn(i);
+    return { name: p.name, listen: (r, d) => p.listen(r, d), keepAlive: (on) => p.keepAlive(on), terminate: () => p.terminate(),
+      post: (m, transfer) => { p.post(m, transfer); if (m.type === 'run' && victim === i) { victim = -1; p.terminate(); } } };
+  } };
+  const pool = new P.WorkerPool(host, { threads: 2 });
+  pools.push(pool);
+  out.poolShared = pool.shared;
+  const t0 = performance.now();
+  const a = await call(pool);
+  out.firstCallMs = performance.now() - t0;
+  const t1 = performance.now();
+  const b = await call(pool);
+  out.repeatCallMs = performance.now() - t1;
+  out.shards = a.shards;
+  out.lossRel = Math.abs(a.loss - plain.loss) / Math.abs(plain.loss);
+  out.gradRel = relErr(a.grad, plain.grad);
+  out.params = a.grad.length;
+  out.repeatBits = a.loss === b.loss && sameBits(a.grad, b.grad);
+  out.bits = Array.from(new Uint8Array(new Float64Array([a.loss, ...a.grad]).buffer), (v) => v.toString(16).padStart(2, '0')).join('');
+  // the public entry, default worker URL (beside the bundle), a second pool of 2
+  const other = P.createWebPool({ threads: 2 });
+  pools.push(other);
+  const c = await call(other);
+  out.otherPoolBits = a.loss === c.loss && sameBits(a.grad, c.grad);
+  // a worker terminated mid-call: the call fails naming it; the next call works, bit for bit
+  victim = 1;
+  out.killed = await failure(call(pool));
+  const d = await call(pool);
+  out.afterKillBits = a.loss === d.loss && sameBits(a.grad, d.grad);
+  // a worker script that throws while loading: the call fails with its error, twice, and the
+  // pool does not respawn it in a loop between calls
+  let spawns = 0;
+  const brokenBase = P.webWorkerHost({ workerUrl: '${prefix}/__test/broken-worker.js' });
+  const broken = new P.WorkerPool({ cores: 1, shared: brokenBase.shared, spawn: (i) => { spawns++; return brokenBase.spawn(i); } }, { threads: 1 });
+  pools.push(broken);
+  out.broken = await failure(call(broken));
+  const spawnsAfter = spawns;
+  await new Promise((r) => setTimeout(r, 300));
+  out.brokenSpawns = { after: spawnsAfter, later: spawns };
+  out.brokenAgain = await failure(call(broken));
+  out.threadsRefused = await failure(Promise.resolve().then(() => P.createWebPool({ threads: base.cores + 1 })));
+  // close() ends the workers (counted from outside by the test); a call after it is refused
+  window.__closeAll = async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    return failure(call(pool));
+  };
+} catch (err) {
+  out.error = String(err && err.stack || err);
+}
+window.__workers = out;
+</script>`;
+}
 
 function startServer() {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // /__coi/...: the same file, cross-origin isolated (what a page needs for SharedArrayBuffer)
+    const isolated = url.pathname.startsWith('/__coi/');
+    const pathname = isolated ? url.pathname.slice('/__coi'.length) : url.pathname;
     const send = (status, type, body) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...(isolated ? ISOLATION_HEADERS : {}) });
       res.end(body);
     };
-    if (TEST_PAGES[url.pathname]) return send(200, MIME['.html'], TEST_PAGES[url.pathname]);
+    if (pathname === '/__test/workers.html') return send(200, MIME['.html'], workersPage(isolated ? '/__coi' : ''));
+    if (TEST_PAGES[pathname]) return send(200, MIME[extname(pathname)] ?? MIME['.html'], TEST_PAGES[pathname]);
     let path;
     try {
-      path = normalize(decodeURIComponent(url.pathname)).replace(/^[/\\]+/, '');
+      path = normalize(decodeURIComponent(pathname)).replace(/^[/\\]+/, '');
     } catch {
       return send(400, MIME['.txt'], 'bad path');
     }
@@ -387,6 +509,55 @@ async function main() {
     check('demo: KF-RTRL trains an Elman cell and reports its cost',
       kf.kind === 'elman' && kf.method === 'kf-rtrl' && kf.messages.length === 0 && kf.s.msPerChar > 0 && kf.s.gradientBytes > 0,
       kf.messages.length ? `message: ${kf.messages[0]}` : `${kf.s.msPerChar.toFixed(2)} ms/char, keeps ${(kf.s.gradientBytes / 1024).toFixed(1)} KB`);
+    // 5: data-parallel BPTT on Web Workers, copying and sharing memory
+    const workersStarted = Date.now();
+    const workerBits = [];
+    for (const [label, path, isolated] of [['copies', '/__test/workers.html', false], ['SharedArrayBuffer', '/__coi/__test/workers.html', true]]) {
+      const name = `workers (${label})`;
+      await page.goto(base + path);
+      await page.waitForFunction(() => window.__workers !== undefined, null, { timeout: 60_000 });
+      const w = await page.evaluate(() => window.__workers);
+      if (w.error) {
+        check(`${name}: the page runs`, false, w.error.split('\n')[0]);
+        continue;
+      }
+      check(`${name}: isolation and memory as served`, w.isolated === isolated && w.host.shared === isolated && w.poolShared === isolated,
+        `crossOriginIsolated ${w.isolated}, SharedArrayBuffer ${w.sab ? 'defined' : 'undefined'}, host.shared ${w.host.shared}, pool.shared ${w.poolShared}, cores ${w.host.cores}`);
+      check(`${name}: 2 workers' BPTT = the main thread's Bptt to 1e-12 relative`, w.shards === 2 && w.lossRel <= 1e-12 && w.gradRel <= 1e-12,
+        `LSTM 3-6 + readout 2, ${w.params} parameters, batch 5, 7 steps: loss ${w.lossRel.toExponential(1)}, gradient ${w.gradRel.toExponential(1)}; first call ${w.firstCallMs.toFixed(0)} ms (workers starting), the next ${w.repeatCallMs.toFixed(1)} ms`);
+      check(`${name}: 2 workers repeat bit for bit (same pool, a second pool from createWebPool)`, w.repeatBits && w.otherPoolBits,
+        `same pool ${w.repeatBits ? 'identical' : 'differs'}, second pool ${w.otherPoolBits ? 'identical' : 'differs'}`);
+      workerBits.push(w.bits);
+      if (workerBits.length === 2) {
+        check('workers: copying and sharing give the same bits', workerBits[0] === workerBits[1], `loss and ${w.params} gradient entries ${workerBits[0] === workerBits[1] ? 'identical' : 'differ'} between the two pages`);
+      }
+      const killed = w.killed;
+      check(`${name}: a worker terminated mid-call fails the call naming it; the next call is whole`,
+        killed !== null && killed.name === 'WorkerError' && /worker 1 \(web worker \d+\) died: it was terminated; no gradient is returned/.test(killed.message) && w.afterKillBits,
+        `${killed === null ? 'the call succeeded' : `${killed.name}: ${killed.message}`}; next call ${w.afterKillBits ? 'bit-identical to the first' : 'differs'}`);
+      const broken = w.broken, again = w.brokenAgain;
+      check(`${name}: a worker script that throws while loading fails each call, without a respawn loop`,
+        broken !== null && again !== null && broken.name === 'WorkerError' && /broken on purpose/.test(broken.message) && /broken on purpose/.test(again.message) && w.brokenSpawns.later === w.brokenSpawns.after,
+        `${broken === null ? 'the call succeeded' : `${broken.name}: ${broken.message}`}; workers spawned ${w.brokenSpawns.after}, 300 ms later ${w.brokenSpawns.later}`);
+      check(`${name}: more threads than cores is refused`, w.threadsRefused !== null && w.threadsRefused.name === 'ConfigError' && /threads must be an integer from 1 to/.test(w.threadsRefused.message),
+        w.threadsRefused === null ? 'accepted' : w.threadsRefused.message);
+      const live = page.workers().length;
+      const t0 = Date.now();
+      const afterClose = await page.evaluate(() => window.__closeAll());
+      while (page.workers().length > 0 && Date.now() - t0 < 5000) await sleep(25);
+      const left = page.workers().length;
+      check(`${name}: close() ends every worker and later calls are refused`, live >= 4 && left === 0 && afterClose !== null && /closed/.test(afterClose.message),
+        `${live} workers running before close, ${left} ${Date.now() - t0} ms after; a call after close: ${afterClose === null ? 'succeeded' : afterClose.message}`);
+    }
+
+    await page.goto(`${base}/__test/workers-iife.html`);
+    await page.waitForFunction(() => window.__iife !== undefined, null, { timeout: 30_000 });
+    const iife = await page.evaluate(() => window.__iife);
+    check('workers (IIFE bundle): createWebPool finds the worker bundle beside loopgrad.min.js', !iife.error && iife.lossRel <= 1e-12 && iife.gradRel <= 1e-12,
+      iife.error ? iife.error.split('\n')[0] : `1 worker's GRU BPTT against the main thread's: loss ${iife.lossRel.toExponential(1)}, gradient ${iife.gradRel.toExponential(1)} relative`);
+
+    console.log(`info  the Web Worker checks took ${((Date.now() - workersStarted) / 1000).toFixed(1)} s`);
+
     check('no page errors', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
   } catch (err) {
     check('browser session', false, err instanceof Error ? err.message.split('\n')[0] : String(err));

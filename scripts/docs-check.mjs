@@ -5,7 +5,7 @@
 // measured by the command behind it, and compared within the tolerance stated beside it.
 // It exits 1 naming the file, the figure, the published and the measured value of every figure
 // that no longer holds. What it runs (about 10 s; needs `npm run build` for dist/):
-//   node scripts/bundle.mjs into a temporary directory     the bundle table of docs/browser.md
+//   node scripts/bundle.mjs into a temporary directory     the bundle table of docs/browser.md (ESM, IIFE, worker)
 //   npm pack --dry-run --json --ignore-scripts             the package size in docs/browser.md
 //   spec/golden/*.safetensors counted                      README.md's "(21 of 21 files"
 //   loopgrad train / diagnose / compare refusals           the memory estimates in docs/training.md, docs/compare.md
@@ -73,7 +73,7 @@ const bundleSizes = measured('bundle', () => {
       return { raw: Number(m[1]), gzip: Number(m[2]) };
     };
     const modules = Number(/all of lib\/ \((\d+) modules/.exec(text)?.[1]);
-    return { esm: row('ESM'), iife: row('IIFE'), all: row('all of lib/'), modules };
+    return { esm: row('ESM'), iife: row('IIFE'), worker: row('worker \\(ESM'), all: row('all of lib/'), modules };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
@@ -94,7 +94,7 @@ const plusMinus = (n) => (published, actual) => Math.abs(actual - published) <= 
 // A figure: where it is published, the sentence that states it (capture groups are the
 // published values), what each value is measured as, and the tolerance.
 const FIGURES = [
-  ...[['ESM bundle', 'esm'], ['IIFE bundle', 'iife']].flatMap(([row, key]) => [
+  ...[['ESM bundle', 'esm'], ['IIFE bundle', 'iife'], ['worker bundle', 'worker']].flatMap(([row, key]) => [
     { file: 'docs/browser.md', figure: `${row}, raw`, pattern: new RegExp(`\\| ${row} \\| ([0-9.]+) KB \\|`), read: (m) => bytes(m[1], 'KB'), measure: () => bundleSizes()[key].raw, tolerance: '2 %', holds: within(0.02), show: (b) => `${(b / 1000).toFixed(1)} KB` },
     { file: 'docs/browser.md', figure: `${row}, gzipped`, pattern: new RegExp(`\\| ${row} \\| [0-9.]+ KB \\| ([0-9.]+) KB \\|`), read: (m) => bytes(m[1], 'KB'), measure: () => bundleSizes()[key].gzip, tolerance: '2 %', holds: within(0.02), show: (b) => `${(b / 1000).toFixed(1)} KB` },
   ]),

@@ -1,0 +1,6 @@
+// The browser bundle's `parallel` namespace (lib/browser.ts): data-parallel BPTT on a pool of
+// Web Workers. loopgrad.parallel.createWebPool({ threads: 2 }).bptt(spec, theta, xs, loss, options).
+export { createWebPool, webWorkerHost, WORKER_BUNDLE, type WebPoolOptions, type WebWorkerHostOptions } from './web-host.js';
+export { WorkerPool, WorkerError, checkThreads, type WorkerPoolOptions, type ParallelLoss, type ParallelRunOptions, type ParallelBpttResult } from './pool.js';
+export { modelFromSpec, type ModelSpec } from './model-spec.js';
+export { type WorkerHost, type WorkerPort, type ToWorker, type FromWorker } from './protocol.js';

@@ -11,8 +11,9 @@
 // to them. A save interrupted at any moment therefore leaves the previous
 // checkpoint intact: the pointer still names the old generation, whose files
 // are only deleted after the new pointer is in place.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, unlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { TEMPORARY_NAME, writeFileAtomic } from './atomic-write.js';
 import type { Params } from '../lib/cells/params.js';
 import { pytorchStateDict, loadPytorchParams } from '../lib/io/pytorch.js';
 import { type TensorInfo, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../lib/io/safetensors.js';
@@ -133,42 +134,6 @@ export interface SaveOptions {
   writeFile?: (path: string, data: Uint8Array | string) => void;
 }
 
-let tempCounter = 0;
-
-/** Writes bytes to path atomically: temp file in the same directory, fsync, rename, fsync of the directory. */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const temp = `${path}.tmp-${process.pid}-${Date.now()}-${tempCounter++}`;
-  let fd = -1;
-  try {
-    fd = openSync(temp, 'wx', 0o644);
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(temp, path);
-  } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    try { unlinkSync(temp); } catch { /* already gone */ }
-    throw e;
-  }
-  syncDirectory(join(path, '..'));
-}
-
-function syncDirectory(dir: string): void {
-  // Makes the rename durable. Some platforms cannot open a directory for fsync; that is not an error there.
-  let fd = -1;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    /* best effort */
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
-}
-
 function readPointer(dir: string): Pointer | null {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`checkpoint: ${dir} is a file, not a checkpoint directory`);
   const path = join(dir, POINTER);
@@ -235,7 +200,7 @@ export function saveCheckpoint(dir: string, data: CheckpointData, options: SaveO
   // The new generation is current: older data files and stray temporaries can go.
   for (const name of readdirSync(dir)) {
     const stale = ((WEIGHTS_NAME.test(name) || OPTIMIZER_NAME.test(name)) && name !== names.weights && name !== names.optimizer)
-      || /\.tmp-\d+-\d+-\d+$/.test(name);
+      || TEMPORARY_NAME.test(name);
     if (stale) {
       try { unlinkSync(join(dir, name)); } catch { /* another process may have removed it */ }
     }

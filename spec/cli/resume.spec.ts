@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint, readCheckpointMeta, saveCheckpoint, writeFileAtomic as writeReal } from '../../cli/checkpoint.js';
+import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../../cli/checkpoint.js';
+import { writeFileAtomic as writeReal } from '../../cli/atomic-write.js';
 import { createParams } from '../../lib/cells/params.js';
 import { readSafetensors } from '../../lib/io/safetensors.js';
 import { Rng } from '../../lib/mat/rng.js';

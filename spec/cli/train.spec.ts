@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../../cli/checkpoint.js';
+import { temporaryPath } from '../../cli/atomic-write.js';
 import { createParams } from '../../lib/cells/params.js';
 import { Optimizer } from '../../lib/optim/optimizer.js';
 
@@ -171,6 +172,7 @@ test('an interrupted save leaves the previous checkpoint intact; the next save c
   assert.throws(() => saveCheckpoint(dir, { params: params([9, 9, 9, 9, 9, 9]), meta: { n: 2 } }, { beforeCommit: () => { throw new Error('power cut'); } }), /power cut/);
   // A crash in the middle of writing a file leaves only a temporary.
   writeFileSync(join(dir, 'weights-000003.safetensors.tmp-1-2-3'), 'half a file');
+  writeFileSync(temporaryPath(join(dir, 'optimizer-000003.json')), 'half a file');
   const q = params([0, 0, 0, 0, 0, 0]);
   const loaded = loadCheckpoint(dir, q);
   assert.equal(Array.from(q.theta), [1, 2, 3, 4, 5, 6]);

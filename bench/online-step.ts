@@ -4,7 +4,7 @@
 // Expected shape: UORO a small multiple of BPTT's per-step cost (a few passes of the step plus
 // O(P)); KF-RTRL adds the H x H x H product D·A; RTRL grows with P·(state), n⁴ overall.
 import { uniformMat } from './inputs.js';
-import { bestMsPerCall } from './timing.js';
+import { bestMsPerCall, median } from './timing.js';
 import { type CellKind, createCell } from '../lib/cells/registry.js';
 import { type Mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
@@ -44,26 +44,83 @@ function measure(fn: () => void, samples: number): number {
 }
 
 
-function row(kind: CellKind, hidden: number, samples: number): OnlineStepRow {
+/** The bench's model, inputs and loss for a cell and hidden size (the same for every method). */
+function setup(kind: CellKind, hidden: number) {
   const rng = new Rng(hidden);
   const model = createModel(createCell(kind, { inputSize: INPUT, hiddenSize: hidden }), { seed: hidden });
   const xs = uniformMat(STEPS, INPUT, rng);
   const cot = uniformMat(STEPS, model.cell.outputSize, rng);
-  const loss: SequenceLoss = { step: (g, t, out) => g.dot(out, g.constant({ rows: 1, cols: cot.cols, data: cot.data, offset: t * cot.cols })) };
+  // An online method's t counts every step since reset (the timing loop runs far past STEPS): wrap it.
+  const loss: SequenceLoss = { step: (g, t, out) => g.dot(out, g.constant({ rows: 1, cols: cot.cols, data: cot.data, offset: (t % STEPS) * cot.cols })) };
   const inputs = Array.from({ length: STEPS }, (_, t) => ({ rows: 1, cols: INPUT, data: xs.data, offset: t * INPUT }));
-  const online = (method: { reset(): void; step(x: Mat, loss: SequenceLoss): Mat }) => {
-    method.reset();
-    let t = 0;
-    return measure(() => { method.step(inputs[t % STEPS], loss); t++; }, samples);
-  };
-  const bptt = new Bptt(model);
+  return { model, xs, loss, inputs };
+}
+
+type Setup = ReturnType<typeof setup>;
+
+function onlineMs(method: { reset(): void; step(x: Mat, loss: SequenceLoss): Mat }, { loss, inputs }: Setup, samples: number): number {
+  method.reset();
+  let t = 0;
+  return measure(() => { method.step(inputs[t % STEPS], loss); t++; }, samples);
+}
+
+function bpttMs(bptt: Bptt, { xs, loss }: Setup, samples: number): number {
+  return measure(() => { bptt.run(xs, loss); }, samples) / STEPS;
+}
+
+function row(kind: CellKind, hidden: number, samples: number): OnlineStepRow {
+  const s = setup(kind, hidden), { model } = s;
   return {
     cell: kind, hidden, params: model.params.theta.length,
-    uoroMs: online(new Uoro(model)),
-    kfRtrlMs: kind === 'elman' ? online(new KfRtrl(model)) : null,
-    rtrlMs: online(new Rtrl(model)),
-    bpttMs: measure(() => { bptt.run(xs, loss); }, samples) / STEPS,
+    uoroMs: onlineMs(new Uoro(model), s, samples),
+    kfRtrlMs: kind === 'elman' ? onlineMs(new KfRtrl(model), s, samples) : null,
+    rtrlMs: onlineMs(new Rtrl(model), s, samples),
+    bpttMs: bpttMs(new Bptt(model), s, samples),
   };
+}
+
+export interface UoroRatioOptions {
+  cells?: readonly CellKind[];
+  hidden?: number;
+  /** Rounds, each timing UORO then BPTT back to back (default 5). */
+  rounds?: number;
+  samples?: number;
+}
+
+export interface UoroRatioRow {
+  cell: CellKind;
+  hidden: number;
+  /** uoro / bptt per step, one per round. */
+  ratios: number[];
+  median: number;
+  uoroMs: number[];
+  bpttMs: number[];
+}
+
+/**
+ * UORO's step against BPTT's forward + backward per step (issue 13's target: at most 3x at hidden
+ * 64), on a shared machine: each round times both back to back, so load that comes and goes
+ * touches both; the median ratio over rounds is reported. RTRL is left out (seconds per row).
+ */
+export function benchUoroRatio(opts: UoroRatioOptions = {}): UoroRatioRow[] {
+  const cells = opts.cells ?? ['gru', 'lstm'];
+  const hidden = opts.hidden ?? 64, rounds = opts.rounds ?? 5, samples = opts.samples ?? 7;
+  const rows: UoroRatioRow[] = [];
+  for (const kind of cells) {
+    const s = setup(kind, hidden);
+    const uoro = new Uoro(s.model), bptt = new Bptt(s.model);
+    const r: UoroRatioRow = { cell: kind, hidden, ratios: [], median: 0, uoroMs: [], bpttMs: [] };
+    for (let i = 0; i < rounds; i++) {
+      const u = onlineMs(uoro, s, samples), b = bpttMs(bptt, s, samples);
+      r.uoroMs.push(u);
+      r.bpttMs.push(b);
+      r.ratios.push(u / b);
+    }
+    r.median = median(r.ratios);
+    console.log(`${kind} hidden ${hidden}: uoro/bptt median ${r.median.toFixed(2)} over ${rounds} rounds; rounds (uoro ms, bptt ms, ratio): ${r.ratios.map((x, i) => `${fmt(r.uoroMs[i])} ${fmt(r.bpttMs[i])} ${x.toFixed(2)}`).join(' | ')}`);
+    rows.push(r);
+  }
+  return rows;
 }
 
 const fmt = (v: number | null) => (v === null ? '-' : v >= 1 ? v.toFixed(2) : v.toFixed(3));

@@ -58,34 +58,30 @@ export function accumulateEstimate(grad: Float64Array, direct: Float64Array, coe
  * One running sequence, one parameter block [at, at + n) of theta (θ̃ of that sequence at offset
  * 0): grad += direct + c · θ̃_{t-1} and θ̃_t = θ̃_{t-1} · inv0 + v · inv1 in one pass (direct or v
  * null: zero); returns the block's part of ‖θ̃_t‖². Per element the arithmetic of
- * accumulateEstimate then updateThetaTilde.
+ * accumulateEstimate then updateThetaTilde. (Plain loops, the branches outside them: V8 runs
+ * these faster than hand-unrolled ones.)
  */
 export function denseUpdate(grad: Float64Array, direct: Float64Array | null, c: number, tt: Float64Array, v: Float64Array | null, at: number, n: number, inv0: number, inv1: number): number {
-  let s0 = 0, s1 = 0;
-  const end = at + n, end2 = at + (n & ~1);
-  if (direct !== null || c !== 0) {
+  const end = at + n;
+  let s = 0;
+  if (direct !== null && v !== null) {
     for (let k = at; k < end; k++) {
-      const d = direct === null ? 0 : direct[k];
-      grad[k] = c === 0 ? grad[k] + d : grad[k] + d + c * tt[k];
+      const o = tt[k];
+      grad[k] = grad[k] + direct[k] + c * o;
+      const p = o * inv0 + v[k] * inv1;
+      tt[k] = p;
+      s += p * p;
     }
+    return s;
   }
-  let k = at;
-  if (v === null) {
-    for (; k < end2; k += 2) {
-      const a = tt[k] * inv0, b = tt[k + 1] * inv0;
-      tt[k] = a; tt[k + 1] = b;
-      s0 += a * a; s1 += b * b;
-    }
-    for (; k < end; k++) { const a = tt[k] * inv0; tt[k] = a; s0 += a * a; }
+  if (direct !== null) for (let k = at; k < end; k++) grad[k] = grad[k] + direct[k] + c * tt[k];
+  else if (c !== 0) for (let k = at; k < end; k++) grad[k] = grad[k] + c * tt[k];
+  if (v !== null) {
+    for (let k = at; k < end; k++) { const p = tt[k] * inv0 + v[k] * inv1; tt[k] = p; s += p * p; }
   } else {
-    for (; k < end2; k += 2) {
-      const a = tt[k] * inv0 + v[k] * inv1, b = tt[k + 1] * inv0 + v[k + 1] * inv1;
-      tt[k] = a; tt[k + 1] = b;
-      s0 += a * a; s1 += b * b;
-    }
-    for (; k < end; k++) { const a = tt[k] * inv0 + v[k] * inv1; tt[k] = a; s0 += a * a; }
+    for (let k = at; k < end; k++) { const p = tt[k] * inv0; tt[k] = p; s += p * p; }
   }
-  return s0 + s1;
+  return s;
 }
 
 /**
@@ -93,35 +89,24 @@ export function denseUpdate(grad: Float64Array, direct: Float64Array | null, c: 
  * x (a linear op at batch 1): direct = lossGyᵀ·x and v = nuGyᵀ·x (W is rows x cols, row i at
  * at + i·cols; lossGy or nuGy null: zero). Neither outer product is ever stored: this one pass
  * replaces writing both gradients out, copying them into theta's layout and reading them back.
+ * v · inv1 is formed as x_j · (nuGy_i · inv1) (one rounding apart from (nuGy_i x_j) · inv1).
  */
 export function outerUpdate(
   grad: Float64Array, tt: Float64Array, at: number, rows: number, cols: number,
   lossGy: Float64Array | null, nuGy: Float64Array | null, x: Float64Array, xo: number,
   c: number, inv0: number, inv1: number,
 ): number {
-  let s0 = 0, s1 = 0;
+  let s = 0;
   for (let i = 0; i < rows; i++) {
-    const a = lossGy === null ? 0 : lossGy[i], b = nuGy === null ? 0 : nuGy[i];
+    const a = lossGy === null ? 0 : lossGy[i], b = nuGy === null ? 0 : nuGy[i] * inv1;
     const row = at + i * cols;
-    if (a !== 0 || c !== 0) {
-      for (let j = 0; j < cols; j++) {
-        const k = row + j;
-        grad[k] = grad[k] + a * x[xo + j] + c * tt[k];
-      }
-    }
-    let j = 0;
-    for (; j + 1 < cols; j += 2) {
-      const k = row + j;
-      const p = tt[k] * inv0 + (b * x[xo + j]) * inv1, q = tt[k + 1] * inv0 + (b * x[xo + j + 1]) * inv1;
-      tt[k] = p; tt[k + 1] = q;
-      s0 += p * p; s1 += q * q;
-    }
-    for (; j < cols; j++) {
-      const k = row + j;
-      const p = tt[k] * inv0 + (b * x[xo + j]) * inv1;
+    for (let j = 0; j < cols; j++) {
+      const k = row + j, xj = x[xo + j], o = tt[k];
+      grad[k] = grad[k] + a * xj + c * o;
+      const p = o * inv0 + b * xj;
       tt[k] = p;
-      s0 += p * p;
+      s += p * p;
     }
   }
-  return s0 + s1;
+  return s;
 }

@@ -8,7 +8,8 @@
 // and the final pass over theta forms grad += ∂L_t/∂θ + c θ̃ and θ̃ = θ̃/ρ0 + νᵀI_t/ρ1 straight
 // from them, block by block; ‖νᵀI_t‖² comes from the factors too (‖gyᵀx‖² = ‖gy‖²‖x‖²). A block
 // whose gradient is not one such product (a bias, a weight read twice in a step, a weight also
-// used by another op) is written out densely first, exactly as the graph would have summed it.
+// used by another op) is written out densely first: .grad plus each product's rows in order (the
+// graph's own product may sum those terms in another order: equal up to rounding, ~1e-16).
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import type { StepMasks } from '../cells/cell.js';
 import { ShapeError } from '../mat/errors.js';
@@ -187,7 +188,7 @@ export class UoroPass {
           continue;
         }
       }
-      // Dense: .grad, then each factor's rows added in order (the order the graph's own product sums in).
+      // Dense: .grad, then each factor's rows added in order.
       part.kind = DENSE;
       const rows = w.rows, cols = w.cols;
       dense.set(grad.data.subarray(grad.offset, grad.offset + rows * cols), at);

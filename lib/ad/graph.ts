@@ -80,6 +80,12 @@ export interface WeightFactors {
 
 const BACKWARD_OPTIONS = ['skip', 'factorWeights'];
 
+/** checkKeys for backward's options without allocating (a step may walk its tape twice). */
+function checkBackwardOptions(options: BackwardOptions): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) checkKeys('backward', options, BACKWARD_OPTIONS);
+  for (const key in options) if (key !== 'skip' && key !== 'factorWeights') checkKeys('backward', options, BACKWARD_OPTIONS);
+}
+
 export class Graph {
   readonly mode: Mode;
   /** Number of tangent directions carried (forward mode, or a reverse graph made with some; 0 otherwise). */
@@ -295,7 +301,7 @@ export class Graph {
     }
     let skip: readonly Node[] | null = null, factorWeights = false;
     if (options !== undefined) {
-      checkKeys('backward', options, BACKWARD_OPTIONS);
+      checkBackwardOptions(options);
       skip = (options.skip ?? null) as readonly Node[] | null;
       factorWeights = options.factorWeights === true;
       if (skip !== null) {

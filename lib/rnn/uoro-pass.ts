@@ -41,7 +41,8 @@ export class UoroPass {
   /** The parts written out densely, laid out like theta (only DENSE blocks are meaningful). */
   private readonly lossDense: Float64Array;
   private readonly signDense: Float64Array;
-  private hasLoss = false;
+  private readonly lossWalk = { factorWeights: true };
+  private readonly signWalkOptions = { skip: this.stateVars, factorWeights: true };
 
   constructor(unroll: Unroll) {
     this.unroll = unroll;
@@ -90,7 +91,6 @@ export class UoroPass {
       const finalTerm = loss.final?.(g, result.state) ?? null;
       if (finalTerm !== null) total = total === null ? finalTerm : g.add(total, finalTerm);
     }
-    this.hasLoss = total !== null;
     if (total === null) {
       for (const m of this.stateGrads) m.data.fill(0);
       for (const p of this.lossParts) p.kind = ZERO;
@@ -99,7 +99,7 @@ export class UoroPass {
     if (total.value.rows !== 1 || total.value.cols !== 1) {
       throw new ShapeError(this.unroll.op, `a loss term must be 1x1, got ${shapeOf(total.value)}`, { shape: [total.value.rows, total.value.cols] });
     }
-    g.backward(total, undefined, { factorWeights: true });
+    g.backward(total, undefined, this.lossWalk);
     for (let i = 0; i < this.stateVars.length; i++) {
       const v = this.stateVars[i], out = this.stateGrads[i];
       if (v.grad === null) out.data.fill(0);
@@ -111,7 +111,7 @@ export class UoroPass {
 
   /** νᵀ I_t of the recorded step for the signs ν on s_t (one 1 x size matrix per state vector), kept as factors. */
   signWalk(signs: readonly Mat[]): void {
-    this.graph.backward(this.result!.state, signs, { skip: this.stateVars, factorWeights: true });
+    this.graph.backward(this.result!.state, signs, this.signWalkOptions);
     this.capture(this.signParts, this.signDense);
   }
 
@@ -164,11 +164,6 @@ export class UoroPass {
         into.set(this.lossDense.subarray(at, at + n), at);
       }
     }
-  }
-
-  /** Whether the last lossTerm() had a term. */
-  get hadLoss(): boolean {
-    return this.hasLoss;
   }
 
   // Each parameter leaf's gradient from the walk just made, as a Part (see the file comment).

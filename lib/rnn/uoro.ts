@@ -15,8 +15,11 @@
 // row at once, parameters without tangents), one reverse pass of the loss terms (shared with
 // KfRtrl, lib/rnn/online-loss.ts), and per running sequence one batch-1 reverse pass with
 // cotangent ν on s_t (νᵀ I_t: a batched reverse pass would sum the rows' parameter gradients,
-// and each sequence needs its own; with a batch of one the loss pass's tape is walked again
-// instead): linear in B. Memory: s̃ and θ̃ per sequence, B·(N + P).
+// and each sequence needs its own): linear in B. Memory: s̃ and θ̃ per sequence, B·(N + P).
+// A batch of one (the online case) records the step once instead, D_t s̃ riding along as a
+// tangent, walks that tape for the loss and for ν, and folds both parameter gradients into one
+// pass over theta without writing them out (lib/rnn/uoro-pass.ts): one cell pass, two walks and
+// one O(P) pass a step.
 //
 // A learned initial state s_0 = p (parameters init_*) has S_0 = ∂s_0/∂θ = E, the identity on
 // p's block and zero elsewhere. Keeping it exactly would take an N x N matrix per sequence carried
@@ -64,10 +67,14 @@ function dropoutOf(cell: Cell): number {
   return inner === undefined ? 0 : dropoutOf(inner);
 }
 
-/** Bytes Uoro needs for a model and batch: state, s̃, D s̃ (B·N each), θ̃ (B·P), and its graphs (about four steps' values). */
+/**
+ * Bytes Uoro needs for a model and batch: state, s̃, D s̃ (B·N each), θ̃ (B·P), five P-sized
+ * buffers (grad, ∂L/∂θ, νᵀI, and the batch-1 pass's two written-out gradients) and its graphs
+ * (about four steps' values).
+ */
 export function estimateUoroBytes(model: RecurrentModel, batch = 1): number {
   const N = model.cell.stateSizes.reduce((a, b) => a + b, 0), P = model.params.theta.length;
-  return 8 * (batch * (4 * N + P) + 3 * P) + 4 * estimateStepBytes(model, batch);
+  return 8 * (batch * (4 * N + P) + 5 * P) + 4 * estimateStepBytes(model, batch);
 }
 
 interface Buffers {

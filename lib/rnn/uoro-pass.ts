@@ -74,7 +74,7 @@ export class UoroPass {
       const tangent = result.state[i].tangent, out = pushed[i].data;
       if (tangent === null) out.fill(0);
       else if (tangent.kind === 'dense') out.set(tangent.data.subarray(tangent.offset, tangent.offset + out.length));
-      else throw new Error(`uoro: state ${cell.stateNames[i]} came out with a seed tangent`); // never: no leaf here has one
+      else { out.fill(0); if (tangent.start === 0) out[0] = 1; } // a seed (no leaf here has one): element e moves along direction start + e < 1
     }
     const out = result.output.value;
     output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));

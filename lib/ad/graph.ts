@@ -43,7 +43,7 @@ interface Node extends Var {
   deferredGy: Mat[]; // backward: the gy and x of every step whose weight gradient waits (leaves only)
   deferredX: Mat[];
   needsGrad: boolean; // backward: a cotangent flows into this value in the current walk (requiresGrad less skipped leaves)
-  denseGradWalk: number; // the walk in which a rule last added into this leaf's .grad directly (not deferred)
+  denseGradWalk: number; // the walk in which something last added into this leaf's .grad directly (not deferred)
   factors: { gy: Mat[]; x: Mat[]; dense: boolean } | null; // weightFactors()'s answer, one object reused
   tangentData: Float64Array | null;
   denseTangent: Tangent | null;
@@ -64,17 +64,18 @@ export interface BackwardOptions {
   /**
    * Leave every weight gradient Σ_t gy_tᵀ·x_t (the deferred products of linear) as its factors,
    * read with weightFactors(), instead of adding it into the weight's .grad; .grad then holds only
-   * what other ops added (zeros when nothing did).
+   * what other ops added, and is null for a weight that nothing else reached (its buffer is then
+   * neither zeroed nor written: a step with large weights walked twice saves two passes over them).
    */
   factorWeights?: boolean;
 }
 
 /** A leaf's gradient after backward(..., { factorWeights: true }): .grad plus the factors of its weight part. */
 export interface WeightFactors {
-  /** gW = .grad + Σ_t gy[t]ᵀ · x[t] (gy[t]: rows x out, x[t]: rows x in, W: out x in); empty: all of it is in .grad. */
+  /** gW = .grad (null: zero) + Σ_t gy[t]ᵀ · x[t] (gy[t]: rows x out, x[t]: rows x in, W: out x in); empty: all of it is in .grad. */
   readonly gy: readonly Mat[];
   readonly x: readonly Mat[];
-  /** Whether some op added into .grad directly in the walk (else .grad is zero). */
+  /** Whether some op added into .grad directly in the walk (else .grad is null, or zero when there are no factors). */
   readonly dense: boolean;
 }
 
@@ -105,6 +106,8 @@ export class Graph {
   private readonly tangentScratch: (Tangent | null)[][] = [];
   /** Counts backward() calls (marks which walk a node's per-walk flags belong to). */
   private walks = 0;
+  /** Whether the current walk zeroes leaf gradients lazily (factorWeights). */
+  private lazyLeaves = false;
   /** Weight leaves whose factors the last backward() kept (factorWeights). */
   private keptFactors: Node[] = [];
 
@@ -171,6 +174,7 @@ export class Graph {
     }
     this.cursor++;
     node.grad = null;
+    node.needsGrad = false;
     node.epoch = this.epoch;
     return node;
   }
@@ -327,12 +331,14 @@ export class Graph {
         n.needsGrad = any;
       }
     }
+    // With factorWeights a leaf's buffer is zeroed when something first adds into it (touchLeaf).
+    this.lazyLeaves = factorWeights;
     for (let i = 0; i < this.cursor; i++) {
       const n = this.nodes[i];
       if (!n.needsGrad) { n.grad = null; continue; }
       const { rows, cols } = n.value;
       if (n.gradBuffer === null || n.gradBuffer.rows !== rows || n.gradBuffer.cols !== cols) n.gradBuffer = mat(rows, cols);
-      else n.gradBuffer.data.fill(0);
+      else if (!factorWeights || n.op !== null) n.gradBuffer.data.fill(0);
       n.grad = n.gradBuffer;
     }
     for (let i = 0; i < outs.length; i++) {
@@ -340,6 +346,7 @@ export class Graph {
       if (out.graph !== this) throw new ConfigError('backward', `output ${i} belongs to another graph`, { output: i });
       if (out.epoch !== this.epoch) throw new ConfigError('backward', `output ${i} was made before the graph's last reset()`, { output: i, epoch: out.epoch, graphEpoch: this.epoch });
       if (!out.needsGrad) continue;
+      if (out.op === null) this.touchLeaf(out);
       const g = out.grad!;
       const cot = cots === null ? null : cots[i];
       if (cot === null) {
@@ -363,6 +370,13 @@ export class Graph {
       if (factorWeights) {
         for (const w of deferred) this.keptFactors.push(w);
         kept = true;
+        // Leaves nothing added into: no gradient past the factors (null), or a zero one.
+        for (let i = 0; i < this.cursor; i++) {
+          const n = this.nodes[i];
+          if (n.op !== null || !n.needsGrad || n.denseGradWalk === this.walks) continue;
+          if (n.deferredGy.length > 0) n.grad = null;
+          else this.touchLeaf(n);
+        }
       } else {
         for (const w of deferred) this.flushWeightGradient(w);
       }
@@ -374,17 +388,17 @@ export class Graph {
   }
 
   /**
-   * After backward(..., { factorWeights: true }): leaf w's gradient as .grad plus the factors of
-   * its weight part (see WeightFactors), valid until the next backward() or reset() (the object
-   * is reused); null when w got no gradient in that walk. After a walk without factorWeights the
-   * factors are empty (everything is in .grad).
+   * After backward(..., { factorWeights: true }): leaf w's gradient as .grad (null: zero) plus the
+   * factors of its weight part (see WeightFactors), valid until the next backward() or reset()
+   * (the object is reused); null when w needed no gradient in that walk. After a walk without
+   * factorWeights the factors are empty (everything is in .grad).
    */
   weightFactors(w: Var): WeightFactors | null {
     const n = w as Node;
     if (n.graph !== this || n.epoch !== this.epoch || n.op !== null) {
       throw new ConfigError('weightFactors', 'takes a leaf of this graph recorded since its last reset()', {});
     }
-    if (n.grad === null) return null;
+    if (!n.needsGrad) return null;
     if (n.factors === null) n.factors = { gy: n.deferredGy, x: n.deferredX, dense: false };
     n.factors.dense = n.denseGradWalk === this.walks;
     return n.factors;
@@ -414,10 +428,17 @@ export class Graph {
           gxs[wi] = null;
         }
       }
-      for (let j = 0; j < n.inputs.length; j++) if (gxs[j] !== null && n.inputs[j].op === null) n.inputs[j].denseGradWalk = this.walks;
+      for (let j = 0; j < n.inputs.length; j++) if (gxs[j] !== null && n.inputs[j].op === null) this.touchLeaf(n.inputs[j]);
       rules.vjp(xs, n.value, n.grad!, gxs, n.attrs);
       flopCounter.count += 2 * n.value.rows * n.value.cols;
     }
+  }
+
+  /** Marks leaf n's .grad as written in this walk, zeroing it first when the walk zeroes leaves lazily. */
+  private touchLeaf(n: Node): void {
+    if (n.denseGradWalk === this.walks) return;
+    n.denseGradWalk = this.walks;
+    if (this.lazyLeaves) n.gradBuffer!.data.fill(0);
   }
 
   /** gW += GYᵀ·X with the deferred steps' gy and x stacked as rows. */

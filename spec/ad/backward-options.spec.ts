@@ -45,7 +45,8 @@ const gradOf = (v: Var) => Array.from(v.grad!.data.subarray(v.grad!.offset, v.gr
 /** .grad plus each factor's rows in order: the flushed product's order of sums. */
 function assembled(g: Graph, v: Var): number[] {
   const f = g.weightFactors(v)!;
-  const out = gradOf(v), { rows, cols } = v.value;
+  const { rows, cols } = v.value;
+  const out = v.grad === null ? new Array<number>(rows * cols).fill(0) : gradOf(v);
   for (let t = 0; t < f.gy.length; t++) {
     const gy = f.gy[t], xs = f.x[t];
     for (let i = 0; i < rows; i++) {
@@ -92,12 +93,19 @@ test('backward factorWeights: .grad + Σ gyᵀ·x is the flushed gradient (bit f
   assert.ok(fH.dense, 'wH: also the elementwise product');
   assert.is(fB.gy.length, 0, 'a bias is not a weight pair');
   assert.ok(fB.dense);
+  assert.is(b.ps[0].grad, null, 'wIn: all of its gradient is in the factors, its buffer untouched');
+  assert.ok(b.ps[1].grad !== null && b.ps[2].grad !== null);
   for (const i of [0, 2, 3]) assert.equal(assembled(g, b.ps[i]), gradOf(a.ps[i]), `param ${i}`);
   assert.ok(relErr(assembled(g, b.ps[1]), gradOf(a.ps[1])) <= 1e-15, `wH: ${relErr(assembled(g, b.ps[1]), gradOf(a.ps[1]))}`);
   assert.equal(gradOf(b.hv), gradOf(a.hv), 'h');
+  // Walked again in the same mode (buffers holding the last walk's sums): the same gradients.
+  const first = b.ps.map((p) => assembled(g, p));
+  g.backward(b.out, cotangent, { factorWeights: true });
+  b.ps.forEach((p, i) => assert.equal(assembled(g, p), first[i], `param ${i}, second walk`));
   // A walk without factorWeights flushes again: no factors left, .grad whole.
   g.backward(b.out, cotangent);
   assert.is(g.weightFactors(b.ps[1])!.gy.length, 0);
+  assert.ok(b.ps[0].grad !== null, 'a plain walk gives every weight its .grad');
   a.ps.forEach((p, i) => assert.equal(gradOf(b.ps[i]), gradOf(p), `param ${i} after a plain walk`));
   // reset() drops them.
   g.backward(b.out, cotangent, { factorWeights: true });

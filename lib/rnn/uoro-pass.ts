@@ -153,17 +153,15 @@ export class UoroPass {
     return normSq;
   }
 
-  /** ∂L_t/∂θ written out (laid out like theta) into `into`: for a step whose sequence is past its end. */
-  lossGradient(into: Float64Array): void {
+  /** ∂L_t/∂θ written out, laid out like theta (a buffer of the pass): for a step whose sequence is past its end. */
+  lossGradient(): Float64Array {
     const { offsets } = this.unroll.model.params;
     for (let i = 0; i < this.paramVars.length; i++) {
-      const L = this.lossParts[i], w = this.paramVars[i].value, at = offsets[i], n = w.rows * w.cols;
-      if (L.kind === ZERO) into.fill(0, at, at + n);
-      else {
-        if (L.kind === OUTER) expand(L, this.lossDense, at, w.cols);
-        into.set(this.lossDense.subarray(at, at + n), at);
-      }
+      const L = this.lossParts[i], w = this.paramVars[i].value, at = offsets[i];
+      if (L.kind === ZERO) this.lossDense.fill(0, at, at + w.rows * w.cols);
+      else if (L.kind === OUTER) expand(L, this.lossDense, at, w.cols);
     }
+    return this.lossDense;
   }
 
   // Each parameter leaf's gradient from the walk just made, as a Part (see the file comment).

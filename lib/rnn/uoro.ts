@@ -326,8 +326,7 @@ export class Uoro extends OnlineMethod {
       // Past the end: the loss term still counts, the estimate stays.
       if (value !== null) {
         buffers.coeffs[0] = c;
-        pass.lossGradient(this.signedInfluence);
-        accumulateEstimate(this.grad, this.signedInfluence, buffers.coeffs, tt, 1);
+        accumulateEstimate(this.grad, pass.lossGradient(), buffers.coeffs, tt, 1);
       }
     } else {
       const rng = this.streams[0];

@@ -165,6 +165,18 @@ for (const [name, make, initial] of cells) {
   });
 }
 
+// Steps without a loss term (then no δs, no ∂L/∂θ: the batch-1 pass's zero parts) and a final term.
+test('uoro, gru + readout, a loss term at odd steps only plus a final term: equals the dense definition to 1e-12', () => {
+  const cell = withReadout(gru({ inputSize: 2, hiddenSize: 3 }), 2);
+  const model = createModel(cell, { seed: 8 });
+  const T = 6, xs = randomMat(rng, T, 2);
+  const base = squaredLoss(randomMat(rng, T, 2), 1, cell.stateSizes.map((size) => randomMat(rng, 1, size)));
+  const loss: SequenceLoss = { step: (g, t, out, state) => (t % 2 === 1 ? base.step!(g, t, out, state) : null), final: base.final };
+  const got = new Uoro(model, { seed: 3 }).run(xs, loss), want = denseUoro(model, xs, loss, 3);
+  assert.ok(Math.abs(got.loss - want.loss) <= REORDERED * Math.max(1, Math.abs(want.loss)), `loss ${got.loss} vs ${want.loss}`);
+  assert.ok(relErr(got.grad, want.grad) <= REORDERED, `grad differs by ${relErr(got.grad, want.grad)}`);
+});
+
 /** The gradient estimates of K runs with seeds 0..K-1 on one sequence. */
 function samplesOf(make: (seed: number) => { run: Uoro['run'] }, xs: Mat, loss: SequenceLoss, K: number): Float64Array[] {
   const out: Float64Array[] = [];

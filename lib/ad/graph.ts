@@ -3,6 +3,8 @@
 //   'eval'    — values only;
 //   'reverse' — values plus a tape, walked backwards by backward() (BPTT);
 //   'forward' — values plus a bundle of K tangent directions per value (RTRL).
+// A 'reverse' graph may carry K tangent directions too (new Graph('reverse', K)): one run then
+// gives the values, their tangents and a tape (UORO's step: D·s̃ forward, vjps backward).
 //
 // Nodes live in an arena: reset() rewinds it, and the next run of the same
 // computation reuses every node, value, tangent and gradient buffer in order,
@@ -10,6 +12,7 @@
 import { type Mat, grown, mat, matFrom, shapeOf } from '../mat/mat.js';
 import { flopCounter, gemm } from '../mat/gemm.js';
 import { ConfigError, ShapeError } from '../mat/errors.js';
+import { checkKeys } from '../mat/options.js';
 import { type DenseTangent, type FusedRule, type PrimAttrs, type PrimName, type Rules, primitives } from './primitives.js';
 import type { Tangent } from './tangent.js';
 
@@ -39,6 +42,9 @@ interface Node extends Var {
   epoch: number; // the graph's reset count when this node was last written
   deferredGy: Mat[]; // backward: the gy and x of every step whose weight gradient waits (leaves only)
   deferredX: Mat[];
+  needsGrad: boolean; // backward: a cotangent flows into this value in the current walk (requiresGrad less skipped leaves)
+  denseGradWalk: number; // the walk in which something last added into this leaf's .grad directly (not deferred)
+  factors: { gy: Mat[]; x: Mat[]; dense: boolean } | null; // weightFactors()'s answer, one object reused
   tangentData: Float64Array | null;
   denseTangent: Tangent | null;
   gradBuffer: Mat | null;
@@ -48,13 +54,42 @@ interface Node extends Var {
 export interface LeafOptions {
   /** Reverse mode: compute the gradient with respect to this leaf. */
   requiresGrad?: boolean;
-  /** Forward mode: the leaf's tangent bundle (null or absent: zero). */
+  /** Forward mode (or a reverse graph with directions): the leaf's tangent bundle (null or absent: zero). */
   tangent?: Tangent | null;
+}
+
+export interface BackwardOptions {
+  /** Leaves whose gradient this walk does not need: treated as not requiring one (.grad null after it). */
+  skip?: readonly Var[];
+  /**
+   * Leave every weight gradient Σ_t gy_tᵀ·x_t (the deferred products of linear) as its factors,
+   * read with weightFactors(), instead of adding it into the weight's .grad; .grad then holds only
+   * what other ops added, and is null for a weight that nothing else reached (its buffer is then
+   * neither zeroed nor written: a step with large weights walked twice saves two passes over them).
+   */
+  factorWeights?: boolean;
+}
+
+/** A leaf's gradient after backward(..., { factorWeights: true }): .grad plus the factors of its weight part. */
+export interface WeightFactors {
+  /** gW = .grad (null: zero) + Σ_t gy[t]ᵀ · x[t] (gy[t]: rows x out, x[t]: rows x in, W: out x in); empty: all of it is in .grad. */
+  readonly gy: readonly Mat[];
+  readonly x: readonly Mat[];
+  /** Whether some op added into .grad directly in the walk (else .grad is null, or zero when there are no factors). */
+  readonly dense: boolean;
+}
+
+const BACKWARD_OPTIONS = ['skip', 'factorWeights'];
+
+/** checkKeys for backward's options without allocating (a step may walk its tape twice). */
+function checkBackwardOptions(options: BackwardOptions): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) checkKeys('backward', options, BACKWARD_OPTIONS);
+  for (const key in options) if (key !== 'skip' && key !== 'factorWeights') checkKeys('backward', options, BACKWARD_OPTIONS);
 }
 
 export class Graph {
   readonly mode: Mode;
-  /** Number of tangent directions carried in forward mode (0 otherwise). */
+  /** Number of tangent directions carried (forward mode, or a reverse graph made with some; 0 otherwise). */
   readonly directions: number;
   private readonly nodes: Node[] = [];
   private cursor = 0;
@@ -69,6 +104,12 @@ export class Graph {
   private stackedGy: Float64Array = new Float64Array(0);
   private stackedX: Float64Array = new Float64Array(0);
   private readonly tangentScratch: (Tangent | null)[][] = [];
+  /** Counts backward() calls (marks which walk a node's per-walk flags belong to). */
+  private walks = 0;
+  /** Whether the current walk zeroes leaf gradients lazily (factorWeights). */
+  private lazyLeaves = false;
+  /** Weight leaves whose factors the last backward() kept (factorWeights). */
+  private keptFactors: Node[] = [];
 
   constructor(mode: Mode, directions = 0) {
     if (mode !== 'eval' && mode !== 'reverse' && mode !== 'forward') {
@@ -77,14 +118,23 @@ export class Graph {
     if (mode === 'forward' && (!Number.isInteger(directions) || directions < 1)) {
       throw new ConfigError('Graph', `forward mode needs a positive integer number of directions, got ${directions}`, { directions });
     }
+    if (mode === 'reverse' && (!Number.isInteger(directions) || directions < 0)) {
+      throw new ConfigError('Graph', `reverse mode takes a non-negative integer number of tangent directions, got ${directions}`, { directions });
+    }
     this.mode = mode;
-    this.directions = mode === 'forward' ? directions : 0;
+    this.directions = mode === 'eval' ? 0 : directions;
   }
 
   /** Rewinds the arena: the next computation reuses this one's buffers. Old Vars become invalid. */
   reset(): void {
+    this.clearKeptFactors();
     this.cursor = 0;
     this.epoch++;
+  }
+
+  private clearKeptFactors(): void {
+    for (const w of this.keptFactors) { w.deferredGy.length = 0; w.deferredX.length = 0; }
+    this.keptFactors.length = 0;
   }
 
   /** Number of nodes recorded since the last reset. */
@@ -118,12 +168,13 @@ export class Graph {
     if (node === undefined) {
       node = {
         value: EMPTY, tangent: null, grad: null, requiresGrad: false, op: null, rules: null, inputs: [], attrs: null,
-        owned: false, epoch: 0, deferredGy: [], deferredX: [], tangentData: null, denseTangent: null, gradBuffer: null, graph: this,
+        owned: false, epoch: 0, deferredGy: [], deferredX: [], needsGrad: false, denseGradWalk: 0, factors: null, tangentData: null, denseTangent: null, gradBuffer: null, graph: this,
       };
       this.nodes.push(node);
     }
     this.cursor++;
     node.grad = null;
+    node.needsGrad = false;
     node.epoch = this.epoch;
     return node;
   }
@@ -138,7 +189,7 @@ export class Graph {
     if (node.inputs.length !== 0) node.inputs.length = 0;
     node.attrs = null;
     node.requiresGrad = this.mode === 'reverse' && options.requiresGrad === true;
-    const tangent = this.mode === 'forward' ? (options.tangent ?? null) : null;
+    const tangent = this.directions > 0 ? (options.tangent ?? null) : null;
     if (tangent !== null) this.checkLeafTangent(value, tangent);
     node.tangent = tangent;
     return node;
@@ -207,7 +258,7 @@ export class Graph {
     const outSize = rows * cols;
     flopCounter.count += outSize;
     node.tangent = null;
-    if (this.mode === 'forward') {
+    if (this.directions > 0) {
       const dxs = scratchOf(this.tangentScratch, inputs.length);
       let any = false;
       for (let i = 0; i < inputs.length; i++) {
@@ -245,26 +296,57 @@ export class Graph {
    * needs none: 1 is implied) and walks the tape backwards. Gradients then sit
    * in .grad of every Var that requires one.
    */
-  backward(outputs: Var | readonly Var[], cotangents?: Mat | readonly (Mat | null)[]): void {
+  backward(outputs: Var | readonly Var[], cotangents?: Mat | readonly (Mat | null)[], options?: BackwardOptions): void {
     if (this.mode !== 'reverse') throw new ConfigError('backward', `the graph is in '${this.mode}' mode, not 'reverse'`, { mode: this.mode });
     const outs = (Array.isArray(outputs) ? outputs : [outputs]) as Node[];
     const cots = cotangents === undefined ? null : (Array.isArray(cotangents) ? cotangents : [cotangents]) as (Mat | null)[];
     if (cots !== null && cots.length !== outs.length) {
       throw new ShapeError('backward', `${outs.length} outputs but ${cots.length} cotangents`, { outputs: outs.length, cotangents: cots.length });
     }
+    let skip: readonly Node[] | null = null, factorWeights = false;
+    if (options !== undefined) {
+      checkBackwardOptions(options);
+      skip = (options.skip ?? null) as readonly Node[] | null;
+      factorWeights = options.factorWeights === true;
+      if (skip !== null) {
+        for (let i = 0; i < skip.length; i++) {
+          const v = skip[i];
+          if (v.graph !== this || v.epoch !== this.epoch || v.op !== null) {
+            throw new ConfigError('backward', `skip[${i}] is not a leaf of this graph recorded since its last reset()`, { skip: i });
+          }
+        }
+      }
+    }
+    this.clearKeptFactors();
+    this.walks++;
+    // needsGrad: requiresGrad with the skipped leaves cut off (without skip, the same flags).
+    for (let i = 0; i < this.cursor; i++) this.nodes[i].needsGrad = this.nodes[i].requiresGrad;
+    if (skip !== null && skip.length > 0) {
+      for (const v of skip) v.needsGrad = false;
+      for (let i = 0; i < this.cursor; i++) {
+        const n = this.nodes[i];
+        if (n.op === null || !n.requiresGrad) continue;
+        let any = false;
+        for (let j = 0; j < n.inputs.length; j++) if (n.inputs[j].needsGrad) { any = true; break; }
+        n.needsGrad = any;
+      }
+    }
+    // With factorWeights a leaf's buffer is zeroed when something first adds into it (touchLeaf).
+    this.lazyLeaves = factorWeights;
     for (let i = 0; i < this.cursor; i++) {
       const n = this.nodes[i];
-      if (!n.requiresGrad) { n.grad = null; continue; }
+      if (!n.needsGrad) { n.grad = null; continue; }
       const { rows, cols } = n.value;
       if (n.gradBuffer === null || n.gradBuffer.rows !== rows || n.gradBuffer.cols !== cols) n.gradBuffer = mat(rows, cols);
-      else n.gradBuffer.data.fill(0);
+      else if (!factorWeights || n.op !== null) n.gradBuffer.data.fill(0);
       n.grad = n.gradBuffer;
     }
     for (let i = 0; i < outs.length; i++) {
       const out = outs[i];
       if (out.graph !== this) throw new ConfigError('backward', `output ${i} belongs to another graph`, { output: i });
       if (out.epoch !== this.epoch) throw new ConfigError('backward', `output ${i} was made before the graph's last reset()`, { output: i, epoch: out.epoch, graphEpoch: this.epoch });
-      if (!out.requiresGrad) continue;
+      if (!out.needsGrad) continue;
+      if (out.op === null) this.touchLeaf(out);
       const g = out.grad!;
       const cot = cots === null ? null : cots[i];
       if (cot === null) {
@@ -282,25 +364,55 @@ export class Graph {
     }
     const deferred = this.deferredLeaves;
     deferred.length = 0;
+    let kept = false;
     try {
       this.walkBackwards(deferred);
-      for (const w of deferred) this.flushWeightGradient(w);
+      if (factorWeights) {
+        for (const w of deferred) this.keptFactors.push(w);
+        kept = true;
+        // Leaves nothing added into: no gradient past the factors (null), or a zero one.
+        for (let i = 0; i < this.cursor; i++) {
+          const n = this.nodes[i];
+          if (n.op !== null || !n.needsGrad || n.denseGradWalk === this.walks) continue;
+          if (n.deferredGy.length > 0) n.grad = null;
+          else this.touchLeaf(n);
+        }
+      } else {
+        for (const w of deferred) this.flushWeightGradient(w);
+      }
     } finally {
       // Even after an error, no leaf keeps a half-filled list into the next backward().
-      for (const w of deferred) { w.deferredGy.length = 0; w.deferredX.length = 0; }
+      if (!kept) for (const w of deferred) { w.deferredGy.length = 0; w.deferredX.length = 0; }
       deferred.length = 0;
     }
+  }
+
+  /**
+   * After backward(..., { factorWeights: true }): leaf w's gradient as .grad (null: zero) plus the
+   * factors of its weight part (see WeightFactors), valid until the next backward() or reset()
+   * (the object is reused); null when w needed no gradient in that walk. After a walk without
+   * factorWeights the factors are empty (everything is in .grad).
+   */
+  weightFactors(w: Var): WeightFactors | null {
+    const n = w as Node;
+    if (n.graph !== this || n.epoch !== this.epoch || n.op !== null) {
+      throw new ConfigError('weightFactors', 'takes a leaf of this graph recorded since its last reset()', {});
+    }
+    if (!n.needsGrad) return null;
+    if (n.factors === null) n.factors = { gy: n.deferredGy, x: n.deferredX, dense: false };
+    n.factors.dense = n.denseGradWalk === this.walks;
+    return n.factors;
   }
 
   private walkBackwards(deferred: Node[]): void {
     for (let i = this.cursor - 1; i >= 0; i--) {
       const n = this.nodes[i];
-      if (n.op === null || !n.requiresGrad) continue;
+      if (n.op === null || !n.needsGrad) continue;
       const xs = scratchOf(this.inputScratch, n.inputs.length) as Mat[];
       const gxs = scratchOf(this.gradScratch, n.inputs.length);
       for (let j = 0; j < n.inputs.length; j++) {
         xs[j] = n.inputs[j].value;
-        gxs[j] = n.inputs[j].requiresGrad ? n.inputs[j].grad : null;
+        gxs[j] = n.inputs[j].needsGrad ? n.inputs[j].grad : null;
       }
       const rules = n.rules!;
       const pairs = rules.weightPairs?.(n.attrs);
@@ -309,16 +421,24 @@ export class Graph {
         // at full speed instead of one small rank update per step.
         for (const [xi, wi] of pairs) {
           const w = n.inputs[wi];
-          if (w.op !== null || !w.requiresGrad) continue;
+          if (w.op !== null || !w.needsGrad) continue;
           if (w.deferredGy.length === 0) deferred.push(w);
           w.deferredGy.push(n.grad!);
           w.deferredX.push(xs[xi]);
           gxs[wi] = null;
         }
       }
+      for (let j = 0; j < n.inputs.length; j++) if (gxs[j] !== null && n.inputs[j].op === null) this.touchLeaf(n.inputs[j]);
       rules.vjp(xs, n.value, n.grad!, gxs, n.attrs);
       flopCounter.count += 2 * n.value.rows * n.value.cols;
     }
+  }
+
+  /** Marks leaf n's .grad as written in this walk, zeroing it first when the walk zeroes leaves lazily. */
+  private touchLeaf(n: Node): void {
+    if (n.denseGradWalk === this.walks) return;
+    n.denseGradWalk = this.walks;
+    if (this.lazyLeaves) n.gradBuffer!.data.fill(0);
   }
 
   /** gW += GYᵀ·X with the deferred steps' gy and x stacked as rows. */

@@ -15,8 +15,11 @@
 // row at once, parameters without tangents), one reverse pass of the loss terms (shared with
 // KfRtrl, lib/rnn/online-loss.ts), and per running sequence one batch-1 reverse pass with
 // cotangent ν on s_t (νᵀ I_t: a batched reverse pass would sum the rows' parameter gradients,
-// and each sequence needs its own; with a batch of one the loss pass's tape is walked again
-// instead): linear in B. Memory: s̃ and θ̃ per sequence, B·(N + P).
+// and each sequence needs its own): linear in B. Memory: s̃ and θ̃ per sequence, B·(N + P).
+// A batch of one (the online case) records the step once instead, D_t s̃ riding along as a
+// tangent, walks that tape for the loss and for ν, and folds both parameter gradients into one
+// pass over theta without writing them out (lib/rnn/uoro-pass.ts): one cell pass, two walks and
+// one O(P) pass a step.
 //
 // A learned initial state s_0 = p (parameters init_*) has S_0 = ∂s_0/∂θ = E, the identity on
 // p's block and zero elsewhere. Keeping it exactly would take an N x N matrix per sequence carried
@@ -38,7 +41,9 @@ import { checkKeys } from '../mat/options.js';
 import type { Rng } from '../mat/rng.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, norm2, randomSign } from './online-loss.js';
+import { LossPass, balance, checkMaxBytes, checkSeed, extendStreams, randomSign } from './online-loss.js';
+import { accumulateEstimate, sumOfSquares, updateThetaTilde } from './uoro-kernels.js';
+import { UoroPass } from './uoro-pass.js';
 import { type Sequence, copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
 
@@ -62,10 +67,14 @@ function dropoutOf(cell: Cell): number {
   return inner === undefined ? 0 : dropoutOf(inner);
 }
 
-/** Bytes Uoro needs for a model and batch: state, s̃, D s̃ (B·N each), θ̃ (B·P), and its graphs (about four steps' values). */
+/**
+ * Bytes Uoro needs for a model and batch: state, s̃, D s̃ (B·N each), θ̃ (B·P), five P-sized
+ * buffers (grad, ∂L/∂θ, νᵀI, and the batch-1 pass's two written-out gradients) and its graphs
+ * (about four steps' values).
+ */
 export function estimateUoroBytes(model: RecurrentModel, batch = 1): number {
   const N = model.cell.stateSizes.reduce((a, b) => a + b, 0), P = model.params.theta.length;
-  return 8 * (batch * (4 * N + P) + 3 * P) + 4 * estimateStepBytes(model, batch);
+  return 8 * (batch * (4 * N + P) + 5 * P) + 4 * estimateStepBytes(model, batch);
 }
 
 interface Buffers {
@@ -77,6 +86,8 @@ interface Buffers {
   /** s̃, one batch x size matrix per vector; it is also the forward pass's state tangent (1 direction). */
   readonly stateTilde: Mat[];
   readonly stateTildeLeaves: LeafOptions[];
+  /** The state leaves of the batch-1 pass: requiring a gradient, with tangent s̃. */
+  readonly passLeaves: LeafOptions[];
   /** D s̃ of the step, as stateTilde. */
   readonly pushed: Mat[];
   /** θ̃, batch x P. */
@@ -99,6 +110,7 @@ export class Uoro extends OnlineMethod {
   private readonly forward = new Graph('forward', 1);
   private readonly rowGraph = new Graph('reverse');
   private readonly lossPass: LossPass;
+  private readonly pass: UoroPass;
   private readonly streams: Rng[] = [];
   private readonly paramVars: Var[] = [];
   private readonly stateVars: Var[] = [];
@@ -128,6 +140,7 @@ export class Uoro extends OnlineMethod {
     this.maxBytes = maxBytes;
     this.stateSize = model.cell.stateSizes.reduce((a, b) => a + b, 0);
     this.lossPass = new LossPass(this.unroll);
+    this.pass = new UoroPass(this.unroll);
     const P = model.params.theta.length;
     this.signedInfluence = new Float64Array(P);
     this.signs = model.cell.stateSizes.map((size) => mat(1, size));
@@ -153,6 +166,7 @@ export class Uoro extends OnlineMethod {
       rowViews: [views(states[0]), views(states[1])],
       stateTilde,
       stateTildeLeaves: stateTilde.map((m) => ({ tangent: denseTangent(m.data) })),
+      passLeaves: stateTilde.map((m) => ({ requiresGrad: true, tangent: denseTangent(m.data) })),
       pushed: makeStates(),
       thetaTilde: new Float64Array(batch * model.params.theta.length),
       thetaNormSq: new Float64Array(batch),
@@ -188,7 +202,7 @@ export class Uoro extends OnlineMethod {
   totalBytes(): number {
     const b = this.buffers!;
     return 8 * (4 * b.batch * this.stateSize + b.thetaTilde.length + 2 * this.grad.length)
-      + this.forward.arenaBytes() + this.rowGraph.arenaBytes() + this.lossPass.bytes();
+      + this.forward.arenaBytes() + this.rowGraph.arenaBytes() + this.lossPass.bytes() + this.pass.bytes();
   }
 
   // Sequence b draws from its own stream, continued across resets (see the file comment).
@@ -226,6 +240,7 @@ export class Uoro extends OnlineMethod {
     const buffers = this.buffers!;
     const t = this.steps, masks = seq.masks;
     if (!this.started) this.start();
+    if (seq.batch === 1) return this.advanceOne(x, loss, last);
     const from = this.current, to = 1 - from;
     const states = buffers.states[from];
 
@@ -247,8 +262,7 @@ export class Uoro extends OnlineMethod {
     const out = result.output.value;
     buffers.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
 
-    // The gradient estimate with s̃_{t-1}, θ̃_{t-1}: g += ∂L_t/∂θ + Σ_b (δs_b · s̃_b) θ̃_b, one pass
-    // over theta (for a single running sequence, the same pass as θ̃'s update below).
+    // The gradient estimate with s̃_{t-1}, θ̃_{t-1}: g += ∂L_t/∂θ + Σ_b (δs_b · s̃_b) θ̃_b, one pass over theta.
     const value = this.lossPass.run(states, x, t, masks, loss, last, null);
     const P = this.grad.length, coeffs = buffers.coeffs;
     if (value !== null) {
@@ -263,8 +277,7 @@ export class Uoro extends OnlineMethod {
         coeffs[b] = c;
       }
     }
-    const fused = value !== null && seq.batch === 1 && isActive(masks, t, 0);
-    if (value !== null && !fused) this.accumulate(seq.batch);
+    if (value !== null) accumulateEstimate(this.grad, this.lossPass.direct, coeffs, buffers.thetaTilde, seq.batch);
 
     // The estimate's update, sequence by sequence (a finished one keeps s̃ and θ̃).
     for (let b = 0; b < seq.batch; b++) {
@@ -274,14 +287,12 @@ export class Uoro extends OnlineMethod {
       for (const m of buffers.pushed) for (let j = b * m.cols; j < (b + 1) * m.cols; j++) pushedSq += m.data[j] * m.data[j];
       const tt = buffers.thetaTilde, at = b * P;
       const rho0 = balance(Math.sqrt(buffers.thetaNormSq[b]), Math.sqrt(pushedSq), UORO_EPSILON);
-      const rho1 = balance(norm2(this.signedInfluence, 0, P), Math.sqrt(this.stateSize), UORO_EPSILON);
+      const rho1 = balance(Math.sqrt(sumOfSquares(this.signedInfluence, 0, P)), Math.sqrt(this.stateSize), UORO_EPSILON);
       for (let i = 0; i < buffers.stateTilde.length; i++) {
         const s = buffers.stateTilde[i].data, d = buffers.pushed[i].data, nu = this.signs[i].data, n = this.signs[i].cols;
         for (let j = 0; j < n; j++) s[b * n + j] = rho0 * d[b * n + j] + rho1 * nu[j];
       }
-      buffers.thetaNormSq[b] = fused
-        ? this.accumulateAndUpdate(coeffs[0], rho0, rho1)
-        : updateThetaTilde(tt, at, this.signedInfluence, P, rho0, rho1);
+      buffers.thetaNormSq[b] = updateThetaTilde(tt, at, this.signedInfluence, P, 1 / rho0, 1 / rho1);
     }
     this.current = to;
     this.started = true;
@@ -289,51 +300,58 @@ export class Uoro extends OnlineMethod {
     return buffers.output;
   }
 
-  /** grad += ∂L_t/∂θ + Σ_b c_b θ̃_b (c_b = δs_b · s̃_b; a zero c_b adds nothing), one pass over theta. */
-  private accumulate(batch: number): void {
-    const grad = this.grad, direct = this.lossPass.direct, coeffs = this.buffers!.coeffs, tt = this.buffers!.thetaTilde;
-    const P = grad.length;
-    for (let k = 0; k < P; k++) {
-      let v = grad[k] + direct[k];
-      for (let b = 0; b < batch; b++) if (coeffs[b] !== 0) v += coeffs[b] * tt[b * P + k];
-      grad[k] = v;
-    }
-  }
-
   /**
-   * A single running sequence: grad += ∂L_t/∂θ + c θ̃_{t-1} and θ̃_t = θ̃_{t-1} / ρ0 + (νᵀI_t) / ρ1 in
-   * the same pass over theta (each element summed in the order of accumulate then
-   * updateThetaTilde, so bit for bit the same); returns ‖θ̃_t‖².
+   * A batch of one: the step recorded once (values, D_t s̃ and a tape), its tape walked for the
+   * loss and for ν, and one pass over theta (lib/rnn/uoro-pass.ts). The same arithmetic as the
+   * batched path up to the order of a few sums.
    */
-  private accumulateAndUpdate(c: number, rho0: number, rho1: number): number {
-    const grad = this.grad, direct = this.lossPass.direct, tt = this.buffers!.thetaTilde, vi = this.signedInfluence;
-    const P = grad.length;
-    let normSq = 0;
-    if (c === 0) {
-      for (let k = 0; k < P; k++) {
-        grad[k] += direct[k];
-        const v = tt[k] / rho0 + vi[k] / rho1;
-        tt[k] = v;
-        normSq += v * v;
+  private advanceOne(x: Mat, loss: SequenceLoss, last: boolean): Mat {
+    const { seq, pass } = this;
+    const buffers = this.buffers!;
+    const t = this.steps, masks = seq.masks;
+    const from = this.current, to = 1 - from;
+    pass.record(buffers.states[from], buffers.passLeaves, x, t, masks, buffers.states[to], buffers.pushed, buffers.output);
+    const value = pass.lossTerm(loss, t, last);
+    let c = 0;
+    if (value !== null) {
+      this.loss += value;
+      const deltas = pass.stateGrads;
+      for (let i = 0; i < deltas.length; i++) {
+        const d = deltas[i].data, s = buffers.stateTilde[i].data;
+        for (let j = 0; j < d.length; j++) c += d[j] * s[j];
+      }
+    }
+    const tt = buffers.thetaTilde;
+    if (!isActive(masks, t, 0)) {
+      // Past the end: the loss term still counts, the estimate stays.
+      if (value !== null) {
+        buffers.coeffs[0] = c;
+        accumulateEstimate(this.grad, pass.lossGradient(), buffers.coeffs, tt, 1);
       }
     } else {
-      for (let k = 0; k < P; k++) {
-        const old = tt[k];
-        grad[k] = grad[k] + direct[k] + c * old;
-        const v = old / rho0 + vi[k] / rho1;
-        tt[k] = v;
-        normSq += v * v;
+      const rng = this.streams[0];
+      for (const nu of this.signs) for (let j = 0; j < nu.cols; j++) nu.data[j] = randomSign(rng);
+      pass.signWalk(this.signs);
+      let pushedSq = 0;
+      for (const m of buffers.pushed) pushedSq += sumOfSquares(m.data, 0, m.cols);
+      const rho0 = balance(Math.sqrt(buffers.thetaNormSq[0]), Math.sqrt(pushedSq), UORO_EPSILON);
+      const rho1 = balance(Math.sqrt(pass.influenceNormSq()), Math.sqrt(this.stateSize), UORO_EPSILON);
+      for (let i = 0; i < buffers.stateTilde.length; i++) {
+        const s = buffers.stateTilde[i].data, d = buffers.pushed[i].data, nu = this.signs[i].data;
+        for (let j = 0; j < nu.length; j++) s[j] = rho0 * d[j] + rho1 * nu[j];
       }
+      buffers.thetaNormSq[0] = pass.update(this.grad, tt, c, 1 / rho0, 1 / rho1);
     }
-    return normSq;
+    this.current = to;
+    this.started = true;
+    this.steps++;
+    return buffers.output;
   }
 
   /** Draws ν for sequence b and computes νᵀ I_t for it: a batch-1 reverse pass with cotangent ν on s_t. */
   private influence(b: number, rowStates: readonly Mat[], x: Mat): void {
     const rng = this.streams[b];
     for (const nu of this.signs) for (let j = 0; j < nu.cols; j++) nu.data[j] = randomSign(rng);
-    // A batch of one: the loss pass recorded exactly this step; walk its tape again with ν.
-    if (this.seq.batch === 1) { this.lossPass.vjpParams(this.signs, this.signedInfluence); return; }
     const cols = x.cols;
     this.rowInput.data.set(x.data.subarray(x.offset + b * cols, x.offset + (b + 1) * cols));
     const g = this.rowGraph, { unroll } = this;
@@ -346,15 +364,4 @@ export class Uoro extends OnlineMethod {
     g.backward(result.state, this.signs);
     scatterGrads(this.model.params.offsets, paramVars, this.signedInfluence);
   }
-}
-
-/** θ̃ = θ̃ / ρ0 + (νᵀI) / ρ1 for the sequence at `at`; returns the new ‖θ̃‖². */
-function updateThetaTilde(tt: Float64Array, at: number, signedInfluence: Float64Array, P: number, rho0: number, rho1: number): number {
-  let normSq = 0;
-  for (let k = 0; k < P; k++) {
-    const v = tt[at + k] / rho0 + signedInfluence[k] / rho1;
-    tt[at + k] = v;
-    normSq += v * v;
-  }
-  return normSq;
 }

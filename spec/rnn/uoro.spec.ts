@@ -109,6 +109,25 @@ function denseUoro(model: RecurrentModel, xs: Mat, loss: SequenceLoss, seed: num
   return { grad, loss: total, stateTilde: Array.from(sT), thetaTilde: Array.from(tT) };
 }
 
+/**
+ * A cell whose recurrent weight is read by two linear ops and by an elementwise op in one step:
+ * its gradient is no single outer product, so the batch-1 pass writes it out densely
+ * (lib/rnn/uoro-pass.ts) instead of folding gyᵀ·x into the update.
+ */
+function tiedCell(): Cell {
+  const H = 3, I = 2;
+  return {
+    kind: 'tied', inputSize: I, stateSizes: [H], stateNames: ['h'], outputSize: H,
+    paramSpecs: [{ name: 'weight_ih', rows: H, cols: I, role: 'weight' }, { name: 'weight_hh', rows: H, cols: H, role: 'weight' }],
+    step(g, [wIh, wHh], [h], x) {
+      const a = g.tanh(g.linearSum([[x, wIh], [h, wHh]]));
+      const hNew = g.tanh(g.add(g.linear(a, wHh), g.mulRow(a, g.sliceRows(wHh, 0, 1))));
+      return { state: [hNew], output: hNew };
+    },
+    init(params, r) { for (const m of params) r.fillNormal(m, 0, 0.5); },
+  };
+}
+
 const cells: [string, () => Cell, 'zero' | 'learned'][] = [
   ['elman', () => elman({ inputSize: 2, hiddenSize: 3 }), 'zero'],
   ['elman + readout, learned initial state', () => withReadout(elman({ inputSize: 2, hiddenSize: 3 }), 2), 'learned'],
@@ -116,6 +135,7 @@ const cells: [string, () => Cell, 'zero' | 'learned'][] = [
   ['gru', () => gru({ inputSize: 2, hiddenSize: 3 }), 'zero'],
   ['jordan', () => jordan({ inputSize: 2, hiddenSize: 3, outputSize: 2 }), 'zero'],
   ['stack elman -> gru', () => stacked([elman({ inputSize: 2, hiddenSize: 2 }), gru({ inputSize: 2, hiddenSize: 2 })]), 'zero'],
+  ['a weight read three times in a step', tiedCell, 'zero'],
 ];
 
 function randomized(model: RecurrentModel): RecurrentModel {
@@ -144,6 +164,18 @@ for (const [name, make, initial] of cells) {
     }
   });
 }
+
+// Steps without a loss term (then no δs, no ∂L/∂θ: the batch-1 pass's zero parts) and a final term.
+test('uoro, gru + readout, a loss term at odd steps only plus a final term: equals the dense definition to 1e-12', () => {
+  const cell = withReadout(gru({ inputSize: 2, hiddenSize: 3 }), 2);
+  const model = createModel(cell, { seed: 8 });
+  const T = 6, xs = randomMat(rng, T, 2);
+  const base = squaredLoss(randomMat(rng, T, 2), 1, cell.stateSizes.map((size) => randomMat(rng, 1, size)));
+  const loss: SequenceLoss = { step: (g, t, out, state) => (t % 2 === 1 ? base.step!(g, t, out, state) : null), final: base.final };
+  const got = new Uoro(model, { seed: 3 }).run(xs, loss), want = denseUoro(model, xs, loss, 3);
+  assert.ok(Math.abs(got.loss - want.loss) <= REORDERED * Math.max(1, Math.abs(want.loss)), `loss ${got.loss} vs ${want.loss}`);
+  assert.ok(relErr(got.grad, want.grad) <= REORDERED, `grad differs by ${relErr(got.grad, want.grad)}`);
+});
 
 /** The gradient estimates of K runs with seeds 0..K-1 on one sequence. */
 function samplesOf(make: (seed: number) => { run: Uoro['run'] }, xs: Mat, loss: SequenceLoss, K: number): Float64Array[] {

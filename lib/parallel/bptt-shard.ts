@@ -7,8 +7,9 @@
 //   steps:    T blocks of R·(O + S): [output_t (R x O)][state_t,1 (R x S_1)] ... [state_t,m]
 //   final:    R·S: [final_1 (R x S_1)] ... [final_m]
 //   initial:  R·S: d loss / d the explicit initial state (written by backward, when asked)
-// forward() writes the values there; the coordinator overwrites them with d loss / d those values;
-// backward() seeds the tape with them (a block of zeros seeds nothing) and walks it once.
+// forward() writes the values there; the coordinator overwrites them with d loss / d those values
+// where one flows (flagged per block: step t's blocks are t·(1+m) (output) and t·(1+m)+1+k (state k),
+// then T·(1+m)+k (final k)); backward() seeds the tape with the flagged blocks and walks it once.
 import { Graph, type Var } from '../ad/graph.js';
 import { type Mat, matFrom, sharedZeros } from '../mat/mat.js';
 import type { RecurrentModel } from '../rnn/model.js';
@@ -96,15 +97,15 @@ export class BpttShard {
    * Seeds the tape with the cotangents in region (laid out like the values) and walks it back:
    * d loss / d theta into grad, and d loss / d an explicit initial state into the region's last block.
    */
-  backward(region: Float64Array, grad: Float64Array): void {
+  backward(region: Float64Array, seeds: Uint8Array, grad: Float64Array): void {
     const { graph: g, model, rows: R } = this;
     const O = model.cell.outputSize, sizes = model.cell.stateSizes;
     const outs = this.seedOutputs, cots = this.seedCots;
     outs.length = 0;
     cots.length = 0;
-    let at = 0;
+    let at = 0, block = 0;
     const seed = (v: Var, n: number, cols: number) => {
-      if (v.requiresGrad && !allZero(region, at, n)) {
+      if (seeds[block++] === 1 && v.requiresGrad) {
         outs.push(v);
         cots.push(matFrom(R, cols, region, at));
       }
@@ -140,9 +141,4 @@ export class BpttShard {
 function put(region: Float64Array, at: number, m: Mat, n: number): number {
   region.set(m.data.subarray(m.offset, m.offset + n), at);
   return at + n;
-}
-
-function allZero(data: Float64Array, at: number, n: number): boolean {
-  for (let i = at; i < at + n; i++) if (data[i] !== 0) return false;
-  return true;
 }

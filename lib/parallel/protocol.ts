@@ -83,6 +83,8 @@ export interface SyncBackwardMessage {
   type: 'sync-backward';
   seq: number;
   lease: number;
+  /** Per block of the region (BpttShard's layout): 1 where a cotangent was written, 0 where none flows. */
+  seeds: Uint8Array;
 }
 
 export type SyncToWorker = SyncInitMessage | SyncReleaseMessage | SyncForwardMessage | SyncBackwardMessage;

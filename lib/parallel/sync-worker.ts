@@ -53,7 +53,7 @@ export class SyncShardWorker {
         this.phase(message.seq, message.lease, (lease, shard) => {
           if (lease.region === null) throw new LoopgradError('bptt worker', 'a backward phase before any forward phase');
           const P = lease.grad.length - 1;
-          shard.backward(lease.region, lease.grad.subarray(0, P));
+          shard.backward(lease.region, message.seeds, lease.grad.subarray(0, P));
           lease.grad[P] = shard.tapeBytes();
         });
         return;

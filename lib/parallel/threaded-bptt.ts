@@ -30,6 +30,7 @@ import { type PhaseOutcome, canBlock } from './sync-channel.js';
 import { type PoolLease, syncPool } from './sync-pool.js';
 
 const OP = 'bptt';
+const REQUIRES_GRAD = { requiresGrad: true };
 
 export interface ThreadedBpttOptions {
   /** Tape limit per shard, as Bptt's maxBytes. */
@@ -139,17 +140,18 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     const g = this.lossGraph;
     g.reset();
     const O = model.cell.outputSize, sizes = model.cell.stateSizes, S = stateWidth(model);
-    const outLeaves: Var[] = [], stateLeaves: Var[][] = [];
+    const outLeaves: Var[] = [], stateLeaves: (Var | undefined)[][] = [];
     const terms: Var[] = [];
     for (let t = 0; t < steps; t++) {
-      const out = g.leaf(gather(shardRegions, ranges, t * (O + S), O, batch), { requiresGrad: true });
-      const states = sizes.map((n, k) => g.leaf(gather(shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), n, batch), { requiresGrad: true }));
+      const out = g.leaf(gather(shardRegions, ranges, t * (O + S), O, batch), REQUIRES_GRAD);
       outLeaves.push(out);
-      stateLeaves.push(states);
-      const term = loss.step?.(g, t, out, states) ?? null;
+      const made: (Var | undefined)[] = new Array<Var | undefined>(sizes.length);
+      stateLeaves.push(made);
+      const term = loss.step === undefined ? null : loss.step(g, t, out, lazyLeaves(g, made, (k) => gather(shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), sizes[k], batch))) ?? null;
       if (term !== null) terms.push(term);
     }
-    const finalLeaves = sizes.map((n, k) => g.leaf(gather(shardRegions, ranges, steps * (O + S) + offsetOf(sizes, k), n, batch), { requiresGrad: true }));
+    // The final state is always needed (it is returned), so its leaves are made at once.
+    const finalLeaves = sizes.map((n, k) => g.leaf(gather(shardRegions, ranges, steps * (O + S) + offsetOf(sizes, k), n, batch), REQUIRES_GRAD));
     const finalTerm = loss.final?.(g, finalLeaves) ?? null;
     if (finalTerm !== null) terms.push(finalTerm);
     const total = sumTerms(g, OP, terms);
@@ -166,18 +168,24 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       return { loss: 0, grad, finalState, outputs, initialStateGrad: null, tapeBytes };
     }
     g.backward(total);
-    // The cotangents go where the values were.
+    // The cotangents go where the values were; seeds[block] says which blocks hold one (a value
+    // the loss never read, or one it does not depend on, seeds nothing).
+    const m = sizes.length;
+    const seeds = new Uint8Array(steps * (1 + m) + m);
     for (let t = 0; t < steps; t++) {
-      scatter(outLeaves[t], shardRegions, ranges, t * (O + S), O);
-      sizes.forEach((n, k) => scatter(stateLeaves[t][k], shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), n));
+      seeds[t * (1 + m)] = scatter(outLeaves[t], shardRegions, ranges, t * (O + S), O);
+      for (let k = 0; k < m; k++) {
+        const leaf = stateLeaves[t][k];
+        if (leaf !== undefined) seeds[t * (1 + m) + 1 + k] = scatter(leaf, shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), sizes[k]);
+      }
     }
-    sizes.forEach((n, k) => scatter(finalLeaves[k], shardRegions, ranges, steps * (O + S) + offsetOf(sizes, k), n));
+    for (let k = 0; k < m; k++) seeds[steps * (1 + m) + k] = scatter(finalLeaves[k], shardRegions, ranges, steps * (O + S) + offsetOf(sizes, k), sizes[k]);
 
     // Phase 2: the backward walks, then the gradients added in shard order.
     phase = workers > 0 ? pool.channel.begin(used) : 0;
-    for (let i = 0; i < workers; i++) pool.post(i, { type: 'sync-backward', seq: phase, lease: this.lease.id });
+    for (let i = 0; i < workers; i++) pool.post(i, { type: 'sync-backward', seq: phase, lease: this.lease.id, seeds });
     const mainGrad = new Float64Array(P);
-    this.onMain(workers, phase, () => this.main.backward(mainRegion, mainGrad), 'backward');
+    this.onMain(workers, phase, () => this.main.backward(mainRegion, seeds, mainGrad), 'backward');
     const parts: Float64Array[] = [mainGrad];
     for (let i = 0; i < workers; i++) {
       parts.push(this.lease.grads[i].subarray(0, P));
@@ -279,12 +287,34 @@ function gather(regions: readonly Float64Array[], ranges: readonly ShardRange[],
   return out;
 }
 
-// The leaf's gradient (zeros where it has none) back into each shard's region, where gather read it.
-function scatter(leaf: Var, regions: readonly Float64Array[], ranges: readonly ShardRange[], at: number, cols: number): void {
+// The leaf's gradient back into each shard's region, where gather read it: 1, or 0 (nothing
+// written) when the leaf has none or it is all zeros.
+function scatter(leaf: Var, regions: readonly Float64Array[], ranges: readonly ShardRange[], at: number, cols: number): 0 | 1 {
   const gr = leaf.grad;
+  if (gr === null) return 0;
+  const n = gr.rows * gr.cols;
+  let zero = true;
+  for (let i = gr.offset; i < gr.offset + n; i++) if (gr.data[i] !== 0) { zero = false; break; }
+  if (zero) return 0;
   for (let s = 0; s < ranges.length; s++) {
     const rows = ranges[s].end - ranges[s].start, from = rows * at;
-    if (gr === null) regions[s].fill(0, from, from + rows * cols);
-    else regions[s].set(gr.data.subarray(gr.offset + ranges[s].start * cols, gr.offset + (ranges[s].start + rows) * cols), from);
+    regions[s].set(gr.data.subarray(gr.offset + ranges[s].start * cols, gr.offset + (ranges[s].start + rows) * cols), from);
   }
+  return 1;
+}
+
+/**
+ * The state at one step as the loss sees it: an array whose k-th leaf is made when the loss first
+ * reads it. Most losses read only the outputs; an unread state then costs no copy, no leaf, no
+ * gradient buffer and no cotangent.
+ */
+function lazyLeaves(g: Graph, made: (Var | undefined)[], value: (k: number) => Mat): readonly Var[] {
+  const view: Var[] = new Array<Var>(made.length);
+  for (let k = 0; k < made.length; k++) {
+    Object.defineProperty(view, k, {
+      enumerable: true,
+      get: () => (made[k] ??= g.leaf(value(k), REQUIRES_GRAD)),
+    });
+  }
+  return view;
 }

@@ -1,8 +1,9 @@
 // The `threads` option of Bptt, 1 thread against 2 (or any list), on one LSTM layer with a dense
 // head at every step and MSE over every step (issue 15's big config by default).
 // usage: node build/bench/threads.js [--batch 32] [--steps 50] [--input 32] [--hidden 128] [--threads 1,2] [--reps 9]
-// Prints ms per gradient (the median of reps runs, after 2 warm-up runs) per thread count, the
-// ratio to the first count, and the gradient's relative difference from the first count's.
+// Prints ms per gradient (the median of reps runs, after 2 warm-up runs) and the CPU ms of every
+// thread of the process per gradient, per thread count; the speed ratio to the first count, and
+// the gradient's relative difference (max abs diff / max abs entry) from the first count's.
 import { cpus, loadavg } from 'node:os';
 import '../node/register.js';
 import { modelFromSpec } from '../lib/parallel/model-spec.js';
@@ -32,17 +33,18 @@ console.log(`threads bench: lstm batch ${batch}, ${steps} steps, input ${inputSi
 let first: { ms: number; grad: Float64Array } | null = null;
 for (const threads of threadList) {
   const method = new Bptt(model, { threads });
-  const times: number[] = [];
+  const times: number[] = [], cpu: number[] = [];
   let grad: Float64Array = new Float64Array(0);
   for (let r = 0; r < reps + 2; r++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     grad = method.run(xs, loss, { batch }).grad;
-    if (r >= 2) times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    if (r >= 2) { times.push(performance.now() - t0); cpu.push((c.user + c.system) / 1000); }
   }
   method.close();
   const ms = median(times);
   if (first === null) first = { ms, grad };
   let diff = 0, scale = 0;
   for (let i = 0; i < grad.length; i++) { diff = Math.max(diff, Math.abs(grad[i] - first.grad[i])); scale = Math.max(scale, Math.abs(first.grad[i])); }
-  console.log(`threads ${threads}: ${ms.toFixed(1)} ms per gradient (min ${Math.min(...times).toFixed(1)}), ${(first.ms / ms).toFixed(2)}x the first, grad rel diff ${(diff / scale).toExponential(2)}`);
+  console.log(`threads ${threads}: ${ms.toFixed(1)} ms per gradient (min ${Math.min(...times).toFixed(1)}; CPU ${median(cpu).toFixed(1)} ms, all threads), ${(first.ms / ms).toFixed(2)}x the first's speed, grad rel diff ${(diff / scale).toExponential(2)}`);
 }

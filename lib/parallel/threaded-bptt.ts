@@ -30,6 +30,8 @@ import { type PhaseOutcome, canBlock } from './sync-channel.js';
 import { type PoolLease, syncPool } from './sync-pool.js';
 
 const OP = 'bptt';
+// The supervisor beats every 250 ms; this long without a beat means nobody watches the workers.
+const STALE_MS = 10_000;
 const REQUIRES_GRAD = { requiresGrad: true };
 
 export interface ThreadedBpttOptions {
@@ -88,7 +90,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
 
   run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): ThreadedBpttResult {
     if (this.closed) throw new ConfigError(OP, 'this threaded method was closed (close()); make a new one');
-    if (this.lease.pool.isClosed) throw new WorkerError(OP, 'the thread pool was closed (closeThreadPools()); make a new method');
+    if (this.lease.pool.isClosed) throw new WorkerError(OP, 'the thread pool was closed (closeThreadPools(), or its watcher was lost); make a new method');
     const { model, unroll } = this;
     const seq = unroll.sequence(xs, options, RUN_OPTIONS);
     const { batch, steps } = seq;
@@ -220,7 +222,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       mine = e;
     }
     if (workers > 0) {
-      const outcomes = this.lease.pool.channel.wait(phase, this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs });
+      const outcomes = this.lease.pool.channel.wait(phase, this.timeoutMs === undefined ? { staleMs: STALE_MS } : { timeoutMs: this.timeoutMs, staleMs: STALE_MS });
       this.check(outcomes, workers, what);
     }
     if (mine !== null) throw mine;
@@ -237,6 +239,10 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       const name = pool.group.name(i);
       if (o.status === 'idle') bad.push(`${name} never started the ${what} phase`);
       else if (o.status === 'dead') bad.push(`${name} died during the ${what} phase: ${o.message}`);
+      else if (o.status === 'lost') {
+        bad.push(`${name} was lost during the ${what} phase: ${o.message}; the pool is closed (a new method starts a new one)`);
+        void pool.close();
+      }
       else if (o.status === 'timeout') {
         bad.push(`${name} did not finish the ${what} phase within ${this.timeoutMs} ms and was stopped`);
         killAndWait(pool, i);

@@ -123,7 +123,8 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     let phase = workers > 0 ? pool.channel.begin(used) : 0;
     for (let i = 0; i < workers; i++) {
       const r = ranges[i + 1];
-      const part = toData(shardRows(xs, batch, r));
+      const rows = shardRows(xs, batch, r); // a fresh matrix: its buffer can be transferred as is
+      const part: MatData = { rows: rows.rows, cols: rows.cols, data: rows.data };
       pool.post(i, {
         type: 'sync-forward', seq: phase, lease: this.lease.id, xs: part, batch: r.end - r.start,
         lengths: lengths === null ? null : Array.from(lengths).slice(r.start, r.end).map(Number),

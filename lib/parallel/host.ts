@@ -5,6 +5,7 @@
 import { installThreadEngines } from '../rnn/threads.js';
 import type { WorkerHost } from './protocol.js';
 import { ThreadedBptt } from './threaded-bptt.js';
+import { ThreadedTbptt } from './threaded-tbptt.js';
 
 let current: WorkerHost | null = null;
 
@@ -13,6 +14,7 @@ export function setWorkerHost(host: WorkerHost | null): void {
   current = host;
   installThreadEngines(host === null ? null : {
     bptt: (model, threads, options) => new ThreadedBptt(model, threads, host, options),
+    tbptt: (model, threads, options) => new ThreadedTbptt(model, threads, host, options),
   });
 }
 

@@ -95,21 +95,25 @@ export class ThreadedBptt implements ThreadedBpttEngine {
   private closed = false;
   private probed = { batch: 0, bytes: 0 };
 
-  constructor(model: RecurrentModel, threads: number, host: WorkerHost, options: ThreadedBpttOptions) {
-    checkThreadsFor(host, threads);
+  /** The method's name, for errors: 'bptt', or 'tbptt' under a ThreadedTbptt. */
+  readonly op: string;
+
+  constructor(model: RecurrentModel, threads: number, host: WorkerHost, options: ThreadedBpttOptions, op = OP) {
+    this.op = op;
+    checkThreadsFor(host, threads, op);
     const spec = specOf(model);
     if (spec === null) {
-      throw new ConfigError(OP, `threads: ${threads} needs a model that can cross to a worker as data: one made by modelFromSpec (a cell of the registry, optionally withReadout, initial state 'zero' or 'learned'), as the CLI's task models and fit's single-layer networks are; this model is not`, { option: 'threads', value: threads });
+      throw new ConfigError(this.op, `threads: ${threads} needs a model that can cross to a worker as data: one made by modelFromSpec (a cell of the registry, optionally withReadout, initial state 'zero' or 'learned'), as the CLI's task models and fit's single-layer networks are; this model is not`, { option: 'threads', value: threads });
     }
     if (!canBlock()) {
-      throw new ConfigError(OP, `threads: ${threads} blocks the calling thread while the workers run, and this thread may not block (a browser's main thread): run the method in a worker, or use the async WorkerPool.bptt(spec, theta, xs, loss, options), which never blocks`, { option: 'threads', value: threads });
+      throw new ConfigError(this.op, `threads: ${threads} blocks the calling thread while the workers run, and this thread may not block (a browser's main thread): run the method in a worker, or use the async WorkerPool.bptt(spec, theta, xs, loss, options), which never blocks`, { option: 'threads', value: threads });
     }
     this.model = model;
     this.threads = threads;
     this.maxBytes = options.maxBytes;
     this.timeoutMs = options.timeoutMs;
-    this.unroll = new Unroll(model, OP, () => this.lastFinal?.map(clone) ?? null);
-    this.main = new BpttShard(model, OP);
+    this.unroll = new Unroll(model, this.op, () => this.lastFinal?.map(clone) ?? null);
+    this.main = new BpttShard(model, this.op);
     this.lease = syncPool(host, threads - 1).lease(spec, model.params.theta.length);
   }
 
@@ -126,6 +130,11 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     return { loss: r.loss, grad: r.grad, finalState: r.finalState, outputs: r.outputs, initialStateGrad: r.initialStateGrad, tapeBytes: r.tapeBytes };
   }
 
+  /** What initialState 'carry' continues from in the next run (a truncated-BPTT driver sets it). */
+  carry(finalState: readonly Mat[]): void {
+    this.lastFinal = finalState.map(clone);
+  }
+
   /** Checks the run options as this method's runs do (a truncated-BPTT driver checks its sequence once). */
   sequence(xs: Mat, options: RunOptions, accepted: readonly string[]): ReturnType<Unroll['sequence']> {
     return this.unroll.sequence(xs, options, accepted);
@@ -137,8 +146,8 @@ export class ThreadedBptt implements ThreadedBpttEngine {
    * gradient. Also the whole batch's state after the local steps listed in keep.
    */
   pass(loss: SequenceLoss, spec: PassSpec): PassResult {
-    if (this.closed) throw new ConfigError(OP, 'this threaded method was closed (close()); make a new one');
-    if (this.lease.pool.isClosed) throw new WorkerError(OP, 'the thread pool was closed (closeThreadPools(), or its watcher was lost); make a new method');
+    if (this.closed) throw new ConfigError(this.op, 'this threaded method was closed (close()); make a new one');
+    if (this.lease.pool.isClosed) throw new WorkerError(this.op, 'the thread pool was closed (closeThreadPools(), or its watcher was lost); make a new method');
     const { model } = this;
     const { xs, batch, lengths, start, initial } = spec;
     const steps = xs.rows / batch;
@@ -147,7 +156,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     if (this.probed.batch !== widest) this.probed = { batch: widest, bytes: estimateStepBytes(model, widest) };
     const bytes = 2 * steps * this.probed.bytes;
     if (bytes > this.maxBytes) {
-      throw new ResourceError(OP, `${steps} steps of a shard of ${widest} sequences keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on each tape, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, shorten the sequence, or use Tbptt or Rtrl)`, { bytes, limit: this.maxBytes, steps, batch: widest });
+      throw new ResourceError(this.op, `${steps} steps of a shard of ${widest} sequences keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on each tape, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, shorten the sequence, or use Tbptt or Rtrl)`, { bytes, limit: this.maxBytes, steps, batch: widest });
     }
     const P = model.params.theta.length;
     const { pool } = this.lease;
@@ -210,7 +219,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     const finalLeaves = sizes.map((n, k) => g.leaf(gather(shardRegions, ranges, steps * (O + S) + offsetOf(sizes, k), n, batch), REQUIRES_GRAD));
     const finalTerm = spec.final ? loss.final?.(g, finalLeaves) ?? null : null;
     if (finalTerm !== null) terms.push(finalTerm);
-    const total = sumTerms(g, OP, terms);
+    const total = sumTerms(g, this.op, terms);
     const finalState = finalLeaves.map((v) => clone(v.value));
     const grad = new Float64Array(P);
     let tapeBytes = this.main.tapeBytes();
@@ -297,7 +306,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       } else bad.push(`${name} failed in the ${what} phase: ${o.message}`);
     }
     if (bad.length > 0) {
-      throw new WorkerError(OP, `${bad.join('; ')}; no gradient is returned (the pool replaces a dead worker: the next call can run)`, { worker: first, threads: this.threads });
+      throw new WorkerError(this.op, `${bad.join('; ')}; no gradient is returned (the pool replaces a dead worker: the next call can run)`, { worker: first, threads: this.threads });
     }
   }
 }
@@ -313,14 +322,14 @@ function killAndWait(pool: PoolLease['pool'], i: number): void {
 }
 
 /** Checks threads against the host's cores (and that it has synchronous workers). */
-export function checkThreadsFor(host: WorkerHost, threads: number): void {
+export function checkThreadsFor(host: WorkerHost, threads: number, op = OP): void {
   try {
     checkThreads(threads, host.cores);
   } catch {
-    throw new ConfigError(OP, `threads must be an integer from 1 to ${host.cores} (the cores of this machine), got ${String(threads)}`, { option: 'threads', value: threads, cores: host.cores });
+    throw new ConfigError(op, `threads must be an integer from 1 to ${host.cores} (the cores of this machine), got ${String(threads)}`, { option: 'threads', value: threads, cores: host.cores });
   }
   if (threads > 1 && host.startSync === undefined) {
-    throw new ConfigError(OP, `threads: ${threads}: this platform's worker host has no synchronous workers; use the async WorkerPool.bptt`, { option: 'threads', value: threads });
+    throw new ConfigError(op, `threads: ${threads}: this platform's worker host has no synchronous workers; use the async WorkerPool.bptt`, { option: 'threads', value: threads });
   }
 }
 

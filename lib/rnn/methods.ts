@@ -66,8 +66,8 @@ export interface MethodLimits {
   /** Refuse to allocate more than this many bytes (Bptt's and Rtrl's maxBytes; default the method's own). */
   maxBytes?: number;
   /**
-   * Threads (default 1): bptt splits the batch over them (Bptt's threads option; close() the
-   * method when done). The other methods run on one thread and refuse threads > 1.
+   * Threads (default 1): bptt and tbptt split the batch over them (their threads option; close()
+   * the method when done). The online methods run on one thread and refuse threads > 1.
    */
   threads?: number;
 }
@@ -106,7 +106,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     },
     check: (spec) => (isCount(spec.k1) && isCount(spec.k2) && spec.k2 >= spec.k1 ? null : `needs integers 1 <= k1 <= k2, got k1 ${spec.k1}, k2 ${spec.k2}`),
     format: (spec) => (spec.k1 === spec.k2 ? `tbptt:${spec.k1}` : `tbptt:${spec.k1}:${spec.k2}`),
-    create: (model, spec) => new Tbptt(model, { k1: spec.k1, k2: spec.k2 }),
+    create: (model, spec, limits) => new Tbptt(model, { k1: spec.k1, k2: spec.k2, ...(limits.threads === undefined ? {} : { threads: limits.threads }) }),
   },
   rtrl: {
     forms: ['rtrl'],
@@ -203,9 +203,8 @@ export function createMethod(model: RecurrentModel, spec: MethodSpec | string, l
   checkKeys('createMethod', limits, ['maxBytes', 'threads']);
   if (limits.threads !== undefined) {
     const threads = checkThreadsOption('createMethod', limits.threads);
-    if (threads > 1 && s.kind !== 'bptt') {
-      const why = s.kind === 'tbptt' ? 'threaded truncated BPTT is not built yet' : 'it steps online, one step at a time';
-      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt only; ${formatMethod(s)} runs on one thread (${why})`, { option: 'threads', value: threads, method: s.kind });
+    if (threads > 1 && s.kind !== 'bptt' && s.kind !== 'tbptt') {
+      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt and tbptt only; ${formatMethod(s)} runs on one thread (it steps online, one step at a time)`, { option: 'threads', value: threads, method: s.kind });
     }
   }
   return entryOf(s.kind).create(model, s as never, limits);

@@ -21,9 +21,27 @@ export interface ThreadedBpttEngine {
   close(): void;
 }
 
+export interface ThreadedTbpttEngine {
+  /** Tbptt.run's contract (options may hold onWindow). */
+  run(xs: Mat, loss: SequenceLoss, options: RunOptions & { onWindow?: (window: TbpttWindowLike) => void }): RunResult;
+  close(): void;
+}
+
+/** What a truncated-BPTT window reports (lib/rnn/tbptt.ts TbpttWindow). */
+export interface TbpttWindowLike {
+  start: number;
+  end: number;
+  lossStart: number;
+  loss: number;
+  grad: Float64Array;
+  hasLoss: boolean;
+}
+
 export interface ThreadEngines {
   /** Threaded BPTT of model over `threads` threads (the calling thread and threads - 1 workers). */
   bptt(model: RecurrentModel, threads: number, options: { maxBytes: number }): ThreadedBpttEngine;
+  /** Threaded truncated BPTT(k1, k2), whole sequences (run) only. */
+  tbptt(model: RecurrentModel, threads: number, options: { k1: number; k2: number; maxBytes: number }): ThreadedTbpttEngine;
 }
 
 let engines: ThreadEngines | null = null;

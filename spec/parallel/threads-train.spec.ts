@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import '../../node/register.js';
 import { type ModelSpec, modelFromSpec, specOf } from '../../lib/parallel/model-spec.js';
-import { createMethod } from '../../lib/rnn/methods.js';
+import { type MethodSpec, createMethod } from '../../lib/rnn/methods.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { train } from '../../lib/train/trainer.js';
 import { Optimizer } from '../../lib/optim/optimizer.js';
@@ -34,30 +34,33 @@ test('createMethod(model, "bptt", { threads: 2 }) is a threaded Bptt with the sa
   } finally {
     threaded.close();
   }
-  assert.throws(() => createMethod(model, 'tbptt:3', { threads: 2 }), /^createMethod: threads: 2 is available for bptt only; tbptt:3 runs on one thread \(threaded truncated BPTT is not built yet\)/);
-  assert.throws(() => createMethod(model, 'rtrl', { threads: 2 }), /^createMethod: threads: 2 is available for bptt only; rtrl runs on one thread/);
+  assert.throws(() => createMethod(model, 'rtrl', { threads: 2 }), /^createMethod: threads: 2 is available for bptt and tbptt only; rtrl runs on one thread/);
   assert.throws(() => createMethod(model, 'bptt', { threads: 0 }), /^createMethod: threads must be an integer >= 1.*got 0/);
   assert.throws(() => createMethod(model, 'bptt', { thread: 2 } as never), /^createMethod: unknown option "thread"/);
   assert.is(createMethod(model, 'rtrl', { threads: 1 }).model, model);
 });
 
 test('train with threads: 2 takes the same steps as with one thread (to 1e-12), and refuses threads for rtrl', () => {
-  const run = (threads: number) => {
+  const run = (threads: number, method: MethodSpec = { kind: 'bptt' }) => {
     const model = modelFromSpec(spec, { seed: 5 });
     const rng = new Rng(8);
     const batches = Array.from({ length: 4 }, () => {
       const xs = randomMat(rng, steps * batch, 2), targets = randomMat(rng, steps * batch, 2);
       return { xs, batch, loss: sequenceLoss({ kind: 'mse', targets, mask: null, batch }) };
     });
-    const r = train(model, { method: { kind: 'bptt' }, optimizer: new Optimizer({ kind: 'adam', lr: 0.05 }), iterations: 4, next: (i) => batches[i], threads });
+    const r = train(model, { method, optimizer: new Optimizer({ kind: 'adam', lr: 0.05 }), iterations: 4, next: (i) => batches[i], threads });
     return { theta: model.params.theta, curve: r.curve.map((p) => p.loss) };
   };
   const one = run(1), two = run(2);
   assert.ok(relErr(two.theta, one.theta) <= 1e-12, `parameters differ by ${relErr(two.theta, one.theta)}`);
   assert.ok(relErr(two.curve, one.curve) <= 1e-12, `losses ${two.curve} vs ${one.curve}`);
+  // tbptt: an update at every window, the windows' parameters changing under the threads.
+  const one2 = run(1, { kind: 'tbptt', k1: 2, k2: 3 }), two2 = run(2, { kind: 'tbptt', k1: 2, k2: 3 });
+  assert.ok(relErr(two2.theta, one2.theta) <= 1e-12, `tbptt parameters differ by ${relErr(two2.theta, one2.theta)}`);
+  assert.ok(relErr(two2.theta, one.theta) > 1e-6, 'tbptt trained otherwise than bptt');
   const model = modelFromSpec(spec);
   assert.throws(() => train(model, { method: { kind: 'rtrl' }, optimizer: new Optimizer({ kind: 'sgd', lr: 0.1 }), iterations: 1, next: () => { throw new Error('unused'); }, threads: 2 }),
-    /^train: threads: 2 is available for the bptt method only; rtrl runs on one thread/);
+    /^train: threads: 2 is available for the bptt and tbptt methods only; rtrl runs on one thread/);
   assert.throws(() => train(model, { method: { kind: 'bptt' }, optimizer: new Optimizer({ kind: 'sgd', lr: 0.1 }), iterations: 1, next: () => { throw new Error('unused'); }, threads: 2.5 }),
     /^train: threads must be an integer >= 1.*got 2.5/);
 });
@@ -92,7 +95,7 @@ test('loopgrad train --threads: 0, a non-integer, more than the cores, or with r
   }
   const rtrl = loopgrad('adding', '--steps', '5', '--iterations', '1', '--threads', '2', '--method', 'rtrl', '--quiet');
   assert.is(rtrl.status, 2);
-  assert.match(rtrl.stderr, /--threads 2 works with --method bptt only/);
+  assert.match(rtrl.stderr, /--threads 2 works with --method bptt or tbptt:K only/);
   const run = (threads: string) => {
     const r = loopgrad('adding', '--steps', '6', '--batch', '8', '--hidden', '6', '--iterations', '3', '--held-out', '20', '--threads', threads, '--json');
     assert.is(r.status, 0, r.stderr);

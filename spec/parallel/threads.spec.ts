@@ -13,6 +13,7 @@ import { WorkerError } from '../../lib/parallel/pool.js';
 import { closeThreadPools } from '../../lib/parallel/sync-pool.js';
 import type { SyncWorkerGroup, WorkerHost } from '../../lib/parallel/protocol.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
+import { Tbptt } from '../../lib/rnn/tbptt.js';
 import type { Graph, Var } from '../../lib/ad/graph.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import type { RunOptions } from '../../lib/rnn/unroll.js';
@@ -140,6 +141,46 @@ test('a batch of one sequence runs on this thread alone; bad options are refused
   assert.throws(() => new Bptt(model, { threads: 64 }), /^bptt: threads must be an integer from 1 to \d+ \(the cores of this machine\), got 64/);
   const { createModel } = { createModel: (m: typeof model) => ({ ...m }) };
   assert.throws(() => new Bptt(createModel(model), { threads: 2 }), /^bptt: threads: 2 needs a model that can cross to a worker as data: one made by modelFromSpec/);
+});
+
+test('Tbptt with threads: 2 gives Tbptt\'s windows (k1 = k2 and k1 < k2), losses, gradients and final state, parameters changing between windows', () => {
+  for (const [k1, k2] of [[2, 2], [2, 4], [4, 5]]) {
+    for (const [spec, seed] of [[lstm, 41], [gru, 42]] as const) {
+      const { xs, targets } = setup(spec, seed);
+      const loss = mixingLoss(targets, spec.readout!);
+      // Each window updates the parameters, as a trainer does: both runs must see the same windows.
+      const go = (threads: number) => {
+        const model = modelFromSpec(spec, { seed });
+        const method = new Tbptt(model, { k1, k2, threads });
+        const windows: number[][] = [];
+        try {
+          const r = method.run(xs, loss, {
+            batch, lengths,
+            onWindow: (w) => {
+              windows.push([w.start, w.end, w.lossStart, w.loss]);
+              for (let i = 0; i < w.grad.length; i++) model.params.theta[i] -= 0.1 * w.grad[i];
+            },
+          });
+          return { r, windows, theta: model.params.theta };
+        } finally {
+          method.close();
+        }
+      };
+      const one = go(1), two = go(2);
+      const what = `${spec.cell.kind} k1 ${k1} k2 ${k2}`;
+      assert.equal(two.windows.map((w) => w.slice(0, 3)), one.windows.map((w) => w.slice(0, 3)), `${what}: window bounds`);
+      close(two.windows.map((w) => w[3]), one.windows.map((w) => w[3]), `${what}: window losses`);
+      close(two.theta, one.theta, `${what}: parameters after the windows' updates`);
+      close(two.r.grad, one.r.grad, `${what}: summed gradient`);
+      two.r.finalState.forEach((m, k) => close(m.data, one.r.finalState[k].data, `${what}: final state ${k}`));
+    }
+  }
+  const threaded = new Tbptt(modelFromSpec(lstm), { k1: 2, threads: 2 });
+  try {
+    assert.throws(() => threaded.reset({ batch }), /^tbptt: reset streams step by step on one thread; with threads: 2 only run\(\) is available/);
+  } finally {
+    threaded.close();
+  }
 });
 
 /**

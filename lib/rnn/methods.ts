@@ -17,6 +17,8 @@ import { Uoro } from './uoro.js';
 import { KfRtrl } from './kf-rtrl.js';
 import type { GradientMethod } from './unroll.js';
 import { ConfigError } from '../mat/errors.js';
+import { checkKeys } from '../mat/options.js';
+import { checkThreadsOption } from './threads.js';
 
 /** A gradient method with its settings, as parseMethod reads it from text. */
 export type MethodSpec =
@@ -59,10 +61,15 @@ interface MethodEntry<K extends MethodKind> {
   create(model: RecurrentModel, spec: SpecOf<K>, limits: MethodLimits): MethodObjects[K];
 }
 
-/** Limits a method honours where it has them (RTRL's memory limit). */
+/** Limits a method honours where it has them (RTRL's memory limit), and its threads. */
 export interface MethodLimits {
   /** Refuse to allocate more than this many bytes (Bptt's and Rtrl's maxBytes; default the method's own). */
   maxBytes?: number;
+  /**
+   * Threads (default 1): bptt and tbptt split the batch over them (their threads option; close()
+   * the method when done). The online methods run on one thread and refuse threads > 1.
+   */
+  threads?: number;
 }
 
 const isCount = (k: number) => Number.isSafeInteger(k) && k >= 1;
@@ -87,7 +94,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 0 ? { kind: 'bptt' } : null),
     check: () => null,
     format: () => 'bptt',
-    create: (model, _spec, limits) => new Bptt(model, maxBytesOption(limits)),
+    create: (model, _spec, limits) => new Bptt(model, { ...maxBytesOption(limits), ...(limits.threads === undefined ? {} : { threads: limits.threads }) }),
   },
   tbptt: {
     forms: ['tbptt:K', 'tbptt:K1:K2'],
@@ -99,7 +106,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     },
     check: (spec) => (isCount(spec.k1) && isCount(spec.k2) && spec.k2 >= spec.k1 ? null : `needs integers 1 <= k1 <= k2, got k1 ${spec.k1}, k2 ${spec.k2}`),
     format: (spec) => (spec.k1 === spec.k2 ? `tbptt:${spec.k1}` : `tbptt:${spec.k1}:${spec.k2}`),
-    create: (model, spec) => new Tbptt(model, { k1: spec.k1, k2: spec.k2 }),
+    create: (model, spec, limits) => new Tbptt(model, { k1: spec.k1, k2: spec.k2, ...(limits.threads === undefined ? {} : { threads: limits.threads }) }),
   },
   rtrl: {
     forms: ['rtrl'],
@@ -193,5 +200,12 @@ export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: 
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits?: MethodLimits): GradientMethod;
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits: MethodLimits = {}): GradientMethod {
   const s = typeof spec === 'string' ? parseMethod(spec) : checkMethod('createMethod', spec);
+  checkKeys('createMethod', limits, ['maxBytes', 'threads']);
+  if (limits.threads !== undefined) {
+    const threads = checkThreadsOption('createMethod', limits.threads);
+    if (threads > 1 && s.kind !== 'bptt' && s.kind !== 'tbptt') {
+      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt and tbptt only; ${formatMethod(s)} runs on one thread (it steps online, one step at a time)`, { option: 'threads', value: threads, method: s.kind });
+    }
+  }
   return entryOf(s.kind).create(model, s as never, limits);
 }

@@ -18,12 +18,19 @@ import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, type Sequence, RUN_OPTIONS, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
 import { ConfigError, ShapeError } from '../mat/errors.js';
+import { type ThreadedTbpttEngine, checkThreadsOption, threadEngines } from './threads.js';
 
 export interface TbpttOptions {
   /** Steps between updates (the loss of these steps is backpropagated). */
   k1: number;
   /** Steps the gradient flows back (>= k1; default k1). */
   k2?: number;
+  /**
+   * Threads the batch is split over (default 1; lib/parallel/threaded-tbptt.ts): every window
+   * one threaded pass, as Bptt's threads option. run() only: the stream (reset, feed) runs on
+   * one thread. close() frees the workers.
+   */
+  threads?: number;
 }
 
 export interface TbpttRunOptions extends RunOptions {
@@ -77,7 +84,7 @@ export class Tbptt implements GradientMethod {
   private readonly paramVars: Var[] = [];
 
   constructor(model: RecurrentModel, options: TbpttOptions) {
-    checkKeys('tbptt', options, ['k1', 'k2']);
+    checkKeys('tbptt', options, ['k1', 'k2', 'threads']);
     const k1 = options.k1, k2 = options.k2 ?? options.k1;
     if (!Number.isInteger(k1) || k1 < 1) throw new ConfigError('tbptt', `k1 must be an integer >= 1, got ${k1}`, { option: 'k1', value: k1 });
     if (!Number.isInteger(k2) || k2 < k1) throw new ConfigError('tbptt', `k2 must be an integer >= k1 = ${k1}, got ${k2}`, { option: 'k2', value: k2, k1 });
@@ -88,6 +95,21 @@ export class Tbptt implements GradientMethod {
     this.grad = new Float64Array(model.params.theta.length);
     this.ringSize = k2 + 1;
     this.seq = this.unroll.stream({});
+    this.threads = checkThreadsOption('tbptt', options.threads ?? 1);
+    this.engine = this.threads === 1 ? null : threadEngines('tbptt', this.threads).tbptt(model, this.threads, { k1, k2, maxBytes: 2 ** 31 });
+  }
+
+  /** Threads this method's run() uses. */
+  readonly threads: number;
+  private readonly engine: ThreadedTbpttEngine | null;
+
+  /** Releases the workers of a threaded method (a no-op with one thread). */
+  close(): void {
+    this.engine?.close();
+  }
+
+  private refuseStream(what: string): void {
+    if (this.engine !== null) throw new ConfigError('tbptt', `${what} streams step by step on one thread; with threads: ${this.threads} only run() is available`, { option: 'threads', value: this.threads });
   }
 
   /** Sequences advanced together since the last reset. */
@@ -113,6 +135,7 @@ export class Tbptt implements GradientMethod {
    * state (explicit, 'carry' for the state the last window ended in, or the model's rule); step count 0.
    */
   reset(options: RunOptions = {}): void {
+    this.refuseStream('reset');
     this.begin(this.unroll.stream(options));
   }
 
@@ -146,6 +169,7 @@ export class Tbptt implements GradientMethod {
    * the reset is an Error.
    */
   feed(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, end = false): void {
+    this.refuseStream('feed');
     const { batch } = this.seq;
     const cols = this.model.cell.inputSize;
     if (xs.cols !== cols) throw new ShapeError('tbptt', `input is ${shapeOf(xs)} but the cell takes ${cols} features per step`, { xs: [xs.rows, xs.cols], inputSize: cols });
@@ -177,6 +201,7 @@ export class Tbptt implements GradientMethod {
    * sequence's length), and the final state. onWindow, if given, sees each window as it ends.
    */
   run(xs: Mat, loss: SequenceLoss, options: TbpttRunOptions = {}): RunResult {
+    if (this.engine !== null) return this.engine.run(xs, loss, options);
     this.begin(this.unroll.sequence(xs, options, TBPTT_RUN_OPTIONS)); // checks every input once
     const grad = new Float64Array(this.grad.length);
     let total = 0;

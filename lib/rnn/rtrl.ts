@@ -102,7 +102,8 @@ export class Rtrl extends OnlineMethod {
   private readonly stepGrad: Float64Array;
   // The workers of the other blocks (threads > 1), the values-only graph the cotangents are taken
   // on first, and whether a failed step left the stream unusable until reset.
-  private readonly team: RtrlTeam | null = null;
+  /** The workers of the other column blocks (threads > 1), or null. */
+  readonly team: RtrlTeam | null = null;
   private readonly valueGraph: Graph | null = null;
   private broken: string | null = null;
 

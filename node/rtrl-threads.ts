@@ -3,7 +3,7 @@
 // process alive (the coordinator blocks while they work, so it never needs them to).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { provideRtrlTeams } from '../lib/rnn/rtrl-threads.js';
+import { type RtrlTeamRequest, provideRtrlTeams } from '../lib/rnn/rtrl-threads.js';
 import { type RtrlHost, type RtrlPort, RtrlWorkers } from '../lib/parallel/rtrl-team.js';
 import type { RtrlToWorker } from '../lib/parallel/rtrl-shard.js';
 
@@ -38,6 +38,11 @@ class NodeRtrlPort implements RtrlPort {
 /** Node's RTRL workers: worker_threads, cores from the OS. */
 export const nodeRtrlHost: RtrlHost = { spawn: () => new NodeRtrlPort(), cores: availableParallelism() };
 
-provideRtrlTeams((request) => new RtrlWorkers(nodeRtrlHost, request));
+/** A team of Node workers for a request (what this file registers with provideRtrlTeams). */
+export function nodeRtrlTeam(request: RtrlTeamRequest): RtrlWorkers {
+  return new RtrlWorkers(nodeRtrlHost, request);
+}
+
+provideRtrlTeams(nodeRtrlTeam);
 
 export { RtrlWorkers };

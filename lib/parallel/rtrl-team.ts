@@ -9,7 +9,11 @@
 //
 // A worker that failed or died fails the step with a WorkerError naming it (and its columns); no
 // gradient is added then, and the learner refuses to step until reset(), which replaces a dead
-// worker. A worker that neither answers nor dies fails the step after STEP_TIMEOUT_MS.
+// worker. The coordinator, blocked in wait(), cannot see a worker's exit event (its own event loop
+// is stopped); a worker that exits running JavaScript settles its phase 'dead' itself (its exit
+// hook), and one that cannot (it failed to load, or was killed outright) is caught by a timeout:
+// a stream's start may take START_TIMEOUT_MS, a step STEP_TIMEOUT_FACTOR times the coordinator's
+// own block of the same cost, and at least START_TIMEOUT_MS.
 // Browser-safe: the platform supplies RtrlHost (Node: node/rtrl-threads.ts).
 import type { Mat } from '../mat/mat.js';
 import { ConfigError } from '../mat/errors.js';
@@ -37,8 +41,10 @@ export interface RtrlHost {
   readonly cores: number;
 }
 
-/** A step that takes longer than this on a worker is a failure (a hung worker, never a hang). */
-export const STEP_TIMEOUT_MS = 10 * 60 * 1000;
+/** ms a worker may take to start a stream (its start-up included) before it counts as hung. */
+export const START_TIMEOUT_MS = 60_000;
+/** A worker's step may take this many times the coordinator's own (equal-cost) block before it counts as hung. */
+export const STEP_TIMEOUT_FACTOR = 50;
 
 interface Slot {
   port: RtrlPort;
@@ -75,6 +81,7 @@ export class RtrlWorkers implements RtrlTeam {
   private views: Float64Array[] = [];
   private batch = 0;
   private running = -1;
+  private startedAt = 0;
   private closed = false;
 
   constructor(host: RtrlHost, request: RtrlTeamRequest) {
@@ -142,7 +149,7 @@ export class RtrlWorkers implements RtrlTeam {
         initial: initial === null ? null : initial.map((m) => m.data.slice(m.offset, m.offset + m.rows * m.cols)),
       });
     }
-    this.settle(this.channel.wait(seq, { timeoutMs: STEP_TIMEOUT_MS }), 'starting a stream');
+    this.settle(this.channel.wait(seq, { timeoutMs: START_TIMEOUT_MS }), 'starting a stream');
   }
 
   start(theta: Float64Array, x: Mat, cotangents: readonly (Mat | null)[]): void {
@@ -163,13 +170,15 @@ export class RtrlWorkers implements RtrlTeam {
     const seq = this.channel.begin();
     this.running = seq;
     for (const slot of this.slots) slot.port.post({ type: 'step', seq, present });
+    this.startedAt = Date.now();
   }
 
   finish(grad: Float64Array): void {
     const seq = this.running;
     this.running = -1;
     if (seq < 0) throw new WorkerError(OP, 'finish() without a step started');
-    this.settle(this.channel.wait(seq, { timeoutMs: STEP_TIMEOUT_MS }), 'the step');
+    const own = Date.now() - this.startedAt;
+    this.settle(this.channel.wait(seq, { timeoutMs: Math.max(START_TIMEOUT_MS, STEP_TIMEOUT_FACTOR * own) }), 'the step');
     const inc = this.increment;
     for (let s = 1; s < this.ranges.length; s++) {
       const { start, end } = this.ranges[s];

@@ -141,7 +141,46 @@ export class ColumnGraph extends Graph {
       const c = this.cutVars.get(v);
       if (c !== undefined) found.push(c);
     }
-    return found.length === 0 ? y : this.addDirect(op, inputs, attrs, y, found);
+    if (found.length === 0) return y;
+    if (op === 'linear' && this.addLinearDirect(inputs, (attrs as PrimAttrs['linear']).pairs, y)) return y;
+    return this.addDirect(op, inputs, attrs, y, found);
+  }
+
+  // The direct terms of cut matrices read by a linear node (y = Σ_i x_i·W_iᵀ + Σ_j b_j), written
+  // straight into y's tangent for the block's elements only: element (o, p) of W_i adds x_i[r, p]
+  // to dy[r, o], element o of a bias adds 1 to dy[r, o], the values the rule's seed branches add
+  // (matmulTangentB and accScaled of lib/ad/primitives.ts). False (nothing done) when y has no
+  // tangent of its own or a cut Var sits where this does not apply (an x, or a view): the general
+  // path takes those.
+  private addLinearDirect(inputs: readonly Var[], pairs: number, y: Var): boolean {
+    const t = y.tangent;
+    if (t === null || t.kind !== 'dense') return false;
+    for (let j = 0; j < inputs.length; j++) {
+      const c = this.cutVars.get(inputs[j]);
+      if (c !== undefined && (c.at !== 0 || (j < 2 * pairs && j % 2 === 0))) return false;
+    }
+    const K = this.directions, dy = t.data, base = t.offset, M = y.value.rows, N = y.value.cols;
+    for (let j = 0; j < inputs.length; j++) {
+      const c = this.cutVars.get(inputs[j]);
+      if (c === undefined) continue;
+      const { first, last, column } = c.cut;
+      if (j < 2 * pairs) {
+        const x = inputs[j - 1].value, inner = x.cols, xd = x.data;
+        for (let r = 0; r < M; r++) {
+          const xo = x.offset + r * inner, yo = base + r * N * K + column - first;
+          for (let e = first; e < last; e++) {
+            const o = (e / inner) | 0, p = e - o * inner;
+            dy[yo + o * K + e] += xd[xo + p];
+          }
+        }
+      } else {
+        for (let r = 0; r < M; r++) {
+          const yo = base + r * N * K + column - first;
+          for (let e = first; e < last; e++) dy[yo + e * K + e] += 1;
+        }
+      }
+    }
+    return true;
   }
 
   // The op again on a side graph with K' = the cut matrices' sizes, each cut input seeded at its

@@ -100,6 +100,8 @@ export class Rtrl extends OnlineMethod {
   private readonly lossGraph = new Graph('reverse');
   private readonly lossStates: Var[] = [];
   private readonly stepGrad: Float64Array;
+  // The step's loss terms, added to loss (in order) only once the whole step has succeeded.
+  private readonly termValues: number[] = [];
   // The workers of the other blocks (threads > 1), the values-only graph the cotangents are taken
   // on first, and whether a failed step left the stream unusable until reset.
   /** The workers of the other column blocks (threads > 1), or null. */
@@ -224,7 +226,12 @@ export class Rtrl extends OnlineMethod {
     // Threads: the cotangents first (from a values-only step), then every shard's block at once.
     const values = this.valueStep(x);
     this.takeCotangents(loss, values.output, values.state, last);
-    team.start(this.model.params.theta, x, this.buffers!.cotangents);
+    try {
+      team.start(this.model.params.theta, x, this.buffers!.cotangents);
+    } catch (e) {
+      this.broken = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
     let result;
     try {
       result = this.forwardStep(x);
@@ -304,6 +311,7 @@ export class Rtrl extends OnlineMethod {
     const buffers = this.buffers!;
     const cots = buffers.cotangents;
     cots.fill(null);
+    this.termValues.length = 0;
     if (loss.step === undefined && (!last || loss.final === undefined)) return;
     const g = this.lossGraph;
     g.reset();
@@ -332,7 +340,7 @@ export class Rtrl extends OnlineMethod {
 
   private addTerm(g: Graph, total: Var | null, term: Var): Var {
     if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('rtrl', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
-    this.loss += term.value.data[term.value.offset];
+    this.termValues.push(term.value.data[term.value.offset]);
     return total === null ? term : g.add(total, term);
   }
 
@@ -357,6 +365,7 @@ export class Rtrl extends OnlineMethod {
 
   private commit(output: Mat): void {
     const buffers = this.buffers!;
+    for (const v of this.termValues) this.loss += v;
     this.current = 1 - this.current;
     buffers.output.data.set(output.data.subarray(output.offset, output.offset + output.rows * output.cols));
     this.started = true;
@@ -371,6 +380,7 @@ export class Rtrl extends OnlineMethod {
   stepWithCotangents(x: Mat, cotangents: readonly (Mat | null)[], into: Float64Array): void {
     if (this.team !== null) throw new ConfigError('rtrl', 'stepWithCotangents is a worker\'s step, not for a learner with threads');
     const buffers = this.buffers!;
+    this.termValues.length = 0;
     for (let i = 0; i < buffers.cotangents.length; i++) buffers.cotangents[i] = cotangents[i] ?? null;
     const result = this.forwardStep(x);
     this.blockGradient(result.output, result.state);

@@ -1,0 +1,134 @@
+// Threaded RTRL (Rtrl({ threads: 2, spec }), lib/parallel/rtrl-team.ts over Node's workers): the
+// same bits as one thread, step by step (output, loss, gradient, state), with lengths, a learned
+// initial state, zeroGrad mid-stream, a carried and an explicit initial state, and run(); a killed
+// worker fails the step naming it, adds nothing, and reset() brings a new worker that agrees
+// again; bad thread counts and specs are refused. One threaded learner (two threads) is made once
+// and reused by every test.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { nodeRtrlTeam } from '../../node/rtrl-threads.js';
+import { availableParallelism } from 'node:os';
+import { type Mat, mat, matOf, rowsView } from '../../lib/mat/mat.js';
+import { Rng } from '../../lib/mat/rng.js';
+import { ConfigError } from '../../lib/mat/errors.js';
+import { Rtrl } from '../../lib/rnn/rtrl.js';
+import { provideRtrlTeams } from '../../lib/rnn/rtrl-threads.js';
+import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
+import { type ModelSpec, modelFromSpec } from '../../lib/parallel/model-spec.js';
+import { WorkerError } from '../../lib/parallel/pool.js';
+import type { RtrlWorkers } from '../../lib/parallel/rtrl-team.js';
+
+const T = 5, batch = 2, lengths = [5, 3], inputSize = 3;
+const spec: ModelSpec = { cell: { kind: 'lstm', options: { inputSize, hiddenSize: 16 } }, readout: 2, initialState: 'learned' };
+const model = modelFromSpec(spec);
+const P = model.params.theta.length;
+const one = new Rtrl(model);
+const two = new Rtrl(model, { threads: 2, spec });
+
+const loss: SequenceLoss = {
+  step: (g, t, out) => g.mul(g.constant(matOf([[1 + t]])), g.dot(out, out)),
+  final: (g, state) => g.sum(g.tanh(state[1])),
+};
+const xs = mat(T * batch, inputSize);
+new Rng(5).fillNormal(xs, 0, 1);
+
+function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  return a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
+}
+
+function agree(what: string): void {
+  assert.ok(Object.is(one.loss, two.loss), `${what}: loss ${one.loss} vs ${two.loss}`);
+  assert.ok(same(one.grad, two.grad), `${what}: gradient`);
+  for (let s = 0; s < one.state.length; s++) assert.ok(same(one.state[s].data, two.state[s].data), `${what}: state ${s}`);
+}
+
+function stepBoth(from: number, to: number, what: string): void {
+  for (let t = from; t < to; t++) {
+    const x = rowsView(xs, t * batch, batch), last = t === T - 1;
+    const a = Array.from(one.step(x, loss, last).data), b = two.step(x, loss, last).data;
+    assert.ok(same(a, b), `${what} step ${t}: output`);
+    agree(`${what} step ${t}`);
+  }
+}
+
+test('two threads split the columns in two, the workers holding the second block', () => {
+  assert.is(two.shards, 2);
+  assert.equal(two.columns, { start: 0, end: (P / 2) | 0 });
+  assert.ok(one.grad.length === P && two.directions < P);
+});
+
+test('two threads are one thread bit for bit, step by step, with lengths and a learned initial state', () => {
+  one.reset({ batch, lengths });
+  two.reset({ batch, lengths });
+  stepBoth(0, 2, 'first stream');
+  // zeroGrad keeps the state; a carried state continues it (S from zero).
+  one.zeroGrad();
+  two.zeroGrad();
+  stepBoth(2, T, 'after zeroGrad');
+  assert.ok(one.grad.some((v) => v !== 0));
+  one.reset({ batch, lengths: [2, 2], initialState: 'carry' });
+  two.reset({ batch, lengths: [2, 2], initialState: 'carry' });
+  stepBoth(0, 2, 'carried');
+  const initial: Mat[] = [mat(batch, 16), mat(batch, 16)];
+  new Rng(8).fillNormal(initial[0], 0, 1);
+  one.reset({ batch, initialState: initial });
+  two.reset({ batch, initialState: initial });
+  stepBoth(0, 3, 'explicit initial state');
+  const r1 = one.run(xs, loss, { batch, lengths }), r2 = two.run(xs, loss, { batch, lengths });
+  assert.ok(Object.is(r1.loss, r2.loss) && same(r1.grad, r2.grad), 'run');
+  r1.finalState.forEach((m, i) => assert.ok(same(m.data, r2.finalState[i].data), `run: final state ${i}`));
+});
+
+test('a killed worker fails the step naming it, adds nothing; reset() brings a new worker', async () => {
+  two.reset({ batch, lengths });
+  one.reset({ batch, lengths });
+  stepBoth(0, 1, 'before the kill');
+  const team = two.team as RtrlWorkers;
+  const name = team.workerNames[0];
+  await team.kill(1);
+  await new Promise((resolve) => setTimeout(resolve, 20)); // the exit event reaches this thread
+  const before = two.grad.slice(), lossBefore = two.loss;
+  const x = rowsView(xs, batch, batch);
+  assert.throws(() => two.step(x, loss), (e: unknown) => e instanceof WorkerError
+    && new RegExp(`rtrl: worker 1 \\(${name}, columns ${(P / 2) | 0}\\.\\.${P - 1}\\) died: it exited with code 1; the step is not taken`).test((e as Error).message));
+  assert.ok(same(two.grad, before) && Object.is(two.loss, lossBefore), 'nothing added');
+  assert.throws(() => two.step(x, loss), /rtrl: a step failed earlier in this stream .*reset\(\) starts a new one/);
+  // A new stream on a new worker agrees with one thread again.
+  one.reset({ batch, lengths });
+  two.reset({ batch, lengths });
+  assert.is.not(team.workerNames[0], name);
+  stepBoth(0, T, 'after the kill');
+});
+
+test('bad threads and specs are refused, naming them', () => {
+  const cores = availableParallelism();
+  for (const threads of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(() => new Rtrl(model, { threads, spec }), (e: unknown) => e instanceof ConfigError && /rtrl: threads must be an integer >= 1/.test((e as Error).message));
+  }
+  assert.throws(() => new Rtrl(model, { threads: '2' as unknown as number, spec }), /rtrl: threads must be an integer >= 1, got 2/);
+  assert.throws(() => new Rtrl(model, { threads: cores + 1, spec }), new RegExp(`rtrl: threads must be an integer from 1 to ${cores} \\(the cores of this machine\\), got ${cores + 1}`));
+  assert.throws(() => new Rtrl(model, { threads: 2 }), /rtrl: threads 2 needs spec/);
+  const gru: ModelSpec = { cell: { kind: 'gru', options: { inputSize, hiddenSize: 16 } } };
+  assert.throws(() => new Rtrl(model, { threads: 2, spec: gru }), /rtrl: spec describes a gru model with \d+ parameters .* but the model is a lstm/);
+  assert.throws(() => new Rtrl(model, { threads: 2, spec, columns: { start: 0, end: 10 } }), /rtrl: columns and threads exclude each other/);
+  // Without a platform's workers, threads are refused (and nothing is started).
+  provideRtrlTeams(null);
+  try {
+    assert.throws(() => new Rtrl(model, { threads: 2, spec }), /rtrl: threads 2 needs workers, and no platform has provided them/);
+  } finally {
+    provideRtrlTeams(nodeRtrlTeam);
+  }
+  // A model too small for two blocks of MIN_BITWISE_COLUMNS runs on one thread.
+  const small: ModelSpec = { cell: { kind: 'elman', options: { inputSize, hiddenSize: 4 } } };
+  const r = new Rtrl(modelFromSpec(small), { threads: 2, spec: small });
+  assert.is(r.shards, 1);
+  assert.is(r.team, null);
+});
+
+test('closed threads refuse to step', () => {
+  two.close();
+  two.close();
+  assert.throws(() => two.reset({ batch }), /rtrl: the threads were closed/);
+});
+
+test.run();

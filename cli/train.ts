@@ -1,6 +1,8 @@
 // loopgrad train <task>: trains a recurrent network on one of the classic
 // generated tasks and reports the training curve and the held-out metric.
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import '../node/register.js';
 import { type Command, type FlagSpec, type Parsed, UsageError, checkWritableDirectory, checkWritableFile, flagError, parseArgs, usageLines } from './args.js';
 import { renderSvg, type Series } from '../bench/svg.js';
 import { createProgress } from '../bench/progress.js';
@@ -25,6 +27,7 @@ const specs: Record<string, FlagSpec> = {
   'forget-bias': { kind: 'number', help: 'lstm forget-gate bias at init (default 1)' },
   'learn-h0': { kind: 'boolean', help: 'learn the initial state' },
   method: { kind: 'string', help: `${METHOD_FORMS.join(' | ')} (default bptt)` },
+  threads: { kind: 'string', help: `threads for the gradient (bptt only): an integer from 1 to the cores (${availableParallelism()} here; default 1)` },
   steps: { kind: 'int', help: 'sequence length (copy: the delay); default per task', min: 1 },
   optimizer: { kind: 'string', help: `${OPTIMIZER_KINDS.join(' | ')} (default adam)`, choices: OPTIMIZER_KINDS },
   lr: { kind: 'number', help: 'learning rate (> 0; default per task, 0.003)' },
@@ -299,8 +302,22 @@ function curveSvg(report: TaskRunReport, command: string): string {
   return renderSvg({ title: `${String(c.task)}: ${String(c.cell)} ${String(c.hidden)}, ${String(c.method)}`, caption: command, panels });
 }
 
+/** --threads: an integer from 1 to the cores, and only with bptt (a UsageError naming --threads otherwise). */
+export function threadsFromArgs(parsed: Parsed, method: string | undefined): number | undefined {
+  const text = flag<string>(parsed, 'threads');
+  if (text === undefined) return undefined;
+  const cores = availableParallelism();
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1 || n > cores) {
+    throw new UsageError(`--threads: "${text}" is not an integer from 1 to ${cores} (the cores of this machine)`);
+  }
+  if (n > 1 && (method ?? 'bptt') !== 'bptt') throw new UsageError(`--threads ${n} works with --method bptt only (got --method ${method})`);
+  return n;
+}
+
 async function run(argv: readonly string[]): Promise<number> {
   const { config, parsed } = configFromArgs(argv);
+  const threads = threadsFromArgs(parsed, config.method);
   const json = flag<boolean>(parsed, 'json') === true;
   const quiet = flag<boolean>(parsed, 'quiet') === true || json;
   const saveDir = flag<string>(parsed, 'save');
@@ -369,6 +386,7 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     report = trainTask(config, {
       maxBytes: libraryLimit(limit),
+      ...(threads === undefined ? {} : { threads }),
       resume,
       onDataRng: (rng) => { dataRng = rng; },
       prepare(model, optimizer) {

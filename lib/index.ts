@@ -35,6 +35,7 @@ export { createModel, type RecurrentModel, type ModelOptions, type InitialState 
 export { type SequenceLoss } from './rnn/loss-spec.js';
 export { type GradientMethod, type RunOptions, type RunResult } from './rnn/unroll.js';
 export { Bptt, type BpttOptions, type BpttMethodOptions, type BpttResult } from './rnn/bptt.js';
+export { modelFromSpec, specOf, type ModelSpec } from './parallel/model-spec.js';
 export { Tbptt, type TbpttOptions, type TbpttRunOptions, type TbpttWindow, type TbpttCallback } from './rnn/tbptt.js';
 export { Rtrl, estimateRtrlBytes, type RtrlOptions } from './rnn/rtrl.js';
 export { Snap, type SnapOptions } from './rnn/snap.js';

@@ -3,10 +3,12 @@
 // idle, so an open pool never keeps the process alive; close() ends them.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, ToWorker, WorkerHost, WorkerPort } from '../lib/parallel/protocol.js';
-import { WorkerPool, type WorkerPoolOptions } from '../lib/parallel/pool.js';
+import type { FromWorker, SyncToWorker, SyncWorkerGroup, ToWorker, WorkerHost, WorkerPort } from '../lib/parallel/protocol.js';
+import { WorkerError, WorkerPool, type WorkerPoolOptions } from '../lib/parallel/pool.js';
+import type { SupervisorData, ToSupervisor } from './supervisor.js';
 
 const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
+const SUPERVISOR_SCRIPT = new URL('./supervisor.js', import.meta.url);
 
 class NodeWorkerPort implements WorkerPort {
   readonly name: string;
@@ -47,9 +49,57 @@ class NodeWorkerPort implements WorkerPort {
   }
 }
 
+// The workers of a threaded gradient method: started and watched by a supervisor thread (see
+// supervisor.ts), which forwards every message. The supervisor is unref'd: it never keeps the
+// process alive, and ending the process ends it and its workers.
+class NodeSyncGroup implements SyncWorkerGroup {
+  private readonly supervisor: Worker;
+  private closed = false;
+
+  constructor(workers: number, channel: SharedArrayBuffer) {
+    const data: SupervisorData = { channel, workers, execArgv: workerExecArgv() };
+    this.supervisor = new Worker(SUPERVISOR_SCRIPT, { workerData: data, execArgv: workerExecArgv() });
+    this.supervisor.unref();
+    // A supervisor that dies takes its workers with it: every later call fails, naming the cause.
+    this.supervisor.on('error', () => undefined);
+  }
+
+  post(index: number, message: SyncToWorker, transfer: ArrayBuffer[] = []): void {
+    if (this.closed) throw new WorkerError('threads', 'the thread pool is closed');
+    const m: ToSupervisor = { type: 'post', index, message, transfer };
+    this.supervisor.postMessage(m, transfer);
+  }
+
+  name(index: number): string {
+    return `worker ${index}`;
+  }
+
+  kill(index: number): void {
+    const m: ToSupervisor = { type: 'kill', index };
+    this.supervisor.postMessage(m);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const m: ToSupervisor = { type: 'close' };
+    this.supervisor.postMessage(m);
+    await this.supervisor.terminate();
+  }
+}
+
+function workerExecArgv(): string[] {
+  return process.execArgv.filter((a) => !a.startsWith('--input-type'));
+}
+
 /** Node's workers: one worker_threads Worker per slot, memory shared, cores from the OS. */
 export function nodeWorkerHost(): WorkerHost {
-  return { spawn: () => new NodeWorkerPort(), cores: availableParallelism(), shared: typeof SharedArrayBuffer === 'function' };
+  return {
+    spawn: () => new NodeWorkerPort(),
+    cores: availableParallelism(),
+    shared: typeof SharedArrayBuffer === 'function',
+    startSync: (workers, channel) => new NodeSyncGroup(workers, channel),
+  };
 }
 
 /** A pool of Node worker threads: createNodePool({ threads: 2 }); refuses more threads than cores. */

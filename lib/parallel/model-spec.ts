@@ -17,8 +17,19 @@ export interface ModelSpec {
   initialState?: 'zero' | 'learned';
 }
 
-/** Builds the model a spec describes, over theta when given (a view: theta is not copied). */
-export function modelFromSpec(spec: ModelSpec, theta?: Float64Array): RecurrentModel {
+// The spec of every model modelFromSpec made, so that a threaded method can send it to workers.
+const specs = new WeakMap<RecurrentModel, ModelSpec>();
+
+/** The spec a model was made from (modelFromSpec), or null: a model that cannot cross to a worker. */
+export function specOf(model: RecurrentModel): ModelSpec | null {
+  return specs.get(model) ?? null;
+}
+
+/**
+ * Builds the model a spec describes: over theta when given (a view: theta is not copied), else
+ * initialised as createModel does from `seed` (default 0). The model remembers its spec (specOf).
+ */
+export function modelFromSpec(spec: ModelSpec, theta?: Float64Array | { seed?: number }): RecurrentModel {
   const op = 'modelFromSpec';
   if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `a model spec is an object { cell, readout?, initialState? }, got ${String(spec)}`);
   checkKeys(op, spec, ['cell', 'readout', 'initialState']);
@@ -33,5 +44,13 @@ export function modelFromSpec(spec: ModelSpec, theta?: Float64Array): RecurrentM
   }
   let cell = createCell(kind, options);
   if (spec.readout !== undefined) cell = withReadout(cell, checkInt(op, 'readout', spec.readout));
-  return createModel(cell, theta === undefined ? { initialState } : { initialState, theta });
+  let model: RecurrentModel;
+  if (theta instanceof Float64Array) model = createModel(cell, { initialState, theta });
+  else {
+    if (theta !== undefined) checkKeys(op, theta, ['seed']);
+    model = createModel(cell, theta?.seed === undefined ? { initialState } : { initialState, seed: theta.seed });
+  }
+  // A copy: later changes to the caller's object do not change what the model says it is.
+  specs.set(model, JSON.parse(JSON.stringify(spec)) as ModelSpec);
+  return model;
 }

@@ -44,6 +44,67 @@ export interface RunMessage {
 
 export type ToWorker = InitMessage | RunMessage;
 
+// Threaded gradient methods (threaded-bptt.ts): the coordinator blocks in a SyncChannel, so
+// workers answer through shared memory only, never by message.
+
+/** Worker `index` of the channel learns the model of a lease (one threaded method) and its shared buffers. */
+export interface SyncInitMessage {
+  type: 'sync-init';
+  channel: SharedArrayBuffer;
+  index: number;
+  lease: number;
+  spec: ModelSpec;
+  /** The parameters, shared: the coordinator writes them before every run. */
+  theta: Float64Array;
+  /** This worker's gradient slot, shared: P numbers, then the bytes its tape held. */
+  grad: Float64Array;
+}
+
+/** A lease ended: the worker drops its model. */
+export interface SyncReleaseMessage {
+  type: 'sync-release';
+  lease: number;
+}
+
+/** Phase 1 (BpttShard.forward): this worker's rows, and the shared region the values go to. */
+export interface SyncForwardMessage {
+  type: 'sync-forward';
+  seq: number;
+  lease: number;
+  xs: MatData;
+  batch: number;
+  lengths: number[] | null;
+  initial: MatData[] | null;
+  region: Float64Array;
+}
+
+/** Phase 2 (BpttShard.backward): the cotangents are in the region of the last forward phase. */
+export interface SyncBackwardMessage {
+  type: 'sync-backward';
+  seq: number;
+  lease: number;
+  /** Per block of the region (BpttShard's layout): 1 where a cotangent was written, 0 where none flows. */
+  seeds: Uint8Array;
+}
+
+export type SyncToWorker = SyncInitMessage | SyncReleaseMessage | SyncForwardMessage | SyncBackwardMessage;
+
+/**
+ * The workers of one SyncChannel, as a platform runs them. The platform watches their lives from
+ * a thread that is never blocked (the coordinator may be, in SyncChannel.wait): when worker i dies
+ * for any reason it calls SyncChannel.over(channel).markDead(i, cause) and starts a fresh worker i,
+ * which learns its leases again from the next sync-init.
+ */
+export interface SyncWorkerGroup {
+  post(index: number, message: SyncToWorker, transfer?: ArrayBuffer[]): void;
+  /** For error messages: "worker 1 (thread 7)". */
+  name(index: number): string;
+  /** Ends worker i abruptly, as a crash would (it is then marked dead and restarted). */
+  kill(index: number): void;
+  /** Stops every worker for good. */
+  close(): Promise<void> | void;
+}
+
 export type FromWorker =
   | { type: 'done'; id: number; loss: number; grad: Float64Array | null }
   | { type: 'error'; id: number; name: string; message: string };
@@ -70,4 +131,10 @@ export interface WorkerHost {
   readonly cores: number;
   /** SharedArrayBuffer usable (Node: yes; browsers: only when crossOriginIsolated). */
   readonly shared: boolean;
+  /**
+   * Starts `workers` workers that take SyncToWorker messages (SyncShardWorker, sync-worker.ts)
+   * over a SyncChannel's buffer; absent: this platform offers no threads to the synchronous
+   * gradient methods (the async WorkerPool still works).
+   */
+  startSync?(workers: number, channel: SharedArrayBuffer): SyncWorkerGroup;
 }

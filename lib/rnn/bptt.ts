@@ -9,6 +9,7 @@ import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, RUN_OPTIONS, Unroll, estimateStepBytes, gatherGrads, stateValues, sumTerms } from './unroll.js';
 import { checkKeys } from '../mat/options.js';
 import { ConfigError, ResourceError } from '../mat/errors.js';
+import { type ThreadedBpttEngine, checkThreadsOption, threadEngines } from './threads.js';
 
 export interface BpttOptions extends RunOptions {
   /** Also return d loss / d xs. */
@@ -21,6 +22,13 @@ export interface BpttMethodOptions {
    * adjoints, estimated up front from one step of the model for values). Default 2 GiB.
    */
   maxBytes?: number;
+  /**
+   * Threads the batch is split over (default 1): this thread runs one shard and threads - 1
+   * workers the others (lib/parallel/threaded-bptt.ts); the same thread count repeats bit for
+   * bit and equals one thread to rounding. Needs a model made by modelFromSpec and a registered
+   * worker host (under Node, importing loopgrad registers one); refuses inputGrad. close() frees it.
+   */
+  threads?: number;
 }
 
 export const DEFAULT_BPTT_MAX_BYTES = 2 ** 31;
@@ -50,14 +58,24 @@ export class Bptt implements GradientMethod {
   private readonly maxBytes: number;
   private probed = { batch: 0, bytes: 0 };
   private lastFinal: Mat[] | null = null;
+  /** Threads this method runs on. */
+  readonly threads: number;
+  private readonly engine: ThreadedBpttEngine | null;
 
   constructor(model: RecurrentModel, options: BpttMethodOptions = {}) {
-    checkKeys('bptt', options, ['maxBytes']);
+    checkKeys('bptt', options, ['maxBytes', 'threads']);
     const limit = options.maxBytes ?? DEFAULT_BPTT_MAX_BYTES;
     if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('bptt', `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
     this.model = model;
     this.maxBytes = limit;
     this.unroll = new Unroll(model, 'bptt', () => this.lastFinal?.map(clone) ?? null);
+    this.threads = checkThreadsOption('bptt', options.threads ?? 1);
+    this.engine = this.threads === 1 ? null : threadEngines('bptt', this.threads).bptt(model, this.threads, { maxBytes: limit });
+  }
+
+  /** Releases the workers of a threaded method (a no-op with one thread); later runs are refused. */
+  close(): void {
+    this.engine?.close();
   }
 
   /** Bytes the tape of a run over `steps` steps of `batch` sequences would hold (values and adjoints). */
@@ -67,6 +85,11 @@ export class Bptt implements GradientMethod {
   }
 
   run(xs: Mat, loss: SequenceLoss, options: BpttOptions = {}): BpttResult {
+    if (this.engine !== null) {
+      const { inputGrad, ...runOptions } = options;
+      if (inputGrad === true) throw new ConfigError('bptt', `inputGrad is not available with threads: ${this.threads} (use one thread)`, { option: 'inputGrad', threads: this.threads });
+      return { ...this.engine.run(xs, loss, runOptions), inputGrad: null };
+    }
     const { model, graph: g, unroll } = this;
     const seq = unroll.sequence(xs, options, BPTT_RUN_OPTIONS);
     const { batch, steps } = seq;

@@ -17,6 +17,8 @@ import { Uoro } from './uoro.js';
 import { KfRtrl } from './kf-rtrl.js';
 import type { GradientMethod } from './unroll.js';
 import { ConfigError } from '../mat/errors.js';
+import { checkKeys } from '../mat/options.js';
+import { checkThreadsOption } from './threads.js';
 
 /** A gradient method with its settings, as parseMethod reads it from text. */
 export type MethodSpec =
@@ -59,10 +61,15 @@ interface MethodEntry<K extends MethodKind> {
   create(model: RecurrentModel, spec: SpecOf<K>, limits: MethodLimits): MethodObjects[K];
 }
 
-/** Limits a method honours where it has them (RTRL's memory limit). */
+/** Limits a method honours where it has them (RTRL's memory limit), and its threads. */
 export interface MethodLimits {
   /** Refuse to allocate more than this many bytes (Bptt's and Rtrl's maxBytes; default the method's own). */
   maxBytes?: number;
+  /**
+   * Threads (default 1): bptt splits the batch over them (Bptt's threads option; close() the
+   * method when done). The other methods run on one thread and refuse threads > 1.
+   */
+  threads?: number;
 }
 
 const isCount = (k: number) => Number.isSafeInteger(k) && k >= 1;
@@ -87,7 +94,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 0 ? { kind: 'bptt' } : null),
     check: () => null,
     format: () => 'bptt',
-    create: (model, _spec, limits) => new Bptt(model, maxBytesOption(limits)),
+    create: (model, _spec, limits) => new Bptt(model, { ...maxBytesOption(limits), ...(limits.threads === undefined ? {} : { threads: limits.threads }) }),
   },
   tbptt: {
     forms: ['tbptt:K', 'tbptt:K1:K2'],
@@ -193,5 +200,13 @@ export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: 
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits?: MethodLimits): GradientMethod;
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits: MethodLimits = {}): GradientMethod {
   const s = typeof spec === 'string' ? parseMethod(spec) : checkMethod('createMethod', spec);
+  checkKeys('createMethod', limits, ['maxBytes', 'threads']);
+  if (limits.threads !== undefined) {
+    const threads = checkThreadsOption('createMethod', limits.threads);
+    if (threads > 1 && s.kind !== 'bptt') {
+      const why = s.kind === 'tbptt' ? 'threaded truncated BPTT is not built yet' : 'it steps online, one step at a time';
+      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt only; ${formatMethod(s)} runs on one thread (${why})`, { option: 'threads', value: threads, method: s.kind });
+    }
+  }
   return entryOf(s.kind).create(model, s as never, limits);
 }

@@ -13,6 +13,7 @@ import { EMBEDDING_PARAM, withEmbedding } from '../arch/embedding.js';
 import { pytorchName } from '../io/pytorch.js';
 import { type RecurrentModel, createModel } from '../rnn/model.js';
 import type { FullDescription } from './network-description.js';
+import { type ModelSpec, modelFromSpec } from '../parallel/model-spec.js';
 import { DECODER_PREFIX, ENCODER_PREFIX, seq2seqCell } from './seq2seq.js';
 
 /** The recurrent layers of a description reading `first` features (one cell, or a stack); `seed` seeds the dropout masks. */
@@ -54,9 +55,18 @@ export function networkCell(d: FullDescription): Cell {
   return withReadout(core, d.output.size);
 }
 
-/** The model of a description: fresh weights from its seed, or the given theta. */
+/**
+ * The model of a description: fresh weights from its seed, or the given theta. A single
+ * unidirectional layer of features with an output layer (and a zero or learned initial state) is
+ * made from a ModelSpec, the same cell, so that it can cross to workers (fit's threads option).
+ */
 export function networkModel(d: FullDescription, theta?: Float64Array): RecurrentModel {
-  return createModel(networkCell(d), theta === undefined ? { initialState: d.initialState, seed: d.seed } : { initialState: d.initialState, theta });
+  const init = d.initialState;
+  if (d.shape !== 'seq2seq' && d.layers === 1 && !d.bidirectional && d.embedding === undefined && (init === 'zero' || init === 'learned')) {
+    const spec: ModelSpec = { cell: { kind: d.cell, options: { inputSize: d.inputSize!, hiddenSize: d.hiddenSize } }, readout: d.output.size, initialState: init };
+    return modelFromSpec(spec, theta ?? { seed: d.seed });
+  }
+  return createModel(networkCell(d), theta === undefined ? { initialState: init, seed: d.seed } : { initialState: init, theta });
 }
 
 /** The name a parameter is saved under. */

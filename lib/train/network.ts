@@ -62,9 +62,14 @@ export interface FitOptions {
   signal?: { readonly aborted: boolean };
   /** The gradient method's memory limit (Bptt's and Rtrl's maxBytes). */
   maxBytes?: number;
+  /**
+   * Threads for the gradient (default 1): bptt splits each batch over them (train's threads).
+   * Needs a network of one unidirectional layer over features (no embedding, not seq2seq).
+   */
+  threads?: number;
 }
 
-const FIT_KEYS = ['method', 'optimizer', 'batchSize', 'epochs', 'shuffle', 'seed', 'clipNorm', 'clipValue', 'penalty', 'validation', 'earlyStopping', 'onProgress', 'signal', 'maxBytes'];
+const FIT_KEYS = ['method', 'optimizer', 'batchSize', 'epochs', 'shuffle', 'seed', 'clipNorm', 'clipValue', 'penalty', 'validation', 'earlyStopping', 'onProgress', 'signal', 'maxBytes', 'threads'];
 
 export interface FitProgress {
   /** 1-based. */
@@ -355,6 +360,7 @@ export class Network {
       ...(options.clipValue === undefined ? {} : { clipValue: options.clipValue }),
       ...(options.penalty === undefined ? {} : { penalty: options.penalty }),
       ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
       ...(validation === null ? {} : {
         evaluate: () => {
           pendingValidation = this.withTraining(false, () => this.metricsOf(validation, 64));

@@ -4,10 +4,11 @@
 // batches; the held-out set comes from its own fixed seed, so runs with
 // different seeds are scored on the same sequences.
 import type { Cell } from '../cells/cell.js';
-import { CELL_KINDS, type CellKind, type CellOptionsByKind, createCell, isCellKind } from '../cells/registry.js';
+import { CELL_KINDS, type CellKind, type CellOptions, type CellOptionsByKind, createCell, isCellKind } from '../cells/registry.js';
+import { modelFromSpec } from '../parallel/model-spec.js';
 import { Rng, type RngState } from '../mat/rng.js';
 import { checkKeys, keysOf } from '../mat/options.js';
-import { createModel, type RecurrentModel } from '../rnn/model.js';
+import type { RecurrentModel } from '../rnn/model.js';
 import { sequenceLoss } from '../loss/losses.js';
 import { OPTIMIZER_KINDS, type OptimizerConfig, type OptimizerKind, Optimizer, normalizeOptimizerConfig } from '../optim/optimizer.js';
 import { ConfigError } from '../mat/errors.js';
@@ -208,6 +209,8 @@ export interface TaskRunHooks {
   onProgress?: (progress: Progress, model: RecurrentModel, optimizer: Optimizer) => void | 'stop';
   /** Memory limit handed to the gradient method (RTRL's maxBytes). */
   maxBytes?: number;
+  /** Threads of the gradient method (train's threads option; bptt only). */
+  threads?: number;
   /**
    * Continue a run: `iteration` batches were done, and the training data's generator was in
    * `dataRng` (Rng.state()) after them. The fixed training set's shuffles are replayed instead.
@@ -220,10 +223,14 @@ export interface TaskRunHooks {
 export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): TaskRunReport {
   const c = normalizeRunConfig(config);
   const task = createTask(c.task, c.steps);
-  const cell = buildCell(c, task);
-  const model = createModel(cell, { seed: c.seed, initialState: c.learnInitialState ? 'learned' : 'zero' });
+  // Made from a spec (the same cell as buildCell), so that it can cross to workers (threads).
+  const model = modelFromSpec({
+    cell: { kind: c.cell, options: { inputSize: task.inputSize, hiddenSize: c.hidden, ...c.cellOptions } as CellOptions },
+    readout: task.outputSize,
+    initialState: c.learnInitialState ? 'learned' : 'zero',
+  }, { seed: c.seed });
   const init = c.init;
-  // createModel drew the cell's default init from Rng(seed); the scheme and the data get their own streams.
+  // modelFromSpec (createModel) drew the cell's default init from Rng(seed); the scheme and the data get their own streams.
   const root = new Rng(c.seed);
   const initRng = root.fork(), dataRng = root.fork();
   applyInit(model.params, init, initRng);
@@ -285,6 +292,7 @@ export function trainTask(config: TaskRunConfig, hooks: TaskRunHooks = {}): Task
     target: c.stopWhenSolved ? task.metric.solved : undefined,
     earlyStopping: c.patience !== undefined ? { patience: c.patience } : undefined,
     maxBytes: hooks.maxBytes,
+    ...(hooks.threads === undefined ? {} : { threads: hooks.threads }),
     onProgress: hooks.onProgress === undefined ? undefined : (p) => hooks.onProgress!(p, model, optimizer),
   });
 

@@ -15,7 +15,8 @@ import type { SequenceLoss } from '../rnn/loss-spec.js';
 import type { TbpttRunOptions } from '../rnn/tbptt.js';
 import type { Rtrl } from '../rnn/rtrl.js';
 import type { GradientMethod, RunResult } from '../rnn/unroll.js';
-import { type MethodSpec, checkMethod, createMethod, methodDrive } from '../rnn/methods.js';
+import { type MethodSpec, checkMethod, createMethod, formatMethod, methodDrive } from '../rnn/methods.js';
+import { checkThreadsOption } from '../rnn/threads.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { BoundedCurve } from './curve.js';
 import { type Penalty, allFinite, applyPenalty, checkPenalty, clipGlobalNorm, clipValue, globalNorm } from '../optim/clip.js';
@@ -106,6 +107,11 @@ export interface TrainOptions {
   /** Memory limit of the gradient method (RTRL's maxBytes; default its own). */
   maxBytes?: number;
   /**
+   * Threads the gradient is computed on (default 1): bptt splits each batch over them
+   * (lib/parallel/threaded-bptt.ts); the other methods refuse threads > 1.
+   */
+  threads?: number;
+  /**
    * Iterations done before this call (a resumed run): next() gets, and the curve and progress
    * report, the run's own iteration numbers; `iterations` more are done. Default 0.
    */
@@ -149,10 +155,14 @@ function checkPositive(name: string, value: number | undefined): void {
 }
 
 export function train(model: RecurrentModel, options: TrainOptions): TrainResult {
-  checkKeys('train', options, keysOf<TrainOptions>({ method: true, optimizer: true, iterations: true, next: true, clipNorm: true, clipValue: true, penalty: true, evaluate: true, evalEvery: true, higherIsBetter: true, target: true, earlyStopping: true, onProgress: true, guard: true, maxBytes: true, startIteration: true, curveCap: true, divergenceFactor: true }));
+  checkKeys('train', options, keysOf<TrainOptions>({ method: true, optimizer: true, iterations: true, next: true, clipNorm: true, clipValue: true, penalty: true, evaluate: true, evalEvery: true, higherIsBetter: true, target: true, earlyStopping: true, onProgress: true, guard: true, maxBytes: true, threads: true, startIteration: true, curveCap: true, divergenceFactor: true }));
   const { optimizer } = options;
   const method = checkMethod('train', options.method);
   const drive = methodDrive(method);
+  const threads = options.threads === undefined ? undefined : checkThreadsOption('train', options.threads);
+  if (threads !== undefined && threads > 1 && method.kind !== 'bptt') {
+    throw new ConfigError('train', `threads: ${threads} is available for the bptt method only; ${formatMethod(method)} runs on one thread`, { option: 'threads', value: threads });
+  }
   if (!Number.isInteger(options.iterations) || options.iterations < 0) {
     throw new ConfigError('train', `iterations must be an integer >= 0, got ${options.iterations}`, { option: 'iterations' });
   }
@@ -237,7 +247,7 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const engineFor = <E>(batch: number): E => {
     let engine = engines.get(batch);
     if (engine === undefined) {
-      engine = createMethod(model, method, { maxBytes: options.maxBytes });
+      engine = createMethod(model, method, { maxBytes: options.maxBytes, ...(threads === undefined ? {} : { threads }) });
       engines.set(batch, engine);
     }
     return engine as unknown as E;
@@ -304,62 +314,67 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   };
 
   let stop: TrainResult['stop'] = { reason: 'completed', message: `completed ${options.iterations} iterations` };
-  for (iteration = 0; iteration < options.iterations; iteration++) {
-    if (guardOn && divergenceFactor !== Infinity) {
-      previousStart.set(batchStart);
-      batchStart.set(theta);
-    }
-    const b = options.next(base + iteration);
-    let loss: number;
-    try {
-      loss = runBatch(b);
-      if (guardOn && initialLoss > 0 && loss > divergenceFactor * initialLoss) {
-        // This batch's loss came from the previous batch's updates: go back to before them.
-        trip('loss', loss, `the loss ${loss.toPrecision(3)} is over ${divergenceFactor.toPrecision(1)} times the first batch's ${initialLoss.toPrecision(3)}: training diverged (a smaller learning rate or clipping may help)`,
-          previousStart, `those before batch ${iteration} (the optimiser state saw the diverging steps and was not restored)`);
+  try {
+    for (iteration = 0; iteration < options.iterations; iteration++) {
+      if (guardOn && divergenceFactor !== Infinity) {
+        previousStart.set(batchStart);
+        batchStart.set(theta);
       }
-      if (initialLoss === 0 && loss > 0 && Number.isFinite(loss)) initialLoss = loss;
-    } catch (e) {
-      if (e instanceof GuardTripped) { stop = { reason: 'guard', message: e.message }; break; }
-      throw e;
-    }
-    curve.add(base + iteration + 1, loss);
-    let heldOut: number | undefined;
-    if (options.evaluate && ((iteration + 1) % evalEvery === 0 || iteration + 1 === options.iterations)) {
-      heldOut = options.evaluate();
-      evaluations.add(base + iteration + 1, heldOut);
-      const minDelta = early?.minDelta ?? 0;
-      const improved = best === null || (higher ? heldOut > best.value + minDelta : heldOut < best.value - minDelta);
-      if (improved) {
-        best = { step: base + iteration + 1, value: heldOut };
-        sinceBest = 0;
-        if (early && (early.restoreBest ?? true)) bestTheta = theta.slice();
-      } else {
-        sinceBest++;
+      const b = options.next(base + iteration);
+      let loss: number;
+      try {
+        loss = runBatch(b);
+        if (guardOn && initialLoss > 0 && loss > divergenceFactor * initialLoss) {
+          // This batch's loss came from the previous batch's updates: go back to before them.
+          trip('loss', loss, `the loss ${loss.toPrecision(3)} is over ${divergenceFactor.toPrecision(1)} times the first batch's ${initialLoss.toPrecision(3)}: training diverged (a smaller learning rate or clipping may help)`,
+            previousStart, `those before batch ${iteration} (the optimiser state saw the diverging steps and was not restored)`);
+        }
+        if (initialLoss === 0 && loss > 0 && Number.isFinite(loss)) initialLoss = loss;
+      } catch (e) {
+        if (e instanceof GuardTripped) { stop = { reason: 'guard', message: e.message }; break; }
+        throw e;
+      }
+      curve.add(base + iteration + 1, loss);
+      let heldOut: number | undefined;
+      if (options.evaluate && ((iteration + 1) % evalEvery === 0 || iteration + 1 === options.iterations)) {
+        heldOut = options.evaluate();
+        evaluations.add(base + iteration + 1, heldOut);
+        const minDelta = early?.minDelta ?? 0;
+        const improved = best === null || (higher ? heldOut > best.value + minDelta : heldOut < best.value - minDelta);
+        if (improved) {
+          best = { step: base + iteration + 1, value: heldOut };
+          sinceBest = 0;
+          if (early && (early.restoreBest ?? true)) bestTheta = theta.slice();
+        } else {
+          sinceBest++;
+        }
+      }
+      const verdict = options.onProgress?.({
+        iteration: base + iteration + 1, iterations: base + options.iterations, updates, loss, gradNorm, lr, heldOut, elapsedMs: Date.now() - started,
+      });
+      if (heldOut !== undefined && options.target !== undefined && (higher ? heldOut >= options.target : heldOut <= options.target)) {
+        stop = { reason: 'target', message: `held-out metric ${heldOut} reached the target ${options.target} after ${iteration + 1} iterations` };
+        iteration++;
+        break;
+      }
+      if (early && sinceBest >= early.patience) {
+        if (bestTheta !== null) theta.set(bestTheta);
+        stop = {
+          reason: 'early-stopping',
+          message: `no improvement in ${early.patience} evaluations; best ${best!.value} after ${best!.step} iterations${bestTheta !== null ? ' (parameters restored)' : ''}`,
+        };
+        iteration++;
+        break;
+      }
+      if (verdict === 'stop') {
+        stop = { reason: 'callback', message: `stopped by the progress callback after ${iteration + 1} iterations` };
+        iteration++;
+        break;
       }
     }
-    const verdict = options.onProgress?.({
-      iteration: base + iteration + 1, iterations: base + options.iterations, updates, loss, gradNorm, lr, heldOut, elapsedMs: Date.now() - started,
-    });
-    if (heldOut !== undefined && options.target !== undefined && (higher ? heldOut >= options.target : heldOut <= options.target)) {
-      stop = { reason: 'target', message: `held-out metric ${heldOut} reached the target ${options.target} after ${iteration + 1} iterations` };
-      iteration++;
-      break;
-    }
-    if (early && sinceBest >= early.patience) {
-      if (bestTheta !== null) theta.set(bestTheta);
-      stop = {
-        reason: 'early-stopping',
-        message: `no improvement in ${early.patience} evaluations; best ${best!.value} after ${best!.step} iterations${bestTheta !== null ? ' (parameters restored)' : ''}`,
-      };
-      iteration++;
-      break;
-    }
-    if (verdict === 'stop') {
-      stop = { reason: 'callback', message: `stopped by the progress callback after ${iteration + 1} iterations` };
-      iteration++;
-      break;
-    }
+  } finally {
+    // A threaded method holds workers of the shared pool: give them back.
+    for (const e of engines.values()) (e as { close?: () => void }).close?.();
   }
   return { curve: curve.toArray(), evaluations: evaluations.toArray().map((p) => ({ step: p.step, value: p.loss })), iterations: Math.min(iteration, options.iterations), updates, stop, guard, best, elapsedMs: Date.now() - started };
 }

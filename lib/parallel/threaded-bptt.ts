@@ -1,0 +1,320 @@
+// BPTT data-parallel over the batch, synchronous (the GradientMethod contract), for ANY
+// SequenceLoss. threads = N splits the batch into N contiguous shards (shard.ts): shard 0 runs on
+// the calling thread, shards 1.. on N - 1 workers, which the caller waits for in a SyncChannel.
+//
+//   phase 1  every shard runs the forward unroll of its rows and keeps its tape (BpttShard);
+//            the workers' per-step outputs and states come back through shared memory;
+//   loss     the calling thread puts them together as leaves of one small graph (whole-batch
+//            matrices) and runs the user's loss over the whole batch there, so a loss that mixes
+//            rows (a mean over the batch, a batch norm of outputs) is exactly the loss Bptt sees;
+//            walking that graph back gives d loss / d every output and state;
+//   phase 2  every shard seeds its tape with its rows of those cotangents and walks it back;
+//            the shards' gradients are added in shard order (reduceInOrder), so a thread count
+//            repeats bit for bit, and equals Bptt up to the order of the sums over rows.
+//
+// A worker that fails or dies fails the call with a WorkerError naming it (never a partial
+// gradient); a dead worker is restarted by the platform and learns the model again next call.
+import { Graph, type Var } from '../ad/graph.js';
+import { type Mat, clone, mat, rowsView } from '../mat/mat.js';
+import { ConfigError, ResourceError } from '../mat/errors.js';
+import type { SequenceLoss } from '../rnn/loss-spec.js';
+import type { RecurrentModel } from '../rnn/model.js';
+import type { ThreadedBpttEngine, ThreadedBpttResult } from '../rnn/threads.js';
+import { type RunOptions, RUN_OPTIONS, Unroll, estimateStepBytes, sumTerms } from '../rnn/unroll.js';
+import { BpttShard, regionLength, stateWidth } from './bptt-shard.js';
+import { specOf } from './model-spec.js';
+import { WorkerError, checkThreads } from './pool.js';
+import type { MatData, WorkerHost } from './protocol.js';
+import { type ShardRange, reduceInOrder, shardRanges, shardRows } from './shard.js';
+import { type PhaseOutcome, canBlock } from './sync-channel.js';
+import { type PoolLease, syncPool } from './sync-pool.js';
+
+const OP = 'bptt';
+const REQUIRES_GRAD = { requiresGrad: true };
+
+export interface ThreadedBpttOptions {
+  /** Tape limit per shard, as Bptt's maxBytes. */
+  maxBytes: number;
+  /** Give up on a worker that has not answered after this long (default: wait; a dead worker is always noticed). */
+  timeoutMs?: number;
+}
+
+function toData(m: Mat): MatData {
+  return { rows: m.rows, cols: m.cols, data: m.data.slice(m.offset, m.offset + m.rows * m.cols) };
+}
+
+/** The rows [start, end) of an explicit initial state (a shared 1 x size row stays whole). */
+function initialRows(m: Mat, batch: number, r: ShardRange): Mat {
+  return m.rows === batch ? rowsView(m, r.start, r.end - r.start) : m;
+}
+
+export class ThreadedBptt implements ThreadedBpttEngine {
+  readonly model: RecurrentModel;
+  readonly threads: number;
+  private readonly unroll: Unroll;
+  private readonly lease: PoolLease;
+  private readonly main: BpttShard;
+  private readonly lossGraph = new Graph('reverse');
+  private readonly maxBytes: number;
+  private readonly timeoutMs: number | undefined;
+  private mainRegion = new Float64Array(0);
+  private lastFinal: Mat[] | null = null;
+  private closed = false;
+  private probed = { batch: 0, bytes: 0 };
+
+  constructor(model: RecurrentModel, threads: number, host: WorkerHost, options: ThreadedBpttOptions) {
+    checkThreadsFor(host, threads);
+    const spec = specOf(model);
+    if (spec === null) {
+      throw new ConfigError(OP, `threads: ${threads} needs a model that can cross to a worker as data: one made by modelFromSpec (a cell of the registry, optionally withReadout, initial state 'zero' or 'learned'), as the CLI's task models and fit's single-layer networks are; this model is not`, { option: 'threads', value: threads });
+    }
+    if (!canBlock()) {
+      throw new ConfigError(OP, `threads: ${threads} blocks the calling thread while the workers run, and this thread may not block (a browser's main thread): run the method in a worker, or use the async WorkerPool.bptt(spec, theta, xs, loss, options), which never blocks`, { option: 'threads', value: threads });
+    }
+    this.model = model;
+    this.threads = threads;
+    this.maxBytes = options.maxBytes;
+    this.timeoutMs = options.timeoutMs;
+    this.unroll = new Unroll(model, OP, () => this.lastFinal?.map(clone) ?? null);
+    this.main = new BpttShard(model, OP);
+    this.lease = syncPool(host, threads - 1).lease(spec, model.params.theta.length);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.lease.release();
+  }
+
+  run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): ThreadedBpttResult {
+    if (this.closed) throw new ConfigError(OP, 'this threaded method was closed (close()); make a new one');
+    if (this.lease.pool.isClosed) throw new WorkerError(OP, 'the thread pool was closed (closeThreadPools()); make a new method');
+    const { model, unroll } = this;
+    const seq = unroll.sequence(xs, options, RUN_OPTIONS);
+    const { batch, steps } = seq;
+    const ranges = shardRanges(batch, this.threads);
+    const widest = ranges.reduce((w, r) => Math.max(w, r.end - r.start), 0);
+    if (this.probed.batch !== widest) this.probed = { batch: widest, bytes: estimateStepBytes(model, widest) };
+    const bytes = 2 * steps * this.probed.bytes;
+    if (bytes > this.maxBytes) {
+      throw new ResourceError(OP, `${steps} steps of a shard of ${widest} sequences keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on each tape, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, shorten the sequence, or use Tbptt or Rtrl)`, { bytes, limit: this.maxBytes, steps, batch: widest });
+    }
+    const lengths = options.lengths ?? null;
+    const initial = seq.initial;
+    const P = model.params.theta.length;
+    const { pool } = this.lease;
+    const workers = ranges.length - 1; // worker i runs shard i + 1
+    const used = Array.from({ length: workers }, (_, i) => i);
+    const regions: Float64Array[] = [];
+    this.lease.theta.set(model.params.theta);
+    for (let i = 0; i < workers; i++) {
+      this.lease.ensure(i);
+      regions.push(this.lease.region(i, regionLength(model, steps, ranges[i + 1].end - ranges[i + 1].start)));
+    }
+    const mainRows = ranges[0].end - ranges[0].start;
+    const mainLength = regionLength(model, steps, mainRows);
+    if (this.mainRegion.length < mainLength) this.mainRegion = new Float64Array(mainLength);
+    const mainRegion = this.mainRegion.subarray(0, mainLength);
+    const shardRegions = [mainRegion, ...regions];
+
+    // Phase 1: the forward unrolls.
+    let phase = workers > 0 ? pool.channel.begin(used) : 0;
+    for (let i = 0; i < workers; i++) {
+      const r = ranges[i + 1];
+      const part = toData(shardRows(xs, batch, r));
+      pool.post(i, {
+        type: 'sync-forward', seq: phase, lease: this.lease.id, xs: part, batch: r.end - r.start,
+        lengths: lengths === null ? null : Array.from(lengths).slice(r.start, r.end).map(Number),
+        initial: initial === null ? null : initial.map((m) => toData(initialRows(m, batch, r))),
+        region: regions[i],
+      }, [part.data.buffer as ArrayBuffer]);
+    }
+    const r0 = ranges[0];
+    this.onMain(workers, phase, () => this.main.forward({
+      xs: ranges.length === 1 ? xs : shardRows(xs, batch, r0), batch: mainRows,
+      lengths: lengths === null ? null : Array.from(lengths).slice(r0.start, r0.end).map(Number),
+      initial: initial === null ? null : initial.map((m) => initialRows(m, batch, r0)),
+    }, mainRegion), 'forward');
+
+    // The loss over the whole batch, on the shards' values.
+    const g = this.lossGraph;
+    g.reset();
+    const O = model.cell.outputSize, sizes = model.cell.stateSizes, S = stateWidth(model);
+    const outLeaves: Var[] = [], stateLeaves: (Var | undefined)[][] = [];
+    const terms: Var[] = [];
+    for (let t = 0; t < steps; t++) {
+      const out = g.leaf(gather(shardRegions, ranges, t * (O + S), O, batch), REQUIRES_GRAD);
+      outLeaves.push(out);
+      const made: (Var | undefined)[] = new Array<Var | undefined>(sizes.length);
+      stateLeaves.push(made);
+      const term = loss.step === undefined ? null : loss.step(g, t, out, lazyLeaves(g, made, (k) => gather(shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), sizes[k], batch))) ?? null;
+      if (term !== null) terms.push(term);
+    }
+    // The final state is always needed (it is returned), so its leaves are made at once.
+    const finalLeaves = sizes.map((n, k) => g.leaf(gather(shardRegions, ranges, steps * (O + S) + offsetOf(sizes, k), n, batch), REQUIRES_GRAD));
+    const finalTerm = loss.final?.(g, finalLeaves) ?? null;
+    if (finalTerm !== null) terms.push(finalTerm);
+    const total = sumTerms(g, OP, terms);
+    const finalState = finalLeaves.map((v) => clone(v.value));
+    this.lastFinal = finalState.map(clone);
+    const outputs = mat(steps * batch, O);
+    for (let t = 0; t < steps; t++) {
+      const v = outLeaves[t].value;
+      outputs.data.set(v.data.subarray(v.offset, v.offset + batch * O), t * batch * O);
+    }
+    const grad = new Float64Array(P);
+    let tapeBytes = this.main.tapeBytes();
+    if (total === null) {
+      return { loss: 0, grad, finalState, outputs, initialStateGrad: null, tapeBytes };
+    }
+    g.backward(total);
+    // The cotangents go where the values were; seeds[block] says which blocks hold one (a value
+    // the loss never read, or one it does not depend on, seeds nothing).
+    const m = sizes.length;
+    const seeds = new Uint8Array(steps * (1 + m) + m);
+    for (let t = 0; t < steps; t++) {
+      seeds[t * (1 + m)] = scatter(outLeaves[t], shardRegions, ranges, t * (O + S), O);
+      for (let k = 0; k < m; k++) {
+        const leaf = stateLeaves[t][k];
+        if (leaf !== undefined) seeds[t * (1 + m) + 1 + k] = scatter(leaf, shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), sizes[k]);
+      }
+    }
+    for (let k = 0; k < m; k++) seeds[steps * (1 + m) + k] = scatter(finalLeaves[k], shardRegions, ranges, steps * (O + S) + offsetOf(sizes, k), sizes[k]);
+
+    // Phase 2: the backward walks, then the gradients added in shard order.
+    phase = workers > 0 ? pool.channel.begin(used) : 0;
+    for (let i = 0; i < workers; i++) pool.post(i, { type: 'sync-backward', seq: phase, lease: this.lease.id, seeds });
+    const mainGrad = new Float64Array(P);
+    this.onMain(workers, phase, () => this.main.backward(mainRegion, seeds, mainGrad), 'backward');
+    const parts: Float64Array[] = [mainGrad];
+    for (let i = 0; i < workers; i++) {
+      parts.push(this.lease.grads[i].subarray(0, P));
+      tapeBytes += this.lease.grads[i][P];
+    }
+    reduceInOrder(parts, grad);
+    let initialStateGrad: Mat[] | null = null;
+    if (initial !== null) {
+      const at = (steps + 1) * (O + S) - O; // the initial block follows the final one
+      initialStateGrad = sizes.map((n, k) => {
+        if (initial[k].rows === batch) return gather(shardRegions, ranges, at + offsetOf(sizes, k), n, batch);
+        // A row shared by the batch: its gradient is the sum over the shards (each summed its rows).
+        const sum = mat(1, n);
+        for (let s = 0; s < ranges.length; s++) {
+          const rows = ranges[s].end - ranges[s].start, from = rows * (at + offsetOf(sizes, k));
+          for (let c = 0; c < n; c++) sum.data[c] += shardRegions[s][from + c];
+        }
+        return sum;
+      });
+    }
+    const value = total.value.data[total.value.offset];
+    return { loss: value, grad, finalState, outputs, initialStateGrad, tapeBytes };
+  }
+
+  // Runs this thread's shard while the workers run theirs, then waits for them; any failure, the
+  // workers' first (in shard order), is thrown only after every worker has settled.
+  private onMain(workers: number, phase: number, work: () => void, what: string): void {
+    let mine: unknown = null;
+    try {
+      work();
+    } catch (e) {
+      mine = e;
+    }
+    if (workers > 0) {
+      const outcomes = this.lease.pool.channel.wait(phase, this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs });
+      this.check(outcomes, workers, what);
+    }
+    if (mine !== null) throw mine;
+  }
+
+  private check(outcomes: readonly PhaseOutcome[], workers: number, what: string): void {
+    const { pool } = this.lease;
+    const bad: string[] = [];
+    let first = -1;
+    for (let i = 0; i < workers; i++) {
+      const o = outcomes[i];
+      if (o.status === 'done') continue;
+      if (first < 0) first = i;
+      const name = pool.group.name(i);
+      if (o.status === 'idle') bad.push(`${name} never started the ${what} phase`);
+      else if (o.status === 'dead') bad.push(`${name} died during the ${what} phase: ${o.message}`);
+      else if (o.status === 'timeout') {
+        bad.push(`${name} did not finish the ${what} phase within ${this.timeoutMs} ms and was stopped`);
+        killAndWait(pool, i);
+      } else bad.push(`${name} failed in the ${what} phase: ${o.message}`);
+    }
+    if (bad.length > 0) {
+      throw new WorkerError(OP, `${bad.join('; ')}; no gradient is returned (the pool replaces a dead worker: the next call can run)`, { worker: first, threads: this.threads });
+    }
+  }
+}
+
+// A stuck worker is ended; wait (up to 5 s) until the platform has recorded its death, so the next
+// call re-initialises the fresh worker instead of talking to the old one.
+function killAndWait(pool: PoolLease['pool'], i: number): void {
+  const before = pool.channel.deaths(i);
+  pool.group.kill(i);
+  const until = Date.now() + 5000;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (pool.channel.deaths(i) === before && Date.now() < until) Atomics.wait(nap, 0, 0, 5);
+}
+
+/** Checks threads against the host's cores (and that it has synchronous workers). */
+export function checkThreadsFor(host: WorkerHost, threads: number): void {
+  try {
+    checkThreads(threads, host.cores);
+  } catch {
+    throw new ConfigError(OP, `threads must be an integer from 1 to ${host.cores} (the cores of this machine), got ${String(threads)}`, { option: 'threads', value: threads, cores: host.cores });
+  }
+  if (threads > 1 && host.startSync === undefined) {
+    throw new ConfigError(OP, `threads: ${threads}: this platform's worker host has no synchronous workers; use the async WorkerPool.bptt`, { option: 'threads', value: threads });
+  }
+}
+
+function offsetOf(sizes: readonly number[], k: number): number {
+  let at = 0;
+  for (let i = 0; i < k; i++) at += sizes[i];
+  return at;
+}
+
+// The whole batch's `cols`-wide block that sits `at` numbers per row into each shard's region
+// (a shard of R rows keeps R·at numbers before it), in batch order.
+function gather(regions: readonly Float64Array[], ranges: readonly ShardRange[], at: number, cols: number, batch: number): Mat {
+  const out = mat(batch, cols);
+  for (let s = 0; s < ranges.length; s++) {
+    const rows = ranges[s].end - ranges[s].start, from = rows * at;
+    out.data.set(regions[s].subarray(from, from + rows * cols), ranges[s].start * cols);
+  }
+  return out;
+}
+
+// The leaf's gradient back into each shard's region, where gather read it: 1, or 0 (nothing
+// written) when the leaf has none or it is all zeros.
+function scatter(leaf: Var, regions: readonly Float64Array[], ranges: readonly ShardRange[], at: number, cols: number): 0 | 1 {
+  const gr = leaf.grad;
+  if (gr === null) return 0;
+  const n = gr.rows * gr.cols;
+  let zero = true;
+  for (let i = gr.offset; i < gr.offset + n; i++) if (gr.data[i] !== 0) { zero = false; break; }
+  if (zero) return 0;
+  for (let s = 0; s < ranges.length; s++) {
+    const rows = ranges[s].end - ranges[s].start, from = rows * at;
+    regions[s].set(gr.data.subarray(gr.offset + ranges[s].start * cols, gr.offset + (ranges[s].start + rows) * cols), from);
+  }
+  return 1;
+}
+
+/**
+ * The state at one step as the loss sees it: an array whose k-th leaf is made when the loss first
+ * reads it. Most losses read only the outputs; an unread state then costs no copy, no leaf, no
+ * gradient buffer and no cotangent.
+ */
+function lazyLeaves(g: Graph, made: (Var | undefined)[], value: (k: number) => Mat): readonly Var[] {
+  const view: Var[] = new Array<Var>(made.length);
+  for (let k = 0; k < made.length; k++) {
+    Object.defineProperty(view, k, {
+      enumerable: true,
+      get: () => (made[k] ??= g.leaf(value(k), REQUIRES_GRAD)),
+    });
+  }
+  return view;
+}

@@ -1,0 +1,50 @@
+// The `threads` option of the gradient methods, without lib/rnn depending on lib/parallel (which
+// sits above it): lib/parallel installs its engines here when a platform registers its workers
+// (setWorkerHost in lib/parallel/host.ts; importing loopgrad under Node does it). threads = 1 (the
+// default) never needs an engine.
+import type { Mat } from '../mat/mat.js';
+import { ConfigError } from '../mat/errors.js';
+import type { SequenceLoss } from './loss-spec.js';
+import type { RecurrentModel } from './model.js';
+import type { RunOptions, RunResult } from './unroll.js';
+
+/** What a threaded Bptt returns: Bptt's result but d loss / d xs (refused with threads). */
+export interface ThreadedBpttResult extends RunResult {
+  outputs: Mat;
+  initialStateGrad: Mat[] | null;
+  tapeBytes: number;
+}
+
+export interface ThreadedBpttEngine {
+  run(xs: Mat, loss: SequenceLoss, options: RunOptions): ThreadedBpttResult;
+  /** Releases the engine's hold on the workers (the pool itself stays for the next method). */
+  close(): void;
+}
+
+export interface ThreadEngines {
+  /** Threaded BPTT of model over `threads` threads (the calling thread and threads - 1 workers). */
+  bptt(model: RecurrentModel, threads: number, options: { maxBytes: number }): ThreadedBpttEngine;
+}
+
+let engines: ThreadEngines | null = null;
+
+/** Installs (or, with null, removes) the threaded engines; lib/parallel/host.ts calls it. */
+export function installThreadEngines(e: ThreadEngines | null): void {
+  engines = e;
+}
+
+/** Checks the threads option's form (an integer >= 1; the engine checks it against the cores). */
+export function checkThreadsOption(op: string, threads: unknown): number {
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1) {
+    throw new ConfigError(op, `threads must be an integer >= 1 (and at most the machine's cores), got ${String(threads)}`, { option: 'threads', value: threads });
+  }
+  return threads;
+}
+
+/** The installed engines, or an error saying how to get them. */
+export function threadEngines(op: string, threads: number): ThreadEngines {
+  if (engines === null) {
+    throw new ConfigError(op, `threads: ${threads} needs workers, and no worker host is registered (under Node, import 'loopgrad' or 'loopgrad/node', which register worker_threads; elsewhere call setWorkerHost(host))`, { option: 'threads', value: threads });
+  }
+  return engines;
+}

@@ -1,0 +1,58 @@
+// The thread that watches the workers of a threaded gradient method. The method's caller blocks
+// in SyncChannel.wait while they run, so its own event loop cannot hear a worker die (measured on
+// Node 20: neither the 'exit' event nor worker.resourceLimits reach a blocked thread, and a worker
+// that is terminated or runs out of memory runs no hook of its own). This thread is never blocked:
+// it starts the workers, forwards the caller's messages to them, and when one dies marks it dead
+// in the channel (waking the caller) and starts a fresh one in its place.
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { SyncChannel } from '../lib/parallel/sync-channel.js';
+import type { SyncToWorker } from '../lib/parallel/protocol.js';
+
+export interface SupervisorData {
+  channel: SharedArrayBuffer;
+  workers: number;
+  execArgv: string[];
+}
+
+/** What the caller sends the supervisor. */
+export type ToSupervisor =
+  | { type: 'post'; index: number; message: SyncToWorker; transfer: ArrayBuffer[] }
+  | { type: 'kill'; index: number }
+  | { type: 'close' };
+
+const port = parentPort;
+if (port === null) throw new Error('loopgrad/node supervisor: this file runs as a worker thread (new Worker), not as a script');
+const data = workerData as SupervisorData;
+const channel = SyncChannel.over(data.channel);
+const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
+let closing = false;
+
+interface Slot { worker: Worker; dead: boolean }
+const slots: Slot[] = [];
+
+function start(index: number): Slot {
+  const worker = new Worker(WORKER_SCRIPT, { execArgv: data.execArgv });
+  const slot: Slot = { worker, dead: false };
+  const name = `thread ${worker.threadId}`;
+  const die = (cause: string) => {
+    if (slot.dead || closing) return;
+    slot.dead = true;
+    slots[index] = start(index);
+    channel.markDead(index, `${name} ${cause}`);
+  };
+  worker.on('error', (e: unknown) => die(`threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
+  worker.on('messageerror', (e: unknown) => die(`could not read a message: ${String(e)}`));
+  worker.on('exit', (code: number) => die(`exited with code ${code}`));
+  return slot;
+}
+
+for (let i = 0; i < data.workers; i++) slots.push(start(i));
+
+port.on('message', (m: ToSupervisor) => {
+  if (m.type === 'post') slots[m.index].worker.postMessage(m.message, m.transfer);
+  else if (m.type === 'kill') void slots[m.index].worker.terminate();
+  else {
+    closing = true;
+    void Promise.all(slots.map((s) => s.worker.terminate())).then(() => port.close());
+  }
+});

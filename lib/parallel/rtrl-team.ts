@@ -20,7 +20,7 @@ import { ConfigError } from '../mat/errors.js';
 import type { RecurrentModel } from '../rnn/model.js';
 import { type ColumnRange, columnBlocks } from '../rnn/rtrl-columns.js';
 import type { RtrlTeam, RtrlTeamRequest } from '../rnn/rtrl-threads.js';
-import { modelFromSpec, type ModelSpec } from './model-spec.js';
+import { modelFromSpec, specOf, type ModelSpec } from './model-spec.js';
 import { WorkerError } from './pool.js';
 import { type RtrlToWorker, stepLayout } from './rtrl-shard.js';
 import { type PhaseOutcome, SyncChannel } from './sync-channel.js';
@@ -54,8 +54,12 @@ interface Slot {
 
 const OP = 'rtrl';
 
-/** Checks that the spec rebuilds a model shaped like `model` (parameters, input, output, state). */
-function checkSpec(model: RecurrentModel, spec: unknown): ModelSpec {
+/** The spec (given, or the model's own) checked to rebuild a model shaped like `model` (parameters, input, output, state). */
+function checkSpec(model: RecurrentModel, given: unknown, threads: number): ModelSpec {
+  const spec = given ?? specOf(model);
+  if (spec === null) {
+    throw new ConfigError(OP, `threads: ${threads} needs the model as data for the workers: a model made by modelFromSpec, or the spec option`, { option: 'threads', value: threads });
+  }
   const built = modelFromSpec(spec as ModelSpec);
   const a = model.cell, b = built.cell;
   const same = built.params.theta.length === model.params.theta.length && a.inputSize === b.inputSize && a.outputSize === b.outputSize
@@ -90,7 +94,7 @@ export class RtrlWorkers implements RtrlTeam {
       throw new ConfigError(OP, `threads must be an integer from 1 to ${host.cores} (the cores of this machine), got ${String(threads)}`, { threads, cores: host.cores });
     }
     if (typeof SharedArrayBuffer !== 'function') throw new ConfigError(OP, 'threads need SharedArrayBuffer (browsers: a cross-origin-isolated page)');
-    this.spec = checkSpec(model, request.spec);
+    this.spec = checkSpec(model, request.spec, threads);
     this.host = host;
     this.model = model;
     this.maxBytes = request.maxBytes;

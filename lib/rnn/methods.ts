@@ -114,7 +114,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 0 ? { kind: 'rtrl' } : null),
     check: () => null,
     format: () => 'rtrl',
-    create: (model, _spec, limits) => new Rtrl(model, maxBytesOption(limits)),
+    create: (model, _spec, limits) => new Rtrl(model, { ...maxBytesOption(limits), ...(limits.threads === undefined ? {} : { threads: limits.threads }) }),
   },
   snap: {
     forms: ['snapN', 'snap:N'],
@@ -203,9 +203,9 @@ export function createMethod(model: RecurrentModel, spec: MethodSpec | string, l
   checkKeys('createMethod', limits, ['maxBytes', 'threads']);
   if (limits.threads !== undefined) {
     const threads = checkThreadsOption('createMethod', limits.threads);
-    if (threads > 1 && s.kind !== 'bptt') {
+    if (threads > 1 && s.kind !== 'bptt' && s.kind !== 'rtrl') {
       const why = s.kind === 'tbptt' ? 'threaded truncated BPTT is not built yet' : 'it steps online, one step at a time';
-      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt only; ${formatMethod(s)} runs on one thread (${why})`, { option: 'threads', value: threads, method: s.kind });
+      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt and rtrl only; ${formatMethod(s)} runs on one thread (${why})`, { option: 'threads', value: threads, method: s.kind });
     }
   }
   return entryOf(s.kind).create(model, s as never, limits);

@@ -34,7 +34,7 @@ export interface RtrlTeamRequest {
   model: RecurrentModel;
   /** Shards, the calling thread included (>= 2). */
   threads: number;
-  /** The model as data (a ModelSpec of lib/parallel/model-spec.ts), for the workers to rebuild it. */
+  /** The model as data (a ModelSpec of lib/parallel/model-spec.ts), or null: the spec the model was made from (specOf). */
   spec: unknown;
   /** Each worker's RTRL memory limit (Rtrl's maxBytes). */
   maxBytes: number;

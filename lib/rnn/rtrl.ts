@@ -22,6 +22,7 @@ import { OnlineMethod } from './online.js';
 import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import { type ColumnRange, ColumnGraph, blockLeaves, checkColumns, columnBlocks } from './rtrl-columns.js';
 import { type RtrlTeam, rtrlTeamFactory } from './rtrl-threads.js';
+import { checkThreadsOption } from './threads.js';
 
 export interface RtrlOptions {
   /**
@@ -37,12 +38,13 @@ export interface RtrlOptions {
   columns?: ColumnRange;
   /**
    * Threads to split S's columns across (this one included), an integer from 1 to the cores;
-   * needs a platform that provides workers (Node: import 'loopgrad/node/rtrl-threads') and `spec`.
-   * Gives the same bits as 1. Fewer shards run when P is too small for each to have
-   * MIN_BITWISE_COLUMNS columns (see `shards`).
+   * needs a platform that provides workers (under Node, importing 'loopgrad' or 'loopgrad/node'
+   * does) and a model made by modelFromSpec (or `spec`). Gives the same bits as 1. Fewer shards
+   * run when P is too small for each to have MIN_BITWISE_COLUMNS columns (see `shards`).
+   * close() ends the workers.
    */
   threads?: number;
-  /** The model as data (a ModelSpec, lib/parallel/model-spec.ts), for the workers to rebuild it. */
+  /** The model as data (a ModelSpec, lib/parallel/model-spec.ts); default: specOf(model). */
   spec?: object;
 }
 
@@ -117,18 +119,14 @@ export class Rtrl extends OnlineMethod {
     const limit = options.maxBytes ?? DEFAULT_RTRL_MAX_BYTES;
     if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('rtrl', `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
     const P = model.params.theta.length;
-    const threads = options.threads ?? 1;
-    if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1) {
-      throw new ConfigError('rtrl', `threads must be an integer >= 1, got ${String(threads)}`, { option: 'threads', value: threads });
-    }
+    const threads = checkThreadsOption('rtrl', options.threads ?? 1);
     if (threads > 1 && options.columns !== undefined) throw new ConfigError('rtrl', 'columns and threads exclude each other (threads choose the columns of each shard)', { option: 'columns' });
     let columns = options.columns === undefined ? { start: 0, end: P } : checkColumns('rtrl', options.columns, P);
     let team: RtrlTeam | null = null;
     if (threads > 1 && columnBlocks(P, threads).length > 1) {
       const make = rtrlTeamFactory();
-      if (make === null) throw new ConfigError('rtrl', `threads ${threads} needs workers, and no platform has provided them (Node: import 'loopgrad/node/rtrl-threads' first)`, { threads });
-      if (options.spec === undefined) throw new ConfigError('rtrl', `threads ${threads} needs spec, the model as data (a ModelSpec), for the workers to rebuild it`, { threads });
-      team = make({ model, threads, spec: options.spec, maxBytes: limit });
+      if (make === null) throw new ConfigError('rtrl', `threads: ${threads} needs workers, and no platform has provided them (under Node, import 'loopgrad' or 'loopgrad/node')`, { option: 'threads', value: threads });
+      team = make({ model, threads, spec: options.spec ?? null, maxBytes: limit });
       columns = team.ranges[0];
     }
     super(model, 'rtrl');

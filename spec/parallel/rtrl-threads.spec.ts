@@ -12,6 +12,9 @@ import { type Mat, mat, matOf, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { ConfigError } from '../../lib/mat/errors.js';
 import { Rtrl } from '../../lib/rnn/rtrl.js';
+import { createModel } from '../../lib/rnn/model.js';
+import { lstm } from '../../lib/cells/lstm.js';
+import { createMethod } from '../../lib/rnn/methods.js';
 import { provideRtrlTeams } from '../../lib/rnn/rtrl-threads.js';
 import type { SequenceLoss } from '../../lib/rnn/loss-spec.js';
 import { type ModelSpec, modelFromSpec } from '../../lib/parallel/model-spec.js';
@@ -23,7 +26,7 @@ const spec: ModelSpec = { cell: { kind: 'lstm', options: { inputSize, hiddenSize
 const model = modelFromSpec(spec);
 const P = model.params.theta.length;
 const one = new Rtrl(model);
-const two = new Rtrl(model, { threads: 2, spec });
+const two = new Rtrl(model, { threads: 2 }); // the spec: specOf(model)
 
 const loss: SequenceLoss = {
   step: (g, t, out) => g.mul(g.constant(matOf([[1 + t]])), g.dot(out, out)),
@@ -103,18 +106,19 @@ test('a killed worker fails the step naming it, adds nothing; reset() brings a n
 test('bad threads and specs are refused, naming them', () => {
   const cores = availableParallelism();
   for (const threads of [0, -1, 1.5, Number.NaN]) {
-    assert.throws(() => new Rtrl(model, { threads, spec }), (e: unknown) => e instanceof ConfigError && /rtrl: threads must be an integer >= 1/.test((e as Error).message));
+    assert.throws(() => new Rtrl(model, { threads, spec }), (e: unknown) => e instanceof ConfigError && /rtrl: threads must be an integer >= 1 \(and at most the machine's cores\)/.test((e as Error).message));
   }
-  assert.throws(() => new Rtrl(model, { threads: '2' as unknown as number, spec }), /rtrl: threads must be an integer >= 1, got 2/);
+  assert.throws(() => new Rtrl(model, { threads: '2' as unknown as number, spec }), /rtrl: threads must be an integer >= 1 .*, got 2/);
   assert.throws(() => new Rtrl(model, { threads: cores + 1, spec }), new RegExp(`rtrl: threads must be an integer from 1 to ${cores} \\(the cores of this machine\\), got ${cores + 1}`));
-  assert.throws(() => new Rtrl(model, { threads: 2 }), /rtrl: threads 2 needs spec/);
+  const plain = createModel(lstm({ inputSize, hiddenSize: 20 }));
+  assert.throws(() => new Rtrl(plain, { threads: 2 }), /rtrl: threads: 2 needs the model as data for the workers: a model made by modelFromSpec, or the spec option/);
   const gru: ModelSpec = { cell: { kind: 'gru', options: { inputSize, hiddenSize: 16 } } };
   assert.throws(() => new Rtrl(model, { threads: 2, spec: gru }), /rtrl: spec describes a gru model with \d+ parameters .* but the model is a lstm/);
   assert.throws(() => new Rtrl(model, { threads: 2, spec, columns: { start: 0, end: 10 } }), /rtrl: columns and threads exclude each other/);
   // Without a platform's workers, threads are refused (and nothing is started).
   provideRtrlTeams(null);
   try {
-    assert.throws(() => new Rtrl(model, { threads: 2, spec }), /rtrl: threads 2 needs workers, and no platform has provided them/);
+    assert.throws(() => new Rtrl(model, { threads: 2, spec }), /rtrl: threads: 2 needs workers, and no platform has provided them/);
   } finally {
     provideRtrlTeams(nodeRtrlTeam);
   }
@@ -123,6 +127,23 @@ test('bad threads and specs are refused, naming them', () => {
   const r = new Rtrl(modelFromSpec(small), { threads: 2, spec: small });
   assert.is(r.shards, 1);
   assert.is(r.team, null);
+});
+
+test('createMethod passes threads to rtrl', () => {
+  const m = createMethod(model, 'rtrl', { threads: 2 });
+  try {
+    assert.ok(m instanceof Rtrl);
+    assert.is((m as Rtrl).shards, 2);
+    one.reset({ batch, lengths });
+    (m as Rtrl).reset({ batch, lengths });
+    for (let t = 0; t < 2; t++) {
+      one.step(rowsView(xs, t * batch, batch), loss);
+      (m as Rtrl).step(rowsView(xs, t * batch, batch), loss);
+    }
+    assert.ok(same(one.grad, (m as Rtrl).grad));
+  } finally {
+    (m as Rtrl).close();
+  }
 });
 
 test('closed threads refuse to step', () => {

@@ -1,42 +1,61 @@
-// Node's workers for threaded RTRL: importing this file lets Rtrl({ threads, spec }) run its column
-// blocks on worker_threads (lib/parallel/rtrl-team.ts). Workers are unref'd: they never keep the
-// process alive (the coordinator blocks while they work, so it never needs them to).
+// Node's workers for threaded RTRL: importing this file (node/register.ts does, so importing
+// loopgrad under Node does) lets Rtrl({ threads }) run its column blocks on worker_threads
+// (lib/parallel/rtrl-team.ts). The workers run under a supervisor thread (node/rtrl-supervisor.ts)
+// that notices a death while the caller is blocked in a step. Every thread is unref'd: none keeps
+// the process alive (the caller blocks while they work, so it never needs them to).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type RtrlTeamRequest, provideRtrlTeams } from '../lib/rnn/rtrl-threads.js';
-import { type RtrlHost, type RtrlPort, RtrlWorkers } from '../lib/parallel/rtrl-team.js';
+import { type RtrlGroup, type RtrlHost, RtrlWorkers } from '../lib/parallel/rtrl-team.js';
 import type { RtrlToWorker } from '../lib/parallel/rtrl-shard.js';
+import type { FromRtrlSupervisor, RtrlSupervisorData, ToRtrlSupervisor } from './rtrl-supervisor.js';
 
-const WORKER_SCRIPT = new URL('./rtrl-worker.js', import.meta.url);
+const SUPERVISOR_SCRIPT = new URL('./rtrl-supervisor.js', import.meta.url);
 
-class NodeRtrlPort implements RtrlPort {
-  readonly name: string;
-  private readonly worker: Worker;
+class NodeRtrlGroup implements RtrlGroup {
+  private readonly supervisor: Worker;
+  private readonly listeners: ((index: number, cause: string) => void)[] = [];
+  private readonly waiting = new Map<number, () => void>();
 
-  constructor() {
-    // The worker inherits the process's flags except --input-type, which Node refuses for a file.
+  constructor(workers: number, channel: SharedArrayBuffer) {
+    // Workers inherit the process's flags except --input-type, which Node refuses for a file.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    this.worker = new Worker(WORKER_SCRIPT, { execArgv });
-    this.worker.unref();
-    this.name = `thread ${this.worker.threadId}`;
+    const data: RtrlSupervisorData = { channel, workers, execArgv };
+    this.supervisor = new Worker(SUPERVISOR_SCRIPT, { workerData: data, execArgv });
+    this.supervisor.unref();
+    this.supervisor.on('message', (m: FromRtrlSupervisor) => {
+      for (const l of this.listeners) l(m.index, m.cause);
+      this.waiting.get(m.index)?.();
+      this.waiting.delete(m.index);
+    });
+    this.supervisor.on('error', () => undefined); // its workers die with it: later steps fail, naming them
   }
 
-  post(message: RtrlToWorker): void {
-    this.worker.postMessage(message);
+  post(index: number, message: RtrlToWorker): void {
+    const m: ToRtrlSupervisor = { type: 'post', index, message };
+    this.supervisor.postMessage(m);
   }
 
-  onExit(listener: (cause: string) => void): void {
-    this.worker.on('error', (e: unknown) => listener(e instanceof Error ? `${e.name}: ${e.message}` : String(e)));
-    this.worker.on('exit', (code: number) => listener(`it exited with code ${code}`));
+  onDeath(listener: (index: number, cause: string) => void): void {
+    this.listeners.push(listener);
   }
 
-  terminate(): Promise<number> {
-    return this.worker.terminate();
+  kill(index: number, afterMs = 0): Promise<void> {
+    const died = new Promise<void>((resolve) => this.waiting.set(index, resolve));
+    const m: ToRtrlSupervisor = { type: 'kill', index, afterMs };
+    this.supervisor.postMessage(m);
+    return died;
+  }
+
+  close(): void {
+    const m: ToRtrlSupervisor = { type: 'close' };
+    this.supervisor.postMessage(m);
+    void this.supervisor.terminate();
   }
 }
 
-/** Node's RTRL workers: worker_threads, cores from the OS. */
-export const nodeRtrlHost: RtrlHost = { spawn: () => new NodeRtrlPort(), cores: availableParallelism() };
+/** Node's RTRL workers: a supervised group of worker_threads, cores from the OS. */
+export const nodeRtrlHost: RtrlHost = { start: (workers, channel) => new NodeRtrlGroup(workers, channel), cores: availableParallelism() };
 
 /** A team of Node workers for a request (what this file registers with provideRtrlTeams). */
 export function nodeRtrlTeam(request: RtrlTeamRequest): RtrlWorkers {

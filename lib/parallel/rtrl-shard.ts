@@ -71,11 +71,6 @@ export class RtrlShard {
     else channel.run(this.index, message.seq, () => this.step(message));
   }
 
-  /** The worker is ending (its platform saw it exit): a phase it was running settles 'dead'. */
-  dying(cause: string): void {
-    if (this.channel !== null) this.channel.markDead(this.index, cause);
-  }
-
   private init(m: RtrlInitMessage): void {
     this.channel = SyncChannel.over(m.control);
     this.index = m.index;

@@ -8,13 +8,13 @@
 // column computed exactly as one thread computes it: every thread count gives the same bits.
 //
 // A worker that failed or died fails the step with a WorkerError naming it (and its columns); no
-// gradient is added then, and the learner refuses to step until reset(), which replaces a dead
-// worker. The coordinator, blocked in wait(), cannot see a worker's exit event (its own event loop
-// is stopped); a worker that exits running JavaScript settles its phase 'dead' itself (its exit
-// hook), and one that cannot (it failed to load, or was killed outright) is caught by a timeout:
-// a stream's start may take START_TIMEOUT_MS, a step STEP_TIMEOUT_FACTOR times the coordinator's
-// own block of the same cost, and at least START_TIMEOUT_MS.
-// Browser-safe: the platform supplies RtrlHost (Node: node/rtrl-threads.ts).
+// gradient is added then, and the learner refuses to step until reset(), whose new stream starts on
+// the fresh worker the platform put in the dead one's place. The coordinator, blocked in wait(),
+// cannot see a worker's exit event; the platform's watcher (a thread never blocked) marks the death
+// in the channel, which wakes it. Should a worker neither answer nor die, a timeout fails the
+// phase: START_TIMEOUT_MS for a stream's start, STEP_TIMEOUT_FACTOR times the coordinator's own
+// block (of the same cost) for a step, and never less than START_TIMEOUT_MS.
+// Browser-safe: the platform supplies RtrlHost (Node: node/rtrl-threads.ts, node/rtrl-supervisor.ts).
 import type { Mat } from '../mat/mat.js';
 import { ConfigError } from '../mat/errors.js';
 import type { RecurrentModel } from '../rnn/model.js';
@@ -25,19 +25,23 @@ import { WorkerError } from './pool.js';
 import { type RtrlToWorker, stepLayout } from './rtrl-shard.js';
 import { type PhaseOutcome, SyncChannel } from './sync-channel.js';
 
-/** One RTRL worker as the coordinator sees it. */
-export interface RtrlPort {
-  /** For errors: "thread 7". */
-  readonly name: string;
-  post(message: RtrlToWorker): void;
-  /** cause, at most once, when the worker stops (an exit, an uncaught error, a termination). */
-  onExit(listener: (cause: string) => void): void;
-  terminate(): Promise<unknown> | void;
+/**
+ * A platform's RTRL workers over one sync channel. The platform watches their lives from a thread
+ * that is never blocked: when worker i dies it marks the death in the channel (markDead: a phase
+ * it was running settles 'dead', and channel.deaths(i) counts it), tells onDeath listeners, and
+ * starts a fresh worker i, which knows nothing until its next init.
+ */
+export interface RtrlGroup {
+  post(index: number, message: RtrlToWorker): void;
+  onDeath(listener: (index: number, cause: string) => void): void;
+  /** Ends worker i abruptly after afterMs, as a crash would (tests); resolves once its death is known. */
+  kill(index: number, afterMs?: number): Promise<void> | void;
+  close(): void;
 }
 
-/** A platform's workers for RTRL: how to start one, and the cores. */
+/** A platform's workers for RTRL: how to start a group over a channel, and the cores. */
 export interface RtrlHost {
-  spawn(index: number): RtrlPort;
+  start(workers: number, channel: SharedArrayBuffer): RtrlGroup;
   readonly cores: number;
 }
 
@@ -47,9 +51,10 @@ export const START_TIMEOUT_MS = 60_000;
 export const STEP_TIMEOUT_FACTOR = 50;
 
 interface Slot {
-  port: RtrlPort;
-  /** Why it died, or null while it lives. */
+  /** Why it died (its block is lost until a new stream), or null. */
   dead: string | null;
+  /** channel.deaths(i) when it was last initialised. */
+  deaths: number;
 }
 
 const OP = 'rtrl';
@@ -73,7 +78,7 @@ function checkSpec(model: RecurrentModel, given: unknown, threads: number): Mode
 
 export class RtrlWorkers implements RtrlTeam {
   readonly ranges: readonly ColumnRange[];
-  private readonly host: RtrlHost;
+  private readonly group: RtrlGroup;
   private readonly model: RecurrentModel;
   private readonly spec: ModelSpec;
   private readonly maxBytes: number;
@@ -95,7 +100,6 @@ export class RtrlWorkers implements RtrlTeam {
     }
     if (typeof SharedArrayBuffer !== 'function') throw new ConfigError(OP, 'threads need SharedArrayBuffer (browsers: a cross-origin-isolated page)');
     this.spec = checkSpec(model, request.spec, threads);
-    this.host = host;
     this.model = model;
     this.maxBytes = request.maxBytes;
     const P = model.params.theta.length;
@@ -104,30 +108,35 @@ export class RtrlWorkers implements RtrlTeam {
     this.channel = SyncChannel.create(workers);
     this.theta = new Float64Array(new SharedArrayBuffer(8 * P));
     this.increment = new Float64Array(new SharedArrayBuffer(8 * P));
-    for (let w = 0; w < workers; w++) this.slots.push(this.spawn(w));
+    this.group = host.start(workers, this.channel.buffer);
+    this.group.onDeath((w, cause) => { if (!this.closed) this.slots[w].dead = cause; });
+    for (let w = 0; w < workers; w++) {
+      this.slots.push({ dead: null, deaths: 0 });
+      this.init(w);
+    }
   }
 
-  private spawn(w: number): Slot {
-    const port = this.host.spawn(w);
-    const slot: Slot = { port, dead: null };
-    port.onExit((cause) => {
-      if (slot.dead !== null) return;
-      slot.dead = cause;
-      // A phase it was running settles 'dead' (when the coordinator is not blocked to see this,
-      // the worker's own exit hook has done it already; a second settlement is ignored).
-      if (!this.closed) this.channel.markDead(w, cause);
-    });
-    port.post({
+  private init(w: number): void {
+    this.slots[w].deaths = this.channel.deaths(w);
+    this.slots[w].dead = null;
+    this.group.post(w, {
       type: 'init', control: this.channel.buffer, index: w, spec: this.spec,
       theta: this.theta.buffer as SharedArrayBuffer, increment: this.increment.buffer as SharedArrayBuffer,
       columns: this.ranges[w + 1], maxBytes: this.maxBytes,
     });
-    return slot;
+  }
+
+  // Worker w has died since it was initialised (its death is counted in the channel at once,
+  // even while its message to this thread waits): the cause, or null.
+  private deathOf(w: number): string | null {
+    const slot = this.slots[w];
+    if (slot.dead !== null) return slot.dead;
+    return this.channel.deaths(w) !== slot.deaths ? 'it died' : null;
   }
 
   private describe(w: number): string {
     const r = this.ranges[w + 1];
-    return `worker ${w + 1} (${this.slots[w].port.name}, columns ${r.start}..${r.end - 1})`;
+    return `worker ${w + 1} (columns ${r.start}..${r.end - 1})`;
   }
 
   private checkOpen(): void {
@@ -136,8 +145,8 @@ export class RtrlWorkers implements RtrlTeam {
 
   begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void {
     this.checkOpen();
-    // A new stream replaces dead workers: the new ones start with it.
-    for (let w = 0; w < this.slots.length; w++) if (this.slots[w].dead !== null) { this.slots[w].port.terminate(); this.slots[w] = this.spawn(w); }
+    // A new stream on the fresh workers that replaced dead ones: they learn their block first.
+    for (let w = 0; w < this.slots.length; w++) if (this.deathOf(w) !== null) this.init(w);
     const { cell } = this.model;
     const layout = stepLayout(batch, cell.inputSize, cell.outputSize, cell.stateSizes);
     if (this.data === null || batch !== this.batch) {
@@ -147,19 +156,20 @@ export class RtrlWorkers implements RtrlTeam {
     const data = this.data;
     this.views = layout.shapes.map(([r, c], i) => data.subarray(layout.offsets[i], layout.offsets[i] + r * c));
     const seq = this.channel.begin();
-    for (const slot of this.slots) {
-      slot.port.post({
+    for (let w = 0; w < this.slots.length; w++) {
+      this.group.post(w, {
         type: 'begin', seq, data: data.buffer as SharedArrayBuffer, batch, lengths: lengths === null ? null : Array.from(lengths),
         initial: initial === null ? null : initial.map((m) => m.data.slice(m.offset, m.offset + m.rows * m.cols)),
       });
     }
+    this.afterBegin();
     this.settle(this.channel.wait(seq, { timeoutMs: START_TIMEOUT_MS }), 'starting a stream');
   }
 
   start(theta: Float64Array, x: Mat, cotangents: readonly (Mat | null)[]): void {
     this.checkOpen();
     for (let w = 0; w < this.slots.length; w++) {
-      const dead = this.slots[w].dead;
+      const dead = this.deathOf(w);
       if (dead !== null) throw new WorkerError(OP, `${this.describe(w)} died: ${dead}; the step is not taken (reset() starts a new stream on a new worker)`, { worker: w + 1, died: true });
     }
     this.theta.set(theta);
@@ -173,7 +183,8 @@ export class RtrlWorkers implements RtrlTeam {
     }
     const seq = this.channel.begin();
     this.running = seq;
-    for (const slot of this.slots) slot.port.post({ type: 'step', seq, present });
+    for (let w = 0; w < this.slots.length; w++) this.group.post(w, { type: 'step', seq, present });
+    this.afterBegin();
     this.startedAt = Date.now();
   }
 
@@ -190,6 +201,12 @@ export class RtrlWorkers implements RtrlTeam {
     }
   }
 
+  // A worker that died just before the phase began was marked dead while it was not running it,
+  // so nobody would settle its part: settle it 'dead' here (a no-op when it was settled already).
+  private afterBegin(): void {
+    for (let w = 0; w < this.slots.length; w++) if (this.channel.deaths(w) !== this.slots[w].deaths) this.channel.markDead(w, this.slots[w].dead ?? 'it died');
+  }
+
   // Throws for the first worker (by index) that did not finish the phase, naming it.
   private settle(outcomes: readonly PhaseOutcome[], what: string): void {
     const bad: string[] = [];
@@ -201,23 +218,18 @@ export class RtrlWorkers implements RtrlTeam {
       bad.push(`${this.describe(w)} ${verb} in ${what}: ${o.message}`);
     });
     if (first < 0) return;
-    if (died) { const slot = this.slots[first]; if (slot.dead === null) slot.dead = outcomes[first].status === 'dead' ? (outcomes[first] as { message: string }).message : 'dead'; }
+    outcomes.forEach((o, w) => { if (o.status === 'dead' && this.slots[w].dead === null) this.slots[w].dead = o.message; });
     throw new WorkerError(OP, `${bad.join('; ')}; no gradient is added (reset() starts a new stream)`, { worker: first + 1, died });
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const slot of this.slots) slot.port.terminate();
+    this.group.close();
   }
 
-  /** The workers' names, worker 1 first (for messages and tests). */
-  get workerNames(): string[] {
-    return this.slots.map((s) => s.port.name);
-  }
-
-  /** Ends worker w (>= 1) as a crash would (tests: a killed worker fails the next step, naming it). */
-  kill(w: number): Promise<unknown> | void {
-    return this.slots[w - 1].port.terminate();
+  /** Ends worker w (>= 1) after afterMs, as a crash would (tests: a killed worker fails the step, naming it). */
+  kill(w: number, afterMs = 0): Promise<void> | void {
+    return this.group.kill(w - 1, afterMs);
   }
 }

@@ -5,6 +5,7 @@
 // thread of the process per gradient, per thread count; the speed ratio to the first count, and
 // the gradient's relative difference (max abs diff / max abs entry) from the first count's.
 import { cpus, loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import '../node/register.js';
 import { modelFromSpec } from '../lib/parallel/model-spec.js';
 import { Bptt } from '../lib/rnn/bptt.js';
@@ -29,6 +30,25 @@ const xs = uniformMat(steps * batch, inputSize, rng);
 const targets = uniformMat(steps * batch, inputSize, rng);
 const loss = sequenceLoss({ kind: 'mse', targets, mask: null, batch });
 
+/**
+ * The cores this process gets right now: `threads` threads (this one and threads - 1 workers)
+ * spin for `ms`, and the process's CPU time over the wall time is the answer (at most threads).
+ * On a machine shared with other jobs it bounds the speedup any threaded code can show.
+ */
+async function coresAvailable(threads: number, ms: number): Promise<number> {
+  const spin = `const end = Date.now() + ${ms}; let x = 0; while (Date.now() < end) x += Math.sqrt(x + 1); require('node:worker_threads').parentPort.postMessage(x);`;
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  const workers = Array.from({ length: threads - 1 }, () => new Worker(spin, { eval: true }));
+  const done = workers.map((w) => new Promise((resolve) => w.once('message', resolve)));
+  const end = Date.now() + ms;
+  let x = 0;
+  while (Date.now() < end) x += Math.sqrt(x + 1);
+  await Promise.all(done);
+  const c = process.cpuUsage(c0), wall = performance.now() - t0;
+  await Promise.all(workers.map((w) => w.terminate()));
+  return x > 0 ? (c.user + c.system) / 1000 / wall : 0;
+}
+
 console.log(`threads bench: lstm batch ${batch}, ${steps} steps, input ${inputSize}, hidden ${hidden}; ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 let first: { ms: number; grad: Float64Array } | null = null;
 for (const threads of threadList) {
@@ -46,5 +66,6 @@ for (const threads of threadList) {
   if (first === null) first = { ms, grad };
   let diff = 0, scale = 0;
   for (let i = 0; i < grad.length; i++) { diff = Math.max(diff, Math.abs(grad[i] - first.grad[i])); scale = Math.max(scale, Math.abs(first.grad[i])); }
-  console.log(`threads ${threads}: ${ms.toFixed(1)} ms per gradient (min ${Math.min(...times).toFixed(1)}; CPU ${median(cpu).toFixed(1)} ms, all threads), ${(first.ms / ms).toFixed(2)}x the first's speed, grad rel diff ${(diff / scale).toExponential(2)}`);
+  const cores = await coresAvailable(threads, 400);
+  console.log(`threads ${threads}: ${ms.toFixed(1)} ms per gradient (min ${Math.min(...times).toFixed(1)}; CPU ${median(cpu).toFixed(1)} ms, all threads), ${(first.ms / ms).toFixed(2)}x the first's speed, grad rel diff ${(diff / scale).toExponential(2)}; ${threads} spinning threads got ${cores.toFixed(2)} cores just after`);
 }

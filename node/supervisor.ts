@@ -47,12 +47,17 @@ function start(index: number): Slot {
 }
 
 for (let i = 0; i < data.workers; i++) slots.push(start(i));
+// A sign of life for the blocked caller: should this thread ever die, the beats stop and the
+// caller gives up (SyncChannel.wait's staleMs) instead of waiting for deaths nobody reports.
+const heartbeat = setInterval(() => channel.beat(), 250);
+channel.beat();
 
 port.on('message', (m: ToSupervisor) => {
   if (m.type === 'post') slots[m.index].worker.postMessage(m.message, m.transfer);
   else if (m.type === 'kill') void slots[m.index].worker.terminate();
   else {
     closing = true;
+    clearInterval(heartbeat);
     void Promise.all(slots.map((s) => s.worker.terminate())).then(() => port.close());
   }
 });

@@ -11,7 +11,8 @@
 // where one flows (flagged per block: step t's blocks are t·(1+m) (output) and t·(1+m)+1+k (state k),
 // then T·(1+m)+k (final k)); backward() seeds the tape with the flagged blocks and walks it once.
 import { Graph, type Var } from '../ad/graph.js';
-import { type Mat, matFrom, sharedZeros } from '../mat/mat.js';
+import type { StepMasks } from '../cells/cell.js';
+import { type Mat, mat, matFrom, sharedZeros } from '../mat/mat.js';
 import type { RecurrentModel } from '../rnn/model.js';
 import { Unroll } from '../rnn/unroll.js';
 
@@ -34,7 +35,10 @@ export interface ShardForward {
   xs: Mat;
   /** Rows of this shard (its part of the batch). */
   batch: number;
+  /** Each row's sequence length, counted from step 0 of the whole sequence (null: every row runs every step). */
   lengths: ArrayLike<number> | null;
+  /** The global index of xs's first step (a truncated-BPTT window starts later than 0; default 0). */
+  start?: number;
   /** The state entering step 0, this shard's rows (or 1 x size rows shared by the batch); null: the model's rule. */
   initial: readonly Mat[] | null;
 }
@@ -68,7 +72,8 @@ export class BpttShard {
   /** The forward unroll of this shard's rows, kept on the tape; the values written into region. */
   forward(f: ShardForward, region: Float64Array): void {
     const { graph: g, unroll, model } = this;
-    const seq = unroll.sequence(f.xs, { batch: f.batch, lengths: f.lengths, initialState: f.initial, checkFinite: false });
+    const seq = unroll.sequence(f.xs, { batch: f.batch, initialState: f.initial, checkFinite: false });
+    const masks = f.lengths === null ? null : windowMasks(f.lengths, f.start ?? 0, seq.steps);
     g.reset();
     this.paramVars = unroll.leaves(g, REQUIRES_GRAD, this.paramVars);
     // An explicit initial state: leaves whose gradients backward() reports (as Bptt's initialStateGrad).
@@ -78,7 +83,7 @@ export class BpttShard {
       : this.initialLeaves.map((leaf) => (leaf.value.rows === f.batch ? leaf : g.addRow(g.constant(sharedZeros(f.batch, leaf.value.cols)), leaf)));
     this.initialGiven = seq.initial;
     const inputs = unroll.inputs(g, f.xs, seq);
-    const run = unroll.scan(g, unroll.cellParams(this.paramVars), inputs, this.initialVars, seq.masks);
+    const run = unroll.scan(g, unroll.cellParams(this.paramVars), inputs, this.initialVars, masks);
     this.outputs = run.outputs;
     this.states = run.states;
     this.final = run.final;
@@ -141,4 +146,27 @@ export class BpttShard {
 function put(region: Float64Array, at: number, m: Mat, n: number): number {
   region.set(m.data.subarray(m.offset, m.offset + n), at);
   return at + n;
+}
+
+/**
+ * The masks of steps [start, start + steps) of sequences of the given lengths (row b runs while
+ * start + t < lengths[b]; a row already finished keeps its state through the whole window), or
+ * null when every row runs every step, as the unroll's own LengthMasks.
+ */
+export function windowMasks(lengths: ArrayLike<number>, start: number, steps: number): StepMasks | null {
+  const batch = lengths.length;
+  const keep: Mat[] = [], full: boolean[] = [], empty: boolean[] = [];
+  let allFull = true;
+  for (let t = 0; t < steps; t++) {
+    const k = mat(batch, 1);
+    let active = 0;
+    for (let b = 0; b < batch; b++) {
+      if (start + t < Number(lengths[b])) { k.data[b] = 1; active++; }
+    }
+    keep.push(k);
+    full.push(active === batch);
+    empty.push(active === 0);
+    if (active !== batch) allFull = false;
+  }
+  return allFull ? null : { steps, keep, full, empty };
 }

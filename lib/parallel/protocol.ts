@@ -73,7 +73,9 @@ export interface SyncForwardMessage {
   lease: number;
   xs: MatData;
   batch: number;
+  /** Lengths counted from step 0 of the whole sequence; xs starts at global step `start`. */
   lengths: number[] | null;
+  start: number;
   initial: MatData[] | null;
   region: Float64Array;
 }

@@ -9,30 +9,33 @@
 //   channel.wait(seq, { timeoutMs?, sliceMs? })   coordinator: blocks (Atomics.wait, in slices) until every
 //                                                 worker of phase seq has settled; returns one PhaseOutcome
 //                                                 per worker: 'done' | 'failed' (its error's text) | 'dead'
-//                                                 (its cause) | 'idle' (not in the phase); 'timeout' after timeoutMs
+//                                                 (its cause) | 'idle' (not in the phase); 'timeout' after timeoutMs;
+//                                                 'lost' when the watcher's heartbeat stopped (staleMs)
 //   channel.run(index, seq, fn)                   worker: runs fn inside try/catch and settles its part of the
 //                                                 phase: 'done', or 'failed' with the error's name and message
 //                                                 written into shared memory (never a partial success)
 //   channel.markDead(index, cause)                whoever watches a worker's life (a thread that is never blocked,
 //                                                 e.g. the thread that started it): settles its part as 'dead' and
 //                                                 counts the death, so a blocked coordinator wakes at once
+//   channel.beat()                                the watcher's sign of life; wait({ staleMs }) gives up on
+//                                                 workers nobody watches any more once the beats stop
 //   channel.deaths(index)                         deaths recorded so far (the coordinator re-initialises a
 //                                                 worker whose count moved)
 //   canBlock()                                    whether this thread may Atomics.wait (false on a browser's main thread)
 //
-// Layout of the Int32 control block: [pending, seq, -, -] then per worker [status, seq, errorLength, deaths],
+// Layout of the Int32 control block: [pending, seq, workers, errorChars, heartbeat, -, -, -] then per worker [status, seq, errorLength, deaths],
 // then per worker errorChars UTF-16 code units of text (no TextEncoder needed). A worker settles with a compare-exchange RUNNING -> DONE/FAILED/DEAD,
 // so exactly one settlement counts per phase, and a late answer to an old phase (seq differs) is ignored.
 import { ConfigError, ResourceError } from '../mat/errors.js';
 
-const PENDING = 0, SEQ = 1, HEADER = 4, PER_WORKER = 4;
+const PENDING = 0, SEQ = 1, WORKERS = 2, ERROR_CHARS = 3, HEARTBEAT = 4, HEADER = 8, PER_WORKER = 4;
 const STATUS = 0, WORKER_SEQ = 1, ERROR_LENGTH = 2, DEATHS = 3;
 const IDLE = 0, RUNNING = 1, DONE = 2, FAILED = 3, DEAD = 4;
 
 /** How one worker ended a phase. */
 export type PhaseOutcome =
   | { readonly status: 'done' }
-  | { readonly status: 'failed' | 'dead' | 'timeout'; readonly message: string }
+  | { readonly status: 'failed' | 'dead' | 'timeout' | 'lost'; readonly message: string }
   | { readonly status: 'idle' };
 
 export interface SyncChannelOptions {
@@ -45,6 +48,11 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** Wake at least this often to look at the clock (default 50 ms). */
   sliceMs?: number;
+  /**
+   * Once the watcher has beaten (beat()), give up when its heartbeat stalls this long: the workers
+   * still running are reported 'lost' (nobody is left to report their deaths). Default: never.
+   */
+  staleMs?: number;
 }
 
 /** Whether the calling thread may block in Atomics.wait (a browser's main thread may not). */
@@ -66,10 +74,10 @@ export class SyncChannel {
   private readonly errorChars: number;
 
   private constructor(buffer: SharedArrayBuffer) {
-    const head = new Int32Array(buffer, 0, 4);
+    const head = new Int32Array(buffer, 0, HEADER);
     this.buffer = buffer;
-    this.workers = head[2];
-    this.errorChars = head[3];
+    this.workers = head[WORKERS];
+    this.errorChars = head[ERROR_CHARS];
     const ints = HEADER + PER_WORKER * this.workers;
     this.control = new Int32Array(buffer, 0, ints);
     this.text = new Uint16Array(buffer, 4 * ints, this.errorChars * this.workers);
@@ -83,9 +91,9 @@ export class SyncChannel {
     if (!Number.isInteger(errorChars) || errorChars < 64) throw new ConfigError('syncChannel', `errorChars must be an integer >= 64, got ${String(errorChars)}`, { errorChars });
     const ints = HEADER + PER_WORKER * workers;
     const buffer = new SharedArrayBuffer(4 * ints + 2 * errorChars * workers);
-    const head = new Int32Array(buffer, 0, 4);
-    head[2] = workers;
-    head[3] = errorChars;
+    const head = new Int32Array(buffer, 0, HEADER);
+    head[WORKERS] = workers;
+    head[ERROR_CHARS] = errorChars;
     return new SyncChannel(buffer);
   }
 
@@ -126,11 +134,17 @@ export class SyncChannel {
     const c = this.control;
     const slice = options.sliceMs ?? 50;
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    const staleMs = options.staleMs ?? Infinity;
+    let beat = Atomics.load(c, HEARTBEAT), beatSeen = Date.now(), stale = false;
     for (;;) {
       const pending = Atomics.load(c, PENDING);
       if (pending <= 0) break;
-      if (Date.now() >= deadline) break;
-      Atomics.wait(c, PENDING, pending, Math.min(slice, Math.max(1, deadline - Date.now())));
+      const now = Date.now();
+      if (now >= deadline) break;
+      const b = Atomics.load(c, HEARTBEAT);
+      if (b !== beat) { beat = b; beatSeen = now; }
+      else if (b !== 0 && now - beatSeen >= staleMs) { stale = true; break; }
+      Atomics.wait(c, PENDING, pending, Math.min(slice, Math.max(1, deadline - now)));
     }
     const out: PhaseOutcome[] = [];
     for (let i = 0; i < this.workers; i++) {
@@ -138,6 +152,7 @@ export class SyncChannel {
       const status = Atomics.load(c, base + STATUS);
       if (Atomics.load(c, base + WORKER_SEQ) !== seq || status === IDLE) out.push({ status: 'idle' });
       else if (status === DONE) out.push({ status: 'done' });
+      else if (status === RUNNING && stale) out.push({ status: 'lost', message: `the thread watching the workers gave no sign of life for ${staleMs} ms` });
       else if (status === RUNNING) out.push({ status: 'timeout', message: `worker ${i} did not finish within ${options.timeoutMs} ms` });
       else out.push({ status: status === DEAD ? 'dead' : 'failed', message: this.readText(i) });
     }
@@ -153,6 +168,11 @@ export class SyncChannel {
       return;
     }
     this.settle(index, seq, DONE, '');
+  }
+
+  /** The watcher's sign of life (call it every few hundred ms; see WaitOptions.staleMs). */
+  beat(): void {
+    Atomics.add(this.control, HEARTBEAT, 1);
   }
 
   /** Records the death of worker `index` (from a thread watching it): its running phase, if any, settles 'dead'. */

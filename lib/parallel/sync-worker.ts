@@ -44,7 +44,7 @@ export class SyncShardWorker {
         this.phase(message.seq, message.lease, (lease, shard) => {
           lease.region = message.region;
           shard.forward({
-            xs: toMat(message.xs), batch: message.batch, lengths: message.lengths,
+            xs: toMat(message.xs), batch: message.batch, lengths: message.lengths, start: message.start,
             initial: message.initial === null ? null : message.initial.map(toMat),
           }, message.region);
         });

@@ -30,7 +30,40 @@ import { type PhaseOutcome, canBlock } from './sync-channel.js';
 import { type PoolLease, syncPool } from './sync-pool.js';
 
 const OP = 'bptt';
+// The supervisor beats every 250 ms; this long without a beat means nobody watches the workers.
+const STALE_MS = 10_000;
 const REQUIRES_GRAD = { requiresGrad: true };
+
+/** One pass of ThreadedBptt.pass: steps [start, start + xs.rows / batch) of a sequence. */
+export interface PassSpec {
+  xs: Mat;
+  batch: number;
+  /** Sequence lengths counted from global step 0 (null: every row runs every step). */
+  lengths: ArrayLike<number> | null;
+  /** The global index of xs's first step. */
+  start: number;
+  /** The state entering xs's first step (rows or one shared row), or null for the model's rule. */
+  initial: readonly Mat[] | null;
+  /** Local steps before this one have no loss term here. */
+  lossFrom: number;
+  /** Whether the loss's final term counts. */
+  final: boolean;
+  /** Local steps whose whole-batch state (after the step) the result keeps. */
+  keep: readonly number[];
+}
+
+export interface PassResult {
+  loss: number;
+  /** Whether any loss term was present (false: the gradient is zero). */
+  hasLoss: boolean;
+  grad: Float64Array;
+  finalState: Mat[];
+  outputs: Mat;
+  initialStateGrad: Mat[] | null;
+  tapeBytes: number;
+  /** The states asked for by keep, by local step. */
+  kept: Map<number, Mat[]>;
+}
 
 export interface ThreadedBpttOptions {
   /** Tape limit per shard, as Bptt's maxBytes. */
@@ -87,11 +120,28 @@ export class ThreadedBptt implements ThreadedBpttEngine {
   }
 
   run(xs: Mat, loss: SequenceLoss, options: RunOptions = {}): ThreadedBpttResult {
+    const seq = this.unroll.sequence(xs, options, RUN_OPTIONS);
+    const r = this.pass(loss, { xs, batch: seq.batch, lengths: options.lengths ?? null, start: 0, initial: seq.initial, lossFrom: 0, final: true, keep: [] });
+    this.lastFinal = r.finalState.map(clone);
+    return { loss: r.loss, grad: r.grad, finalState: r.finalState, outputs: r.outputs, initialStateGrad: r.initialStateGrad, tapeBytes: r.tapeBytes };
+  }
+
+  /** Checks the run options as this method's runs do (a truncated-BPTT driver checks its sequence once). */
+  sequence(xs: Mat, options: RunOptions, accepted: readonly string[]): ReturnType<Unroll['sequence']> {
+    return this.unroll.sequence(xs, options, accepted);
+  }
+
+  /**
+   * One threaded pass: the unroll of spec.xs over every shard, the loss terms of local steps
+   * >= lossFrom (called with the global step start + t) and the final term when asked, and the
+   * gradient. Also the whole batch's state after the local steps listed in keep.
+   */
+  pass(loss: SequenceLoss, spec: PassSpec): PassResult {
     if (this.closed) throw new ConfigError(OP, 'this threaded method was closed (close()); make a new one');
-    if (this.lease.pool.isClosed) throw new WorkerError(OP, 'the thread pool was closed (closeThreadPools()); make a new method');
-    const { model, unroll } = this;
-    const seq = unroll.sequence(xs, options, RUN_OPTIONS);
-    const { batch, steps } = seq;
+    if (this.lease.pool.isClosed) throw new WorkerError(OP, 'the thread pool was closed (closeThreadPools(), or its watcher was lost); make a new method');
+    const { model } = this;
+    const { xs, batch, lengths, start, initial } = spec;
+    const steps = xs.rows / batch;
     const ranges = shardRanges(batch, this.threads);
     const widest = ranges.reduce((w, r) => Math.max(w, r.end - r.start), 0);
     if (this.probed.batch !== widest) this.probed = { batch: widest, bytes: estimateStepBytes(model, widest) };
@@ -99,8 +149,6 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     if (bytes > this.maxBytes) {
       throw new ResourceError(OP, `${steps} steps of a shard of ${widest} sequences keep about ${(bytes / 2 ** 20).toFixed(1)} MiB on each tape, over the limit of ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB (raise maxBytes, shorten the sequence, or use Tbptt or Rtrl)`, { bytes, limit: this.maxBytes, steps, batch: widest });
     }
-    const lengths = options.lengths ?? null;
-    const initial = seq.initial;
     const P = model.params.theta.length;
     const { pool } = this.lease;
     const workers = ranges.length - 1; // worker i runs shard i + 1
@@ -116,64 +164,66 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     if (this.mainRegion.length < mainLength) this.mainRegion = new Float64Array(mainLength);
     const mainRegion = this.mainRegion.subarray(0, mainLength);
     const shardRegions = [mainRegion, ...regions];
+    const lengthsOf = (r: ShardRange) => (lengths === null ? null : Array.from(lengths).slice(r.start, r.end).map(Number));
 
     // Phase 1: the forward unrolls.
     let phase = workers > 0 ? pool.channel.begin(used) : 0;
     for (let i = 0; i < workers; i++) {
       const r = ranges[i + 1];
-      const part = toData(shardRows(xs, batch, r));
+      const rows = shardRows(xs, batch, r); // a fresh matrix: its buffer can be transferred as is
+      const part: MatData = { rows: rows.rows, cols: rows.cols, data: rows.data };
       pool.post(i, {
         type: 'sync-forward', seq: phase, lease: this.lease.id, xs: part, batch: r.end - r.start,
-        lengths: lengths === null ? null : Array.from(lengths).slice(r.start, r.end).map(Number),
+        lengths: lengthsOf(r), start,
         initial: initial === null ? null : initial.map((m) => toData(initialRows(m, batch, r))),
         region: regions[i],
       }, [part.data.buffer as ArrayBuffer]);
     }
     const r0 = ranges[0];
     this.onMain(workers, phase, () => this.main.forward({
-      xs: ranges.length === 1 ? xs : shardRows(xs, batch, r0), batch: mainRows,
-      lengths: lengths === null ? null : Array.from(lengths).slice(r0.start, r0.end).map(Number),
+      xs: ranges.length === 1 ? xs : shardRows(xs, batch, r0), batch: mainRows, lengths: lengthsOf(r0), start,
       initial: initial === null ? null : initial.map((m) => initialRows(m, batch, r0)),
     }, mainRegion), 'forward');
 
     // The loss over the whole batch, on the shards' values.
     const g = this.lossGraph;
     g.reset();
-    const O = model.cell.outputSize, sizes = model.cell.stateSizes, S = stateWidth(model);
-    const outLeaves: Var[] = [], stateLeaves: (Var | undefined)[][] = [];
+    const O = model.cell.outputSize, sizes = model.cell.stateSizes, S = stateWidth(model), m = sizes.length;
+    const stateAt = (t: number) => sizes.map((n, k) => gather(shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), n, batch));
+    const kept = new Map<number, Mat[]>();
+    for (const t of spec.keep) kept.set(t, stateAt(t));
+    const outLeaves: (Var | undefined)[] = new Array<Var | undefined>(steps), stateLeaves: (Var | undefined)[][] = [];
     const terms: Var[] = [];
+    const outputs = mat(steps * batch, O);
     for (let t = 0; t < steps; t++) {
-      const out = g.leaf(gather(shardRegions, ranges, t * (O + S), O, batch), REQUIRES_GRAD);
-      outLeaves.push(out);
-      const made: (Var | undefined)[] = new Array<Var | undefined>(sizes.length);
+      const value = gather(shardRegions, ranges, t * (O + S), O, batch);
+      outputs.data.set(value.data, t * batch * O);
+      const made: (Var | undefined)[] = new Array<Var | undefined>(m);
       stateLeaves.push(made);
-      const term = loss.step === undefined ? null : loss.step(g, t, out, lazyLeaves(g, made, (k) => gather(shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), sizes[k], batch))) ?? null;
+      if (t < spec.lossFrom || loss.step === undefined) continue;
+      const out = g.leaf(value, REQUIRES_GRAD);
+      outLeaves[t] = out;
+      const term = loss.step(g, start + t, out, lazyLeaves(g, made, (k) => gather(shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), sizes[k], batch))) ?? null;
       if (term !== null) terms.push(term);
     }
     // The final state is always needed (it is returned), so its leaves are made at once.
     const finalLeaves = sizes.map((n, k) => g.leaf(gather(shardRegions, ranges, steps * (O + S) + offsetOf(sizes, k), n, batch), REQUIRES_GRAD));
-    const finalTerm = loss.final?.(g, finalLeaves) ?? null;
+    const finalTerm = spec.final ? loss.final?.(g, finalLeaves) ?? null : null;
     if (finalTerm !== null) terms.push(finalTerm);
     const total = sumTerms(g, OP, terms);
     const finalState = finalLeaves.map((v) => clone(v.value));
-    this.lastFinal = finalState.map(clone);
-    const outputs = mat(steps * batch, O);
-    for (let t = 0; t < steps; t++) {
-      const v = outLeaves[t].value;
-      outputs.data.set(v.data.subarray(v.offset, v.offset + batch * O), t * batch * O);
-    }
     const grad = new Float64Array(P);
     let tapeBytes = this.main.tapeBytes();
     if (total === null) {
-      return { loss: 0, grad, finalState, outputs, initialStateGrad: null, tapeBytes };
+      return { loss: 0, hasLoss: false, grad, finalState, outputs, initialStateGrad: null, tapeBytes, kept };
     }
     g.backward(total);
     // The cotangents go where the values were; seeds[block] says which blocks hold one (a value
     // the loss never read, or one it does not depend on, seeds nothing).
-    const m = sizes.length;
     const seeds = new Uint8Array(steps * (1 + m) + m);
     for (let t = 0; t < steps; t++) {
-      seeds[t * (1 + m)] = scatter(outLeaves[t], shardRegions, ranges, t * (O + S), O);
+      const out = outLeaves[t];
+      if (out !== undefined) seeds[t * (1 + m)] = scatter(out, shardRegions, ranges, t * (O + S), O);
       for (let k = 0; k < m; k++) {
         const leaf = stateLeaves[t][k];
         if (leaf !== undefined) seeds[t * (1 + m) + 1 + k] = scatter(leaf, shardRegions, ranges, t * (O + S) + O + offsetOf(sizes, k), sizes[k]);
@@ -207,7 +257,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       });
     }
     const value = total.value.data[total.value.offset];
-    return { loss: value, grad, finalState, outputs, initialStateGrad, tapeBytes };
+    return { loss: value, hasLoss: true, grad, finalState, outputs, initialStateGrad, tapeBytes, kept };
   }
 
   // Runs this thread's shard while the workers run theirs, then waits for them; any failure, the
@@ -220,7 +270,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       mine = e;
     }
     if (workers > 0) {
-      const outcomes = this.lease.pool.channel.wait(phase, this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs });
+      const outcomes = this.lease.pool.channel.wait(phase, this.timeoutMs === undefined ? { staleMs: STALE_MS } : { timeoutMs: this.timeoutMs, staleMs: STALE_MS });
       this.check(outcomes, workers, what);
     }
     if (mine !== null) throw mine;
@@ -237,6 +287,10 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       const name = pool.group.name(i);
       if (o.status === 'idle') bad.push(`${name} never started the ${what} phase`);
       else if (o.status === 'dead') bad.push(`${name} died during the ${what} phase: ${o.message}`);
+      else if (o.status === 'lost') {
+        bad.push(`${name} was lost during the ${what} phase: ${o.message}; the pool is closed (a new method starts a new one)`);
+        void pool.close();
+      }
       else if (o.status === 'timeout') {
         bad.push(`${name} did not finish the ${what} phase within ${this.timeoutMs} ms and was stopped`);
         killAndWait(pool, i);

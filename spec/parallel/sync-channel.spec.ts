@@ -84,6 +84,19 @@ test('a worker that never answers is reported at the timeout, not waited for for
   assert.ok(Date.now() - t0 >= 55);
 });
 
+test('once the watcher has beaten, a stalled heartbeat gives up on the running workers as lost', () => {
+  const channel = SyncChannel.create(2);
+  let seq = channel.begin();
+  // No beat yet: staleMs does not apply (a host without a watcher), the timeout does.
+  assert.is(channel.wait(seq, { timeoutMs: 40, sliceMs: 5, staleMs: 10 })[0].status, 'timeout');
+  channel.beat();
+  seq = channel.begin();
+  channel.run(0, seq, () => undefined);
+  const out = channel.wait(seq, { staleMs: 40, sliceMs: 5 });
+  assert.equal(out[0], { status: 'done' });
+  assert.equal(out[1], { status: 'lost', message: 'the thread watching the workers gave no sign of life for 40 ms' });
+});
+
 test('bad sizes are refused, naming the channel', () => {
   assert.throws(() => SyncChannel.create(0), /syncChannel: workers must be an integer >= 1/);
   assert.throws(() => SyncChannel.create(2).begin([2]), /syncChannel: worker 2 is not one of 0..1/);

@@ -3,6 +3,9 @@
 // worker says what can.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import '../../node/register.js';
 import { type ModelSpec, modelFromSpec, specOf } from '../../lib/parallel/model-spec.js';
 import { createMethod } from '../../lib/rnn/methods.js';
@@ -75,6 +78,29 @@ test('fit with threads: 2 equals fit on one thread; a stacked network says what 
   const stacked = createNetwork({ ...description, layers: 2 });
   assert.is(specOf(stacked.model), null);
   assert.throws(() => stacked.fit(data, { threads: 2 }), /^bptt: threads: 2 needs a model that can cross to a worker as data: one made by modelFromSpec/);
+});
+
+const cli = fileURLToPath(new URL('../../cli/loopgrad.js', import.meta.url));
+const loopgrad = (...args: string[]) => spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+
+test('loopgrad train --threads: 0, a non-integer, more than the cores, or with rtrl exit 2 naming --threads; 2 threads train as 1', () => {
+  const cores = availableParallelism();
+  for (const bad of ['0', '1.5', String(cores + 1), 'two']) {
+    const r = loopgrad('adding', '--steps', '5', '--iterations', '1', '--threads', bad, '--quiet');
+    assert.is(r.status, 2, `--threads ${bad}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^loopgrad train: --threads: "${bad.replace('.', '\\.')}" is not an integer from 1 to ${cores}`));
+  }
+  const rtrl = loopgrad('adding', '--steps', '5', '--iterations', '1', '--threads', '2', '--method', 'rtrl', '--quiet');
+  assert.is(rtrl.status, 2);
+  assert.match(rtrl.stderr, /--threads 2 works with --method bptt only/);
+  const run = (threads: string) => {
+    const r = loopgrad('adding', '--steps', '6', '--batch', '8', '--hidden', '6', '--iterations', '3', '--held-out', '20', '--threads', threads, '--json');
+    assert.is(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { curve: { loss: number }[] }).curve.map((p) => p.loss);
+  };
+  const one = run('1'), two = run('2');
+  assert.is(one.length, 3);
+  assert.ok(relErr(two, one) <= 1e-12, `curves ${two} vs ${one}`);
 });
 
 test.run();

@@ -10,6 +10,7 @@ import { nodeWorkerHost } from '../../node/pool.js';
 import { type ModelSpec, modelFromSpec } from '../../lib/parallel/model-spec.js';
 import { ThreadedBptt } from '../../lib/parallel/threaded-bptt.js';
 import { WorkerError } from '../../lib/parallel/pool.js';
+import { closeThreadPools } from '../../lib/parallel/sync-pool.js';
 import type { SyncWorkerGroup, WorkerHost } from '../../lib/parallel/protocol.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import type { Graph, Var } from '../../lib/ad/graph.js';
@@ -148,17 +149,23 @@ test('a batch of one sequence runs on this thread alone; bad options are refused
  */
 function trappedHost() {
   const base = nodeWorkerHost();
-  let victim = -1;
+  let victim = -1, confused = -1, started = 0;
   const host: WorkerHost = {
     ...base,
     cores: 4,
     startSync: (workers, channel) => {
+      started++;
       const group = base.startSync!(workers, channel);
       const trapped: SyncWorkerGroup = {
         post: (i, m, transfer) => {
           if (m.type === 'sync-forward' && i === victim) {
             victim = -1;
             group.kill(i);
+            return;
+          }
+          if (m.type === 'sync-forward' && i === confused) {
+            confused = -1;
+            group.post(i, { ...m, lease: 999 }, transfer);
             return;
           }
           group.post(i, m, transfer);
@@ -170,7 +177,13 @@ function trappedHost() {
       return trapped;
     },
   };
-  return { host, killOnForward: (i: number) => { victim = i; } };
+  return {
+    host,
+    killOnForward: (i: number) => { victim = i; },
+    /** The next forward phase of worker i names a lease it does not know: an error inside the worker. */
+    confuseOnForward: (i: number) => { confused = i; },
+    started: () => started,
+  };
 }
 
 test('3 threads (uneven shards) = Bptt; a worker killed mid-call fails it naming the worker, the next call is right', () => {
@@ -193,6 +206,29 @@ test('3 threads (uneven shards) = Bptt; a worker killed mid-call fails it naming
   } finally {
     threaded.close();
   }
+});
+
+test('an error inside a worker fails the call with its message; one pool serves every method until closed', async () => {
+  const { host, confuseOnForward, started } = trappedHost();
+  const { model, xs, targets } = setup(gru, 31);
+  const loss = sequenceLoss({ kind: 'mse', targets, mask: null, batch });
+  const first = new ThreadedBptt(model, 2, host, { maxBytes: 2 ** 30 });
+  const second = new ThreadedBptt(model, 2, host, { maxBytes: 2 ** 30 });
+  const good = first.run(xs, loss, { batch });
+  assert.equal(Array.from(second.run(xs, loss, { batch }).grad), Array.from(good.grad));
+  assert.is(started(), 1, 'two methods, one pool');
+  confuseOnForward(0);
+  assert.throws(() => first.run(xs, loss, { batch }), (e: unknown) => e instanceof WorkerError
+    && /^bptt: worker 0 failed in the forward phase: LoopgradError: bptt worker: lease 999 is unknown to this worker; no gradient is returned/.test((e as Error).message));
+  assert.equal(Array.from(first.run(xs, loss, { batch }).grad), Array.from(good.grad), 'the next call is right');
+  first.close();
+  second.close();
+  await closeThreadPools();
+  assert.throws(() => second.run(xs, loss, { batch }), /^bptt: this threaded method was closed/);
+  const third = new ThreadedBptt(model, 2, host, { maxBytes: 2 ** 30 });
+  assert.equal(Array.from(third.run(xs, loss, { batch }).grad), Array.from(good.grad), 'a new pool after closeThreadPools');
+  assert.is(started(), 2);
+  third.close();
 });
 
 test('an open threaded method never keeps the process alive', () => {

@@ -114,7 +114,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 0 ? { kind: 'rtrl' } : null),
     check: () => null,
     format: () => 'rtrl',
-    create: (model, _spec, limits) => new Rtrl(model, maxBytesOption(limits)),
+    create: (model, _spec, limits) => new Rtrl(model, { ...maxBytesOption(limits), ...(limits.threads === undefined ? {} : { threads: limits.threads }) }),
   },
   snap: {
     forms: ['snapN', 'snap:N'],
@@ -203,8 +203,8 @@ export function createMethod(model: RecurrentModel, spec: MethodSpec | string, l
   checkKeys('createMethod', limits, ['maxBytes', 'threads']);
   if (limits.threads !== undefined) {
     const threads = checkThreadsOption('createMethod', limits.threads);
-    if (threads > 1 && s.kind !== 'bptt' && s.kind !== 'tbptt') {
-      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt and tbptt only; ${formatMethod(s)} runs on one thread (it steps online, one step at a time)`, { option: 'threads', value: threads, method: s.kind });
+    if (threads > 1 && s.kind !== 'bptt' && s.kind !== 'tbptt' && s.kind !== 'rtrl') {
+      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt, tbptt and rtrl only; ${formatMethod(s)} runs on one thread (it steps online, one step at a time)`, { option: 'threads', value: threads, method: s.kind });
     }
   }
   return entryOf(s.kind).create(model, s as never, limits);

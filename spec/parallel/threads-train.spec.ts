@@ -34,7 +34,7 @@ test('createMethod(model, "bptt", { threads: 2 }) is a threaded Bptt with the sa
   } finally {
     threaded.close();
   }
-  assert.throws(() => createMethod(model, 'rtrl', { threads: 2 }), /^createMethod: threads: 2 is available for bptt and tbptt only; rtrl runs on one thread/);
+  assert.throws(() => createMethod(model, 'uoro', { threads: 2 }), /^createMethod: threads: 2 is available for bptt, tbptt and rtrl only; uoro\S* runs on one thread/);
   assert.throws(() => createMethod(model, 'bptt', { threads: 0 }), /^createMethod: threads must be an integer >= 1.*got 0/);
   assert.throws(() => createMethod(model, 'bptt', { thread: 2 } as never), /^createMethod: unknown option "thread"/);
   assert.is(createMethod(model, 'rtrl', { threads: 1 }).model, model);

@@ -1,0 +1,111 @@
+// The worker's side of threaded RTRL, platform-free (an adapter feeds it each message; Node's is
+// node/rtrl-worker.ts). It holds the model, rebuilt from its spec over the shared parameters, and
+// an Rtrl over its block of S's columns, in its own memory. Each phase (a new stream, a step) runs
+// inside the sync channel (lib/parallel/sync-channel.ts), which settles it done or failed with the
+// error's text for the coordinator blocked in wait().
+import { type Mat, matFrom } from '../mat/mat.js';
+import { LoopgradError } from '../mat/errors.js';
+import { Rtrl } from '../rnn/rtrl.js';
+import type { ColumnRange } from '../rnn/rtrl-columns.js';
+import { modelFromSpec, type ModelSpec } from './model-spec.js';
+import { SyncChannel } from './sync-channel.js';
+
+/** Sets the worker up (no reply: an error is kept and fails its next phase). */
+export interface RtrlInitMessage {
+  type: 'init';
+  /** The sync channel's buffer and this worker's index in it. */
+  control: SharedArrayBuffer;
+  index: number;
+  spec: ModelSpec;
+  /** P float64: the parameters, written by the coordinator before each step. */
+  theta: SharedArrayBuffer;
+  /** P float64: each step's gradient increment; this worker writes its columns. */
+  increment: SharedArrayBuffer;
+  columns: ColumnRange;
+  maxBytes: number;
+}
+
+/** A new stream: the step buffer (x, then the cotangents of the output and each state vector), batch, lengths, initial state. */
+export interface RtrlBeginMessage {
+  type: 'begin';
+  seq: number;
+  data: SharedArrayBuffer;
+  batch: number;
+  lengths: number[] | null;
+  /** One batch x size matrix's numbers per state vector, or null for the model's rule. */
+  initial: Float64Array[] | null;
+}
+
+/** One step: the input and cotangents are in the step buffer; present[i]: cotangent i is there. */
+export interface RtrlStepMessage {
+  type: 'step';
+  seq: number;
+  present: boolean[];
+}
+
+export type RtrlToWorker = RtrlInitMessage | RtrlBeginMessage | RtrlStepMessage;
+
+/** The layout of the step buffer for a model and batch: x, then the output's and each state vector's cotangent. */
+export function stepLayout(batch: number, inputSize: number, outputSize: number, stateSizes: readonly number[]): { shapes: [number, number][]; offsets: number[]; length: number } {
+  const shapes: [number, number][] = [[batch, inputSize], [batch, outputSize], ...stateSizes.map((s) => [batch, s] as [number, number])];
+  const offsets: number[] = [];
+  let length = 0;
+  for (const [r, c] of shapes) { offsets.push(length); length += r * c; }
+  return { shapes, offsets, length };
+}
+
+export class RtrlShard {
+  private channel: SyncChannel | null = null;
+  private index = -1;
+  private rtrl: Rtrl | null = null;
+  private increment: Float64Array | null = null;
+  private initError: Error | null = null;
+  private views: Mat[] = [];
+  private readonly cotangents: (Mat | null)[] = [];
+
+  handle(message: RtrlToWorker): void {
+    if (message.type === 'init') return this.init(message);
+    const channel = this.channel;
+    if (channel === null) return; // nothing to settle: the coordinator times out
+    if (message.type === 'begin') channel.run(this.index, message.seq, () => this.begin(message));
+    else channel.run(this.index, message.seq, () => this.step(message));
+  }
+
+  private init(m: RtrlInitMessage): void {
+    this.channel = SyncChannel.over(m.control);
+    this.index = m.index;
+    try {
+      const model = modelFromSpec(m.spec, new Float64Array(m.theta));
+      this.rtrl = new Rtrl(model, { columns: m.columns, maxBytes: m.maxBytes });
+      this.increment = new Float64Array(m.increment);
+      this.initError = null;
+    } catch (e) {
+      this.rtrl = null;
+      this.initError = e instanceof Error ? e : new LoopgradError('rtrl worker', String(e));
+    }
+  }
+
+  private ready(): Rtrl {
+    if (this.initError !== null) throw this.initError;
+    if (this.rtrl === null) throw new LoopgradError('rtrl worker', 'the worker has no model');
+    return this.rtrl;
+  }
+
+  private begin(m: RtrlBeginMessage): void {
+    const rtrl = this.ready();
+    const { cell } = rtrl.model;
+    const { shapes, offsets } = stepLayout(m.batch, cell.inputSize, cell.outputSize, cell.stateSizes);
+    const data = new Float64Array(m.data);
+    this.views = shapes.map(([r, c], i) => matFrom(r, c, data, offsets[i]));
+    const initial = m.initial === null ? null : m.initial.map((d, i) => matFrom(m.batch, cell.stateSizes[i], d, 0));
+    rtrl.reset({ batch: m.batch, lengths: m.lengths, initialState: initial, checkFinite: false });
+  }
+
+  private step(m: RtrlStepMessage): void {
+    const rtrl = this.ready();
+    const cots = this.cotangents;
+    cots.length = 0;
+    for (let i = 0; i < m.present.length; i++) cots.push(m.present[i] ? this.views[i + 1] : null);
+    rtrl.stepWithCotangents(this.views[0], cots, this.increment!);
+  }
+}

@@ -1,0 +1,55 @@
+// What Rtrl needs from threads, without knowing how they are made: a team of workers each holding
+// the model and a block of S's columns (lib/parallel/rtrl-team.ts builds one over a platform's
+// workers; node/rtrl-threads.ts provides Node's). The calling thread is shard 0 of the team and
+// runs its own block between start() and finish(). lib/rnn does not import lib/parallel (which
+// imports lib/rnn): a platform registers its factory here.
+import type { Mat } from '../mat/mat.js';
+import type { RecurrentModel } from './model.js';
+import type { ColumnRange } from './rtrl-columns.js';
+
+export interface RtrlTeam {
+  /** The column blocks: [0] is the calling thread's, [i] worker i's (i >= 1). */
+  readonly ranges: readonly ColumnRange[];
+  /**
+   * A new stream on every worker: batch, lengths (null: all full), and the state entering step 0
+   * (explicit values, or null for the model's rule). Blocks until every worker has it.
+   */
+  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void;
+  /**
+   * Starts a step on the workers (returns at once): the parameters, the input, the loss's
+   * cotangents on the step's output and each state vector (null: no term reads it), and whether
+   * this is the last step.
+   */
+  start(theta: Float64Array, x: Mat, cotangents: readonly (Mat | null)[]): void;
+  /**
+   * Waits for the step started last; then adds each worker's gradient increment into grad (its own
+   * columns only). Throws a WorkerError naming a worker that failed or died; nothing is added then.
+   */
+  finish(grad: Float64Array): void;
+  /** Ends the workers (the team cannot be used after). */
+  close(): void;
+}
+
+export interface RtrlTeamRequest {
+  model: RecurrentModel;
+  /** Shards, the calling thread included (>= 2). */
+  threads: number;
+  /** The model as data (a ModelSpec of lib/parallel/model-spec.ts), or null: the spec the model was made from (specOf). */
+  spec: unknown;
+  /** Each worker's RTRL memory limit (Rtrl's maxBytes). */
+  maxBytes: number;
+}
+
+export type RtrlTeamFactory = (request: RtrlTeamRequest) => RtrlTeam;
+
+let factory: RtrlTeamFactory | null = null;
+
+/** Registers how this platform makes RTRL teams (node/rtrl-threads.ts does, for Node). */
+export function provideRtrlTeams(make: RtrlTeamFactory | null): void {
+  factory = make;
+}
+
+/** The registered factory, or null when no platform has registered one. */
+export function rtrlTeamFactory(): RtrlTeamFactory | null {
+  return factory;
+}

@@ -27,7 +27,7 @@ const specs: Record<string, FlagSpec> = {
   'forget-bias': { kind: 'number', help: 'lstm forget-gate bias at init (default 1)' },
   'learn-h0': { kind: 'boolean', help: 'learn the initial state' },
   method: { kind: 'string', help: `${METHOD_FORMS.join(' | ')} (default bptt)` },
-  threads: { kind: 'string', help: `threads for the gradient (bptt, tbptt): an integer from 1 to the cores (${availableParallelism()} here; default 1)` },
+  threads: { kind: 'string', help: `threads for the gradient (bptt, tbptt: the batch split; rtrl: its tangent columns split): an integer from 1 to the cores (${availableParallelism()} here; default 1)` },
   steps: { kind: 'int', help: 'sequence length (copy: the delay); default per task', min: 1 },
   optimizer: { kind: 'string', help: `${OPTIMIZER_KINDS.join(' | ')} (default adam)`, choices: OPTIMIZER_KINDS },
   lr: { kind: 'number', help: 'learning rate (> 0; default per task, 0.003)' },
@@ -302,7 +302,7 @@ function curveSvg(report: TaskRunReport, command: string): string {
   return renderSvg({ title: `${String(c.task)}: ${String(c.cell)} ${String(c.hidden)}, ${String(c.method)}`, caption: command, panels });
 }
 
-/** --threads: an integer from 1 to the cores, and only with bptt or tbptt (a UsageError naming --threads otherwise). */
+/** --threads: an integer from 1 to the cores, and only with bptt, tbptt or rtrl (a UsageError naming --threads otherwise). */
 export function threadsFromArgs(parsed: Parsed, method: string | undefined): number | undefined {
   const text = flag<string>(parsed, 'threads');
   if (text === undefined) return undefined;
@@ -311,7 +311,7 @@ export function threadsFromArgs(parsed: Parsed, method: string | undefined): num
   if (text.trim() === '' || !Number.isInteger(n) || n < 1 || n > cores) {
     throw new UsageError(`--threads: "${text}" is not an integer from 1 to ${cores} (the cores of this machine)`);
   }
-  if (n > 1 && !/^(bptt|tbptt:.*)$/.test(method ?? 'bptt')) throw new UsageError(`--threads ${n} works with --method bptt or tbptt:K only (got --method ${method})`);
+  if (n > 1 && !/^(bptt|rtrl|tbptt:.*)$/.test(method ?? 'bptt')) throw new UsageError(`--threads ${n} works with --method bptt, tbptt:K or rtrl only (got --method ${method})`);
   return n;
 }
 

@@ -108,7 +108,8 @@ export interface TrainOptions {
   maxBytes?: number;
   /**
    * Threads the gradient is computed on (default 1): bptt and tbptt split each batch over them
-   * (lib/parallel/threaded-bptt.ts, threaded-tbptt.ts); the online methods refuse threads > 1.
+   * (lib/parallel/threaded-bptt.ts, threaded-tbptt.ts); rtrl splits its tangent columns over them
+   * (lib/parallel/rtrl-team.ts); the other online methods refuse threads > 1.
    */
   threads?: number;
   /**
@@ -160,8 +161,8 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const method = checkMethod('train', options.method);
   const drive = methodDrive(method);
   const threads = options.threads === undefined ? undefined : checkThreadsOption('train', options.threads);
-  if (threads !== undefined && threads > 1 && method.kind !== 'bptt' && method.kind !== 'tbptt') {
-    throw new ConfigError('train', `threads: ${threads} is available for the bptt and tbptt methods only; ${formatMethod(method)} runs on one thread`, { option: 'threads', value: threads });
+  if (threads !== undefined && threads > 1 && method.kind !== 'bptt' && method.kind !== 'tbptt' && method.kind !== 'rtrl') {
+    throw new ConfigError('train', `threads: ${threads} is available for the bptt, tbptt and rtrl methods only; ${formatMethod(method)} runs on one thread`, { option: 'threads', value: threads });
   }
   if (!Number.isInteger(options.iterations) || options.iterations < 0) {
     throw new ConfigError('train', `iterations must be an integer >= 0, got ${options.iterations}`, { option: 'iterations' });

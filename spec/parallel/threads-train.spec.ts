@@ -40,7 +40,7 @@ test('createMethod(model, "bptt", { threads: 2 }) is a threaded Bptt with the sa
   assert.is(createMethod(model, 'rtrl', { threads: 1 }).model, model);
 });
 
-test('train with threads: 2 takes the same steps as with one thread (to 1e-12), and refuses threads for rtrl', () => {
+test('train with threads: 2 takes the same steps as with one thread (to 1e-12), rtrl the same bits, and refuses threads for snap', () => {
   const run = (threads: number, method: MethodSpec = { kind: 'bptt' }) => {
     const model = modelFromSpec(spec, { seed: 5 });
     const rng = new Rng(8);
@@ -59,8 +59,11 @@ test('train with threads: 2 takes the same steps as with one thread (to 1e-12), 
   assert.ok(relErr(two2.theta, one2.theta) <= 1e-12, `tbptt parameters differ by ${relErr(two2.theta, one2.theta)}`);
   assert.ok(relErr(two2.theta, one.theta) > 1e-6, 'tbptt trained otherwise than bptt');
   const model = modelFromSpec(spec);
-  assert.throws(() => train(model, { method: { kind: 'rtrl' }, optimizer: new Optimizer({ kind: 'sgd', lr: 0.1 }), iterations: 1, next: () => { throw new Error('unused'); }, threads: 2 }),
-    /^train: threads: 2 is available for the bptt and tbptt methods only; rtrl runs on one thread/);
+  // rtrl: its tangent columns split over the threads, the same bits as one thread.
+  const one3 = run(1, { kind: 'rtrl' }), two3 = run(2, { kind: 'rtrl' });
+  assert.equal(Array.from(two3.theta), Array.from(one3.theta), 'rtrl on 2 threads trained otherwise than on 1');
+  assert.throws(() => train(model, { method: { kind: 'snap', order: 1 }, optimizer: new Optimizer({ kind: 'sgd', lr: 0.1 }), iterations: 1, next: () => { throw new Error('unused'); }, threads: 2 }),
+    /^train: threads: 2 is available for the bptt, tbptt and rtrl methods only; snap1 runs on one thread/);
   assert.throws(() => train(model, { method: { kind: 'bptt' }, optimizer: new Optimizer({ kind: 'sgd', lr: 0.1 }), iterations: 1, next: () => { throw new Error('unused'); }, threads: 2.5 }),
     /^train: threads must be an integer >= 1.*got 2.5/);
 });
@@ -86,16 +89,16 @@ test('fit with threads: 2 equals fit on one thread; a stacked network says what 
 const cli = fileURLToPath(new URL('../../cli/loopgrad.js', import.meta.url));
 const loopgrad = (...args: string[]) => spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
 
-test('loopgrad train --threads: 0, a non-integer, more than the cores, or with rtrl exit 2 naming --threads; 2 threads train as 1', () => {
+test('loopgrad train --threads: 0, a non-integer, more than the cores, or with uoro exit 2 naming --threads; 2 threads train as 1', () => {
   const cores = availableParallelism();
   for (const bad of ['0', '1.5', String(cores + 1), 'two']) {
     const r = loopgrad('adding', '--steps', '5', '--iterations', '1', '--threads', bad, '--quiet');
     assert.is(r.status, 2, `--threads ${bad}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^loopgrad train: --threads: "${bad.replace('.', '\\.')}" is not an integer from 1 to ${cores}`));
   }
-  const rtrl = loopgrad('adding', '--steps', '5', '--iterations', '1', '--threads', '2', '--method', 'rtrl', '--quiet');
-  assert.is(rtrl.status, 2);
-  assert.match(rtrl.stderr, /--threads 2 works with --method bptt or tbptt:K only/);
+  const uoro = loopgrad('adding', '--steps', '5', '--iterations', '1', '--threads', '2', '--method', 'uoro', '--quiet');
+  assert.is(uoro.status, 2);
+  assert.match(uoro.stderr, /--threads 2 works with --method bptt, tbptt:K or rtrl only/);
   const run = (threads: string) => {
     const r = loopgrad('adding', '--steps', '6', '--batch', '8', '--hidden', '6', '--iterations', '3', '--held-out', '20', '--threads', threads, '--json');
     assert.is(r.status, 0, r.stderr);

@@ -31,6 +31,7 @@ import type { SequenceLoss } from './loss-spec.js';
 import { type SnapPattern, snapPattern } from './snap-pattern.js';
 import { copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
+import { type FusedPlan, type FusedStep, fillInputs, fusedPlan, fusedUpdate, stepWithInner } from './snap-fused.js';
 
 export interface SnapOptions {
   /** n of SnAp-n: the pattern keeps what a parameter reaches within n steps (integer >= 1, default 1). */
@@ -133,6 +134,17 @@ export class Snap extends OnlineMethod {
   /** Per colour of I, per state vector: the 1 x size cotangent with 1 on that colour's entries. */
   private readonly colourCotangents: Mat[][];
   private readonly xRow: RowView = { rows: 1, cols: 0, data: new Float64Array(0), offset: 0 };
+  /**
+   * SnAp-1 on a cell with unitInfluence (lib/rnn/snap-fused.ts): I_t from the hook, never from
+   * reverse passes, and the step's direct gradient of the described parameters in the same pass.
+   */
+  readonly fused: FusedPlan | null;
+  /** With fused: the loss pass's leaves (a fused parameter needs no gradient there). */
+  private readonly lossLeaves: LeafOptions[] = [];
+  private fusedStep: FusedStep | null = null;
+  /** With fused: dL_t/ds_t of the step's loss term per row (batch x N). */
+  private newStateGrads = new Float64Array(0);
+  private hasNewGrads = false;
 
   constructor(model: RecurrentModel, options: SnapOptions = {}) {
     checkKeys('snap', options, ['order', 'maxBytes']);
@@ -157,7 +169,9 @@ export class Snap extends OnlineMethod {
     this.pairD = unitPairs ?? pattern.pairD;
     this.dWidth = unitPairs !== null ? cell.stateSizes.length : pattern.dColours;
     this.jvpGraph = new Graph('forward', this.unitBlocks ? 1 : pattern.dColours);
-    this.directI = directInfluence(model, pattern);
+    this.fused = unitPairs !== null ? fusedPlan(model, pattern) : null;
+    if (this.fused !== null) for (const on of this.fused.fusedParam) this.lossLeaves.push(on ? {} : this.gradLeaves);
+    this.directI = this.fused === null && directInfluence(model, pattern);
     this.colourGrads = new Float64Array(this.directI ? pattern.iColours * pattern.params : 0);
     this.classGradAt = new Int32Array(this.directI ? 2 * pattern.classes : 0);
     if (this.directI) {
@@ -168,7 +182,7 @@ export class Snap extends OnlineMethod {
         this.classGradAt[2 * c + 1] = r1 - r0 === 2 ? pattern.iColour[pattern.classRows[r0 + 1]] * pattern.params : 0;
       }
     }
-    this.influence = new Float64Array(this.directI ? 0 : pattern.nnz);
+    this.influence = new Float64Array(this.directI || this.fused !== null ? 0 : pattern.nnz);
     this.column = new Float64Array(BLOCK * pattern.maxClassRows);
     this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
     this.stateGrad = new Float64Array(pattern.stateNumbers);
@@ -192,7 +206,8 @@ export class Snap extends OnlineMethod {
     const { pattern: p, model } = this;
     const stepBatch = estimateStepBytes(model, batch), stepOne = estimateStepBytes(model, 1);
     const N = p.stateNumbers;
-    return 8 * batch * (p.nnz + N * (2 + p.dColours)) + p.indexBytes + stepBatch * (2 + p.dColours + 1) + 2 * stepOne + 8 * (2 * p.nnz + p.params);
+    const fused = this.fused === null ? 0 : this.fused.indexBytes + 8 * batch * (this.fused.rows * this.fused.vectors + 2 * N) + 8 * (this.fused.zSize + 6 * p.classes);
+    return 8 * batch * (p.nnz + N * (2 + p.dColours)) + p.indexBytes + stepBatch * (2 + p.dColours + 1) + 2 * stepOne + 8 * (2 * p.nnz + p.params) + fused;
   }
 
   protected override allocate(batch: number): Buffers {
@@ -223,6 +238,17 @@ export class Snap extends OnlineMethod {
       stateGrads: new Float64Array(batch * pattern.stateNumbers),
       pending: new Uint8Array(batch),
     };
+    const plan = this.fused;
+    if (plan !== null) {
+      this.newStateGrads = new Float64Array(batch * pattern.stateNumbers);
+      this.fusedStep = {
+        values: this.buffers.values, grad: this.grad, jacobian: this.buffers.jacobian, pairD: this.pairD,
+        rowDerivative: new Float64Array(batch * plan.rows * plan.vectors),
+        prevGrad: this.buffers.stateGrads, prevAt: -1, newGrad: this.newStateGrads, newAt: -1,
+        z: new Float64Array(plan.zSize),
+        classD: new Float64Array(4 * pattern.classes), classG: new Float64Array(2 * pattern.classes),
+      };
+    }
     return this.buffers;
   }
 
@@ -272,15 +298,20 @@ export class Snap extends OnlineMethod {
     if (loss.step !== undefined) {
       const g = this.lossGraph;
       g.reset();
-      const paramVars = unroll.leaves(g, this.gradLeaves, this.paramVars);
+      const paramVars = unroll.leaves(g, this.fused !== null ? this.lossLeaves : this.gradLeaves, this.paramVars);
       const stateVars = this.stateVars;
       stateVars.length = 0;
       for (const m of buffers.states[from]) stateVars.push(g.leaf(m, this.gradLeaves));
-      const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks);
+      let result: StepResult, inner: readonly Var[] = [];
+      if (this.fused !== null) ({ result, inner } = stepWithInner(g, cell, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks));
+      else result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks);
       stepped = result;
       const term = loss.step(g, t, result.output, result.state);
-      // With directI the update reads Ŝ_{t-1} anyway: dL/ds_{t-1} · Ŝ_{t-1} is taken there (deferred).
-      if (term !== null) this.accumulate(g, term, paramVars, stateVars, this.directI);
+      // With directI or fused the update reads Ŝ_{t-1} anyway: dL/ds_{t-1} · Ŝ_{t-1} is taken there (deferred).
+      if (term !== null) this.accumulate(g, term, paramVars, stateVars, this.directI || this.fused !== null);
+      if (this.fused !== null) this.readNewStateGrads(term, inner);
+    } else {
+      this.hasNewGrads = false;
     }
 
     // 2. The new state and D_t on its support: with unitBlocks, the state from step 1's values (or
@@ -296,7 +327,8 @@ export class Snap extends OnlineMethod {
         for (const m of buffers.states[from]) eState.push(ge.leaf(m));
         stepped = unroll.step(ge, unroll.cellParams(eParams), eState, ge.leaf(x), t, seq.masks);
       }
-      cell.unitJacobian!(model.params.mats, buffers.states[from], x, buffers.jacobian);
+      if (this.fused !== null) cell.unitInfluence!.compute(model.params.mats, buffers.states[from], x, buffers.jacobian, this.fusedStep!.rowDerivative);
+      else cell.unitJacobian!(model.params.mats, buffers.states[from], x, buffers.jacobian);
     } else {
       const gf = this.jvpGraph;
       gf.reset();
@@ -315,6 +347,7 @@ export class Snap extends OnlineMethod {
     const masks = seq.masks;
     for (let b = 0; b < seq.batch; b++) {
       if (!isActive(masks, t, b)) continue; // frozen: state and Ŝ kept
+      if (this.fused !== null) { this.updateFused(x, b, buffers.states[from], buffers.states[to]); continue; }
       this.rowInfluence(x, b, buffers.rowStates[from][b]);
       this.update(b);
     }
@@ -368,6 +401,34 @@ export class Snap extends OnlineMethod {
       if (defer) buffers.pending[b] = 1;
       else this.contract(b);
     }
+  }
+
+  // With fused: dL_t/ds_t per row from the loss pass (the new state's gradient), for δ = dL_t/ds_t · dS/d pre.
+  private readNewStateGrads(term: Var | null, state: readonly Var[]): void {
+    const into = this.newStateGrads, N = this.pattern.stateNumbers, { stateStarts } = this.pattern;
+    this.hasNewGrads = term !== null && term.requiresGrad;
+    if (!this.hasNewGrads) return;
+    const { stateSizes } = this.model.cell;
+    for (let i = 0; i < state.length; i++) {
+      const gr = state[i].grad, n = stateSizes[i];
+      if (gr === null) {
+        // No gradient reaches s_t[i]: it holds no parameter's influence (the cell's state did not depend on a leaf).
+        throw new Error(`snap: internal: the loss reaches ${this.model.cell.kind}'s new state ${i} without a gradient`);
+      }
+      for (let b = 0; b < this.seq.batch; b++) for (let e = 0; e < n; e++) into[b * N + stateStarts[i] + e] = gr.data[gr.offset + b * n + e];
+    }
+  }
+
+  // The fused pass for sequence b (lib/rnn/snap-fused.ts), with the deferred dL/ds_{t-1} · Ŝ_{t-1}.
+  private updateFused(x: Mat, b: number, prev: readonly Mat[], next: readonly Mat[]): void {
+    const { pattern } = this;
+    const plan = this.fused!, step = this.fusedStep!, buffers = this.buffers!, N = pattern.stateNumbers;
+    fillInputs(plan, step.z, x, b, prev, next, pattern.stateStarts);
+    step.prevAt = buffers.pending[b] === 1 ? b * N : -1;
+    step.newAt = this.hasNewGrads ? b * N : -1;
+    buffers.pending[b] = 0;
+    flopCounter.count += pattern.loopFlops + 2 * pattern.nnz + 2 * pattern.params;
+    fusedUpdate(plan, pattern, step, b);
   }
 
   // grad += dL/ds · Ŝ for row b (dL/ds in stateGrads).

@@ -25,18 +25,26 @@ export interface FusedPlan {
   readonly vectors: number;
   /** Per parameter matrix: true when the fused pass adds its direct gradient (the loss pass then skips it). */
   readonly fusedParam: readonly boolean[];
-  /** Segments: first parameter, length, row r, class, where its z run starts in the step's input vector Z. */
+  /**
+   * Segments: first parameter, length, class, its first slot in a sequence's Ŝ, where its z run
+   * starts in the step's input vector Z; and, within a sequence's rowDerivative (r·m + a), the
+   * entries for its class's rows (a0, a1) and for the state vector its row reaches s_t through
+   * (UnitInfluence.rowState), whose dL/ds_t entry is at segGradAt (within a sequence's N).
+   */
   readonly segStart: Int32Array;
   readonly segLength: Int32Array;
-  readonly segRow: Int32Array;
   readonly segClass: Int32Array;
+  readonly segSlot: Int32Array;
   readonly segZ: Int32Array;
-  /** Per segment: the state vector through which its row reaches s_t (UnitInfluence.rowState). */
+  readonly segI0: Int32Array;
+  readonly segI1: Int32Array;
   readonly segRoute: Int32Array;
-  /** Per class: its unit and the state vectors of its (one or two) rows. */
-  readonly classUnit: Int32Array;
-  readonly classVector0: Int32Array;
-  readonly classVector1: Int32Array;
+  readonly segGradAt: Int32Array;
+  /** Per class: 1 for two rows; its D entries' places in a sequence's jacobian (-1: no pair, 0) and its rows. */
+  readonly classTwo: Uint8Array;
+  readonly classDAt: Int32Array;
+  readonly classRow0: Int32Array;
+  readonly classRow1: Int32Array;
   /** Columns with slots outside every segment (I = 0 there: a learned initial state's). */
   readonly plainCols: Int32Array;
   /** Z = [1, x (inputSize), s_{t-1} (N), s_t (N)] per sequence. */
@@ -51,7 +59,7 @@ export interface FusedPlan {
  * classes): then the generic path runs. A description that does not match the parameters' shapes
  * is the cell's bug: a ShapeError.
  */
-export function fusedPlan(model: RecurrentModel, pattern: SnapPattern): FusedPlan | null {
+export function fusedPlan(model: RecurrentModel, pattern: SnapPattern, pairD: Int32Array): FusedPlan | null {
   const { cell, params } = model;
   const hook = cell.unitInfluence;
   if (hook === undefined || cell.unitJacobian === undefined || pattern.order !== 1 || pattern.maxClassRows > 2) return null;
@@ -72,7 +80,8 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern): FusedPla
     if (!(state >= 0 && state < m) || width !== H) throw new ShapeError('snap', `${what} reads state vector ${state} (of ${m}, ${H} numbers) over ${width} columns`, { state, width });
     return 1 + I + (time === 'new' ? N : 0) + stateStarts[state];
   };
-  const starts: number[] = [], lengths: number[] = [], rowsOf: number[] = [], classesOf: number[] = [], zs: number[] = [], routes: number[] = [];
+  const starts: number[] = [], lengths: number[] = [], classesOf: number[] = [], slots: number[] = [], zs: number[] = [];
+  const i0s: number[] = [], i1s: number[] = [], routes: number[] = [], gradAts: number[] = [];
   if (hook.rowState.length !== hook.rows || hook.rowState.some((a) => !(a >= 0 && a < m))) throw new ShapeError('snap', `${cell.kind}.unitInfluence needs a state vector (of ${m}) per row for its ${hook.rows} rows`, { rows: hook.rows });
   const covered = new Uint8Array(pattern.params);
   const fusedParam: boolean[] = params.specs.map(() => false);
@@ -95,27 +104,33 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern): FusedPla
       const unit = hook.rowUnit[r];
       for (let k = classRowStart[c]; k < classRowStart[c + 1]; k++) if (classRows[k] % H !== unit) return null;
       for (let p = p0; p < p0 + width; p++) { if (colClass[p] !== c) return null; covered[p] = 1; }
-      starts.push(p0); lengths.push(width); rowsOf.push(r); classesOf.push(c); routes.push(hook.rowState[r]);
+      const first = classRows[classRowStart[c]], last = classRows[classRowStart[c + 1] - 1], route = hook.rowState[r];
+      starts.push(p0); lengths.push(width); classesOf.push(c); slots.push(colStart[p0]);
+      i0s.push(r * m + Math.floor(first / H)); i1s.push(r * m + Math.floor(last / H));
+      routes.push(r * m + route); gradAts.push(stateStarts[route] + unit);
       zs.push(d.source === 'one' ? 0 : matrix ? z0 : z0 + run);
     }
     fusedParam[q] = true;
   }
-  const classUnit = new Int32Array(pattern.classes), classVector0 = new Int32Array(pattern.classes), classVector1 = new Int32Array(pattern.classes);
+  const classTwo = new Uint8Array(pattern.classes), classDAt = new Int32Array(4 * pattern.classes).fill(-1);
+  const classRow0 = new Int32Array(pattern.classes), classRow1 = new Int32Array(pattern.classes);
   for (let c = 0; c < pattern.classes; c++) {
-    const r0 = classRowStart[c], last = classRowStart[c + 1] - 1;
-    classUnit[c] = classRows[r0] % H;
-    classVector0[c] = Math.floor(classRows[r0] / H);
-    classVector1[c] = Math.floor(classRows[last] / H);
+    const r0 = classRowStart[c];
+    classTwo[c] = classRowStart[c + 1] - r0 === 2 ? 1 : 0;
+    classRow0[c] = classRows[r0];
+    classRow1[c] = classRows[classRowStart[c + 1] - 1];
+    for (let q = pattern.classPairStart[c]; q < pattern.classPairStart[c + 1]; q++) classDAt[4 * c + pattern.pairOut[q] * 2 + pattern.pairIn[q]] = pairD[q];
   }
   const plain: number[] = [];
   for (let p = 0; p < pattern.params; p++) if (covered[p] === 0 && colClass[p] >= 0 && colStart[p + 1] > colStart[p]) plain.push(p);
-  const arrays = [starts, lengths, rowsOf, classesOf, zs, routes].map((a) => Int32Array.from(a));
+  const arrays = [starts, lengths, classesOf, slots, zs, i0s, i1s, routes, gradAts].map((a) => Int32Array.from(a));
   return {
     rows: hook.rows, vectors: m, fusedParam,
-    segStart: arrays[0], segLength: arrays[1], segRow: arrays[2], segClass: arrays[3], segZ: arrays[4], segRoute: arrays[5],
-    classUnit, classVector0, classVector1, plainCols: Int32Array.from(plain),
+    segStart: arrays[0], segLength: arrays[1], segClass: arrays[2], segSlot: arrays[3], segZ: arrays[4],
+    segI0: arrays[5], segI1: arrays[6], segRoute: arrays[7], segGradAt: arrays[8],
+    classTwo, classDAt, classRow0, classRow1, plainCols: Int32Array.from(plain),
     zSize: 1 + I + 2 * N,
-    indexBytes: 4 * (6 * starts.length + 3 * pattern.classes + plain.length),
+    indexBytes: 4 * (9 * starts.length + 7 * pattern.classes + plain.length) + pattern.classes,
   };
 }
 
@@ -155,9 +170,8 @@ export interface FusedStep {
   /** Ŝ for the batch (b·nnz + slot), updated in place; grad accumulated. */
   values: Float64Array;
   grad: Float64Array;
-  /** D's unit blocks as unitJacobian writes them, and the pattern's pairs' places in them. */
+  /** D's unit blocks as unitJacobian writes them. */
   jacobian: Float64Array;
-  pairD: Int32Array;
   rowDerivative: Float64Array;
   /** dL/ds_{t-1} and dL/ds_t of sequence b: N numbers each from prevAt / newAt (-1: none this step). */
   prevGrad: Float64Array;
@@ -173,39 +187,29 @@ export interface FusedStep {
 
 /** Ŝ_b <- M ⊙ (D_b Ŝ_b + I_b) and grad += (the step's gradient of sequence b), in one pass (see the file comment). */
 export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep, b: number): void {
-  const { values, grad, jacobian, pairD, rowDerivative, prevGrad, prevAt, newGrad, newAt, z, classD, classG } = s;
-  const { classes, classRowStart, classRows, classPairStart, pairOut, pairIn, colStart, colClass, stateStarts } = pattern;
-  const m = plan.vectors, N = pattern.stateNumbers;
-  const base = b * pattern.nnz, dBase = b * N * m, rBase = b * plan.rows * m;
-  for (let c = 0; c < classes; c++) {
-    // The class's D block (zero where the pattern has no pair) and its rows' dL/ds_{t-1}.
-    let d00 = 0, d01 = 0, d10 = 0, d11 = 0;
-    for (let q = classPairStart[c]; q < classPairStart[c + 1]; q++) {
-      const v = jacobian[dBase + pairD[q]], at = pairOut[q] * 2 + pairIn[q];
-      if (at === 0) d00 = v; else if (at === 1) d01 = v; else if (at === 2) d10 = v; else d11 = v;
-    }
-    classD[4 * c] = d00; classD[4 * c + 1] = d01; classD[4 * c + 2] = d10; classD[4 * c + 3] = d11;
-    const r0 = classRowStart[c], two = classRowStart[c + 1] - r0 === 2;
-    classG[2 * c] = prevAt < 0 ? 0 : prevGrad[prevAt + classRows[r0]];
-    classG[2 * c + 1] = prevAt < 0 || !two ? 0 : prevGrad[prevAt + classRows[r0 + 1]];
+  const { values, grad, jacobian, rowDerivative, prevGrad, prevAt, newGrad, newAt, z, classD, classG } = s;
+  const { colStart, colClass } = pattern;
+  const { classTwo, classDAt, classRow0, classRow1 } = plan;
+  const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * plan.vectors, rBase = b * plan.rows * plan.vectors;
+  // Each class's D block (0 where the pattern has no pair) and its rows' dL/ds_{t-1}.
+  for (let c = 0, c4 = 0; c < classD.length >> 2; c++, c4 += 4) {
+    for (let e = 0; e < 4; e++) { const at = classDAt[c4 + e]; classD[c4 + e] = at < 0 ? 0 : jacobian[dBase + at]; }
+    classG[2 * c] = prevAt < 0 ? 0 : prevGrad[prevAt + classRow0[c]];
+    classG[2 * c + 1] = prevAt < 0 || classTwo[c] === 0 ? 0 : prevGrad[prevAt + classRow1[c]];
   }
-  const { segStart, segLength, segRow, segClass, segZ, segRoute, classUnit, classVector0, classVector1 } = plan;
+  const { segStart, segLength, segClass, segSlot, segZ, segI0, segI1, segRoute, segGradAt } = plan;
   for (let sg = 0; sg < segStart.length; sg++) {
-    const c = segClass[sg], p0 = segStart[sg], len = segLength[sg], z0 = segZ[sg];
-    const rAt = rBase + segRow[sg] * m, u = classUnit[c];
-    const route = segRoute[sg];
-    const delta = newAt < 0 ? 0 : newGrad[newAt + stateStarts[route] + u] * rowDerivative[rAt + route];
-    const i0 = rowDerivative[rAt + classVector0[c]];
-    const s0 = classG[2 * c], d00 = classD[4 * c];
-    const at0 = base + colStart[p0];
-    if (classRowStart[c + 1] - classRowStart[c] === 1) {
+    const c = segClass[sg], p0 = segStart[sg], len = segLength[sg], z0 = segZ[sg], at0 = base + segSlot[sg];
+    const delta = newAt < 0 ? 0 : newGrad[newAt + segGradAt[sg]] * rowDerivative[rBase + segRoute[sg]];
+    const i0 = rowDerivative[rBase + segI0[sg]], s0 = classG[2 * c], d00 = classD[4 * c];
+    if (classTwo[c] === 0) {
       for (let j = 0; j < len; j++) {
         const at = at0 + j, v0 = values[at], zj = z[z0 + j];
         grad[p0 + j] += s0 * v0 + delta * zj;
         values[at] = d00 * v0 + i0 * zj;
       }
     } else {
-      const i1 = rowDerivative[rAt + classVector1[c]], s1 = classG[2 * c + 1];
+      const i1 = rowDerivative[rBase + segI1[sg]], s1 = classG[2 * c + 1];
       const d01 = classD[4 * c + 1], d10 = classD[4 * c + 2], d11 = classD[4 * c + 3];
       for (let j = 0; j < len; j++) {
         const at = at0 + 2 * j, v0 = values[at], v1 = values[at + 1], zj = z[z0 + j];
@@ -219,7 +223,7 @@ export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep,
   for (let ci = 0; ci < plainCols.length; ci++) {
     const p = plainCols[ci], c = colClass[p], at = base + colStart[p];
     const v0 = values[at];
-    if (classRowStart[c + 1] - classRowStart[c] === 1) {
+    if (classTwo[c] === 0) {
       grad[p] += classG[2 * c] * v0;
       values[at] = classD[4 * c] * v0;
     } else {

@@ -169,7 +169,7 @@ export class Snap extends OnlineMethod {
     this.pairD = unitPairs ?? pattern.pairD;
     this.dWidth = unitPairs !== null ? cell.stateSizes.length : pattern.dColours;
     this.jvpGraph = new Graph('forward', this.unitBlocks ? 1 : pattern.dColours);
-    this.fused = unitPairs !== null ? fusedPlan(model, pattern) : null;
+    this.fused = unitPairs !== null ? fusedPlan(model, pattern, unitPairs) : null;
     if (this.fused !== null) for (const on of this.fused.fusedParam) this.lossLeaves.push(on ? {} : this.gradLeaves);
     this.directI = this.fused === null && directInfluence(model, pattern);
     this.colourGrads = new Float64Array(this.directI ? pattern.iColours * pattern.params : 0);
@@ -242,7 +242,7 @@ export class Snap extends OnlineMethod {
     if (plan !== null) {
       this.newStateGrads = new Float64Array(batch * pattern.stateNumbers);
       this.fusedStep = {
-        values: this.buffers.values, grad: this.grad, jacobian: this.buffers.jacobian, pairD: this.pairD,
+        values: this.buffers.values, grad: this.grad, jacobian: this.buffers.jacobian,
         rowDerivative: new Float64Array(batch * plan.rows * plan.vectors),
         prevGrad: this.buffers.stateGrads, prevAt: -1, newGrad: this.newStateGrads, newAt: -1,
         z: new Float64Array(plan.zSize),
@@ -412,8 +412,8 @@ export class Snap extends OnlineMethod {
     for (let i = 0; i < state.length; i++) {
       const gr = state[i].grad, n = stateSizes[i];
       if (gr === null) {
-        // No gradient reaches s_t[i]: it holds no parameter's influence (the cell's state did not depend on a leaf).
-        throw new Error(`snap: internal: the loss reaches ${this.model.cell.kind}'s new state ${i} without a gradient`);
+        // s_t[i] does not depend on s_{t-1}: the fused path cannot read dL/ds_t[i] off the loss pass.
+        throw new ConfigError('snap', `${this.model.cell.kind} has unitInfluence, but its new state ${i} does not depend on the previous state, so the loss pass gives it no gradient`, { state: i });
       }
       for (let b = 0; b < this.seq.batch; b++) for (let e = 0; e < n; e++) into[b * N + stateStarts[i] + e] = gr.data[gr.offset + b * n + e];
     }

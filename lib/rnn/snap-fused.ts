@@ -47,6 +47,9 @@ export interface FusedPlan {
   readonly classRow1: Int32Array;
   /** Columns with slots outside every segment (I = 0 there: a learned initial state's). */
   readonly plainCols: Int32Array;
+  /** Segments and plain columns by class: class c's are [classSegStart[c], classSegStart[c + 1]), likewise. */
+  readonly classSegStart: Int32Array;
+  readonly classPlainStart: Int32Array;
   /** Z = [1, x (inputSize), s_{t-1} (N), s_t (N)] per sequence. */
   readonly zSize: number;
   readonly indexBytes: number;
@@ -123,14 +126,21 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern, pairD: In
   }
   const plain: number[] = [];
   for (let p = 0; p < pattern.params; p++) if (covered[p] === 0 && colClass[p] >= 0 && colStart[p + 1] > colStart[p]) plain.push(p);
-  const arrays = [starts, lengths, classesOf, slots, zs, i0s, i1s, routes, gradAts].map((a) => Int32Array.from(a));
+  // Class by class (a class's D block and dL/ds_{t-1} then stay in registers), in theta's order within one.
+  const order = starts.map((_, i) => i).sort((a, b) => classesOf[a] - classesOf[b] || a - b);
+  const arrays = [starts, lengths, classesOf, slots, zs, i0s, i1s, routes, gradAts].map((a) => Int32Array.from(order, (i) => a[i]));
+  plain.sort((a, b) => colClass[a] - colClass[b] || a - b);
+  const classSegStart = new Int32Array(pattern.classes + 1), classPlainStart = new Int32Array(pattern.classes + 1);
+  for (const c of classesOf) classSegStart[c + 1]++;
+  for (const p of plain) classPlainStart[colClass[p] + 1]++;
+  for (let c = 0; c < pattern.classes; c++) { classSegStart[c + 1] += classSegStart[c]; classPlainStart[c + 1] += classPlainStart[c]; }
   return {
     rows: hook.rows, vectors: m, fusedParam,
     segStart: arrays[0], segLength: arrays[1], segClass: arrays[2], segSlot: arrays[3], segZ: arrays[4],
     segI0: arrays[5], segI1: arrays[6], segRoute: arrays[7], segGradAt: arrays[8],
-    classTwo, classDAt, classRow0, classRow1, plainCols: Int32Array.from(plain),
+    classTwo, classDAt, classRow0, classRow1, classSegStart, classPlainStart, plainCols: Int32Array.from(plain),
     zSize: 1 + I + 2 * N,
-    indexBytes: 4 * (9 * starts.length + 7 * pattern.classes + plain.length) + pattern.classes,
+    indexBytes: 4 * (9 * starts.length + 9 * pattern.classes + plain.length) + pattern.classes,
   };
 }
 
@@ -180,57 +190,56 @@ export interface FusedStep {
   newAt: number;
   /** Z of sequence b (fillInputs). */
   z: Float64Array;
-  /** Scratch: 4 D entries and 2 dL/ds_{t-1} entries per class. */
-  classD: Float64Array;
-  classG: Float64Array;
 }
 
 /** Ŝ_b <- M ⊙ (D_b Ŝ_b + I_b) and grad += (the step's gradient of sequence b), in one pass (see the file comment). */
 export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep, b: number): void {
-  const { values, grad, jacobian, rowDerivative, prevGrad, prevAt, newGrad, newAt, z, classD, classG } = s;
-  const { colStart, colClass } = pattern;
-  const { classTwo, classDAt, classRow0, classRow1 } = plan;
+  const { values, grad, jacobian, rowDerivative, prevGrad, prevAt, newGrad, newAt, z } = s;
+  const { colStart } = pattern;
+  const { classTwo, classDAt, classRow0, classRow1, classSegStart, classPlainStart, plainCols } = plan;
+  const { segStart, segLength, segSlot, segZ, segI0, segI1, segRoute, segGradAt } = plan;
   const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * plan.vectors, rBase = b * plan.rows * plan.vectors;
-  // Each class's D block (0 where the pattern has no pair) and its rows' dL/ds_{t-1}.
-  for (let c = 0, c4 = 0; c < classD.length >> 2; c++, c4 += 4) {
-    for (let e = 0; e < 4; e++) { const at = classDAt[c4 + e]; classD[c4 + e] = at < 0 ? 0 : jacobian[dBase + at]; }
-    classG[2 * c] = prevAt < 0 ? 0 : prevGrad[prevAt + classRow0[c]];
-    classG[2 * c + 1] = prevAt < 0 || classTwo[c] === 0 ? 0 : prevGrad[prevAt + classRow1[c]];
-  }
-  const { segStart, segLength, segClass, segSlot, segZ, segI0, segI1, segRoute, segGradAt } = plan;
-  for (let sg = 0; sg < segStart.length; sg++) {
-    const c = segClass[sg], p0 = segStart[sg], len = segLength[sg], z0 = segZ[sg], at0 = base + segSlot[sg];
-    const delta = newAt < 0 ? 0 : newGrad[newAt + segGradAt[sg]] * rowDerivative[rBase + segRoute[sg]];
-    const i0 = rowDerivative[rBase + segI0[sg]], s0 = classG[2 * c], d00 = classD[4 * c];
-    if (classTwo[c] === 0) {
-      for (let j = 0; j < len; j++) {
-        const at = at0 + j, v0 = values[at], zj = z[z0 + j];
-        grad[p0 + j] += s0 * v0 + delta * zj;
-        values[at] = d00 * v0 + i0 * zj;
-      }
-    } else {
-      const i1 = rowDerivative[rBase + segI1[sg]], s1 = classG[2 * c + 1];
-      const d01 = classD[4 * c + 1], d10 = classD[4 * c + 2], d11 = classD[4 * c + 3];
-      for (let j = 0; j < len; j++) {
-        const at = at0 + 2 * j, v0 = values[at], v1 = values[at + 1], zj = z[z0 + j];
-        grad[p0 + j] += s0 * v0 + s1 * v1 + delta * zj;
-        values[at] = d00 * v0 + d01 * v1 + i0 * zj;
-        values[at + 1] = d10 * v0 + d11 * v1 + i1 * zj;
+  for (let c = 0; c < classTwo.length; c++) {
+    // The class's D block (0 where the pattern has no pair) and its rows' dL/ds_{t-1}.
+    const c4 = 4 * c, two = classTwo[c] === 1;
+    const d00 = classDAt[c4] < 0 ? 0 : jacobian[dBase + classDAt[c4]];
+    const s0 = prevAt < 0 ? 0 : prevGrad[prevAt + classRow0[c]];
+    const d01 = classDAt[c4 + 1] < 0 ? 0 : jacobian[dBase + classDAt[c4 + 1]];
+    const d10 = classDAt[c4 + 2] < 0 ? 0 : jacobian[dBase + classDAt[c4 + 2]];
+    const d11 = classDAt[c4 + 3] < 0 ? 0 : jacobian[dBase + classDAt[c4 + 3]];
+    const s1 = prevAt < 0 || !two ? 0 : prevGrad[prevAt + classRow1[c]];
+    for (let sg = classSegStart[c]; sg < classSegStart[c + 1]; sg++) {
+      const p0 = segStart[sg], len = segLength[sg], z0 = segZ[sg], at0 = base + segSlot[sg];
+      const delta = newAt < 0 ? 0 : newGrad[newAt + segGradAt[sg]] * rowDerivative[rBase + segRoute[sg]];
+      const i0 = rowDerivative[rBase + segI0[sg]];
+      if (!two) {
+        for (let j = 0; j < len; j++) {
+          const at = at0 + j, v0 = values[at], zj = z[z0 + j];
+          grad[p0 + j] += s0 * v0 + delta * zj;
+          values[at] = d00 * v0 + i0 * zj;
+        }
+      } else {
+        const i1 = rowDerivative[rBase + segI1[sg]];
+        for (let j = 0; j < len; j++) {
+          const at = at0 + 2 * j, v0 = values[at], v1 = values[at + 1], zj = z[z0 + j];
+          grad[p0 + j] += s0 * v0 + s1 * v1 + delta * zj;
+          values[at] = d00 * v0 + d01 * v1 + i0 * zj;
+          values[at + 1] = d10 * v0 + d11 * v1 + i1 * zj;
+        }
       }
     }
-  }
-  const { plainCols } = plan;
-  for (let ci = 0; ci < plainCols.length; ci++) {
-    const p = plainCols[ci], c = colClass[p], at = base + colStart[p];
-    const v0 = values[at];
-    if (classTwo[c] === 0) {
-      grad[p] += classG[2 * c] * v0;
-      values[at] = classD[4 * c] * v0;
-    } else {
-      const v1 = values[at + 1];
-      grad[p] += classG[2 * c] * v0 + classG[2 * c + 1] * v1;
-      values[at] = classD[4 * c] * v0 + classD[4 * c + 1] * v1;
-      values[at + 1] = classD[4 * c + 2] * v0 + classD[4 * c + 3] * v1;
+    // A learned initial state's columns: I = 0.
+    for (let ci = classPlainStart[c]; ci < classPlainStart[c + 1]; ci++) {
+      const p = plainCols[ci], at = base + colStart[p], v0 = values[at];
+      if (!two) {
+        grad[p] += s0 * v0;
+        values[at] = d00 * v0;
+      } else {
+        const v1 = values[at + 1];
+        grad[p] += s0 * v0 + s1 * v1;
+        values[at] = d00 * v0 + d01 * v1;
+        values[at + 1] = d10 * v0 + d11 * v1;
+      }
     }
   }
 }

@@ -206,7 +206,7 @@ export class Snap extends OnlineMethod {
     const { pattern: p, model } = this;
     const stepBatch = estimateStepBytes(model, batch), stepOne = estimateStepBytes(model, 1);
     const N = p.stateNumbers;
-    const fused = this.fused === null ? 0 : this.fused.indexBytes + 8 * batch * (this.fused.rows * this.fused.vectors + 2 * N) + 8 * (this.fused.zSize + 6 * p.classes);
+    const fused = this.fused === null ? 0 : this.fused.indexBytes + 8 * batch * (this.fused.rows * this.fused.vectors + 2 * N) + 8 * this.fused.zSize;
     return 8 * batch * (p.nnz + N * (2 + p.dColours)) + p.indexBytes + stepBatch * (2 + p.dColours + 1) + 2 * stepOne + 8 * (2 * p.nnz + p.params) + fused;
   }
 
@@ -246,7 +246,6 @@ export class Snap extends OnlineMethod {
         rowDerivative: new Float64Array(batch * plan.rows * plan.vectors),
         prevGrad: this.buffers.stateGrads, prevAt: -1, newGrad: this.newStateGrads, newAt: -1,
         z: new Float64Array(plan.zSize),
-        classD: new Float64Array(4 * pattern.classes), classG: new Float64Array(2 * pattern.classes),
       };
     }
     return this.buffers;

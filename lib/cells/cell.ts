@@ -103,7 +103,8 @@ export interface ParamInfluence {
  * or is null for one the state does not depend on (an output layer): those reach the loss without
  * passing through the state. A parameter with a description must reach the step's output only
  * through the new state (the fused update takes its direct gradient as dL/ds_t · I_t).
- * compute(params, state, x, jacobian, rowDerivative) writes, for the batch's rows b:
+ * compute(params, state, next, x, jacobian, rowDerivative), next being the new state as the step
+ * computes it (a row past its sequence's end may hold anything), writes, for the batch's rows b:
  *   jacobian as unitJacobian does, and
  *   rowDerivative[(b·rows + r)·m + a] = d s_t[a][b, rowUnit[r]] / d pre_r,   m = stateSizes.length.
  * It must equal differentiating step (spec/rnn/snap-influence.spec.ts).
@@ -118,7 +119,7 @@ export interface UnitInfluence {
    */
   readonly rowState: Int32Array;
   readonly params: readonly (ParamInfluence | null)[];
-  compute(params: readonly Mat[], state: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array): void;
+  compute(params: readonly Mat[], state: readonly Mat[], next: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array): void;
 }
 
 export type Activation = 'tanh' | 'relu' | 'sigmoid' | 'identity';
@@ -137,6 +138,16 @@ export function activationSlope(f: Activation, pre: number, y: number): number {
   switch (f) {
     case 'tanh': return 1 - y * y;
     case 'relu': return pre > 0 ? 1 : 0;
+    case 'sigmoid': return y * (1 - y);
+    case 'identity': return 1;
+  }
+}
+
+/** f'(pre) from y = f(pre) alone, as the Graph's rules take it (relu: [y > 0], the same as [pre > 0]). */
+export function activationSlopeAt(f: Activation, y: number): number {
+  switch (f) {
+    case 'tanh': return 1 - y * y;
+    case 'relu': return y > 0 ? 1 : 0;
     case 'sigmoid': return y * (1 - y);
     case 'identity': return 1;
   }

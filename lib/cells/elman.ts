@@ -8,7 +8,7 @@ import { gemm } from '../mat/gemm.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Activation, type Cell, type ParamInfluence, activate, activateNumber, activationSlope, checkActivation } from './cell.js';
+import { type Activation, type Cell, type ParamInfluence, activate, activateNumber, activationSlope, activationSlopeAt, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface ElmanOptions {
@@ -53,7 +53,7 @@ export function elman(options: ElmanOptions): Cell {
   if (bias) influenceParams.push({ kind: 'vector', rowOf: identity, source: 'one' }, { kind: 'vector', rowOf: identity, source: 'one' });
   if (outputSize > 0) influenceParams.push(...(bias ? [null, null] : [null]));
   let pre: Mat | null = null;
-  const unitDerivatives = (mats: readonly Mat[], [h]: readonly Mat[], x: Mat, out: Float64Array, rowDerivative: Float64Array | null): void => {
+  const diagonalJacobian = (mats: readonly Mat[], [h]: readonly Mat[], x: Mat, out: Float64Array): void => {
     const batch = x.rows;
     if (pre === null || pre.rows !== batch) pre = mat(batch, H);
     gemm(pre, x, mats[0], false, true);
@@ -65,7 +65,6 @@ export function elman(options: ElmanOptions): Cell {
         if (bias) a += mats[2].data[mats[2].offset + k] + mats[3].data[mats[3].offset + k];
         const slope = activationSlope(activation, a, activateNumber(activation, a));
         out[b * H + k] = slope * w.data[w.offset + k * H + k];
-        if (rowDerivative !== null) rowDerivative[b * H + k] = slope;
       }
     }
   };
@@ -89,15 +88,23 @@ export function elman(options: ElmanOptions): Cell {
     // more of D), and one row per unit with dh/d pre = f'(pre); W_ih reads x, W_hh h_{t-1},
     // the biases 1; the output layer does not reach the state.
     unitJacobian(mats: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array) {
-      unitDerivatives(mats, state, x, out, null);
+      diagonalJacobian(mats, state, x, out);
     },
     unitInfluence: {
       rows: hiddenSize,
       rowUnit: identity,
       rowState: new Int32Array(hiddenSize),
       params: influenceParams,
-      compute(mats: readonly Mat[], state: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
-        unitDerivatives(mats, state, x, jacobian, rowDerivative);
+      // f'(pre) from the new state (no product with W_ih and W_hh again).
+      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+        const w = mats[1];
+        for (let b = 0; b < x.rows; b++) {
+          for (let k = 0; k < H; k++) {
+            const slope = activationSlopeAt(activation, h.data[h.offset + b * H + k]);
+            jacobian[b * H + k] = slope * w.data[w.offset + k * H + k];
+            rowDerivative[b * H + k] = slope;
+          }
+        }
       },
     },
     init(mats: readonly Mat[], rng: Rng) {

@@ -108,7 +108,7 @@ export function gru(options: GruOptions): Cell {
       rowUnit: Int32Array.from({ length: 4 * H }, (_, r) => r % H),
       rowState: new Int32Array(4 * H),
       params: influenceParams,
-      compute(mats: readonly Mat[], state: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+      compute(mats: readonly Mat[], state: readonly Mat[], _next: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
         unitDerivatives(mats, state, x, jacobian, rowDerivative);
       },
     },

@@ -10,7 +10,7 @@ import { gemm } from '../mat/gemm.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Cell, type ParamInfluence, activate, activateNumber, activationSlope, checkActivation } from './cell.js';
+import { type Cell, type ParamInfluence, activate, activateNumber, activationSlope, activationSlopeAt, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface IndrnnOptions {
@@ -44,7 +44,7 @@ export function indrnn(options: IndrnnOptions): Cell {
   ];
   if (bias) influenceParams.push({ kind: 'vector', rowOf: identity, source: 'one' }, { kind: 'vector', rowOf: identity, source: 'one' });
   let pre: Mat | null = null;
-  const unitDerivatives = (mats: readonly Mat[], [h]: readonly Mat[], x: Mat, out: Float64Array, rowDerivative: Float64Array | null): void => {
+  const diagonalJacobian = (mats: readonly Mat[], [h]: readonly Mat[], x: Mat, out: Float64Array): void => {
     const batch = x.rows;
     if (pre === null || pre.rows !== batch) pre = mat(batch, H);
     gemm(pre, x, mats[0], false, true);
@@ -57,7 +57,6 @@ export function indrnn(options: IndrnnOptions): Cell {
         a += uk * h.data[h.offset + b * H + k];
         const slope = activationSlope(activation, a, activateNumber(activation, a));
         out[b * H + k] = slope * uk;
-        if (rowDerivative !== null) rowDerivative[b * H + k] = slope;
       }
     }
   };
@@ -78,15 +77,23 @@ export function indrnn(options: IndrnnOptions): Cell {
     // pre = x W_ihᵀ + b_ih + b_hh + u ⊙ h:  D = diag(f'(pre) ⊙ u), and one row per unit with
     // dh/d pre = f'(pre); W_ih reads x, u reads h_{t-1} element-wise, the biases 1.
     unitJacobian(mats: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array) {
-      unitDerivatives(mats, state, x, out, null);
+      diagonalJacobian(mats, state, x, out);
     },
     unitInfluence: {
       rows: hiddenSize,
       rowUnit: identity,
       rowState: new Int32Array(hiddenSize),
       params: influenceParams,
-      compute(mats: readonly Mat[], state: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
-        unitDerivatives(mats, state, x, jacobian, rowDerivative);
+      // f'(pre) from the new state (no product with W_ih again).
+      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+        const u = mats[1];
+        for (let b = 0; b < x.rows; b++) {
+          for (let k = 0; k < H; k++) {
+            const slope = activationSlopeAt(activation, h.data[h.offset + b * H + k]);
+            jacobian[b * H + k] = slope * u.data[u.offset + k];
+            rowDerivative[b * H + k] = slope;
+          }
+        }
       },
     },
     init(mats: readonly Mat[], rng: Rng) {

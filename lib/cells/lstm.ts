@@ -156,7 +156,7 @@ export function lstm(options: LstmOptions): Cell {
       rowUnit: Int32Array.from({ length: 4 * H }, (_, r) => r % H),
       rowState: Int32Array.from({ length: 4 * H }, (_, r) => (r < 3 * H ? 1 : 0)),
       params: influenceParams,
-      compute(mats: readonly Mat[], state: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+      compute(mats: readonly Mat[], state: readonly Mat[], _next: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
         unitDerivatives(mats, state, x, jacobian, rowDerivative);
       },
     },

@@ -326,8 +326,7 @@ export class Snap extends OnlineMethod {
         for (const m of buffers.states[from]) eState.push(ge.leaf(m));
         stepped = unroll.step(ge, unroll.cellParams(eParams), eState, ge.leaf(x), t, seq.masks);
       }
-      if (this.fused !== null) cell.unitInfluence!.compute(model.params.mats, buffers.states[from], x, buffers.jacobian, this.fusedStep!.rowDerivative);
-      else cell.unitJacobian!(model.params.mats, buffers.states[from], x, buffers.jacobian);
+      if (this.fused === null) cell.unitJacobian!(model.params.mats, buffers.states[from], x, buffers.jacobian);
     } else {
       const gf = this.jvpGraph;
       gf.reset();
@@ -339,6 +338,7 @@ export class Snap extends OnlineMethod {
       this.readJacobian(stepped.state);
     }
     copyState('snap', cell, stepped.state, buffers.states[to]);
+    if (this.fused !== null) cell.unitInfluence!.compute(model.params.mats, buffers.states[from], buffers.states[to], x, buffers.jacobian, this.fusedStep!.rowDerivative);
     const out = stepped.output.value;
     buffers.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
 

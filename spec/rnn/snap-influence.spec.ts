@@ -1,5 +1,5 @@
 // The unitInfluence hooks (LSTM with and without peepholes or biases, GRU, IndRNN, Elman with an
-// output layer) and SnAp-1's fused update that uses them (lib/rnn/snap-fused.ts):
+// output layer, and through a readout) and SnAp-1's fused update that uses them (lib/rnn/snap-fused.ts):
 //   - the hook's I_t (rowDerivative · z over its parameter layout) equals I_t from reverse passes of
 //     the step, one per (row, state entry), on every parameter (zero where the layout has none), and
 //     its D blocks equal a forward-mode step's;
@@ -17,6 +17,7 @@ import { elman } from '../../lib/cells/elman.js';
 import { gru } from '../../lib/cells/gru.js';
 import { indrnn } from '../../lib/cells/indrnn.js';
 import { lstm } from '../../lib/cells/lstm.js';
+import { withReadout } from '../../lib/arch/readout.js';
 import { type Mat, mat, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
@@ -39,6 +40,8 @@ const cells: [string, () => Cell][] = [
   ['elman tanh', () => elman({ inputSize: 3, hiddenSize: 4 })],
   ['elman relu, output layer', () => elman({ inputSize: 2, hiddenSize: 4, activation: 'relu', outputSize: 2, outputActivation: 'tanh' })],
   ['elman sigmoid no bias, output layer', () => elman({ inputSize: 2, hiddenSize: 3, activation: 'sigmoid', bias: false, outputSize: 2 })],
+  ['readout over lstm peephole', () => withReadout(lstm({ inputSize: 3, hiddenSize: 3, peephole: true }), 2)],
+  ['readout over gru', () => withReadout(gru({ inputSize: 2, hiddenSize: 3 }), 2)],
 ];
 
 function paramMats(cell: Cell): Mat[] {

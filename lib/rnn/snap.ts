@@ -13,11 +13,16 @@
 //   - I on M_1: per batch row, one batch-1 reverse-mode step walked back once per row colour of
 //     I (1 colour for SnAp-1 on Elman, GRU, IndRNN; 2 for LSTM);
 //   - the sparse update, column by column over the class pairs, in place.
-// SnAp-1 fast paths (same values, spec/rnn/snap-unit-jacobian.spec.ts and the dense reference):
-//   - unitBlocks: a cell with unitJacobian (GRU, LSTM) gives D's unit blocks, the only D entries
-//     SnAp-1 needs, by plain loops; the new state is then step 1's values (no forward-mode step);
-//   - directI: classes of at most 2 rows, every slot in supp(I): the update reads I from each
-//     colour pass's gradient in theta's layout and takes step 1's dL/ds_{t-1}·Ŝ_{t-1} in the same pass.
+// SnAp-1 fast paths (same values, spec/rnn/snap-unit-jacobian.spec.ts, snap-influence.spec.ts and
+// the dense reference):
+//   - unitBlocks: a cell with unitJacobian (GRU, LSTM, IndRNN, Elman) gives D's unit blocks, the only
+//     D entries SnAp-1 needs, by plain loops; the new state is then step 1's values (no forward-mode step);
+//   - fused: a cell with unitInfluence too gives I's structure (lib/rnn/snap-fused.ts): no reverse
+//     pass per row; one pass over theta updates Ŝ and adds the step's gradient (dL/ds_{t-1}·Ŝ_{t-1},
+//     and dL/ds_t·I_t for the parameters the loss pass then leaves without a gradient);
+//   - directI (unitBlocks without unitInfluence): classes of at most 2 rows, every slot in supp(I):
+//     the update reads I from each colour pass's gradient in theta's layout and takes step 1's
+//     dL/ds_{t-1}·Ŝ_{t-1} in the same pass.
 // Cost per step is linear in the batch; memory is the pattern's nnz per sequence.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
@@ -266,10 +271,10 @@ export class Snap extends OnlineMethod {
     return this.pattern.nnz;
   }
 
-  /** Bytes kept alive between steps: Ŝ, both state sets, the pattern's indices and the gradient. */
+  /** Bytes kept alive between steps: Ŝ, both state sets, the pattern's (and the fused pass's) indices and the gradient. */
   stateBytes(): number {
     const b = this.buffers!;
-    return 8 * b.values.length + b.states.flat().reduce((bytes, m) => bytes + 8 * m.rows * m.cols, 0) + this.pattern.indexBytes + 8 * this.grad.length;
+    return 8 * b.values.length + b.states.flat().reduce((bytes, m) => bytes + 8 * m.rows * m.cols, 0) + this.pattern.indexBytes + (this.fused?.indexBytes ?? 0) + 8 * this.grad.length;
   }
 
   // s_0 and Ŝ_0 (lazily at the first step, from the parameters as they are then, as Rtrl does).
@@ -342,7 +347,8 @@ export class Snap extends OnlineMethod {
     const out = stepped.output.value;
     buffers.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
 
-    // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update.
+    // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update
+    // (fused: I_t from the hook, the update and the step's gradient in one pass).
     const masks = seq.masks;
     for (let b = 0; b < seq.batch; b++) {
       if (!isActive(masks, t, b)) continue; // frozen: state and Ŝ kept

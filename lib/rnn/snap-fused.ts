@@ -26,20 +26,21 @@ export interface FusedPlan {
   /** Per parameter matrix: true when the fused pass adds its direct gradient (the loss pass then skips it). */
   readonly fusedParam: readonly boolean[];
   /**
-   * Segments: first parameter, length, class, its first slot in a sequence's Ŝ, where its z run
-   * starts in the step's input vector Z; and, within a sequence's rowDerivative (r·m + a), the
-   * entries for its class's rows (a0, a1) and for the state vector its row reaches s_t through
-   * (UnitInfluence.rowState), whose dL/ds_t entry is at segGradAt (within a sequence's N).
+   * Segments (runs of parameters of one row and class): first parameter, length, first slot in a
+   * sequence's Ŝ, where its z run starts in the step's input vector Z. Segments of one class and row
+   * form a group: [groupSegStart[g], groupSegStart[g + 1]); a group holds, within a sequence's
+   * rowDerivative (r·m + a), the entries for its class's rows (a0, a1) and for the state vector its
+   * row reaches s_t through (UnitInfluence.rowState), whose dL/ds_t entry is at groupGradAt.
    */
   readonly segStart: Int32Array;
   readonly segLength: Int32Array;
-  readonly segClass: Int32Array;
   readonly segSlot: Int32Array;
   readonly segZ: Int32Array;
-  readonly segI0: Int32Array;
-  readonly segI1: Int32Array;
-  readonly segRoute: Int32Array;
-  readonly segGradAt: Int32Array;
+  readonly groupSegStart: Int32Array;
+  readonly groupI0: Int32Array;
+  readonly groupI1: Int32Array;
+  readonly groupRoute: Int32Array;
+  readonly groupGradAt: Int32Array;
   /** Per class: 1 for two rows; its D entries' places in a sequence's jacobian (-1: no pair, 0) and its rows. */
   readonly classTwo: Uint8Array;
   readonly classDAt: Int32Array;
@@ -47,8 +48,8 @@ export interface FusedPlan {
   readonly classRow1: Int32Array;
   /** Columns with slots outside every segment (I = 0 there: a learned initial state's). */
   readonly plainCols: Int32Array;
-  /** Segments and plain columns by class: class c's are [classSegStart[c], classSegStart[c + 1]), likewise. */
-  readonly classSegStart: Int32Array;
+  /** Groups and plain columns by class: class c's are [classGroupStart[c], classGroupStart[c + 1]), likewise. */
+  readonly classGroupStart: Int32Array;
   readonly classPlainStart: Int32Array;
   /** Z = [1, x (inputSize), s_{t-1} (N), s_t (N)] per sequence. */
   readonly zSize: number;
@@ -83,7 +84,7 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern, pairD: In
     if (!(state >= 0 && state < m) || width !== H) throw new ShapeError('snap', `${what} reads state vector ${state} (of ${m}, ${H} numbers) over ${width} columns`, { state, width });
     return 1 + I + (time === 'new' ? N : 0) + stateStarts[state];
   };
-  const starts: number[] = [], lengths: number[] = [], classesOf: number[] = [], slots: number[] = [], zs: number[] = [];
+  const starts: number[] = [], lengths: number[] = [], classesOf: number[] = [], slots: number[] = [], zs: number[] = [], rowsOf: number[] = [];
   const i0s: number[] = [], i1s: number[] = [], routes: number[] = [], gradAts: number[] = [];
   if (hook.rowState.length !== hook.rows || hook.rowState.some((a) => !(a >= 0 && a < m))) throw new ShapeError('snap', `${cell.kind}.unitInfluence needs a state vector (of ${m}) per row for its ${hook.rows} rows`, { rows: hook.rows });
   const covered = new Uint8Array(pattern.params);
@@ -108,7 +109,7 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern, pairD: In
       for (let k = classRowStart[c]; k < classRowStart[c + 1]; k++) if (classRows[k] % H !== unit) return null;
       for (let p = p0; p < p0 + width; p++) { if (colClass[p] !== c) return null; covered[p] = 1; }
       const first = classRows[classRowStart[c]], last = classRows[classRowStart[c + 1] - 1], route = hook.rowState[r];
-      starts.push(p0); lengths.push(width); classesOf.push(c); slots.push(colStart[p0]);
+      starts.push(p0); lengths.push(width); classesOf.push(c); slots.push(colStart[p0]); rowsOf.push(r);
       i0s.push(r * m + Math.floor(first / H)); i1s.push(r * m + Math.floor(last / H));
       routes.push(r * m + route); gradAts.push(stateStarts[route] + unit);
       zs.push(d.source === 'one' ? 0 : matrix ? z0 : z0 + run);
@@ -126,21 +127,30 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern, pairD: In
   }
   const plain: number[] = [];
   for (let p = 0; p < pattern.params; p++) if (covered[p] === 0 && colClass[p] >= 0 && colStart[p + 1] > colStart[p]) plain.push(p);
-  // Class by class (a class's D block and dL/ds_{t-1} then stay in registers), in theta's order within one.
-  const order = starts.map((_, i) => i).sort((a, b) => classesOf[a] - classesOf[b] || a - b);
-  const arrays = [starts, lengths, classesOf, slots, zs, i0s, i1s, routes, gradAts].map((a) => Int32Array.from(order, (i) => a[i]));
+  // Class by class (a class's D block and dL/ds_{t-1} then stay in registers), row by row within a
+  // class (a row's derivatives too), in theta's order within a row.
+  const order = starts.map((_, i) => i).sort((a, b) => classesOf[a] - classesOf[b] || rowsOf[a] - rowsOf[b] || a - b);
+  const [segStart, segLength, segSlot, segZ] = [starts, lengths, slots, zs].map((a) => Int32Array.from(order, (i) => a[i]));
+  const groupSegStart: number[] = [], gI0: number[] = [], gI1: number[] = [], gRoute: number[] = [], gGradAt: number[] = [];
+  const classGroupStart = new Int32Array(pattern.classes + 1), classPlainStart = new Int32Array(pattern.classes + 1);
+  order.forEach((i, at) => {
+    const prev = at === 0 ? -1 : order[at - 1];
+    if (prev >= 0 && classesOf[prev] === classesOf[i] && rowsOf[prev] === rowsOf[i]) return;
+    groupSegStart.push(at); gI0.push(i0s[i]); gI1.push(i1s[i]); gRoute.push(routes[i]); gGradAt.push(gradAts[i]);
+    classGroupStart[classesOf[i] + 1]++;
+  });
+  groupSegStart.push(order.length);
   plain.sort((a, b) => colClass[a] - colClass[b] || a - b);
-  const classSegStart = new Int32Array(pattern.classes + 1), classPlainStart = new Int32Array(pattern.classes + 1);
-  for (const c of classesOf) classSegStart[c + 1]++;
   for (const p of plain) classPlainStart[colClass[p] + 1]++;
-  for (let c = 0; c < pattern.classes; c++) { classSegStart[c + 1] += classSegStart[c]; classPlainStart[c + 1] += classPlainStart[c]; }
+  for (let c = 0; c < pattern.classes; c++) { classGroupStart[c + 1] += classGroupStart[c]; classPlainStart[c + 1] += classPlainStart[c]; }
+  const groups = gI0.length;
   return {
     rows: hook.rows, vectors: m, fusedParam,
-    segStart: arrays[0], segLength: arrays[1], segClass: arrays[2], segSlot: arrays[3], segZ: arrays[4],
-    segI0: arrays[5], segI1: arrays[6], segRoute: arrays[7], segGradAt: arrays[8],
-    classTwo, classDAt, classRow0, classRow1, classSegStart, classPlainStart, plainCols: Int32Array.from(plain),
+    segStart, segLength, segSlot, segZ,
+    groupSegStart: Int32Array.from(groupSegStart), groupI0: Int32Array.from(gI0), groupI1: Int32Array.from(gI1), groupRoute: Int32Array.from(gRoute), groupGradAt: Int32Array.from(gGradAt),
+    classTwo, classDAt, classRow0, classRow1, classGroupStart, classPlainStart, plainCols: Int32Array.from(plain),
     zSize: 1 + I + 2 * N,
-    indexBytes: 4 * (9 * starts.length + 9 * pattern.classes + plain.length) + pattern.classes,
+    indexBytes: 4 * (4 * starts.length + 5 * groups + 1 + 9 * pattern.classes + plain.length) + pattern.classes,
   };
 }
 
@@ -196,8 +206,8 @@ export interface FusedStep {
 export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep, b: number): void {
   const { values, grad, jacobian, rowDerivative, prevGrad, prevAt, newGrad, newAt, z } = s;
   const { colStart } = pattern;
-  const { classTwo, classDAt, classRow0, classRow1, classSegStart, classPlainStart, plainCols } = plan;
-  const { segStart, segLength, segSlot, segZ, segI0, segI1, segRoute, segGradAt } = plan;
+  const { classTwo, classDAt, classRow0, classRow1, classGroupStart, classPlainStart, plainCols } = plan;
+  const { segStart, segLength, segSlot, segZ, groupSegStart, groupI0, groupI1, groupRoute, groupGradAt } = plan;
   const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * plan.vectors, rBase = b * plan.rows * plan.vectors;
   for (let c = 0; c < classTwo.length; c++) {
     // The class's D block (0 where the pattern has no pair) and its rows' dL/ds_{t-1}.
@@ -208,23 +218,25 @@ export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep,
     const d10 = classDAt[c4 + 2] < 0 ? 0 : jacobian[dBase + classDAt[c4 + 2]];
     const d11 = classDAt[c4 + 3] < 0 ? 0 : jacobian[dBase + classDAt[c4 + 3]];
     const s1 = prevAt < 0 || !two ? 0 : prevGrad[prevAt + classRow1[c]];
-    for (let sg = classSegStart[c]; sg < classSegStart[c + 1]; sg++) {
-      const p0 = segStart[sg], len = segLength[sg], z0 = segZ[sg], at0 = base + segSlot[sg];
-      const delta = newAt < 0 ? 0 : newGrad[newAt + segGradAt[sg]] * rowDerivative[rBase + segRoute[sg]];
-      const i0 = rowDerivative[rBase + segI0[sg]];
-      if (!two) {
-        for (let j = 0; j < len; j++) {
-          const at = at0 + j, v0 = values[at], zj = z[z0 + j];
-          grad[p0 + j] += s0 * v0 + delta * zj;
-          values[at] = d00 * v0 + i0 * zj;
-        }
-      } else {
-        const i1 = rowDerivative[rBase + segI1[sg]];
-        for (let j = 0; j < len; j++) {
-          const at = at0 + 2 * j, v0 = values[at], v1 = values[at + 1], zj = z[z0 + j];
-          grad[p0 + j] += s0 * v0 + s1 * v1 + delta * zj;
-          values[at] = d00 * v0 + d01 * v1 + i0 * zj;
-          values[at + 1] = d10 * v0 + d11 * v1 + i1 * zj;
+    for (let gr = classGroupStart[c]; gr < classGroupStart[c + 1]; gr++) {
+      // One row r: δ_r, and I's factors for the class's rows.
+      const delta = newAt < 0 ? 0 : newGrad[newAt + groupGradAt[gr]] * rowDerivative[rBase + groupRoute[gr]];
+      const i0 = rowDerivative[rBase + groupI0[gr]], i1 = two ? rowDerivative[rBase + groupI1[gr]] : 0;
+      for (let sg = groupSegStart[gr]; sg < groupSegStart[gr + 1]; sg++) {
+        const p0 = segStart[sg], len = segLength[sg], z0 = segZ[sg], at0 = base + segSlot[sg];
+        if (!two) {
+          for (let j = 0; j < len; j++) {
+            const at = at0 + j, v0 = values[at], zj = z[z0 + j];
+            grad[p0 + j] += s0 * v0 + delta * zj;
+            values[at] = d00 * v0 + i0 * zj;
+          }
+        } else {
+          for (let j = 0; j < len; j++) {
+            const at = at0 + 2 * j, v0 = values[at], v1 = values[at + 1], zj = z[z0 + j];
+            grad[p0 + j] += s0 * v0 + s1 * v1 + delta * zj;
+            values[at] = d00 * v0 + d01 * v1 + i0 * zj;
+            values[at + 1] = d10 * v0 + d11 * v1 + i1 * zj;
+          }
         }
       }
     }

@@ -19,6 +19,7 @@ import { Snap } from '../lib/rnn/snap.js';
 const INPUT = 8;
 const STEPS = 50;
 const SAMPLE_MS = 150;
+const WARM_MS = 300;
 
 export interface SnapStepRow {
   cell: CellKind;
@@ -71,9 +72,10 @@ function random(rng: Rng, rows: number, cols: number): Mat {
   return m;
 }
 
-/** ms per call of f: the best mean over samples of at least SAMPLE_MS (and at least 2 calls) each. */
+/** ms per call of f: the best mean over samples of at least SAMPLE_MS (and at least 2 calls) each, after a warm-up of WARM_MS (at least 1 call: the JIT's tiers). */
 function timePerCall(f: () => void, samples: number): number {
-  f();
+  const warm = performance.now();
+  do f(); while (performance.now() - warm < WARM_MS);
   let best = Infinity;
   for (let s = 0; s < samples; s++) {
     let calls = 0;
@@ -153,7 +155,7 @@ function ratioOne(cell: CellKind, hidden: number, rng: Rng, rounds: number): Sna
   const snapStep = () => { snap.step(rowsView(xs, t % STEPS, 1), loss); t++; snap.zeroGrad(); };
   const bptt = new Bptt(model);
   const bpttRun = () => { bptt.run(xs, loss); };
-  sample(snapStep, 300); sample(bpttRun, 300); // warm-up
+  sample(snapStep, WARM_MS); sample(bpttRun, WARM_MS); // warm-up
   const snapMs: number[] = [], bpttMs: number[] = [], ratios: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const a = sample(snapStep), b = sample(bpttRun) / STEPS;
@@ -186,7 +188,7 @@ export function benchSnapStep(opts: SnapStepBenchOptions = {}): { rows: SnapStep
   if (opts.ratiosOnly !== true) for (const cell of cells) for (const hidden of hiddens) rows.push(...benchOne(cell, hidden, rng));
   const ratios: SnapRatioRow[] = [];
   for (const cell of cells) for (const hidden of hiddens) ratios.push(ratioOne(cell, hidden, rng, rounds));
-  const method = `input ${INPUT}, batch 1, a loss term at every step; online methods: ms of one step (best of 1-3 samples of >= ${SAMPLE_MS} ms); `
+  const method = `input ${INPUT}, batch 1, a loss term at every step; online methods: ms of one step (best of 1-3 samples of >= ${SAMPLE_MS} ms, after ${WARM_MS} ms of warm-up); `
     + `bptt: Bptt.run over ${STEPS} steps / ${STEPS}. bytes: Snap.stateBytes, Rtrl's S, BPTT's tape of ${STEPS} steps. `
     + `ratios: ${rounds} rounds of (SnAp-1 step, BPTT step) samples of >= ${RATIO_SAMPLE_MS} ms of process CPU time each, medians; S bytes = 8 x Snap.sensitivityCount().`;
   if (opts.json) {

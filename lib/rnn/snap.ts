@@ -33,7 +33,7 @@ import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import type { StepResult } from '../cells/cell.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type SnapPattern, snapPattern } from './snap-pattern.js';
+import { type SnapPattern, snapPattern, withoutReverseIndex } from './snap-pattern.js';
 import { copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
 import { type FusedPlan, type FusedStep, fillInputs, fusedPlan, fusedUpdate, stepWithInner } from './snap-fused.js';
@@ -175,6 +175,7 @@ export class Snap extends OnlineMethod {
     this.dWidth = unitPairs !== null ? cell.stateSizes.length : pattern.dColours;
     this.jvpGraph = new Graph('forward', this.unitBlocks ? 1 : pattern.dColours);
     this.fused = unitPairs !== null ? fusedPlan(model, pattern, unitPairs) : null;
+    if (this.fused !== null) this.pattern = withoutReverseIndex(pattern);
     if (this.fused !== null) for (const on of this.fused.fusedParam) this.lossLeaves.push(on ? {} : this.gradLeaves);
     this.directI = this.fused === null && directInfluence(model, pattern);
     this.colourGrads = new Float64Array(this.directI ? pattern.iColours * pattern.params : 0);

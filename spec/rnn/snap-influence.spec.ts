@@ -18,6 +18,8 @@ import { gru } from '../../lib/cells/gru.js';
 import { indrnn } from '../../lib/cells/indrnn.js';
 import { lstm } from '../../lib/cells/lstm.js';
 import { withReadout } from '../../lib/arch/readout.js';
+import { stacked } from '../../lib/arch/stacked.js';
+import { ShapeError } from '../../lib/errors.js';
 import { type Mat, mat, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
@@ -223,6 +225,18 @@ test('unitInfluence: SnAp-1 on IndRNN (fused) equals BPTT; a full-order SnAp kee
   const full = new Snap(model, { order: T });
   assert.ok(full.fused === null && !full.unitBlocks);
   assertSame('lstm full-order snap vs rtrl', full.run(xs, loss, { batch, lengths }), new Rtrl(model).run(xs, loss, { batch, lengths }));
+});
+
+test('unitInfluence: a stack (no hook: a lower layer reaches the upper layer within a step) keeps the generic path; a wrong description is a ShapeError', () => {
+  const stack = createModel(stacked([indrnn({ inputSize: 2, hiddenSize: 3 }), gru({ inputSize: 3, hiddenSize: 2 })]), { seed: 1 });
+  const snap = new Snap(stack, { order: 1 });
+  assert.ok(snap.fused === null);
+  const cell = lstm({ inputSize: 2, hiddenSize: 3 });
+  const short = { ...cell, unitInfluence: { ...cell.unitInfluence!, params: cell.unitInfluence!.params.slice(1) } };
+  assert.throws(() => new Snap(createModel(short, { seed: 1 }), { order: 1 }), (e: Error) => e instanceof ShapeError && /^snap: lstm\.unitInfluence describes 3 parameters, the cell has 4/.test(e.message));
+  const d = cell.unitInfluence!.params[0]!;
+  const wrongRows = { ...cell, unitInfluence: { ...cell.unitInfluence!, params: [{ ...d, rowOf: d.rowOf.slice(1) }, ...cell.unitInfluence!.params.slice(1)] } };
+  assert.throws(() => new Snap(createModel(wrongRows, { seed: 1 }), { order: 1 }), (e: Error) => e instanceof ShapeError && /^snap: .*weight_ih: matrix with 11 rows for a 12x2 parameter/.test(e.message));
 });
 
 test('unitInfluence: SnAp-1 keeps at most two numbers per parameter (2 x 8 x P bytes of Ŝ), flat in the sequence length', () => {

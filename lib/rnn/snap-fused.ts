@@ -99,13 +99,14 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern, pairD: In
       throw new ShapeError('snap', `${what}: ${d.kind} with ${d.rowOf.length} rows for a ${spec.rows}x${spec.cols} parameter`, { rows: d.rowOf.length, shape: [spec.rows, spec.cols] });
     }
     if (matrix && d.source === 'one') throw new ShapeError('snap', `${what}: a matrix cannot read the constant 1`, { shape: [spec.rows, spec.cols] });
-    const z0 = zOf(d.source, matrix ? spec.cols : spec.cols, what);
+    const z0 = zOf(d.source, spec.cols, what);
     for (let run = 0; run < runs; run++) {
       const r = d.rowOf[run];
       if (!(r >= 0 && r < hook.rows)) throw new ShapeError('snap', `${what}: row ${r} is outside the ${hook.rows} rows`, { row: r });
       const p0 = at + run * width, c = colClass[p0];
       if (c < 0) return null;
       const unit = hook.rowUnit[r];
+      if (!(unit >= 0 && unit < H)) throw new ShapeError('snap', `${what}: row ${r} belongs to unit ${unit}, outside the ${H} units`, { row: r, unit });
       for (let k = classRowStart[c]; k < classRowStart[c + 1]; k++) if (classRows[k] % H !== unit) return null;
       for (let p = p0; p < p0 + width; p++) { if (colClass[p] !== c) return null; covered[p] = 1; }
       const first = classRows[classRowStart[c]], last = classRows[classRowStart[c + 1] - 1], route = hook.rowState[r];

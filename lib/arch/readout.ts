@@ -67,6 +67,12 @@ export function withReadout(inner: Cell, outputSize: number): ReadoutCell {
       return { outputs, states: run.states, final: run.final };
     };
   }
+  // SnAp-1's hooks (lib/cells/cell.ts) read the inner cell's parameters by position, as its step does;
+  // the readout's two reach the loss without passing through the state (null in unitInfluence).
+  if (inner.unitJacobian !== undefined) (cell as { unitJacobian?: Cell['unitJacobian'] }).unitJacobian = inner.unitJacobian.bind(inner);
+  if (inner.unitInfluence !== undefined) {
+    (cell as { unitInfluence?: Cell['unitInfluence'] }).unitInfluence = { ...inner.unitInfluence, params: [...inner.unitInfluence.params, null, null] };
+  }
   // A stack's dropout switch (which Rtrl's memory probe turns off while it steps once) reaches the stack.
   forwardTraining(cell, [inner]);
   return cell;

@@ -6,6 +6,7 @@ import type { Mat } from '../mat/mat.js';
 import type { Rng } from '../mat/rng.js';
 import type { ParamSpec } from './params.js';
 import { ConfigError } from '../mat/errors.js';
+import { sigmoid, tanh } from '../mat/math.js';
 
 export interface StepResult {
   /** The new state, one Var per entry of stateSizes (batch x size each). */
@@ -71,8 +72,54 @@ export interface Cell {
    * It must equal what differentiating step gives on those entries (spec/rnn/snap-unit-jacobian.spec.ts).
    */
   unitJacobian?(params: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array): void;
+  /**
+   * Optional, for SnAp-1 (lib/rnn/snap-fused.ts): how I_t = d s_t / d theta (s_{t-1} fixed) factors,
+   * for a cell with unitJacobian. See UnitInfluence.
+   */
+  readonly unitInfluence?: UnitInfluence;
   /** Fills freshly created parameters with this cell's default initialisation. */
   init(params: readonly Mat[], rng: Rng): void;
+}
+
+/**
+ * Where a cell parameter's elements enter the step: each element scales one input number z into one
+ * pre-activation row r (a gate's pre-activation before its non-linearity), so that
+ *   I_t[(a, unit u), p] = rowDerivative[r, a] · z   when u = rowUnit[r], else 0.
+ * 'matrix' (rows x cols): element (i, j) feeds row rowOf[i] with z = source[j].
+ * 'vector' (1 x n): element j feeds row rowOf[j] with z = source[j] (element-wise: a peephole,
+ * IndRNN's u) or z = 1 (source 'one': a bias).
+ * Sources: 'x' the step's input, 'one', or state vector `state` before the step ('prev') or after it
+ * ('new', e.g. the output gate's peephole on c_t).
+ */
+export interface ParamInfluence {
+  readonly kind: 'matrix' | 'vector';
+  readonly rowOf: Int32Array;
+  readonly source: 'x' | 'one' | { readonly state: number; readonly time: 'prev' | 'new' };
+}
+
+/**
+ * The structure of I_t for SnAp-1's fused update (lib/rnn/snap-fused.ts), for a cell whose every
+ * state vector has one entry per unit (as unitJacobian). `params[q]` describes cell parameter q,
+ * or is null for one the state does not depend on (an output layer): those reach the loss without
+ * passing through the state. A parameter with a description must reach the step's output only
+ * through the new state (the fused update takes its direct gradient as dL/ds_t · I_t).
+ * compute(params, state, next, x, jacobian, rowDerivative), next being the new state as the step
+ * computes it (a row past its sequence's end may hold anything), writes, for the batch's rows b:
+ *   jacobian as unitJacobian does, and
+ *   rowDerivative[(b·rows + r)·m + a] = d s_t[a][b, rowUnit[r]] / d pre_r,   m = stateSizes.length.
+ * It must equal differentiating step (spec/rnn/snap-influence.spec.ts).
+ */
+export interface UnitInfluence {
+  readonly rows: number;
+  readonly rowUnit: Int32Array;
+  /**
+   * The state vector through which row r reaches the new state first: every path from pre_r to s_t
+   * passes through s_t[rowState[r]][rowUnit[r]] (LSTM: c for the i, f, g rows, h for o), so the loss's
+   * dL/d pre_r is dL/ds_t[rowState[r]] (its total, through the other state vectors) · rowDerivative[r, rowState[r]].
+   */
+  readonly rowState: Int32Array;
+  readonly params: readonly (ParamInfluence | null)[];
+  compute(params: readonly Mat[], state: readonly Mat[], next: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array): void;
 }
 
 export type Activation = 'tanh' | 'relu' | 'sigmoid' | 'identity';
@@ -83,6 +130,36 @@ export function activate(g: Graph, a: Var, f: Activation): Var {
     case 'relu': return g.relu(a);
     case 'sigmoid': return g.sigmoid(a);
     case 'identity': return a;
+  }
+}
+
+/** f'(pre) from pre and y = f(pre), as the Graph's rules take it (relu: [pre > 0]). */
+export function activationSlope(f: Activation, pre: number, y: number): number {
+  switch (f) {
+    case 'tanh': return 1 - y * y;
+    case 'relu': return pre > 0 ? 1 : 0;
+    case 'sigmoid': return y * (1 - y);
+    case 'identity': return 1;
+  }
+}
+
+/** f'(pre) from y = f(pre) alone, as the Graph's rules take it (relu: [y > 0], the same as [pre > 0]). */
+export function activationSlopeAt(f: Activation, y: number): number {
+  switch (f) {
+    case 'tanh': return 1 - y * y;
+    case 'relu': return y > 0 ? 1 : 0;
+    case 'sigmoid': return y * (1 - y);
+    case 'identity': return 1;
+  }
+}
+
+/** f(pre) for one number (the hooks' plain loops; the Graph's kernels for matrices). */
+export function activateNumber(f: Activation, pre: number): number {
+  switch (f) {
+    case 'tanh': return tanh(pre);
+    case 'relu': return pre > 0 ? pre : 0;
+    case 'sigmoid': return sigmoid(pre);
+    case 'identity': return pre;
   }
 }
 

@@ -3,11 +3,12 @@
 //   y_t = g(h_t W_hoᵀ + b_ho)            (or y_t = h_t without an output layer)
 // PyTorch's nn.RNN is this cell with no output layer (two biases, as there).
 import type { Graph, Var } from '../ad/graph.js';
-import type { Mat } from '../mat/mat.js';
+import { type Mat, mat } from '../mat/mat.js';
+import { gemm } from '../mat/gemm.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Activation, type Cell, activate, checkActivation } from './cell.js';
+import { type Activation, type Cell, type ParamInfluence, activate, activateNumber, activationSlope, activationSlopeAt, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface ElmanOptions {
@@ -43,6 +44,30 @@ export function elman(options: ElmanOptions): Cell {
     specs.push({ name: 'weight_ho', rows: outputSize, cols: hiddenSize, role: 'weight' });
     if (bias) specs.push({ name: 'bias_ho', rows: 1, cols: outputSize, role: 'bias' });
   }
+  const H = hiddenSize;
+  const identity = Int32Array.from({ length: H }, (_, i) => i);
+  const influenceParams: (ParamInfluence | null)[] = [
+    { kind: 'matrix', rowOf: identity, source: 'x' },
+    { kind: 'matrix', rowOf: identity, source: { state: 0, time: 'prev' } },
+  ];
+  if (bias) influenceParams.push({ kind: 'vector', rowOf: identity, source: 'one' }, { kind: 'vector', rowOf: identity, source: 'one' });
+  if (outputSize > 0) influenceParams.push(...(bias ? [null, null] : [null]));
+  let pre: Mat | null = null;
+  const diagonalJacobian = (mats: readonly Mat[], [h]: readonly Mat[], x: Mat, out: Float64Array): void => {
+    const batch = x.rows;
+    if (pre === null || pre.rows !== batch) pre = mat(batch, H);
+    gemm(pre, x, mats[0], false, true);
+    gemm(pre, h, mats[1], false, true, 1, 1);
+    const w = mats[1], pd = pre.data;
+    for (let b = 0; b < batch; b++) {
+      for (let k = 0; k < H; k++) {
+        let a = pd[b * H + k];
+        if (bias) a += mats[2].data[mats[2].offset + k] + mats[3].data[mats[3].offset + k];
+        const slope = activationSlope(activation, a, activateNumber(activation, a));
+        out[b * H + k] = slope * w.data[w.offset + k * H + k];
+      }
+    }
+  };
   return {
     kind: 'elman',
     inputSize,
@@ -58,6 +83,29 @@ export function elman(options: ElmanOptions): Cell {
       if (outputSize === 0) return { state: [hNew], output: hNew };
       const wHo = params[bias ? 4 : 2], bHo = bias ? params[5] : null;
       return { state: [hNew], output: activate(g, g.linear(hNew, wHo, bHo), outputActivation) };
+    },
+    // pre = x W_ihᵀ + h W_hhᵀ + b_ih + b_hh:  D's diagonal f'(pre_k)·W_hh[k, k] (SnAp-1 needs no
+    // more of D), and one row per unit with dh/d pre = f'(pre); W_ih reads x, W_hh h_{t-1},
+    // the biases 1; the output layer does not reach the state.
+    unitJacobian(mats: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array) {
+      diagonalJacobian(mats, state, x, out);
+    },
+    unitInfluence: {
+      rows: hiddenSize,
+      rowUnit: identity,
+      rowState: new Int32Array(hiddenSize),
+      params: influenceParams,
+      // f'(pre) from the new state (no product with W_ih and W_hh again).
+      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+        const w = mats[1];
+        for (let b = 0; b < x.rows; b++) {
+          for (let k = 0; k < H; k++) {
+            const slope = activationSlopeAt(activation, h.data[h.offset + b * H + k]);
+            jacobian[b * H + k] = slope * w.data[w.offset + k * H + k];
+            rowDerivative[b * H + k] = slope;
+          }
+        }
+      },
     },
     init(mats: readonly Mat[], rng: Rng) {
       // PyTorch's default: every weight and bias uniform in ±1/√H.

@@ -5,11 +5,12 @@
 // element-wise recurrent weights u, a weight), bias_ih and bias_hh. d h_t / d h_{t-1} is
 // diagonal, diag(f'(pre) ⊙ u), which is what makes SnAp-1 exact on this cell.
 import type { Graph, Var } from '../ad/graph.js';
-import type { Mat } from '../mat/mat.js';
+import { type Mat, mat } from '../mat/mat.js';
+import { gemm } from '../mat/gemm.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Cell, activate, checkActivation } from './cell.js';
+import { type Cell, type ParamInfluence, activate, activateNumber, activationSlope, activationSlopeAt, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface IndrnnOptions {
@@ -35,6 +36,30 @@ export function indrnn(options: IndrnnOptions): Cell {
     { name: 'weight_hh', rows: 1, cols: hiddenSize, role: 'weight' },
   ];
   if (bias) specs.push({ name: 'bias_ih', rows: 1, cols: hiddenSize, role: 'bias' }, { name: 'bias_hh', rows: 1, cols: hiddenSize, role: 'bias' });
+  const H = hiddenSize;
+  const identity = Int32Array.from({ length: H }, (_, i) => i);
+  const influenceParams: ParamInfluence[] = [
+    { kind: 'matrix', rowOf: identity, source: 'x' },
+    { kind: 'vector', rowOf: identity, source: { state: 0, time: 'prev' } },
+  ];
+  if (bias) influenceParams.push({ kind: 'vector', rowOf: identity, source: 'one' }, { kind: 'vector', rowOf: identity, source: 'one' });
+  let pre: Mat | null = null;
+  const diagonalJacobian = (mats: readonly Mat[], [h]: readonly Mat[], x: Mat, out: Float64Array): void => {
+    const batch = x.rows;
+    if (pre === null || pre.rows !== batch) pre = mat(batch, H);
+    gemm(pre, x, mats[0], false, true);
+    const u = mats[1], pd = pre.data;
+    for (let b = 0; b < batch; b++) {
+      for (let k = 0; k < H; k++) {
+        let a = pd[b * H + k];
+        if (bias) a += mats[2].data[mats[2].offset + k] + mats[3].data[mats[3].offset + k];
+        const uk = u.data[u.offset + k];
+        a += uk * h.data[h.offset + b * H + k];
+        const slope = activationSlope(activation, a, activateNumber(activation, a));
+        out[b * H + k] = slope * uk;
+      }
+    }
+  };
   return {
     kind: 'indrnn',
     inputSize,
@@ -48,6 +73,28 @@ export function indrnn(options: IndrnnOptions): Cell {
       const input = g.linearSum([[x, wIh]], [bIh, bHh]);
       const hNew = activate(g, g.add(input, g.mulRow(h, u)), activation);
       return { state: [hNew], output: hNew };
+    },
+    // pre = x W_ihᵀ + b_ih + b_hh + u ⊙ h:  D = diag(f'(pre) ⊙ u), and one row per unit with
+    // dh/d pre = f'(pre); W_ih reads x, u reads h_{t-1} element-wise, the biases 1.
+    unitJacobian(mats: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array) {
+      diagonalJacobian(mats, state, x, out);
+    },
+    unitInfluence: {
+      rows: hiddenSize,
+      rowUnit: identity,
+      rowState: new Int32Array(hiddenSize),
+      params: influenceParams,
+      // f'(pre) from the new state (no product with W_ih again).
+      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+        const u = mats[1];
+        for (let b = 0; b < x.rows; b++) {
+          for (let k = 0; k < H; k++) {
+            const slope = activationSlopeAt(activation, h.data[h.offset + b * H + k]);
+            jacobian[b * H + k] = slope * u.data[u.offset + k];
+            rowDerivative[b * H + k] = slope;
+          }
+        }
+      },
     },
     init(mats: readonly Mat[], rng: Rng) {
       // Input weights and biases: PyTorch's RNN default, uniform in ±1/√H.

@@ -11,7 +11,7 @@ import { sigmoid, tanh } from '../mat/math.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Cell } from './cell.js';
+import { type Cell, type ParamInfluence } from './cell.js';
 import type { ParamSpec } from './params.js';
 import { ConfigError } from '../mat/errors.js';
 
@@ -49,6 +49,77 @@ export function lstm(options: LstmOptions): Cell {
     specs.push({ name: 'weight_ci', rows: 1, cols: H, role: 'weight' }, { name: 'weight_cf', rows: 1, cols: H, role: 'weight' }, { name: 'weight_co', rows: 1, cols: H, role: 'weight' });
   }
   let gates: Mat | null = null;
+  const identity = Int32Array.from({ length: 4 * H }, (_, r) => r);
+  const range = (from: number) => Int32Array.from({ length: H }, (_, j) => from + j);
+  const influenceParams: (ParamInfluence | null)[] = [
+    { kind: 'matrix', rowOf: identity, source: 'x' },
+    { kind: 'matrix', rowOf: identity, source: { state: 0, time: 'prev' } },
+  ];
+  if (bias) influenceParams.push({ kind: 'vector', rowOf: identity, source: 'one' }, { kind: 'vector', rowOf: identity, source: 'one' });
+  if (peephole) {
+    influenceParams.push(
+      { kind: 'vector', rowOf: range(0), source: { state: 1, time: 'prev' } },
+      { kind: 'vector', rowOf: range(H), source: { state: 1, time: 'prev' } },
+      { kind: 'vector', rowOf: range(3 * H), source: { state: 1, time: 'new' } },
+    );
+  }
+  // D's unit blocks (the comment at unitJacobian) and, with rowDerivative, d(h_u, c_u)/d pre for
+  // each gate row (UnitInfluence): with h_c = dh/dc_t = o(1 - o)·p_o·tanh(c_t) + o·(1 - tanh²(c_t)),
+  //   dc/da_i = i(1 - i)·g,  dc/da_f = f(1 - f)·c_{t-1},  dc/da_g = i·(1 - g²),  dc/da_o = 0,
+  //   dh/da = h_c·dc/da for i, f, g,  dh/da_o = o(1 - o)·tanh(c_t).
+  const unitDerivatives = (mats: readonly Mat[], [h, c]: readonly Mat[], x: Mat, out: Float64Array, rowDerivative: Float64Array | null): void => {
+    const batch = x.rows;
+    if (gates === null || gates.rows !== batch) gates = mat(batch, 4 * H);
+    const wHh = mats[1];
+    gemm(gates, x, mats[0], false, true);
+    gemm(gates, h, wHh, false, true, 1, 1);
+    const G = 4 * H, gd = gates.data, wd = wHh.data, wo = wHh.offset, p = bias ? 4 : 2;
+    for (let b = 0; b < batch; b++) {
+      for (let u = 0; u < H; u++) {
+        let aI = gd[b * G + u], aF = gd[b * G + H + u], aG = gd[b * G + 2 * H + u], aO = gd[b * G + 3 * H + u];
+        if (bias) {
+          const bi = mats[2], bh = mats[3];
+          aI += bi.data[bi.offset + u] + bh.data[bh.offset + u];
+          aF += bi.data[bi.offset + H + u] + bh.data[bh.offset + H + u];
+          aG += bi.data[bi.offset + 2 * H + u] + bh.data[bh.offset + 2 * H + u];
+          aO += bi.data[bi.offset + 3 * H + u] + bh.data[bh.offset + 3 * H + u];
+        }
+        const cPrev = c.data[c.offset + b * H + u];
+        let pI = 0, pF = 0, pO = 0;
+        if (peephole) {
+          pI = mats[p].data[mats[p].offset + u];
+          pF = mats[p + 1].data[mats[p + 1].offset + u];
+          pO = mats[p + 2].data[mats[p + 2].offset + u];
+          aI += pI * cPrev;
+          aF += pF * cPrev;
+        }
+        const i = sigmoid(aI), f = sigmoid(aF), gg = tanh(aG);
+        const cNew = f * cPrev + i * gg;
+        aO += pO * cNew;
+        const o = sigmoid(aO), tc = tanh(cNew);
+        const si = i * (1 - i), sf = f * (1 - f), so = o * (1 - o);
+        const wI = wd[wo + u * H + u], wF = wd[wo + (H + u) * H + u], wG = wd[wo + (2 * H + u) * H + u], wO = wd[wo + (3 * H + u) * H + u];
+        // source h_u
+        const dcH = sf * wF * cPrev + si * wI * gg + i * (1 - gg * gg) * wG;
+        const dhH = so * (wO + pO * dcH) * tc + o * (1 - tc * tc) * dcH;
+        // source c_u
+        const dcC = sf * pF * cPrev + f + si * pI * gg;
+        const dhC = so * pO * dcC * tc + o * (1 - tc * tc) * dcC;
+        const hRow = ((b * 2) * H + u) * 2, cRow = ((b * 2 + 1) * H + u) * 2;
+        out[hRow] = dhH; out[hRow + 1] = dhC;
+        out[cRow] = dcH; out[cRow + 1] = dcC;
+        if (rowDerivative !== null) {
+          const hc = so * pO * tc + o * (1 - tc * tc);
+          const dI = si * gg, dF = sf * cPrev, dG = i * (1 - gg * gg);
+          const at = (b * G + u) * 2;
+          rowDerivative[at] = hc * dI; rowDerivative[at + 1] = dI;
+          rowDerivative[at + 2 * H] = hc * dF; rowDerivative[at + 2 * H + 1] = dF;
+          rowDerivative[at + 4 * H] = hc * dG; rowDerivative[at + 4 * H + 1] = dG;
+          rowDerivative[at + 6 * H] = so * tc; rowDerivative[at + 6 * H + 1] = 0;
+        }
+      }
+    }
+  };
   return {
     kind: 'lstm',
     inputSize,
@@ -77,49 +148,17 @@ export function lstm(options: LstmOptions): Cell {
     //   i' = i(1 - i)·(W_i·[s = h] + p_i·[s = c]),  f' likewise,  g' = (1 - g²)·W_g·[s = h]
     //   c' = f'·c + f·[s = c] + i'·g + i·g',  o' = o(1 - o)·(W_o·[s = h] + p_o·c'),
     //   h' = o'·tanh(c_t) + o·(1 - tanh²(c_t))·c'.
-    unitJacobian(mats: readonly Mat[], [h, c]: readonly Mat[], x: Mat, out: Float64Array) {
-      const batch = x.rows;
-      if (gates === null || gates.rows !== batch) gates = mat(batch, 4 * H);
-      const wHh = mats[1];
-      gemm(gates, x, mats[0], false, true);
-      gemm(gates, h, wHh, false, true, 1, 1);
-      const G = 4 * H, gd = gates.data, wd = wHh.data, wo = wHh.offset, p = bias ? 4 : 2;
-      for (let b = 0; b < batch; b++) {
-        for (let u = 0; u < H; u++) {
-          let aI = gd[b * G + u], aF = gd[b * G + H + u], aG = gd[b * G + 2 * H + u], aO = gd[b * G + 3 * H + u];
-          if (bias) {
-            const bi = mats[2], bh = mats[3];
-            aI += bi.data[bi.offset + u] + bh.data[bh.offset + u];
-            aF += bi.data[bi.offset + H + u] + bh.data[bh.offset + H + u];
-            aG += bi.data[bi.offset + 2 * H + u] + bh.data[bh.offset + 2 * H + u];
-            aO += bi.data[bi.offset + 3 * H + u] + bh.data[bh.offset + 3 * H + u];
-          }
-          const cPrev = c.data[c.offset + b * H + u];
-          let pI = 0, pF = 0, pO = 0;
-          if (peephole) {
-            pI = mats[p].data[mats[p].offset + u];
-            pF = mats[p + 1].data[mats[p + 1].offset + u];
-            pO = mats[p + 2].data[mats[p + 2].offset + u];
-            aI += pI * cPrev;
-            aF += pF * cPrev;
-          }
-          const i = sigmoid(aI), f = sigmoid(aF), gg = tanh(aG);
-          const cNew = f * cPrev + i * gg;
-          aO += pO * cNew;
-          const o = sigmoid(aO), tc = tanh(cNew);
-          const si = i * (1 - i), sf = f * (1 - f), so = o * (1 - o);
-          const wI = wd[wo + u * H + u], wF = wd[wo + (H + u) * H + u], wG = wd[wo + (2 * H + u) * H + u], wO = wd[wo + (3 * H + u) * H + u];
-          // source h_u
-          const dcH = sf * wF * cPrev + si * wI * gg + i * (1 - gg * gg) * wG;
-          const dhH = so * (wO + pO * dcH) * tc + o * (1 - tc * tc) * dcH;
-          // source c_u
-          const dcC = sf * pF * cPrev + f + si * pI * gg;
-          const dhC = so * pO * dcC * tc + o * (1 - tc * tc) * dcC;
-          const hRow = ((b * 2) * H + u) * 2, cRow = ((b * 2 + 1) * H + u) * 2;
-          out[hRow] = dhH; out[hRow + 1] = dhC;
-          out[cRow] = dcH; out[cRow + 1] = dcC;
-        }
-      }
+    unitJacobian(mats: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array) {
+      unitDerivatives(mats, state, x, out, null);
+    },
+    unitInfluence: {
+      rows: 4 * H,
+      rowUnit: Int32Array.from({ length: 4 * H }, (_, r) => r % H),
+      rowState: Int32Array.from({ length: 4 * H }, (_, r) => (r < 3 * H ? 1 : 0)),
+      params: influenceParams,
+      compute(mats: readonly Mat[], state: readonly Mat[], _next: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+        unitDerivatives(mats, state, x, jacobian, rowDerivative);
+      },
     },
     init(mats: readonly Mat[], rng: Rng) {
       const bound = 1 / Math.sqrt(H);

@@ -354,3 +354,13 @@ export function snapPattern(model: RecurrentModel, order: number): SnapPattern {
     dColours, dColour, diagonal, iColours, iColour, iEntryStart, iSlot, iLeaf, iElement, initialSlots, indexBytes,
   };
 }
+
+/**
+ * The pattern without I's reverse-pass index (iEntryStart, iSlot, iLeaf, iElement), for a Snap that
+ * never reads I from reverse passes (the fused path of lib/rnn/snap-fused.ts): its bytes are not kept.
+ */
+export function withoutReverseIndex(p: SnapPattern): SnapPattern {
+  const dropped = p.iSlot.byteLength + p.iLeaf.byteLength + p.iElement.byteLength;
+  const none = new Int32Array(0);
+  return { ...p, iEntryStart: new Int32Array(p.iColours + 1), iSlot: none, iLeaf: none, iElement: none, indexBytes: p.indexBytes - dropped };
+}

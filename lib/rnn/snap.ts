@@ -13,11 +13,16 @@
 //   - I on M_1: per batch row, one batch-1 reverse-mode step walked back once per row colour of
 //     I (1 colour for SnAp-1 on Elman, GRU, IndRNN; 2 for LSTM);
 //   - the sparse update, column by column over the class pairs, in place.
-// SnAp-1 fast paths (same values, spec/rnn/snap-unit-jacobian.spec.ts and the dense reference):
-//   - unitBlocks: a cell with unitJacobian (GRU, LSTM) gives D's unit blocks, the only D entries
-//     SnAp-1 needs, by plain loops; the new state is then step 1's values (no forward-mode step);
-//   - directI: classes of at most 2 rows, every slot in supp(I): the update reads I from each
-//     colour pass's gradient in theta's layout and takes step 1's dL/ds_{t-1}·Ŝ_{t-1} in the same pass.
+// SnAp-1 fast paths (same values, spec/rnn/snap-unit-jacobian.spec.ts, snap-influence.spec.ts and
+// the dense reference):
+//   - unitBlocks: a cell with unitJacobian (GRU, LSTM, IndRNN, Elman) gives D's unit blocks, the only
+//     D entries SnAp-1 needs, by plain loops; the new state is then step 1's values (no forward-mode step);
+//   - fused: a cell with unitInfluence too gives I's structure (lib/rnn/snap-fused.ts): no reverse
+//     pass per row; one pass over theta updates Ŝ and adds the step's gradient (dL/ds_{t-1}·Ŝ_{t-1},
+//     and dL/ds_t·I_t for the parameters the loss pass then leaves without a gradient);
+//   - directI (unitBlocks without unitInfluence): classes of at most 2 rows, every slot in supp(I):
+//     the update reads I from each colour pass's gradient in theta's layout and takes step 1's
+//     dL/ds_{t-1}·Ŝ_{t-1} in the same pass.
 // Cost per step is linear in the batch; memory is the pattern's nnz per sequence.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
@@ -28,9 +33,10 @@ import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import type { StepResult } from '../cells/cell.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type SnapPattern, snapPattern } from './snap-pattern.js';
+import { type SnapPattern, snapPattern, withoutReverseIndex } from './snap-pattern.js';
 import { copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
+import { type FusedPlan, type FusedStep, fillInputs, fusedPlan, fusedUpdate, stepWithInner } from './snap-fused.js';
 
 export interface SnapOptions {
   /** n of SnAp-n: the pattern keeps what a parameter reaches within n steps (integer >= 1, default 1). */
@@ -133,6 +139,17 @@ export class Snap extends OnlineMethod {
   /** Per colour of I, per state vector: the 1 x size cotangent with 1 on that colour's entries. */
   private readonly colourCotangents: Mat[][];
   private readonly xRow: RowView = { rows: 1, cols: 0, data: new Float64Array(0), offset: 0 };
+  /**
+   * SnAp-1 on a cell with unitInfluence (lib/rnn/snap-fused.ts): I_t from the hook, never from
+   * reverse passes, and the step's direct gradient of the described parameters in the same pass.
+   */
+  readonly fused: FusedPlan | null;
+  /** With fused: the loss pass's leaves (a fused parameter needs no gradient there). */
+  private readonly lossLeaves: LeafOptions[] = [];
+  private fusedStep: FusedStep | null = null;
+  /** With fused: dL_t/ds_t of the step's loss term per row (batch x N). */
+  private newStateGrads = new Float64Array(0);
+  private hasNewGrads = false;
 
   constructor(model: RecurrentModel, options: SnapOptions = {}) {
     checkKeys('snap', options, ['order', 'maxBytes']);
@@ -157,7 +174,10 @@ export class Snap extends OnlineMethod {
     this.pairD = unitPairs ?? pattern.pairD;
     this.dWidth = unitPairs !== null ? cell.stateSizes.length : pattern.dColours;
     this.jvpGraph = new Graph('forward', this.unitBlocks ? 1 : pattern.dColours);
-    this.directI = directInfluence(model, pattern);
+    this.fused = unitPairs !== null ? fusedPlan(model, pattern, unitPairs) : null;
+    if (this.fused !== null) this.pattern = withoutReverseIndex(pattern);
+    if (this.fused !== null) for (const on of this.fused.fusedParam) this.lossLeaves.push(on ? {} : this.gradLeaves);
+    this.directI = this.fused === null && directInfluence(model, pattern);
     this.colourGrads = new Float64Array(this.directI ? pattern.iColours * pattern.params : 0);
     this.classGradAt = new Int32Array(this.directI ? 2 * pattern.classes : 0);
     if (this.directI) {
@@ -168,7 +188,7 @@ export class Snap extends OnlineMethod {
         this.classGradAt[2 * c + 1] = r1 - r0 === 2 ? pattern.iColour[pattern.classRows[r0 + 1]] * pattern.params : 0;
       }
     }
-    this.influence = new Float64Array(this.directI ? 0 : pattern.nnz);
+    this.influence = new Float64Array(this.directI || this.fused !== null ? 0 : pattern.nnz);
     this.column = new Float64Array(BLOCK * pattern.maxClassRows);
     this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
     this.stateGrad = new Float64Array(pattern.stateNumbers);
@@ -192,7 +212,8 @@ export class Snap extends OnlineMethod {
     const { pattern: p, model } = this;
     const stepBatch = estimateStepBytes(model, batch), stepOne = estimateStepBytes(model, 1);
     const N = p.stateNumbers;
-    return 8 * batch * (p.nnz + N * (2 + p.dColours)) + p.indexBytes + stepBatch * (2 + p.dColours + 1) + 2 * stepOne + 8 * (2 * p.nnz + p.params);
+    const fused = this.fused === null ? 0 : this.fused.indexBytes + 8 * batch * (this.fused.rows * this.fused.vectors + 2 * N) + 8 * this.fused.zSize;
+    return 8 * batch * (p.nnz + N * (2 + p.dColours)) + p.indexBytes + stepBatch * (2 + p.dColours + 1) + 2 * stepOne + 8 * (2 * p.nnz + p.params) + fused;
   }
 
   protected override allocate(batch: number): Buffers {
@@ -223,6 +244,16 @@ export class Snap extends OnlineMethod {
       stateGrads: new Float64Array(batch * pattern.stateNumbers),
       pending: new Uint8Array(batch),
     };
+    const plan = this.fused;
+    if (plan !== null) {
+      this.newStateGrads = new Float64Array(batch * pattern.stateNumbers);
+      this.fusedStep = {
+        values: this.buffers.values, grad: this.grad, jacobian: this.buffers.jacobian,
+        rowDerivative: new Float64Array(batch * plan.rows * plan.vectors),
+        prevGrad: this.buffers.stateGrads, prevAt: -1, newGrad: this.newStateGrads, newAt: -1,
+        z: new Float64Array(plan.zSize),
+      };
+    }
     return this.buffers;
   }
 
@@ -241,10 +272,10 @@ export class Snap extends OnlineMethod {
     return this.pattern.nnz;
   }
 
-  /** Bytes kept alive between steps: Ŝ, both state sets, the pattern's indices and the gradient. */
+  /** Bytes kept alive between steps: Ŝ, both state sets, the pattern's (and the fused pass's) indices and the gradient. */
   stateBytes(): number {
     const b = this.buffers!;
-    return 8 * b.values.length + b.states.flat().reduce((bytes, m) => bytes + 8 * m.rows * m.cols, 0) + this.pattern.indexBytes + 8 * this.grad.length;
+    return 8 * b.values.length + b.states.flat().reduce((bytes, m) => bytes + 8 * m.rows * m.cols, 0) + this.pattern.indexBytes + (this.fused?.indexBytes ?? 0) + 8 * this.grad.length;
   }
 
   // s_0 and Ŝ_0 (lazily at the first step, from the parameters as they are then, as Rtrl does).
@@ -272,15 +303,20 @@ export class Snap extends OnlineMethod {
     if (loss.step !== undefined) {
       const g = this.lossGraph;
       g.reset();
-      const paramVars = unroll.leaves(g, this.gradLeaves, this.paramVars);
+      const paramVars = unroll.leaves(g, this.fused !== null ? this.lossLeaves : this.gradLeaves, this.paramVars);
       const stateVars = this.stateVars;
       stateVars.length = 0;
       for (const m of buffers.states[from]) stateVars.push(g.leaf(m, this.gradLeaves));
-      const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks);
+      let result: StepResult, inner: readonly Var[] = [];
+      if (this.fused !== null) ({ result, inner } = stepWithInner(g, cell, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks));
+      else result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, seq.masks);
       stepped = result;
       const term = loss.step(g, t, result.output, result.state);
-      // With directI the update reads Ŝ_{t-1} anyway: dL/ds_{t-1} · Ŝ_{t-1} is taken there (deferred).
-      if (term !== null) this.accumulate(g, term, paramVars, stateVars, this.directI);
+      // With directI or fused the update reads Ŝ_{t-1} anyway: dL/ds_{t-1} · Ŝ_{t-1} is taken there (deferred).
+      if (term !== null) this.accumulate(g, term, paramVars, stateVars, this.directI || this.fused !== null);
+      if (this.fused !== null) this.readNewStateGrads(term, inner);
+    } else {
+      this.hasNewGrads = false;
     }
 
     // 2. The new state and D_t on its support: with unitBlocks, the state from step 1's values (or
@@ -296,7 +332,7 @@ export class Snap extends OnlineMethod {
         for (const m of buffers.states[from]) eState.push(ge.leaf(m));
         stepped = unroll.step(ge, unroll.cellParams(eParams), eState, ge.leaf(x), t, seq.masks);
       }
-      cell.unitJacobian!(model.params.mats, buffers.states[from], x, buffers.jacobian);
+      if (this.fused === null) cell.unitJacobian!(model.params.mats, buffers.states[from], x, buffers.jacobian);
     } else {
       const gf = this.jvpGraph;
       gf.reset();
@@ -308,13 +344,16 @@ export class Snap extends OnlineMethod {
       this.readJacobian(stepped.state);
     }
     copyState('snap', cell, stepped.state, buffers.states[to]);
+    if (this.fused !== null) cell.unitInfluence!.compute(model.params.mats, buffers.states[from], buffers.states[to], x, buffers.jacobian, this.fusedStep!.rowDerivative);
     const out = stepped.output.value;
     buffers.output.data.set(out.data.subarray(out.offset, out.offset + out.rows * out.cols));
 
-    // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update.
+    // 3. Per active sequence: I_t on M_1 by reverse passes over its own batch-1 step, then Ŝ's update
+    // (fused: I_t from the hook, the update and the step's gradient in one pass).
     const masks = seq.masks;
     for (let b = 0; b < seq.batch; b++) {
       if (!isActive(masks, t, b)) continue; // frozen: state and Ŝ kept
+      if (this.fused !== null) { this.updateFused(x, b, buffers.states[from], buffers.states[to]); continue; }
       this.rowInfluence(x, b, buffers.rowStates[from][b]);
       this.update(b);
     }
@@ -368,6 +407,34 @@ export class Snap extends OnlineMethod {
       if (defer) buffers.pending[b] = 1;
       else this.contract(b);
     }
+  }
+
+  // With fused: dL_t/ds_t per row from the loss pass (the new state's gradient), for δ = dL_t/ds_t · dS/d pre.
+  private readNewStateGrads(term: Var | null, state: readonly Var[]): void {
+    const into = this.newStateGrads, N = this.pattern.stateNumbers, { stateStarts } = this.pattern;
+    this.hasNewGrads = term !== null && term.requiresGrad;
+    if (!this.hasNewGrads) return;
+    const { stateSizes } = this.model.cell;
+    for (let i = 0; i < state.length; i++) {
+      const gr = state[i].grad, n = stateSizes[i];
+      if (gr === null) {
+        // s_t[i] does not depend on s_{t-1}: the fused path cannot read dL/ds_t[i] off the loss pass.
+        throw new ConfigError('snap', `${this.model.cell.kind} has unitInfluence, but its new state ${i} does not depend on the previous state, so the loss pass gives it no gradient`, { state: i });
+      }
+      for (let b = 0; b < this.seq.batch; b++) for (let e = 0; e < n; e++) into[b * N + stateStarts[i] + e] = gr.data[gr.offset + b * n + e];
+    }
+  }
+
+  // The fused pass for sequence b (lib/rnn/snap-fused.ts), with the deferred dL/ds_{t-1} · Ŝ_{t-1}.
+  private updateFused(x: Mat, b: number, prev: readonly Mat[], next: readonly Mat[]): void {
+    const { pattern } = this;
+    const plan = this.fused!, step = this.fusedStep!, buffers = this.buffers!, N = pattern.stateNumbers;
+    fillInputs(plan, step.z, x, b, prev, next, pattern.stateStarts);
+    step.prevAt = buffers.pending[b] === 1 ? b * N : -1;
+    step.newAt = this.hasNewGrads ? b * N : -1;
+    buffers.pending[b] = 0;
+    flopCounter.count += pattern.loopFlops + 2 * pattern.nnz + 2 * pattern.params;
+    fusedUpdate(plan, pattern, step, b);
   }
 
   // grad += dL/ds · Ŝ for row b (dL/ds in stateGrads).

@@ -175,7 +175,7 @@ async function setupPeers(cfg: LstmConfig, peers: readonly PeerProcess[]): Promi
   return runs;
 }
 
-async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: Map<number, WorkerPool>, peers: readonly PeerProcess[]): Promise<{ rows: LstmBenchRow[]; others: LstmRunnerRow[] }> {
+async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: Map<number, WorkerPool>, peers: readonly PeerProcess[] | null): Promise<{ rows: LstmBenchRow[]; others: LstmRunnerRow[] }> {
   const { batch, steps, inputSize, hiddenSize } = cfg;
   const outputSize = inputSize;
   const spec: ModelSpec = { cell: { kind: 'lstm', options: { inputSize, hiddenSize } }, readout: outputSize };
@@ -213,7 +213,7 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
   // Warm-up (JIT, arenas, workers' models); the first gradients are at the same theta.
   refBatch();
   for (const v of variants) v.firstGrad = await v.oneBatch();
-  const peerRuns = await setupPeers(cfg, peers);
+  const peerRuns = peers === null ? [] : await setupPeers(cfg, peers);
   const refTimes: number[] = [];
   // Spin about as long as one thread's batch takes (calibrated once, after the warm-up).
   let spinIterations = 0;
@@ -256,7 +256,7 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
   const oneMs = median(one.times);
   const work = cfg.train ? 'train' as const : 'forward' as const;
   const shape = { config: cfg.name, batch, steps, inputSize, hiddenSize, work, threads: 1 as const, handFusedMs };
-  const others: LstmRunnerRow[] = peers.length === 0 ? [] : [
+  const others: LstmRunnerRow[] = peers === null ? [] : [
     { runner: 'hand-fused', ...shape, msPerBatch: handFusedMs, ratio: 1, info: 'hand-fused float64 loop (bench/lstm-reference.ts), this thread' },
     ...peerRuns.map((run): LstmRunnerRow => {
       const ms = run.skipped === null ? median(run.times) : null;
@@ -329,7 +329,7 @@ export async function benchLstm(opts: LstmBenchOptions): Promise<LstmRow[]> {
   const configs = opts.configs ?? LSTM_CONFIGS;
   const pools = new Map<number, WorkerPool>();
   const rows: LstmRow[] = [];
-  const peers = opts.peers === undefined ? [] : startPeers(opts.peers);
+  const peers = opts.peers === undefined ? null : startPeers(opts.peers);
   try {
     for (const n of threads) if (n > 1) pools.set(n, createNodePool({ threads: n }));
     if (!opts.json) {
@@ -355,7 +355,7 @@ export async function benchLstm(opts: LstmBenchOptions): Promise<LstmRow[]> {
     if (!opts.json && opts.peers !== undefined) printRunnersTable(rows);
   } finally {
     await Promise.all([...pools.values()].map((p) => p.close()));
-    await Promise.all(peers.map((p) => p.close()));
+    await Promise.all((peers ?? []).map((p) => p.close()));
   }
   return rows;
 }

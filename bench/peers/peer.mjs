@@ -1,4 +1,5 @@
-// One peer in a child process (forked by bench/peers/runner.ts), driven over the IPC channel:
+// One peer in a child process (forked by bench/peers/runner.ts), driven over the IPC channel
+// (it says { type: 'hello' } once started, then answers one request at a time):
 //   { type: 'setup', config }  -> { type: 'ready', info } | { type: 'skip', reason } | { type: 'error', message }
 //   { type: 'batch' }          -> { type: 'done', ms, loss } | { type: 'error', message }
 //   { type: 'close' }          -> the process exits.
@@ -53,3 +54,4 @@ process.on('message', async (msg) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+send({ type: 'hello' });

@@ -128,14 +128,27 @@ export class PeerProcess {
   /** Why the process can no longer answer (it exited, failed to start, or timed out), or null. */
   private dead: string | null = null;
   private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** Settles when the child has started and says hello (a Node start is not the library's time). */
+  private readonly started: Promise<void>;
+  private hello: (() => void) | null = null;
 
   constructor(readonly name: PeerName, dir: string, private readonly timeoutMs: number) {
     this.child = fork(join(dir, 'peer.mjs'), [name], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (text: string) => { this.stderr = (this.stderr + text).slice(-4000); });
-    this.child.on('message', (reply: Reply) => this.settle(null, reply));
+    const startLimit = setTimeout(() => {
+      this.fail('did not start within 60 s; stopped');
+      this.child.kill();
+    }, 60_000);
+    startLimit.unref();
+    this.started = new Promise((resolve) => { this.hello = () => { clearTimeout(startLimit); resolve(); }; });
+    this.child.on('message', (reply: Reply | { type: 'hello' }) => {
+      if (reply.type === 'hello') this.hello?.();
+      else this.settle(null, reply);
+    });
     this.child.on('error', (e) => this.fail(`could not run: ${e.message}`));
-    this.child.on('exit', (code, signal) => this.fail(`exited (${signal ?? `code ${code}`})`));
+    // 'close', not 'exit': by then stderr has been read to its end.
+    this.child.on('close', (code, signal) => this.fail(`exited (${signal ?? `code ${code}`})`));
   }
 
   private settle(error: Error | null, reply: Reply | null): void {
@@ -152,11 +165,13 @@ export class PeerProcess {
     // The last line the child wrote to stderr usually names the cause (a missing module, a throw).
     const last = this.stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('at ')).slice(-1)[0];
     this.dead = last === undefined ? why : `${why}: ${last}`;
+    this.hello?.();
     this.settle(new Error(`${this.name}: ${this.dead}`), null);
   }
 
-  private request(msg: { type: 'setup'; config: PeerConfig } | { type: 'batch' }): Promise<Reply> {
-    if (this.dead !== null) return Promise.reject(new Error(`${this.name}: ${this.dead}`));
+  private async request(msg: { type: 'setup'; config: PeerConfig } | { type: 'batch' }): Promise<Reply> {
+    await this.started;
+    if (this.dead !== null) throw new Error(`${this.name}: ${this.dead}`);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.fail(`no answer to "${msg.type}" within ${this.timeoutMs} ms; stopped`);

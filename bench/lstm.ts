@@ -4,8 +4,8 @@
 //   (a) batch 32, 50 steps, input 32, hidden 128
 //   (b) batch 1, 20 steps, input 8, hidden 32
 //   (c) forward only, batch 1, 50 steps, input 32, hidden 128
-// Every variant (the hand-fused loop, loopgrad at each thread count) runs one batch per round,
-// the variants interleaved within each round, so a machine shared with other work slows them
+// Every variant (the hand-fused loop, loopgrad at each thread count) runs one batch per round
+// (10 at config b, 3 at c, timed together), the variants interleaved within each round, so a machine shared with other work slows them
 // alike; the median over the rounds is reported. threads 1 is Bptt in this thread; threads N > 1
 // is the worker pool (loopgrad/node) splitting the batch into min(N, batch) shards.
 // With peers (--peers), every installed library of bench/peers (tfjs cpu and wasm, brain.js,
@@ -34,12 +34,17 @@ export interface LstmConfig {
   /** false: forward only (no loss, no gradient, no update). */
   train: boolean;
   rounds: number;
+  /**
+   * Batches each runner runs back to back in a round, timed together (default 1): at batch 1 a
+   * single batch is a few ms, and one timing of several is less at the mercy of a context switch.
+   */
+  batchesPerRound?: number;
 }
 
 export const LSTM_CONFIGS: readonly LstmConfig[] = [
   { name: 'a', batch: 32, steps: 50, inputSize: 32, hiddenSize: 128, train: true, rounds: 7 },
-  { name: 'b', batch: 1, steps: 20, inputSize: 8, hiddenSize: 32, train: true, rounds: 60 },
-  { name: 'c', batch: 1, steps: 50, inputSize: 32, hiddenSize: 128, train: false, rounds: 30 },
+  { name: 'b', batch: 1, steps: 20, inputSize: 8, hiddenSize: 32, train: true, rounds: 30, batchesPerRound: 10 },
+  { name: 'c', batch: 1, steps: 50, inputSize: 32, hiddenSize: 128, train: false, rounds: 20, batchesPerRound: 3 },
 ];
 
 export interface LstmBenchRow {
@@ -224,26 +229,27 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
     const probe = 1e6;
     spinIterations = Math.max(probe, Math.round(probe * Math.min(batchMs, 200) / Math.max(await spinners.time(1, probe), 0.01)));
   }
+  const k = cfg.batchesPerRound ?? 1;
   for (let r = 0; r < cfg.rounds; r++) {
     if (spinners !== null) {
       const one = await spinners.time(1, spinIterations);
       for (const v of variants) if (v.threads > 1) v.ceiling.push((v.threads * one) / (await spinners.time(v.threads, spinIterations)));
     }
     let start = performance.now();
-    refBatch();
-    refTimes.push(performance.now() - start);
+    for (let b = 0; b < k; b++) refBatch();
+    refTimes.push((performance.now() - start) / k);
     for (const v of variants) {
       const cpu = process.cpuUsage();
       start = performance.now();
-      await v.oneBatch();
-      v.times.push(performance.now() - start);
+      for (let b = 0; b < k; b++) await v.oneBatch();
+      v.times.push((performance.now() - start) / k);
       const used = process.cpuUsage(cpu);
-      v.cpu.push((used.user + used.system) / 1000);
+      v.cpu.push((used.user + used.system) / 1000 / k);
     }
     for (const run of peerRuns) {
       if (run.skipped !== null) continue;
       try {
-        run.times.push((await run.peer.batch()).ms);
+        run.times.push((await run.peer.batch(k)).ms);
       } catch (e) {
         // No partial median: a peer that fails in a round has no time for this config.
         run.skipped = `failed in round ${r + 1}: ${errorText(e)}`;

@@ -1,7 +1,8 @@
 // One peer in a child process (forked by bench/peers/runner.ts), driven over the IPC channel
 // (it says { type: 'hello' } once started, then answers one request at a time):
 //   { type: 'setup', config }  -> { type: 'ready', info } | { type: 'skip', reason } | { type: 'error', message }
-//   { type: 'batch' }          -> { type: 'done', ms, loss } | { type: 'error', message }
+//   { type: 'batch', count }   -> { type: 'done', ms, loss } | { type: 'error', message }
+//                                 (count batches back to back; ms per batch, the last loss)
 //   { type: 'close' }          -> the process exits.
 // The time is taken here, around one batch and the read-back that makes it finish (the IPC
 // round trip is not counted). A peer whose library is missing or broken answers 'error' (or
@@ -43,9 +44,12 @@ process.on('message', async (msg) => {
       }
     } else if (msg.type === 'batch') {
       if (current === null) throw new Error('batch before setup');
+      const count = msg.count ?? 1;
+      if (!Number.isInteger(count) || count < 1) throw new Error(`batch: count must be a positive integer, got ${count}`);
+      let loss = 0;
       const start = performance.now();
-      const loss = await current.batch();
-      send({ type: 'done', ms: performance.now() - start, loss });
+      for (let b = 0; b < count; b++) loss = await current.batch();
+      send({ type: 'done', ms: (performance.now() - start) / count, loss });
     } else {
       throw new Error(`unknown message type ${msg.type}`);
     }

@@ -119,6 +119,8 @@ export interface PeerConfig {
 
 export type PeerSetup = { kind: 'ready'; info: string } | { kind: 'skip'; reason: string };
 
+type Request = { type: 'setup'; config: PeerConfig } | { type: 'batch'; count: number };
+
 type Reply = { type: 'ready'; info: string } | { type: 'skip'; reason: string } | { type: 'done'; ms: number; loss: number } | { type: 'error'; message: string };
 
 /** One peer's child process; every request either answers or rejects with the peer's name and a reason. */
@@ -169,7 +171,7 @@ export class PeerProcess {
     this.settle(new Error(`${this.name}: ${this.dead}`), null);
   }
 
-  private async request(msg: { type: 'setup'; config: PeerConfig } | { type: 'batch' }): Promise<Reply> {
+  private async request(msg: Request): Promise<Reply> {
     await this.started;
     if (this.dead !== null) throw new Error(`${this.name}: ${this.dead}`);
     return new Promise((resolve, reject) => {
@@ -189,9 +191,9 @@ export class PeerProcess {
     throw new Error(`${this.name}: ${r.type === 'error' ? r.message : `unexpected reply ${r.type} to setup`}`);
   }
 
-  /** One batch; the ms the peer measured around it and its loss (or first output, forward only). */
-  async batch(): Promise<{ ms: number; loss: number }> {
-    const r = await this.request({ type: 'batch' });
+  /** count batches back to back; the ms per batch the peer measured around them and its last loss (or first output, forward only). */
+  async batch(count = 1): Promise<{ ms: number; loss: number }> {
+    const r = await this.request({ type: 'batch', count });
     if (r.type === 'done' && Number.isFinite(r.ms)) return { ms: r.ms, loss: r.loss };
     throw new Error(`${this.name}: ${r.type === 'error' ? r.message : `unexpected reply ${JSON.stringify(r)} to batch`}`);
   }

@@ -99,6 +99,12 @@ export interface LstmRunnerRow {
   ratio: number | null;
   /** The library, its version and how it runs (for the hand-fused loop: float64, this thread). */
   info: string;
+  /**
+   * A peer's loss on its first batch (forward only: its first output), or null. The float32
+   * peers start from the same seeded parameters and data (bench/peers/common.mjs), so equal
+   * values say they compute the same function. (loopgrad starts elsewhere: its own init.)
+   */
+  firstLoss: number | null;
   /** Why the runner has no time for this config (does not fit, failed, died), else absent. */
   skipped?: string;
 }
@@ -150,6 +156,7 @@ class Spinners {
 interface PeerRun {
   peer: PeerProcess;
   info: string;
+  firstLoss: number | null;
   times: number[];
   /** Why this peer has no time for the config, or null while it runs. */
   skipped: string | null;
@@ -163,14 +170,15 @@ async function setupPeers(cfg: LstmConfig, peers: readonly PeerProcess[]): Promi
   const warmup = Math.max(2, Math.min(10, Math.floor(cfg.rounds / 6)));
   const runs: PeerRun[] = [];
   for (const peer of peers) {
-    const run: PeerRun = { peer, info: '', times: [], skipped: null };
+    const run: PeerRun = { peer, info: '', firstLoss: null, times: [], skipped: null };
     try {
       const setup = await peer.setup({ name, batch, steps, inputSize, hiddenSize, train, lr: LR });
       if (setup.kind === 'skip') {
         run.skipped = `does not fit: ${setup.reason}`;
       } else {
         run.info = setup.info;
-        for (let w = 0; w < warmup; w++) await peer.batch();
+        run.firstLoss = (await peer.batch()).loss;
+        for (let w = 1; w < warmup; w++) await peer.batch();
       }
     } catch (e) {
       run.skipped = `failed: ${errorText(e)}`;
@@ -263,10 +271,10 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
   const work = cfg.train ? 'train' as const : 'forward' as const;
   const shape = { config: cfg.name, batch, steps, inputSize, hiddenSize, work, threads: 1 as const, handFusedMs };
   const others: LstmRunnerRow[] = peers === null ? [] : [
-    { runner: 'hand-fused', ...shape, msPerBatch: handFusedMs, ratio: 1, info: 'hand-fused float64 loop (bench/lstm-reference.ts), this thread' },
+    { runner: 'hand-fused', ...shape, msPerBatch: handFusedMs, ratio: 1, info: 'hand-fused float64 loop (bench/lstm-reference.ts), this thread', firstLoss: null },
     ...peerRuns.map((run): LstmRunnerRow => {
       const ms = run.skipped === null ? median(run.times) : null;
-      const row: LstmRunnerRow = { runner: run.peer.name, ...shape, msPerBatch: ms, ratio: ms === null ? null : ms / handFusedMs, info: run.info };
+      const row: LstmRunnerRow = { runner: run.peer.name, ...shape, msPerBatch: ms, ratio: ms === null ? null : ms / handFusedMs, info: run.info, firstLoss: run.firstLoss };
       if (run.skipped !== null) row.skipped = run.skipped;
       return row;
     }),
@@ -297,7 +305,8 @@ function startPeers(options: PeerOptions): PeerProcess[] {
   if (missing.length > 0) {
     const lines = missing.map((m) => `  ${m.name}: ${m.reason}`).join('\n');
     const rest = available.length === 0 ? 'running loopgrad and the hand-fused loop only' : `running ${available.join(', ')} with loopgrad and the hand-fused loop`;
-    console.error(`bench lstm --peers: ${missing.length === resolved.peers.length ? 'no peer is installed' : 'some peers are not installed'}:\n${lines}\n${INSTALL_HINT}; ${rest}`);
+    const hint = resolved.dir === null ? `run it from a git checkout of loopgrad and ${INSTALL_HINT}` : INSTALL_HINT;
+    console.error(`bench lstm --peers: ${missing.length === resolved.peers.length ? 'no peer is installed' : 'some peers are not installed'}:\n${lines}\n${hint}; ${rest}`);
   }
   return available.map((name) => new PeerProcess(name, resolved.dir!, resolved.timeoutMs));
 }
@@ -326,6 +335,11 @@ function printRunnersTable(rows: readonly LstmRow[]): void {
   const infos = new Map<string, string>();
   for (const row of rows) if (row.runner !== 'loopgrad' && row.info !== '') infos.set(row.runner, row.info);
   for (const [runner, info] of infos) console.log(`  ${runner}: ${info}`);
+  const losses = rows.filter((r): r is LstmRunnerRow => r.runner !== 'loopgrad' && r.firstLoss !== null);
+  for (const config of configs) {
+    const here = losses.filter((r) => r.config === config);
+    if (here.length > 0) console.log(`  config ${config}, first loss (forward: first output): ${here.map((r) => `${r.runner} ${r.firstLoss!.toPrecision(6)}`).join(', ')}`);
+  }
   for (const row of rows) if (row.runner !== 'loopgrad' && row.skipped !== undefined) console.log(`  ${row.runner}, config ${row.config}: ${row.skipped}`);
 }
 

@@ -5,8 +5,8 @@
 //   (b) batch 1, 20 steps, input 8, hidden 32
 //   (c) forward only, batch 1, 50 steps, input 32, hidden 128
 // Every variant (the hand-fused loop, loopgrad at each thread count) runs one batch per round
-// (10 at config b, 3 at c, timed together), the variants interleaved within each round, so a machine shared with other work slows them
-// alike; the median over the rounds is reported. threads 1 is Bptt in this thread; threads N > 1
+// (10 at config b, 3 at c, timed together), the variants interleaved within each round, so a
+// machine shared with other work slows them alike; the median over the rounds is reported. threads 1 is Bptt in this thread; threads N > 1
 // is the worker pool (loopgrad/node) splitting the batch into min(N, batch) shards.
 // With peers (--peers), every installed library of bench/peers (tfjs cpu and wasm, brain.js,
 // jax-js; float32) runs the same config in its own child process, one batch per round after
@@ -23,6 +23,7 @@ import { sequenceLoss } from '../lib/loss/losses.js';
 import { mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { checkKeys } from '../lib/mat/options.js';
+import { ConfigError } from '../lib/errors.js';
 import { INSTALL_HINT, type PeerName, type PeerOptions, PeerProcess, findInstalledPeers, parsePeerOptions } from './peers/runner.js';
 
 export interface LstmConfig {
@@ -164,10 +165,13 @@ interface PeerRun {
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** Sets each live peer up for cfg and warms it up (jax-js compiles on its first batch). */
+/** Untimed batches before the rounds, the same for every runner (JITs; jax-js compiles on its first). */
+const warmupBatches = (cfg: LstmConfig): number => Math.max(2, Math.min(10, Math.floor(cfg.rounds / 3)));
+
+/** Sets each live peer up for cfg and warms it up. */
 async function setupPeers(cfg: LstmConfig, peers: readonly PeerProcess[]): Promise<PeerRun[]> {
   const { name, batch, steps, inputSize, hiddenSize, train } = cfg;
-  const warmup = Math.max(2, Math.min(10, Math.floor(cfg.rounds / 6)));
+  const warmup = warmupBatches(cfg);
   const runs: PeerRun[] = [];
   for (const peer of peers) {
     const run: PeerRun = { peer, info: '', firstLoss: null, times: [], skipped: null };
@@ -224,8 +228,11 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
   const spinners = cfg.train && maxThreads > 1 ? new Spinners(maxThreads) : null;
   const refBatch = () => (cfg.train ? ref.trainBatch(refTheta, xs.data, targets.data, LR) : ref.forward(refTheta, xs.data));
   // Warm-up (JIT, arenas, workers' models); the first gradients are at the same theta.
-  refBatch();
-  for (const v of variants) v.firstGrad = await v.oneBatch();
+  for (let w = 0; w < warmupBatches(cfg); w++) refBatch();
+  for (const v of variants) {
+    v.firstGrad = (await v.oneBatch())?.slice() ?? null; // a copy: later batches may reuse the array
+    for (let w = 1; w < warmupBatches(cfg); w++) await v.oneBatch();
+  }
   const peerRuns = peers === null ? [] : await setupPeers(cfg, peers);
   const refTimes: number[] = [];
   // Spin about as long as one thread's batch takes (calibrated once, after the warm-up).
@@ -238,6 +245,7 @@ async function benchConfig(cfg: LstmConfig, threads: readonly number[], pools: M
     spinIterations = Math.max(probe, Math.round(probe * Math.min(batchMs, 200) / Math.max(await spinners.time(1, probe), 0.01)));
   }
   const k = cfg.batchesPerRound ?? 1;
+  if (!Number.isInteger(k) || k < 1) throw new ConfigError('bench lstm', `config ${cfg.name}: batchesPerRound must be a positive integer, got ${k}`, { value: k });
   for (let r = 0; r < cfg.rounds; r++) {
     if (spinners !== null) {
       const one = await spinners.time(1, spinIterations);

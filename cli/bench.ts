@@ -33,7 +33,7 @@ const cases: Record<string, { summary: string; run: (json: boolean, threads?: nu
     run: async (json) => (await import('../bench/network.js')).benchNetwork({ json }),
   },
   lstm: {
-    summary: 'LSTM + dense head, (a) batch 32 (b) batch 1 (c) forward only: loopgrad vs a hand-fused loop, --threads',
+    summary: 'LSTM + dense head, (a) batch 32 (b) batch 1 (c) forward only: loopgrad vs a hand-fused loop, --threads, --peers',
     run: async (json, threads, peers) => (await import('../bench/lstm.js')).benchLstm({ json, ...(threads === undefined ? {} : { threads }), ...(peers === true ? { peers: {} } : {}) }),
   },
   ctc: {

@@ -24,6 +24,7 @@ test('bench lstm rows: every config at every thread count, gradients equal acros
   assert.is(lines.length, rows.length);
   for (const [i, row] of rows.entries()) {
     assert.equal(JSON.parse(lines[i]), row);
+    if (row.runner !== 'loopgrad') throw new Error(`a ${row.runner} row without --peers`);
     for (const key of ['batch', 'steps', 'inputSize', 'hiddenSize', 'threads', 'msPerBatch', 'handFusedMs', 'gradRelDiffVsOneThread'] as const) {
       assert.ok(Number.isFinite(row[key]), `${key} is ${row[key]}`);
     }

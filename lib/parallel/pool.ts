@@ -22,7 +22,9 @@ import type { FromWorker, MatData, RunMessage, WorkerHost, WorkerPort } from './
 import { type ShardRange, reduceInOrder, shardRanges, shardRows } from './shard.js';
 
 /** A worker died or failed during a call, or the pool is closed. */
-export class WorkerError extends LoopgradError {}
+export class WorkerError extends LoopgradError {
+  static override readonly errorName = 'WorkerError';
+}
 
 export interface WorkerPoolOptions {
   /** Workers: an integer from 1 to the host's cores (refused otherwise; default: the cores). */

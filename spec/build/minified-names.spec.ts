@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 const ENTRY = `
 import { mat, gemm } from './lib/index.js';
 export { LoopgradError, ShapeError, ConfigError, FormatError, ResourceError } from './lib/index.js';
+export { WorkerError } from './lib/parallel/pool.js';
 export function provoke(kind) {
   try {
     if (kind === 'ShapeError') gemm(mat(2, 2), mat(2, 3), mat(2, 3));
@@ -23,7 +24,7 @@ test("a minified bundle keeps every error kind's name", async () => {
   });
   const code = out.outputFiles[0].text;
   const mod = (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as Record<string, new (op: string, m: string) => Error> & { provoke(kind: string): Error };
-  for (const kind of ['LoopgradError', 'ShapeError', 'ConfigError', 'FormatError', 'ResourceError']) {
+  for (const kind of ['LoopgradError', 'ShapeError', 'ConfigError', 'FormatError', 'ResourceError', 'WorkerError']) {
     const e = new mod[kind]('op', 'message');
     assert.is(e.name, kind, `a minified ${kind} is named ${e.name}`);
     assert.ok(String(e).startsWith(`${kind}: op: message`), String(e));

@@ -57,7 +57,7 @@ class NodeSyncGroup implements SyncWorkerGroup {
   private closed = false;
 
   constructor(workers: number, channel: SharedArrayBuffer) {
-    const data: SupervisorData = { channel, workers, execArgv: workerExecArgv() };
+    const data: SupervisorData = { channel, workers, execArgv: workerExecArgv(), script: 'worker.js' };
     this.supervisor = new Worker(SUPERVISOR_SCRIPT, { workerData: data, execArgv: workerExecArgv() });
     this.supervisor.unref();
     // A supervisor that dies takes its workers with it: every later call fails, naming the cause.

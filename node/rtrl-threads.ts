@@ -1,6 +1,6 @@
 // Node's workers for threaded RTRL: importing this file (node/register.ts does, so importing
 // loopgrad under Node does) lets Rtrl({ threads }) run its column blocks on worker_threads
-// (lib/parallel/rtrl-team.ts). The workers run under a supervisor thread (node/rtrl-supervisor.ts)
+// (lib/parallel/rtrl-team.ts). The workers run under the supervisor thread of node/supervisor.ts
 // that notices a death while the caller is blocked in a step. Every thread is unref'd: none keeps
 // the process alive (the caller blocks while they work, so it never needs them to).
 import { availableParallelism } from 'node:os';
@@ -8,9 +8,9 @@ import { Worker } from 'node:worker_threads';
 import { type RtrlTeamRequest, provideRtrlTeams } from '../lib/rnn/rtrl-threads.js';
 import { type RtrlGroup, type RtrlHost, RtrlWorkers } from '../lib/parallel/rtrl-team.js';
 import type { RtrlToWorker } from '../lib/parallel/rtrl-shard.js';
-import type { FromRtrlSupervisor, RtrlSupervisorData, ToRtrlSupervisor } from './rtrl-supervisor.js';
+import type { FromSupervisor, SupervisorData, ToSupervisor } from './supervisor.js';
 
-const SUPERVISOR_SCRIPT = new URL('./rtrl-supervisor.js', import.meta.url);
+const SUPERVISOR_SCRIPT = new URL('./supervisor.js', import.meta.url);
 
 class NodeRtrlGroup implements RtrlGroup {
   private readonly supervisor: Worker;
@@ -20,10 +20,10 @@ class NodeRtrlGroup implements RtrlGroup {
   constructor(workers: number, channel: SharedArrayBuffer) {
     // Workers inherit the process's flags except --input-type, which Node refuses for a file.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const data: RtrlSupervisorData = { channel, workers, execArgv };
+    const data: SupervisorData = { channel, workers, execArgv, script: 'rtrl-worker.js' };
     this.supervisor = new Worker(SUPERVISOR_SCRIPT, { workerData: data, execArgv });
     this.supervisor.unref();
-    this.supervisor.on('message', (m: FromRtrlSupervisor) => {
+    this.supervisor.on('message', (m: FromSupervisor) => {
       for (const l of this.listeners) l(m.index, m.cause);
       this.waiting.get(m.index)?.();
       this.waiting.delete(m.index);
@@ -32,7 +32,7 @@ class NodeRtrlGroup implements RtrlGroup {
   }
 
   post(index: number, message: RtrlToWorker): void {
-    const m: ToRtrlSupervisor = { type: 'post', index, message };
+    const m: ToSupervisor = { type: 'post', index, message };
     this.supervisor.postMessage(m);
   }
 
@@ -42,13 +42,13 @@ class NodeRtrlGroup implements RtrlGroup {
 
   kill(index: number, afterMs = 0): Promise<void> {
     const died = new Promise<void>((resolve) => this.waiting.set(index, resolve));
-    const m: ToRtrlSupervisor = { type: 'kill', index, afterMs };
+    const m: ToSupervisor = { type: 'kill', index, afterMs };
     this.supervisor.postMessage(m);
     return died;
   }
 
   close(): void {
-    const m: ToRtrlSupervisor = { type: 'close' };
+    const m: ToSupervisor = { type: 'close' };
     this.supervisor.postMessage(m);
     void this.supervisor.terminate();
   }

@@ -1,4 +1,4 @@
-// The script each RTRL worker thread runs (started by node/rtrl-supervisor.ts): the platform-free
+// The script each RTRL worker thread runs (started by node/supervisor.ts): the platform-free
 // RtrlShard behind parentPort.
 import { parentPort } from 'node:worker_threads';
 import { RtrlShard } from '../lib/parallel/rtrl-shard.js';

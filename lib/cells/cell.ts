@@ -153,6 +153,22 @@ export function activationSlopeAt(f: Activation, y: number): number {
   }
 }
 
+/**
+ * The unitInfluence rows of an element-wise recurrence h = f(pre), pre_k = ... + r_k h_{t-1,k}
+ * (Elman's W_hh diagonal, IndRNN's u), from the new state h: rowDerivative = f'(pre) and D's
+ * diagonal jacobian = f'(pre)·r_k, where r_k is recurrent.data[offset + k·stride].
+ */
+export function elementwiseInfluence(f: Activation, h: Mat, recurrent: Mat, stride: number, jacobian: Float64Array, rowDerivative: Float64Array): void {
+  const H = h.cols;
+  for (let b = 0; b < h.rows; b++) {
+    for (let k = 0; k < H; k++) {
+      const slope = activationSlopeAt(f, h.data[h.offset + b * H + k]);
+      jacobian[b * H + k] = slope * recurrent.data[recurrent.offset + k * stride];
+      rowDerivative[b * H + k] = slope;
+    }
+  }
+}
+
 /** f(pre) for one number (the hooks' plain loops; the Graph's kernels for matrices). */
 export function activateNumber(f: Activation, pre: number): number {
   switch (f) {

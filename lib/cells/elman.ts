@@ -8,7 +8,7 @@ import { gemm } from '../mat/gemm.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Activation, type Cell, type ParamInfluence, activate, activateNumber, activationSlope, activationSlopeAt, checkActivation } from './cell.js';
+import { type Activation, type Cell, type ParamInfluence, activate, activateNumber, activationSlope, elementwiseInfluence, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface ElmanOptions {
@@ -96,15 +96,8 @@ export function elman(options: ElmanOptions): Cell {
       rowState: new Int32Array(hiddenSize),
       params: influenceParams,
       // f'(pre) from the new state (no product with W_ih and W_hh again).
-      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
-        const w = mats[1];
-        for (let b = 0; b < x.rows; b++) {
-          for (let k = 0; k < H; k++) {
-            const slope = activationSlopeAt(activation, h.data[h.offset + b * H + k]);
-            jacobian[b * H + k] = slope * w.data[w.offset + k * H + k];
-            rowDerivative[b * H + k] = slope;
-          }
-        }
+      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], _x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+        elementwiseInfluence(activation, h, mats[1], H + 1, jacobian, rowDerivative);
       },
     },
     init(mats: readonly Mat[], rng: Rng) {

@@ -10,7 +10,7 @@ import { gemm } from '../mat/gemm.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Cell, type ParamInfluence, activate, activateNumber, activationSlope, activationSlopeAt, checkActivation } from './cell.js';
+import { type Cell, type ParamInfluence, activate, activateNumber, activationSlope, elementwiseInfluence, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface IndrnnOptions {
@@ -85,15 +85,8 @@ export function indrnn(options: IndrnnOptions): Cell {
       rowState: new Int32Array(hiddenSize),
       params: influenceParams,
       // f'(pre) from the new state (no product with W_ih again).
-      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
-        const u = mats[1];
-        for (let b = 0; b < x.rows; b++) {
-          for (let k = 0; k < H; k++) {
-            const slope = activationSlopeAt(activation, h.data[h.offset + b * H + k]);
-            jacobian[b * H + k] = slope * u.data[u.offset + k];
-            rowDerivative[b * H + k] = slope;
-          }
-        }
+      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], _x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+        elementwiseInfluence(activation, h, mats[1], 1, jacobian, rowDerivative);
       },
     },
     init(mats: readonly Mat[], rng: Rng) {

@@ -14,7 +14,7 @@
 // in the channel, which wakes it. Should a worker neither answer nor die, a timeout fails the
 // phase: START_TIMEOUT_MS for a stream's start, STEP_TIMEOUT_FACTOR times the coordinator's own
 // block (of the same cost) for a step, and never less than START_TIMEOUT_MS.
-// Browser-safe: the platform supplies RtrlHost (Node: node/rtrl-threads.ts, node/rtrl-supervisor.ts).
+// Browser-safe: the platform supplies RtrlHost (Node: node/rtrl-threads.ts, node/supervisor.ts).
 import type { Mat } from '../mat/mat.js';
 import { ConfigError } from '../mat/errors.js';
 import type { RecurrentModel } from '../rnn/model.js';

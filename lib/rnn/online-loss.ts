@@ -23,8 +23,6 @@ export class LossPass {
   private readonly stateVars: Var[] = [];
   /** The direct gradient dL_t/dtheta of the last run() with a term (laid out like theta). */
   readonly direct: Float64Array;
-  /** The state the last run() recorded (for vjpParams). */
-  private lastState: readonly Var[] = [];
   /** delta_s after run(): dL_t / ds_{t-1}, one batch x size matrix per state vector (zero when no term). */
   stateGrads: Mat[] = [];
 
@@ -49,7 +47,6 @@ export class LossPass {
     stateVars.length = 0;
     for (const s of states) stateVars.push(g.leaf(s, REQUIRES_GRAD));
     const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, masks);
-    this.lastState = result.state;
     let total: Var | null = loss.step?.(g, t, result.output, result.state) ?? null;
     if (last) {
       const finalTerm = loss.final?.(g, result.state) ?? null;
@@ -71,16 +68,6 @@ export class LossPass {
     scatterGrads(unroll.model.params.offsets, paramVars, this.direct);
     if (grad !== null) for (let k = 0; k < grad.length; k++) grad[k] += this.direct[k];
     return total.value.data[total.value.offset];
-  }
-
-  /**
-   * νᵀ ∂s_t/∂θ of the step the last run() recorded, for cotangents ν on s_t (one matrix per state
-   * vector, shaped as the state), written into `into` laid out like theta. The tape is walked again;
-   * summed over the batch's rows, so per-sequence use needs a batch of 1.
-   */
-  vjpParams(cotangents: readonly Mat[], into: Float64Array): void {
-    this.graph.backward(this.lastState, cotangents);
-    scatterGrads(this.unroll.model.params.offsets, this.paramVars, into);
   }
 
   /** Bytes of the pass's graph arena and scratch. */

@@ -9,7 +9,8 @@ import type { Mat } from '../mat/mat.js';
 import { rowsView } from '../mat/mat.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
 import type { RecurrentModel } from '../rnn/model.js';
-import type { TbpttWindowLike, ThreadedTbpttEngine } from '../rnn/threads.js';
+import type { ThreadedTbpttEngine } from '../rnn/threads.js';
+import type { TbpttWindow } from '../rnn/tbptt-window.js';
 import { type RunOptions, type RunResult, RUN_OPTIONS } from '../rnn/unroll.js';
 import type { WorkerHost } from './protocol.js';
 import { ThreadedBptt } from './threaded-bptt.js';
@@ -31,7 +32,7 @@ export class ThreadedTbptt implements ThreadedTbpttEngine {
     this.core.close();
   }
 
-  run(xs: Mat, loss: SequenceLoss, options: RunOptions & { onWindow?: (window: TbpttWindowLike) => void } = {}): RunResult {
+  run(xs: Mat, loss: SequenceLoss, options: RunOptions & { onWindow?: (window: TbpttWindow) => void } = {}): RunResult {
     const seq = this.core.sequence(xs, options, TBPTT_RUN_OPTIONS); // checks every input once
     const { batch, steps } = seq;
     const { k1, k2 } = this;

@@ -19,6 +19,9 @@ import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, type Sequence, RUN_OPTIONS, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
 import { ConfigError, ShapeError } from '../mat/errors.js';
 import { type ThreadedTbpttEngine, checkThreadsOption, threadEngines } from './threads.js';
+import type { TbpttWindow } from './tbptt-window.js';
+
+export type { TbpttWindow };
 
 export interface TbpttOptions {
   /** Steps between updates (the loss of these steps is backpropagated). */
@@ -38,21 +41,6 @@ export interface TbpttRunOptions extends RunOptions {
   onWindow?: TbpttCallback;
 }
 
-/** What one truncated backward pass computed. Valid during the callback only (buffers are reused). */
-export interface TbpttWindow {
-  /** First step the gradient reached (global step index since reset). */
-  start: number;
-  /** One past the last step. */
-  end: number;
-  /** First step whose loss term is in this window (end - k1, or fewer at the end of a run). */
-  lossStart: number;
-  /** Sum of the loss terms of steps [lossStart, end) (and the final term at the end of a run). */
-  loss: number;
-  /** Gradient of that loss with respect to theta, truncated to [start, end). */
-  grad: Float64Array;
-  /** Whether any loss term was present (false: grad is zero). */
-  hasLoss: boolean;
-}
 
 export type TbpttCallback = (window: TbpttWindow) => void;
 

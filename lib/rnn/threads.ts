@@ -7,6 +7,7 @@ import { ConfigError } from '../mat/errors.js';
 import type { SequenceLoss } from './loss-spec.js';
 import type { RecurrentModel } from './model.js';
 import type { RunOptions, RunResult } from './unroll.js';
+import type { TbpttWindow } from './tbptt-window.js';
 
 /** What a threaded Bptt returns: Bptt's result but d loss / d xs (refused with threads). */
 export interface ThreadedBpttResult extends RunResult {
@@ -23,18 +24,8 @@ export interface ThreadedBpttEngine {
 
 export interface ThreadedTbpttEngine {
   /** Tbptt.run's contract (options may hold onWindow). */
-  run(xs: Mat, loss: SequenceLoss, options: RunOptions & { onWindow?: (window: TbpttWindowLike) => void }): RunResult;
+  run(xs: Mat, loss: SequenceLoss, options: RunOptions & { onWindow?: (window: TbpttWindow) => void }): RunResult;
   close(): void;
-}
-
-/** What a truncated-BPTT window reports (lib/rnn/tbptt.ts TbpttWindow). */
-export interface TbpttWindowLike {
-  start: number;
-  end: number;
-  lossStart: number;
-  loss: number;
-  grad: Float64Array;
-  hasLoss: boolean;
 }
 
 export interface ThreadEngines {

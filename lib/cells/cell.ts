@@ -154,19 +154,29 @@ export function activationSlopeAt(f: Activation, y: number): number {
 }
 
 /**
- * The unitInfluence rows of an element-wise recurrence h = f(pre), pre_k = ... + r_k h_{t-1,k}
- * (Elman's W_hh diagonal, IndRNN's u), from the new state h: rowDerivative = f'(pre) and D's
- * diagonal jacobian = f'(pre)·r_k, where r_k is recurrent.data[offset + k·stride].
+ * The unitInfluence of a cell with one state vector whose recurrence is element-wise per unit,
+ * h = f(pre), pre_k = ... + r_k h_{t-1,k} (Elman's W_hh diagonal as SnAp-1 sees it, IndRNN's u):
+ * one row per unit; from the new state h, rowDerivative = f'(pre) and D's diagonal
+ * jacobian = f'(pre)·r_k, where r_k is params[1].data[offset + k·stride].
  */
-export function elementwiseInfluence(f: Activation, h: Mat, recurrent: Mat, stride: number, jacobian: Float64Array, rowDerivative: Float64Array): void {
-  const H = h.cols;
-  for (let b = 0; b < h.rows; b++) {
-    for (let k = 0; k < H; k++) {
-      const slope = activationSlopeAt(f, h.data[h.offset + b * H + k]);
-      jacobian[b * H + k] = slope * recurrent.data[recurrent.offset + k * stride];
-      rowDerivative[b * H + k] = slope;
-    }
-  }
+export function elementwiseUnitInfluence(f: Activation, hiddenSize: number, params: readonly (ParamInfluence | null)[], stride: number): UnitInfluence {
+  const H = hiddenSize;
+  return {
+    rows: H,
+    rowUnit: Int32Array.from({ length: H }, (_, i) => i),
+    rowState: new Int32Array(H),
+    params,
+    compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], _x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
+      const r = mats[1];
+      for (let b = 0; b < h.rows; b++) {
+        for (let k = 0; k < H; k++) {
+          const slope = activationSlopeAt(f, h.data[h.offset + b * H + k]);
+          jacobian[b * H + k] = slope * r.data[r.offset + k * stride];
+          rowDerivative[b * H + k] = slope;
+        }
+      }
+    },
+  };
 }
 
 /** f(pre) for one number (the hooks' plain loops; the Graph's kernels for matrices). */

@@ -8,7 +8,7 @@ import { gemm } from '../mat/gemm.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Activation, type Cell, type ParamInfluence, activate, activateNumber, activationSlope, elementwiseInfluence, checkActivation } from './cell.js';
+import { type Activation, type Cell, type ParamInfluence, activate, activateNumber, activationSlope, elementwiseUnitInfluence, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface ElmanOptions {
@@ -90,16 +90,8 @@ export function elman(options: ElmanOptions): Cell {
     unitJacobian(mats: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array) {
       diagonalJacobian(mats, state, x, out);
     },
-    unitInfluence: {
-      rows: hiddenSize,
-      rowUnit: identity,
-      rowState: new Int32Array(hiddenSize),
-      params: influenceParams,
-      // f'(pre) from the new state (no product with W_ih and W_hh again).
-      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], _x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
-        elementwiseInfluence(activation, h, mats[1], H + 1, jacobian, rowDerivative);
-      },
-    },
+    // f'(pre) from the new state (no product with the weights again).
+    unitInfluence: elementwiseUnitInfluence(activation, hiddenSize, influenceParams, H + 1),
     init(mats: readonly Mat[], rng: Rng) {
       // PyTorch's default: every weight and bias uniform in ±1/√H.
       const bound = 1 / Math.sqrt(hiddenSize);

@@ -10,7 +10,7 @@ import { gemm } from '../mat/gemm.js';
 import type { Rng } from '../mat/rng.js';
 import { uniformInit } from '../mat/init.js';
 import { checkInt, checkKeys, keysOf } from '../mat/options.js';
-import { type Cell, type ParamInfluence, activate, activateNumber, activationSlope, elementwiseInfluence, checkActivation } from './cell.js';
+import { type Cell, type ParamInfluence, activate, activateNumber, activationSlope, elementwiseUnitInfluence, checkActivation } from './cell.js';
 import type { ParamSpec } from './params.js';
 
 export interface IndrnnOptions {
@@ -79,16 +79,8 @@ export function indrnn(options: IndrnnOptions): Cell {
     unitJacobian(mats: readonly Mat[], state: readonly Mat[], x: Mat, out: Float64Array) {
       diagonalJacobian(mats, state, x, out);
     },
-    unitInfluence: {
-      rows: hiddenSize,
-      rowUnit: identity,
-      rowState: new Int32Array(hiddenSize),
-      params: influenceParams,
-      // f'(pre) from the new state (no product with W_ih again).
-      compute(mats: readonly Mat[], _state: readonly Mat[], [h]: readonly Mat[], _x: Mat, jacobian: Float64Array, rowDerivative: Float64Array) {
-        elementwiseInfluence(activation, h, mats[1], 1, jacobian, rowDerivative);
-      },
-    },
+    // f'(pre) from the new state (no product with the weights again).
+    unitInfluence: elementwiseUnitInfluence(activation, hiddenSize, influenceParams, 1),
     init(mats: readonly Mat[], rng: Rng) {
       // Input weights and biases: PyTorch's RNN default, uniform in ±1/√H.
       const bound = 1 / Math.sqrt(hiddenSize);

@@ -24,16 +24,9 @@ import { mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { checkKeys } from '../lib/mat/options.js';
 import { ConfigError } from '../lib/errors.js';
-import { INSTALL_HINT, type PeerName, type PeerOptions, PeerProcess, findInstalledPeers, parsePeerOptions } from './peers/runner.js';
+import { INSTALL_HINT, type LstmShape, type PeerName, type PeerOptions, PeerProcess, findInstalledPeers, parsePeerOptions } from './peers/runner.js';
 
-export interface LstmConfig {
-  name: string;
-  batch: number;
-  steps: number;
-  inputSize: number;
-  hiddenSize: number;
-  /** false: forward only (no loss, no gradient, no update). */
-  train: boolean;
+export interface LstmConfig extends LstmShape {
   rounds: number;
   /**
    * Batches each runner runs back to back in a round, timed together (default 1): at batch 1 a
@@ -48,8 +41,8 @@ export const LSTM_CONFIGS: readonly LstmConfig[] = [
   { name: 'c', batch: 1, steps: 50, inputSize: 32, hiddenSize: 128, train: false, rounds: 20, batchesPerRound: 3 },
 ];
 
-export interface LstmBenchRow {
-  runner: 'loopgrad';
+/** The fields every row of bench lstm starts with: which config, and what was run. */
+interface LstmRowConfig {
   config: string;
   batch: number;
   steps: number;
@@ -57,6 +50,10 @@ export interface LstmBenchRow {
   hiddenSize: number;
   /** 'train': forward + BPTT + SGD; 'forward': outputs only. */
   work: 'train' | 'forward';
+}
+
+export interface LstmBenchRow extends LstmRowConfig {
+  runner: 'loopgrad';
   threads: number;
   /** Median ms per batch of loopgrad. */
   msPerBatch: number;
@@ -84,14 +81,8 @@ export interface LstmBenchRow {
 }
 
 /** A row of the hand-fused loop or of a peer (bench lstm --peers), timed in the same rounds. */
-export interface LstmRunnerRow {
+export interface LstmRunnerRow extends LstmRowConfig {
   runner: 'hand-fused' | PeerName;
-  config: string;
-  batch: number;
-  steps: number;
-  inputSize: number;
-  hiddenSize: number;
-  work: 'train' | 'forward';
   threads: 1;
   /** Median ms per batch, or null when the runner did not run this config (see skipped). */
   msPerBatch: number | null;

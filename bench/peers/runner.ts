@@ -106,14 +106,19 @@ export function findInstalledPeers(opts: ResolvedPeerOptions): PeerAvailability 
   return { available, missing };
 }
 
-/** What a peer is told to run: one of bench/lstm.ts's configs and the SGD learning rate. */
-export interface PeerConfig {
+/** One of bench/lstm.ts's configs as every runner sees it (bench/lstm.ts adds how it is timed). */
+export interface LstmShape {
   name: string;
   batch: number;
   steps: number;
   inputSize: number;
   hiddenSize: number;
+  /** false: forward only (no loss, no gradient, no update). */
   train: boolean;
+}
+
+/** What a peer is told to run: a config and the SGD learning rate. */
+export interface PeerConfig extends LstmShape {
   lr: number;
 }
 

@@ -7,11 +7,11 @@
 // differ only in how they carry S.
 import { Graph, type Var } from '../ad/graph.js';
 import type { StepMasks } from '../cells/cell.js';
-import { ConfigError, ShapeError } from '../mat/errors.js';
-import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { ConfigError } from '../mat/errors.js';
+import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type Unroll, scatterGrads } from './unroll.js';
+import { type Unroll, scatterGrads, stepLossTerm } from './unroll.js';
 
 const REQUIRES_GRAD = { requiresGrad: true };
 
@@ -47,17 +47,10 @@ export class LossPass {
     stateVars.length = 0;
     for (const s of states) stateVars.push(g.leaf(s, REQUIRES_GRAD));
     const result = unroll.step(g, unroll.cellParams(paramVars), stateVars, g.leaf(x), t, masks);
-    let total: Var | null = loss.step?.(g, t, result.output, result.state) ?? null;
-    if (last) {
-      const finalTerm = loss.final?.(g, result.state) ?? null;
-      if (finalTerm !== null) total = total === null ? finalTerm : g.add(total, finalTerm);
-    }
+    const total = stepLossTerm(g, unroll.op, loss, t, result.output, result.state, last);
     if (total === null) {
       for (const m of this.stateGrads) m.data.fill(0);
       return null;
-    }
-    if (total.value.rows !== 1 || total.value.cols !== 1) {
-      throw new ShapeError(unroll.op, `a loss term must be 1x1, got ${shapeOf(total.value)}`, { shape: [total.value.rows, total.value.cols] });
     }
     g.backward(total);
     for (let i = 0; i < stateVars.length; i++) {

@@ -276,6 +276,19 @@ export function gatherGrads(vars: readonly Var[], out: Mat): Mat {
   return out;
 }
 
+/** An online step's loss: its step term, plus the final term on the `last` step, as one 1x1 Var (null when there is none). */
+export function stepLossTerm(g: Graph, op: string, loss: SequenceLoss, t: number, output: Var, state: readonly Var[], last: boolean): Var | null {
+  let total = loss.step?.(g, t, output, state) ?? null;
+  if (last) {
+    const finalTerm = loss.final?.(g, state) ?? null;
+    if (finalTerm !== null) total = total === null ? finalTerm : g.add(total, finalTerm);
+  }
+  if (total !== null && (total.value.rows !== 1 || total.value.cols !== 1)) {
+    throw new ShapeError(op, `a loss term must be 1x1, got ${shapeOf(total.value)}`, { term: [total.value.rows, total.value.cols] });
+  }
+  return total;
+}
+
 /** The sum of a run's loss terms as one 1x1 Var (null when there are none). */
 export function sumTerms(g: Graph, op: string, terms: readonly Var[]): Var | null {
   if (terms.length === 0) return null;

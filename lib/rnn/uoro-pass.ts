@@ -12,10 +12,9 @@
 // graph's own product may sum those terms in another order: equal up to rounding, ~1e-16).
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import type { StepMasks } from '../cells/cell.js';
-import { ShapeError } from '../mat/errors.js';
-import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { type Mat, mat } from '../mat/mat.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type Unroll, copyState } from './unroll.js';
+import { type Unroll, copyState, stepLossTerm } from './unroll.js';
 import { denseUpdate, outerUpdate, sumOfSquares } from './uoro-kernels.js';
 
 const REQUIRES_GRAD: LeafOptions = { requiresGrad: true };
@@ -86,18 +85,11 @@ export class UoroPass {
    */
   lossTerm(loss: SequenceLoss, t: number, last: boolean): number | null {
     const g = this.graph, result = this.result!;
-    let total: Var | null = loss.step?.(g, t, result.output, result.state) ?? null;
-    if (last) {
-      const finalTerm = loss.final?.(g, result.state) ?? null;
-      if (finalTerm !== null) total = total === null ? finalTerm : g.add(total, finalTerm);
-    }
+    const total = stepLossTerm(g, this.unroll.op, loss, t, result.output, result.state, last);
     if (total === null) {
       for (const m of this.stateGrads) m.data.fill(0);
       for (const p of this.lossParts) p.kind = ZERO;
       return null;
-    }
-    if (total.value.rows !== 1 || total.value.cols !== 1) {
-      throw new ShapeError(this.unroll.op, `a loss term must be 1x1, got ${shapeOf(total.value)}`, { shape: [total.value.rows, total.value.cols] });
     }
     g.backward(total, undefined, this.lossWalk);
     for (let i = 0; i < this.stateVars.length; i++) {

@@ -39,7 +39,7 @@ export function keysOf<T>(all: { readonly [K in keyof Required<T>]: true }): rea
  * `lstm: hiddenSize must be an integer >= 1, got 2.5`. The one size / count check of lib/.
  */
 export function checkInt(op: string, name: string, value: unknown, min = 1): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw new ConfigError(op, `${name} must be an integer >= ${min}, got ${show(value)}`, { option: name, value, min });
   }
   return value;

@@ -6,7 +6,7 @@
 import { type CellKind, createCell, isCellKind, CELL_KINDS } from '../cells/registry.js';
 import { withReadout } from '../arch/readout.js';
 import { Rng } from '../mat/rng.js';
-import { checkKeys, keysOf } from '../mat/options.js';
+import { checkInt, checkKeys, keysOf } from '../mat/options.js';
 import { createModel, type RecurrentModel } from '../rnn/model.js';
 import { Forward } from '../rnn/forward.js';
 import { type MethodSpec, formatMethod, parseMethod } from '../rnn/methods.js';
@@ -79,12 +79,9 @@ export interface CurriculumReport {
   model: RecurrentModel;
 }
 
+/** An integer option >= min, `fallback` when absent. */
 function positiveInt(name: string, value: unknown, fallback: number, min = 1): number {
-  const v = value === undefined ? fallback : value;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new ConfigError('curriculum', `${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`, { option: name, value });
-  }
-  return v;
+  return checkInt('curriculum', name, value === undefined ? fallback : value, min);
 }
 
 function positiveNumber(name: string, value: unknown, fallback: number | undefined): number | undefined {

@@ -9,7 +9,7 @@
 import { ConfigError, FormatError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
-import { checkKeys } from '../mat/options.js';
+import { checkInt, checkKeys } from '../mat/options.js';
 import * as pm from '../mat/math.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';
 import { Forward } from '../rnn/forward.js';
@@ -166,8 +166,7 @@ function positiveInt(op: string, name: string, v: unknown, fallback: number, min
     if (Number.isNaN(fallback)) throw new ConfigError(op, `${name} is required (an integer >= ${min})`, { option: name });
     return fallback;
   }
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new ConfigError(op, `${name} must be an integer >= ${min}, got ${String(v)}`, { option: name, value: v });
-  return v;
+  return checkInt(op, name, v, min);
 }
 
 /** A network from its description (see NetworkDescription); the same description gives the same weights. */

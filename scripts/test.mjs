@@ -18,7 +18,16 @@ if (tscLib.status !== 0 || tsc.status !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
-const uvu = spawnSync(bin('uvu'), ['build/spec', `${pattern}.*\\.spec\\.js$`], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28 });
+// A hang guard, not a speed check: the suite takes a few minutes on 2 cores; a spec that never
+// ends (a quadratic reader, a deadlock) fails the run here instead of holding CI to its limit.
+const SUITE_LIMIT_MS = 20 * 60_000;
+const uvu = spawnSync(bin('uvu'), ['build/spec', `${pattern}.*\\.spec\\.js$`], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28, timeout: SUITE_LIMIT_MS, killSignal: 'SIGKILL' });
+if (uvu.error?.code === 'ETIMEDOUT' || uvu.signal === 'SIGKILL') {
+  process.stdout.write(uvu.stdout ?? '');
+  console.error(`test: the specs did not finish within ${SUITE_LIMIT_MS / 60_000} minutes; stopped`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 process.stdout.write(uvu.stdout);
 process.stderr.write(uvu.stderr);
 const plain = uvu.stdout.replace(/\x1b\[[0-9;]*m/g, '');

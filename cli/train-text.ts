@@ -258,7 +258,7 @@ function heldOutBits(network: Network, windows: { inputs: Int32Array[]; targets:
   return bits / count;
 }
 
-/** FNV-1a over the weights' bytes: a 32-bit number that differs for different weights. */
+/** FNV-1a over the weights' bytes: a 32-bit fingerprint (different weights almost always differ in it). */
 function weightsHash(theta: Float64Array): number {
   const bytes = new Uint8Array(theta.buffer, theta.byteOffset, theta.byteLength);
   let h = 0x811c9dc5;

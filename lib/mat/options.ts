@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
-// Checks shared by every options object and size argument in lib/. This file
-// imports nothing, so any layer (cells, optimisers, runners, trainers) can use it.
+// Checks shared by every options object and size argument in lib/. This file imports only the
+// error classes, so any layer (cells, optimisers, runners, trainers) can use it.
 
 /** A value for an error message: strings quoted, everything else as JSON where it can be. */
 function show(value: unknown): string {

@@ -7,7 +7,7 @@
 // least the best live one, no live hypothesis can overtake it and the search stops. The result
 // is the best finished hypothesis. With width 1 this is greedy decoding (argmax, the first of
 // equal maxima, until the end symbol); with width >= V^maxLength every prefix is kept, so the
-// result is the most probable sequence over all of them (spec/train/seq2seq.spec.ts checks both).
+// result is the most probable sequence over all of them (spec/train/seq2seq-network.spec.ts checks both).
 import { ConfigError } from '../mat/errors.js';
 import { matFrom } from '../mat/mat.js';
 import { logSoftmaxRows } from '../mat/elementwise.js';

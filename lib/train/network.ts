@@ -63,7 +63,8 @@ export interface FitOptions {
   /** The gradient method's memory limit (Bptt's and Rtrl's maxBytes). */
   maxBytes?: number;
   /**
-   * Threads for the gradient (default 1): bptt splits each batch over them (train's threads).
+   * Threads for the gradient (default 1; train's threads): bptt and tbptt split each batch over
+   * them, rtrl its tangent columns.
    * Needs a network of one unidirectional layer over features (no embedding, not seq2seq).
    */
   threads?: number;

@@ -75,3 +75,12 @@ export function probeStep(cell: Cell): { numbers: number; nodes: number } {
   const probe = probeCellStep(cell, 1);
   return { numbers: probe.bytes / 8, nodes: probe.nodes };
 }
+
+/**
+ * Bytes of a BPTT tape over `steps` steps of `batch` rows: each step keeps its values and their
+ * adjoints (2 · 8 bytes per number: perRow computed, stateNumbers carried) and its nodes' overhead
+ * (the probe's nodes plus the loss's few).
+ */
+export function tapeBytes(steps: number, batch: number, perRow: number, stateNumbers: number, nodes: number): number {
+  return steps * (2 * 8 * batch * (perRow + stateNumbers) + NODE_OVERHEAD_BYTES * (nodes + 4));
+}

@@ -8,7 +8,7 @@
 // a rename; --load continues a saved network, refusing flags that contradict its description.
 import { readFileSync, statSync } from 'node:fs';
 import { type FlagSpec, type Parsed, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
-import { type Estimate, NODE_OVERHEAD_BYTES, libraryLimit, memoryFlags, memoryLimit, parameterCount, probeStep, refuseOverLimit, totalBytes } from './memory.js';
+import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, probeStep, refuseOverLimit, tapeBytes, totalBytes } from './memory.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { readTextNetwork } from './saved-network.js';
 import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
@@ -212,7 +212,7 @@ function estimateTextBytes(d: FullDescription, c: TextConfig, fileBytes: number,
   // A fit call's windows: 8 bytes an input index and 4 a target index per step; one batch: inputs, one-hot targets, mask.
   estimate.push(['training windows and one-hot targets', 12 * BATCHES_PER_FIT * B * L + 8 * L * B * (V + 2)]);
   estimate.push(['held-out chunk and its outputs', 8 * EVAL_WINDOWS * L * (2 * V + 2 + probe.numbers)]);
-  const tape = (steps: number) => steps * (2 * 8 * B * (perRow + stateNumbers) + NODE_OVERHEAD_BYTES * (probe.nodes + 4));
+  const tape = (steps: number) => tapeBytes(steps, B, perRow, stateNumbers, probe.nodes);
   if (method.kind === 'bptt') estimate.push(['BPTT tape', tape(L)]);
   else if (method.kind === 'tbptt') estimate.push(['TBPTT window', tape(Math.min(L, method.k1 + method.k2))]);
   else {

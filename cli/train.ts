@@ -17,7 +17,7 @@ import { DEFAULT_STEPS, TASK_NAMES, type TaskName, createTask } from '../lib/tas
 import { TASK_TRAINING_DEFAULTS } from '../lib/train/task-defaults.js';
 import { Rng, type RngState } from '../lib/mat/rng.js';
 import { FormatError } from '../lib/errors.js';
-import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, NODE_OVERHEAD_BYTES, probeStep } from './memory.js';
+import { type Estimate, libraryLimit, memoryFlags, memoryLimit, parameterCount, refuseOverLimit, probeStep, tapeBytes } from './memory.js';
 
 const specs: Record<string, FlagSpec> = {
   cell: { kind: 'string', help: `${CELL_KINDS.join(' | ')} (default lstm)`, choices: CELL_KINDS },
@@ -263,7 +263,6 @@ export function estimateTrainBytes(config: TaskRunConfig): Estimate {
   const heldOut = config.heldOut ?? 1000;
   const probe = probeStep(cell);
   const perRow = probe.numbers + 2; // plus the loss's values
-  const nodeBytes = NODE_OVERHEAD_BYTES * (probe.nodes + 4); // per step, whatever the batch
   const stateNumbers = cell.stateSizes.reduce((a, b) => a + b, 0);
   const dataRows = config.trainSize ?? batch;
   estimate.push([config.trainSize !== undefined ? 'training set' : 'training batch', 8 * steps * dataRows * rowNumbers]);
@@ -274,7 +273,7 @@ export function estimateTrainBytes(config: TaskRunConfig): Estimate {
     estimate.push(['RTRL sensitivities and tangents', 8 * P * (2 * batch * stateNumbers + batch * perRow)]);
   } else {
     const window = tbptt === null ? steps : Math.min(steps, Number(tbptt[1]) + Number(tbptt[2] ?? tbptt[1]));
-    estimate.push([tbptt === null ? 'BPTT tape' : 'TBPTT window', window * (2 * 8 * batch * (perRow + stateNumbers) + nodeBytes)]);
+    estimate.push([tbptt === null ? 'BPTT tape' : 'TBPTT window', tapeBytes(window, batch, perRow, stateNumbers, probe.nodes)]);
   }
   return estimate;
 }

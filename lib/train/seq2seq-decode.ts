@@ -3,7 +3,7 @@
 // step fed the symbol chosen at the step before (the start symbol first). Greedy decoding runs all
 // sources as one batch; beam search (lib/train/beam.ts) runs one source at a time, its
 // hypotheses as the batch, the state rows reordered to follow their parents.
-import { type Mat, clone, mat } from '../mat/mat.js';
+import { type Mat, mat } from '../mat/mat.js';
 import * as pm from '../mat/math.js';
 import { Forward } from '../rnn/forward.js';
 import type { RecurrentModel } from '../rnn/model.js';
@@ -50,10 +50,13 @@ export class Seq2seqDecoder {
     const N = encoded[0].rows, V = this.symbols;
     const symbols: number[][] = Array.from({ length: N }, () => []);
     const logProb = new Float64Array(N), ended = new Uint8Array(N), inputs = new Int32Array(N).fill(V);
-    let state: readonly Mat[] = encoded;
+    // One stream from the encoded states: the forward pass carries the state from step to step.
+    const W = this.width, x = mat(N, W);
+    this.forward.reset({ batch: N, initialState: encoded });
     let open = N;
     for (let k = 0; k < maxLength && open > 0; k++) {
-      const out = this.stepFrom(state, inputs, N);
+      for (let r = 0; r < N; r++) x.data[r * W + W - 1] = inputs[r];
+      const out = this.forward.step(x);
       const z = out.data, o = out.offset;
       for (let b = 0; b < N; b++) {
         if (ended[b]) continue;
@@ -67,8 +70,6 @@ export class Seq2seqDecoder {
         if (best === end) { ended[b] = 1; open--; } else symbols[b].push(best);
         inputs[b] = best;
       }
-      // The stream's state buffers are reused two steps on: the next step starts from a copy.
-      state = this.forward.state.map(clone);
     }
     return symbols.map((s, b) => ({ symbols: Int32Array.from(s), logProb: logProb[b], ended: ended[b] === 1 }));
   }

@@ -15,10 +15,7 @@ class NodeWorkerPort implements WorkerPort {
   private readonly worker: Worker;
 
   constructor() {
-    // The worker inherits the process's flags (--cpu-prof, --max-old-space-size ...) except
-    // --input-type, which Node refuses for a worker that runs a file.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    this.worker = new Worker(WORKER_SCRIPT, { execArgv });
+    this.worker = new Worker(WORKER_SCRIPT, { execArgv: workerExecArgv() });
     this.name = `thread ${this.worker.threadId}`;
   }
 
@@ -57,11 +54,7 @@ class NodeSyncGroup implements SyncWorkerGroup {
   private closed = false;
 
   constructor(workers: number, channel: SharedArrayBuffer) {
-    const data: SupervisorData = { channel, workers, execArgv: workerExecArgv(), script: 'worker.js' };
-    this.supervisor = new Worker(SUPERVISOR_SCRIPT, { workerData: data, execArgv: workerExecArgv() });
-    this.supervisor.unref();
-    // A supervisor that dies takes its workers with it: every later call fails, naming the cause.
-    this.supervisor.on('error', () => undefined);
+    this.supervisor = startSupervisor(workers, channel, 'worker.js');
   }
 
   post(index: number, message: SyncToWorker, transfer: ArrayBuffer[] = []): void {
@@ -88,8 +81,23 @@ class NodeSyncGroup implements SyncWorkerGroup {
   }
 }
 
+/** The flags a worker inherits: the process's, except --input-type, which Node refuses for a worker that runs a file. */
 function workerExecArgv(): string[] {
   return process.execArgv.filter((a) => !a.startsWith('--input-type'));
+}
+
+/**
+ * A supervisor thread (supervisor.ts) running `workers` copies of `script` over the channel;
+ * unref'd, and its own death ignored here: its workers die with it, so every later call fails,
+ * naming the cause.
+ */
+export function startSupervisor(workers: number, channel: SharedArrayBuffer, script: SupervisorData['script']): Worker {
+  const execArgv = workerExecArgv();
+  const data: SupervisorData = { channel, workers, execArgv, script };
+  const supervisor = new Worker(SUPERVISOR_SCRIPT, { workerData: data, execArgv });
+  supervisor.unref();
+  supervisor.on('error', () => undefined);
+  return supervisor;
 }
 
 /** Node's workers: one worker_threads Worker per slot, memory shared, cores from the OS. */

@@ -8,9 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { type RtrlTeamRequest, provideRtrlTeams } from '../lib/rnn/rtrl-threads.js';
 import { type RtrlGroup, type RtrlHost, RtrlWorkers } from '../lib/parallel/rtrl-team.js';
 import type { RtrlToWorker } from '../lib/parallel/rtrl-shard.js';
-import type { FromSupervisor, SupervisorData, ToSupervisor } from './supervisor.js';
-
-const SUPERVISOR_SCRIPT = new URL('./supervisor.js', import.meta.url);
+import type { FromSupervisor, ToSupervisor } from './supervisor.js';
+import { startSupervisor } from './pool.js';
 
 class NodeRtrlGroup implements RtrlGroup {
   private readonly supervisor: Worker;
@@ -18,17 +17,12 @@ class NodeRtrlGroup implements RtrlGroup {
   private readonly waiting = new Map<number, () => void>();
 
   constructor(workers: number, channel: SharedArrayBuffer) {
-    // Workers inherit the process's flags except --input-type, which Node refuses for a file.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const data: SupervisorData = { channel, workers, execArgv, script: 'rtrl-worker.js' };
-    this.supervisor = new Worker(SUPERVISOR_SCRIPT, { workerData: data, execArgv });
-    this.supervisor.unref();
+    this.supervisor = startSupervisor(workers, channel, 'rtrl-worker.js');
     this.supervisor.on('message', (m: FromSupervisor) => {
       for (const l of this.listeners) l(m.index, m.cause);
       this.waiting.get(m.index)?.();
       this.waiting.delete(m.index);
     });
-    this.supervisor.on('error', () => undefined); // its workers die with it: later steps fail, naming them
   }
 
   post(index: number, message: RtrlToWorker): void {

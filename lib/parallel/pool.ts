@@ -74,14 +74,15 @@ interface Pending {
 const OP = 'parallel bptt';
 
 /** Checks a thread count against the cores: an integer from 1 to cores, or a ConfigError. */
-export function checkThreads(threads: unknown, cores: number): number {
+export function checkThreads(threads: unknown, cores: number, op = 'workerPool'): number {
   if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > cores) {
-    throw new ConfigError('workerPool', `threads must be an integer from 1 to ${cores} (the cores of this machine), got ${String(threads)}`, { threads, cores });
+    throw new ConfigError(op, `threads must be an integer from 1 to ${cores} (the cores of this machine), got ${String(threads)}`, { option: 'threads', value: threads, threads, cores });
   }
   return threads;
 }
 
-function toData(m: Mat): MatData {
+/** A matrix's numbers as a compact copy that can cross a thread boundary. */
+export function toData(m: Mat): MatData {
   return { rows: m.rows, cols: m.cols, data: m.data.slice(m.offset, m.offset + m.rows * m.cols) };
 }
 

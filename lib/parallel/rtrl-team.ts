@@ -21,7 +21,7 @@ import type { RecurrentModel } from '../rnn/model.js';
 import { type ColumnRange, columnBlocks } from '../rnn/rtrl-columns.js';
 import type { RtrlTeam, RtrlTeamRequest } from '../rnn/rtrl-threads.js';
 import { modelFromSpec, specOf, type ModelSpec } from './model-spec.js';
-import { WorkerError } from './pool.js';
+import { WorkerError, checkThreads } from './pool.js';
 import { type RtrlToWorker, stepLayout } from './rtrl-shard.js';
 import { type PhaseOutcome, SyncChannel } from './sync-channel.js';
 
@@ -95,9 +95,7 @@ export class RtrlWorkers implements RtrlTeam {
 
   constructor(host: RtrlHost, request: RtrlTeamRequest) {
     const { model, threads } = request;
-    if (!Number.isInteger(threads) || threads < 1 || threads > host.cores) {
-      throw new ConfigError(OP, `threads must be an integer from 1 to ${host.cores} (the cores of this machine), got ${String(threads)}`, { threads, cores: host.cores });
-    }
+    checkThreads(threads, host.cores, OP);
     if (typeof SharedArrayBuffer !== 'function') throw new ConfigError(OP, 'threads need SharedArrayBuffer (browsers: a cross-origin-isolated page)');
     this.spec = checkSpec(model, request.spec, threads);
     this.model = model;

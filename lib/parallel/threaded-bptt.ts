@@ -23,7 +23,7 @@ import type { ThreadedBpttEngine, ThreadedBpttResult } from '../rnn/threads.js';
 import { type RunOptions, RUN_OPTIONS, Unroll, estimateStepBytes, sumTerms } from '../rnn/unroll.js';
 import { BpttShard, regionLength, stateWidth } from './bptt-shard.js';
 import { specOf } from './model-spec.js';
-import { WorkerError, checkThreads } from './pool.js';
+import { WorkerError, checkThreads, toData } from './pool.js';
 import type { MatData, WorkerHost } from './protocol.js';
 import { type ShardRange, reduceInOrder, shardRanges, shardRows } from './shard.js';
 import { type PhaseOutcome, canBlock } from './sync-channel.js';
@@ -70,10 +70,6 @@ export interface ThreadedBpttOptions {
   maxBytes: number;
   /** Give up on a worker that has not answered after this long (default: wait; a dead worker is always noticed). */
   timeoutMs?: number;
-}
-
-function toData(m: Mat): MatData {
-  return { rows: m.rows, cols: m.cols, data: m.data.slice(m.offset, m.offset + m.rows * m.cols) };
 }
 
 /** The rows [start, end) of an explicit initial state (a shared 1 x size row stays whole). */
@@ -323,11 +319,7 @@ function killAndWait(pool: PoolLease['pool'], i: number): void {
 
 /** Checks threads against the host's cores (and that it has synchronous workers). */
 export function checkThreadsFor(host: WorkerHost, threads: number, op = OP): void {
-  try {
-    checkThreads(threads, host.cores);
-  } catch {
-    throw new ConfigError(op, `threads must be an integer from 1 to ${host.cores} (the cores of this machine), got ${String(threads)}`, { option: 'threads', value: threads, cores: host.cores });
-  }
+  checkThreads(threads, host.cores, op);
   if (threads > 1 && host.startSync === undefined) {
     throw new ConfigError(op, `threads: ${threads}: this platform's worker host has no synchronous workers; use the async WorkerPool.bptt`, { option: 'threads', value: threads });
   }

@@ -11,7 +11,7 @@ import { ConfigError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type Unroll, scatterGrads, stepLossTerm } from './unroll.js';
+import { type Unroll, readGrads, scatterGrads, stepLossTerm } from './unroll.js';
 
 const REQUIRES_GRAD = { requiresGrad: true };
 
@@ -53,11 +53,7 @@ export class LossPass {
       return null;
     }
     g.backward(total);
-    for (let i = 0; i < stateVars.length; i++) {
-      const v = stateVars[i], out = this.stateGrads[i];
-      if (v.grad === null) out.data.fill(0);
-      else out.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + out.data.length));
-    }
+    readGrads(stateVars, this.stateGrads);
     scatterGrads(unroll.model.params.offsets, paramVars, this.direct);
     if (grad !== null) for (let k = 0; k < grad.length; k++) grad[k] += this.direct[k];
     return total.value.data[total.value.offset];

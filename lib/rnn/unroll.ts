@@ -276,6 +276,15 @@ export function gatherGrads(vars: readonly Var[], out: Mat): Mat {
   return out;
 }
 
+/** Each leaf's gradient copied into its own matrix (outs[i], shaped as vars[i]); zero where a leaf has none. */
+export function readGrads(vars: readonly Var[], outs: readonly Mat[]): void {
+  for (let i = 0; i < vars.length; i++) {
+    const v = vars[i], out = outs[i], n = out.rows * out.cols;
+    if (v.grad === null) out.data.fill(0, out.offset, out.offset + n);
+    else out.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + n), out.offset);
+  }
+}
+
 /** An online step's loss: its step term, plus the final term on the `last` step, as one 1x1 Var (null when there is none). */
 export function stepLossTerm(g: Graph, op: string, loss: SequenceLoss, t: number, output: Var, state: readonly Var[], last: boolean): Var | null {
   let total = loss.step?.(g, t, output, state) ?? null;

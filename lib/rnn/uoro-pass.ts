@@ -14,7 +14,7 @@ import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import type { StepMasks } from '../cells/cell.js';
 import { type Mat, mat } from '../mat/mat.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type Unroll, copyState, stepLossTerm } from './unroll.js';
+import { type Unroll, copyState, readGrads, stepLossTerm } from './unroll.js';
 import { denseUpdate, outerUpdate, sumOfSquares } from './uoro-kernels.js';
 
 const REQUIRES_GRAD: LeafOptions = { requiresGrad: true };
@@ -92,11 +92,7 @@ export class UoroPass {
       return null;
     }
     g.backward(total, undefined, this.lossWalk);
-    for (let i = 0; i < this.stateVars.length; i++) {
-      const v = this.stateVars[i], out = this.stateGrads[i];
-      if (v.grad === null) out.data.fill(0);
-      else out.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + out.data.length));
-    }
+    readGrads(this.stateVars, this.stateGrads);
     this.capture(this.lossParts, this.lossDense);
     return total.value.data[total.value.offset];
   }

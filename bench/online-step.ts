@@ -183,8 +183,14 @@ export function benchOnlineStep(opts: OnlineStepOptions): OnlineStepRow[] {
   return rows;
 }
 
-// Run directly: the UORO/BPTT ratio, e.g. `node build/bench/online-step.js --rounds 5 [--wall]`.
+// Run directly: the UORO/BPTT ratio, e.g.
+// `node build/bench/online-step.js --rounds 5 [--wall] [--cells gru,lstm,elman] [--hidden 64]`.
 if (typeof process !== 'undefined' && process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const at = process.argv.indexOf('--rounds');
-  benchUoroRatio({ rounds: at < 0 ? 5 : Number(process.argv[at + 1]), clock: process.argv.includes('--wall') ? 'wall' : 'cpu' });
+  const value = (flag: string): string | undefined => { const at = process.argv.indexOf(flag); return at < 0 ? undefined : process.argv[at + 1]; };
+  const cells = value('--cells')?.split(',') as UoroRatioOptions['cells'] | undefined;
+  const hidden = value('--hidden');
+  benchUoroRatio({
+    rounds: Number(value('--rounds') ?? 5), clock: process.argv.includes('--wall') ? 'wall' : 'cpu',
+    ...(cells === undefined ? {} : { cells }), ...(hidden === undefined ? {} : { hidden: Number(hidden) }),
+  });
 }

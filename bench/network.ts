@@ -13,7 +13,7 @@ import { Bptt } from '../lib/rnn/bptt.js';
 import { sequenceLoss } from '../lib/loss/losses.js';
 import { mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
-import { median } from './timing.js';
+import { cpuMs, median } from './timing.js';
 
 export interface NetworkBenchOptions {
   json: boolean;
@@ -32,11 +32,6 @@ export interface NetworkBenchResult {
   readonly load: { ms: number; bytes: number; parameters: number };
 }
 
-/** CPU time of this process in ms (user + system): less disturbed than wall time by other work on a shared machine. */
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 function best(times: number[]): number {
   return Math.min(...times);

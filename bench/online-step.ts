@@ -4,7 +4,7 @@
 // Expected shape: UORO a small multiple of BPTT's per-step cost (a few passes of the step plus
 // O(P)); KF-RTRL adds the H x H x H product D·A; RTRL grows with P·(state), n⁴ overall.
 import { uniformMat } from './inputs.js';
-import { bestMsPerCall, median } from './timing.js';
+import { bestMsPerCall, cpuMs, median } from './timing.js';
 import { type CellKind, createCell } from '../lib/cells/registry.js';
 import { type Mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
@@ -102,7 +102,7 @@ export interface UoroRatioRow {
 /** Milliseconds of this process's CPU time (user + system), or of the wall clock. */
 function clockOf(kind: 'cpu' | 'wall'): () => number {
   if (kind === 'wall') return () => performance.now();
-  return () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+  return cpuMs;
 }
 
 /**

@@ -15,6 +15,7 @@ import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { type RecurrentModel, createModel } from '../lib/rnn/model.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
 import { Snap } from '../lib/rnn/snap.js';
+import { cpuMs, median } from './timing.js';
 
 const INPUT = 8;
 const STEPS = 50;
@@ -117,23 +118,6 @@ function benchOne(cell: CellKind, hidden: number, rng: Rng): SnapStepRow[] {
   const msPerRun = timePerCall(() => { tape = bptt.run(xs, loss).tapeBytes; }, 3);
   rows.push({ cell, hidden, params, method: 'bptt', msPerStep: msPerRun / STEPS, bytes: tape });
   return rows;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
-}
-
-/**
- * The process's CPU time in ms (user + system), where Node has it, else wall time: on a shared
- * machine a process that waits for a core does not count the wait.
- */
-function cpuMs(): number {
-  if (typeof process !== 'undefined' && typeof process.cpuUsage === 'function') {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  }
-  return performance.now();
 }
 
 /** CPU ms per call of f over one sample of at least `ms` (and 2 calls), after no warm-up. */

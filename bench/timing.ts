@@ -31,3 +31,15 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1];
 }
+
+/**
+ * The process's CPU time in ms (user + system, every thread), where Node has it, else wall time:
+ * on a shared machine a process that waits for a core does not count the wait.
+ */
+export function cpuMs(): number {
+  if (typeof process !== 'undefined' && typeof process.cpuUsage === 'function') {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
+  return performance.now();
+}

@@ -299,10 +299,9 @@ function keptBytes(learner) {
   return learner.stateBytes();
 }
 
-/** All a learner holds, where it says (RTRL and UORO count their buffers, SnAp estimates them for one sequence); null otherwise. */
+/** All a learner holds, where it says (RTRL, UORO and SnAp count their buffers); null otherwise. */
 function allBytes(learner) {
   if (typeof learner.totalBytes === 'function') return learner.totalBytes();
-  if (typeof learner.estimateBytes === 'function') return learner.estimateBytes(1);
   return null;
 }
 

@@ -272,10 +272,28 @@ export class Snap extends OnlineMethod {
     return this.pattern.nnz;
   }
 
-  /** Bytes kept alive between steps: Ŝ, both state sets, the pattern's (and the fused pass's) indices and the gradient. */
+  /**
+   * Bytes carried from one step to the next for the gradient, as every online method counts them
+   * (Rtrl: S; Uoro: state, s̃, θ̃; KfRtrl: h, u, A): Ŝ, the state, and dL/ds of the latest loss
+   * term per row (its contraction with Ŝ waits for the next update). The gradient accumulator, the
+   * pattern's constant indices and the step's scratch are in totalBytes.
+   */
   stateBytes(): number {
     const b = this.buffers!;
-    return 8 * b.values.length + b.states.flat().reduce((bytes, m) => bytes + 8 * m.rows * m.cols, 0) + this.pattern.indexBytes + (this.fused?.indexBytes ?? 0) + 8 * this.grad.length;
+    return 8 * (b.values.length + b.states[this.current].reduce((n, m) => n + m.rows * m.cols, 0) + b.stateGrads.length);
+  }
+
+  /** Bytes of every buffer this learner holds: stateBytes, the other state set, indices, gradient, scratch and the graphs' arenas. */
+  totalBytes(): number {
+    const b = this.buffers!;
+    const f = this.fusedStep;
+    const floats = b.values.length + b.states.flat().reduce((n, m) => n + m.rows * m.cols, 0) + b.jacobian.length + b.output.rows * b.output.cols
+      + b.stateGrads.length + this.newStateGrads.length + this.grad.length + this.colourGrads.length + this.influence.length + this.column.length
+      + this.block.length + this.stateGrad.length + (f === null ? 0 : f.rowDerivative.length + f.z.length)
+      + b.seedLeaves.reduce((n, leaf) => n + (leaf.tangent?.kind === 'dense' ? leaf.tangent.data.length : 0), 0);
+    const indices = this.pattern.indexBytes + (this.fused?.indexBytes ?? 0) + this.pairD.byteLength + this.classGradAt.byteLength + b.pending.byteLength;
+    const graphs = this.lossGraph.arenaBytes() + this.rowGraph.arenaBytes() + this.jvpGraph.arenaBytes() + this.evalGraph.arenaBytes();
+    return 8 * floats + indices + graphs;
   }
 
   // s_0 and Ŝ_0 (lazily at the first step, from the parameters as they are then, as Rtrl does).

@@ -250,9 +250,23 @@ test('unitInfluence: SnAp-1 keeps at most two numbers per parameter (2 x 8 x P b
     snap.reset({});
     const x = randomMat(rng, 1, cell.inputSize);
     snap.step(x, loss);
-    const after1 = snap.stateBytes();
+    const after1 = snap.stateBytes(), total1 = snap.totalBytes();
     for (let t = 0; t < 20; t++) snap.step(x, loss);
     assert.is(snap.stateBytes(), after1, `${cell.kind}: kept bytes grew with the sequence`);
+    assert.is(snap.totalBytes(), total1, `${cell.kind}: held bytes grew with the sequence`);
+  }
+});
+
+test('SnAp-1 keeps at most 2 x 8 x P bytes between steps (Ŝ, state and pending dL/ds) on every cell with a fused pass, and Elman', () => {
+  const I = 5, H = 16;
+  for (const cell of [lstm({ inputSize: I, hiddenSize: H }), gru({ inputSize: I, hiddenSize: H }), indrnn({ inputSize: I, hiddenSize: H }), elman({ inputSize: I, hiddenSize: H })]) {
+    const model = createModel(cell, { seed: 3 });
+    const P = model.params.theta.length;
+    const snap = new Snap(model, { order: 1 });
+    snap.reset({});
+    snap.step(randomMat(rng, 1, I), { step: (g, _t, out) => g.sum(g.mul(out, out)) });
+    assert.ok(snap.stateBytes() <= 16 * P, `${cell.kind}: ${snap.stateBytes()} bytes kept for P = ${P}`);
+    assert.ok(snap.totalBytes() > snap.stateBytes(), `${cell.kind}: totalBytes ${snap.totalBytes()}`);
   }
 });
 

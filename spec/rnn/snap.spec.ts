@@ -335,10 +335,12 @@ test('snap: SnAp-1 keeps P sensitivities per sequence on Elman, GRU, IndRNN and 
     assert.is(snap.sensitivity.length, expected(Pn), `${name}: Ŝ of one sequence`);
     assert.ok(snap.sensitivityCount() < N * Pn, `${name}: sparse`);
     assert.ok(snap.pattern.iColours === (name === 'lstm' ? 2 : 1), `${name}: colours of I: ${snap.pattern.iColours}`);
-    // Batch 4 keeps 4 times the sensitivities; the bytes between steps include them and the state.
+    // Batch 4 keeps 4 times the sensitivities; the bytes between steps are Ŝ, the state and the pending dL/ds.
     snap.reset({ batch: 4 });
     assert.is(snap.sensitivity.length, 4 * expected(Pn));
-    assert.ok(snap.stateBytes() >= 8 * 4 * (expected(Pn) + N), `${name}: stateBytes ${snap.stateBytes()}`);
+    assert.is(snap.stateBytes(), 8 * 4 * (expected(Pn) + 2 * N), `${name}: stateBytes`);
+    // Everything held also has the gradient, the second state set and the indices.
+    assert.ok(snap.totalBytes() >= snap.stateBytes() + 8 * (Pn + 4 * N), `${name}: totalBytes ${snap.totalBytes()}`);
   }
 });
 

@@ -415,8 +415,10 @@ export class Snap extends OnlineMethod {
       const gs = buffers.stateGrads, gBase = b * N;
       for (let i = 0; i < stateVars.length; i++) {
         const gr = stateVars[i].grad, n = this.model.cell.stateSizes[i], s0 = gBase + stateStarts[i];
+        if (gr === null) { gs.fill(0, s0, s0 + n); continue; }
+        const data = gr.data, from = gr.offset + b * n;
         for (let e = 0; e < n; e++) {
-          const v = gr === null ? 0 : gr.data[gr.offset + b * n + e];
+          const v = data[from + e];
           gs[s0 + e] = v;
           if (v !== 0) any = true;
         }
@@ -439,7 +441,11 @@ export class Snap extends OnlineMethod {
         // s_t[i] does not depend on s_{t-1}: the fused path cannot read dL/ds_t[i] off the loss pass.
         throw new ConfigError('snap', `${this.model.cell.kind} has unitInfluence, but its new state ${i} does not depend on the previous state, so the loss pass gives it no gradient`, { state: i });
       }
-      for (let b = 0; b < this.seq.batch; b++) for (let e = 0; e < n; e++) into[b * N + stateStarts[i] + e] = gr.data[gr.offset + b * n + e];
+      const data = gr.data;
+      for (let b = 0; b < this.seq.batch; b++) {
+        const from = gr.offset + b * n, to = b * N + stateStarts[i];
+        for (let e = 0; e < n; e++) into[to + e] = data[from + e];
+      }
     }
   }
 

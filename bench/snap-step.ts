@@ -54,6 +54,8 @@ export interface SnapRatioRow {
   ratios: number[];
   /** Ŝ's bytes (8 per kept sensitivity) and 2 x 8 x P. */
   sensitivityBytes: number;
+  /** Snap.stateBytes(): Ŝ, the state and the pending dL/ds, what SnAp-1 carries from step to step. */
+  keptBytes: number;
   limitBytes: number;
   /** Whether SnAp-1 took the fused path (Cell.unitInfluence). */
   fused: boolean;
@@ -148,7 +150,7 @@ function ratioOne(cell: CellKind, hidden: number, rng: Rng, rounds: number): Sna
   const P = model.params.theta.length;
   return {
     cell, hidden, params: P, snapMs: median(snapMs), bpttMs: median(bpttMs), ratio: median(ratios), ratios: ratios.sort((a, b) => a - b),
-    sensitivityBytes: 8 * snap.sensitivityCount(), limitBytes: 2 * 8 * P, fused: snap.fused !== null,
+    sensitivityBytes: 8 * snap.sensitivityCount(), keptBytes: snap.stateBytes(), limitBytes: 2 * 8 * P, fused: snap.fused !== null,
   };
 }
 
@@ -174,7 +176,7 @@ export function benchSnapStep(opts: SnapStepBenchOptions = {}): { rows: SnapStep
   for (const cell of cells) for (const hidden of hiddens) ratios.push(ratioOne(cell, hidden, rng, rounds));
   const method = `input ${INPUT}, batch 1, a loss term at every step; online methods: ms of one step (best of 1-3 samples of >= ${SAMPLE_MS} ms, after ${WARM_MS} ms of warm-up); `
     + `bptt: Bptt.run over ${STEPS} steps / ${STEPS}. bytes: Snap.stateBytes, Rtrl's S, BPTT's tape of ${STEPS} steps. `
-    + `ratios: ${rounds} rounds of (SnAp-1 step, BPTT step) samples of >= ${RATIO_SAMPLE_MS} ms of process CPU time each, medians; S bytes = 8 x Snap.sensitivityCount().`;
+    + `ratios: ${rounds} rounds of (SnAp-1 step, BPTT step) samples of >= ${RATIO_SAMPLE_MS} ms of process CPU time each, medians; kept = Snap.stateBytes() (Ŝ = 8 x Snap.sensitivityCount(), the state, the pending dL/ds).`;
   if (opts.json) {
     console.log(JSON.stringify({ rows, ratios, method }));
     return { rows, ratios, method };
@@ -187,11 +189,11 @@ export function benchSnapStep(opts: SnapStepBenchOptions = {}): { rows: SnapStep
     }
     lines.push('');
   }
-  lines.push('cell    hidden       P  snap1 ms  bptt ms  snap1/bptt (rounds min..max)   S bytes / 2x8xP  fused');
+  lines.push('cell    hidden       P  snap1 ms  bptt ms  snap1/bptt (rounds min..max)      kept / 2x8xP  fused');
   for (const r of ratios) {
     lines.push([r.cell.padEnd(6), String(r.hidden).padStart(6), String(r.params).padStart(7), fmt(r.snapMs).padStart(8), fmt(r.bpttMs).padStart(7),
       `${r.ratio.toFixed(2)} (${r.ratios[0].toFixed(2)}..${r.ratios[r.ratios.length - 1].toFixed(2)})`.padEnd(28),
-      `${bytes(r.sensitivityBytes)} / ${bytes(r.limitBytes)}`.padStart(21), r.fused ? 'yes' : 'no'].join('  '));
+      `${bytes(r.keptBytes)} / ${bytes(r.limitBytes)}`.padStart(21), r.fused ? 'yes' : 'no'].join('  '));
   }
   lines.push('', `(${method})`);
   console.log(lines.join('\n'));

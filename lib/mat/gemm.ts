@@ -335,12 +335,34 @@ function put(y: Float64Array, o: number, s: number, beta: number): void {
 }
 
 // y[yo + i*ys] = sum_p A[ao + i*lda + p] * x[p] + beta * y[yo + i*ys], for i < rows.
-// Four rows share each load of x.
+// Eight rows (then four) share each load of x; every row's sum runs over p in order whatever
+// the blocking, so the bits do not depend on it. Eight independent sums kept the adder busier:
+// 1.54 against 1.44 GMAC/s at 512 x 128, 1.40 against 1.17 at 512 x 32 (an LSTM's gates at
+// batch 1, hidden 128, input 32; V8 on the 2-core machine).
 function rowsDot(
   rows: number, k: number, A: Float64Array, ao: number, lda: number,
   x: Float64Array, y: Float64Array, yo: number, ys: number, beta: number,
 ): void {
   let i = 0;
+  for (; i + 8 <= rows; i += 8) {
+    const r0 = ao + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda;
+    const r4 = r3 + lda, r5 = r4 + lda, r6 = r5 + lda, r7 = r6 + lda;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (let p = 0; p < k; p++) {
+      const xv = x[p];
+      s0 += A[(r0 + p) | 0] * xv;
+      s1 += A[(r1 + p) | 0] * xv;
+      s2 += A[(r2 + p) | 0] * xv;
+      s3 += A[(r3 + p) | 0] * xv;
+      s4 += A[(r4 + p) | 0] * xv;
+      s5 += A[(r5 + p) | 0] * xv;
+      s6 += A[(r6 + p) | 0] * xv;
+      s7 += A[(r7 + p) | 0] * xv;
+    }
+    const y0 = yo + i * ys;
+    put(y, y0, s0, beta); put(y, y0 + ys, s1, beta); put(y, y0 + 2 * ys, s2, beta); put(y, y0 + 3 * ys, s3, beta);
+    put(y, y0 + 4 * ys, s4, beta); put(y, y0 + 5 * ys, s5, beta); put(y, y0 + 6 * ys, s6, beta); put(y, y0 + 7 * ys, s7, beta);
+  }
   for (; i + 4 <= rows; i += 4) {
     const r0 = ao + i * lda;
     const r1 = r0 + lda;

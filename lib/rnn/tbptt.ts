@@ -19,9 +19,6 @@ import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, type Sequence, RUN_OPTIONS, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
 import { ConfigError, ShapeError } from '../mat/errors.js';
 import { type ThreadedTbpttEngine, checkThreadsOption, threadEngines } from './threads.js';
-import type { TbpttWindow } from './tbptt-window.js';
-
-export type { TbpttWindow };
 
 export interface TbpttOptions {
   /** Steps between updates (the loss of these steps is backpropagated). */
@@ -29,11 +26,27 @@ export interface TbpttOptions {
   /** Steps the gradient flows back (>= k1; default k1). */
   k2?: number;
   /**
-   * Threads the batch is split over (default 1; lib/parallel/threaded-tbptt.ts): every window
-   * one threaded pass, as Bptt's threads option. run() only: the stream (reset, feed) runs on
-   * one thread. close() frees the workers.
+   * Threads the batch is split over (default 1; lib/parallel/threaded-tbptt.ts): every window,
+   * of a run or of a stream (reset, feed), is one threaded pass, as Bptt's threads option.
+   * close() frees the workers.
    */
   threads?: number;
+}
+
+/** What one truncated backward pass computed. Valid during the callback only (buffers are reused). */
+export interface TbpttWindow {
+  /** First step the gradient reached (global step index since reset). */
+  start: number;
+  /** One past the last step. */
+  end: number;
+  /** First step whose loss term is in this window (end - k1, or fewer at the end of a run). */
+  lossStart: number;
+  /** Sum of the loss terms of steps [lossStart, end) (and the final term at the end of a run). */
+  loss: number;
+  /** Gradient of that loss with respect to theta, truncated to [start, end). */
+  grad: Float64Array;
+  /** Whether any loss term was present (false: grad is zero). */
+  hasLoss: boolean;
 }
 
 export interface TbpttRunOptions extends RunOptions {
@@ -52,6 +65,8 @@ interface Rings {
   readonly batch: number;
   readonly inputs: Mat[];
   readonly states: Mat[][];
+  /** With threads: a window's inputs end to end (k2 · batch x inputSize), for its threaded pass. */
+  readonly window: Float64Array;
 }
 
 export class Tbptt implements GradientMethod {
@@ -66,6 +81,8 @@ export class Tbptt implements GradientMethod {
   private readonly ringSize: number;
   private rings: Rings | null = null;
   private seq: Sequence;
+  /** The stream's lengths (a threaded window hands them to its shards). */
+  private lengths: ArrayLike<number> | null = null;
   /** Steps fed since the last window boundary. */
   private pending = 0;
   private lastTapeBytes = 0;
@@ -84,20 +101,16 @@ export class Tbptt implements GradientMethod {
     this.ringSize = k2 + 1;
     this.seq = this.unroll.stream({});
     this.threads = checkThreadsOption('tbptt', options.threads ?? 1);
-    this.engine = this.threads === 1 ? null : threadEngines('tbptt', this.threads).tbptt(model, this.threads, { k1, k2, maxBytes: 2 ** 31 });
+    this.engine = this.threads === 1 ? null : threadEngines('tbptt', this.threads).tbptt(model, this.threads, { maxBytes: 2 ** 31 });
   }
 
-  /** Threads this method's run() uses. */
+  /** Threads this method's windows use. */
   readonly threads: number;
   private readonly engine: ThreadedTbpttEngine | null;
 
   /** Releases the workers of a threaded method (a no-op with one thread). */
   close(): void {
     this.engine?.close();
-  }
-
-  private refuseStream(what: string): void {
-    if (this.engine !== null) throw new ConfigError('tbptt', `${what} streams step by step on one thread; with threads: ${this.threads} only run() is available`, { option: 'threads', value: this.threads });
   }
 
   /** Sequences advanced together since the last reset. */
@@ -114,7 +127,7 @@ export class Tbptt implements GradientMethod {
       inputs.push(matFrom(batch, cell.inputSize, inputData, s * batch * cell.inputSize));
       states.push(cell.stateSizes.map((size) => mat(batch, size)));
     }
-    this.rings = { batch, inputs, states };
+    this.rings = { batch, inputs, states, window: new Float64Array(this.engine === null ? 0 : this.k2 * batch * cell.inputSize) };
     return this.rings;
   }
 
@@ -123,13 +136,13 @@ export class Tbptt implements GradientMethod {
    * state (explicit, 'carry' for the state the last window ended in, or the model's rule); step count 0.
    */
   reset(options: RunOptions = {}): void {
-    this.refuseStream('reset');
-    this.begin(this.unroll.stream(options));
+    this.begin(this.unroll.stream(options), options.lengths ?? null);
   }
 
-  private begin(seq: Sequence): void {
+  private begin(seq: Sequence, lengths: ArrayLike<number> | null): void {
     this.ringsFor(seq.batch);
     this.seq = seq;
+    this.lengths = lengths;
     this.steps = 0;
     this.pending = 0;
   }
@@ -157,7 +170,6 @@ export class Tbptt implements GradientMethod {
    * the reset is an Error.
    */
   feed(xs: Mat, loss: SequenceLoss, onWindow: TbpttCallback, end = false): void {
-    this.refuseStream('feed');
     const { batch } = this.seq;
     const cols = this.model.cell.inputSize;
     if (xs.cols !== cols) throw new ShapeError('tbptt', `input is ${shapeOf(xs)} but the cell takes ${cols} features per step`, { xs: [xs.rows, xs.cols], inputSize: cols });
@@ -189,8 +201,7 @@ export class Tbptt implements GradientMethod {
    * sequence's length), and the final state. onWindow, if given, sees each window as it ends.
    */
   run(xs: Mat, loss: SequenceLoss, options: TbpttRunOptions = {}): RunResult {
-    if (this.engine !== null) return this.engine.run(xs, loss, options);
-    this.begin(this.unroll.sequence(xs, options, TBPTT_RUN_OPTIONS)); // checks every input once
+    this.begin(this.unroll.sequence(xs, options, TBPTT_RUN_OPTIONS), options.lengths ?? null); // checks every input once
     const grad = new Float64Array(this.grad.length);
     let total = 0;
     const onWindow = options.onWindow;
@@ -203,6 +214,10 @@ export class Tbptt implements GradientMethod {
   }
 
   private window(loss: SequenceLoss, onWindow: TbpttCallback, last: boolean): void {
+    if (this.engine !== null) {
+      this.threadedWindow(this.engine, loss, onWindow, last);
+      return;
+    }
     const { graph: g, ringSize, unroll, seq } = this;
     const rings = this.ringsFor(seq.batch);
     const end = this.steps + this.pending;
@@ -243,5 +258,34 @@ export class Tbptt implements GradientMethod {
     this.steps = end;
     this.pending = 0;
     onWindow({ start, end, lossStart, loss: total === null ? 0 : total.value.data[total.value.offset], grad: this.grad, hasLoss: total !== null });
+  }
+
+  // The same window as one threaded pass (lib/parallel/threaded-tbptt.ts): its inputs gathered from
+  // the ring, and back from the shards the whole batch's states the single-thread window records.
+  private threadedWindow(engine: ThreadedTbpttEngine, loss: SequenceLoss, onWindow: TbpttCallback, last: boolean): void {
+    const { ringSize, seq } = this;
+    const rings = this.ringsFor(seq.batch);
+    const end = this.steps + this.pending, lossStart = this.steps, start = Math.max(0, end - this.k2);
+    const cols = this.model.cell.inputSize, width = seq.batch * cols;
+    for (let s = start; s < end; s++) {
+      const from = rings.inputs[s % ringSize], at = (s - start) * width;
+      for (let e = 0; e < width; e++) rings.window[at + e] = from.data[from.offset + e];
+    }
+    // The states entering steps [max(lossStart, start + 1), end]: after local step s - 1 - start.
+    const keep: number[] = [];
+    for (let s = Math.max(lossStart, start + 1); s <= end; s++) keep.push(s - 1 - start);
+    const r = engine.window(loss, {
+      xs: matFrom((end - start) * seq.batch, cols, rings.window, 0), batch: seq.batch, lengths: this.lengths, start,
+      initial: start === 0 ? seq.initial : rings.states[start % ringSize], lossFrom: lossStart - start, final: last, keep,
+    });
+    for (const [t, state] of r.kept) {
+      const into = rings.states[(start + t + 1) % ringSize];
+      state.forEach((m, i) => into[i].data.set(m.data.subarray(m.offset, m.offset + m.rows * m.cols), into[i].offset));
+    }
+    this.grad.set(r.grad);
+    this.lastTapeBytes = r.tapeBytes;
+    this.steps = end;
+    this.pending = 0;
+    onWindow({ start, end, lossStart, loss: r.loss, grad: this.grad, hasLoss: r.hasLoss });
   }
 }

@@ -7,7 +7,6 @@ import { ConfigError } from '../mat/errors.js';
 import type { SequenceLoss } from './loss-spec.js';
 import type { RecurrentModel } from './model.js';
 import type { RunOptions, RunResult } from './unroll.js';
-import type { TbpttWindow } from './tbptt-window.js';
 
 /** What a threaded Bptt returns: Bptt's result but d loss / d xs (refused with threads). */
 export interface ThreadedBpttResult extends RunResult {
@@ -22,17 +21,43 @@ export interface ThreadedBpttEngine {
   close(): void;
 }
 
+/** One window of Tbptt: steps [start, start + xs.rows / batch) of a stream, the whole batch. */
+export interface WindowPass {
+  xs: Mat;
+  batch: number;
+  /** The stream's lengths, counted from its step 0 (null: every row runs every step). */
+  lengths: ArrayLike<number> | null;
+  /** The global index of xs's first step. */
+  start: number;
+  /** The state entering xs's first step, or null for the model's rule (start 0 only). */
+  initial: readonly Mat[] | null;
+  /** Local steps before this one have no loss term in the window. */
+  lossFrom: number;
+  /** Whether the loss's final term counts (the stream's last window). */
+  final: boolean;
+  /** Local steps whose whole-batch state (after the step) later windows start from. */
+  keep: readonly number[];
+}
+
+export interface WindowResult {
+  loss: number;
+  hasLoss: boolean;
+  grad: Float64Array;
+  kept: Map<number, Mat[]>;
+  tapeBytes: number;
+}
+
 export interface ThreadedTbpttEngine {
-  /** Tbptt.run's contract (options may hold onWindow). */
-  run(xs: Mat, loss: SequenceLoss, options: RunOptions & { onWindow?: (window: TbpttWindow) => void }): RunResult;
+  /** One window as one threaded pass; Tbptt keeps the stream (its rings, its windows). */
+  window(loss: SequenceLoss, spec: WindowPass): WindowResult;
   close(): void;
 }
 
 export interface ThreadEngines {
   /** Threaded BPTT of model over `threads` threads (the calling thread and threads - 1 workers). */
   bptt(model: RecurrentModel, threads: number, options: { maxBytes: number }): ThreadedBpttEngine;
-  /** Threaded truncated BPTT(k1, k2), whole sequences (run) only. */
-  tbptt(model: RecurrentModel, threads: number, options: { k1: number; k2: number; maxBytes: number }): ThreadedTbpttEngine;
+  /** Threaded windows for truncated BPTT (runs and streams alike). */
+  tbptt(model: RecurrentModel, threads: number, options: { maxBytes: number }): ThreadedTbpttEngine;
 }
 
 let engines: ThreadEngines | null = null;

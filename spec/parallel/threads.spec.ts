@@ -1,7 +1,7 @@
 // The `threads` option of Bptt: the batch split over this thread and workers gives Bptt's loss,
 // gradient, final state, outputs and initial-state gradient to 1e-12 (LSTM and GRU with readouts,
 // lengths, explicit and carried initial states, a loss that mixes the batch's rows), repeats bit
-// for bit, survives a worker killed mid-call (the call fails naming it; the next call is right).
+// for bit, Tbptt's windows of runs and of streams alike, survives a worker killed mid-call (the call fails naming it; the next call is right).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -175,11 +175,47 @@ test('Tbptt with threads: 2 gives Tbptt\'s windows (k1 = k2 and k1 < k2), losses
       two.r.finalState.forEach((m, k) => close(m.data, one.r.finalState[k].data, `${what}: final state ${k}`));
     }
   }
-  const threaded = new Tbptt(modelFromSpec(lstm), { k1: 2, threads: 2 });
-  try {
-    assert.throws(() => threaded.reset({ batch }), /^tbptt: reset streams step by step on one thread; with threads: 2 only run\(\) is available/);
-  } finally {
-    threaded.close();
+});
+
+test('Tbptt with threads: 2 streams (reset, feed in uneven chunks, carry) with the one-thread stream\'s windows, states and tape', () => {
+  for (const [k1, k2] of [[2, 3], [3, 3]]) {
+    for (const [spec, seed] of [[lstm, 43], [gru, 44]] as const) {
+      const { xs, targets } = setup(spec, seed);
+      const loss = mixingLoss(targets, spec.readout!);
+      const width = batch * inputSize;
+      const chunk = (from: number, count: number): Mat => ({ rows: count * batch, cols: inputSize, data: xs.data.subarray(from * width, (from + count) * width), offset: 0 });
+      const go = (threads: number) => {
+        const model = modelFromSpec(spec, { seed });
+        const method = new Tbptt(model, { k1, k2, threads });
+        const seen: { bounds: number[]; loss: number; grad: Float64Array; state: Mat[]; tape: number }[] = [];
+        const onWindow = (w: { start: number; end: number; lossStart: number; loss: number; grad: Float64Array }) => {
+          seen.push({ bounds: [w.start, w.end, w.lossStart], loss: w.loss, grad: w.grad.slice(), state: method.state(), tape: method.tapeBytes() });
+          for (let i = 0; i < w.grad.length; i++) model.params.theta[i] -= 0.05 * w.grad[i];
+        };
+        try {
+          // A stream with lengths in chunks of 1, 3 and 2 steps; then a second stream carrying its state on.
+          method.reset({ batch, lengths });
+          method.feed(chunk(0, 1), loss, onWindow);
+          method.feed(chunk(1, 3), loss, onWindow);
+          method.feed(chunk(4, 2), loss, onWindow, true);
+          method.reset({ batch, initialState: 'carry' });
+          method.feed(chunk(0, 5), loss, onWindow, true);
+          return seen;
+        } finally {
+          method.close();
+        }
+      };
+      const one = go(1), two = go(2);
+      const what = `${spec.cell.kind} k1 ${k1} k2 ${k2}`;
+      assert.equal(two.map((w) => w.bounds), one.map((w) => w.bounds), `${what}: window bounds`);
+      assert.ok(one.length >= 4, `${what}: ${one.length} windows`);
+      close(two.map((w) => w.loss), one.map((w) => w.loss), `${what}: window losses`);
+      two.forEach((w, i) => {
+        close(w.grad, one[i].grad, `${what}: window ${i} gradient`);
+        w.state.forEach((m, k) => close(m.data, one[i].state[k].data, `${what}: window ${i} state ${k}`));
+        assert.ok(w.tape > 0, `${what}: window ${i} tape bytes ${w.tape}`);
+      });
+    }
   }
 });
 

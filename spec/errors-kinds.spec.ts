@@ -204,7 +204,7 @@ test('checkKeys names every accepted option; an options value that is not an obj
     assert.unreachable('no refusal');
   } catch (e) {
     assert.instance(e, ConfigError);
-    assert.equal((e as ConfigError).details, { option: 'maxbytes', accepted: ['maxBytes', 'threads'] });
+    assert.equal((e as ConfigError).details, { option: 'maxbytes', accepted: ['maxBytes', 'threads', 'timeoutMs'] });
   }
   assert.throws(() => lstm(3 as never), (e: unknown) => e instanceof ConfigError && e.op === 'lstm' && e.details.value === 3);
 });

@@ -13,8 +13,8 @@ import { ThreadedBptt } from './threaded-bptt.js';
 export class ThreadedTbptt implements ThreadedTbpttEngine {
   private readonly core: ThreadedBptt;
 
-  constructor(model: RecurrentModel, threads: number, host: WorkerHost, options: { maxBytes: number }) {
-    this.core = new ThreadedBptt(model, threads, host, { maxBytes: options.maxBytes }, 'tbptt');
+  constructor(model: RecurrentModel, threads: number, host: WorkerHost, options: { maxBytes: number; timeoutMs?: number }) {
+    this.core = new ThreadedBptt(model, threads, host, options, 'tbptt');
   }
 
   close(): void {

@@ -9,7 +9,7 @@ import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, RUN_OPTIONS, Unroll, estimateStepBytes, gatherGrads, stateValues, sumTerms } from './unroll.js';
 import { checkKeys } from '../mat/options.js';
 import { ConfigError, ResourceError } from '../mat/errors.js';
-import { type ThreadedBpttEngine, checkThreadsOption, threadEngines } from './threads.js';
+import { type ThreadedBpttEngine, checkThreadsOption, checkTimeoutOption, threadEngines } from './threads.js';
 
 export interface BpttOptions extends RunOptions {
   /** Also return d loss / d xs. */
@@ -29,6 +29,12 @@ export interface BpttMethodOptions {
    * worker host (under Node, importing loopgrad registers one); refuses inputGrad. close() frees it.
    */
   threads?: number;
+  /**
+   * With threads > 1: a worker that has not finished a phase of the run within this many
+   * milliseconds is stopped and the run fails with a WorkerError naming it (the pool starts a new
+   * one for the next run). Default: wait as long as it takes (a worker that dies is noticed at once).
+   */
+  timeoutMs?: number;
 }
 
 export const DEFAULT_BPTT_MAX_BYTES = 2 ** 31;
@@ -63,14 +69,15 @@ export class Bptt implements GradientMethod {
   private readonly engine: ThreadedBpttEngine | null;
 
   constructor(model: RecurrentModel, options: BpttMethodOptions = {}) {
-    checkKeys('bptt', options, ['maxBytes', 'threads']);
+    checkKeys('bptt', options, ['maxBytes', 'threads', 'timeoutMs']);
     const limit = options.maxBytes ?? DEFAULT_BPTT_MAX_BYTES;
     if (typeof limit !== 'number' || !(limit > 0)) throw new ConfigError('bptt', `maxBytes must be a positive number, got ${String(limit)}`, { option: 'maxBytes', value: limit });
     this.model = model;
     this.maxBytes = limit;
     this.unroll = new Unroll(model, 'bptt', () => this.lastFinal?.map(clone) ?? null);
     this.threads = checkThreadsOption('bptt', options.threads ?? 1);
-    this.engine = this.threads === 1 ? null : threadEngines('bptt', this.threads).bptt(model, this.threads, { maxBytes: limit });
+    const timeoutMs = checkTimeoutOption('bptt', options.timeoutMs, this.threads);
+    this.engine = this.threads === 1 ? null : threadEngines('bptt', this.threads).bptt(model, this.threads, { maxBytes: limit, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   }
 
   /** Releases the workers of a threaded method (a no-op with one thread); later runs are refused. */

@@ -18,7 +18,7 @@ import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type GradientMethod, type RunOptions, type RunResult, type Sequence, RUN_OPTIONS, Unroll, checkFiniteInputs, copyState, sumTerms } from './unroll.js';
 import { ConfigError, ShapeError } from '../mat/errors.js';
-import { type ThreadedTbpttEngine, checkThreadsOption, threadEngines } from './threads.js';
+import { type ThreadedTbpttEngine, checkThreadsOption, checkTimeoutOption, threadEngines } from './threads.js';
 
 export interface TbpttOptions {
   /** Steps between updates (the loss of these steps is backpropagated). */
@@ -31,6 +31,8 @@ export interface TbpttOptions {
    * close() frees the workers.
    */
   threads?: number;
+  /** With threads > 1: stop a worker that has not finished a window's phase within this many ms (as Bptt's). */
+  timeoutMs?: number;
 }
 
 /** What one truncated backward pass computed. Valid during the callback only (buffers are reused). */
@@ -89,7 +91,7 @@ export class Tbptt implements GradientMethod {
   private readonly paramVars: Var[] = [];
 
   constructor(model: RecurrentModel, options: TbpttOptions) {
-    checkKeys('tbptt', options, ['k1', 'k2', 'threads']);
+    checkKeys('tbptt', options, ['k1', 'k2', 'threads', 'timeoutMs']);
     const k1 = options.k1, k2 = options.k2 ?? options.k1;
     if (!Number.isInteger(k1) || k1 < 1) throw new ConfigError('tbptt', `k1 must be an integer >= 1, got ${k1}`, { option: 'k1', value: k1 });
     if (!Number.isInteger(k2) || k2 < k1) throw new ConfigError('tbptt', `k2 must be an integer >= k1 = ${k1}, got ${k2}`, { option: 'k2', value: k2, k1 });
@@ -101,7 +103,8 @@ export class Tbptt implements GradientMethod {
     this.ringSize = k2 + 1;
     this.seq = this.unroll.stream({});
     this.threads = checkThreadsOption('tbptt', options.threads ?? 1);
-    this.engine = this.threads === 1 ? null : threadEngines('tbptt', this.threads).tbptt(model, this.threads, { maxBytes: 2 ** 31 });
+    const timeoutMs = checkTimeoutOption('tbptt', options.timeoutMs, this.threads);
+    this.engine = this.threads === 1 ? null : threadEngines('tbptt', this.threads).tbptt(model, this.threads, { maxBytes: 2 ** 31, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   }
 
   /** Threads this method's windows use. */

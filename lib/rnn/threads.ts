@@ -55,9 +55,9 @@ export interface ThreadedTbpttEngine {
 
 export interface ThreadEngines {
   /** Threaded BPTT of model over `threads` threads (the calling thread and threads - 1 workers). */
-  bptt(model: RecurrentModel, threads: number, options: { maxBytes: number }): ThreadedBpttEngine;
+  bptt(model: RecurrentModel, threads: number, options: { maxBytes: number; timeoutMs?: number }): ThreadedBpttEngine;
   /** Threaded windows for truncated BPTT (runs and streams alike). */
-  tbptt(model: RecurrentModel, threads: number, options: { maxBytes: number }): ThreadedTbpttEngine;
+  tbptt(model: RecurrentModel, threads: number, options: { maxBytes: number; timeoutMs?: number }): ThreadedTbpttEngine;
 }
 
 let engines: ThreadEngines | null = null;
@@ -73,6 +73,20 @@ export function checkThreadsOption(op: string, threads: unknown): number {
     throw new ConfigError(op, `threads must be an integer >= 1 (and at most the machine's cores), got ${String(threads)}`, { option: 'threads', value: threads });
   }
   return threads;
+}
+
+/**
+ * The timeoutMs option of a threaded method: how long the calling thread waits for a worker to
+ * finish a phase before stopping it and failing the call (undefined: wait; a dead worker is noticed
+ * anyway). A positive number, and only with threads > 1: one thread has no worker to wait for.
+ */
+export function checkTimeoutOption(op: string, timeoutMs: unknown, threads: number): number | undefined {
+  if (timeoutMs === undefined) return undefined;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+    throw new ConfigError(op, `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`, { option: 'timeoutMs', value: timeoutMs });
+  }
+  if (threads === 1) throw new ConfigError(op, `timeoutMs bounds the wait for worker threads, and threads: 1 has none (give threads > 1, or leave timeoutMs out)`, { option: 'timeoutMs', value: timeoutMs });
+  return timeoutMs;
 }
 
 /** The installed engines, or an error saying how to get them. */

@@ -11,6 +11,7 @@ import { type ModelSpec, modelFromSpec } from '../../lib/parallel/model-spec.js'
 import { ThreadedBptt } from '../../lib/parallel/threaded-bptt.js';
 import { WorkerError } from '../../lib/parallel/pool.js';
 import { closeThreadPools } from '../../lib/parallel/sync-pool.js';
+import { setWorkerHost, workerHost } from '../../lib/parallel/host.js';
 import type { SyncWorkerGroup, WorkerHost } from '../../lib/parallel/protocol.js';
 import { Bptt } from '../../lib/rnn/bptt.js';
 import { Tbptt } from '../../lib/rnn/tbptt.js';
@@ -226,7 +227,7 @@ test('Tbptt with threads: 2 streams (reset, feed in uneven chunks, carry) with t
  */
 function trappedHost() {
   const base = nodeWorkerHost();
-  let victim = -1, confused = -1, started = 0;
+  let victim = -1, confused = -1, stalled = -1, started = 0;
   const host: WorkerHost = {
     ...base,
     cores: 4,
@@ -238,6 +239,10 @@ function trappedHost() {
           if (m.type === 'sync-forward' && i === victim) {
             victim = -1;
             group.kill(i);
+            return;
+          }
+          if (m.type === 'sync-forward' && i === stalled) {
+            stalled = -1; // never delivered: the worker stays in the phase, as a stuck one would
             return;
           }
           if (m.type === 'sync-forward' && i === confused) {
@@ -259,6 +264,8 @@ function trappedHost() {
     killOnForward: (i: number) => { victim = i; },
     /** The next forward phase of worker i names a lease it does not know: an error inside the worker. */
     confuseOnForward: (i: number) => { confused = i; },
+    /** The next forward phase of worker i never reaches it: the caller waits for it in vain. */
+    stallOnForward: (i: number) => { stalled = i; },
     started: () => started,
   };
 }
@@ -327,6 +334,36 @@ test('an open threaded method never keeps the process alive', () => {
   assert.is(child.status, 0, child.stderr);
   assert.ok(/^ran \d+/.test(child.stdout), `stdout ${JSON.stringify(child.stdout)}, stderr ${child.stderr}`);
   assert.ok(Date.now() - t0 < 10_000, `the child took ${Date.now() - t0} ms`);
+});
+
+test('timeoutMs: a worker that does not finish a phase in time is stopped, the run fails naming it, the next run is right', () => {
+  const trap = trappedHost();
+  const previous = workerHost();
+  setWorkerHost(trap.host);
+  try {
+    const { model, xs, targets } = setup(lstm, 51);
+    const loss = mixingLoss(targets, 2);
+    const options = { batch, lengths };
+    assert.throws(() => new Bptt(model, { timeoutMs: 100 }), /^bptt: timeoutMs bounds the wait for worker threads, and threads: 1 has none/);
+    for (const bad of [0, -5, Number.NaN, Infinity]) assert.throws(() => new Bptt(model, { threads: 2, timeoutMs: bad }), /^bptt: timeoutMs must be a positive number of milliseconds/);
+    const plain = new Bptt(model).run(xs, loss, options);
+    const method = new Bptt(model, { threads: 2, timeoutMs: 300 });
+    try {
+      close(method.run(xs, loss, options).grad, plain.grad, 'before the stall');
+      trap.stallOnForward(0);
+      const began = Date.now();
+      let caught: unknown = null;
+      try { method.run(xs, loss, options); } catch (e) { caught = e; }
+      assert.ok(caught instanceof WorkerError, `expected a WorkerError, got ${String(caught)}`);
+      assert.match((caught as Error).message, /^bptt: worker 0 .*did not finish the forward phase within 300 ms and was stopped; no gradient is returned/);
+      assert.ok(Date.now() - began >= 300, 'it waited the timeout out');
+      close(method.run(xs, loss, options).grad, plain.grad, 'after: the pool replaced the stopped worker');
+    } finally {
+      method.close();
+    }
+  } finally {
+    setWorkerHost(previous);
+  }
 });
 
 test.run();

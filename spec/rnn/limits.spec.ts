@@ -35,7 +35,7 @@ test('a run over the limit is refused at the call with the estimate; createMetho
   assert.throws(() => createMethod(model, 'bptt', { maxBytes: 1e5 }).run(mat(400, 3), loss), /over the limit of 0\.1 MiB/);
   assert.throws(() => createMethod(model, 'rtrl', { maxBytes: 1e3 }), /rtrl: .* over the limit of 0\.0 MiB/);
   assert.throws(() => new Bptt(model, { maxBytes: -1 }), /bptt: maxBytes must be a positive number, got -1/);
-  assert.throws(() => new Bptt(model, { maxbytes: 1 } as never), /bptt: unknown option "maxbytes" \(accepted: maxBytes, threads\)/);
+  assert.throws(() => new Bptt(model, { maxbytes: 1 } as never), /bptt: unknown option "maxbytes" \(accepted: maxBytes, threads, timeoutMs\)/);
 });
 
 test('gradientFlow refuses a run over its limit before recording it', () => {

@@ -220,7 +220,7 @@ test('bad run options are clear errors at the call, naming the method', () => {
     assert.throws(() => method.run(xs, {}, { batch: 2, length: [4, 4] } as never), new RegExp(`${op}: unknown option "length" \\(accepted: batch, lengths, initialState, checkFinite`));
   }
   assert.throws(() => new Rtrl(model, { maxbytes: 1 } as never), /rtrl: unknown option "maxbytes" \(accepted: maxBytes, columns, threads, spec\)/);
-  assert.throws(() => new Tbptt(model, { k1: 2, batch: 2 } as never), /tbptt: unknown option "batch" \(accepted: k1, k2, threads\)/);
+  assert.throws(() => new Tbptt(model, { k1: 2, batch: 2 } as never), /tbptt: unknown option "batch" \(accepted: k1, k2, threads, timeoutMs\)/);
   assert.throws(() => new Forward(model).run(xs, { batch: 2, outputs: mat(8, 4) } as never), /forward: unknown option "outputs" \(accepted: batch, lengths, initialState, checkFinite, out\)/);
 });
 

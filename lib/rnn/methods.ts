@@ -75,9 +75,11 @@ export interface MethodLimits {
 const isCount = (k: number) => Number.isSafeInteger(k) && k >= 1;
 
 /** The text after a randomised method's name: nothing (seed 0) or one non-negative integer seed. */
+/** A decimal number (an integer or not: the check then says what is wrong with it), else NaN. */
+const decimal = (text: string): number => (/^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : Number.NaN);
 const parseSeed = (args: readonly string[]): { seed: number } | null => {
   if (args.length === 0) return { seed: 0 };
-  return args.length === 1 && /^[0-9]+$/.test(args[0]) ? { seed: Number(args[0]) } : null;
+  return args.length === 1 && !Number.isNaN(decimal(args[0])) ? { seed: decimal(args[0]) } : null;
 };
 const checkSeedSpec = (spec: { seed?: number }) => (spec.seed === undefined || Number.isSafeInteger(spec.seed) ? null : `needs an integer seed, got ${String(spec.seed)}`);
 /** The maxBytes option a method's constructor takes: present only when the limits set it. */
@@ -119,7 +121,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
   snap: {
     forms: ['snapN', 'snap:N'],
     drive: 'online',
-    parse: (args) => (args.length === 1 && /^[0-9]+$/.test(args[0]) ? { kind: 'snap', order: Number(args[0]) } : null),
+    parse: (args) => (args.length === 1 && !Number.isNaN(decimal(args[0])) ? { kind: 'snap', order: decimal(args[0]) } : null),
     check: (spec) => (isCount(spec.order) ? null : `needs an integer order N >= 1, got ${spec.order}`),
     format: (spec) => `snap${spec.order}`,
     create: (model, spec, limits) => new Snap(model, { order: spec.order, ...maxBytesOption(limits) }),

@@ -402,6 +402,7 @@ test('snap: the method table reads snapN and snap:N, prints snapN, drives online
   assert.is(formatMethod({ kind: 'snap', order: 2 }), 'snap2');
   assert.is(methodDrive({ kind: 'snap', order: 1 }), 'online');
   assert.throws(() => parseMethod('snap0'), /method: "snap0" needs an integer order N >= 1, got 0/);
+  assert.throws(() => parseMethod('snap:1.5'), /method: "snap:1.5" needs an integer order N >= 1, got 1.5/);
   assert.throws(() => parseMethod('snap'), /method: "snap" is not one of .*snapN, snap:N/);
   const model = createModel(gru({ inputSize: 2, hiddenSize: 2 }), { seed: 1 });
   const method = createMethod(model, 'snap2');

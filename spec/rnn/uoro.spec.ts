@@ -323,6 +323,7 @@ test('uoro: refusals and the method table', () => {
   assert.is(formatMethod({ kind: 'uoro', seed: 12 }), 'uoro:12');
   assert.is(formatMethod(parseMethod('uoro')), 'uoro');
   assert.throws(() => parseMethod('uoro:x'), /method: "uoro:x" is not one of .*uoro, uoro:SEED/);
+  assert.throws(() => parseMethod('uoro:1.5'), /method: "uoro:1.5" needs an integer seed, got 1.5 \(uoro or uoro:SEED\)/);
   assert.throws(() => createMethod(model, { kind: 'uoro', seed: 0.5 }), /createMethod: method uoro needs an integer seed, got 0.5/);
   const made = createMethod(model, 'uoro:3');
   assert.ok(made instanceof Uoro && made.seed === 3);

@@ -1,7 +1,15 @@
 // A model described as data, so that it can cross a thread boundary: a worker cannot receive a
 // cell (its step is a closure), but it can rebuild the same cell from its kind and options. The
-// description covers the cells of the registry, optionally with a dense readout at every step,
-// and the initial-state rules 'zero' and 'learned' (a fixed initial state is not described).
+// description covers the cells of the registry, stacked in layers (without dropout between them:
+// a shard of the batch would draw other masks), each layer optionally a bidirectional pair, an
+// embedding of symbol indices under them, a dense readout at every step on top, and the
+// initial-state rules 'zero' and 'learned' (a fixed initial state is not described). The layers
+// are built as the network API builds them (lib/train/network-build.ts), the same parameters in
+// the same order.
+import type { Cell } from '../cells/cell.js';
+import { bidirectional } from '../arch/bidirectional.js';
+import { withEmbedding } from '../arch/embedding.js';
+import { stacked } from '../arch/stacked.js';
 import { withReadout } from '../arch/readout.js';
 import { type CellKind, type CellOptions, createCell, isCellKind, CELL_KINDS } from '../cells/registry.js';
 import { ConfigError } from '../mat/errors.js';
@@ -9,8 +17,14 @@ import { checkInt, checkKeys } from '../mat/options.js';
 import { type RecurrentModel, createModel } from '../rnn/model.js';
 
 export interface ModelSpec {
-  /** A cell of the registry (lib/cells/registry.ts) and its options. */
+  /** A cell of the registry (lib/cells/registry.ts) and its options (those of the first layer). */
   cell: { kind: CellKind; options: CellOptions };
+  /** Layers of that cell, stacked (default 1): layer l > 0 reads the output of layer l - 1. */
+  layers?: number;
+  /** Each layer a bidirectional pair (default false): the model reads the whole sequence (BPTT only). */
+  bidirectional?: boolean;
+  /** Symbol indices in: an embedding of vocabSize rows under the layers (its size is the cell's inputSize). */
+  embedding?: { vocabSize: number };
   /** Outputs of a dense readout at every step (withReadout); absent: the cell's own output. */
   readout?: number;
   /** 'zero' (default) or 'learned'. */
@@ -31,8 +45,8 @@ export function specOf(model: RecurrentModel): ModelSpec | null {
  */
 export function modelFromSpec(spec: ModelSpec, theta?: Float64Array | { seed?: number }): RecurrentModel {
   const op = 'modelFromSpec';
-  if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `a model spec is an object { cell, readout?, initialState? }, got ${String(spec)}`);
-  checkKeys(op, spec, ['cell', 'readout', 'initialState']);
+  if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `a model spec is an object { cell, layers?, bidirectional?, embedding?, readout?, initialState? }, got ${String(spec)}`);
+  checkKeys(op, spec, ['cell', 'layers', 'bidirectional', 'embedding', 'readout', 'initialState']);
   const cellSpec = spec.cell as unknown;
   if (cellSpec === null || typeof cellSpec !== 'object') throw new ConfigError(op, 'cell must be { kind, options }', { cell: cellSpec });
   checkKeys(`${op} cell`, cellSpec, ['kind', 'options']);
@@ -42,7 +56,20 @@ export function modelFromSpec(spec: ModelSpec, theta?: Float64Array | { seed?: n
   if (initialState !== 'zero' && initialState !== 'learned') {
     throw new ConfigError(op, `initialState must be 'zero' or 'learned' (a fixed state cannot be described here), got ${JSON.stringify(initialState)}`, { initialState });
   }
-  let cell = createCell(kind, options);
+  const layers = spec.layers === undefined ? 1 : checkInt(op, 'layers', spec.layers);
+  if (spec.bidirectional !== undefined && typeof spec.bidirectional !== 'boolean') throw new ConfigError(op, `bidirectional must be true or false, got ${String(spec.bidirectional)}`, { bidirectional: spec.bidirectional });
+  const both = spec.bidirectional === true;
+  const built: Cell[] = [];
+  for (let l = 0; l < layers; l++) {
+    const layer = createCell(kind, l === 0 ? options : { ...options, inputSize: built[l - 1].outputSize });
+    built.push(both ? bidirectional(layer) : layer);
+  }
+  let cell = layers === 1 && !both ? built[0] : stacked(built);
+  if (spec.embedding !== undefined) {
+    if (spec.embedding === null || typeof spec.embedding !== 'object') throw new ConfigError(op, 'embedding must be { vocabSize }', { embedding: spec.embedding });
+    checkKeys(`${op} embedding`, spec.embedding, ['vocabSize']);
+    cell = withEmbedding(cell, checkInt(op, 'embedding.vocabSize', spec.embedding.vocabSize));
+  }
   if (spec.readout !== undefined) cell = withReadout(cell, checkInt(op, 'readout', spec.readout));
   let model: RecurrentModel;
   if (theta instanceof Float64Array) model = createModel(cell, { initialState, theta });

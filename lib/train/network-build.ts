@@ -56,14 +56,21 @@ export function networkCell(d: FullDescription): Cell {
 }
 
 /**
- * The model of a description: fresh weights from its seed, or the given theta. A single
- * unidirectional layer of features with an output layer (and a zero or learned initial state) is
- * made from a ModelSpec, the same cell, so that it can cross to workers (fit's threads option).
+ * The model of a description: fresh weights from its seed, or the given theta. Every network but
+ * seq2seq, with no dropout and a zero or learned initial state, is made from a ModelSpec (the
+ * same cell: its layers, bidirectional pairs, embedding and output layer), so that it can cross to
+ * workers (fit's threads option).
  */
 export function networkModel(d: FullDescription, theta?: Float64Array): RecurrentModel {
   const init = d.initialState;
-  if (d.shape !== 'seq2seq' && d.layers === 1 && !d.bidirectional && d.embedding === undefined && (init === 'zero' || init === 'learned')) {
-    const spec: ModelSpec = { cell: { kind: d.cell, options: { inputSize: d.inputSize!, hiddenSize: d.hiddenSize } }, readout: d.output.size, initialState: init };
+  if (d.shape !== 'seq2seq' && d.dropout === 0 && (init === 'zero' || init === 'learned')) {
+    const first = d.embedding !== undefined ? d.embedding.size : d.inputSize!;
+    const spec: ModelSpec = {
+      cell: { kind: d.cell, options: { inputSize: first, hiddenSize: d.hiddenSize } },
+      ...(d.layers === 1 ? {} : { layers: d.layers }), ...(d.bidirectional ? { bidirectional: true } : {}),
+      ...(d.embedding === undefined ? {} : { embedding: { vocabSize: d.embedding.vocabSize } }),
+      readout: d.output.size, initialState: init,
+    };
     return modelFromSpec(spec, theta ?? { seed: d.seed });
   }
   return createModel(networkCell(d), theta === undefined ? { initialState: init, seed: d.seed } : { initialState: init, theta });

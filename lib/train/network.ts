@@ -65,7 +65,7 @@ export interface FitOptions {
   /**
    * Threads for the gradient (default 1; train's threads): bptt and tbptt split each batch over
    * them, rtrl its tangent columns.
-   * Needs a network of one unidirectional layer over features (no embedding, not seq2seq).
+   * Needs a network that crosses to workers as data: any but seq2seq or one with dropout.
    */
   threads?: number;
 }

@@ -68,7 +68,7 @@ test('train with threads: 2 takes the same steps as with one thread (to 1e-12), 
     /^train: threads must be an integer >= 1.*got 2.5/);
 });
 
-test('fit with threads: 2 equals fit on one thread; a stacked network says what can cross to a worker', () => {
+test('fit with threads: 2 equals fit on one thread: one layer, two stacked, bidirectional, over an embedding; dropout says what can cross', () => {
   const rng = new Rng(4);
   const data: NetworkData = {
     inputs: Array.from({ length: 10 }, () => Array.from({ length: 4 }, () => [rng.normal(0, 1), rng.normal(0, 1)])),
@@ -81,9 +81,25 @@ test('fit with threads: 2 equals fit on one thread; a stacked network says what 
   const h2 = b.fit(data, { epochs: 2, batchSize: 5, threads: 2 });
   assert.ok(relErr(b.model.params.theta, a.model.params.theta) <= 1e-12, `weights differ by ${relErr(b.model.params.theta, a.model.params.theta)}`);
   assert.ok(relErr(h2.epochs.map((e) => e.loss), h1.epochs.map((e) => e.loss)) <= 1e-12);
-  const stacked = createNetwork({ ...description, layers: 2 });
-  assert.is(specOf(stacked.model), null);
-  assert.throws(() => stacked.fit(data, { threads: 2 }), /^bptt: threads: 2 needs a model that can cross to a worker as data: one made by modelFromSpec/);
+  // Deeper networks cross too (their spec rebuilds the same cell in the worker), with lengths.
+  const lengths = Array.from({ length: 10 }, (_, i) => 2 + (i % 3));
+  const symbols = { inputs: Array.from({ length: 10 }, (_, i) => Array.from({ length: 4 }, (_, t) => (i + 2 * t) % 5)), targets: data.targets, lengths };
+  const cases: [string, Parameters<typeof createNetwork>[0], NetworkData][] = [
+    ['two stacked GRU layers', { ...description, cell: 'gru', layers: 2, initialState: 'learned' }, { ...data, lengths }],
+    ['two bidirectional LSTM layers', { ...description, layers: 2, bidirectional: true }, data],
+    ['an embedding under an Elman layer', { embedding: { vocabSize: 5, size: 3 }, cell: 'elman', hiddenSize: 4, output: { size: 1 }, loss: 'mse', seed: 7 }, symbols],
+  ];
+  for (const [what, d, set] of cases) {
+    const one = createNetwork(d), two = createNetwork(d);
+    assert.ok(specOf(two.model) !== null, `${what}: made from a spec`);
+    const l1 = one.fit(set, { epochs: 2, batchSize: 5 }), l2 = two.fit(set, { epochs: 2, batchSize: 5, threads: 2 });
+    assert.ok(relErr(two.model.params.theta, one.model.params.theta) <= 1e-12, `${what}: weights differ by ${relErr(two.model.params.theta, one.model.params.theta)}`);
+    assert.ok(relErr(l2.epochs.map((e) => e.loss), l1.epochs.map((e) => e.loss)) <= 1e-12, `${what}: losses`);
+    assert.ok(relErr(two.model.params.theta, createNetwork(d).model.params.theta) > 1e-3, `${what}: it trained`);
+  }
+  const dropout = createNetwork({ ...description, layers: 2, dropout: 0.2 });
+  assert.is(specOf(dropout.model), null);
+  assert.throws(() => dropout.fit(data, { threads: 2 }), /^bptt: threads: 2 needs a model that can cross to a worker as data: one made by modelFromSpec .*no dropout/);
 });
 
 const cli = fileURLToPath(new URL('../../cli/loopgrad.js', import.meta.url));

@@ -82,6 +82,22 @@ test('two threads are one thread bit for bit, step by step, with lengths and a l
   r1.finalState.forEach((m, i) => assert.ok(same(m.data, r2.finalState[i].data), `run: final state ${i}`));
 });
 
+test('a stack of two GRU layers over an embedding crosses as a spec: two threads are one thread bit for bit', () => {
+  const deep: ModelSpec = { cell: { kind: 'gru', options: { inputSize: 3, hiddenSize: 5 } }, layers: 2, embedding: { vocabSize: 4 }, readout: 2 };
+  const m = modelFromSpec(deep, { seed: 3 });
+  const a = new Rtrl(m), b = new Rtrl(m, { threads: 2 });
+  try {
+    const symbols = mat(T * batch, 1);
+    for (let i = 0; i < symbols.data.length; i++) symbols.data[i] = (i * 3) % 4;
+    const r1 = a.run(symbols, loss, { batch, lengths }), r2 = b.run(symbols, loss, { batch, lengths });
+    assert.ok(Object.is(r1.loss, r2.loss), `loss ${r1.loss} vs ${r2.loss}`);
+    assert.ok(same(r1.grad, r2.grad), 'gradient');
+    assert.ok(r1.grad.some((v) => v !== 0));
+  } finally {
+    b.close();
+  }
+});
+
 test('a killed worker fails the step naming it, adds nothing; reset() brings a new worker', async () => {
   const team = two.team as RtrlWorkers;
   const died = new RegExp(`rtrl: worker 1 \\(columns ${(P / 2) | 0}\\.\\.${P - 1}\\) died.*thread \\d+ exited with code 1`);

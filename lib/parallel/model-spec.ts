@@ -9,7 +9,7 @@
 import type { Cell } from '../cells/cell.js';
 import { bidirectional } from '../arch/bidirectional.js';
 import { withEmbedding } from '../arch/embedding.js';
-import { stacked } from '../arch/stacked.js';
+import { type StackedOptions, stacked } from '../arch/stacked.js';
 import { withReadout } from '../arch/readout.js';
 import { type CellKind, type CellOptions, createCell, isCellKind, CELL_KINDS } from '../cells/registry.js';
 import { ConfigError } from '../mat/errors.js';
@@ -29,6 +29,21 @@ export interface ModelSpec {
   readout?: number;
   /** 'zero' (default) or 'learned'. */
   initialState?: 'zero' | 'learned';
+}
+
+/**
+ * `layers` cells of a kind, stacked bottom first (layer l > 0 reads layer l - 1's output), each a
+ * bidirectional pair when `both`: one plain cell when there is one layer and one direction. The
+ * network API builds its layers with it too (lib/train/network-build.ts), so a network and its
+ * spec have the same parameters in the same order.
+ */
+export function recurrentLayers(kind: CellKind, options: CellOptions, layers: number, both: boolean, stack: StackedOptions = {}): Cell {
+  const built: Cell[] = [];
+  for (let l = 0; l < layers; l++) {
+    const layer = createCell(kind, l === 0 ? options : { ...options, inputSize: built[l - 1].outputSize });
+    built.push(both ? bidirectional(layer) : layer);
+  }
+  return layers === 1 && !both ? built[0] : stacked(built, stack);
 }
 
 // The spec of every model modelFromSpec made, so that a threaded method can send it to workers.
@@ -58,13 +73,7 @@ export function modelFromSpec(spec: ModelSpec, theta?: Float64Array | { seed?: n
   }
   const layers = spec.layers === undefined ? 1 : checkInt(op, 'layers', spec.layers);
   if (spec.bidirectional !== undefined && typeof spec.bidirectional !== 'boolean') throw new ConfigError(op, `bidirectional must be true or false, got ${String(spec.bidirectional)}`, { bidirectional: spec.bidirectional });
-  const both = spec.bidirectional === true;
-  const built: Cell[] = [];
-  for (let l = 0; l < layers; l++) {
-    const layer = createCell(kind, l === 0 ? options : { ...options, inputSize: built[l - 1].outputSize });
-    built.push(both ? bidirectional(layer) : layer);
-  }
-  let cell = layers === 1 && !both ? built[0] : stacked(built);
+  let cell = recurrentLayers(kind, options, layers, spec.bidirectional === true);
   if (spec.embedding !== undefined) {
     if (spec.embedding === null || typeof spec.embedding !== 'object') throw new ConfigError(op, 'embedding must be { vocabSize }', { embedding: spec.embedding });
     checkKeys(`${op} embedding`, spec.embedding, ['vocabSize']);

@@ -19,7 +19,7 @@ import { type Mat, clone, mat, rowsView } from '../mat/mat.js';
 import { ConfigError, ResourceError } from '../mat/errors.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
 import type { RecurrentModel } from '../rnn/model.js';
-import type { ThreadedBpttEngine, ThreadedBpttResult } from '../rnn/threads.js';
+import type { PassSpec, ThreadedBpttEngine, ThreadedBpttResult, WindowResult } from '../rnn/threads.js';
 import { type RunOptions, RUN_OPTIONS, Unroll, estimateStepBytes, sumTerms } from '../rnn/unroll.js';
 import { BpttShard, regionLength, stateWidth } from './bptt-shard.js';
 import { specOf } from './model-spec.js';
@@ -34,35 +34,10 @@ const OP = 'bptt';
 const STALE_MS = 10_000;
 const REQUIRES_GRAD = { requiresGrad: true };
 
-/** One pass of ThreadedBptt.pass: steps [start, start + xs.rows / batch) of a sequence. */
-export interface PassSpec {
-  xs: Mat;
-  batch: number;
-  /** Sequence lengths counted from global step 0 (null: every row runs every step). */
-  lengths: ArrayLike<number> | null;
-  /** The global index of xs's first step. */
-  start: number;
-  /** The state entering xs's first step (rows or one shared row), or null for the model's rule. */
-  initial: readonly Mat[] | null;
-  /** Local steps before this one have no loss term here. */
-  lossFrom: number;
-  /** Whether the loss's final term counts. */
-  final: boolean;
-  /** Local steps whose whole-batch state (after the step) the result keeps. */
-  keep: readonly number[];
-}
-
-export interface PassResult {
-  loss: number;
-  /** Whether any loss term was present (false: the gradient is zero). */
-  hasLoss: boolean;
-  grad: Float64Array;
+export interface PassResult extends WindowResult {
   finalState: Mat[];
   outputs: Mat;
   initialStateGrad: Mat[] | null;
-  tapeBytes: number;
-  /** The states asked for by keep, by local step. */
-  kept: Map<number, Mat[]>;
 }
 
 export interface ThreadedBpttOptions {
@@ -124,16 +99,6 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     const r = this.pass(loss, { xs, batch: seq.batch, lengths: options.lengths ?? null, start: 0, initial: seq.initial, lossFrom: 0, final: true, keep: [] });
     this.lastFinal = r.finalState.map(clone);
     return { loss: r.loss, grad: r.grad, finalState: r.finalState, outputs: r.outputs, initialStateGrad: r.initialStateGrad, tapeBytes: r.tapeBytes };
-  }
-
-  /** What initialState 'carry' continues from in the next run (a truncated-BPTT driver sets it). */
-  carry(finalState: readonly Mat[]): void {
-    this.lastFinal = finalState.map(clone);
-  }
-
-  /** Checks the run options as this method's runs do (a truncated-BPTT driver checks its sequence once). */
-  sequence(xs: Mat, options: RunOptions, accepted: readonly string[]): ReturnType<Unroll['sequence']> {
-    return this.unroll.sequence(xs, options, accepted);
   }
 
   /**

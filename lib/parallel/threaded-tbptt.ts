@@ -6,7 +6,7 @@
 // gradients are the one-thread Tbptt's to rounding.
 import type { RecurrentModel } from '../rnn/model.js';
 import type { SequenceLoss } from '../rnn/loss-spec.js';
-import type { ThreadedTbpttEngine, WindowPass, WindowResult } from '../rnn/threads.js';
+import type { PassSpec, ThreadedTbpttEngine, WindowResult } from '../rnn/threads.js';
 import type { WorkerHost } from './protocol.js';
 import { ThreadedBptt } from './threaded-bptt.js';
 
@@ -21,7 +21,7 @@ export class ThreadedTbptt implements ThreadedTbpttEngine {
     this.core.close();
   }
 
-  window(loss: SequenceLoss, spec: WindowPass): WindowResult {
+  window(loss: SequenceLoss, spec: PassSpec): WindowResult {
     return this.core.pass(loss, spec);
   }
 }

@@ -74,9 +74,9 @@ export interface MethodLimits {
 
 const isCount = (k: number) => Number.isSafeInteger(k) && k >= 1;
 
-/** The text after a randomised method's name: nothing (seed 0) or one non-negative integer seed. */
 /** A decimal number (an integer or not: the check then says what is wrong with it), else NaN. */
 const decimal = (text: string): number => (/^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : Number.NaN);
+/** The text after a randomised method's name: nothing (seed 0) or one number (checkSeedSpec wants an integer). */
 const parseSeed = (args: readonly string[]): { seed: number } | null => {
   if (args.length === 0) return { seed: 0 };
   return args.length === 1 && !Number.isNaN(decimal(args[0])) ? { seed: decimal(args[0]) } : null;

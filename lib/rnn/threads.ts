@@ -21,35 +21,38 @@ export interface ThreadedBpttEngine {
   close(): void;
 }
 
-/** One window of Tbptt: steps [start, start + xs.rows / batch) of a stream, the whole batch. */
-export interface WindowPass {
+/** One threaded pass over steps [start, start + xs.rows / batch) of a sequence (a run, or a window of Tbptt). */
+export interface PassSpec {
   xs: Mat;
   batch: number;
-  /** The stream's lengths, counted from its step 0 (null: every row runs every step). */
+  /** Sequence lengths counted from global step 0 (null: every row runs every step). */
   lengths: ArrayLike<number> | null;
   /** The global index of xs's first step. */
   start: number;
-  /** The state entering xs's first step, or null for the model's rule (start 0 only). */
+  /** The state entering xs's first step (rows or one shared row), or null for the model's rule. */
   initial: readonly Mat[] | null;
-  /** Local steps before this one have no loss term in the window. */
+  /** Local steps before this one have no loss term here. */
   lossFrom: number;
-  /** Whether the loss's final term counts (the stream's last window). */
+  /** Whether the loss's final term counts. */
   final: boolean;
-  /** Local steps whose whole-batch state (after the step) later windows start from. */
+  /** Local steps whose whole-batch state (after the step) the result keeps. */
   keep: readonly number[];
 }
 
+/** What a window of Tbptt reads back from its pass. */
 export interface WindowResult {
   loss: number;
+  /** Whether any loss term was present (false: the gradient is zero). */
   hasLoss: boolean;
   grad: Float64Array;
+  /** The states asked for by keep, by local step. */
   kept: Map<number, Mat[]>;
   tapeBytes: number;
 }
 
 export interface ThreadedTbpttEngine {
   /** One window as one threaded pass; Tbptt keeps the stream (its rings, its windows). */
-  window(loss: SequenceLoss, spec: WindowPass): WindowResult;
+  window(loss: SequenceLoss, spec: PassSpec): WindowResult;
   close(): void;
 }
 

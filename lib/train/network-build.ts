@@ -5,26 +5,17 @@
 // `embedding = nn.Embedding`, `rnn = nn.LSTM(...)`, `linear = nn.Linear` has these state-dict keys).
 import type { Cell } from '../cells/cell.js';
 import type { ParamSpec } from '../cells/params.js';
-import { createCell } from '../cells/registry.js';
-import { bidirectional } from '../arch/bidirectional.js';
-import { stacked } from '../arch/stacked.js';
 import { withReadout } from '../arch/readout.js';
 import { EMBEDDING_PARAM, withEmbedding } from '../arch/embedding.js';
 import { pytorchName } from '../io/pytorch.js';
 import { type RecurrentModel, createModel } from '../rnn/model.js';
 import type { FullDescription } from './network-description.js';
-import { type ModelSpec, modelFromSpec } from '../parallel/model-spec.js';
+import { type ModelSpec, modelFromSpec, recurrentLayers } from '../parallel/model-spec.js';
 import { DECODER_PREFIX, ENCODER_PREFIX, seq2seqCell } from './seq2seq.js';
 
 /** The recurrent layers of a description reading `first` features (one cell, or a stack); `seed` seeds the dropout masks. */
 function recurrentCore(d: FullDescription, first: number, seed: number): Cell {
-  const directions = d.bidirectional ? 2 : 1;
-  const layers: Cell[] = [];
-  for (let l = 0; l < d.layers; l++) {
-    const cell = createCell(d.cell, { inputSize: l === 0 ? first : d.hiddenSize * directions, hiddenSize: d.hiddenSize });
-    layers.push(d.bidirectional ? bidirectional(cell) : cell);
-  }
-  return layers.length === 1 && !d.bidirectional ? layers[0] : stacked(layers, { dropout: d.dropout, seed });
+  return recurrentLayers(d.cell, { inputSize: first, hiddenSize: d.hiddenSize }, d.layers, d.bidirectional, { dropout: d.dropout, seed });
 }
 
 /** The source's columns in a step's input: 1 (an embedding's index), else inputSize (features, or a vocabulary's one-hot). */

@@ -88,6 +88,7 @@ export function benchKernels(opts: { json: boolean }): KernelBenchRow[] {
     gemmCase('gemm [32x512]^T x[32x128] (dW)', 512, 32, 128, true, false, rng),
     gemmCase('gemm [32x128]x[512x128]^T (NT)', 32, 128, 512, false, true, rng),
     gemmCase('gemm [1x128]x[512x128]^T (NT)', 1, 128, 512, false, true, rng),
+    gemmCase('gemm [1x32]x[512x32]^T (NT)', 1, 32, 512, false, true, rng),
     gemmCase('gemm [64x64]x[64x8192] (RTRL)', 64, 64, 8192, false, false, rng),
   ];
   const results: KernelBenchRow[] = cases.map((c) => ({

@@ -336,9 +336,10 @@ function put(y: Float64Array, o: number, s: number, beta: number): void {
 
 // y[yo + i*ys] = sum_p A[ao + i*lda + p] * x[p] + beta * y[yo + i*ys], for i < rows.
 // Eight rows share each load of x (the last rows % 8 go one by one); every row's sum runs over p
-// in order whatever the blocking, so the bits do not depend on it. Eight independent sums kept the adder busier:
-// 1.54 against 1.44 GMAC/s at 512 x 128, 1.40 against 1.17 at 512 x 32 (an LSTM's gates at
-// batch 1, hidden 128, input 32; V8 on the 2-core machine).
+// in order whatever the blocking, so the bits do not depend on it. Eight independent sums keep
+// the adder busier than four: `bench kernels` printed 3.05 against 2.86 GFLOP/s for
+// [1x128]x[512x128]^T and 2.85 against 2.60 for [1x32]x[512x32]^T (an LSTM's gates at batch 1,
+// hidden 128, input 32), alternating with the four-row kernel of 0de1f33 on the 2-core machine.
 function rowsDot(
   rows: number, k: number, A: Float64Array, ao: number, lda: number,
   x: Float64Array, y: Float64Array, yo: number, ys: number, beta: number,

@@ -8,11 +8,9 @@
 //   Ŝ[k, p] <- Σ_l D_u[k, l] · Ŝ[l, p] + rowDerivative[r, a(k)] · z
 // The first line is the step's gradient dL_t/ds_{t-1} · Ŝ_{t-1} + dL_t/dθ|_{s_{t-1} fixed}, whose
 // second term is dL_t/ds_t · I_t for a parameter that reaches the output only through the state.
-// Parameters are walked by groups sharing r and a class: a group's runs ("segments") of a matrix
-// parameter's row (z running over its source) and its single elements (of vector parameters: a
-// bias, IndRNN's u), each with its own z, in one flat loop (a loop per single element made IndRNN's
-// pass 5% slower). Columns outside every group (a learned initial state's) have I = 0 and take the D
-// product only.
+// Parameters are walked in runs ("segments") sharing r and a class: a matrix parameter's row (z
+// running over its source) or one element of a vector parameter. Columns outside every segment
+// (a learned initial state's) have I = 0 and take the D product only.
 import type { Graph, Var } from '../ad/graph.js';
 import type { Cell, ParamInfluence, StepMasks, StepResult } from '../cells/cell.js';
 import { ShapeError } from '../mat/errors.js';
@@ -28,23 +26,17 @@ export interface FusedPlan {
   /** Per parameter matrix: true when the fused pass adds its direct gradient (the loss pass then skips it). */
   readonly fusedParam: readonly boolean[];
   /**
-   * Segments (runs of two or more parameters of one row and class): first parameter, length, first
-   * slot in a sequence's Ŝ, where its z run starts in the step's input vector Z; singles (a run of
-   * one): parameter, slot, z. Those of one class and row form a group: [groupSegStart[g],
-   * groupSegStart[g + 1]) and [groupSingleStart[g], groupSingleStart[g + 1]); a group holds, within
-   * a sequence's rowDerivative (r·m + a), the entries for its class's rows (a0, a1) and for the
-   * state vector its row reaches s_t through (UnitInfluence.rowState), whose dL/ds_t entry is at
-   * groupGradAt.
+   * Segments (runs of parameters of one row and class): first parameter, length, first slot in a
+   * sequence's Ŝ, where its z run starts in the step's input vector Z. Segments of one class and row
+   * form a group: [groupSegStart[g], groupSegStart[g + 1]); a group holds, within a sequence's
+   * rowDerivative (r·m + a), the entries for its class's rows (a0, a1) and for the state vector its
+   * row reaches s_t through (UnitInfluence.rowState), whose dL/ds_t entry is at groupGradAt.
    */
   readonly segStart: Int32Array;
   readonly segLength: Int32Array;
   readonly segSlot: Int32Array;
   readonly segZ: Int32Array;
-  readonly singleParam: Int32Array;
-  readonly singleSlot: Int32Array;
-  readonly singleZ: Int32Array;
   readonly groupSegStart: Int32Array;
-  readonly groupSingleStart: Int32Array;
   readonly groupI0: Int32Array;
   readonly groupI1: Int32Array;
   readonly groupRoute: Int32Array;
@@ -139,32 +131,27 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern, pairD: In
   // Class by class (a class's D block and dL/ds_{t-1} then stay in registers), row by row within a
   // class (a row's derivatives too), in theta's order within a row.
   const order = starts.map((_, i) => i).sort((a, b) => classesOf[a] - classesOf[b] || rowsOf[a] - rowsOf[b] || a - b);
-  const runs = order.filter((i) => lengths[i] > 1), ones = order.filter((i) => lengths[i] === 1);
-  const [segStart, segLength, segSlot, segZ] = [starts, lengths, slots, zs].map((a) => Int32Array.from(runs, (i) => a[i]));
-  const [singleParam, singleSlot, singleZ] = [starts, slots, zs].map((a) => Int32Array.from(ones, (i) => a[i]));
-  const groupSegStart: number[] = [], groupSingleStart: number[] = [], gI0: number[] = [], gI1: number[] = [], gRoute: number[] = [], gGradAt: number[] = [];
+  const [segStart, segLength, segSlot, segZ] = [starts, lengths, slots, zs].map((a) => Int32Array.from(order, (i) => a[i]));
+  const groupSegStart: number[] = [], gI0: number[] = [], gI1: number[] = [], gRoute: number[] = [], gGradAt: number[] = [];
   const classGroupStart = new Int32Array(pattern.classes + 1), classPlainStart = new Int32Array(pattern.classes + 1);
-  let runAt = 0, oneAt = 0;
   order.forEach((i, at) => {
-    if (lengths[i] > 1) runAt++; else oneAt++;
     const prev = at === 0 ? -1 : order[at - 1];
     if (prev >= 0 && classesOf[prev] === classesOf[i] && rowsOf[prev] === rowsOf[i]) return;
-    groupSegStart.push(runAt - (lengths[i] > 1 ? 1 : 0)); groupSingleStart.push(oneAt - (lengths[i] > 1 ? 0 : 1));
-    gI0.push(i0s[i]); gI1.push(i1s[i]); gRoute.push(routes[i]); gGradAt.push(gradAts[i]);
+    groupSegStart.push(at); gI0.push(i0s[i]); gI1.push(i1s[i]); gRoute.push(routes[i]); gGradAt.push(gradAts[i]);
     classGroupStart[classesOf[i] + 1]++;
   });
-  groupSegStart.push(runs.length); groupSingleStart.push(ones.length);
+  groupSegStart.push(order.length);
   plain.sort((a, b) => colClass[a] - colClass[b] || a - b);
   for (const p of plain) classPlainStart[colClass[p] + 1]++;
   for (let c = 0; c < pattern.classes; c++) { classGroupStart[c + 1] += classGroupStart[c]; classPlainStart[c + 1] += classPlainStart[c]; }
   const groups = gI0.length;
   return {
     rows: hook.rows, vectors: m, fusedParam,
-    segStart, segLength, segSlot, segZ, singleParam, singleSlot, singleZ,
-    groupSegStart: Int32Array.from(groupSegStart), groupSingleStart: Int32Array.from(groupSingleStart), groupI0: Int32Array.from(gI0), groupI1: Int32Array.from(gI1), groupRoute: Int32Array.from(gRoute), groupGradAt: Int32Array.from(gGradAt),
+    segStart, segLength, segSlot, segZ,
+    groupSegStart: Int32Array.from(groupSegStart), groupI0: Int32Array.from(gI0), groupI1: Int32Array.from(gI1), groupRoute: Int32Array.from(gRoute), groupGradAt: Int32Array.from(gGradAt),
     classTwo, classDAt, classRow0, classRow1, classGroupStart, classPlainStart, plainCols: Int32Array.from(plain),
     zSize: 1 + I + 2 * N,
-    indexBytes: 4 * (4 * runs.length + 3 * ones.length + 6 * groups + 2 + 9 * pattern.classes + plain.length) + pattern.classes,
+    indexBytes: 4 * (4 * starts.length + 5 * groups + 1 + 9 * pattern.classes + plain.length) + pattern.classes,
   };
 }
 
@@ -221,7 +208,7 @@ export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep,
   const { values, grad, jacobian, rowDerivative, prevGrad, prevAt, newGrad, newAt, z } = s;
   const { colStart } = pattern;
   const { classTwo, classDAt, classRow0, classRow1, classGroupStart, classPlainStart, plainCols } = plan;
-  const { segStart, segLength, segSlot, segZ, singleParam, singleSlot, singleZ, groupSegStart, groupSingleStart, groupI0, groupI1, groupRoute, groupGradAt } = plan;
+  const { segStart, segLength, segSlot, segZ, groupSegStart, groupI0, groupI1, groupRoute, groupGradAt } = plan;
   const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * plan.vectors, rBase = b * plan.rows * plan.vectors;
   for (let c = 0; c < classTwo.length; c++) {
     // The class's D block (0 where the pattern has no pair) and its rows' dL/ds_{t-1}.
@@ -253,20 +240,6 @@ export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep,
           }
         }
       }
-      if (!two) {
-        for (let e = groupSingleStart[gr]; e < groupSingleStart[gr + 1]; e++) {
-          const at = base + singleSlot[e], v0 = values[at], zj = z[singleZ[e]];
-          grad[singleParam[e]] += s0 * v0 + delta * zj;
-          values[at] = d00 * v0 + i0 * zj;
-        }
-      } else {
-        for (let e = groupSingleStart[gr]; e < groupSingleStart[gr + 1]; e++) {
-          const at = base + singleSlot[e], v0 = values[at], v1 = values[at + 1], zj = z[singleZ[e]];
-          grad[singleParam[e]] += s0 * v0 + s1 * v1 + delta * zj;
-          values[at] = d00 * v0 + d01 * v1 + i0 * zj;
-          values[at + 1] = d10 * v0 + d11 * v1 + i1 * zj;
-        }
-      }
     }
     // A learned initial state's columns: I = 0.
     for (let ci = classPlainStart[c]; ci < classPlainStart[c + 1]; ci++) {
@@ -283,4 +256,3 @@ export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep,
     }
   }
 }
-

@@ -68,6 +68,24 @@ function watchedHost() {
   return { ports, killOnRun: (i: number) => { victim = i; }, host: { cores: 2, shared: base.shared, spawn } };
 }
 
+test('modelFromSpec: a stack, bidirectional layers and an embedding build the layers a network builds; bad fields are ConfigErrors naming them', () => {
+  const cell = { kind: 'gru' as const, options: { inputSize: 3, hiddenSize: 4 } };
+  const deep = modelFromSpec({ cell, layers: 2, bidirectional: true, embedding: { vocabSize: 5 }, readout: 2 }, { seed: 1 });
+  // Embedding 5 x 3, then per layer and direction a GRU (layer 1 reads both directions of layer 0: 8 inputs), then the readout.
+  const gruParams = (input: number) => 3 * 4 * input + 3 * 4 * 4 + 2 * 3 * 4;
+  assert.is(deep.params.theta.length, 5 * 3 + 2 * gruParams(3) + 2 * gruParams(8) + 2 * 8 + 2);
+  assert.is(deep.cell.causal, false);
+  const bad: [unknown, RegExp][] = [
+    [{ cell, layers: 0 }, /^modelFromSpec: layers must be/],
+    [{ cell, layers: 1.5 }, /^modelFromSpec: layers must be/],
+    [{ cell, bidirectional: 'yes' }, /^modelFromSpec: bidirectional must be true or false, got yes/],
+    [{ cell, embedding: 5 }, /^modelFromSpec: embedding must be \{ vocabSize \}/],
+    [{ cell, embedding: { vocabSize: 5, size: 3 } }, /^modelFromSpec embedding: unknown option "size" \(accepted: vocabSize\)/],
+    [{ cell, dropout: 0.1 }, /^modelFromSpec: unknown option "dropout"/],
+  ];
+  for (const [spec, message] of bad) assert.throws(() => modelFromSpec(spec as ModelSpec), (e: unknown) => e instanceof ConfigError && message.test((e as Error).message), JSON.stringify(spec));
+});
+
 test('shards are contiguous, cover the batch and never outnumber it', () => {
   assert.equal(shardRanges(5, 2), [{ start: 0, end: 2 }, { start: 2, end: 5 }]);
   assert.equal(shardRanges(1, 2), [{ start: 0, end: 1 }]);

@@ -14,7 +14,11 @@
 //      COOP/COEP (copies, then SharedArrayBuffer): 2 workers equal the main thread's Bptt to
 //      1e-12, repeat bit for bit, survive a worker terminated mid-call (the call fails naming
 //      it, the next is whole) and a worker script that throws at load (no respawn loop), and
-//      close() ends every worker (counted by playwright); the IIFE bundle finds the worker too.
+//      close() ends every worker (counted by playwright); the IIFE bundle finds the worker too;
+//   6. the synchronous threaded methods in a Web Worker (loopgrad.parallel.enableWebThreads): Bptt
+//      and Tbptt with 2 threads equal 1 thread to 1e-12, Rtrl bit for bit; a terminated RTRL
+//      worker fails the next step naming it and reset() recovers; the page's main thread and a
+//      page that is not cross-origin isolated are refused with messages that say what to do.
 // Needs the bundles (node scripts/bundle.mjs), /usr/bin/chromium and playwright-core.
 //
 // Check 2 runs twice and both must be bit-identical to Node's: once as is (lib/
@@ -146,6 +150,74 @@ try {
   window.__iife = { gradRel: d / m, lossRel: Math.abs(r.loss - plain.loss) / plain.loss };
 } catch (err) { window.__iife = { error: String(err && err.stack || err) }; }
 </script>`,
+  // Check 6 (served as is and under /__coi/): the page's main thread is refused, a Web Worker
+  // enables threads and runs the threaded methods (threads-worker.js), which set window.__threads.
+  '/__test/threads.html': `<!doctype html><meta charset="utf-8"><title>threads</title><link rel="icon" href="data:,">
+<script type="module">
+const out = { isolated: globalThis.crossOriginIsolated === true };
+try {
+  const lg = await import(new URL('../dist/browser/loopgrad.min.mjs', location.href).href);
+  out.mainThread = await lg.parallel.enableWebThreads().then(() => null, (e) => String(e && e.message));
+  const worker = new Worker('./threads-worker.js', { type: 'module', name: 'coordinator' });
+  out.worker = await new Promise((resolve) => {
+    worker.onmessage = (e) => resolve(e.data);
+    worker.onerror = (e) => resolve({ error: 'the worker failed: ' + e.message });
+  });
+} catch (err) { out.error = String(err && err.stack || err); }
+window.__threads = out;
+</script>`,
+  '/__test/threads-worker.js': `const out = {};
+try {
+  const lg = await import(new URL('../dist/browser/loopgrad.min.mjs', import.meta.url).href);
+  const P = lg.parallel;
+  const t0 = performance.now();
+  const threads = await P.enableWebThreads();
+  out.enableMs = performance.now() - t0;
+  out.cores = threads.cores;
+  const batch = 4, steps = 6, lengths = [6, 3, 5, 6];
+  const xs = lg.mat(steps * batch, 3), targets = lg.mat(steps * batch, 2);
+  for (let i = 0; i < xs.data.length; i++) xs.data[i] = Math.cos(0.37 * i);
+  for (let i = 0; i < targets.data.length; i++) targets.data[i] = 0.5 * Math.sin(0.23 * i + 2);
+  const loss = lg.sequenceLoss({ kind: 'mse', targets, mask: null, batch });
+  const relErr = (a, b) => { let d = 0, m = 0; for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); } return m === 0 ? d : d / m; };
+  const sameBits = (a, b) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
+  // Bptt and Tbptt: an LSTM with a learned initial state, data-parallel over the batch
+  const model = P.modelFromSpec({ cell: { kind: 'lstm', options: { inputSize: 3, hiddenSize: 6 } }, readout: 2, initialState: 'learned' }, { seed: 4 });
+  const plain = new lg.Bptt(model).run(xs, loss, { batch, lengths });
+  const bptt = new lg.Bptt(model, { threads: 2 });
+  const a = bptt.run(xs, loss, { batch, lengths }), b = bptt.run(xs, loss, { batch, lengths });
+  out.bptt = { params: a.grad.length, gradRel: relErr(a.grad, plain.grad), lossRel: Math.abs(a.loss - plain.loss) / Math.abs(plain.loss), repeat: a.loss === b.loss && sameBits(a.grad, b.grad) };
+  const windows = (t) => { const grads = []; t.run(xs, loss, { batch, lengths, onWindow: (w) => { grads.push(Array.from(w.grad)); } }); return grads; };
+  const w1 = windows(new lg.Tbptt(model, { k1: 2, k2: 3 })), w2 = windows(new lg.Tbptt(model, { k1: 2, k2: 3, threads: 2 }));
+  out.tbptt = { windows: w2.length, gradRel: Math.max(...w1.map((g, i) => relErr(w2[i] ?? [], g))), count: w1.length === w2.length };
+  // Rtrl: a GRU wide enough for two column blocks, bit for bit against one thread
+  const rmodel = P.modelFromSpec({ cell: { kind: 'gru', options: { inputSize: 3, hiddenSize: 20 } }, readout: 2 }, { seed: 5 });
+  const r1 = new lg.Rtrl(rmodel).run(xs, loss, { batch, lengths });
+  const rtrl = new lg.Rtrl(rmodel, { threads: 2 });
+  const r2 = rtrl.run(xs, loss, { batch, lengths });
+  out.rtrl = { params: r2.grad.length, shards: rtrl.shards, sameBits: r1.loss === r2.loss && sameBits(r1.grad, r2.grad), gradRelVsBptt: relErr(r2.grad, new lg.Bptt(rmodel).run(xs, loss, { batch, lengths }).grad) };
+  // a worker terminated between steps: the next step fails naming it, reset() brings a new one
+  rtrl.reset({ batch });
+  rtrl.step(lg.rowsView(xs, 0, batch), loss);
+  await rtrl.team.kill(1);
+  try { rtrl.step(lg.rowsView(xs, batch, batch), loss); out.killed = null; } catch (e) { out.killed = { name: e instanceof P.WorkerError ? 'WorkerError' : String(e && e.name), message: String(e.message) }; }
+  const r3 = rtrl.run(xs, loss, { batch, lengths });
+  out.afterKill = r1.loss === r3.loss && sameBits(r1.grad, r3.grad);
+  // for scale, not asserted: an RTRL step at n = 64 on 1 and 2 threads, alternated, best of 3 each
+  const big = P.modelFromSpec({ cell: { kind: 'gru', options: { inputSize: 3, hiddenSize: 64 } }, readout: 2 }, { seed: 6 });
+  const square = { step: (g, t, o) => g.dot(o, o) };
+  const stepMs = (m) => { m.reset({ batch: 1 }); const x = lg.rowsView(xs, 0, 1); m.step(x, square); const t = performance.now(); for (let i = 0; i < 4; i++) m.step(x, square); return (performance.now() - t) / 4; };
+  const single = new lg.Rtrl(big), double = new lg.Rtrl(big, { threads: 2 });
+  const ms = [[], []];
+  for (let round = 0; round < 3; round++) { ms[0].push(stepMs(single)); ms[1].push(stepMs(double)); }
+  out.rtrlStep = { params: single.grad.length, one: Math.min(...ms[0]), two: Math.min(...ms[1]) };
+  double.close();
+  // close(): the methods made after it refuse threads
+  threads.close();
+  try { new lg.Bptt(model, { threads: 2 }); out.afterClose = null; } catch (e) { out.afterClose = String(e.message); }
+} catch (err) { out.error = String(err && err.stack || err); }
+postMessage(out);
+`,
 };
 
 // Check 5: data-parallel BPTT on a pool of Web Workers. The page is served twice: at
@@ -548,6 +620,38 @@ async function main() {
       const left = page.workers().length;
       check(`${name}: close() ends every worker and later calls are refused`, live >= 4 && left === 0 && afterClose !== null && /closed/.test(afterClose.message),
         `${live} workers running before close, ${left} ${Date.now() - t0} ms after; a call after close: ${afterClose === null ? 'succeeded' : afterClose.message}`);
+    }
+
+    // 6: the synchronous threaded methods (Bptt, Tbptt, Rtrl with threads) in a Web Worker
+    for (const [label, path, isolated] of [['not isolated', '/__test/threads.html', false], ['isolated', '/__coi/__test/threads.html', true]]) {
+      const name = `threads in a Web Worker (${label})`;
+      await page.goto(base + path);
+      await page.waitForFunction(() => window.__threads !== undefined, null, { timeout: 60_000 });
+      const t = await page.evaluate(() => window.__threads);
+      if (t.error || t.worker.error && isolated) {
+        check(`${name}: the page runs`, false, (t.error ?? t.worker.error).split('\n')[0]);
+        continue;
+      }
+      // (a page that is not isolated hears about the headers first: no shared memory at all)
+      const wayOut = isolated ? /may not block.*Web Worker/ : /Cross-Origin-Opener-Policy: same-origin/;
+      check(`${name}: enableWebThreads on the page's main thread is refused, naming the way out`, t.mainThread !== null && wayOut.test(t.mainThread), t.mainThread ?? 'accepted');
+      if (!isolated) {
+        const e = t.worker.error ?? '';
+        check(`${name}: enableWebThreads in a worker is refused, naming the headers`, t.isolated === false && /Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/.test(e), e.split('\n')[0] || 'accepted');
+        continue;
+      }
+      const w = t.worker;
+      check(`${name}: Bptt with 2 threads = 1 thread to 1e-12 relative, and repeats bit for bit`, w.bptt.gradRel <= 1e-12 && w.bptt.lossRel <= 1e-12 && w.bptt.repeat,
+        `LSTM 3-6 + readout, learned h0, ${w.bptt.params} parameters, batch 4 with lengths: loss ${w.bptt.lossRel.toExponential(1)}, gradient ${w.bptt.gradRel.toExponential(1)}; watcher started in ${w.enableMs.toFixed(0)} ms`);
+      check(`${name}: Tbptt with 2 threads = 1 thread, window by window, to 1e-12 relative`, w.tbptt.count && w.tbptt.windows >= 2 && w.tbptt.gradRel <= 1e-12,
+        `${w.tbptt.windows} windows (k1 2, k2 3), worst gradient ${w.tbptt.gradRel.toExponential(1)}`);
+      check(`${name}: Rtrl with 2 threads = 1 thread bit for bit (and BPTT to 1e-12)`, w.rtrl.shards === 2 && w.rtrl.sameBits && w.rtrl.gradRelVsBptt <= 1e-12,
+        `GRU 3-20 + readout, ${w.rtrl.params} parameters in ${w.rtrl.shards} column blocks: ${w.rtrl.sameBits ? 'identical' : 'differs'}; against BPTT ${w.rtrl.gradRelVsBptt.toExponential(1)}`);
+      check(`${name}: a terminated RTRL worker fails the next step naming it; reset() recovers bit for bit`,
+        w.killed !== null && w.killed.name === 'WorkerError' && /rtrl: worker 1 \(columns \d+\.\.\d+\) died: loopgrad rtrl worker 1 was terminated/.test(w.killed.message) && w.afterKill,
+        `${w.killed === null ? 'the step succeeded' : w.killed.message}; after reset ${w.afterKill ? 'identical' : 'differs'}`);
+      console.log(`info  ${name}: an RTRL step, GRU 3-64 + readout (${w.rtrlStep.params} parameters), batch 1: 1 thread ${w.rtrlStep.one.toFixed(1)} ms, 2 threads ${w.rtrlStep.two.toFixed(1)} ms (${(w.rtrlStep.one / w.rtrlStep.two).toFixed(2)}x; best of 3 alternated rounds of 4 steps)`);
+      check(`${name}: after close(), threads are refused`, w.afterClose !== null && /no worker host is registered.*enableWebThreads/.test(w.afterClose), w.afterClose ?? 'accepted');
     }
 
     await page.goto(`${base}/__test/workers-iife.html`);

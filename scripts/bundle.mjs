@@ -11,15 +11,16 @@
 // document.currentScript.src (read while the script runs) for the IIFE. It prints raw and gzipped sizes, and also the
 // size of every module under lib/ bundled together (the whole library, whether
 // or not the public entry exports it). It exits 1 when either gzipped size is
-// over the budget (110 KB = 110 000 bytes unless --limit-kb says otherwise). The budget was 60 KB
+// over the budget (120 KB = 120 000 bytes unless --limit-kb says otherwise). The budget was 60 KB
 // until the network object (fit/predict/generate/save, its data forms, seq2seq and beam search,
 // the bigram baseline) and the online approximations of RTRL (SnAp, UORO, KF-RTRL) joined the
 // bundle: 90.4 KB with them. It was 100 KB until the Web Worker pool (the `parallel` namespace),
 // RTRL's column blocks (its threaded split, lib/rnn/rtrl-columns.ts), UORO's one-pass step and
-// SnAp-1's fused pass joined: 103.9 KB with them.
+// SnAp-1's fused pass joined: 103.9 KB with them. It was 110 KB until `threads` came to browsers
+// (enableWebThreads: the threaded BPTT, TBPTT and RTRL engines and their watcher, 7 KB).
 //
 // usage: node scripts/bundle.mjs [--entry lib/browser.ts] [--outdir dist/browser]
-//                                [--limit-kb 110] [--top N] [--quiet]
+//                                [--limit-kb 120] [--top N] [--quiet]
 import { build } from 'esbuild';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -27,10 +28,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const USAGE = 'usage: node scripts/bundle.mjs [--entry lib/browser.ts] [--outdir dist/browser] [--limit-kb 110] [--top N] [--quiet]';
+const USAGE = 'usage: node scripts/bundle.mjs [--entry lib/browser.ts] [--outdir dist/browser] [--limit-kb 120] [--top N] [--quiet]';
 
 function parseOptions(argv) {
-  const options = { entry: 'lib/browser.ts', outdir: 'dist/browser', limitKb: 110, top: 0, quiet: false };
+  const options = { entry: 'lib/browser.ts', outdir: 'dist/browser', limitKb: 120, top: 0, quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {

@@ -23,14 +23,14 @@ import { WorkerPool, type WorkerPoolOptions } from './pool.js';
 import type { FromWorker, ToWorker, WorkerHost, WorkerPort } from './protocol.js';
 
 /** What the port uses of a Worker (the Web Worker standard's names). */
-interface WebWorker {
+export interface WebWorker {
   postMessage(message: unknown, transfer: ArrayBuffer[]): void;
   addEventListener(type: 'message' | 'error' | 'messageerror', listener: (event: WebWorkerEvent) => void): void;
   terminate(): void;
 }
 
 /** The fields of a MessageEvent or ErrorEvent the port reads (a plain Event has none of them). */
-interface WebWorkerEvent {
+export interface WebWorkerEvent {
   data?: unknown;
   message?: unknown;
   filename?: unknown;
@@ -38,14 +38,16 @@ interface WebWorkerEvent {
   preventDefault?: () => void;
 }
 
-type WebWorkerConstructor = new (url: string, options: { type: 'module'; name: string }) => WebWorker;
+export type WebWorkerConstructor = new (url: string, options: { type: 'module'; name: string }) => WebWorker;
 
-interface WebGlobals {
+export interface WebGlobals {
   Worker?: WebWorkerConstructor;
   navigator?: { hardwareConcurrency?: unknown };
   crossOriginIsolated?: unknown;
   location?: { href?: unknown };
   URL?: new (url: string, base?: string) => { href: string };
+  setTimeout?: (callback: () => void, ms: number) => unknown;
+  clearTimeout?: (timer: unknown) => void;
 }
 
 // The URL of the bundle this code was loaded from: scripts/bundle.mjs defines
@@ -78,7 +80,7 @@ export interface WebPoolOptions extends WorkerPoolOptions, WebWorkerHostOptions 
 
 let spawned = 0;
 
-function describeError(event: WebWorkerEvent, url: string): string {
+export function describeError(event: WebWorkerEvent, url: string): string {
   const message = typeof event.message === 'string' && event.message !== '' ? event.message : null;
   if (message === null) return `its script failed to load or to start (${url}: is it served, as JavaScript, with the page's COEP header when the page has one?)`;
   const where = typeof event.filename === 'string' && event.filename !== '' ? ` at ${event.filename}${typeof event.lineno === 'number' ? `:${event.lineno}` : ''}` : '';
@@ -146,7 +148,7 @@ function resolveUrl(g: WebGlobals, url: string, base: string | undefined): strin
   return new g.URL!(url, base).href;
 }
 
-function resolveWorkerUrl(g: WebGlobals, workerUrl: WebWorkerHostOptions['workerUrl']): string {
+export function resolveWorkerUrl(g: WebGlobals, workerUrl: WebWorkerHostOptions['workerUrl']): string {
   const op = 'webWorkerHost';
   if (typeof g.URL !== 'function') throw new ConfigError(op, 'this platform has no URL global to resolve the worker script\'s URL with');
   if (workerUrl === undefined) {

@@ -125,7 +125,7 @@ export class Rtrl extends OnlineMethod {
     let team: RtrlTeam | null = null;
     if (threads > 1 && columnBlocks(P, threads).length > 1) {
       const make = rtrlTeamFactory();
-      if (make === null) throw new ConfigError('rtrl', `threads: ${threads} needs workers, and no platform has provided them (under Node, import 'loopgrad' or 'loopgrad/node')`, { option: 'threads', value: threads });
+      if (make === null) throw new ConfigError('rtrl', `threads: ${threads} needs workers, and no platform has provided them (under Node, import 'loopgrad' or 'loopgrad/node'; in a browser, await loopgrad.parallel.enableWebThreads() in a Web Worker)`, { option: 'threads', value: threads });
       team = make({ model, threads, spec: options.spec ?? null, maxBytes: limit });
       columns = team.ranges[0];
     }

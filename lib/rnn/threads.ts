@@ -95,7 +95,7 @@ export function checkTimeoutOption(op: string, timeoutMs: unknown, threads: numb
 /** The installed engines, or an error saying how to get them. */
 export function threadEngines(op: string, threads: number): ThreadEngines {
   if (engines === null) {
-    throw new ConfigError(op, `threads: ${threads} needs workers, and no worker host is registered (under Node, import 'loopgrad' or 'loopgrad/node', which register worker_threads; elsewhere call setWorkerHost(host))`, { option: 'threads', value: threads });
+    throw new ConfigError(op, `threads: ${threads} needs workers, and no worker host is registered (under Node, import 'loopgrad' or 'loopgrad/node', which register worker_threads; in a browser, await loopgrad.parallel.enableWebThreads() in a Web Worker; elsewhere call setWorkerHost(host))`, { option: 'threads', value: threads });
   }
   return engines;
 }

@@ -211,7 +211,7 @@ test('the pool\'s terminate of a worker during a call fails the call; a script t
 test('the worker side refuses an unreadable message loudly (the page sees the worker die)', () => {
   const listeners = new Map<string, (e: { data?: unknown }) => void>();
   serveWebWorker({ addEventListener: (type, l) => listeners.set(type, l), postMessage: () => {} });
-  assert.throws(() => listeners.get('messageerror')!({}), (e: unknown) => e instanceof LoopgradError && /^parallel worker: a message from the page could not be deserialised/.test((e as Error).message));
+  assert.throws(() => listeners.get('messageerror')!({}), (e: unknown) => e instanceof LoopgradError && /^parallel worker: a message could not be deserialised/.test((e as Error).message));
 });
 
 test('no Worker global, no worker URL, a bad URL, unknown options and too many threads are ConfigErrors', async () => {

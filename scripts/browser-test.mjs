@@ -15,8 +15,8 @@
 //      1e-12, repeat bit for bit, survive a worker terminated mid-call (the call fails naming
 //      it, the next is whole) and a worker script that throws at load (no respawn loop), and
 //      close() ends every worker (counted by playwright); the IIFE bundle finds the worker too;
-//   6. the synchronous threaded methods in a Web Worker (loopgrad.parallel.enableWebThreads): Bptt
-//      and Tbptt with 2 threads equal 1 thread to 1e-12, Rtrl bit for bit; a terminated RTRL
+//   6. the synchronous threaded methods in a Web Worker (loopgrad.parallel.enableWebThreads): Bptt,
+//      Tbptt and fit with 2 threads equal 1 thread to 1e-12, Rtrl bit for bit; a terminated RTRL
 //      worker fails the next step naming it and reset() recovers; the page's main thread and a
 //      page that is not cross-origin isolated are refused with messages that say what to do.
 // Needs the bundles (node scripts/bundle.mjs), /usr/bin/chromium and playwright-core.
@@ -203,6 +203,14 @@ try {
   try { rtrl.step(lg.rowsView(xs, batch, batch), loss); out.killed = null; } catch (e) { out.killed = { name: e instanceof P.WorkerError ? 'WorkerError' : String(e && e.name), message: String(e.message) }; }
   const r3 = rtrl.run(xs, loss, { batch, lengths });
   out.afterKill = r1.loss === r3.loss && sameBits(r1.grad, r3.grad);
+  // fit through the network API: two threads train as one (to 1e-12)
+  const description = { inputSize: 3, cell: 'gru', hiddenSize: 5, layers: 2, output: { size: 2 }, loss: 'mse', seed: 6 };
+  const data = { inputs: Array.from({ length: 8 }, (_, i) => Array.from({ length: 5 }, (_, t) => [Math.sin(i + t), Math.cos(i * t), 0.1 * t])),
+    targets: Array.from({ length: 8 }, (_, i) => Array.from({ length: 5 }, (_, t) => [Math.sin(i - t), 0.2 * i])) };
+  const n1 = lg.train.createNetwork(description), n2 = lg.train.createNetwork(description);
+  const h1 = n1.fit(data, { epochs: 2, batchSize: 4 }), h2 = n2.fit(data, { epochs: 2, batchSize: 4, threads: 2 });
+  out.fit = { thetaRel: relErr(n2.model.params.theta, n1.model.params.theta), lossRel: relErr(h2.epochs.map((e) => e.loss), h1.epochs.map((e) => e.loss)),
+    trained: relErr(n1.model.params.theta, lg.train.createNetwork(description).model.params.theta) };
   // for scale, not asserted: an RTRL step at n = 64 on 1 and 2 threads, alternated, best of 3 each
   const big = P.modelFromSpec({ cell: { kind: 'gru', options: { inputSize: 3, hiddenSize: 64 } }, readout: 2 }, { seed: 6 });
   const square = { step: (g, t, o) => g.dot(o, o) };
@@ -650,6 +658,8 @@ async function main() {
       check(`${name}: a terminated RTRL worker fails the next step naming it; reset() recovers bit for bit`,
         w.killed !== null && w.killed.name === 'WorkerError' && /rtrl: worker 1 \(columns \d+\.\.\d+\) died: loopgrad rtrl worker 1 was terminated/.test(w.killed.message) && w.afterKill,
         `${w.killed === null ? 'the step succeeded' : w.killed.message}; after reset ${w.afterKill ? 'identical' : 'differs'}`);
+      check(`${name}: fit with threads: 2 trains as with 1 (two stacked GRU layers, to 1e-12)`, w.fit.thetaRel <= 1e-12 && w.fit.lossRel <= 1e-12 && w.fit.trained > 1e-3,
+        `weights ${w.fit.thetaRel.toExponential(1)}, epoch losses ${w.fit.lossRel.toExponential(1)} apart; moved ${w.fit.trained.toExponential(1)} from the start`);
       console.log(`info  ${name}: an RTRL step, GRU 3-64 + readout (${w.rtrlStep.params} parameters), batch 1: 1 thread ${w.rtrlStep.one.toFixed(1)} ms, 2 threads ${w.rtrlStep.two.toFixed(1)} ms (${(w.rtrlStep.one / w.rtrlStep.two).toFixed(2)}x; best of 3 alternated rounds of 4 steps)`);
       check(`${name}: after close(), threads are refused`, w.afterClose !== null && /no worker host is registered.*enableWebThreads/.test(w.afterClose), w.afterClose ?? 'accepted');
     }

@@ -9,7 +9,7 @@
 // (step() throws, and with it RTRL) and is run over whole sequences by its
 // scan(), layer by layer, which the unroll calls in place of stepping.
 import { Graph, type Var } from '../ad/graph.js';
-import type { Cell, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
+import type { Cell, MaskRows, MaskState, ScanResult, StepMasks, StepResult } from '../cells/cell.js';
 import { checkChain, initParts, joinParamSpecs } from '../cells/params.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import { Rng } from '../mat/rng.js';
@@ -103,17 +103,39 @@ class DropoutMasks {
     this.drawn = new Array<number>(layers).fill(0);
   }
 
+  /** A shard's rows of the batch (MaskRows), or null: x's rows are the whole batch. */
+  private rows: MaskRows | null = null;
+
   reset(seed?: number): void {
     if (seed !== undefined) this.seed = checkDropoutSeed('resetDropout', seed);
     this.drawn.fill(0);
   }
 
+  state(): { seed: number; drawn: number[] } {
+    return { seed: this.seed, drawn: this.drawn.slice() };
+  }
+
+  set(seed: number, drawn: readonly number[], rows: MaskRows | null): void {
+    if (drawn.length !== this.drawn.length || !drawn.every((k) => Number.isSafeInteger(k) && k >= 0)) {
+      throw new ConfigError('dropout masks', `drawn must hold ${this.drawn.length} counts (one per layer), got ${JSON.stringify(drawn)}`, { layers: this.drawn.length });
+    }
+    this.seed = checkDropoutSeed('dropout masks', seed);
+    for (let l = 0; l < drawn.length; l++) this.drawn[l] = drawn[l];
+    this.rows = rows === null ? null : { start: rows.start, total: rows.total };
+  }
+
   apply(g: Graph, x: Var, layer: number): Var {
     const { rows, cols } = x.value;
     const n = rows * cols;
+    // A shard's rows: the whole batch's mask is drawn row by row, and rows [start, start + rows) kept.
+    const skip = this.rows === null ? 0 : this.rows.start * cols;
+    if (this.rows !== null && this.rows.start + rows > this.rows.total) {
+      throw new ConfigError('dropout masks', `rows ${this.rows.start}..${this.rows.start + rows - 1} are not in a batch of ${this.rows.total}`, { start: this.rows.start, rows, total: this.rows.total });
+    }
     if (this.buffer.length < n) this.buffer = new Float64Array(Math.max(n, 2 * this.buffer.length));
     const buf = this.buffer, p = this.p, scale = 1 / (1 - p);
     const rng = new Rng(maskSeed(this.seed, layer, this.drawn[layer]++));
+    for (let i = 0; i < skip; i++) rng.uniform();
     for (let i = 0; i < n; i++) buf[i] = rng.uniform() < p ? 0 : scale;
     // The scale op copies the mask into the graph's arena, so this buffer can be reused at once.
     const mask = g.scale(g.constant(matFrom(rows, cols, buf)), 1);
@@ -158,6 +180,15 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
       if (newSeed !== undefined) checkDropoutSeed('resetDropout', newSeed);
       dropout?.reset(newSeed);
     },
+    ...(dropout === null ? {} : {
+      masks: {
+        state: (): MaskState => ({ ...dropout.state(), training: cell.training }),
+        set: (state: MaskState, rows: MaskRows | null) => {
+          dropout.set(state.seed, state.drawn, rows);
+          cell.training = state.training === true;
+        },
+      },
+    }),
     applyDropout(g: Graph, x: Var, layer: number): Var {
       if (!Number.isInteger(layer) || layer < 1 || layer >= layers.length) {
         throw new ConfigError('applyDropout', `layer must be an integer in [1, ${layers.length - 1}] (dropout acts on the inputs of the layers above the first), got ${layer}`, { layer, layers: layers.length });

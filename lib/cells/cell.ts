@@ -77,8 +77,32 @@ export interface Cell {
    * for a cell with unitJacobian. See UnitInfluence.
    */
   readonly unitInfluence?: UnitInfluence;
+  /**
+   * Optional: the cell's random masks (a stack's dropout), as data, so that a copy of the cell on a
+   * worker draws the same ones. Wrappers forward their inner cell's (forwardTraining).
+   */
+  readonly masks?: CellMasks;
   /** Fills freshly created parameters with this cell's default initialisation. */
   init(params: readonly Mat[], rng: Rng): void;
+}
+
+/** Where a cell's mask streams stand: their seed, the masks drawn so far per stream, and whether they are on. */
+export interface MaskState {
+  seed: number;
+  drawn: number[];
+  training: boolean;
+}
+
+/** Rows [start, start + rows of x) of a batch of `total`: a shard of the batch draws the whole batch's masks and takes its rows. */
+export interface MaskRows {
+  start: number;
+  total: number;
+}
+
+export interface CellMasks {
+  state(): MaskState;
+  /** Sets the streams (and training) to `state`; with rows, every later mask is those rows of the whole batch's, until set again with null. */
+  set(state: MaskState, rows: MaskRows | null): void;
 }
 
 /**
@@ -199,9 +223,12 @@ export function checkActivation(op: string, f: unknown, allowed: readonly Activa
 /**
  * Gives a wrapping cell the `training` switch (dropout on/off) of the cells it wraps, when any
  * has one: reading gives the first one's, setting sets them all (Rtrl's memory probe and a
- * network's train()/eval() flip it on the outer cell).
+ * network's train()/eval() flip it on the outer cell); and the masks of the one it wraps that has them.
  */
 export function forwardTraining(cell: Cell, inner: readonly Cell[]): void {
+  // One inner cell with masks: they are the wrapper's (several, as seq2seq's two halves: none is).
+  const masked = inner.filter((c) => c.masks !== undefined);
+  if (masked.length === 1) Object.defineProperty(cell, 'masks', { value: masked[0].masks, enumerable: true });
   const switchable = inner.filter((c) => 'training' in c) as (Cell & { training: boolean })[];
   if (switchable.length === 0) return;
   Object.defineProperty(cell, 'training', {

@@ -11,7 +11,7 @@
 // where one flows (flagged per block: step t's blocks are t·(1+m) (output) and t·(1+m)+1+k (state k),
 // then T·(1+m)+k (final k)); backward() seeds the tape with the flagged blocks and walks it once.
 import { Graph, type Var } from '../ad/graph.js';
-import type { StepMasks } from '../cells/cell.js';
+import type { MaskState, StepMasks } from '../cells/cell.js';
 import { type Mat, mat, matFrom, sharedZeros } from '../mat/mat.js';
 import type { RecurrentModel } from '../rnn/model.js';
 import { Unroll } from '../rnn/unroll.js';
@@ -41,6 +41,11 @@ export interface ShardForward {
   start?: number;
   /** The state entering step 0, this shard's rows (or 1 x size rows shared by the batch); null: the model's rule. */
   initial: readonly Mat[] | null;
+  /**
+   * A model with random masks (a stack's dropout): where the whole batch's mask streams stand, this
+   * shard's first row and the batch's rows, so that it draws the masks one thread would for its rows.
+   */
+  masks?: { state: MaskState; start: number; total: number } | null;
 }
 
 export class BpttShard {
@@ -83,7 +88,14 @@ export class BpttShard {
       : this.initialLeaves.map((leaf) => (leaf.value.rows === f.batch ? leaf : g.addRow(g.constant(sharedZeros(f.batch, leaf.value.cols)), leaf)));
     this.initialGiven = seq.initial;
     const inputs = unroll.inputs(g, f.xs, seq);
-    const run = unroll.scan(g, unroll.cellParams(this.paramVars), inputs, this.initialVars, masks);
+    const cellMasks = f.masks == null ? undefined : model.cell.masks;
+    cellMasks?.set(f.masks!.state, { start: f.masks!.start, total: f.masks!.total });
+    let run;
+    try {
+      run = unroll.scan(g, unroll.cellParams(this.paramVars), inputs, this.initialVars, masks);
+    } finally {
+      cellMasks?.set(cellMasks.state(), null); // the streams stay where this shard left them; its rows are forgotten
+    }
     this.outputs = run.outputs;
     this.states = run.states;
     this.final = run.final;

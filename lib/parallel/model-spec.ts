@@ -1,7 +1,8 @@
 // A model described as data, so that it can cross a thread boundary: a worker cannot receive a
 // cell (its step is a closure), but it can rebuild the same cell from its kind and options. The
-// description covers the cells of the registry, stacked in layers (without dropout between them:
-// a shard of the batch would draw other masks), each layer optionally a bidirectional pair, an
+// description covers the cells of the registry, stacked in layers (with seeded dropout between
+// them: a shard of the batch draws the whole batch's masks and keeps its rows, CellMasks in
+// lib/cells/cell.ts), each layer optionally a bidirectional pair, an
 // embedding of symbol indices under them, a dense readout at every step on top, and the
 // initial-state rules 'zero' and 'learned' (a fixed initial state is not described). The layers
 // are built as the network API builds them (lib/train/network-build.ts), the same parameters in
@@ -29,6 +30,8 @@ export interface ModelSpec {
   readout?: number;
   /** 'zero' (default) or 'learned'. */
   initialState?: 'zero' | 'learned';
+  /** Dropout of probability p in [0, 1) on the inputs of the layers above the first, its masks seeded by seed (default 0). */
+  dropout?: { p: number; seed?: number };
 }
 
 /**
@@ -60,8 +63,8 @@ export function specOf(model: RecurrentModel): ModelSpec | null {
  */
 export function modelFromSpec(spec: ModelSpec, theta?: Float64Array | { seed?: number }): RecurrentModel {
   const op = 'modelFromSpec';
-  if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `a model spec is an object { cell, layers?, bidirectional?, embedding?, readout?, initialState? }, got ${String(spec)}`);
-  checkKeys(op, spec, ['cell', 'layers', 'bidirectional', 'embedding', 'readout', 'initialState']);
+  if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `a model spec is an object { cell, layers?, bidirectional?, embedding?, readout?, initialState?, dropout? }, got ${String(spec)}`);
+  checkKeys(op, spec, ['cell', 'layers', 'bidirectional', 'embedding', 'readout', 'initialState', 'dropout']);
   const cellSpec = spec.cell as unknown;
   if (cellSpec === null || typeof cellSpec !== 'object') throw new ConfigError(op, 'cell must be { kind, options }', { cell: cellSpec });
   checkKeys(`${op} cell`, cellSpec, ['kind', 'options']);
@@ -73,7 +76,18 @@ export function modelFromSpec(spec: ModelSpec, theta?: Float64Array | { seed?: n
   }
   const layers = spec.layers === undefined ? 1 : checkInt(op, 'layers', spec.layers);
   if (spec.bidirectional !== undefined && typeof spec.bidirectional !== 'boolean') throw new ConfigError(op, `bidirectional must be true or false, got ${String(spec.bidirectional)}`, { bidirectional: spec.bidirectional });
-  let cell = recurrentLayers(kind, options, layers, spec.bidirectional === true);
+  const stack: StackedOptions = {};
+  if (spec.dropout !== undefined) {
+    const d = spec.dropout as unknown;
+    if (d === null || typeof d !== 'object') throw new ConfigError(op, 'dropout must be { p, seed? }', { dropout: d });
+    checkKeys(`${op} dropout`, d, ['p', 'seed']);
+    const { p, seed } = d as { p: unknown; seed?: unknown };
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new ConfigError(op, `dropout.p must be a number in [0, 1), got ${String(p)}`, { p });
+    if (seed !== undefined && (typeof seed !== 'number' || !Number.isSafeInteger(seed))) throw new ConfigError(op, `dropout.seed must be a safe integer, got ${String(seed)}`, { seed });
+    stack.dropout = p;
+    if (seed !== undefined) stack.seed = seed;
+  }
+  let cell = recurrentLayers(kind, options, layers, spec.bidirectional === true, stack);
   if (spec.embedding !== undefined) {
     if (spec.embedding === null || typeof spec.embedding !== 'object') throw new ConfigError(op, 'embedding must be { vocabSize }', { embedding: spec.embedding });
     checkKeys(`${op} embedding`, spec.embedding, ['vocabSize']);

@@ -1,6 +1,7 @@
 // What the main thread and a worker say to each other, and what a platform must provide to run
 // workers. Browser-safe: the Node adapter (node/) and a Web Worker adapter implement WorkerHost;
 // the pool (pool.ts) and the worker's side (shard-worker.ts) are the same everywhere.
+import type { MaskState } from '../cells/cell.js';
 import type { LossKind } from '../loss/losses.js';
 import type { ModelSpec } from './model-spec.js';
 
@@ -78,6 +79,8 @@ export interface SyncForwardMessage {
   start: number;
   initial: MatData[] | null;
   region: Float64Array;
+  /** A model with random masks: the whole batch's streams and this shard's first row of `total` (BpttShard's ShardForward.masks). */
+  masks: { state: MaskState; start: number; total: number } | null;
 }
 
 /** Phase 2 (BpttShard.backward): the cotangents are in the region of the last forward phase. */

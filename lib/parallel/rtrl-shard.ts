@@ -3,6 +3,7 @@
 // an Rtrl over its block of S's columns, in its own memory. Each phase (a new stream, a step) runs
 // inside the sync channel (lib/parallel/sync-channel.ts), which settles it done or failed with the
 // error's text for the coordinator blocked in wait().
+import type { MaskState } from '../cells/cell.js';
 import { type Mat, matFrom } from '../mat/mat.js';
 import { LoopgradError } from '../mat/errors.js';
 import { Rtrl } from '../rnn/rtrl.js';
@@ -34,6 +35,8 @@ export interface RtrlBeginMessage {
   lengths: number[] | null;
   /** One batch x size matrix's numbers per state vector, or null for the model's rule. */
   initial: Float64Array[] | null;
+  /** Where the coordinator's mask streams stand (a stack's dropout), or null: every shard then draws the same masks step by step. */
+  masks: MaskState | null;
 }
 
 /** One step: the input and cotangents are in the step buffer; present[i]: cotangent i is there. */
@@ -99,6 +102,7 @@ export class RtrlShard {
     this.views = shapes.map(([r, c], i) => matFrom(r, c, data, offsets[i]));
     const initial = m.initial === null ? null : m.initial.map((d, i) => matFrom(m.batch, cell.stateSizes[i], d, 0));
     rtrl.reset({ batch: m.batch, lengths: m.lengths, initialState: initial, checkFinite: false });
+    if (m.masks !== null) cell.masks?.set(m.masks, null);
   }
 
   private step(m: RtrlStepMessage): void {

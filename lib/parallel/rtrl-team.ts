@@ -15,6 +15,7 @@
 // phase: START_TIMEOUT_MS for a stream's start, STEP_TIMEOUT_FACTOR times the coordinator's own
 // block (of the same cost) for a step, and never less than START_TIMEOUT_MS.
 // Browser-safe: the platform supplies RtrlHost (Node: node/rtrl-threads.ts, node/supervisor.ts).
+import type { MaskState } from '../cells/cell.js';
 import type { Mat } from '../mat/mat.js';
 import { ConfigError } from '../mat/errors.js';
 import type { RecurrentModel } from '../rnn/model.js';
@@ -141,7 +142,7 @@ export class RtrlWorkers implements RtrlTeam {
     if (this.closed) throw new WorkerError(OP, 'the threads were closed');
   }
 
-  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void {
+  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null, masks: MaskState | null): void {
     this.checkOpen();
     // A new stream on the fresh workers that replaced dead ones: they learn their block first.
     for (let w = 0; w < this.slots.length; w++) if (this.deathOf(w) !== null) this.init(w);
@@ -157,7 +158,7 @@ export class RtrlWorkers implements RtrlTeam {
     for (let w = 0; w < this.slots.length; w++) {
       this.group.post(w, {
         type: 'begin', seq, data: data.buffer as SharedArrayBuffer, batch, lengths: lengths === null ? null : Array.from(lengths),
-        initial: initial === null ? null : initial.map((m) => m.data.slice(m.offset, m.offset + m.rows * m.cols)),
+        initial: initial === null ? null : initial.map((m) => m.data.slice(m.offset, m.offset + m.rows * m.cols)), masks,
       });
     }
     this.afterBegin();

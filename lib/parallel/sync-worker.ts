@@ -45,7 +45,7 @@ export class SyncShardWorker {
           lease.region = message.region;
           shard.forward({
             xs: toMat(message.xs), batch: message.batch, lengths: message.lengths, start: message.start,
-            initial: message.initial === null ? null : message.initial.map(toMat),
+            initial: message.initial === null ? null : message.initial.map(toMat), masks: message.masks,
           }, message.region);
         });
         return;

@@ -74,7 +74,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     checkThreadsFor(host, threads, op);
     const spec = specOf(model);
     if (spec === null) {
-      throw new ConfigError(this.op, `threads: ${threads} needs a model that can cross to a worker as data: one made by modelFromSpec (cells of the registry, stacked, bidirectional or over an embedding, with a readout, no dropout, initial state 'zero' or 'learned'), as the CLI's task models and fit's networks other than seq2seq or with dropout are; this model is not`, { option: 'threads', value: threads });
+      throw new ConfigError(this.op, `threads: ${threads} needs a model that can cross to a worker as data: one made by modelFromSpec (cells of the registry, stacked with or without dropout, bidirectional or over an embedding, with a readout, initial state 'zero' or 'learned'), as the CLI's task models and fit's networks other than seq2seq are; this model is not`, { option: 'threads', value: threads });
     }
     if (!canBlock()) {
       throw new ConfigError(this.op, `threads: ${threads} blocks the calling thread while the workers run, and this thread may not block (a browser's main thread): run the method in a worker, or use the async WorkerPool.bptt(spec, theta, xs, loss, options), which never blocks`, { option: 'threads', value: threads });
@@ -136,7 +136,11 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     const shardRegions = [mainRegion, ...regions];
     const lengthsOf = (r: ShardRange) => (lengths === null ? null : Array.from(lengths).slice(r.start, r.end).map(Number));
 
-    // Phase 1: the forward unrolls.
+    // Phase 1: the forward unrolls. A model with masks: every shard starts from the streams as they
+    // stand now and draws the whole batch's masks, keeping its rows (this thread's model ends where
+    // one thread's would).
+    const maskState = model.cell.masks?.state() ?? null;
+    const masksFor = (r: ShardRange) => (maskState === null ? null : { state: maskState, start: r.start, total: batch });
     let phase = workers > 0 ? pool.channel.begin(used) : 0;
     for (let i = 0; i < workers; i++) {
       const r = ranges[i + 1];
@@ -146,13 +150,13 @@ export class ThreadedBptt implements ThreadedBpttEngine {
         type: 'sync-forward', seq: phase, lease: this.lease.id, xs: part, batch: r.end - r.start,
         lengths: lengthsOf(r), start,
         initial: initial === null ? null : initial.map((m) => toData(initialRows(m, batch, r))),
-        region: regions[i],
+        region: regions[i], masks: masksFor(r),
       }, [part.data.buffer as ArrayBuffer]);
     }
     const r0 = ranges[0];
     this.onMain(workers, phase, () => this.main.forward({
       xs: ranges.length === 1 ? xs : shardRows(xs, batch, r0), batch: mainRows, lengths: lengthsOf(r0), start,
-      initial: initial === null ? null : initial.map((m) => initialRows(m, batch, r0)),
+      initial: initial === null ? null : initial.map((m) => initialRows(m, batch, r0)), masks: masksFor(r0),
     }, mainRegion), 'forward');
 
     // The loss over the whole batch, on the shards' values.

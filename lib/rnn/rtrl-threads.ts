@@ -3,6 +3,7 @@
 // workers; node/rtrl-threads.ts provides Node's). The calling thread is shard 0 of the team and
 // runs its own block between start() and finish(). lib/rnn does not import lib/parallel (which
 // imports lib/rnn): a platform registers its factory here.
+import type { MaskState } from '../cells/cell.js';
 import type { Mat } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import type { ColumnRange } from './rtrl-columns.js';
@@ -12,9 +13,10 @@ export interface RtrlTeam {
   readonly ranges: readonly ColumnRange[];
   /**
    * A new stream on every worker: batch, lengths (null: all full), and the state entering step 0
-   * (explicit values, or null for the model's rule). Blocks until every worker has it.
+   * (explicit values, or null for the model's rule), and where the model's mask streams stand (a
+   * stack's dropout; null: none). Blocks until every worker has it.
    */
-  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void;
+  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null, masks: MaskState | null): void;
   /**
    * Starts a step on the workers (returns at once): the parameters, the input, the loss's
    * cotangents on the step's output and each state vector (null: no term reads it), and whether

@@ -200,7 +200,7 @@ export class Rtrl extends OnlineMethod {
   protected override onBegin(seq: Sequence): void {
     this.broken = null;
     if (this.team === null) return;
-    this.team.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
+    this.team.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial, this.model.cell.masks?.state() ?? null);
   }
 
   /** Ends the worker threads (threads > 1); the learner cannot step after. Idempotent. */
@@ -222,7 +222,10 @@ export class Rtrl extends OnlineMethod {
       return this.buffers!.output;
     }
     // Threads: the cotangents first (from a values-only step), then every shard's block at once.
+    // A model with masks draws the step's masks again for the block: the values-only step's are undone.
+    const masks = this.model.cell.masks, before = masks?.state();
     const values = this.valueStep(x);
+    if (masks !== undefined) masks.set(before!, null);
     this.takeCotangents(loss, values.output, values.state, last);
     try {
       team.start(this.model.params.theta, x, this.buffers!.cotangents);

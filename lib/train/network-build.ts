@@ -48,19 +48,21 @@ export function networkCell(d: FullDescription): Cell {
 
 /**
  * The model of a description: fresh weights from its seed, or the given theta. Every network but
- * seq2seq, with no dropout and a zero or learned initial state, is made from a ModelSpec (the
- * same cell: its layers, bidirectional pairs, embedding and output layer), so that it can cross to
+ * seq2seq, with a zero or learned initial state, is made from a ModelSpec (the same cell: its
+ * layers, bidirectional pairs, dropout, embedding and output layer), so that it can cross to
  * workers (fit's threads option).
  */
 export function networkModel(d: FullDescription, theta?: Float64Array): RecurrentModel {
   const init = d.initialState;
-  if (d.shape !== 'seq2seq' && d.dropout === 0 && (init === 'zero' || init === 'learned')) {
+  if (d.shape !== 'seq2seq' && (init === 'zero' || init === 'learned')) {
     const first = d.embedding !== undefined ? d.embedding.size : d.inputSize!;
     const spec: ModelSpec = {
       cell: { kind: d.cell, options: { inputSize: first, hiddenSize: d.hiddenSize } },
       ...(d.layers === 1 ? {} : { layers: d.layers }), ...(d.bidirectional ? { bidirectional: true } : {}),
       ...(d.embedding === undefined ? {} : { embedding: { vocabSize: d.embedding.vocabSize } }),
       readout: d.output.size, initialState: init,
+      // the masks recurrentCore would draw: the description's dropout, seeded by its seed
+      ...(d.dropout === 0 ? {} : { dropout: { p: d.dropout, seed: d.seed } }),
     };
     return modelFromSpec(spec, theta ?? { seed: d.seed });
   }

@@ -65,7 +65,7 @@ export interface FitOptions {
   /**
    * Threads for the gradient (default 1; train's threads): bptt and tbptt split each batch over
    * them, rtrl its tangent columns.
-   * Needs a network that crosses to workers as data: any but seq2seq or one with dropout.
+   * Needs a network that crosses to workers as data: any but seq2seq.
    */
   threads?: number;
 }

@@ -81,7 +81,8 @@ test('modelFromSpec: a stack, bidirectional layers and an embedding build the la
     [{ cell, bidirectional: 'yes' }, /^modelFromSpec: bidirectional must be true or false, got yes/],
     [{ cell, embedding: 5 }, /^modelFromSpec: embedding must be \{ vocabSize \}/],
     [{ cell, embedding: { vocabSize: 5, size: 3 } }, /^modelFromSpec embedding: unknown option "size" \(accepted: vocabSize\)/],
-    [{ cell, dropout: 0.1 }, /^modelFromSpec: unknown option "dropout"/],
+    [{ cell, dropout: 0.1 }, /^modelFromSpec: dropout must be \{ p, seed\? \}/],
+    [{ cell, dropout: { p: 0.1, keep: 1 } }, /^modelFromSpec dropout: unknown option "keep"/],
   ];
   for (const [spec, message] of bad) assert.throws(() => modelFromSpec(spec as ModelSpec), (e: unknown) => e instanceof ConfigError && message.test((e as Error).message), JSON.stringify(spec));
 });

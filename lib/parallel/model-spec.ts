@@ -12,6 +12,7 @@ import { bidirectional } from '../arch/bidirectional.js';
 import { withEmbedding } from '../arch/embedding.js';
 import { type StackedOptions, stacked } from '../arch/stacked.js';
 import { withReadout } from '../arch/readout.js';
+import { seq2seqCell } from '../arch/seq2seq.js';
 import { type CellKind, type CellOptions, createCell, isCellKind, CELL_KINDS } from '../cells/registry.js';
 import { ConfigError } from '../mat/errors.js';
 import { checkInt, checkKeys } from '../mat/options.js';
@@ -32,6 +33,13 @@ export interface ModelSpec {
   initialState?: 'zero' | 'learned';
   /** Dropout of probability p in [0, 1) on the inputs of the layers above the first, its masks seeded by seed (default 0). */
   dropout?: { p: number; seed?: number };
+  /**
+   * Sequence to sequence (lib/arch/seq2seq.ts): the layers (and embedding) above are the encoder;
+   * the decoder is the same layers over an embedding, of embeddingSize, of the readout's symbols
+   * plus a start symbol, under the readout (required). Not with dropout: the two halves' masks are
+   * two streams, which a shard cannot be given.
+   */
+  seq2seq?: { embeddingSize: number };
 }
 
 /**
@@ -63,8 +71,8 @@ export function specOf(model: RecurrentModel): ModelSpec | null {
  */
 export function modelFromSpec(spec: ModelSpec, theta?: Float64Array | { seed?: number }): RecurrentModel {
   const op = 'modelFromSpec';
-  if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `a model spec is an object { cell, layers?, bidirectional?, embedding?, readout?, initialState?, dropout? }, got ${String(spec)}`);
-  checkKeys(op, spec, ['cell', 'layers', 'bidirectional', 'embedding', 'readout', 'initialState', 'dropout']);
+  if (spec === null || typeof spec !== 'object') throw new ConfigError(op, `a model spec is an object { cell, layers?, bidirectional?, embedding?, readout?, initialState?, dropout?, seq2seq? }, got ${String(spec)}`);
+  checkKeys(op, spec, ['cell', 'layers', 'bidirectional', 'embedding', 'readout', 'initialState', 'dropout', 'seq2seq']);
   const cellSpec = spec.cell as unknown;
   if (cellSpec === null || typeof cellSpec !== 'object') throw new ConfigError(op, 'cell must be { kind, options }', { cell: cellSpec });
   checkKeys(`${op} cell`, cellSpec, ['kind', 'options']);
@@ -87,13 +95,25 @@ export function modelFromSpec(spec: ModelSpec, theta?: Float64Array | { seed?: n
     stack.dropout = p;
     if (seed !== undefined) stack.seed = seed;
   }
-  let cell = recurrentLayers(kind, options, layers, spec.bidirectional === true, stack);
+  const both = spec.bidirectional === true;
+  let cell = recurrentLayers(kind, options, layers, both, stack);
   if (spec.embedding !== undefined) {
     if (spec.embedding === null || typeof spec.embedding !== 'object') throw new ConfigError(op, 'embedding must be { vocabSize }', { embedding: spec.embedding });
     checkKeys(`${op} embedding`, spec.embedding, ['vocabSize']);
     cell = withEmbedding(cell, checkInt(op, 'embedding.vocabSize', spec.embedding.vocabSize));
   }
-  if (spec.readout !== undefined) cell = withReadout(cell, checkInt(op, 'readout', spec.readout));
+  if (spec.seq2seq !== undefined) {
+    const s2s = spec.seq2seq as unknown;
+    if (s2s === null || typeof s2s !== 'object') throw new ConfigError(op, 'seq2seq must be { embeddingSize }', { seq2seq: s2s });
+    checkKeys(`${op} seq2seq`, s2s, ['embeddingSize']);
+    if (spec.readout === undefined) throw new ConfigError(op, 'seq2seq needs readout: the number of target symbols the decoder scores');
+    if (spec.dropout !== undefined && spec.dropout.p > 0) throw new ConfigError(op, 'seq2seq with dropout cannot be described: its encoder\'s and decoder\'s masks are two streams, which a shard of the batch cannot be given', { dropout: spec.dropout.p });
+    const embeddingSize = checkInt(op, 'seq2seq.embeddingSize', (s2s as { embeddingSize: unknown }).embeddingSize);
+    const symbols = checkInt(op, 'readout', spec.readout);
+    // As the network API builds it (lib/train/network-build.ts seq2seqParts): the decoder reads its embedded previous symbol.
+    const decoder = withReadout(withEmbedding(recurrentLayers(kind, { ...options, inputSize: embeddingSize }, layers, both), symbols + 1), symbols);
+    cell = seq2seqCell(cell, decoder, spec.embedding !== undefined ? 1 : cell.inputSize);
+  } else if (spec.readout !== undefined) cell = withReadout(cell, checkInt(op, 'readout', spec.readout));
   let model: RecurrentModel;
   if (theta instanceof Float64Array) model = createModel(cell, { initialState, theta });
   else {

@@ -74,7 +74,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     checkThreadsFor(host, threads, op);
     const spec = specOf(model);
     if (spec === null) {
-      throw new ConfigError(this.op, `threads: ${threads} needs a model that can cross to a worker as data: one made by modelFromSpec (cells of the registry, stacked with or without dropout, bidirectional or over an embedding, with a readout, initial state 'zero' or 'learned'), as the CLI's task models and fit's networks other than seq2seq are; this model is not`, { option: 'threads', value: threads });
+      throw new ConfigError(this.op, `threads: ${threads} needs a model that can cross to a worker as data: one made by modelFromSpec (cells of the registry, stacked with or without dropout, bidirectional or over an embedding, with a readout, a seq2seq pair without dropout, initial state 'zero' or 'learned'), as the CLI's task models and fit's networks are (but a seq2seq one with dropout); this model is not`, { option: 'threads', value: threads });
     }
     if (!canBlock()) {
       throw new ConfigError(this.op, `threads: ${threads} blocks the calling thread while the workers run, and this thread may not block (a browser's main thread): run the method in a worker, or use the async WorkerPool.bptt(spec, theta, xs, loss, options), which never blocks`, { option: 'threads', value: threads });

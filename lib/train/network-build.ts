@@ -11,7 +11,7 @@ import { pytorchName } from '../io/pytorch.js';
 import { type RecurrentModel, createModel } from '../rnn/model.js';
 import type { FullDescription } from './network-description.js';
 import { type ModelSpec, modelFromSpec, recurrentLayers } from '../parallel/model-spec.js';
-import { DECODER_PREFIX, ENCODER_PREFIX, seq2seqCell } from './seq2seq.js';
+import { DECODER_PREFIX, ENCODER_PREFIX, seq2seqCell } from '../arch/seq2seq.js';
 
 /** The recurrent layers of a description reading `first` features (one cell, or a stack); `seed` seeds the dropout masks. */
 function recurrentCore(d: FullDescription, first: number, seed: number): Cell {
@@ -47,14 +47,15 @@ export function networkCell(d: FullDescription): Cell {
 }
 
 /**
- * The model of a description: fresh weights from its seed, or the given theta. Every network but
- * seq2seq, with a zero or learned initial state, is made from a ModelSpec (the same cell: its
- * layers, bidirectional pairs, dropout, embedding and output layer), so that it can cross to
- * workers (fit's threads option).
+ * The model of a description: fresh weights from its seed, or the given theta. Every network with
+ * a zero or learned initial state but a seq2seq one with dropout is made from a ModelSpec (the same
+ * cell: its layers, bidirectional pairs, dropout, embedding, output layer and decoder), so that it
+ * can cross to workers (fit's threads option).
  */
 export function networkModel(d: FullDescription, theta?: Float64Array): RecurrentModel {
   const init = d.initialState;
-  if (d.shape !== 'seq2seq' && (init === 'zero' || init === 'learned')) {
+  const seq2seq = d.shape === 'seq2seq';
+  if ((init === 'zero' || init === 'learned') && !(seq2seq && d.dropout > 0)) {
     const first = d.embedding !== undefined ? d.embedding.size : d.inputSize!;
     const spec: ModelSpec = {
       cell: { kind: d.cell, options: { inputSize: first, hiddenSize: d.hiddenSize } },
@@ -63,6 +64,7 @@ export function networkModel(d: FullDescription, theta?: Float64Array): Recurren
       readout: d.output.size, initialState: init,
       // the masks recurrentCore would draw: the description's dropout, seeded by its seed
       ...(d.dropout === 0 ? {} : { dropout: { p: d.dropout, seed: d.seed } }),
+      ...(seq2seq ? { seq2seq: { embeddingSize: d.decoder!.embeddingSize } } : {}),
     };
     return modelFromSpec(spec, theta ?? { seed: d.seed });
   }

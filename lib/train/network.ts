@@ -4,7 +4,7 @@
 // penalties, early stopping, the divergence guard) with batches made from the user's data
 // (lib/train/network-data.ts); predict, evaluate, step and generate run Forward (eval graph, no
 // dropout); save writes one safetensors file whose metadata holds the description. A seq2seq
-// network (lib/train/seq2seq.ts: encoder and decoder as one cell) trains the same way and
+// network (lib/arch/seq2seq.ts: encoder and decoder as one cell) trains the same way and
 // decodes with decode (greedy, or beam search: lib/train/beam.ts).
 import { ConfigError, FormatError, ShapeError } from '../mat/errors.js';
 import { type Mat, mat } from '../mat/mat.js';
@@ -28,7 +28,7 @@ import type { Var } from '../ad/graph.js';
 import { type GuardReport, type StopReason, train } from './trainer.js';
 import { type FullDescription, type NetworkDescription, checkDescription, copyDescription } from './network-description.js';
 import { networkModel, savedName, savedShape, sourceWidth } from './network-build.js';
-import { seq2seqWidth } from './seq2seq.js';
+import { seq2seqWidth } from '../arch/seq2seq.js';
 import { assembleSeq2seqBatch, prepareSeq2seq, readSources } from './seq2seq-data.js';
 import { Seq2seqDecoder } from './seq2seq-decode.js';
 import { type Decoded, beamSearch } from './beam.js';
@@ -65,7 +65,7 @@ export interface FitOptions {
   /**
    * Threads for the gradient (default 1; train's threads): bptt and tbptt split each batch over
    * them, rtrl its tangent columns.
-   * Needs a network that crosses to workers as data: any but seq2seq.
+   * Needs a network that crosses to workers as data: any but a seq2seq network with dropout.
    */
   threads?: number;
 }

@@ -2,7 +2,7 @@
 // major, flat, strings with a vocabulary, `lengths` for padding), targets a list of symbol
 // sequences (class indices in [0, output.size)), one per source, each its own length (always one
 // sequence per source, also when the sources are time major). A pair of N source steps and M
-// target symbols becomes one stream of N + M rows (lib/train/seq2seq.ts), columns [encode, wait,
+// target symbols becomes one stream of N + M rows (lib/arch/seq2seq.ts), columns [encode, wait,
 // source, previous symbol]: [1, 0, source[t], 0] for t < N, then [0, 0, 0, previous symbol] with
 // the start symbol (output.size) first; the target rows are scored, the source rows are not.
 // A batch puts `wait` rows [1, 1, 0, 0] before a source shorter than the batch's longest, so

@@ -1,4 +1,4 @@
-// Decoding with a seq2seq model (lib/train/seq2seq.ts) in eval mode: Forward runs the encode rows
+// Decoding with a seq2seq model (lib/arch/seq2seq.ts) in eval mode: Forward runs the encode rows
 // of every source to its final state, then steps the decoder (decode rows) from it, each
 // step fed the symbol chosen at the step before (the start symbol first). Greedy decoding runs all
 // sources as one batch; beam search (lib/train/beam.ts) runs one source at a time, its

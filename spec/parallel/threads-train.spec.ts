@@ -106,6 +106,25 @@ test('fit with threads: 2 equals fit on one thread: one layer, two stacked, bidi
   assert.ok(relErr(e2.epochs.map((e) => e.loss), e1.epochs.map((e) => e.loss)) <= 1e-12, 'dropout: losses');
 });
 
+test('seq2seq networks cross too: fit with threads: 2 trains as one thread (BPTT to 1e-12, RTRL bit for bit); with dropout they refuse', () => {
+  const description = { shape: 'seq2seq' as const, embedding: { vocabSize: 5, size: 3 }, cell: 'lstm' as const, hiddenSize: 12, layers: 2, output: { size: 4 }, loss: 'softmax-ce' as const, decoder: { embeddingSize: 2 }, seed: 5 };
+  const data: NetworkData = { inputs: [[1, 2, 3, 4], [0, 4], [3, 3, 1], [2, 0, 1], [4, 4]], targets: [[1, 2], [3], [0, 0, 2], [1], [2, 3, 1]] };
+  assert.equal(specOf(createNetwork(description).model)?.seq2seq, { embeddingSize: 2 });
+  for (const method of ['bptt', 'rtrl']) {
+    const one = createNetwork(description), two = createNetwork(description);
+    const h1 = one.fit(data, { epochs: 2, batchSize: 5, method }), h2 = two.fit(data, { epochs: 2, batchSize: 5, method, threads: 2 });
+    const apart = relErr(two.model.params.theta, one.model.params.theta);
+    if (method === 'rtrl') assert.equal(Array.from(two.model.params.theta), Array.from(one.model.params.theta), `rtrl: weights differ by ${apart}`);
+    else assert.ok(apart <= 1e-12, `bptt: weights differ by ${apart}`);
+    assert.ok(relErr(h2.epochs.map((e) => e.loss), h1.epochs.map((e) => e.loss)) <= 1e-12, `${method}: losses`);
+    assert.ok(relErr(two.model.params.theta, createNetwork(description).model.params.theta) > 1e-3, `${method}: it trained`);
+  }
+  const dropout = createNetwork({ ...description, dropout: 0.2 });
+  assert.is(specOf(dropout.model), null);
+  assert.throws(() => dropout.fit(data, { threads: 2 }), /^bptt: threads: 2 needs a model that can cross to a worker as data/);
+  assert.throws(() => modelFromSpec({ ...specOf(createNetwork(description).model)!, dropout: { p: 0.2 } }), /^modelFromSpec: seq2seq with dropout cannot be described/);
+});
+
 const cli = fileURLToPath(new URL('../../cli/loopgrad.js', import.meta.url));
 const loopgrad = (...args: string[]) => spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
 

@@ -220,9 +220,17 @@ try {
   for (let round = 0; round < 3; round++) { ms[0].push(stepMs(single)); ms[1].push(stepMs(double)); }
   out.rtrlStep = { params: single.grad.length, one: Math.min(...ms[0]), two: Math.min(...ms[1]) };
   double.close();
-  // close(): the methods made after it refuse threads
+  // close(): the methods made after it refuse threads; those made before fail at once, naming it;
+  // enableWebThreads() then starts a new watcher
   threads.close();
   try { new lg.Bptt(model, { threads: 2 }); out.afterClose = null; } catch (e) { out.afterClose = String(e.message); }
+  const failsAt = (f) => { const t = performance.now(); try { f(); return null; } catch (e) { return { message: String(e.message), ms: performance.now() - t, worker: e instanceof P.WorkerError }; } };
+  out.oldBptt = failsAt(() => bptt.run(xs, loss, { batch, lengths }));
+  out.oldRtrl = failsAt(() => rtrl.run(xs, loss, { batch, lengths }));
+  const renewed = await P.enableWebThreads();
+  const fresh = new lg.Bptt(model, { threads: 2 }).run(xs, loss, { batch, lengths });
+  out.renewed = { gradRel: relErr(fresh.grad, plain.grad), other: renewed !== threads };
+  renewed.close();
 } catch (err) { out.error = String(err && err.stack || err); }
 postMessage(out);
 `,
@@ -662,6 +670,10 @@ async function main() {
         `weights ${w.fit.thetaRel.toExponential(1)}, epoch losses ${w.fit.lossRel.toExponential(1)} apart; moved ${w.fit.trained.toExponential(1)} from the start`);
       console.log(`info  ${name}: an RTRL step, GRU 3-64 + readout (${w.rtrlStep.params} parameters), batch 1: 1 thread ${w.rtrlStep.one.toFixed(1)} ms, 2 threads ${w.rtrlStep.two.toFixed(1)} ms (${(w.rtrlStep.one / w.rtrlStep.two).toFixed(2)}x; best of 3 alternated rounds of 4 steps)`);
       check(`${name}: after close(), threads are refused`, w.afterClose !== null && /no worker host is registered.*enableWebThreads/.test(w.afterClose), w.afterClose ?? 'accepted');
+      const old = [w.oldBptt, w.oldRtrl];
+      check(`${name}: after close(), a threaded Bptt and Rtrl made before fail at once naming the closed watcher; enableWebThreads() starts anew`,
+        old.every((o) => o !== null && o.worker && /the thread watcher died \(it was closed\)/.test(o.message) && o.ms < 1000) && w.renewed.other && w.renewed.gradRel <= 1e-12,
+        `${old.map((o) => (o === null ? 'ran' : `${o.message.slice(0, 90)}... in ${o.ms.toFixed(0)} ms`)).join('; ')}; a new watcher's Bptt ${w.renewed.gradRel.toExponential(1)} from 1 thread`);
     }
 
     await page.goto(`${base}/__test/workers-iife.html`);

@@ -111,11 +111,12 @@ class DropoutMasks {
     this.drawn.fill(0);
   }
 
-  state(): { seed: number; drawn: number[] } {
-    return { seed: this.seed, drawn: this.drawn.slice() };
+  state(): { p: number; seed: number; drawn: number[] } {
+    return { p: this.p, seed: this.seed, drawn: this.drawn.slice() };
   }
 
-  set(seed: number, drawn: readonly number[], rows: MaskRows | null): void {
+  set(p: number, seed: number, drawn: readonly number[], rows: MaskRows | null): void {
+    if (p !== this.p) throw new ConfigError('dropout masks', `the streams are of dropout ${p}, this cell's is ${this.p}: a model and its copy on a worker must be alike`, { p, expected: this.p });
     if (drawn.length !== this.drawn.length || !drawn.every((k) => Number.isSafeInteger(k) && k >= 0)) {
       throw new ConfigError('dropout masks', `drawn must hold ${this.drawn.length} counts (one per layer), got ${JSON.stringify(drawn)}`, { layers: this.drawn.length });
     }
@@ -184,9 +185,13 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
       masks: {
         state: (): MaskState => ({ ...dropout.state(), training: cell.training }),
         set: (state: MaskState, rows: MaskRows | null) => {
-          dropout.set(state.seed, state.drawn, rows);
+          dropout.set(state.p, state.seed, state.drawn, rows);
           cell.training = state.training === true;
         },
+        // Every layer above the first draws one mask per step that runs the cell, while training.
+        after: (state: MaskState, steps: number): MaskState => ({
+          ...state, drawn: state.drawn.map((k, l) => (l > 0 && state.training ? k + steps : k)),
+        }),
       },
     }),
     applyDropout(g: Graph, x: Var, layer: number): Var {
@@ -209,7 +214,7 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
       return { state: next, output: input };
     },
     // Layer by layer, each over all steps before the next; layer l's k-th dropout mask is drawn
-    // at step k, as step() would draw it. states[t] holds every layer's state at position t.
+    // at step k, as step() would draw it (and none at a step where no row is active, as stepping). states[t] holds every layer's state at position t.
     scan(g: Graph, params: readonly Var[], xs: readonly Var[], initial: readonly Var[], masks: StepMasks | null): ScanResult {
       const steps = xs.length;
       const states: Var[][] = Array.from({ length: steps }, () => []);
@@ -217,7 +222,8 @@ export function stacked(layers: readonly Cell[], options: StackedOptions = {}): 
       let inputs: readonly Var[] = xs;
       let outputs: Var[] = [];
       for (let l = 0; l < layers.length; l++) {
-        if (l > 0) inputs = inputs.map((v) => cell.applyDropout(g, v, l));
+        // A step where no row is active does not run the cell (maskedStep), so it draws no mask either.
+        if (l > 0) inputs = inputs.map((v, t) => (masks !== null && (t >= masks.steps || masks.empty[t]) ? v : cell.applyDropout(g, v, l)));
         const r = scanCell(g, layers[l], params.slice(paramStarts[l], paramStarts[l + 1]), inputs, initial.slice(stateStarts[l], stateStarts[l + 1]), masks);
         for (let t = 0; t < steps; t++) for (const s of r.states[t]) states[t].push(s);
         for (const s of r.final) final.push(s);

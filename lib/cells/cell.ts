@@ -86,8 +86,9 @@ export interface Cell {
   init(params: readonly Mat[], rng: Rng): void;
 }
 
-/** Where a cell's mask streams stand: their seed, the masks drawn so far per stream, and whether they are on. */
+/** Where a cell's mask streams stand: their probability and seed, the masks drawn so far per stream, and whether they are on. */
 export interface MaskState {
+  p: number;
   seed: number;
   drawn: number[];
   training: boolean;
@@ -101,8 +102,14 @@ export interface MaskRows {
 
 export interface CellMasks {
   state(): MaskState;
-  /** Sets the streams (and training) to `state`; with rows, every later mask is those rows of the whole batch's, until set again with null. */
+  /**
+   * Sets the streams (and training) to `state`, which must be of a cell like this one (the same p
+   * and streams, else a ConfigError); with rows, every later mask is those rows of the whole
+   * batch's, until set again with null.
+   */
   set(state: MaskState, rows: MaskRows | null): void;
+  /** Where the streams stand after `steps` steps that run the cell (steps where no row is active draw nothing) from `state`. */
+  after(state: MaskState, steps: number): MaskState;
 }
 
 /**

@@ -13,6 +13,7 @@
 import { Graph, type Var } from '../ad/graph.js';
 import type { MaskState, StepMasks } from '../cells/cell.js';
 import { type Mat, mat, matFrom, sharedZeros } from '../mat/mat.js';
+import { ConfigError } from '../mat/errors.js';
 import type { RecurrentModel } from '../rnn/model.js';
 import { Unroll } from '../rnn/unroll.js';
 
@@ -89,6 +90,7 @@ export class BpttShard {
     this.initialGiven = seq.initial;
     const inputs = unroll.inputs(g, f.xs, seq);
     const cellMasks = f.masks == null ? undefined : model.cell.masks;
+    if (f.masks != null && cellMasks === undefined) throw new ConfigError('bptt shard', 'the coordinator\'s model has dropout masks and this shard\'s has none: the spec does not describe the model');
     cellMasks?.set(f.masks!.state, { start: f.masks!.start, total: f.masks!.total });
     let run;
     try {

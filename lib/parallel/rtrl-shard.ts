@@ -35,8 +35,6 @@ export interface RtrlBeginMessage {
   lengths: number[] | null;
   /** One batch x size matrix's numbers per state vector, or null for the model's rule. */
   initial: Float64Array[] | null;
-  /** Where the coordinator's mask streams stand (a stack's dropout), or null: every shard then draws the same masks step by step. */
-  masks: MaskState | null;
 }
 
 /** One step: the input and cotangents are in the step buffer; present[i]: cotangent i is there. */
@@ -44,6 +42,8 @@ export interface RtrlStepMessage {
   type: 'step';
   seq: number;
   present: boolean[];
+  /** Where the coordinator's mask streams stand before the step (a stack's dropout), or null. */
+  masks: MaskState | null;
 }
 
 export type RtrlToWorker = RtrlInitMessage | RtrlBeginMessage | RtrlStepMessage;
@@ -102,7 +102,6 @@ export class RtrlShard {
     this.views = shapes.map(([r, c], i) => matFrom(r, c, data, offsets[i]));
     const initial = m.initial === null ? null : m.initial.map((d, i) => matFrom(m.batch, cell.stateSizes[i], d, 0));
     rtrl.reset({ batch: m.batch, lengths: m.lengths, initialState: initial, checkFinite: false });
-    if (m.masks !== null) cell.masks?.set(m.masks, null);
   }
 
   private step(m: RtrlStepMessage): void {
@@ -110,6 +109,9 @@ export class RtrlShard {
     const cots = this.cotangents;
     cots.length = 0;
     for (let i = 0; i < m.present.length; i++) cots.push(m.present[i] ? this.views[i + 1] : null);
+    const masks = rtrl.model.cell.masks;
+    if ((m.masks === null) !== (masks === undefined)) throw new LoopgradError('rtrl worker', `the coordinator's model ${m.masks === null ? 'has no' : 'has'} dropout masks and this worker's ${masks === undefined ? 'has none' : 'has'}: the spec does not describe the model`);
+    if (m.masks !== null) masks!.set(m.masks, null);
     rtrl.stepWithCotangents(this.views[0], cots, this.increment!);
   }
 }

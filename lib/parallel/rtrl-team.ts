@@ -24,7 +24,7 @@ import type { RtrlTeam, RtrlTeamRequest } from '../rnn/rtrl-threads.js';
 import { modelFromSpec, specOf, type ModelSpec } from './model-spec.js';
 import { WorkerError, checkThreads } from './pool.js';
 import { type RtrlToWorker, stepLayout } from './rtrl-shard.js';
-import { type PhaseOutcome, SyncChannel } from './sync-channel.js';
+import { type PhaseOutcome, SyncChannel, WATCHER_STALE_MS } from './sync-channel.js';
 
 /**
  * A platform's RTRL workers over one sync channel. The platform watches their lives from a thread
@@ -71,6 +71,11 @@ function checkSpec(model: RecurrentModel, given: unknown, threads: number): Mode
   const same = built.params.theta.length === model.params.theta.length && a.inputSize === b.inputSize && a.outputSize === b.outputSize
     && a.stateSizes.length === b.stateSizes.length && a.stateSizes.every((s, i) => s === b.stateSizes[i])
     && built.params.mats.every((m, i) => m.rows === model.params.mats[i]?.rows && m.cols === model.params.mats[i]?.cols);
+  const masksA = a.masks?.state() ?? null, masksB = b.masks?.state() ?? null;
+  if ((masksA === null) !== (masksB === null) || (masksA !== null && masksA.p !== masksB!.p)) {
+    const say = (m: typeof masksA) => (m === null ? 'no dropout' : `dropout ${m.p}`);
+    throw new ConfigError(OP, `spec describes a model with ${say(masksB)}, but the model has ${say(masksA)}: the workers would draw other masks`, { option: 'spec' });
+  }
   if (!same) {
     throw new ConfigError(OP, `spec describes a ${b.kind} model with ${built.params.theta.length} parameters (input ${b.inputSize}, output ${b.outputSize}), but the model is a ${a.kind} with ${model.params.theta.length} (input ${a.inputSize}, output ${a.outputSize})`, { specParams: built.params.theta.length, params: model.params.theta.length });
   }
@@ -142,7 +147,7 @@ export class RtrlWorkers implements RtrlTeam {
     if (this.closed) throw new WorkerError(OP, 'the threads were closed');
   }
 
-  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null, masks: MaskState | null): void {
+  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void {
     this.checkOpen();
     // A new stream on the fresh workers that replaced dead ones: they learn their block first.
     for (let w = 0; w < this.slots.length; w++) if (this.deathOf(w) !== null) this.init(w);
@@ -158,14 +163,14 @@ export class RtrlWorkers implements RtrlTeam {
     for (let w = 0; w < this.slots.length; w++) {
       this.group.post(w, {
         type: 'begin', seq, data: data.buffer as SharedArrayBuffer, batch, lengths: lengths === null ? null : Array.from(lengths),
-        initial: initial === null ? null : initial.map((m) => m.data.slice(m.offset, m.offset + m.rows * m.cols)), masks,
+        initial: initial === null ? null : initial.map((m) => m.data.slice(m.offset, m.offset + m.rows * m.cols)),
       });
     }
     this.afterBegin();
-    this.settle(this.channel.wait(seq, { timeoutMs: START_TIMEOUT_MS }), 'starting a stream');
+    this.settle(this.channel.wait(seq, { timeoutMs: START_TIMEOUT_MS, staleMs: WATCHER_STALE_MS }), 'starting a stream');
   }
 
-  start(theta: Float64Array, x: Mat, cotangents: readonly (Mat | null)[]): void {
+  start(theta: Float64Array, x: Mat, cotangents: readonly (Mat | null)[], masks: MaskState | null): void {
     this.checkOpen();
     for (let w = 0; w < this.slots.length; w++) {
       const dead = this.deathOf(w);
@@ -182,7 +187,7 @@ export class RtrlWorkers implements RtrlTeam {
     }
     const seq = this.channel.begin();
     this.running = seq;
-    for (let w = 0; w < this.slots.length; w++) this.group.post(w, { type: 'step', seq, present });
+    for (let w = 0; w < this.slots.length; w++) this.group.post(w, { type: 'step', seq, present, masks });
     this.afterBegin();
     this.startedAt = Date.now();
   }
@@ -192,7 +197,7 @@ export class RtrlWorkers implements RtrlTeam {
     this.running = -1;
     if (seq < 0) throw new WorkerError(OP, 'finish() without a step started');
     const own = Date.now() - this.startedAt;
-    this.settle(this.channel.wait(seq, { timeoutMs: Math.max(START_TIMEOUT_MS, STEP_TIMEOUT_FACTOR * own) }), 'the step');
+    this.settle(this.channel.wait(seq, { timeoutMs: Math.max(START_TIMEOUT_MS, STEP_TIMEOUT_FACTOR * own), staleMs: WATCHER_STALE_MS }), 'the step');
     const inc = this.increment;
     for (let s = 1; s < this.ranges.length; s++) {
       const { start, end } = this.ranges[s];
@@ -213,7 +218,7 @@ export class RtrlWorkers implements RtrlTeam {
     outcomes.forEach((o, w) => {
       if (o.status === 'done' || o.status === 'idle') return;
       if (first < 0) { first = w; died = o.status === 'dead'; }
-      const verb = o.status === 'dead' ? 'died' : o.status === 'timeout' ? 'did not answer' : 'failed';
+      const verb = o.status === 'dead' ? 'died' : o.status === 'timeout' ? 'did not answer' : o.status === 'lost' ? 'was lost' : 'failed';
       bad.push(`${this.describe(w)} ${verb} in ${what}: ${o.message}`);
     });
     if (first < 0) return;

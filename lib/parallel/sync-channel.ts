@@ -55,6 +55,9 @@ export interface WaitOptions {
   staleMs?: number;
 }
 
+/** The watchers (Node's supervisor, the browser's watcher) beat every 250 ms; this long without a beat means nobody watches the workers (WaitOptions.staleMs). */
+export const WATCHER_STALE_MS = 10_000;
+
 /** Whether the calling thread may block in Atomics.wait (a browser's main thread may not). */
 export function canBlock(): boolean {
   if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;

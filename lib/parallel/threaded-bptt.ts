@@ -26,12 +26,10 @@ import { specOf } from './model-spec.js';
 import { WorkerError, checkThreads, toData } from './pool.js';
 import type { MatData, WorkerHost } from './protocol.js';
 import { type ShardRange, reduceInOrder, shardRanges, shardRows } from './shard.js';
-import { type PhaseOutcome, canBlock } from './sync-channel.js';
+import { type PhaseOutcome, WATCHER_STALE_MS, canBlock } from './sync-channel.js';
 import { type PoolLease, syncPool } from './sync-pool.js';
 
 const OP = 'bptt';
-// The supervisor beats every 250 ms; this long without a beat means nobody watches the workers.
-const STALE_MS = 10_000;
 const REQUIRES_GRAD = { requiresGrad: true };
 
 export interface PassResult extends WindowResult {
@@ -158,6 +156,12 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       xs: ranges.length === 1 ? xs : shardRows(xs, batch, r0), batch: mainRows, lengths: lengthsOf(r0), start,
       initial: initial === null ? null : initial.map((m) => initialRows(m, batch, r0)), masks: masksFor(r0),
     }, mainRegion), 'forward');
+    // The streams end where one thread's would: one mask per step on which some row of the whole
+    // batch is active (this thread's shard drew none once its own rows had all finished).
+    if (maskState !== null) {
+      const active = lengths === null ? steps : Math.min(steps, Math.max(0, Math.max(...Array.from(lengths, Number)) - start));
+      model.cell.masks!.set(model.cell.masks!.after(maskState, active), null);
+    }
 
     // The loss over the whole batch, on the shards' values.
     const g = this.lossGraph;
@@ -244,7 +248,7 @@ export class ThreadedBptt implements ThreadedBpttEngine {
       mine = e;
     }
     if (workers > 0) {
-      const outcomes = this.lease.pool.channel.wait(phase, this.timeoutMs === undefined ? { staleMs: STALE_MS } : { timeoutMs: this.timeoutMs, staleMs: STALE_MS });
+      const outcomes = this.lease.pool.channel.wait(phase, this.timeoutMs === undefined ? { staleMs: WATCHER_STALE_MS } : { timeoutMs: this.timeoutMs, staleMs: WATCHER_STALE_MS });
       this.check(outcomes, workers, what);
     }
     if (mine !== null) throw mine;

@@ -34,6 +34,9 @@ class Watcher {
   private readonly channels = new Map<number, SyncChannel>();
   private deadCause: string | null = null;
 
+  /** Called once when the watcher dies (or is closed): the platform's registration is undone. */
+  onGone: (() => void) | null = null;
+
   constructor(private readonly worker: WebWorker) {}
 
   get dead(): string | null {
@@ -41,7 +44,11 @@ class Watcher {
   }
 
   send(message: ToWatcher): void {
-    if (this.deadCause !== null) return; // every phase fails already: the watcher's death marked its workers dead
+    if (this.deadCause !== null) {
+      // Nobody would run it: a phase it belongs to fails at once, naming the cause.
+      if (message.type === 'watch-post') this.channels.get(message.group)?.markDead(message.index, `the thread watcher died (${this.deadCause})`);
+      return;
+    }
     this.worker.postMessage(message, message.type === 'watch-post' ? message.transfer : []);
   }
 
@@ -82,6 +89,7 @@ class Watcher {
       }
     }
     this.worker.terminate();
+    this.onGone?.();
   }
 
   terminate(): void {
@@ -212,17 +220,17 @@ async function startWatcher(options: WebWorkerHostOptions): Promise<WebThreads> 
     worker.postMessage(hello, []);
   });
   const w = watcher as unknown as Watcher;
+  // A dead or closed watcher takes its registration with it: enableWebThreads() starts a new one.
+  const mine = current; // this call's promise (enableWebThreads set it before this resumed)
+  w.onGone = () => {
+    if (current !== mine) return;
+    current = null;
+    setWorkerHost(null);
+    provideRtrlTeams(null);
+  };
   const host: WorkerHost = { ...base, shared: true, startSync: (workers, channel) => new WebSyncGroup(w, workers, channel) };
   const rtrlHost: RtrlHost = { cores: base.cores, start: (workers, channel) => new WebRtrlGroup(w, workers, channel) };
   setWorkerHost(host);
   provideRtrlTeams((request) => new RtrlWorkers(rtrlHost, request));
-  return {
-    host, rtrlHost, cores: base.cores,
-    close() {
-      w.terminate();
-      setWorkerHost(null);
-      provideRtrlTeams(null);
-      current = null;
-    },
-  };
+  return { host, rtrlHost, cores: base.cores, close: () => w.terminate() };
 }

@@ -12,7 +12,7 @@
 // the group's channel (which wakes the coordinator), and tells the coordinator. The replacement
 // starts on its next message, not at once, so a worker script that cannot load fails each call
 // instead of being restarted in a loop. Every 250 ms it beats each group's channel: a coordinator
-// waiting with staleMs gives up if the watcher itself is gone.
+// waiting with staleMs (every threaded method waits so) gives up if the watcher itself is gone.
 //
 // Browser-safe and platform-neutral: it names only the Web Worker standard's globals, typed here by
 // their shape (as web-host.ts does).

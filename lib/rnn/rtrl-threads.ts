@@ -13,16 +13,16 @@ export interface RtrlTeam {
   readonly ranges: readonly ColumnRange[];
   /**
    * A new stream on every worker: batch, lengths (null: all full), and the state entering step 0
-   * (explicit values, or null for the model's rule), and where the model's mask streams stand (a
-   * stack's dropout; null: none). Blocks until every worker has it.
+   * (explicit values, or null for the model's rule). Blocks until every worker has it.
    */
-  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null, masks: MaskState | null): void;
+  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void;
   /**
    * Starts a step on the workers (returns at once): the parameters, the input, the loss's
-   * cotangents on the step's output and each state vector (null: no term reads it), and whether
-   * this is the last step.
+   * cotangents on the step's output and each state vector (null: no term reads it), and where the
+   * model's mask streams stand before the step (a stack's dropout; null: none), so that every
+   * worker draws the step's masks as this thread does, whatever was changed between steps.
    */
-  start(theta: Float64Array, x: Mat, cotangents: readonly (Mat | null)[]): void;
+  start(theta: Float64Array, x: Mat, cotangents: readonly (Mat | null)[], masks: MaskState | null): void;
   /**
    * Waits for the step started last; then adds each worker's gradient increment into grad (its own
    * columns only). Throws a WorkerError naming a worker that failed or died; nothing is added then.

@@ -200,7 +200,7 @@ export class Rtrl extends OnlineMethod {
   protected override onBegin(seq: Sequence): void {
     this.broken = null;
     if (this.team === null) return;
-    this.team.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial, this.model.cell.masks?.state() ?? null);
+    this.team.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
   }
 
   /** Ends the worker threads (threads > 1); the learner cannot step after. Idempotent. */
@@ -228,7 +228,7 @@ export class Rtrl extends OnlineMethod {
     if (masks !== undefined) masks.set(before!, null);
     this.takeCotangents(loss, values.output, values.state, last);
     try {
-      team.start(this.model.params.theta, x, this.buffers!.cotangents);
+      team.start(this.model.params.theta, x, this.buffers!.cotangents, before ?? null);
     } catch (e) {
       this.broken = e instanceof Error ? e.message : String(e);
       throw e;

@@ -2,8 +2,10 @@
 // batch that starts from the streams where they stand and draws the whole batch's mask, keeping its
 // rows, sees one thread's masks. Checked: a shard's masks are those rows of the whole batch's (and
 // rows outside the batch are refused); threaded Bptt equals one thread to 1e-12 run after run (the
-// streams move on as one thread's do) and with dropout off; Tbptt window by window; Rtrl bit for
-// bit; modelFromSpec refuses a bad dropout naming it; a hand-made model with dropout still refuses.
+// streams move on as one thread's do) and with dropout off; Tbptt window by window; past the
+// longest sequence no mask is drawn, threads or not; Rtrl bit for bit, also when the seed or the
+// training switch changes between steps, and a spec that disagrees about dropout is refused;
+// modelFromSpec refuses a bad dropout naming it; a hand-made model with dropout still refuses.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../../node/register.js';
@@ -16,7 +18,7 @@ import { stacked } from '../../lib/arch/stacked.js';
 import { gru } from '../../lib/cells/gru.js';
 import { Graph } from '../../lib/ad/graph.js';
 import { sequenceLoss } from '../../lib/loss/losses.js';
-import { mat } from '../../lib/mat/mat.js';
+import { mat, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { randomMat, relErr } from '../helpers.js';
 
@@ -102,6 +104,34 @@ test('threaded Tbptt with dropout equals one thread window by window', () => {
   }
 });
 
+test('past the longest sequence no mask is drawn, as stepping draws none: Bptt and Tbptt keep one thread\'s streams, run after run', () => {
+  const short = [3, 2, 3, 5, 4]; // every row done after step 4 of 8; this thread's shard (rows 0..2) after step 2
+  const long = randomMat(new Rng(3), 8 * batch, inputSize);
+  const longLoss = sequenceLoss({ kind: 'mse', targets: randomMat(new Rng(4), 8 * batch, 2), mask: null, batch });
+  const { a, b } = pair(spec);
+  const one = new Bptt(a), two = new Bptt(b, { threads: 2 });
+  const t1 = new Tbptt(a, { k1: 2, k2: 3 }), t2 = new Tbptt(b, { k1: 2, k2: 3, threads: 2 });
+  try {
+    for (let run = 0; run < 2; run++) {
+      const r1 = one.run(long, longLoss, { batch, lengths: short }), r2 = two.run(long, longLoss, { batch, lengths: short });
+      assert.ok(relErr(r2.grad, r1.grad) <= 1e-12, `bptt run ${run}: ${relErr(r2.grad, r1.grad)}`);
+      assert.equal(b.cell.masks!.state(), a.cell.masks!.state(), `bptt run ${run}: streams`);
+      const g1: Float64Array[] = [], g2: Float64Array[] = [];
+      t1.run(long, longLoss, { batch, lengths: short, onWindow: (w) => { g1.push(w.grad.slice()); } });
+      t2.run(long, longLoss, { batch, lengths: short, onWindow: (w) => { g2.push(w.grad.slice()); } });
+      assert.is(g2.length, g1.length);
+      g1.forEach((g, i) => assert.ok(relErr(g2[i], g) <= 1e-12, `tbptt run ${run} window ${i}: ${relErr(g2[i], g)}`));
+      assert.equal(b.cell.masks!.state(), a.cell.masks!.state(), `tbptt run ${run}: streams`);
+    }
+    // Per run and layer above the first, one mask per step with an active row (steps 0..4): Bptt 5;
+    // Tbptt's windows over steps [0, 2), [1, 4), [3, 6), [5, 8): 2 + 3 + 2 + 0.
+    assert.equal(a.cell.masks!.state().drawn, [0, 2 * (5 + 7), 2 * (5 + 7)]);
+  } finally {
+    two.close();
+    t2.close();
+  }
+});
+
 test('threaded Rtrl with dropout is one thread bit for bit, and stream after stream', () => {
   const deep: ModelSpec = { cell: { kind: 'gru', options: { inputSize, hiddenSize: 16 } }, layers: 2, readout: 2, dropout: { p: 0.3, seed: 5 } };
   const { a, b } = pair(deep);
@@ -114,6 +144,21 @@ test('threaded Rtrl with dropout is one thread bit for bit, and stream after str
       assert.equal(Array.from(r2.grad), Array.from(r1.grad), `stream ${run}: gradient`);
       assert.equal(b.cell.masks!.state(), a.cell.masks!.state(), `stream ${run}: the streams moved as one thread's`);
     }
+    // Changed between steps (a new seed, dropout off): every worker draws what this thread draws.
+    one.reset({ batch, lengths });
+    two.reset({ batch, lengths });
+    const stacks = [a, b].map((m) => (m.cell as unknown as { inner: { resetDropout(seed?: number): void; training: boolean } }).inner);
+    for (let t = 0; t < steps; t++) {
+      if (t === 2) stacks.forEach((c) => c.resetDropout(77));
+      if (t === 4) stacks.forEach((c) => { c.training = false; });
+      const x = rowsView(xs, t * batch, batch);
+      one.step(x, loss);
+      two.step(x, loss);
+      assert.equal(Array.from(two.grad), Array.from(one.grad), `step ${t}`);
+    }
+    // A spec that says otherwise about dropout is refused: the workers would draw other masks.
+    assert.throws(() => new Rtrl(a, { threads: 2, spec: { ...deep, dropout: undefined } }), /^rtrl: spec describes a model with no dropout, but the model has dropout 0\.3/);
+    assert.throws(() => new Rtrl(a, { threads: 2, spec: { ...deep, dropout: { p: 0.6 } } }), /^rtrl: spec describes a model with dropout 0\.6, but the model has dropout 0\.3/);
   } finally {
     two.close();
   }

@@ -4,13 +4,16 @@
 // channel (once), tells the coordinator, and starts the replacement only on its next message;
 // it beats every open group's channel and ends a closed group's workers. Chromium runs it for
 // real in scripts/browser-test.mjs (check 6). Also: enableWebThreads refuses a platform without
-// Web Workers or shared memory, naming what is missing.
+// Web Workers or shared memory, naming what is missing; it registers the host until the watcher
+// dies or is closed, after which it starts a new one.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type FromWatcher, type ToWatcher, WATCHER_NAME, serveWatcher } from '../../lib/parallel/web-watcher.js';
 import { SyncChannel } from '../../lib/parallel/sync-channel.js';
 import { enableWebThreads } from '../../lib/parallel/web-threads.js';
 import { ConfigError } from '../../lib/errors.js';
+import { setWorkerHost, workerHost } from '../../lib/parallel/host.js';
+import { provideRtrlTeams, rtrlTeamFactory } from '../../lib/rnn/rtrl-threads.js';
 
 type Listener = (event: Record<string, unknown>) => void;
 
@@ -133,6 +136,49 @@ test('enableWebThreads refuses a platform without Web Workers, and one without s
     assert.throws(() => enableWebThreads({ workers: 2 } as never), /enableWebThreads: unknown option "?workers/);
   } finally {
     delete g.Worker;
+  }
+});
+
+/** A stand-in for the watcher's Worker on the coordinator's side: answers hello, records the rest. */
+class WatcherStandIn extends RecordingWorker {
+  override postMessage(message: unknown): void {
+    super.postMessage(message);
+    if ((message as ToWatcher).type === 'watch-hello') setTimeout(() => this.listeners.get('message')?.({ data: { type: 'watch-ready' } }));
+  }
+}
+
+test('enableWebThreads registers the host until the watcher dies or is closed; then a call starts a new one', async () => {
+  const g = globalThis as { Worker?: unknown; crossOriginIsolated?: unknown };
+  const before = workerHost(), teams = rtrlTeamFactory();
+  g.Worker = WatcherStandIn;
+  g.crossOriginIsolated = true;
+  RecordingWorker.made = [];
+  try {
+    const workerUrl = 'https://example.test/loopgrad-worker.js';
+    const first = await enableWebThreads({ workerUrl });
+    assert.is(RecordingWorker.made.length, 1);
+    assert.is(RecordingWorker.made[0].options.name, WATCHER_NAME);
+    assert.is(workerHost(), first.host);
+    assert.ok(rtrlTeamFactory() !== null);
+    assert.is(await enableWebThreads({ workerUrl }), first, 'one watcher per thread');
+    // the watcher dies (its error event, heard between calls): unregistered, and a new call starts anew
+    RecordingWorker.made[0].listeners.get('error')!({ message: 'Uncaught Error: gone', preventDefault: () => {} });
+    assert.ok(RecordingWorker.made[0].terminated);
+    assert.is(workerHost(), null);
+    assert.is(rtrlTeamFactory(), null);
+    const second = await enableWebThreads({ workerUrl });
+    assert.is.not(second, first);
+    assert.is(workerHost(), second.host);
+    second.close();
+    assert.is(workerHost(), null);
+    assert.is(rtrlTeamFactory(), null);
+    first.close(); // closing a dead one again changes nothing
+    assert.is(workerHost(), null);
+  } finally {
+    delete g.Worker;
+    delete g.crossOriginIsolated;
+    setWorkerHost(before);
+    provideRtrlTeams(teams);
   }
 });
 

@@ -18,6 +18,7 @@
 // once: a worker whose script cannot load then fails the next call instead of being respawned
 // in a loop.
 import { ConfigError } from '../mat/errors.js';
+import { type WebWorkerEvent, describeError } from './web-watcher.js';
 import { checkKeys } from '../mat/options.js';
 import { WorkerPool, type WorkerPoolOptions } from './pool.js';
 import type { FromWorker, ToWorker, WorkerHost, WorkerPort } from './protocol.js';
@@ -29,14 +30,6 @@ export interface WebWorker {
   terminate(): void;
 }
 
-/** The fields of a MessageEvent or ErrorEvent the port reads (a plain Event has none of them). */
-export interface WebWorkerEvent {
-  data?: unknown;
-  message?: unknown;
-  filename?: unknown;
-  lineno?: unknown;
-  preventDefault?: () => void;
-}
 
 export type WebWorkerConstructor = new (url: string, options: { type: 'module'; name: string }) => WebWorker;
 
@@ -80,12 +73,6 @@ export interface WebPoolOptions extends WorkerPoolOptions, WebWorkerHostOptions 
 
 let spawned = 0;
 
-export function describeError(event: WebWorkerEvent, url: string): string {
-  const message = typeof event.message === 'string' && event.message !== '' ? event.message : null;
-  if (message === null) return `its script failed to load or to start (${url}: is it served, as JavaScript, with the page's COEP header when the page has one?)`;
-  const where = typeof event.filename === 'string' && event.filename !== '' ? ` at ${event.filename}${typeof event.lineno === 'number' ? `:${event.lineno}` : ''}` : '';
-  return `an uncaught error${where}: ${message}`;
-}
 
 class WebWorkerPort implements WorkerPort {
   readonly name: string;

@@ -18,8 +18,8 @@ import type { SyncToWorker, SyncWorkerGroup, WorkerHost } from './protocol.js';
 import { type RtrlGroup, type RtrlHost, RtrlWorkers } from './rtrl-team.js';
 import type { RtrlToWorker } from './rtrl-shard.js';
 import { SyncChannel, canBlock } from './sync-channel.js';
-import { type FromWatcher, type ToWatcher, WATCHER_NAME, type WatchedRole, roleName } from './web-watcher.js';
-import { type WebGlobals, type WebWorker, type WebWorkerEvent, type WebWorkerHostOptions, describeError, resolveWorkerUrl, webWorkerHost } from './web-host.js';
+import { type FromWatcher, type ToWatcher, WATCHER_NAME, type WatchedRole, type WebWorkerEvent, describeError, roleName } from './web-watcher.js';
+import { type WebGlobals, type WebWorker, type WebWorkerHostOptions, resolveWorkerUrl, webWorkerHost } from './web-host.js';
 
 const OP = 'enableWebThreads';
 /** ms the watcher may take to load and answer before enableWebThreads gives up. */

@@ -1,8 +1,8 @@
 // The watcher: a Web Worker that starts, feeds and watches the workers of the synchronous threaded
 // methods (threaded BPTT's and RTRL's) for a thread that blocks while they run. It is the browser's
 // counterpart of node/supervisor.ts, with one difference that shapes the design: Chromium does not
-// start a worker while the thread that created it is blocked (measured with Chromium 156: a worker
-// made just before its parent blocks in Atomics.wait does not run until the parent wakes). So the
+// start a worker while the thread that created it is blocked (seen with Chromium 156 on a throwaway
+// page: a worker made just before its parent blocks in Atomics.wait does not run until the parent wakes). So the
 // watcher is started once, asynchronously (enableWebThreads, web-threads.ts), and every later
 // worker is its child: it is never blocked, so its children start, and their deaths are seen,
 // while the coordinator waits in SyncChannel.wait.
@@ -40,7 +40,7 @@ export type FromWatcher =
 
 interface WatchedWorker {
   postMessage(message: unknown, transfer: ArrayBuffer[]): void;
-  addEventListener(type: 'error' | 'messageerror', listener: (event: { message?: unknown; filename?: unknown; lineno?: unknown; preventDefault?: () => void }) => void): void;
+  addEventListener(type: 'error' | 'messageerror', listener: (event: WebWorkerEvent) => void): void;
   terminate(): void;
 }
 
@@ -68,10 +68,21 @@ interface Group {
 
 const HEARTBEAT_MS = 250;
 
-function describe(event: { message?: unknown; filename?: unknown; lineno?: unknown }): string {
-  if (typeof event.message !== 'string' || event.message === '') return 'its script failed to load or to start';
+/** The fields of a MessageEvent or ErrorEvent a Web Worker's creator reads (a plain Event has none of them). */
+export interface WebWorkerEvent {
+  data?: unknown;
+  message?: unknown;
+  filename?: unknown;
+  lineno?: unknown;
+  preventDefault?: () => void;
+}
+
+/** Why a worker of `url` died, from its 'error' event (no message: its script did not load or start). */
+export function describeError(event: WebWorkerEvent, url: string): string {
+  const message = typeof event.message === 'string' && event.message !== '' ? event.message : null;
+  if (message === null) return `its script failed to load or to start (${url}: is it served, as JavaScript, with the page's COEP header when the page has one?)`;
   const where = typeof event.filename === 'string' && event.filename !== '' ? ` at ${event.filename}${typeof event.lineno === 'number' ? `:${event.lineno}` : ''}` : '';
-  return `an uncaught error${where}: ${event.message}`;
+  return `an uncaught error${where}: ${message}`;
 }
 
 /** Serves a coordinator's ToWatcher messages on this worker's scope until it is terminated. */
@@ -99,7 +110,7 @@ export function serveWatcher(scope: WatcherScope): void {
     slot.worker = worker;
     worker.addEventListener('error', (event) => {
       event.preventDefault?.();
-      die(id, group, index, slot, describe(event));
+      die(id, group, index, slot, describeError(event, url));
     });
     worker.addEventListener('messageerror', () => die(id, group, index, slot, 'could not read a message (messageerror)'));
     return worker;

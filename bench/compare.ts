@@ -6,6 +6,9 @@
 // (BPTT: the tape's activations; RTRL: the sensitivity matrices S), the
 // process heap, and how far the two methods' gradients are apart. Then it
 // fits power laws on log-log data and sets them beside the theory.
+// With threads > 1 the methods that take threads (bptt, tbptt, rtrl) run on that many, the others
+// on one; flops are then counted by a one-thread run of the same method (each thread counts its
+// own work), the gradient memory is every shard's, and the heap is this thread's.
 //
 // Node-only (it reads process.memoryUsage and may force a GC); lib/ stays clean.
 
@@ -17,15 +20,17 @@ import { flopCounter } from '../lib/mat/gemm.js';
 import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { Bptt } from '../lib/rnn/bptt.js';
+import { modelFromSpec } from '../lib/parallel/model-spec.js';
+import { Rtrl } from '../lib/rnn/rtrl.js';
 import { type MethodKind, type MethodSpec, createMethod, formatMethod, parseMethod } from '../lib/rnn/methods.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
-import { type RecurrentModel, createModel } from '../lib/rnn/model.js';
+import type { RecurrentModel } from '../lib/rnn/model.js';
 import { type GradientMethod, probeCellStep } from '../lib/rnn/unroll.js';
 import { type Panel, type ReferenceLine, type Series, renderSvg } from './svg.js';
 
 export interface CompareConfig {
   cell: CellKind;
-  /** Gradient methods in their text forms (lib/rnn/methods.ts: bptt, rtrl, tbptt:K, tbptt:K1:K2). */
+  /** Gradient methods in their text forms (lib/rnn/methods.ts: bptt, rtrl, tbptt:K, tbptt:K1:K2, snap1, uoro ...). */
   methods: string[];
   /** Hidden sizes n (ascending, distinct). */
   hidden: number[];
@@ -40,6 +45,8 @@ export interface CompareConfig {
   memoryLimitBytes: number;
   /** Run even over the limit. */
   allowLarge: boolean;
+  /** Threads of the methods that take them (bptt, tbptt, rtrl: createMethod's threads); the others run on one. Default 1. */
+  threads?: number;
 }
 
 export const defaultCompareConfig: Readonly<CompareConfig> = Object.freeze<CompareConfig>({
@@ -53,6 +60,7 @@ export const defaultCompareConfig: Readonly<CompareConfig> = Object.freeze<Compa
   seed: 1,
   memoryLimitBytes: 2 * 1024 ** 3,
   allowLarge: false,
+  threads: 1,
 });
 
 export interface CompareRow {
@@ -62,14 +70,16 @@ export interface CompareRow {
   steps: number;
   /** P, the number of parameters. */
   params: number;
+  /** Threads the method ran on: up to config.threads for bptt, tbptt (one per sequence at most) and rtrl; 1 for the others. */
+  threads: number;
   /** Median wall time of one sequence: forward pass and gradient. */
   msPerSequence: number;
   msPerStep: number;
-  /** Floating-point operations of one sequence, counted by the engine (flopCounter). */
+  /** Floating-point operations of one sequence, counted by the engine (flopCounter; with threads, by a one-thread run). */
   flops: number;
-  /** Bytes kept alive for the gradient: BPTT's tape activations, RTRL's sensitivities S. */
+  /** Bytes kept alive for the gradient: BPTT's tape activations, RTRL's sensitivities S (every thread's). */
   stateBytes: number;
-  /** Peak process heap seen during the row: V8 heapUsed + ArrayBuffer backing stores. */
+  /** Peak process heap seen during the row: V8 heapUsed + ArrayBuffer backing stores (this thread's: workers have their own heaps). */
   heapBytes: number;
   /** max |g - g_exact| / max(|g|∞, |g_exact|∞) against the exact gradient (full BPTT's; bptt rows: against RTRL's, null if none ran). */
   gradRelDiff: number | null;
@@ -387,9 +397,10 @@ interface Problem {
 
 function makeProblem(config: CompareConfig, hidden: number, steps: number): Problem {
   // No output layer (Jordan: output size = hidden size).
-    const cell = createCell(config.cell, { inputSize: config.input, hiddenSize: hidden });
-  // Same seed for every (hidden, steps) pair: the parameters depend on the sizes only.
-  const model = createModel(cell, { seed: config.seed * 1000003 + hidden });
+  // Made from a spec, so that a threaded method can send it to its workers; the parameters are
+  // createModel's from the seed. Same seed for every (hidden, steps) pair: they depend on the sizes only.
+  const model = modelFromSpec({ cell: { kind: config.cell, options: { inputSize: config.input, hiddenSize: hidden } } }, { seed: config.seed * 1000003 + hidden });
+  const { cell } = model;
   const rng = new Rng(config.seed * 7919 + hidden * 131 + steps);
   const xs = mat(steps * config.batch, config.input);
   rng.fillUniform(xs, -1, 1);
@@ -416,23 +427,35 @@ interface Runner {
   grad(): Float64Array;
   /** Bytes kept for the gradient in the last run. */
   stateBytes(): number;
+  /** Ends the method's worker threads (if any). */
+  close(): void;
+  /** Threads that share its work: bptt and tbptt split the batch (at most one thread per sequence), rtrl its columns (Rtrl.shards). */
+  shards: number;
 }
 
-function makeRunner(method: string, config: CompareConfig, problem: Problem): Runner {
+/** The threads a method runs on: config.threads for those that take threads, else 1. */
+export function threadsOf(method: string, config: Pick<CompareConfig, 'threads'>): number {
+  const kind = parseMethod(method).kind;
+  return kind === 'bptt' || kind === 'tbptt' || kind === 'rtrl' ? config.threads ?? 1 : 1;
+}
+
+function makeRunner(method: string, config: CompareConfig, problem: Problem, threads: number): Runner {
   const { model, xs, loss } = problem;
   const spec = parseMethod(method);
   switch (spec.kind) {
     case 'bptt': {
-      const learner = createMethod(model, spec, limitsOf(config));
+      const learner = createMethod(model, spec, limitsOf(config, threads));
       let last: ReturnType<Bptt['run']> | null = null;
       return {
         run: () => { last = learner.run(xs, loss, { batch: config.batch }); },
         grad: () => last!.grad.slice(),
         stateBytes: () => last!.tapeBytes,
+        close: () => learner.close(),
+        shards: Math.min(threads, config.batch),
       };
     }
     case 'tbptt': {
-      const learner = createMethod(model, spec);
+      const learner = createMethod(model, spec, limitsOf(config, threads));
       let tape = 0;
       // The gradient of the whole sequence's loss, truncated: the sum of the windows' gradients (run returns it).
       const onWindow = () => {
@@ -444,48 +467,72 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem): Ru
         run: () => { tape = 0; last = learner.run(xs, loss, { batch: config.batch, onWindow }).grad; },
         grad: () => last!.slice(),
         stateBytes: () => tape,
+        close: () => learner.close(),
+        shards: Math.min(threads, config.batch),
       };
     }
     default: {
       // An online method (RTRL, SnAp, UORO, KF-RTRL ...): its run() over the sequence, and the
       // bytes it keeps from one step to the next for its gradient (stateBytes).
-      const learner = createMethod(model, spec as MethodSpec, limitsOf(config)) as unknown as GradientMethod & { stateBytes(): number };
+      const learner = createMethod(model, spec as MethodSpec, limitsOf(config, threads)) as unknown as GradientMethod & { stateBytes(): number };
       let last: Float64Array | null = null;
       return {
         run: () => { last = learner.run(xs, loss, { batch: config.batch }).grad; },
         grad: () => last!.slice(),
-        stateBytes: () => learner.stateBytes(),
+        // Threaded RTRL keeps its columns of S on each shard: S's bytes are linear in the columns.
+        stateBytes: () => (learner instanceof Rtrl ? (learner.stateBytes() / learner.directions) * model.params.theta.length : learner.stateBytes()),
+        close: () => { if (learner instanceof Rtrl) learner.close(); },
+        shards: learner instanceof Rtrl ? learner.shards : 1,
       };
     }
   }
 }
 
-/** The memory limit handed to a method: --allow-large lifts it (the plan has already refused what is not allowed). */
-function limitsOf(config: CompareConfig): { maxBytes: number } {
-  return { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1) };
+/** The memory limit handed to a method (--allow-large lifts it: the plan has already refused what is not allowed), and its threads. */
+function limitsOf(config: CompareConfig, threads: number): { maxBytes: number; threads?: number } {
+  return { maxBytes: config.allowLarge ? Number.MAX_SAFE_INTEGER : Math.max(config.memoryLimitBytes, 1), ...(threads > 1 ? { threads } : {}) };
+}
+
+/** The flops of one sequence as the engine counts them on this thread. */
+function countFlops(runner: Runner): number {
+  const flops0 = flopCounter.count;
+  runner.run();
+  return flopCounter.count - flops0;
 }
 
 function runMethod(method: string, config: CompareConfig, problem: Problem, hidden: number, steps: number): MethodRun {
   const heap = { peak: 0 };
+  const threads = threadsOf(method, config);
+  // Threads count their own flops: the whole sequence's are counted on one thread, before the row's heap is watched.
+  let flops = 0;
+  if (threads > 1) {
+    const single = makeRunner(method, config, problem, 1);
+    flops = countFlops(single);
+    single.close();
+  }
   collectGarbage();
-  const runner = makeRunner(method, config, problem);
-  // Warm-up run: the gradient for the cross-check, the flop count, and a first timing.
-  const flops0 = flopCounter.count;
-  const start = performance.now();
-  runner.run();
-  const warmMs = performance.now() - start;
-  const flops = flopCounter.count - flops0;
-  heap.peak = heapNow();
-  const g = runner.grad();
-  const timing = time(runner.run, warmMs, config.repeats, heap);
-  return {
-    grad: g,
-    row: {
-      method, cell: config.cell, hidden, steps, params: problem.model.params.theta.length,
-      msPerSequence: timing.ms, msPerStep: timing.ms / steps, flops,
-      stateBytes: runner.stateBytes(), heapBytes: timing.heap, gradRelDiff: null, gradCosine: null,
-    },
-  };
+  const runner = makeRunner(method, config, problem, threads);
+  try {
+    // Warm-up run: the gradient for the cross-check, the flop count, and a first timing.
+    const flops0 = flopCounter.count;
+    const start = performance.now();
+    runner.run();
+    const warmMs = performance.now() - start;
+    if (threads === 1) flops = flopCounter.count - flops0;
+    heap.peak = heapNow();
+    const g = runner.grad();
+    const timing = time(runner.run, warmMs, config.repeats, heap);
+    return {
+      grad: g,
+      row: {
+        method, cell: config.cell, hidden, steps, params: problem.model.params.theta.length, threads: runner.shards,
+        msPerSequence: timing.ms, msPerStep: timing.ms / steps, flops,
+        stateBytes: runner.stateBytes(), heapBytes: timing.heap, gradRelDiff: null, gradCosine: null,
+      },
+    };
+  } finally {
+    runner.close();
+  }
 }
 
 const WARMUP_MS = 150;
@@ -495,10 +542,14 @@ function warmUp(config: CompareConfig): void {
   // Small sizes: the JIT needs the code paths, not the work (and a big warm-up would linger in the heap).
   const problem = makeProblem(config, Math.min(config.hidden[0], 8), Math.min(config.steps[0], 20));
   for (const method of config.methods) {
-    const runner = makeRunner(method, config, problem);
-    const end = performance.now() + WARMUP_MS;
-    let runs = 0;
-    while (runs < 3 || performance.now() < end) { runner.run(); runs++; if (runs >= 1000) break; }
+    const runner = makeRunner(method, config, problem, threadsOf(method, config));
+    try {
+      const end = performance.now() + WARMUP_MS;
+      let runs = 0;
+      while (runs < 3 || performance.now() < end) { runner.run(); runs++; if (runs >= 1000) break; }
+    } finally {
+      runner.close();
+    }
   }
 }
 
@@ -527,6 +578,7 @@ export function validateConfig(config: CompareConfig): void {
   positive('input', config.input);
   positive('batch', config.batch);
   positive('repeats', config.repeats);
+  if (config.threads !== undefined) positive('threads', config.threads);
   if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed >= 2 ** 32) {
     throw new Error(`compare: seed must be an integer in [0, 2^32), got ${config.seed}`);
   }
@@ -582,7 +634,7 @@ export function runCompare(config: CompareConfig, hooks: CompareOptions = {}): C
       params,
       loss: 'mean squared error to a random target at every step',
       timeMeasure: `median of ${config.repeats} samples (each >= ${MIN_SAMPLE_MS} ms, whole sequences) after one warm-up run; forward pass and gradient`,
-      heapMeasure: `process.memoryUsage() heapUsed + arrayBuffers, peak of samples after each run of a row, full GC before each row${forcedGc ? '' : ' (GC not available: includes garbage)'}`,
+      heapMeasure: `process.memoryUsage() heapUsed + arrayBuffers, peak of samples after each run of a row, full GC before each row${forcedGc ? '' : ' (GC not available: includes garbage)'}${(config.threads ?? 1) > 1 ? '; this thread only (each worker has its own heap)' : ''}`,
     },
     rows,
     fits,
@@ -649,11 +701,12 @@ function formatCosine(c: number): string {
 export function formatReport(result: CompareResult): string {
   const { config, rows, fits } = result;
   const lines: string[] = [];
-  lines.push(`loopgrad compare: ${config.cell}, input ${config.input}, batch ${config.batch}, ${config.repeats} repeats, seed ${config.seed}`);
+  const threaded = (config.threads ?? 1) > 1;
+  lines.push(`loopgrad compare: ${config.cell}, input ${config.input}, batch ${config.batch}, ${config.repeats} repeats, seed ${config.seed}${threaded ? `, ${config.threads} threads for bptt, tbptt and rtrl` : ''}`);
   lines.push('');
-  const head = ['method', 'hidden', 'steps', 'params', 'ms/seq', 'ms/step', 'flops', 'GFLOP/s', 'grad memory', 'peak heap', 'grad rel diff', 'grad cos'];
+  const head = ['method', 'hidden', 'steps', 'params', ...(threaded ? ['threads'] : []), 'ms/seq', 'ms/step', 'flops', 'GFLOP/s', 'grad memory', 'peak heap', 'grad rel diff', 'grad cos'];
   const table = rows.map((r) => [
-    r.method, String(r.hidden), String(r.steps), String(r.params), fmtMs(r.msPerSequence), fmtMs(r.msPerStep),
+    r.method, String(r.hidden), String(r.steps), String(r.params), ...(threaded ? [String(r.threads)] : []), fmtMs(r.msPerSequence), fmtMs(r.msPerStep),
     fmtFlops(r.flops), (r.flops / (r.msPerSequence * 1e6)).toFixed(2), formatBytes(r.stateBytes), formatBytes(r.heapBytes),
     r.gradRelDiff === null ? '-' : r.gradRelDiff.toExponential(1),
     r.gradCosine === null ? '-' : formatCosine(r.gradCosine),
@@ -689,7 +742,10 @@ export function formatReport(result: CompareResult): string {
   }
   lines.push('');
   lines.push('time: forward + gradient of one sequence; grad memory: BPTT tape activations / RTRL sensitivities S;');
-  lines.push('peak heap: V8 heapUsed + ArrayBuffers of the whole process, sampled after each run;');
+  lines.push(threaded
+    ? 'peak heap: V8 heapUsed + ArrayBuffers of the calling thread (workers have their own), sampled after each run;'
+    : 'peak heap: V8 heapUsed + ArrayBuffers of the whole process, sampled after each run;');
+  if (threaded) lines.push('threads: those the method ran on (bptt and tbptt split the batch, one sequence at least each); flops: counted by a one-thread run;');
   lines.push('grad rel diff: max|g - g_bptt| / max(|g|, |g_bptt|) against full BPTT (bptt rows: against RTRL);');
   lines.push('grad cos: cosine similarity of the gradient with full BPTT\'s, the exact one (1: the same direction).');
   return lines.join('\n');

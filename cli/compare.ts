@@ -1,6 +1,8 @@
 // loopgrad compare: BPTT and RTRL side by side on the same cell and data,
 // with their time and memory over a grid of hidden sizes and sequence lengths.
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import '../node/register.js';
 import { type Command, type FlagSpec, UsageError, checkWritableFile, parseArgs, usageLines } from './args.js';
 import {
   type CompareConfig, compareSvg, defaultCompareConfig, formatReport, overLimit, planCompare, planCost, runCompare,
@@ -20,6 +22,7 @@ const flags = {
   batch: { kind: 'int', help: `sequences per batch (default ${d.batch})`, min: 1 },
   repeats: { kind: 'int', help: `timed samples per row, median reported (default ${d.repeats})`, min: 1 },
   seed: { kind: 'int', help: `seed of parameters and data (default ${d.seed})`, min: 0 },
+  threads: { kind: 'int', help: `threads for bptt, tbptt and rtrl (the batch split; RTRL's tangent columns split), from 1 to the cores (${availableParallelism()} here; default 1); the other methods run on one`, min: 1 },
   json: { kind: 'boolean', help: 'print one JSON object {config, rows, fits} instead of the table' },
   svg: { kind: 'string', help: 'also write the log-log scaling plot to this SVG file' },
   quiet: { kind: 'boolean', help: 'no progress bar' },
@@ -62,6 +65,9 @@ export function configFromArgs(argv: readonly string[]): { config: CompareConfig
   if (svg !== null) checkWritableFile('svg', svg);
   const seed = (parsed.get('seed') as number | undefined) ?? d.seed;
   if (seed >= 2 ** 32) throw new UsageError(`--seed: ${seed} is above the maximum ${2 ** 32 - 1}`);
+  const threads = (parsed.get('threads') as number | undefined) ?? 1;
+  const cores = availableParallelism();
+  if (threads > cores) throw new UsageError(`--threads: ${threads} is more than the ${cores} cores of this machine`);
   const config: CompareConfig = {
     cell: ((parsed.get('cell') as string | undefined) ?? d.cell) as CellKind,
     methods,
@@ -73,6 +79,7 @@ export function configFromArgs(argv: readonly string[]): { config: CompareConfig
     seed,
     memoryLimitBytes: d.memoryLimitBytes,
     allowLarge: parsed.get('allow-large') === true,
+    threads,
   };
   const tooBig = [...config.hidden, ...config.steps, config.input, config.batch, config.repeats].find((v) => v > 1e7);
   if (tooBig !== undefined) throw new UsageError(`${tooBig} is too large for a size, length or count (at most 10000000)`);

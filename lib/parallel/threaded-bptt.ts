@@ -191,7 +191,8 @@ export class ThreadedBptt implements ThreadedBpttEngine {
     const total = sumTerms(g, this.op, terms);
     const finalState = finalLeaves.map((v) => clone(v.value));
     const grad = new Float64Array(P);
-    let tapeBytes = this.main.tapeBytes();
+    // This shard's step tape and the loss terms' (taped here, as Bptt tapes them after its steps); the workers' are added below.
+    let tapeBytes = this.main.tapeBytes() + g.recordedBytes();
     if (total === null) {
       return { loss: 0, hasLoss: false, grad, finalState, outputs, initialStateGrad: null, tapeBytes, kept };
     }

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -14,6 +15,7 @@ import {
 } from '../../bench/compare.js';
 import { escapeXml, renderSvg, ticks } from '../../bench/svg.js';
 import { createProgress } from '../../bench/progress.js';
+import '../../node/register.js';
 
 const cli = fileURLToPath(new URL('../../cli/loopgrad.js', import.meta.url));
 
@@ -201,8 +203,9 @@ test('loopgrad compare --json prints one object of the documented shape', () => 
     assert.is(out.config.cell, 'lstm');
     assert.is(out.rows.length, 8);
     for (const row of out.rows) {
-      assert.equal(Object.keys(row).sort(), ['cell', 'flops', 'gradCosine', 'gradRelDiff', 'heapBytes', 'hidden', 'method', 'msPerSequence', 'msPerStep', 'params', 'stateBytes', 'steps']);
+      assert.equal(Object.keys(row).sort(), ['cell', 'flops', 'gradCosine', 'gradRelDiff', 'heapBytes', 'hidden', 'method', 'msPerSequence', 'msPerStep', 'params', 'stateBytes', 'steps', 'threads']);
       assert.ok(row.gradRelDiff! < 1e-12);
+      assert.is(row.threads, 1);
     }
     assert.equal(Object.keys(out.fits).sort(), ['bptt', 'rtrl']);
     assert.equal(Object.keys(out.fits.rtrl).sort(), ['memoryVsHidden', 'memoryVsSteps', 'timeVsHidden', 'timeVsSteps']);
@@ -255,6 +258,46 @@ for (const [args, message] of badInputs) {
     assert.is(r.stdout, '');
   });
 }
+
+test('runCompare with threads: 2 splits bptt, tbptt and rtrl (no more threads than sequences for the batch split), counts the flops and bytes one thread counts, the same gradients', () => {
+  // Elman at hidden 40: P = 1960, enough columns for two RTRL shards; hidden 2: RTRL stays on one.
+  const config = tiny({ methods: ['bptt', 'tbptt:2', 'rtrl', 'snap1'], hidden: [2, 40], steps: [3], input: 8, batch: 3 });
+  const one = runCompare(config), two = runCompare({ ...config, threads: 2 });
+  const key = (r: CompareRow) => `${r.method}/${r.hidden}`;
+  const single = new Map(one.rows.map((r) => [key(r), r]));
+  const threadsOf = Object.fromEntries(two.rows.map((r) => [key(r), r.threads]));
+  assert.equal(threadsOf, { 'bptt/2': 2, 'bptt/40': 2, 'tbptt:2/2': 2, 'tbptt:2/40': 2, 'rtrl/2': 1, 'rtrl/40': 2, 'snap1/2': 1, 'snap1/40': 1 });
+  for (const r of two.rows) {
+    const s = single.get(key(r))!;
+    assert.is(s.threads, 1);
+    assert.is(r.flops, s.flops, `${key(r)}: flops as one thread counts them`);
+    assert.is(r.stateBytes, s.stateBytes, `${key(r)}: the bytes every shard keeps, together`);
+    assert.ok(Math.abs(r.gradRelDiff! - s.gradRelDiff!) < 1e-12 && Math.abs(r.gradCosine! - s.gradCosine!) < 1e-12, `${key(r)}: ${r.gradRelDiff} vs ${s.gradRelDiff}`);
+  }
+  assert.ok(two.rows.find((r) => key(r) === 'rtrl/40')!.gradRelDiff! < 1e-12);
+  const report = formatReport(two);
+  assert.match(report, /2 threads for bptt, tbptt and rtrl/);
+  assert.match(report, /threads\s+ms\/seq/);
+  assert.match(two.config.heapMeasure, /this thread only/);
+  assert.not.match(formatReport(one), /threads/);
+  assert.throws(() => runCompare({ ...config, threads: 0 }), /threads must be a positive integer, got 0/);
+});
+
+test('loopgrad compare --threads: 2 in the JSON rows; 0, a fraction or more than the cores refused naming the flag', () => {
+  const r = compare('--hidden', '2', '--steps', '3', '--input', '2', '--batch', '2', '--repeats', '1', '--method', 'bptt,uoro', '--threads', '2', '--json');
+  if (availableParallelism() >= 2) {
+    assert.is(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { config: CompareConfig; rows: CompareRow[] };
+    assert.is(out.config.threads, 2);
+    assert.equal(out.rows.map((x) => [x.method, x.threads]), [['bptt', 2], ['uoro', 1]]);
+  }
+  const cores = availableParallelism();
+  for (const [value, message] of [['0', /--threads: 0 is below the minimum 1/], ['1.5', /--threads: "1.5" is not an integer/], [String(cores + 1), new RegExp(`--threads: ${cores + 1} is more than the ${cores} cores`)]] as const) {
+    const bad = compare('--threads', value);
+    assert.is(bad.status, 2, `--threads ${value}`);
+    assert.match(bad.stderr, message);
+  }
+});
 
 test('loopgrad compare --method tbptt:K and tbptt:K1:K2 run truncated BPTT', () => {
   const r = compare('--hidden', '2', '--steps', '6', '--input', '2', '--repeats', '1', '--method', 'bptt,tbptt:3,tbptt:2:4,tbptt:3:3', '--json');

@@ -7,7 +7,7 @@
 // rounds each timing SnAp-1's step and then BPTT's step (RATIO_SAMPLE_MS of the process's CPU time
 // each, the one after the other, so both see the same machine load); the median of the rounds' ratios is reported, with Ŝ's bytes
 // (8 per kept sensitivity) against 2 x 8 x P.
-import { type CellKind, createCell } from '../lib/cells/registry.js';
+import { CELL_KINDS, type CellKind, createCell, isCellKind } from '../lib/cells/registry.js';
 import { type Mat, mat, rowsView } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import { Bptt } from '../lib/rnn/bptt.js';
@@ -200,8 +200,15 @@ export function benchSnapStep(opts: SnapStepBenchOptions = {}): { rows: SnapStep
   return { rows, ratios, method };
 }
 
-// node build/bench/snap-step.js [--json] [--ratios] [--rounds N]
+// node build/bench/snap-step.js [--json] [--ratios] [--rounds N] [--cells lstm,gru,indrnn] [--hidden 16,64]
 if (typeof process !== 'undefined' && process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const at = process.argv.indexOf('--rounds');
-  benchSnapStep({ json: process.argv.includes('--json'), ratiosOnly: process.argv.includes('--ratios'), ...(at > 0 ? { rounds: Number(process.argv[at + 1]) } : {}) });
+  const value = (flag: string): string | undefined => { const at = process.argv.indexOf(flag); return at > 0 ? process.argv[at + 1] : undefined; };
+  const rounds = value('--rounds'), cells = value('--cells'), hidden = value('--hidden');
+  for (const c of cells?.split(',') ?? []) if (!isCellKind(c)) throw new Error(`snap-step: unknown cell ${JSON.stringify(c)} (one of ${CELL_KINDS.join(', ')})`);
+  benchSnapStep({
+    json: process.argv.includes('--json'), ratiosOnly: process.argv.includes('--ratios'),
+    ...(rounds === undefined ? {} : { rounds: Number(rounds) }),
+    ...(cells === undefined ? {} : { cells: cells.split(',') as CellKind[] }),
+    ...(hidden === undefined ? {} : { hidden: hidden.split(',').map(Number) }),
+  });
 }

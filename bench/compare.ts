@@ -6,9 +6,9 @@
 // (BPTT: the tape's activations; RTRL: the sensitivity matrices S), the
 // process heap, and how far the two methods' gradients are apart. Then it
 // fits power laws on log-log data and sets them beside the theory.
-// With threads > 1 the methods that take threads (bptt, tbptt, rtrl) run on that many, the others
-// on one; flops are then counted by a one-thread run of the same method (each thread counts its
-// own work), the gradient memory is every shard's, and the heap is this thread's.
+// With threads > 1 the methods that take threads (bptt, tbptt, rtrl, snapN with N >= 2) run on that many, the others
+// on one; flops and the gradient memory are then those of a one-thread run of the same method
+// (each thread counts its own work and keeps its own block), and the heap is this thread's.
 //
 // Node-only (it reads process.memoryUsage and may force a GC); lib/ stays clean.
 
@@ -22,7 +22,8 @@ import { Rng } from '../lib/mat/rng.js';
 import { Bptt } from '../lib/rnn/bptt.js';
 import { modelFromSpec } from '../lib/parallel/model-spec.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
-import { type MethodKind, type MethodSpec, createMethod, formatMethod, parseMethod } from '../lib/rnn/methods.js';
+import { Snap } from '../lib/rnn/snap.js';
+import { type MethodKind, type MethodSpec, THREADED_METHODS, createMethod, formatMethod, parseMethod, takesThreads } from '../lib/rnn/methods.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import type { RecurrentModel } from '../lib/rnn/model.js';
 import { type GradientMethod, probeCellStep } from '../lib/rnn/unroll.js';
@@ -45,7 +46,7 @@ export interface CompareConfig {
   memoryLimitBytes: number;
   /** Run even over the limit. */
   allowLarge: boolean;
-  /** Threads of the methods that take them (bptt, tbptt, rtrl: createMethod's threads); the others run on one. Default 1. */
+  /** Threads of the methods that take them (bptt, tbptt, rtrl, snapN with N >= 2: createMethod's threads); the others run on one. Default 1. */
   threads?: number;
 }
 
@@ -70,14 +71,14 @@ export interface CompareRow {
   steps: number;
   /** P, the number of parameters. */
   params: number;
-  /** Threads the method ran on: up to config.threads for bptt, tbptt (one per sequence at most) and rtrl; 1 for the others. */
+  /** Threads the method ran on: up to config.threads for those that take threads (bptt and tbptt: one per sequence at most); 1 for the others. */
   threads: number;
   /** Median wall time of one sequence: forward pass and gradient. */
   msPerSequence: number;
   msPerStep: number;
   /** Floating-point operations of one sequence, counted by the engine (flopCounter; with threads, by a one-thread run). */
   flops: number;
-  /** Bytes kept alive for the gradient: BPTT's tape activations, RTRL's sensitivities S (every thread's). */
+  /** Bytes kept alive for the gradient: BPTT's tape activations, RTRL's sensitivities S (with threads, as one thread keeps them). */
   stateBytes: number;
   /** Peak process heap seen during the row: V8 heapUsed + ArrayBuffer backing stores (this thread's: workers have their own heaps). */
   heapBytes: number;
@@ -429,14 +430,13 @@ interface Runner {
   stateBytes(): number;
   /** Ends the method's worker threads (if any). */
   close(): void;
-  /** Threads that share its work: bptt and tbptt split the batch (at most one thread per sequence), rtrl its columns (Rtrl.shards). */
+  /** Threads that share its work: bptt and tbptt split the batch (at most one thread per sequence), rtrl and snapN their columns (shards). */
   shards: number;
 }
 
-/** The threads a method runs on: config.threads for those that take threads, else 1. */
+/** The threads a method runs on: config.threads for those that take threads (takesThreads), else 1. */
 export function threadsOf(method: string, config: Pick<CompareConfig, 'threads'>): number {
-  const kind = parseMethod(method).kind;
-  return kind === 'bptt' || kind === 'tbptt' || kind === 'rtrl' ? config.threads ?? 1 : 1;
+  return takesThreads(parseMethod(method)) ? config.threads ?? 1 : 1;
 }
 
 function makeRunner(method: string, config: CompareConfig, problem: Problem, threads: number): Runner {
@@ -479,10 +479,9 @@ function makeRunner(method: string, config: CompareConfig, problem: Problem, thr
       return {
         run: () => { last = learner.run(xs, loss, { batch: config.batch }).grad; },
         grad: () => last!.slice(),
-        // Threaded RTRL keeps its columns of S on each shard: S's bytes are linear in the columns.
-        stateBytes: () => (learner instanceof Rtrl ? (learner.stateBytes() / learner.directions) * model.params.theta.length : learner.stateBytes()),
-        close: () => { if (learner instanceof Rtrl) learner.close(); },
-        shards: learner instanceof Rtrl ? learner.shards : 1,
+        stateBytes: () => learner.stateBytes(),
+        close: () => { if (learner instanceof Rtrl || learner instanceof Snap) learner.close(); },
+        shards: learner instanceof Rtrl || learner instanceof Snap ? learner.shards : 1,
       };
     }
   }
@@ -503,11 +502,13 @@ function countFlops(runner: Runner): number {
 function runMethod(method: string, config: CompareConfig, problem: Problem, hidden: number, steps: number): MethodRun {
   const heap = { peak: 0 };
   const threads = threadsOf(method, config);
-  // Threads count their own flops: the whole sequence's are counted on one thread, before the row's heap is watched.
-  let flops = 0;
+  // Threads count their own flops and keep their own blocks: the whole sequence's flops and the
+  // bytes kept for its gradient are one thread's, counted before the row's heap is watched.
+  let flops = 0, singleBytes = 0;
   if (threads > 1) {
     const single = makeRunner(method, config, problem, 1);
     flops = countFlops(single);
+    singleBytes = single.stateBytes();
     single.close();
   }
   collectGarbage();
@@ -527,7 +528,7 @@ function runMethod(method: string, config: CompareConfig, problem: Problem, hidd
       row: {
         method, cell: config.cell, hidden, steps, params: problem.model.params.theta.length, threads: runner.shards,
         msPerSequence: timing.ms, msPerStep: timing.ms / steps, flops,
-        stateBytes: runner.stateBytes(), heapBytes: timing.heap, gradRelDiff: null, gradCosine: null,
+        stateBytes: threads > 1 ? singleBytes : runner.stateBytes(), heapBytes: timing.heap, gradRelDiff: null, gradCosine: null,
       },
     };
   } finally {
@@ -702,7 +703,7 @@ export function formatReport(result: CompareResult): string {
   const { config, rows, fits } = result;
   const lines: string[] = [];
   const threaded = (config.threads ?? 1) > 1;
-  lines.push(`loopgrad compare: ${config.cell}, input ${config.input}, batch ${config.batch}, ${config.repeats} repeats, seed ${config.seed}${threaded ? `, ${config.threads} threads for bptt, tbptt and rtrl` : ''}`);
+  lines.push(`loopgrad compare: ${config.cell}, input ${config.input}, batch ${config.batch}, ${config.repeats} repeats, seed ${config.seed}${threaded ? `, ${config.threads} threads for ${THREADED_METHODS}` : ''}`);
   lines.push('');
   const head = ['method', 'hidden', 'steps', 'params', ...(threaded ? ['threads'] : []), 'ms/seq', 'ms/step', 'flops', 'GFLOP/s', 'grad memory', 'peak heap', 'grad rel diff', 'grad cos'];
   const table = rows.map((r) => [

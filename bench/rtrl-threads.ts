@@ -1,13 +1,14 @@
-// Exact RTRL on 1 thread vs 2 threads (issue 15: an RTRL step at n = 64 at least 1.8x faster on
-// 2 threads). LSTM, input 8, batch 1, a loss term at every step (<output, c_t>), as bench/rtrl-step.ts;
+// Exact RTRL (or SnAp-n, n >= 2: --method snap2) on 1 thread vs 2 threads (issue 15: an RTRL step
+// at n = 64 at least 1.8x faster on 2 threads). LSTM (--cell), input 8, batch 1, a loss term at
+// every step (<output, c_t>), as bench/rtrl-step.ts;
 // hidden 64 and a smaller size. Several rounds in the same run, the order of 1 and 2 threads
 // alternating, each the median ms per step over `steps` steps after a warm-up; the load average
 // (os.loadavg, what `uptime` prints) before and after each round, since the machine is shared.
 // Also the CPU ms per step of every thread of the process (what 2 threads cost in total against
 // 1: the split's overhead, apart from the cores the machine could give), and that both give the
-// same gradient bit for bit.
+// same gradient bit for bit (RTRL) or how far apart they are (SnAp: to rounding).
 //
-//   npx tsc -p tsconfig.json && node build/bench/rtrl-threads.js [--hidden 64,32] [--rounds 4] [--steps 8] [--json]
+//   npx tsc -p tsconfig.json && node build/bench/rtrl-threads.js [--hidden 64,32] [--rounds 4] [--steps 8] [--cell lstm] [--method rtrl|snapN] [--json]
 import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
@@ -18,11 +19,16 @@ import type { Mat } from '../lib/mat/mat.js';
 import { Rng } from '../lib/mat/rng.js';
 import type { SequenceLoss } from '../lib/rnn/loss-spec.js';
 import { Rtrl } from '../lib/rnn/rtrl.js';
+import { Snap } from '../lib/rnn/snap.js';
+import { type MethodSpec, formatMethod, parseMethod } from '../lib/rnn/methods.js';
+import { type CellKind, isCellKind } from '../lib/cells/registry.js';
 import { type ModelSpec, modelFromSpec } from '../lib/parallel/model-spec.js';
 
 const INPUT = 8;
 
 export interface RtrlThreadsRow {
+  method: string;
+  cell: CellKind;
   hidden: number;
   params: number;
   round: number;
@@ -39,6 +45,8 @@ export interface RtrlThreadsRow {
   loadAfter: number;
   /** Whether the two gradients were equal bit for bit after the round's steps. */
   sameBits: boolean;
+  /** max |g1 - g2| / max |g| of the two gradients after the round's steps. */
+  gradRelDiff: number;
   /**
    * What the machine gave two threads just before the round: the same fixed spin on this thread
    * alone, then on this thread and a worker at once; 2 · alone / together (2: two free cores).
@@ -78,7 +86,7 @@ function dotLoss(cotangents: readonly Mat[]): SequenceLoss {
 }
 
 /** Median wall ms per step, and CPU ms per step of the whole process (all threads). */
-function msPerStep(rtrl: Rtrl, inputs: readonly Mat[], loss: SequenceLoss, steps: number): [number, number] {
+function msPerStep(rtrl: Rtrl | Snap, inputs: readonly Mat[], loss: SequenceLoss, steps: number): [number, number] {
   const times: number[] = [];
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) {
@@ -94,16 +102,27 @@ function sameBits(a: Float64Array, b: Float64Array): boolean {
   return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 }
 
-export async function benchRtrlThreads(hiddens: readonly number[], rounds: number, steps: number, json: boolean): Promise<RtrlThreadsRow[]> {
+function relDiff(a: Float64Array, b: Float64Array): number {
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(a[i]), Math.abs(b[i])); }
+  return m === 0 ? 0 : d / m;
+}
+
+export async function benchRtrlThreads(hiddens: readonly number[], rounds: number, steps: number, json: boolean, cell: CellKind = 'lstm', method: MethodSpec = { kind: 'rtrl' }): Promise<RtrlThreadsRow[]> {
+  if (method.kind !== 'rtrl' && method.kind !== 'snap') throw new Error(`rtrl-threads: --method ${formatMethod(method)}: rtrl or snapN only`);
   const rows: RtrlThreadsRow[] = [];
+  const name = formatMethod(method);
   for (const hidden of hiddens) {
-    const spec: ModelSpec = { cell: { kind: 'lstm', options: { inputSize: INPUT, hiddenSize: hidden } } };
+    const spec: ModelSpec = { cell: { kind: cell, options: { inputSize: INPUT, hiddenSize: hidden } } };
     const model = modelFromSpec(spec);
     const rng = new Rng(1000 + hidden);
     const inputs = Array.from({ length: 64 }, () => uniformMat(1, INPUT, rng));
     const loss = dotLoss(Array.from({ length: 64 }, () => uniformMat(1, model.cell.outputSize, rng)));
-    const one = new Rtrl(model);
-    const two = new Rtrl(model, { threads: 2, spec });
+    const make = (threads: number) => (method.kind === 'snap'
+      ? new Snap(model, { order: method.order, maxBytes: 2 ** 33, ...(threads > 1 ? { threads, spec } : {}) })
+      : new Rtrl(model, threads > 1 ? { threads, spec } : {}));
+    const one = make(1);
+    const two = make(2);
     if (two.shards !== 2) console.error(`hidden ${hidden}: P = ${model.params.theta.length} is too small to split; 2 threads run as 1`);
     one.reset();
     two.reset();
@@ -116,13 +135,13 @@ export async function benchRtrlThreads(hiddens: readonly number[], rounds: numbe
       if (round % 2 === 0) { [oneMs, oneCpuMs] = msPerStep(one, inputs, loss, steps); [twoMs, twoCpuMs] = msPerStep(two, inputs, loss, steps); }
       else { [twoMs, twoCpuMs] = msPerStep(two, inputs, loss, steps); [oneMs, oneCpuMs] = msPerStep(one, inputs, loss, steps); }
       const row: RtrlThreadsRow = {
-        hidden, params: model.params.theta.length, round, oneMs, twoMs, speedup: oneMs / twoMs, oneCpuMs, twoCpuMs,
-        loadBefore, loadAfter: loadavg()[0], sameBits: sameBits(one.grad, two.grad), capacity: cap,
+        method: name, cell, hidden, params: model.params.theta.length, round, oneMs, twoMs, speedup: oneMs / twoMs, oneCpuMs, twoCpuMs,
+        loadBefore, loadAfter: loadavg()[0], sameBits: sameBits(one.grad, two.grad), gradRelDiff: relDiff(one.grad, two.grad), capacity: cap,
       };
       rows.push(row);
       if (json) console.log(JSON.stringify(row));
       else {
-        console.log(`lstm hidden ${String(hidden).padStart(3)}  P ${String(row.params).padStart(6)}  round ${round}  1 thread ${oneMs.toFixed(1).padStart(7)} ms  2 threads ${twoMs.toFixed(1).padStart(7)} ms  speedup ${row.speedup.toFixed(2)}  cpu ms/step ${oneCpuMs.toFixed(0)} vs ${twoCpuMs.toFixed(0)}  load ${loadBefore.toFixed(2)} -> ${row.loadAfter.toFixed(2)}  capacity ${cap.toFixed(2)}  same bits ${row.sameBits}`);
+        console.log(`${name} ${cell} hidden ${String(hidden).padStart(3)}  P ${String(row.params).padStart(6)}  round ${round}  1 thread ${oneMs.toFixed(1).padStart(7)} ms  2 threads ${twoMs.toFixed(1).padStart(7)} ms  speedup ${row.speedup.toFixed(2)}  cpu ms/step ${oneCpuMs.toFixed(0)} vs ${twoCpuMs.toFixed(0)}  load ${loadBefore.toFixed(2)} -> ${row.loadAfter.toFixed(2)}  capacity ${cap.toFixed(2)}  same bits ${row.sameBits}${row.sameBits ? '' : ` (grad rel diff ${row.gradRelDiff.toExponential(1)})`}`);
       }
     }
     two.close();
@@ -146,5 +165,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const hiddens = option('hidden', '64,32').split(',').map(Number);
   const rounds = Number(option('rounds', '4')), steps = Number(option('steps', '8'));
   for (const v of [...hiddens, rounds, steps]) if (!Number.isInteger(v) || v < 1) throw new Error(`rtrl-threads: ${v} is not a positive integer`);
-  await benchRtrlThreads(hiddens, rounds, steps, process.argv.includes('--json'));
+  const cell = option('cell', 'lstm');
+  if (!isCellKind(cell)) throw new Error(`rtrl-threads: unknown cell ${JSON.stringify(cell)}`);
+  await benchRtrlThreads(hiddens, rounds, steps, process.argv.includes('--json'), cell, parseMethod(option('method', 'rtrl')));
 }

@@ -8,7 +8,7 @@ import {
   type CompareConfig, compareSvg, defaultCompareConfig, formatReport, overLimit, planCompare, planCost, runCompare,
 } from '../bench/compare.js';
 import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
-import { METHOD_FORMS, formatMethod, parseMethod } from '../lib/rnn/methods.js';
+import { METHOD_FORMS, THREADED_METHODS, formatMethod, parseMethod } from '../lib/rnn/methods.js';
 import { createProgress } from '../bench/progress.js';
 
 const d = defaultCompareConfig;
@@ -22,7 +22,7 @@ const flags = {
   batch: { kind: 'int', help: `sequences per batch (default ${d.batch})`, min: 1 },
   repeats: { kind: 'int', help: `timed samples per row, median reported (default ${d.repeats})`, min: 1 },
   seed: { kind: 'int', help: `seed of parameters and data (default ${d.seed})`, min: 0 },
-  threads: { kind: 'int', help: `threads for bptt, tbptt and rtrl (the batch split; RTRL's tangent columns split), from 1 to the cores (${availableParallelism()} here; default 1); the other methods run on one`, min: 1 },
+  threads: { kind: 'int', help: `threads for ${THREADED_METHODS} (bptt's batch split; the columns of S), from 1 to the cores (${availableParallelism()} here; default 1); the other methods run on one`, min: 1 },
   json: { kind: 'boolean', help: 'print one JSON object {config, rows, fits} instead of the table' },
   svg: { kind: 'string', help: 'also write the log-log scaling plot to this SVG file' },
   quiet: { kind: 'boolean', help: 'no progress bar' },

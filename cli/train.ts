@@ -12,7 +12,7 @@ import { OPTIMIZER_KINDS, Optimizer } from '../lib/optim/optimizer.js';
 import { type NormalizedRunConfig, type TaskRunConfig, type TaskRunReport, buildCell, normalizeRunConfig, trainTask } from '../lib/train/run-task.js';
 import { formatInit } from '../lib/train/init.js';
 import { CELL_KINDS, type CellKind } from '../lib/cells/registry.js';
-import { METHOD_FORMS } from '../lib/rnn/methods.js';
+import { METHOD_FORMS, THREADED_METHODS, parseMethod, takesThreads } from '../lib/rnn/methods.js';
 import { DEFAULT_STEPS, TASK_NAMES, type TaskName, createTask } from '../lib/tasks/registry.js';
 import { TASK_TRAINING_DEFAULTS } from '../lib/train/task-defaults.js';
 import { Rng, type RngState } from '../lib/mat/rng.js';
@@ -301,7 +301,16 @@ function curveSvg(report: TaskRunReport, command: string): string {
   return renderSvg({ title: `${String(c.task)}: ${String(c.cell)} ${String(c.hidden)}, ${String(c.method)}`, caption: command, panels });
 }
 
-/** --threads: an integer from 1 to the cores, and only with bptt, tbptt or rtrl (a UsageError naming --threads otherwise). */
+/** Whether the method text names a method that takes threads (a text that is no method is refused elsewhere). */
+function takesThreadsText(method: string): boolean {
+  try {
+    return takesThreads(parseMethod(method));
+  } catch {
+    return true;
+  }
+}
+
+/** --threads: an integer from 1 to the cores, and only with a method that takes threads (a UsageError naming --threads otherwise). */
 export function threadsFromArgs(parsed: Parsed, method: string | undefined): number | undefined {
   const text = flag<string>(parsed, 'threads');
   if (text === undefined) return undefined;
@@ -310,7 +319,7 @@ export function threadsFromArgs(parsed: Parsed, method: string | undefined): num
   if (text.trim() === '' || !Number.isInteger(n) || n < 1 || n > cores) {
     throw new UsageError(`--threads: "${text}" is not an integer from 1 to ${cores} (the cores of this machine)`);
   }
-  if (n > 1 && !/^(bptt|rtrl|tbptt:.*)$/.test(method ?? 'bptt')) throw new UsageError(`--threads ${n} works with --method bptt, tbptt:K or rtrl only (got --method ${method})`);
+  if (n > 1 && method !== undefined && !takesThreadsText(method)) throw new UsageError(`--threads ${n} works with --method ${THREADED_METHODS} only (got --method ${method})`);
   return n;
 }
 

@@ -20,7 +20,7 @@ import type { Mat } from '../mat/mat.js';
 import { ConfigError } from '../mat/errors.js';
 import type { RecurrentModel } from '../rnn/model.js';
 import { type ColumnRange, columnBlocks } from '../rnn/rtrl-columns.js';
-import type { RtrlTeam, RtrlTeamRequest } from '../rnn/rtrl-threads.js';
+import type { RtrlTeam, RtrlTeamRequest, TeamMethod } from '../rnn/rtrl-threads.js';
 import { modelFromSpec, specOf, type ModelSpec } from './model-spec.js';
 import { WorkerError, checkThreads } from './pool.js';
 import { type RtrlToWorker, stepLayout } from './rtrl-shard.js';
@@ -58,13 +58,12 @@ interface Slot {
   deaths: number;
 }
 
-const OP = 'rtrl';
 
 /** The spec (given, or the model's own) checked to rebuild a model shaped like `model` (parameters, input, output, state). */
-function checkSpec(model: RecurrentModel, given: unknown, threads: number): ModelSpec {
+function checkSpec(op: string, model: RecurrentModel, given: unknown, threads: number): ModelSpec {
   const spec = given ?? specOf(model);
   if (spec === null) {
-    throw new ConfigError(OP, `threads: ${threads} needs the model as data for the workers: a model made by modelFromSpec, or the spec option`, { option: 'threads', value: threads });
+    throw new ConfigError(op, `threads: ${threads} needs the model as data for the workers: a model made by modelFromSpec, or the spec option`, { option: 'threads', value: threads });
   }
   const built = modelFromSpec(spec as ModelSpec);
   const a = model.cell, b = built.cell;
@@ -74,10 +73,10 @@ function checkSpec(model: RecurrentModel, given: unknown, threads: number): Mode
   const masksA = a.masks?.state() ?? null, masksB = b.masks?.state() ?? null;
   if ((masksA === null) !== (masksB === null) || (masksA !== null && masksA.p !== masksB!.p)) {
     const say = (m: typeof masksA) => (m === null ? 'no dropout' : `dropout ${m.p}`);
-    throw new ConfigError(OP, `spec describes a model with ${say(masksB)}, but the model has ${say(masksA)}: the workers would draw other masks`, { option: 'spec' });
+    throw new ConfigError(op, `spec describes a model with ${say(masksB)}, but the model has ${say(masksA)}: the workers would draw other masks`, { option: 'spec' });
   }
   if (!same) {
-    throw new ConfigError(OP, `spec describes a ${b.kind} model with ${built.params.theta.length} parameters (input ${b.inputSize}, output ${b.outputSize}), but the model is a ${a.kind} with ${model.params.theta.length} (input ${a.inputSize}, output ${a.outputSize})`, { specParams: built.params.theta.length, params: model.params.theta.length });
+    throw new ConfigError(op, `spec describes a ${b.kind} model with ${built.params.theta.length} parameters (input ${b.inputSize}, output ${b.outputSize}), but the model is a ${a.kind} with ${model.params.theta.length} (input ${a.inputSize}, output ${a.outputSize})`, { specParams: built.params.theta.length, params: model.params.theta.length });
   }
   return spec as ModelSpec;
 }
@@ -88,6 +87,9 @@ export class RtrlWorkers implements RtrlTeam {
   private readonly model: RecurrentModel;
   private readonly spec: ModelSpec;
   private readonly maxBytes: number;
+  private readonly method: TeamMethod;
+  /** The method's name in errors: 'rtrl' or 'snap'. */
+  private readonly op: string;
   private readonly slots: Slot[] = [];
   private readonly channel: SyncChannel;
   private readonly theta: Float64Array;
@@ -101,13 +103,17 @@ export class RtrlWorkers implements RtrlTeam {
 
   constructor(host: RtrlHost, request: RtrlTeamRequest) {
     const { model, threads } = request;
-    checkThreads(threads, host.cores, OP);
-    if (typeof SharedArrayBuffer !== 'function') throw new ConfigError(OP, 'threads need SharedArrayBuffer (browsers: a cross-origin-isolated page)');
-    this.spec = checkSpec(model, request.spec, threads);
+    this.method = request.method ?? { kind: 'rtrl' };
+    this.op = this.method.kind;
+    checkThreads(threads, host.cores, this.op);
+    if (typeof SharedArrayBuffer !== 'function') throw new ConfigError(this.op, 'threads need SharedArrayBuffer (browsers: a cross-origin-isolated page)');
+    this.spec = checkSpec(this.op, model, request.spec, threads);
     this.model = model;
     this.maxBytes = request.maxBytes;
     const P = model.params.theta.length;
-    this.ranges = columnBlocks(P, threads);
+    // RTRL's blocks are wide enough for every tangent product to sum as the whole width does (bit
+    // for bit); SnAp's columns are updated one by one, so any split will do: even blocks.
+    this.ranges = this.method.kind === 'snap' ? columnBlocks(P, threads, 1) : columnBlocks(P, threads);
     const workers = this.ranges.length - 1;
     this.channel = SyncChannel.create(workers);
     this.theta = new Float64Array(new SharedArrayBuffer(8 * P));
@@ -126,7 +132,7 @@ export class RtrlWorkers implements RtrlTeam {
     this.group.post(w, {
       type: 'init', control: this.channel.buffer, index: w, spec: this.spec,
       theta: this.theta.buffer as SharedArrayBuffer, increment: this.increment.buffer as SharedArrayBuffer,
-      columns: this.ranges[w + 1], maxBytes: this.maxBytes,
+      columns: this.ranges[w + 1], maxBytes: this.maxBytes, method: this.method,
     });
   }
 
@@ -144,7 +150,7 @@ export class RtrlWorkers implements RtrlTeam {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new WorkerError(OP, 'the threads were closed');
+    if (this.closed) throw new WorkerError(this.op, 'the threads were closed');
   }
 
   begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void {
@@ -152,7 +158,7 @@ export class RtrlWorkers implements RtrlTeam {
     // A new stream on the fresh workers that replaced dead ones: they learn their block first.
     for (let w = 0; w < this.slots.length; w++) if (this.deathOf(w) !== null) this.init(w);
     const { cell } = this.model;
-    const layout = stepLayout(batch, cell.inputSize, cell.outputSize, cell.stateSizes);
+    const layout = stepLayout(batch, cell.inputSize, cell.outputSize, cell.stateSizes, this.method);
     if (this.data === null || batch !== this.batch) {
       this.data = new Float64Array(new SharedArrayBuffer(8 * layout.length));
       this.batch = batch;
@@ -174,7 +180,7 @@ export class RtrlWorkers implements RtrlTeam {
     this.checkOpen();
     for (let w = 0; w < this.slots.length; w++) {
       const dead = this.deathOf(w);
-      if (dead !== null) throw new WorkerError(OP, `${this.describe(w)} died: ${dead}; the step is not taken (reset() starts a new stream on a new worker)`, { worker: w + 1, died: true });
+      if (dead !== null) throw new WorkerError(this.op, `${this.describe(w)} died: ${dead}; the step is not taken (reset() starts a new stream on a new worker)`, { worker: w + 1, died: true });
     }
     this.theta.set(theta);
     const views = this.views;
@@ -195,7 +201,7 @@ export class RtrlWorkers implements RtrlTeam {
   finish(grad: Float64Array): void {
     const seq = this.running;
     this.running = -1;
-    if (seq < 0) throw new WorkerError(OP, 'finish() without a step started');
+    if (seq < 0) throw new WorkerError(this.op, 'finish() without a step started');
     const own = Date.now() - this.startedAt;
     this.settle(this.channel.wait(seq, { timeoutMs: Math.max(START_TIMEOUT_MS, STEP_TIMEOUT_FACTOR * own), staleMs: WATCHER_STALE_MS }), 'the step');
     const inc = this.increment;
@@ -223,7 +229,7 @@ export class RtrlWorkers implements RtrlTeam {
     });
     if (first < 0) return;
     outcomes.forEach((o, w) => { if (o.status === 'dead' && this.slots[w].dead === null) this.slots[w].dead = o.message; });
-    throw new WorkerError(OP, `${bad.join('; ')}; no gradient is added (reset() starts a new stream)`, { worker: first + 1, died });
+    throw new WorkerError(this.op, `${bad.join('; ')}; no gradient is added (reset() starts a new stream)`, { worker: first + 1, died });
   }
 
   close(): void {

@@ -66,8 +66,9 @@ export interface MethodLimits {
   /** Refuse to allocate more than this many bytes (Bptt's and Rtrl's maxBytes; default the method's own). */
   maxBytes?: number;
   /**
-   * Threads (default 1): bptt and tbptt split the batch over them (their threads option; close()
-   * the method when done). The online methods run on one thread and refuse threads > 1.
+   * Threads (default 1): bptt and tbptt split the batch over them, rtrl and snapN (N >= 2) the
+   * columns of S (their threads option; close() the method when done). The other online methods
+   * run on one thread and refuse threads > 1.
    */
   threads?: number;
 }
@@ -124,7 +125,7 @@ const METHODS: { readonly [K in MethodKind]: MethodEntry<K> } = {
     parse: (args) => (args.length === 1 && !Number.isNaN(decimal(args[0])) ? { kind: 'snap', order: decimal(args[0]) } : null),
     check: (spec) => (isCount(spec.order) ? null : `needs an integer order N >= 1, got ${spec.order}`),
     format: (spec) => `snap${spec.order}`,
-    create: (model, spec, limits) => new Snap(model, { order: spec.order, ...maxBytesOption(limits) }),
+    create: (model, spec, limits) => new Snap(model, { order: spec.order, ...maxBytesOption(limits), ...(limits.threads === undefined ? {} : { threads: limits.threads }) }),
   },
   uoro: {
     forms: ['uoro', 'uoro:SEED'],
@@ -197,6 +198,18 @@ export function methodDrive(spec: MethodSpec): MethodDrive {
   return entryOf(checkMethod('methodDrive', spec).kind).drive;
 }
 
+/** The methods that take threads > 1, as errors name them. */
+export const THREADED_METHODS = 'bptt, tbptt, rtrl and snapN with N >= 2';
+
+/**
+ * Whether a method splits its work over threads: bptt and tbptt the batch, rtrl and SnAp-n
+ * (n >= 2) the columns of S. The others' whole step costs less than a split step's fixed cost
+ * (docs/performance.md).
+ */
+export function takesThreads(spec: MethodSpec): boolean {
+  return spec.kind === 'bptt' || spec.kind === 'tbptt' || spec.kind === 'rtrl' || (spec.kind === 'snap' && spec.order >= 2);
+}
+
 /** The gradient method object of a spec (or of its text form) for a model: Bptt, Tbptt, Rtrl, Snap, Uoro or KfRtrl. */
 export function createMethod<S extends MethodSpec>(model: RecurrentModel, spec: S, limits?: MethodLimits): MethodObjects[S['kind']];
 export function createMethod(model: RecurrentModel, spec: MethodSpec | string, limits?: MethodLimits): GradientMethod;
@@ -205,8 +218,8 @@ export function createMethod(model: RecurrentModel, spec: MethodSpec | string, l
   checkKeys('createMethod', limits, ['maxBytes', 'threads']);
   if (limits.threads !== undefined) {
     const threads = checkThreadsOption('createMethod', limits.threads);
-    if (threads > 1 && s.kind !== 'bptt' && s.kind !== 'tbptt' && s.kind !== 'rtrl') {
-      throw new ConfigError('createMethod', `threads: ${threads} is available for bptt, tbptt and rtrl only; ${formatMethod(s)} runs on one thread (it steps online, one step at a time)`, { option: 'threads', value: threads, method: s.kind });
+    if (threads > 1 && !takesThreads(s)) {
+      throw new ConfigError('createMethod', `threads: ${threads} is available for ${THREADED_METHODS} only; ${formatMethod(s)} runs on one thread (its whole step costs less than a split step's fixed cost)`, { option: 'threads', value: threads, method: s.kind });
     }
   }
   return entryOf(s.kind).create(model, s as never, limits);

@@ -1,5 +1,5 @@
-// What Rtrl needs from threads, without knowing how they are made: a team of workers each holding
-// the model and a block of S's columns (lib/parallel/rtrl-team.ts builds one over a platform's
+// What Rtrl (and Snap of order 2 and more) needs from threads, without knowing how they are made: a
+// team of workers each holding the model and a block of S's (or Ŝ's) columns (lib/parallel/rtrl-team.ts builds one over a platform's
 // workers; node/rtrl-threads.ts provides Node's). The calling thread is shard 0 of the team and
 // runs its own block between start() and finish(). lib/rnn does not import lib/parallel (which
 // imports lib/rnn): a platform registers its factory here.
@@ -7,6 +7,9 @@ import type { MaskState } from '../cells/cell.js';
 import type { Mat } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import type { ColumnRange } from './rtrl-columns.js';
+
+/** What each worker runs over its columns: exact RTRL, or SnAp-n (lib/rnn/snap.ts). */
+export type TeamMethod = { kind: 'rtrl' } | { kind: 'snap'; order: number };
 
 export interface RtrlTeam {
   /** The column blocks: [0] is the calling thread's, [i] worker i's (i >= 1). */
@@ -18,7 +21,8 @@ export interface RtrlTeam {
   begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void;
   /**
    * Starts a step on the workers (returns at once): the parameters, the input, the loss's
-   * cotangents on the step's output and each state vector (null: no term reads it), and where the
+   * cotangents on the step's output and each state vector (null: no term reads it), for SnAp then
+   * the final-state term's on each state vector (SnAp reads that term through Ŝ_T), and where the
    * model's mask streams stand before the step (a stack's dropout; null: none), so that every
    * worker draws the step's masks as this thread does, whatever was changed between steps.
    */
@@ -38,8 +42,10 @@ export interface RtrlTeamRequest {
   threads: number;
   /** The model as data (a ModelSpec of lib/parallel/model-spec.ts), or null: the spec the model was made from (specOf). */
   spec: unknown;
-  /** Each worker's RTRL memory limit (Rtrl's maxBytes). */
+  /** Each worker's memory limit (the method's maxBytes). */
   maxBytes: number;
+  /** The method of every shard (default RTRL). */
+  method?: TeamMethod;
 }
 
 export type RtrlTeamFactory = (request: RtrlTeamRequest) => RtrlTeam;

@@ -364,3 +364,46 @@ export function withoutReverseIndex(p: SnapPattern): SnapPattern {
   const none = new Int32Array(0);
   return { ...p, iEntryStart: new Int32Array(p.iColours + 1), iSlot: none, iLeaf: none, iElement: none, indexBytes: p.indexBytes - dropped };
 }
+
+/**
+ * The pattern over columns [start, end) only (a shard of threaded SnAp): their slots are one run,
+ * [colStart[start], colStart[end]), which becomes the whole Ŝ of a sequence, rebased to 0; every
+ * other column is empty (class -1), and the class column lists, I's entries and the initial
+ * state's slots keep only the range's. Classes, rows, pairs and colourings are unchanged, so each
+ * kept column is updated by the same arithmetic as in the whole pattern.
+ */
+export function restrictColumns(p: SnapPattern, start: number, end: number): SnapPattern {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= p.params)) {
+    throw new ShapeError('snap', `columns ${start}..${end - 1} are not a range of the ${p.params} parameters`, { start, end, params: p.params });
+  }
+  const s0 = p.colStart[start], s1 = p.colStart[end];
+  const colStart = new Int32Array(p.params + 1), colClass = new Int32Array(p.params).fill(-1);
+  for (let q = 0; q <= p.params; q++) colStart[q] = Math.min(Math.max(p.colStart[q], s0), s1) - s0;
+  for (let q = start; q < end; q++) colClass[q] = p.colClass[q];
+  const classColStart = new Int32Array(p.classes + 1), cols: number[] = [];
+  let loopFlops = 0;
+  for (let c = 0; c < p.classes; c++) {
+    for (let ci = p.classColStart[c]; ci < p.classColStart[c + 1]; ci++) {
+      const q = p.classCols[ci];
+      if (q >= start && q < end) cols.push(q);
+    }
+    classColStart[c + 1] = cols.length;
+    if (p.classDense[c] === 0) loopFlops += 2 * (classColStart[c + 1] - classColStart[c]) * (p.classPairStart[c + 1] - p.classPairStart[c]);
+  }
+  const iEntryStart = new Int32Array(p.iColours + 1), slots: number[] = [], leaves: number[] = [], elements: number[] = [];
+  for (let c = 0; c < p.iColours; c++) {
+    for (let a = p.iEntryStart[c]; a < p.iEntryStart[c + 1]; a++) {
+      if (p.iSlot[a] < s0 || p.iSlot[a] >= s1) continue;
+      slots.push(p.iSlot[a] - s0); leaves.push(p.iLeaf[a]); elements.push(p.iElement[a]);
+    }
+    iEntryStart[c + 1] = slots.length;
+  }
+  const initialSlots = Int32Array.from(Array.from(p.initialSlots).filter((s) => s >= s0 && s < s1), (s) => s - s0);
+  const restricted = {
+    ...p, nnz: s1 - s0, colStart, colClass, classColStart, classCols: Int32Array.from(cols), loopFlops,
+    iEntryStart, iSlot: Int32Array.from(slots), iLeaf: Int32Array.from(leaves), iElement: Int32Array.from(elements), initialSlots,
+  };
+  const arrays = [colStart, colClass, classColStart, restricted.classCols, iEntryStart, restricted.iSlot, restricted.iLeaf, restricted.iElement, initialSlots];
+  const before = [p.colStart, p.colClass, p.classColStart, p.classCols, p.iEntryStart, p.iSlot, p.iLeaf, p.iElement, p.initialSlots];
+  return { ...restricted, indexBytes: p.indexBytes + arrays.reduce((b, a) => b + a.byteLength, 0) - before.reduce((b, a) => b + a.byteLength, 0) };
+}

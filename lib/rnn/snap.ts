@@ -24,6 +24,12 @@
 //     the update reads I from each colour pass's gradient in theta's layout and takes step 1's
 //     dL/ds_{t-1}·Ŝ_{t-1} in the same pass.
 // Cost per step is linear in the batch; memory is the pattern's nnz per sequence.
+// Threads (SnAp-n, n >= 2, on the general path): Ŝ's columns are independent given D and I, so
+// each shard keeps a block of them (restrictColumns) and runs the whole primal step, D and I
+// itself, as RTRL's column split does (lib/rnn/rtrl-columns.ts, lib/parallel/rtrl-team.ts). The
+// calling thread takes the loss's cotangents on the step's output and state from a values-only
+// step first; every shard then steps under the loss Σ c·v those cotangents define, whose gradient
+// is the loss's (the same arithmetic from the cotangents on), and adds its columns' gradient.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { denseTangent } from '../ad/tangent.js';
 import { type Mat, mat, matFrom, shapeOf } from '../mat/mat.js';
@@ -33,16 +39,30 @@ import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
 import type { StepResult } from '../cells/cell.js';
 import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
-import { type SnapPattern, snapPattern, withoutReverseIndex } from './snap-pattern.js';
-import { copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
+import { type SnapPattern, restrictColumns, snapPattern, withoutReverseIndex } from './snap-pattern.js';
+import { type ColumnRange, checkColumns, columnBlocks } from './rtrl-columns.js';
+import { type RtrlTeam, rtrlTeamFactory } from './rtrl-threads.js';
+import { checkThreadsOption } from './threads.js';
+import { type Sequence, copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
 import { type FusedPlan, type FusedStep, fillInputs, fusedPlan, fusedUpdate, stepWithInner } from './snap-fused.js';
 
 export interface SnapOptions {
   /** n of SnAp-n: the pattern keeps what a parameter reaches within n steps (integer >= 1, default 1). */
   order?: number;
-  /** Refuse a batch whose memory (see estimateBytes) would take more bytes than this. Default 2 GiB. */
+  /** Refuse a batch whose memory (see estimateBytes) would take more bytes than this. Default 2 GiB. With threads or columns, per thread. */
   maxBytes?: number;
+  /** Keep only Ŝ's columns [start, end) and add only their gradient (a shard's block; the general path only). Default: every column. */
+  columns?: ColumnRange;
+  /**
+   * Threads to split Ŝ's columns across (this one included), an integer from 1 to the cores, for
+   * order >= 2 on the general path (SnAp-1's whole step costs less than a split step's fixed
+   * cost); needs a platform that provides workers and a model made by modelFromSpec (or `spec`).
+   * The gradient equals one thread's to rounding (1e-12). close() ends the workers.
+   */
+  threads?: number;
+  /** The model as data (a ModelSpec, lib/parallel/model-spec.ts); default: specOf(model). */
+  spec?: object;
 }
 
 export const DEFAULT_SNAP_MAX_BYTES = 2 ** 31;
@@ -151,9 +171,38 @@ export class Snap extends OnlineMethod {
   private newStateGrads = new Float64Array(0);
   private hasNewGrads = false;
 
+  /** This shard's columns of Ŝ and of the gradient (every column without threads or columns). */
+  readonly columns: ColumnRange;
+  /** The workers of the other column blocks (threads > 1), or null. */
+  readonly team: RtrlTeam | null = null;
+  /** Shards the columns run on (1 without threads). */
+  readonly shards: number;
+  // Threads: the graph the loss's cotangents are taken on, the cotangents (output, each state
+  // vector's for the step term, then for the final term), the step's loss values, and whether a
+  // failed step left the stream unusable until reset.
+  private readonly cotangentGraph = new Graph('reverse');
+  private cotangentBuffers: Mat[] = [];
+  private readonly cotangents: (Mat | null)[] = [];
+  private readonly termValues: number[] = [];
+  private broken: string | null = null;
+  /** False while a shard steps under the cotangents' loss, whose value is not the loss's. */
+  private countLoss = true;
+  // The loss Σ c·v of the cotangents: its gradient at the step's output and state is the cotangents.
+  private readonly cotangentLoss: SequenceLoss = {
+    step: (g, _t, output, state) => this.cotangentTerm(g, [output, ...state], 0),
+    final: (g, state) => this.cotangentTerm(g, state, 1 + state.length),
+  };
+
   constructor(model: RecurrentModel, options: SnapOptions = {}) {
-    checkKeys('snap', options, ['order', 'maxBytes']);
+    checkKeys('snap', options, ['order', 'maxBytes', 'columns', 'threads', 'spec']);
     const order = checkOrder(options.order ?? 1);
+    const P = model.params.theta.length;
+    const threads = checkThreadsOption('snap', options.threads ?? 1);
+    if (threads > 1 && options.columns !== undefined) throw new ConfigError('snap', 'columns and threads exclude each other (threads choose the columns of each shard)', { option: 'columns' });
+    if (threads > 1 && order < 2) {
+      throw new ConfigError('snap', `threads: ${threads} splits the columns of SnAp-n for n >= 2; SnAp-1's whole step costs less than a split step's fixed cost (docs/performance.md), so it runs on one thread`, { option: 'threads', value: threads, order });
+    }
+    const columns = options.columns === undefined ? null : checkColumns('snap', options.columns, P);
     const { cell } = model;
     if (cell.causal === false) {
       throw new ConfigError('snap', `the ${cell.kind} model reads the future of the sequence (a bidirectional layer), so SnAp-${order} cannot train it online; use Bptt`, { model: cell.kind });
@@ -188,7 +237,22 @@ export class Snap extends OnlineMethod {
         this.classGradAt[2 * c + 1] = r1 - r0 === 2 ? pattern.iColour[pattern.classRows[r0 + 1]] * pattern.params : 0;
       }
     }
-    this.influence = new Float64Array(this.directI || this.fused !== null ? 0 : pattern.nnz);
+    let block = columns;
+    if (block !== null || threads > 1) {
+      if (this.unitBlocks || this.directI) {
+        throw new ConfigError('snap', `${block !== null ? 'columns need' : `threads: ${threads} needs`} SnAp's general update, and SnAp-${order} on ${cell.kind} takes a one-thread fast path (its D lies in unit blocks, so its step is short); run it without ${block !== null ? 'columns' : 'threads'}`, { option: block !== null ? 'columns' : 'threads', order });
+      }
+    }
+    if (threads > 1 && columnBlocks(P, threads, 1).length > 1) {
+      const make = rtrlTeamFactory();
+      if (make === null) throw new ConfigError('snap', `threads: ${threads} needs workers, and no platform has provided them (under Node, import 'loopgrad' or 'loopgrad/node'; in a browser, await loopgrad.parallel.enableWebThreads() in a Web Worker)`, { option: 'threads', value: threads });
+      this.team = make({ model, threads, spec: options.spec ?? null, maxBytes: limit, method: { kind: 'snap', order } });
+      block = this.team.ranges[0];
+    }
+    this.shards = this.team === null ? 1 : this.team.ranges.length;
+    this.columns = block ?? { start: 0, end: P };
+    if (block !== null) this.pattern = restrictColumns(this.pattern, block.start, block.end);
+    this.influence = new Float64Array(this.directI || this.fused !== null ? 0 : this.pattern.nnz);
     this.column = new Float64Array(BLOCK * pattern.maxClassRows);
     this.block = new Float64Array(pattern.classDense.some((d) => d === 1) ? pattern.maxClassRows * pattern.maxClassRows : 0);
     this.stateGrad = new Float64Array(pattern.stateNumbers);
@@ -200,7 +264,12 @@ export class Snap extends OnlineMethod {
         return m;
       }));
     }
-    this.allocate(1);
+    try {
+      this.allocate(1);
+    } catch (e) {
+      this.team?.close();
+      throw e;
+    }
   }
 
   /**
@@ -225,6 +294,7 @@ export class Snap extends OnlineMethod {
     }
     const { stateSizes } = model.cell;
     const K = this.dWidth;
+    if (this.team !== null) this.cotangentBuffers = [mat(batch, model.cell.outputSize), ...stateSizes.map((n) => mat(batch, n)), ...stateSizes.map((n) => mat(batch, n))];
     const makeStates = () => stateSizes.map((size) => mat(batch, size));
     const states: [Mat[], Mat[]] = [makeStates(), makeStates()];
     const rows = (set: Mat[]) => Array.from({ length: batch }, (_, b) => set.map((m) => matFrom(1, m.cols, m.data, m.offset + b * m.cols)));
@@ -309,7 +379,141 @@ export class Snap extends OnlineMethod {
     this.started = true;
   }
 
+  protected override onBegin(seq: Sequence): void {
+    this.broken = null;
+    this.team?.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
+  }
+
+  /** Ends the worker threads (threads > 1); the learner cannot step after. Idempotent. */
+  close(): void {
+    this.team?.close();
+    this.broken = 'the learner was closed';
+  }
+
   protected override advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
+    if (this.broken !== null) throw new ConfigError('snap', `a step failed earlier in this stream (${this.broken}); reset() starts a new one`, { broken: this.broken });
+    const team = this.team;
+    if (team === null) return this.advanceBlock(x, loss, last);
+    // Threads: the cotangents first (from a values-only step), then every shard's block at once.
+    if (!this.started) this.start();
+    const values = this.valueStep(x);
+    this.takeCotangents(loss, values.output, values.state, last);
+    try {
+      team.start(this.model.params.theta, x, this.cotangents, null);
+    } catch (e) {
+      this.broken = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
+    try {
+      this.blockStep(x);
+    } catch (e) {
+      this.broken = e instanceof Error ? e.message : String(e);
+      try { team.finish(new Float64Array(this.grad.length)); } catch { /* the first error is the one reported */ }
+      throw e;
+    }
+    try {
+      team.finish(this.grad);
+    } catch (e) {
+      this.broken = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
+    for (const v of this.termValues) this.loss += v;
+    return this.buffers!.output;
+  }
+
+  /**
+   * A worker's step (lib/parallel/rtrl-shard.ts): this block's step under the loss the cotangents
+   * define (output, each state vector's for the step term, then each state vector's for the final
+   * term; null: none), its gradient increment written to into[start, end) of its columns.
+   */
+  stepWithCotangents(x: Mat, cotangents: readonly (Mat | null)[], into: Float64Array): void {
+    if (this.team !== null) throw new ConfigError('snap', 'stepWithCotangents is a worker\'s step, not for a learner with threads');
+    const m = this.model.cell.stateSizes.length;
+    if (cotangents.length !== 1 + 2 * m) throw new ShapeError('snap', `stepWithCotangents needs ${1 + 2 * m} cotangents (output, ${m} state vectors for the step term and ${m} for the final term), got ${cotangents.length}`, { cotangents: cotangents.length });
+    const { start, end } = this.columns;
+    this.grad.fill(0, start, end);
+    this.cotangents.length = 0;
+    for (const c of cotangents) this.cotangents.push(c);
+    if (this.seq.batch !== x.rows) throw new ShapeError('snap', `input is ${shapeOf(x)}, needs batch ${this.seq.batch}`, { x: [x.rows, x.cols] });
+    this.blockStep(x);
+    into.set(this.grad.subarray(start, end), start);
+  }
+
+  // This shard's block of the step under the cotangents' loss (its value is not the loss's: not counted).
+  private blockStep(x: Mat): void {
+    const m = this.model.cell.stateSizes.length;
+    let last = false;
+    for (let i = 0; i < m; i++) if (this.cotangents[1 + m + i] !== null) last = true;
+    this.countLoss = false;
+    try {
+      this.advanceBlock(x, this.cotangentLoss, last);
+    } finally {
+      this.countLoss = true;
+    }
+  }
+
+  // Σ_i c_i · v_i over the cotangents from index `from` (null where none is given, or no term).
+  private cotangentTerm(g: Graph, vars: readonly Var[], from: number): Var | null {
+    let term: Var | null = null;
+    for (let i = 0; i < vars.length; i++) {
+      const c = this.cotangents[from + i];
+      if (c === null || c === undefined) continue;
+      const d = g.dot(vars[i], g.constant(c));
+      term = term === null ? d : g.add(term, d);
+    }
+    return term;
+  }
+
+  // The step's values alone (threads: for the loss's cotangents before the shards run).
+  private valueStep(x: Mat): { output: Mat; state: Mat[] } {
+    const { unroll, seq } = this;
+    const g = this.evalGraph;
+    g.reset();
+    const params = unroll.leaves(g, {}, this.paramVars);
+    const state = this.buffers!.states[this.current].map((m) => g.leaf(m));
+    const result = unroll.step(g, unroll.cellParams(params), state, g.leaf(x), this.steps, seq.masks);
+    return { output: result.output.value, state: result.state.map((v) => v.value) };
+  }
+
+  /**
+   * The loss terms of this step at (output, state), each walked back on its own: their values in
+   * termValues, dL/doutput and dL/dstate of the step term and dL/dstate of the final term in
+   * cotangents (null where no term reads it).
+   */
+  private takeCotangents(loss: SequenceLoss, output: Mat, state: readonly Mat[], last: boolean): void {
+    const cots = this.cotangents, m = state.length, g = this.cotangentGraph;
+    cots.length = 0;
+    for (let i = 0; i < 1 + 2 * m; i++) cots.push(null);
+    this.termValues.length = 0;
+    const walk = (term: Var | null, from: readonly Var[], at: number) => {
+      if (term === null) return;
+      if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('snap', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
+      this.termValues.push(term.value.data[term.value.offset]);
+      if (!term.requiresGrad) return;
+      g.backward(term);
+      for (let i = 0; i < from.length; i++) {
+        const gr = from[i].grad;
+        if (gr === null) continue;
+        const out = this.cotangentBuffers[at + i];
+        out.data.set(gr.data.subarray(gr.offset, gr.offset + out.rows * out.cols));
+        cots[at + i] = out;
+      }
+    };
+    if (loss.step !== undefined) {
+      g.reset();
+      const y = g.leaf(output, this.gradLeaves);
+      const states = state.map((v) => g.leaf(v, this.gradLeaves));
+      walk(loss.step(g, this.steps, y, states) ?? null, [y, ...states], 0);
+    }
+    if (last && loss.final !== undefined) {
+      g.reset();
+      const states = state.map((v) => g.leaf(v, this.gradLeaves));
+      walk(loss.final(g, states) ?? null, states, 1 + m);
+    }
+  }
+
+  // One step of this shard's block (the whole step without threads).
+  private advanceBlock(x: Mat, loss: SequenceLoss, last: boolean): Mat {
     if (!this.started) this.start();
     const { model, unroll, seq } = this;
     const buffers = this.buffers!;
@@ -396,17 +600,19 @@ export class Snap extends OnlineMethod {
   // (with defer, left to the row's update: pending).
   private accumulate(g: Graph, term: Var, paramVars: readonly Var[] | null, stateVars: readonly Var[], defer: boolean): void {
     if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('snap', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
-    this.loss += term.value.data[term.value.offset];
+    if (this.countLoss) this.loss += term.value.data[term.value.offset];
     if (!term.requiresGrad) return;
     g.backward(term);
     const { grad, pattern } = this;
     const { offsets } = this.model.params;
+    const { start, end } = this.columns;
     if (paramVars !== null) {
       for (let q = 0; q < paramVars.length; q++) {
         const gr = paramVars[q].grad;
         if (gr === null) continue;
-        const n = gr.rows * gr.cols, at = offsets[q];
-        for (let a = 0; a < n; a++) grad[at + a] += gr.data[gr.offset + a];
+        // This shard's columns of the matrix only: [a0, a1) of its elements.
+        const at = offsets[q], a0 = Math.max(0, start - at), a1 = Math.min(gr.rows * gr.cols, end - at);
+        for (let a = a0; a < a1; a++) grad[at + a] += gr.data[gr.offset + a];
       }
     }
     const buffers = this.buffers!, N = pattern.stateNumbers, { stateStarts } = pattern;

@@ -64,7 +64,7 @@ export interface FitOptions {
   maxBytes?: number;
   /**
    * Threads for the gradient (default 1; train's threads): bptt and tbptt split each batch over
-   * them, rtrl its tangent columns.
+   * them, rtrl and snapN (N >= 2) the columns of S.
    * Needs a network that crosses to workers as data: any but a seq2seq network with dropout.
    */
   threads?: number;

@@ -15,7 +15,7 @@ import type { SequenceLoss } from '../rnn/loss-spec.js';
 import type { TbpttRunOptions } from '../rnn/tbptt.js';
 import type { Rtrl } from '../rnn/rtrl.js';
 import type { GradientMethod, RunResult } from '../rnn/unroll.js';
-import { type MethodSpec, checkMethod, createMethod, formatMethod, methodDrive } from '../rnn/methods.js';
+import { type MethodSpec, THREADED_METHODS, checkMethod, createMethod, formatMethod, methodDrive, takesThreads } from '../rnn/methods.js';
 import { checkThreadsOption } from '../rnn/threads.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { BoundedCurve } from './curve.js';
@@ -108,8 +108,8 @@ export interface TrainOptions {
   maxBytes?: number;
   /**
    * Threads the gradient is computed on (default 1): bptt and tbptt split each batch over them
-   * (lib/parallel/threaded-bptt.ts, threaded-tbptt.ts); rtrl splits its tangent columns over them
-   * (lib/parallel/rtrl-team.ts); the other online methods refuse threads > 1.
+   * (lib/parallel/threaded-bptt.ts, threaded-tbptt.ts); rtrl and snapN (N >= 2) split the columns
+   * of S over them (lib/parallel/rtrl-team.ts); the other online methods refuse threads > 1.
    */
   threads?: number;
   /**
@@ -161,8 +161,8 @@ export function train(model: RecurrentModel, options: TrainOptions): TrainResult
   const method = checkMethod('train', options.method);
   const drive = methodDrive(method);
   const threads = options.threads === undefined ? undefined : checkThreadsOption('train', options.threads);
-  if (threads !== undefined && threads > 1 && method.kind !== 'bptt' && method.kind !== 'tbptt' && method.kind !== 'rtrl') {
-    throw new ConfigError('train', `threads: ${threads} is available for the bptt, tbptt and rtrl methods only; ${formatMethod(method)} runs on one thread`, { option: 'threads', value: threads });
+  if (threads !== undefined && threads > 1 && !takesThreads(method)) {
+    throw new ConfigError('train', `threads: ${threads} is available for the ${THREADED_METHODS} methods only; ${formatMethod(method)} runs on one thread`, { option: 'threads', value: threads });
   }
   if (!Number.isInteger(options.iterations) || options.iterations < 0) {
     throw new ConfigError('train', `iterations must be an integer >= 0, got ${options.iterations}`, { option: 'iterations' });

@@ -34,13 +34,13 @@ test('createMethod(model, "bptt", { threads: 2 }) is a threaded Bptt with the sa
   } finally {
     threaded.close();
   }
-  assert.throws(() => createMethod(model, 'uoro', { threads: 2 }), /^createMethod: threads: 2 is available for bptt, tbptt and rtrl only; uoro\S* runs on one thread/);
+  assert.throws(() => createMethod(model, 'uoro', { threads: 2 }), /^createMethod: threads: 2 is available for bptt, tbptt, rtrl and snapN with N >= 2 only; uoro\S* runs on one thread/);
   assert.throws(() => createMethod(model, 'bptt', { threads: 0 }), /^createMethod: threads must be an integer >= 1.*got 0/);
   assert.throws(() => createMethod(model, 'bptt', { thread: 2 } as never), /^createMethod: unknown option "thread"/);
   assert.is(createMethod(model, 'rtrl', { threads: 1 }).model, model);
 });
 
-test('train with threads: 2 takes the same steps as with one thread (to 1e-12), rtrl the same bits, and refuses threads for snap', () => {
+test('train with threads: 2 takes the same steps as with one thread (to 1e-12), rtrl the same bits, snap2 to 1e-12, and refuses threads for snap1', () => {
   const run = (threads: number, method: MethodSpec = { kind: 'bptt' }) => {
     const model = modelFromSpec(spec, { seed: 5 });
     const rng = new Rng(8);
@@ -62,8 +62,12 @@ test('train with threads: 2 takes the same steps as with one thread (to 1e-12), 
   // rtrl: its tangent columns split over the threads, the same bits as one thread.
   const one3 = run(1, { kind: 'rtrl' }), two3 = run(2, { kind: 'rtrl' });
   assert.equal(Array.from(two3.theta), Array.from(one3.theta), 'rtrl on 2 threads trained otherwise than on 1');
+  // snap2: Ŝ's columns split over the threads, one thread's training to rounding.
+  const one4 = run(1, { kind: 'snap', order: 2 }), two4 = run(2, { kind: 'snap', order: 2 });
+  assert.ok(relErr(two4.theta, one4.theta) <= 1e-12, `snap2 parameters differ by ${relErr(two4.theta, one4.theta)}`);
+  assert.ok(relErr(two4.theta, one.theta) > 1e-6, 'snap2 trained otherwise than bptt');
   assert.throws(() => train(model, { method: { kind: 'snap', order: 1 }, optimizer: new Optimizer({ kind: 'sgd', lr: 0.1 }), iterations: 1, next: () => { throw new Error('unused'); }, threads: 2 }),
-    /^train: threads: 2 is available for the bptt, tbptt and rtrl methods only; snap1 runs on one thread/);
+    /^train: threads: 2 is available for the bptt, tbptt, rtrl and snapN with N >= 2 methods only; snap1 runs on one thread/);
   assert.throws(() => train(model, { method: { kind: 'bptt' }, optimizer: new Optimizer({ kind: 'sgd', lr: 0.1 }), iterations: 1, next: () => { throw new Error('unused'); }, threads: 2.5 }),
     /^train: threads must be an integer >= 1.*got 2.5/);
 });
@@ -137,7 +141,7 @@ test('loopgrad train --threads: 0, a non-integer, more than the cores, or with u
   }
   const uoro = loopgrad('adding', '--steps', '5', '--iterations', '1', '--threads', '2', '--method', 'uoro', '--quiet');
   assert.is(uoro.status, 2);
-  assert.match(uoro.stderr, /--threads 2 works with --method bptt, tbptt:K or rtrl only/);
+  assert.match(uoro.stderr, /--threads 2 works with --method bptt, tbptt, rtrl and snapN with N >= 2 only \(got --method uoro\)/);
   const run = (threads: string) => {
     const r = loopgrad('adding', '--steps', '6', '--batch', '8', '--hidden', '6', '--iterations', '3', '--held-out', '20', '--threads', threads, '--json');
     assert.is(r.status, 0, r.stderr);

@@ -72,6 +72,9 @@ function compare(spec: ModelSpec, seed: number, makeLoss: (targets: Mat) => Sequ
     close(r.grad, plain.grad, 'gradient');
     r.finalState.forEach((m, k) => close(m.data, plain.finalState[k].data, `final state ${k}`));
     close(r.outputs.data, plain.outputs.data, 'outputs');
+    // The shards' step tapes and the loss terms' tape on this thread: about the bytes one tape
+    // holds (the length masks' ops are recorded per shard: within 2% here).
+    assert.ok(Math.abs(r.tapeBytes - plain.tapeBytes) <= 0.02 * plain.tapeBytes, `tape bytes ${r.tapeBytes} vs ${plain.tapeBytes}`);
     assert.is(r.initialStateGrad === null, plain.initialStateGrad === null);
     r.initialStateGrad?.forEach((m, k) => close(m.data, plain.initialStateGrad![k].data, `initial state gradient ${k}`));
     // The same thread count repeats bit for bit.

@@ -196,6 +196,12 @@ try {
   const rtrl = new lg.Rtrl(rmodel, { threads: 2 });
   const r2 = rtrl.run(xs, loss, { batch, lengths });
   out.rtrl = { params: r2.grad.length, shards: rtrl.shards, sameBits: r1.loss === r2.loss && sameBits(r1.grad, r2.grad), gradRelVsBptt: relErr(r2.grad, new lg.Bptt(rmodel).run(xs, loss, { batch, lengths }).grad) };
+  // Snap (SnAp-2): Ŝ's columns split over the same kind of team, to 1e-12 against one thread
+  const s1 = new lg.Snap(rmodel, { order: 2 }).run(xs, loss, { batch, lengths });
+  const snap = new lg.Snap(rmodel, { order: 2, threads: 2 });
+  const s2 = snap.run(xs, loss, { batch, lengths });
+  out.snap = { shards: snap.shards, gradRel: relErr(s2.grad, s1.grad), lossSame: s1.loss === s2.loss };
+  snap.close();
   // a worker terminated between steps: the next step fails naming it, reset() brings a new one
   rtrl.reset({ batch });
   rtrl.step(lg.rowsView(xs, 0, batch), loss);
@@ -663,6 +669,8 @@ async function main() {
         `${w.tbptt.windows} windows (k1 2, k2 3), worst gradient ${w.tbptt.gradRel.toExponential(1)}`);
       check(`${name}: Rtrl with 2 threads = 1 thread bit for bit (and BPTT to 1e-12)`, w.rtrl.shards === 2 && w.rtrl.sameBits && w.rtrl.gradRelVsBptt <= 1e-12,
         `GRU 3-20 + readout, ${w.rtrl.params} parameters in ${w.rtrl.shards} column blocks: ${w.rtrl.sameBits ? 'identical' : 'differs'}; against BPTT ${w.rtrl.gradRelVsBptt.toExponential(1)}`);
+      check(`${name}: Snap (SnAp-2) with 2 threads = 1 thread to 1e-12 relative`, w.snap.shards === 2 && w.snap.gradRel <= 1e-12 && w.snap.lossSame,
+        `GRU 3-20 + readout, Ŝ's columns in ${w.snap.shards} blocks: gradient ${w.snap.gradRel.toExponential(1)}, loss ${w.snap.lossSame ? 'identical' : 'differs'}`);
       check(`${name}: a terminated RTRL worker fails the next step naming it; reset() recovers bit for bit`,
         w.killed !== null && w.killed.name === 'WorkerError' && /rtrl: worker 1 \(columns \d+\.\.\d+\) died: loopgrad rtrl worker 1 was terminated/.test(w.killed.message) && w.afterKill,
         `${w.killed === null ? 'the step succeeded' : w.killed.message}; after reset ${w.afterKill ? 'identical' : 'differs'}`);

@@ -36,4 +36,5 @@ const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
 const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
 const failed = uvu.status === 0 ? total - passed - skipped : Math.max(1, total - passed - skipped);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(uvu.status === 0 && total > 0 ? 0 : 1);
+// A suite that stops early (uvu exiting 0 with fewer passed than counted) is a failure too.
+process.exit(uvu.status === 0 && total > 0 && failed === 0 ? 0 : 1);

@@ -93,13 +93,13 @@ export class RtrlShard {
       this.initError = null;
     } catch (e) {
       this.learner = null;
-      this.initError = e instanceof Error ? e : new LoopgradError('rtrl worker', String(e));
+      this.initError = e instanceof Error ? e : new LoopgradError(`${m.method.kind} worker`, String(e));
     }
   }
 
   private ready(): Rtrl | Snap {
     if (this.initError !== null) throw this.initError;
-    if (this.learner === null) throw new LoopgradError('rtrl worker', 'the worker has no model');
+    if (this.learner === null) throw new LoopgradError('online worker', 'the worker has no model');
     return this.learner;
   }
 
@@ -109,7 +109,8 @@ export class RtrlShard {
     const { shapes, offsets } = stepLayout(m.batch, cell.inputSize, cell.outputSize, cell.stateSizes, learner instanceof Snap ? { kind: 'snap', order: learner.order } : { kind: 'rtrl' });
     const data = new Float64Array(m.data);
     this.views = shapes.map(([r, c], i) => matFrom(r, c, data, offsets[i]));
-    const initial = m.initial === null ? null : m.initial.map((d, i) => matFrom(m.batch, cell.stateSizes[i], d, 0));
+    // One row per sequence, or one row the batch shares (as the coordinator was given it).
+    const initial = m.initial === null ? null : m.initial.map((d, i) => matFrom(d.length / cell.stateSizes[i], cell.stateSizes[i], d, 0));
     learner.reset({ batch: m.batch, lengths: m.lengths, initialState: initial, checkFinite: false });
   }
 

@@ -200,7 +200,12 @@ export class Rtrl extends OnlineMethod {
   protected override onBegin(seq: Sequence): void {
     this.broken = null;
     if (this.team === null) return;
-    this.team.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
+    try {
+      this.team.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
+    } catch (e) {
+      this.broken = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
   }
 
   /** Ends the worker threads (threads > 1); the learner cannot step after. Idempotent. */

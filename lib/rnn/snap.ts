@@ -185,6 +185,8 @@ export class Snap extends OnlineMethod {
   private readonly cotangents: (Mat | null)[] = [];
   private readonly termValues: number[] = [];
   private broken: string | null = null;
+  /** This block's gradient before the step (threads: restored when the step fails). */
+  private gradBefore = new Float64Array(0);
   /** False while a shard steps under the cotangents' loss, whose value is not the loss's. */
   private countLoss = true;
   // The loss Σ c·v of the cotangents: its gradient at the step's output and state is the cotangents.
@@ -238,12 +240,13 @@ export class Snap extends OnlineMethod {
       }
     }
     let block = columns;
-    if (block !== null || threads > 1) {
-      if (this.unitBlocks || this.directI) {
-        throw new ConfigError('snap', `${block !== null ? 'columns need' : `threads: ${threads} needs`} SnAp's general update, and SnAp-${order} on ${cell.kind} takes a one-thread fast path (its D lies in unit blocks, so its step is short); run it without ${block !== null ? 'columns' : 'threads'}`, { option: block !== null ? 'columns' : 'threads', order });
-      }
+    // A fast path (D in unit blocks: SnAp-2 on IndRNN is SnAp-1) is a short step: threads run it on
+    // this one (shards: 1), as RTRL does with too few columns; an explicit block cannot be had.
+    const fastPath = this.unitBlocks || this.directI;
+    if (block !== null && fastPath) {
+      throw new ConfigError('snap', `columns need SnAp's general update, and SnAp-${order} on ${cell.kind} takes a one-thread fast path (its D lies in unit blocks, so its step is short); run it without columns`, { option: 'columns', order });
     }
-    if (threads > 1 && columnBlocks(P, threads, 1).length > 1) {
+    if (threads > 1 && !fastPath && columnBlocks(P, threads, 1).length > 1) {
       const make = rtrlTeamFactory();
       if (make === null) throw new ConfigError('snap', `threads: ${threads} needs workers, and no platform has provided them (under Node, import 'loopgrad' or 'loopgrad/node'; in a browser, await loopgrad.parallel.enableWebThreads() in a Web Worker)`, { option: 'threads', value: threads });
       this.team = make({ model, threads, spec: options.spec ?? null, maxBytes: limit, method: { kind: 'snap', order } });
@@ -251,6 +254,7 @@ export class Snap extends OnlineMethod {
     }
     this.shards = this.team === null ? 1 : this.team.ranges.length;
     this.columns = block ?? { start: 0, end: P };
+    if (this.team !== null) this.gradBefore = new Float64Array(this.columns.end - this.columns.start);
     if (block !== null) this.pattern = restrictColumns(this.pattern, block.start, block.end);
     this.influence = new Float64Array(this.directI || this.fused !== null ? 0 : this.pattern.nnz);
     this.column = new Float64Array(BLOCK * pattern.maxClassRows);
@@ -362,7 +366,8 @@ export class Snap extends OnlineMethod {
       + this.block.length + this.stateGrad.length + (f === null ? 0 : f.rowDerivative.length + f.z.length)
       + b.seedLeaves.reduce((n, leaf) => n + (leaf.tangent?.kind === 'dense' ? leaf.tangent.data.length : 0), 0);
     const indices = this.pattern.indexBytes + (this.fused?.indexBytes ?? 0) + this.pairD.byteLength + this.classGradAt.byteLength + b.pending.byteLength;
-    const graphs = this.lossGraph.arenaBytes() + this.rowGraph.arenaBytes() + this.jvpGraph.arenaBytes() + this.evalGraph.arenaBytes();
+    const graphs = this.lossGraph.arenaBytes() + this.rowGraph.arenaBytes() + this.jvpGraph.arenaBytes() + this.evalGraph.arenaBytes() + this.cotangentGraph.arenaBytes()
+      + 8 * (this.cotangentBuffers.reduce((n, m) => n + m.rows * m.cols, 0) + this.gradBefore.length);
     return 8 * floats + indices + graphs;
   }
 
@@ -381,7 +386,12 @@ export class Snap extends OnlineMethod {
 
   protected override onBegin(seq: Sequence): void {
     this.broken = null;
-    this.team?.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
+    try {
+      this.team?.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
+    } catch (e) {
+      this.broken = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
   }
 
   /** Ends the worker threads (threads > 1); the learner cannot step after. Idempotent. */
@@ -404,17 +414,29 @@ export class Snap extends OnlineMethod {
       this.broken = e instanceof Error ? e.message : String(e);
       throw e;
     }
+    // This block adds to grad and moves to the new state before the workers are known to have
+    // finished: kept to undo, so that a failed step adds nothing and leaves the state before it
+    // (what a 'carry' reset continues; Ŝ, changed in place, starts from zero there anyway).
+    const { start, end } = this.columns;
+    this.gradBefore.set(this.grad.subarray(start, end));
+    const current = this.current, steps = this.steps;
+    const undo = (e: unknown) => {
+      this.broken = e instanceof Error ? e.message : String(e);
+      this.grad.set(this.gradBefore, start);
+      this.current = current;
+      this.steps = steps;
+    };
     try {
       this.blockStep(x);
     } catch (e) {
-      this.broken = e instanceof Error ? e.message : String(e);
+      undo(e);
       try { team.finish(new Float64Array(this.grad.length)); } catch { /* the first error is the one reported */ }
       throw e;
     }
     try {
       team.finish(this.grad);
     } catch (e) {
-      this.broken = e instanceof Error ? e.message : String(e);
+      undo(e);
       throw e;
     }
     for (const v of this.termValues) this.loss += v;

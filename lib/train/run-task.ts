@@ -209,7 +209,7 @@ export interface TaskRunHooks {
   onProgress?: (progress: Progress, model: RecurrentModel, optimizer: Optimizer) => void | 'stop';
   /** Memory limit handed to the gradient method (RTRL's maxBytes). */
   maxBytes?: number;
-  /** Threads of the gradient method (train's threads option: bptt, tbptt and rtrl). */
+  /** Threads of the gradient method (train's threads option: bptt, tbptt, rtrl and snapN with N >= 2). */
   threads?: number;
   /**
    * Continue a run: `iteration` batches were done, and the training data's generator was in

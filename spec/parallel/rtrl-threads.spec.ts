@@ -82,6 +82,14 @@ test('two threads are one thread bit for bit, step by step, with lengths and a l
   r1.finalState.forEach((m, i) => assert.ok(same(m.data, r2.finalState[i].data), `run: final state ${i}`));
 });
 
+test('a one-row initial state shared by the batch crosses to the workers: two threads are one thread bit for bit', () => {
+  const initial: Mat[] = [mat(1, 16), mat(1, 16)];
+  new Rng(9).fillNormal(initial[0], 0, 1);
+  new Rng(10).fillNormal(initial[1], 0, 1);
+  const r1 = one.run(xs, loss, { batch, lengths, initialState: initial }), r2 = two.run(xs, loss, { batch, lengths, initialState: initial });
+  assert.ok(Object.is(r1.loss, r2.loss) && same(r1.grad, r2.grad), 'run');
+});
+
 test('a stack of two GRU layers over an embedding crosses as a spec: two threads are one thread bit for bit', () => {
   const deep: ModelSpec = { cell: { kind: 'gru', options: { inputSize: 3, hiddenSize: 5 } }, layers: 2, embedding: { vocabSize: 4 }, readout: 2 };
   const m = modelFromSpec(deep, { seed: 3 });

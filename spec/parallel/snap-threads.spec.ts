@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import '../../node/register.js';
-import { mat, rowsView } from '../../lib/mat/mat.js';
+import { mat, matOf, rowsView } from '../../lib/mat/mat.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { Snap } from '../../lib/rnn/snap.js';
 import { createModel } from '../../lib/rnn/model.js';
@@ -18,8 +18,9 @@ import { WorkerError } from '../../lib/parallel/pool.js';
 import type { RtrlWorkers } from '../../lib/parallel/rtrl-team.js';
 
 const T = 5, batch = 3, lengths = [5, 3, 4], inputSize = 3;
+// The step term reads the output and the state (both kinds of cotangent cross), the final term the state.
 const loss: SequenceLoss = {
-  step: (g, t, out) => g.scale(g.dot(out, out), 1 + t),
+  step: (g, t, out, state) => g.add(g.scale(g.dot(out, out), 1 + t), g.scale(g.sum(g.tanh(state[state.length - 1])), 0.3)),
   final: (g, state) => g.sum(g.tanh(state[0])),
 };
 const xs = mat(T * batch, inputSize);
@@ -78,11 +79,30 @@ test('two threads equal one to 1e-12: SnAp-2 on GRU and LSTM with lengths and a 
   }
 });
 
-test('threads are refused where a split cannot pay or cannot run, naming what does', () => {
+test('a one-row initial state shared by the batch crosses to the workers', () => {
+  const model = modelFromSpec({ cell: { kind: 'lstm', options: { inputSize, hiddenSize: 5 } } }, { seed: 6 });
+  const initial = [mat(1, 5), mat(1, 5)];
+  new Rng(11).fillNormal(initial[0], 0, 1);
+  new Rng(12).fillNormal(initial[1], 0, 1);
+  const one = new Snap(model, { order: 2 }), two = new Snap(model, { order: 2, threads: 2 });
+  try {
+    const r1 = one.run(xs, loss, { batch, lengths, initialState: initial }), r2 = two.run(xs, loss, { batch, lengths, initialState: initial });
+    assert.ok(Object.is(r1.loss, r2.loss) && maxRelDiff(r1.grad, r2.grad) < 1e-12, `gradient ${maxRelDiff(r1.grad, r2.grad)}`);
+  } finally {
+    two.close();
+  }
+});
+
+test('threads are refused where a split cannot pay, and run on one thread where the step takes a fast path', () => {
   const model = modelFromSpec({ cell: { kind: 'gru', options: { inputSize, hiddenSize: 4 } } });
   assert.throws(() => new Snap(model, { order: 1, threads: 2 }), /^snap: threads: 2 splits the columns of SnAp-n for n >= 2; SnAp-1's whole step costs less/);
+  // SnAp-2 on IndRNN is SnAp-1 (D is diagonal): its short fast path runs here alone, as RTRL does with too few columns.
   const ind = modelFromSpec({ cell: { kind: 'indrnn', options: { inputSize, hiddenSize: 4 } } });
-  assert.throws(() => new Snap(ind, { order: 2, threads: 2 }), /^snap: threads: 2 needs SnAp's general update, and SnAp-2 on indrnn takes a one-thread fast path.*run it without threads/);
+  const alone = new Snap(ind, { order: 2, threads: 2 });
+  assert.is(alone.shards, 1);
+  assert.is(alone.team, null);
+  const a = alone.run(xs, loss, { batch, lengths }), b = new Snap(ind, { order: 2 }).run(xs, loss, { batch, lengths });
+  assert.ok(Object.is(a.loss, b.loss) && a.grad.every((v, i) => Object.is(v, b.grad[i])), 'as one thread, bit for bit');
   assert.throws(() => new Snap(ind, { order: 1, columns: { start: 0, end: 3 } }), /^snap: columns need SnAp's general update/);
   assert.throws(() => new Snap(model, { order: 2, threads: 2, columns: { start: 0, end: 3 } }), /^snap: columns and threads exclude each other/);
   assert.throws(() => new Snap(model, { order: 2, columns: { start: 3, end: 3 } }), /^snap: columns must be \{ start, end \} with integers 0 <= start < end/);
@@ -117,6 +137,46 @@ test('a killed worker fails the step naming it, adds nothing; reset() brings a n
     two.close();
   }
   assert.throws(() => two.step(rowsView(xs, 0, batch), loss), /snap: a step failed earlier in this stream \(the learner was closed\)/);
+});
+
+test('a worker killed during a step fails it: nothing added, the state before it kept (a carried stream continues from there)', async () => {
+  // A step long enough (several ms) for the kill to land inside it.
+  const model = modelFromSpec({ cell: { kind: 'gru', options: { inputSize, hiddenSize: 24 } } }, { seed: 10 });
+  const one = new Snap(model, { order: 2 }), two = new Snap(model, { order: 2, threads: 2 });
+  try {
+    const team = two.team as RtrlWorkers;
+    const x = rowsView(xs, 0, batch);
+    let failure: unknown = null, before = new Float64Array(0), state: number[][] = [], steps = 0;
+    // Should the kill land between two steps, the next step is refused before it runs: start again.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      two.reset({ batch });
+      two.step(x, loss);
+      const killed = team.kill(1, 0);
+      failure = null;
+      for (let i = 0; i < 200 && failure === null; i++) {
+        before = two.grad.slice();
+        state = two.state.map((m) => Array.from(m.data));
+        steps = two.steps;
+        try { two.step(x, loss); } catch (e) { failure = e; }
+      }
+      await killed;
+      if (failure instanceof WorkerError && /the step is not taken/.test(failure.message)) continue;
+      break;
+    }
+    assert.ok(failure instanceof WorkerError && /^snap: worker 1 \(columns \d+\.\.\d+\) died in the step/.test((failure as Error).message), String(failure));
+    assert.ok(two.grad.every((v, i) => Object.is(v, before[i])), 'the failed step added nothing');
+    assert.is(two.steps, steps);
+    two.state.forEach((m, k) => assert.equal(Array.from(m.data), state[k], `state ${k} is the one before the failed step`));
+    assert.throws(() => two.step(x, loss), /^snap: a step failed earlier in this stream/);
+    // A carried stream starts from that state on both.
+    const carried = two.state.map((m) => matOf(Array.from({ length: m.rows }, (_, r) => Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols)))));
+    two.reset({ batch, initialState: 'carry' });
+    one.reset({ batch, initialState: carried });
+    for (let t = 0; t < 2; t++) { one.step(x, loss); two.step(x, loss); }
+    assert.ok(maxRelDiff(one.grad, two.grad) < 1e-12, `after the carry: ${maxRelDiff(one.grad, two.grad)}`);
+  } finally {
+    two.close();
+  }
 });
 
 test.run();

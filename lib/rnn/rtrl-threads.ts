@@ -4,6 +4,7 @@
 // runs its own block between start() and finish(). lib/rnn does not import lib/parallel (which
 // imports lib/rnn): a platform registers its factory here.
 import type { MaskState } from '../cells/cell.js';
+import { ConfigError } from '../mat/errors.js';
 import type { Mat } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import type { ColumnRange } from './rtrl-columns.js';
@@ -60,4 +61,55 @@ export function provideRtrlTeams(make: RtrlTeamFactory | null): void {
 /** The registered factory, or null when no platform has registered one. */
 export function rtrlTeamFactory(): RtrlTeamFactory | null {
   return factory;
+}
+
+/**
+ * A learner's stream over its team (null: no threads): begins streams on the team, runs a step's
+ * phases, and remembers a failure (or close()), after which the learner refuses to step until
+ * reset() begins a new stream.
+ */
+export class TeamStream {
+  private broken: string | null = null;
+
+  constructor(private readonly op: string, readonly team: RtrlTeam | null) {}
+
+  /** A new stream: on the team too (a failure there breaks it). */
+  begin(batch: number, lengths: readonly number[] | null, initial: readonly Mat[] | null): void {
+    this.broken = null;
+    const team = this.team;
+    if (team !== null) this.guard(() => team.begin(batch, lengths, initial));
+  }
+
+  /** Ends the team's workers; the learner cannot step after. Idempotent. */
+  close(): void {
+    this.team?.close();
+    this.broken = 'the learner was closed';
+  }
+
+  /** Throws when a step failed earlier in this stream (or the learner was closed). */
+  check(): void {
+    if (this.broken !== null) throw new ConfigError(this.op, `a step failed earlier in this stream (${this.broken}); reset() starts a new one`, { broken: this.broken });
+  }
+
+  /** f(); should it throw, the stream is broken (and undo runs) before the error goes on. */
+  guard<T>(f: () => T, undo?: () => void): T {
+    try {
+      return f();
+    } catch (e) {
+      this.fail(e, undo);
+      throw e;
+    }
+  }
+
+  /** This thread's block failed during a started step: the workers share it, so wait them out, then rethrow. */
+  abandon(e: unknown, params: number, undo?: () => void): never {
+    this.fail(e, undo);
+    try { this.team?.finish(new Float64Array(params)); } catch { /* the first error is the one reported */ }
+    throw e;
+  }
+
+  private fail(e: unknown, undo?: () => void): void {
+    this.broken = e instanceof Error ? e.message : String(e);
+    undo?.();
+  }
 }

@@ -13,15 +13,16 @@
 // workers that are handed the cotangents: every thread count gives the same bits.
 import { Graph, type LeafOptions, type Var } from '../ad/graph.js';
 import { accWeightedSum, denseTangent } from '../ad/tangent.js';
-import { type Mat, mat, shapeOf } from '../mat/mat.js';
+import { type Mat, mat } from '../mat/mat.js';
 import type { RecurrentModel } from './model.js';
 import { checkKeys } from '../mat/options.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type Sequence, copyState, estimateStepBytes } from './unroll.js';
 import { OnlineMethod } from './online.js';
-import { ConfigError, ResourceError, ShapeError } from '../mat/errors.js';
+import { ConfigError, ResourceError } from '../mat/errors.js';
 import { type ColumnRange, ColumnGraph, blockLeaves, checkColumns, columnBlocks } from './rtrl-columns.js';
-import { type RtrlTeam, rtrlTeamFactory } from './rtrl-threads.js';
+import { type RtrlTeam, TeamStream, rtrlTeamFactory } from './rtrl-threads.js';
+import { lossCotangents } from './loss-cotangents.js';
 import { checkThreadsOption } from './threads.js';
 
 export interface RtrlOptions {
@@ -73,7 +74,6 @@ interface Buffers {
   readonly cotangentBuffers: Mat[];
 }
 
-const REQUIRES_GRAD = { requiresGrad: true };
 
 /**
  * Exact RTRL. Online: reset({ batch, lengths, initialState }), then step(x, loss) per step, the
@@ -100,16 +100,15 @@ export class Rtrl extends OnlineMethod {
   private readonly cutParams: readonly number[];
   // The reverse pass of the loss terms, and the step's gradient over this block's columns.
   private readonly lossGraph = new Graph('reverse');
-  private readonly lossStates: Var[] = [];
   private readonly stepGrad: Float64Array;
   // The step's loss terms, added to loss (in order) only once the whole step has succeeded.
   private readonly termValues: number[] = [];
-  // The workers of the other blocks (threads > 1), the values-only graph the cotangents are taken
-  // on first, and whether a failed step left the stream unusable until reset.
+  // The workers of the other blocks (threads > 1), the stream over them (whether a failed step
+  // left it unusable until reset), and the values-only graph the cotangents are taken on first.
   /** The workers of the other column blocks (threads > 1), or null. */
   readonly team: RtrlTeam | null = null;
+  private readonly stream: TeamStream;
   private readonly valueGraph: Graph | null = null;
-  private broken: string | null = null;
 
   constructor(model: RecurrentModel, options: RtrlOptions = {}) {
     checkKeys('rtrl', options, ['maxBytes', 'columns', 'threads', 'spec']);
@@ -133,6 +132,7 @@ export class Rtrl extends OnlineMethod {
     this.maxBytes = limit;
     this.columns = columns;
     this.team = team;
+    this.stream = new TeamStream('rtrl', team);
     this.shards = team === null ? 1 : team.ranges.length;
     this.directions = columns.end - columns.start;
     const { leaves, cuts } = blockLeaves(model, columns);
@@ -198,25 +198,17 @@ export class Rtrl extends OnlineMethod {
   }
 
   protected override onBegin(seq: Sequence): void {
-    this.broken = null;
-    if (this.team === null) return;
-    try {
-      this.team.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
-    } catch (e) {
-      this.broken = e instanceof Error ? e.message : String(e);
-      throw e;
-    }
+    this.stream.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
   }
 
   /** Ends the worker threads (threads > 1); the learner cannot step after. Idempotent. */
   close(): void {
-    this.team?.close();
-    this.broken = 'the learner was closed';
+    this.stream.close();
   }
 
   // One step on a checked input.
   protected override advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
-    if (this.broken !== null) throw new ConfigError('rtrl', `a step failed earlier in this stream (${this.broken}); reset() starts a new one`, { broken: this.broken });
+    this.stream.check();
     const team = this.team;
     if (team === null) {
       const result = this.forwardStep(x);
@@ -232,35 +224,19 @@ export class Rtrl extends OnlineMethod {
     const values = this.valueStep(x);
     if (masks !== undefined) masks.set(before!, null);
     this.takeCotangents(loss, values.output, values.state, last);
-    try {
-      team.start(this.model.params.theta, x, this.buffers!.cotangents, before ?? null);
-    } catch (e) {
-      this.broken = e instanceof Error ? e.message : String(e);
-      throw e;
-    }
+    this.stream.guard(() => team.start(this.model.params.theta, x, this.buffers!.cotangents, before ?? null));
     let result;
     try {
       result = this.forwardStep(x);
       this.blockGradient(result.output, result.state);
     } catch (e) {
-      this.fail(team, e);
+      this.stream.abandon(e, this.grad.length);
     }
-    try {
-      team.finish(this.grad);
-    } catch (e) {
-      this.broken = e instanceof Error ? e.message : String(e);
-      throw e;
-    }
+    // Nothing is added or committed until every shard has finished: a failed step changes nothing.
+    this.stream.guard(() => team.finish(this.grad));
     this.addStepGradient(this.grad);
     this.commit(result.output.value);
     return this.buffers!.output;
-  }
-
-  // This thread's block failed: still wait for the workers (they share the step), then rethrow.
-  private fail(team: RtrlTeam, e: unknown): never {
-    this.broken = e instanceof Error ? e.message : String(e);
-    try { team.finish(new Float64Array(this.grad.length)); } catch { /* the first error is the one reported */ }
-    throw e;
   }
 
   /**
@@ -309,45 +285,10 @@ export class Rtrl extends OnlineMethod {
     return { output: result.output.value, state: result.state.map((v) => v.value) };
   }
 
-  /**
-   * The loss terms of this step at (output, state), walked back: adds their values to loss and
-   * leaves dL/doutput and dL/dstate in buffers.cotangents (null where no term reads it).
-   */
+  // The loss's cotangents on the step's output and state (lib/rnn/loss-cotangents.ts), and its terms' values.
   private takeCotangents(loss: SequenceLoss, output: Mat, state: readonly Mat[], last: boolean): void {
     const buffers = this.buffers!;
-    const cots = buffers.cotangents;
-    cots.fill(null);
-    this.termValues.length = 0;
-    if (loss.step === undefined && (!last || loss.final === undefined)) return;
-    const g = this.lossGraph;
-    g.reset();
-    const y = g.leaf(output, REQUIRES_GRAD);
-    const states = this.lossStates;
-    states.length = 0;
-    for (const m of state) states.push(g.leaf(m, REQUIRES_GRAD));
-    let total: Var | null = null;
-    const term = loss.step?.(g, this.steps, y, states) ?? null;
-    if (term !== null) total = this.addTerm(g, total, term);
-    if (last) {
-      const finalTerm = loss.final?.(g, states) ?? null;
-      if (finalTerm !== null) total = this.addTerm(g, total, finalTerm);
-    }
-    if (total === null) return;
-    g.backward(total);
-    const from = [y, ...states];
-    for (let i = 0; i < from.length; i++) {
-      const v = from[i];
-      if (v.grad === null) continue;
-      const out = buffers.cotangentBuffers[i];
-      out.data.set(v.grad.data.subarray(v.grad.offset, v.grad.offset + out.rows * out.cols));
-      cots[i] = out;
-    }
-  }
-
-  private addTerm(g: Graph, total: Var | null, term: Var): Var {
-    if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('rtrl', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
-    this.termValues.push(term.value.data[term.value.offset]);
-    return total === null ? term : g.add(total, term);
+    lossCotangents('rtrl', this.lossGraph, loss, this.steps, output, state, last, false, { buffers: buffers.cotangentBuffers, cotangents: buffers.cotangents, values: this.termValues });
   }
 
   /** stepGrad = Σ_e c_e · d v_e / d theta over this block's columns, for the output then each state vector. */

@@ -41,7 +41,8 @@ import type { RecurrentModel } from './model.js';
 import type { SequenceLoss } from './loss-spec.js';
 import { type SnapPattern, restrictColumns, snapPattern, withoutReverseIndex } from './snap-pattern.js';
 import { type ColumnRange, checkColumns, columnBlocks } from './rtrl-columns.js';
-import { type RtrlTeam, rtrlTeamFactory } from './rtrl-threads.js';
+import { type RtrlTeam, TeamStream, rtrlTeamFactory } from './rtrl-threads.js';
+import { lossCotangents } from './loss-cotangents.js';
 import { checkThreadsOption } from './threads.js';
 import { type Sequence, copyState, estimateStepBytes, isActive, scatterGrads } from './unroll.js';
 import { OnlineMethod } from './online.js';
@@ -184,7 +185,7 @@ export class Snap extends OnlineMethod {
   private cotangentBuffers: Mat[] = [];
   private readonly cotangents: (Mat | null)[] = [];
   private readonly termValues: number[] = [];
-  private broken: string | null = null;
+  private readonly stream: TeamStream;
   /** This block's gradient before the step (threads: restored when the step fails). */
   private gradBefore = new Float64Array(0);
   /** False while a shard steps under the cotangents' loss, whose value is not the loss's. */
@@ -252,6 +253,7 @@ export class Snap extends OnlineMethod {
       this.team = make({ model, threads, spec: options.spec ?? null, maxBytes: limit, method: { kind: 'snap', order } });
       block = this.team.ranges[0];
     }
+    this.stream = new TeamStream('snap', this.team);
     this.shards = this.team === null ? 1 : this.team.ranges.length;
     this.columns = block ?? { start: 0, end: P };
     if (this.team !== null) this.gradBefore = new Float64Array(this.columns.end - this.columns.start);
@@ -385,43 +387,30 @@ export class Snap extends OnlineMethod {
   }
 
   protected override onBegin(seq: Sequence): void {
-    this.broken = null;
-    try {
-      this.team?.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
-    } catch (e) {
-      this.broken = e instanceof Error ? e.message : String(e);
-      throw e;
-    }
+    this.stream.begin(seq.batch, seq.masks === null ? null : seq.masks.lengths, seq.initial);
   }
 
   /** Ends the worker threads (threads > 1); the learner cannot step after. Idempotent. */
   close(): void {
-    this.team?.close();
-    this.broken = 'the learner was closed';
+    this.stream.close();
   }
 
   protected override advance(x: Mat, loss: SequenceLoss, last: boolean): Mat {
-    if (this.broken !== null) throw new ConfigError('snap', `a step failed earlier in this stream (${this.broken}); reset() starts a new one`, { broken: this.broken });
+    this.stream.check();
     const team = this.team;
     if (team === null) return this.advanceBlock(x, loss, last);
     // Threads: the cotangents first (from a values-only step), then every shard's block at once.
     if (!this.started) this.start();
     const values = this.valueStep(x);
-    this.takeCotangents(loss, values.output, values.state, last);
-    try {
-      team.start(this.model.params.theta, x, this.cotangents, null);
-    } catch (e) {
-      this.broken = e instanceof Error ? e.message : String(e);
-      throw e;
-    }
+    lossCotangents('snap', this.cotangentGraph, loss, this.steps, values.output, values.state, last, true, { buffers: this.cotangentBuffers, cotangents: this.cotangents, values: this.termValues });
+    this.stream.guard(() => team.start(this.model.params.theta, x, this.cotangents, null));
     // This block adds to grad and moves to the new state before the workers are known to have
     // finished: kept to undo, so that a failed step adds nothing and leaves the state before it
     // (what a 'carry' reset continues; Ŝ, changed in place, starts from zero there anyway).
     const { start, end } = this.columns;
     this.gradBefore.set(this.grad.subarray(start, end));
     const current = this.current, steps = this.steps;
-    const undo = (e: unknown) => {
-      this.broken = e instanceof Error ? e.message : String(e);
+    const undo = () => {
       this.grad.set(this.gradBefore, start);
       this.current = current;
       this.steps = steps;
@@ -429,16 +418,9 @@ export class Snap extends OnlineMethod {
     try {
       this.blockStep(x);
     } catch (e) {
-      undo(e);
-      try { team.finish(new Float64Array(this.grad.length)); } catch { /* the first error is the one reported */ }
-      throw e;
+      this.stream.abandon(e, this.grad.length, undo);
     }
-    try {
-      team.finish(this.grad);
-    } catch (e) {
-      undo(e);
-      throw e;
-    }
+    this.stream.guard(() => team.finish(this.grad), undo);
     for (const v of this.termValues) this.loss += v;
     return this.buffers!.output;
   }
@@ -452,11 +434,11 @@ export class Snap extends OnlineMethod {
     if (this.team !== null) throw new ConfigError('snap', 'stepWithCotangents is a worker\'s step, not for a learner with threads');
     const m = this.model.cell.stateSizes.length;
     if (cotangents.length !== 1 + 2 * m) throw new ShapeError('snap', `stepWithCotangents needs ${1 + 2 * m} cotangents (output, ${m} state vectors for the step term and ${m} for the final term), got ${cotangents.length}`, { cotangents: cotangents.length });
+    if (this.seq.batch !== x.rows) throw new ShapeError('snap', `input is ${shapeOf(x)}, needs batch ${this.seq.batch}`, { x: [x.rows, x.cols] });
     const { start, end } = this.columns;
     this.grad.fill(0, start, end);
     this.cotangents.length = 0;
     for (const c of cotangents) this.cotangents.push(c);
-    if (this.seq.batch !== x.rows) throw new ShapeError('snap', `input is ${shapeOf(x)}, needs batch ${this.seq.batch}`, { x: [x.rows, x.cols] });
     this.blockStep(x);
     into.set(this.grad.subarray(start, end), start);
   }
@@ -495,43 +477,6 @@ export class Snap extends OnlineMethod {
     const state = this.buffers!.states[this.current].map((m) => g.leaf(m));
     const result = unroll.step(g, unroll.cellParams(params), state, g.leaf(x), this.steps, seq.masks);
     return { output: result.output.value, state: result.state.map((v) => v.value) };
-  }
-
-  /**
-   * The loss terms of this step at (output, state), each walked back on its own: their values in
-   * termValues, dL/doutput and dL/dstate of the step term and dL/dstate of the final term in
-   * cotangents (null where no term reads it).
-   */
-  private takeCotangents(loss: SequenceLoss, output: Mat, state: readonly Mat[], last: boolean): void {
-    const cots = this.cotangents, m = state.length, g = this.cotangentGraph;
-    cots.length = 0;
-    for (let i = 0; i < 1 + 2 * m; i++) cots.push(null);
-    this.termValues.length = 0;
-    const walk = (term: Var | null, from: readonly Var[], at: number) => {
-      if (term === null) return;
-      if (term.value.rows !== 1 || term.value.cols !== 1) throw new ShapeError('snap', `a loss term must be 1x1, got ${shapeOf(term.value)}`, { term: [term.value.rows, term.value.cols] });
-      this.termValues.push(term.value.data[term.value.offset]);
-      if (!term.requiresGrad) return;
-      g.backward(term);
-      for (let i = 0; i < from.length; i++) {
-        const gr = from[i].grad;
-        if (gr === null) continue;
-        const out = this.cotangentBuffers[at + i];
-        out.data.set(gr.data.subarray(gr.offset, gr.offset + out.rows * out.cols));
-        cots[at + i] = out;
-      }
-    };
-    if (loss.step !== undefined) {
-      g.reset();
-      const y = g.leaf(output, this.gradLeaves);
-      const states = state.map((v) => g.leaf(v, this.gradLeaves));
-      walk(loss.step(g, this.steps, y, states) ?? null, [y, ...states], 0);
-    }
-    if (last && loss.final !== undefined) {
-      g.reset();
-      const states = state.map((v) => g.leaf(v, this.gradLeaves));
-      walk(loss.final(g, states) ?? null, states, 1 + m);
-    }
   }
 
   // One step of this shard's block (the whole step without threads).

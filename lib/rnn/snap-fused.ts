@@ -43,6 +43,8 @@ export interface FusedPlan {
   readonly groupGradAt: Int32Array;
   /** Per class: 1 for two rows; its D entries' places in a sequence's jacobian (-1: no pair, 0) and its rows. */
   readonly classTwo: Uint8Array;
+  /** No class has two rows (a diagonal D, as IndRNN's): the update takes the one-row pass. */
+  readonly oneRow: boolean;
   readonly classDAt: Int32Array;
   readonly classRow0: Int32Array;
   readonly classRow1: Int32Array;
@@ -149,7 +151,7 @@ export function fusedPlan(model: RecurrentModel, pattern: SnapPattern, pairD: In
     rows: hook.rows, vectors: m, fusedParam,
     segStart, segLength, segSlot, segZ,
     groupSegStart: Int32Array.from(groupSegStart), groupI0: Int32Array.from(gI0), groupI1: Int32Array.from(gI1), groupRoute: Int32Array.from(gRoute), groupGradAt: Int32Array.from(gGradAt),
-    classTwo, classDAt, classRow0, classRow1, classGroupStart, classPlainStart, plainCols: Int32Array.from(plain),
+    classTwo, oneRow: !classTwo.includes(1), classDAt, classRow0, classRow1, classGroupStart, classPlainStart, plainCols: Int32Array.from(plain),
     zSize: 1 + I + 2 * N,
     indexBytes: 4 * (4 * starts.length + 5 * groups + 1 + 9 * pattern.classes + plain.length) + pattern.classes,
   };
@@ -205,6 +207,12 @@ export interface FusedStep {
 
 /** Ŝ_b <- M ⊙ (D_b Ŝ_b + I_b) and grad += (the step's gradient of sequence b), in one pass (see the file comment). */
 export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep, b: number): void {
+  if (plan.oneRow) oneRowUpdate(plan, pattern, s, b);
+  else twoRowUpdate(plan, pattern, s, b);
+}
+
+// Classes of one or two rows: D_u is 2x2 at most.
+function twoRowUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep, b: number): void {
   const { values, grad, jacobian, rowDerivative, prevGrad, prevAt, newGrad, newAt, z } = s;
   const { colStart } = pattern;
   const { classTwo, classDAt, classRow0, classRow1, classGroupStart, classPlainStart, plainCols } = plan;
@@ -253,6 +261,49 @@ export function fusedUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep,
         values[at] = d00 * v0 + d01 * v1;
         values[at + 1] = d10 * v0 + d11 * v1;
       }
+    }
+  }
+}
+
+// Every class one row (D diagonal): the same sums as twoRowUpdate's one-row branch, in the same order,
+// without the second row's loads and tests. Vector parameters make segments of one number (IndRNN:
+// u and b, two of a unit's three segments), taken without a loop. 5% of IndRNN's step at n = 64.
+function oneRowUpdate(plan: FusedPlan, pattern: SnapPattern, s: FusedStep, b: number): void {
+  const { values, grad, jacobian, rowDerivative, prevGrad, prevAt, newGrad, newAt, z } = s;
+  const { colStart } = pattern;
+  const { classDAt, classRow0, classGroupStart, classPlainStart, plainCols } = plan;
+  const { segStart, segLength, segSlot, segZ, groupSegStart, groupI0, groupRoute, groupGradAt } = plan;
+  const base = b * pattern.nnz, dBase = b * pattern.stateNumbers * plan.vectors, rBase = b * plan.rows * plan.vectors;
+  const classes = classRow0.length;
+  for (let c = 0; c < classes; c++) {
+    const dAt = classDAt[4 * c];
+    const d00 = dAt < 0 ? 0 : jacobian[dBase + dAt];
+    const s0 = prevAt < 0 ? 0 : prevGrad[prevAt + classRow0[c]];
+    const groupEnd = classGroupStart[c + 1];
+    for (let gr = classGroupStart[c]; gr < groupEnd; gr++) {
+      const delta = newAt < 0 ? 0 : newGrad[newAt + groupGradAt[gr]] * rowDerivative[rBase + groupRoute[gr]];
+      const i0 = rowDerivative[rBase + groupI0[gr]];
+      const segEnd = groupSegStart[gr + 1];
+      for (let sg = groupSegStart[gr]; sg < segEnd; sg++) {
+        const p0 = segStart[sg], len = segLength[sg], z0 = segZ[sg], at0 = base + segSlot[sg];
+        if (len === 1) {
+          const v0 = values[at0], zj = z[z0];
+          grad[p0] += s0 * v0 + delta * zj;
+          values[at0] = d00 * v0 + i0 * zj;
+          continue;
+        }
+        for (let j = 0; j < len; j++) {
+          const at = at0 + j, v0 = values[at], zj = z[z0 + j];
+          grad[p0 + j] += s0 * v0 + delta * zj;
+          values[at] = d00 * v0 + i0 * zj;
+        }
+      }
+    }
+    const plainEnd = classPlainStart[c + 1];
+    for (let ci = classPlainStart[c]; ci < plainEnd; ci++) {
+      const p = plainCols[ci], at = base + colStart[p], v0 = values[at];
+      grad[p] += s0 * v0;
+      values[at] = d00 * v0;
     }
   }
 }

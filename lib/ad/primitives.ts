@@ -6,7 +6,7 @@
 // The table's type maps every name in PrimAttrs to a complete set of rules, so a
 // primitive with a missing rule does not compile.
 import { type Mat, grown, matFrom, shapeOf } from '../mat/mat.js';
-import { gemm } from '../mat/gemm.js';
+import { affineRow, gemm } from '../mat/gemm.js';
 import * as k from '../mat/elementwise.js';
 import { type Tangent, accScaled, accWeightedSum } from './tangent.js';
 import * as pm from '../mat/math.js';
@@ -481,6 +481,7 @@ export const primitives: PrimitiveTable = {
       return [rows, cols];
     },
     eval: (x, y, { pairs }) => {
+      if (y.rows === 1) return affineRow(y, x, pairs); // batch 1: one pass (lib/mat/gemm.ts)
       for (let i = 0; i < pairs; i++) gemm(y, x[2 * i], x[2 * i + 1], false, true, 1, i === 0 ? 0 : 1);
       for (let j = 2 * pairs; j < x.length; j++) k.addRow(y, y, x[j]);
     },

@@ -203,6 +203,89 @@ export function gemm(out: Mat, a: Mat, b: Mat, transA = false, transB = false, a
   }
 }
 
+/**
+ * One row of an affine map: y = Σ_i x_i·W_iᵀ + Σ_j b_j, inputs laid out as [x_1, W_1, ..., x_m, W_m,
+ * b_1, ...] (x_i 1 x k_i, W_i n x k_i, b_j and y 1 x n): the batch-1 step of every gated cell, in one
+ * pass where a gemm per pair and a pass per bias wrote y once per pair. Eight rows of each W_i share
+ * each load of x_i. The bits are those of gemm(y, x_1, W_1ᵀ), then gemm(..., beta 1) per later pair,
+ * then addRow per bias, so a sequence's numbers still do not depend on the batch it runs in: each
+ * pair's sum runs over p from 0 and is then added to y, except where gemm takes its rank-update
+ * path (k_i ≤ SKINNY with n ≥ 64), which adds each term to y in p order. 2·n·Σk_i flops, counted.
+ */
+export function affineRow(y: Mat, inputs: readonly Mat[], pairs: number): void {
+  const n = y.cols;
+  if (y.rows !== 1) throw new ShapeError('affineRow', `y is ${describe(y)}, needs one row`, { y: [y.rows, y.cols] });
+  if (!Number.isInteger(pairs) || pairs < 1 || inputs.length < 2 * pairs) {
+    throw new ShapeError('affineRow', `needs ${pairs} (x, W) pairs before the biases, got ${inputs.length} inputs`, { pairs, inputs: inputs.length });
+  }
+  let flops = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    const m = inputs[i], isPair = i < 2 * pairs, isWeight = isPair && (i & 1) === 1;
+    checkMat('affineRow', `input ${i}`, m);
+    checkNoAlias('affineRow', y, `input ${i}`, m);
+    const k = isPair ? inputs[i - (i & 1)].cols : n;
+    if (isWeight ? m.rows !== n || m.cols !== k : m.rows !== 1 || m.cols !== k) {
+      const what = isWeight ? 'a weight' : isPair ? 'an x' : 'a bias';
+      throw new ShapeError('affineRow', `input ${i} (${what}) is ${describe(m)}, needs ${isWeight ? n : 1}x${k} for y ${describe(y)}`, { input: i, shape: [m.rows, m.cols], y: [y.rows, y.cols] });
+    }
+    if (isWeight) flops += 2 * n * k;
+  }
+  flopCounter.count += flops;
+  const yd = y.data, yo = y.offset, first = 2 * pairs, last = inputs.length;
+  let r = 0;
+  for (; r + 8 <= n; r += 8) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (let i = 0; i < pairs; i++) {
+      const x = inputs[2 * i], w = inputs[2 * i + 1];
+      const k = x.cols, xd = x.data, xo = x.offset, A = w.data;
+      const r0 = w.offset + r * k, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k;
+      const r4 = r3 + k, r5 = r4 + k, r6 = r5 + k, r7 = r6 + k;
+      // The first pair, and gemm's rank update (terms added to y in turn), sum onto the running values.
+      const onto = i === 0 || (k <= SKINNY && n >= 64);
+      let t0 = onto ? s0 : 0, t1 = onto ? s1 : 0, t2 = onto ? s2 : 0, t3 = onto ? s3 : 0;
+      let t4 = onto ? s4 : 0, t5 = onto ? s5 : 0, t6 = onto ? s6 : 0, t7 = onto ? s7 : 0;
+      for (let p = 0; p < k; p++) {
+        const xv = xd[xo + p];
+        t0 += A[(r0 + p) | 0] * xv;
+        t1 += A[(r1 + p) | 0] * xv;
+        t2 += A[(r2 + p) | 0] * xv;
+        t3 += A[(r3 + p) | 0] * xv;
+        t4 += A[(r4 + p) | 0] * xv;
+        t5 += A[(r5 + p) | 0] * xv;
+        t6 += A[(r6 + p) | 0] * xv;
+        t7 += A[(r7 + p) | 0] * xv;
+      }
+      if (onto) {
+        s0 = t0; s1 = t1; s2 = t2; s3 = t3; s4 = t4; s5 = t5; s6 = t6; s7 = t7;
+      } else {
+        s0 = t0 + s0; s1 = t1 + s1; s2 = t2 + s2; s3 = t3 + s3;
+        s4 = t4 + s4; s5 = t5 + s5; s6 = t6 + s6; s7 = t7 + s7;
+      }
+    }
+    for (let j = first; j < last; j++) {
+      const b = inputs[j], bd = b.data, bo = b.offset + r;
+      s0 += bd[bo]; s1 += bd[bo + 1]; s2 += bd[bo + 2]; s3 += bd[bo + 3];
+      s4 += bd[bo + 4]; s5 += bd[bo + 5]; s6 += bd[bo + 6]; s7 += bd[bo + 7];
+    }
+    const o = yo + r;
+    yd[o] = s0; yd[o + 1] = s1; yd[o + 2] = s2; yd[o + 3] = s3;
+    yd[o + 4] = s4; yd[o + 5] = s5; yd[o + 6] = s6; yd[o + 7] = s7;
+  }
+  for (; r < n; r++) {
+    let s = 0;
+    for (let i = 0; i < pairs; i++) {
+      const x = inputs[2 * i], w = inputs[2 * i + 1];
+      const k = x.cols, xd = x.data, xo = x.offset, A = w.data, r0 = w.offset + r * k;
+      const onto = i === 0 || (k <= SKINNY && n >= 64);
+      let t = onto ? s : 0;
+      for (let p = 0; p < k; p++) t += A[(r0 + p) | 0] * xd[xo + p];
+      s = onto ? t : t + s;
+    }
+    for (let j = first; j < last; j++) s += inputs[j].data[inputs[j].offset + r];
+    yd[yo + r] = s;
+  }
+}
+
 /** out = alpha * op(a) * x + beta * out, where x and out are row or column vectors. */
 export function gemv(out: Mat, a: Mat, x: Mat, transA = false, alpha = 1, beta = 0): void {
   checkMat('gemv', 'out', out);

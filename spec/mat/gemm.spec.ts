@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Mat, mat, matFrom } from '../../lib/mat/mat.js';
-import { gemm, gemv, flopCounter } from '../../lib/mat/gemm.js';
+import { affineRow, gemm, gemv, flopCounter } from '../../lib/mat/gemm.js';
+import { addRow } from '../../lib/mat/elementwise.js';
 import { Rng } from '../../lib/mat/rng.js';
 import { KERNEL_ORDER } from '../tolerances.js';
 
@@ -167,6 +168,49 @@ test('gemm on 2 to 5 rows gives each row the bits of that row alone, in every or
       }
     }
   }
+});
+
+// A view of a fresh random rows x cols matrix at an offset inside a larger array (the kernels must
+// honour offsets).
+function randomView(rows: number, cols: number): Mat {
+  const pad = 3, data = new Float64Array(rows * cols + 2 * pad);
+  for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-1, 1);
+  return { rows, cols, data, offset: pad };
+}
+
+// affineRow is the linear op at batch 1; its bits must be gemm's per pair then addRow's per bias,
+// whichever of gemm's kernels a pair takes (rank update for k <= 5 and n >= 64, the tiny loop,
+// the dot rows), so a sequence's numbers do not depend on the batch it runs in.
+test('affineRow gives the bits of a gemm per (x, W) pair and an addRow per bias', () => {
+  const widths: number[][] = [[32, 128], [8, 32], [3, 64], [3, 70], [128], [5, 2, 40], [0, 16], [1, 200, 7]];
+  for (const n of [1, 7, 8, 13, 37, 64, 130, 512]) {
+    for (const ks of widths) {
+      for (const biases of [0, 1, 2]) {
+        const inputs: Mat[] = [];
+        for (const k of ks) inputs.push(randomView(1, k), randomView(n, k));
+        for (let j = 0; j < biases; j++) inputs.push(randomView(1, n));
+        const expected = mat(1, n);
+        ks.forEach((_, i) => gemm(expected, inputs[2 * i], inputs[2 * i + 1], false, true, 1, i === 0 ? 0 : 1));
+        for (let j = 0; j < biases; j++) addRow(expected, expected, inputs[2 * ks.length + j]);
+        const y = randomView(1, n);
+        const before = flopCounter.count;
+        affineRow(y, inputs, ks.length);
+        assert.is(flopCounter.count - before, 2 * n * ks.reduce((a, k) => a + k, 0), 'flops');
+        for (let r = 0; r < n; r++) {
+          if (!Object.is(y.data[y.offset + r], expected.data[r])) assert.unreachable(`n ${n}, k ${ks}, ${biases} biases: row ${r} is ${y.data[y.offset + r]}, gemm gives ${expected.data[r]}`);
+        }
+      }
+    }
+  }
+});
+
+test('affineRow: shape and storage errors name the operation and the input', () => {
+  assert.throws(() => affineRow(mat(2, 4), [mat(2, 3), mat(4, 3)], 1), /affineRow: y is 2x4, needs one row/);
+  assert.throws(() => affineRow(mat(1, 4), [mat(1, 3), mat(4, 2)], 1), /affineRow: input 1 \(a weight\) is 4x2, needs 4x3/);
+  assert.throws(() => affineRow(mat(1, 4), [mat(1, 3), mat(4, 3), mat(1, 5)], 1), /affineRow: input 2 \(a bias\) is 1x5, needs 1x4/);
+  assert.throws(() => affineRow(mat(1, 4), [mat(1, 3)], 1), /affineRow: needs 1 \(x, W\) pairs before the biases, got 1 inputs/);
+  const y = mat(1, 4);
+  assert.throws(() => affineRow(y, [mat(1, 3), mat(4, 3), y], 1), /affineRow: out 1x4 at offset 0 shares storage with input 2/);
 });
 
 test('gemm: alpha = 0 scales out by beta only', () => {
